@@ -1,0 +1,18 @@
+//! Tern's domain. It knows nothing of HTTP, SQL or sockets: it turns a submission into accepted
+//! and rejected messages with CM's exact codes, decides what happens to a message when an event
+//! arrives (send, fall back, expire, report), and declares the ports the edges implement.
+
+pub mod account;
+pub mod channel;
+pub mod dispatch;
+pub mod error_code;
+pub mod message;
+pub mod money;
+pub mod ports;
+pub mod report;
+pub mod rich_content;
+pub mod status;
+pub mod submission;
+pub mod validity;
+
+pub use jiff::Timestamp;

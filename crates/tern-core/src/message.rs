@@ -1,0 +1,144 @@
+//! Messages: one accepted recipient of one `msg` becomes one [`NewMessage`]; the store keeps it
+//! with its delivery progress and status history.
+
+use std::fmt;
+
+use jiff::Timestamp;
+
+use crate::account::AccountId;
+use crate::channel::Channel;
+use crate::money::Money;
+use crate::status::CmStatus;
+
+/// Tern's id for a message: a UUIDv7, time-ordered so inserts stay append-only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MessageId(pub uuid::Uuid);
+
+impl MessageId {
+    /// A new time-ordered id.
+    pub fn generate() -> Self {
+        MessageId(uuid::Uuid::now_v7())
+    }
+
+    /// Parse the hyphenated form.
+    pub fn parse(text: &str) -> Option<Self> {
+        uuid::Uuid::parse_str(text).ok().map(MessageId)
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.as_hyphenated())
+    }
+}
+
+/// The message content, as a connector needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Content {
+    pub from: String,
+    pub body: String,
+    /// `AUTO` / `TEXT` / `BINARY` as normalised upper case, when given.
+    pub body_type: Option<String>,
+    pub dcs: Option<u8>,
+    pub app_key: Option<String>,
+    /// `richContent` JSON as the client sent it.
+    pub rich_content: Option<String>,
+}
+
+/// An accepted recipient, ready to be stored and queued.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMessage {
+    pub id: MessageId,
+    pub account_id: AccountId,
+    /// The number as the client sent it (echoed in responses and reports).
+    pub recipient: String,
+    pub content: Content,
+    /// SMS parts (1 for other channels).
+    pub parts: u32,
+    pub reference: Option<String>,
+    pub custom_groupings: [Option<String>; 3],
+    /// Allowed channels that the account has, in the client's order.
+    pub channels: Vec<Channel>,
+    pub accepted_at: Timestamp,
+    pub valid_until: Timestamp,
+    /// What the account is debited for this message.
+    pub price: Money,
+}
+
+/// Where a message is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    /// Waiting to be sent on `channel_index`.
+    Queued,
+    /// Handed to a channel; waiting for its report.
+    Sent,
+    Delivered,
+    Read,
+    Failed,
+    Rejected,
+    Expired,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Queued => "queued",
+            DeliveryState::Sent => "sent",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Read => "read",
+            DeliveryState::Failed => "failed",
+            DeliveryState::Rejected => "rejected",
+            DeliveryState::Expired => "expired",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "queued" => DeliveryState::Queued,
+            "sent" => DeliveryState::Sent,
+            "delivered" => DeliveryState::Delivered,
+            "read" => DeliveryState::Read,
+            "failed" => DeliveryState::Failed,
+            "rejected" => DeliveryState::Rejected,
+            "expired" => DeliveryState::Expired,
+            _ => return None,
+        })
+    }
+
+    /// No further sending happens (a Read may still follow Delivered).
+    pub fn is_final(self) -> bool {
+        !matches!(self, DeliveryState::Queued | DeliveryState::Sent)
+    }
+}
+
+/// One entry of a message's status history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusEvent {
+    pub at: Timestamp,
+    pub channel: Channel,
+    pub status: CmStatus,
+    pub error_code: Option<u16>,
+    pub operator: Option<String>,
+}
+
+/// A message as the message log shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageRecord {
+    pub message: NewMessage,
+    pub state: DeliveryState,
+    /// The channel it is on now (or finished on).
+    pub channel: Option<Channel>,
+    pub history: Vec<StatusEvent>,
+}
+
+/// Filters of the message log.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MessageFilter {
+    pub reference: Option<String>,
+    pub recipient: Option<String>,
+    pub state: Option<DeliveryState>,
+    pub since: Option<Timestamp>,
+    /// Only messages with an id after this one (paging cursor).
+    pub after: Option<MessageId>,
+    pub limit: usize,
+}

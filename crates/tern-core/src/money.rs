@@ -1,0 +1,90 @@
+//! Money as integer micro-units (1/1,000,000 of the account currency), so balances never drift
+//! the way floating point does.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// An amount in micro-units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Money(pub i64);
+
+/// Text that is not a decimal amount.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid amount '{0}': use a decimal number such as 10 or 0.075")]
+pub struct InvalidAmount(pub String);
+
+const MICROS: i64 = 1_000_000;
+
+impl Money {
+    /// Whole micro-units.
+    pub fn micros(self) -> i64 {
+        self.0
+    }
+
+    /// `self * count`, saturating.
+    pub fn times(self, count: u64) -> Money {
+        Money(self.0.saturating_mul(count.min(i64::MAX as u64) as i64))
+    }
+}
+
+impl FromStr for Money {
+    type Err = InvalidAmount;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let invalid = || InvalidAmount(text.to_owned());
+        let trimmed = text.trim();
+        let (negative, digits) = match trimmed.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, trimmed),
+        };
+        let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+        if whole.is_empty() && fraction.is_empty()
+            || fraction.len() > 6
+            || !whole.bytes().all(|b| b.is_ascii_digit())
+            || !fraction.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(invalid());
+        }
+        let whole: i64 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| invalid())?
+        };
+        let fraction: i64 = format!("{fraction:0<6}").parse().map_err(|_| invalid())?;
+        let micros = whole
+            .checked_mul(MICROS)
+            .and_then(|w| w.checked_add(fraction))
+            .ok_or_else(invalid)?;
+        Ok(Money(if negative { -micros } else { micros }))
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        let fraction = format!("{:06}", abs % MICROS as u64);
+        let fraction = fraction.trim_end_matches('0');
+        if fraction.is_empty() {
+            write!(f, "{sign}{}", abs / MICROS as u64)
+        } else {
+            write!(f, "{sign}{}.{fraction}", abs / MICROS as u64)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints_decimals() {
+        assert_eq!("10".parse::<Money>(), Ok(Money(10_000_000)));
+        assert_eq!("0.075".parse::<Money>(), Ok(Money(75_000)));
+        assert_eq!("-1.5".parse::<Money>(), Ok(Money(-1_500_000)));
+        assert!("1.0000001".parse::<Money>().is_err());
+        assert!("abc".parse::<Money>().is_err());
+        assert_eq!(Money(75_000).to_string(), "0.075");
+        assert_eq!(Money(10_000_000).to_string(), "10");
+        assert_eq!(Money(75_000).times(3), Money(225_000));
+    }
+}

@@ -1,0 +1,171 @@
+//! The ports the edges implement: the [`Store`] (SQLite embedded, PostgreSQL for several nodes).
+//! The domain decides; the store records decisions atomically and hands out due work under leases.
+
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+
+use crate::account::{Account, AccountId, NewAccount, TokenHash};
+use crate::channel::Channel;
+use crate::dispatch::{Event, Next};
+use crate::message::{Content, MessageFilter, MessageId, MessageRecord, NewMessage};
+
+/// A store failure. `retryable` says whether trying again may help (as Pingora's errors do).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The backend failed (I/O, corruption, SQL).
+    #[error("store backend error: {0}")]
+    Backend(String),
+    /// The store is shutting down.
+    #[error("store is closed")]
+    Closed,
+    /// The database is busy or locked; try again.
+    #[error("store busy: {0}")]
+    Busy(String),
+    /// A uniqueness rule was broken (e.g. a token that already exists).
+    #[error("conflict: {0}")]
+    Conflict(String),
+}
+
+impl StoreError {
+    /// Whether a retry can help.
+    pub fn retryable(&self) -> bool {
+        matches!(self, StoreError::Busy(_))
+    }
+}
+
+/// Why a submission could not be stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AcceptError {
+    #[error("insufficient balance")]
+    InsufficientBalance,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A message handed to the dispatcher to send now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dispatch {
+    pub id: MessageId,
+    pub account_id: AccountId,
+    pub attempt: u32,
+    pub channel: Channel,
+    pub recipient: String,
+    pub content: Content,
+    pub parts: u32,
+    pub reference: Option<String>,
+}
+
+/// A status report waiting to be POSTed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingReport {
+    pub id: i64,
+    pub message_id: MessageId,
+    pub url: String,
+    pub content_type: String,
+    pub body: Vec<u8>,
+    /// Deliveries tried so far.
+    pub attempts: u32,
+    pub created_at: Timestamp,
+}
+
+/// What became of one delivery of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportOutcome {
+    /// The receiver answered 2xx: remove it.
+    Delivered,
+    /// Try again at this time.
+    RetryAt(Timestamp),
+    /// Too old to retry: drop it (logged by the caller).
+    GiveUp,
+}
+
+/// Durable state of the gateway.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Create an account; a token that exists already is a [`StoreError::Conflict`].
+    async fn create_account(&self, account: NewAccount) -> Result<Account, StoreError>;
+    /// Every account, oldest first.
+    async fn accounts(&self) -> Result<Vec<Account>, StoreError>;
+    /// The account whose token hashes to `hash`.
+    async fn account_by_token(&self, hash: TokenHash) -> Result<Option<Account>, StoreError>;
+    /// Store and queue `messages` and debit `account` their price, all or nothing, durably
+    /// (fsynced) before returning.
+    async fn accept(
+        &self,
+        account: AccountId,
+        messages: Vec<NewMessage>,
+    ) -> Result<(), AcceptError>;
+    /// Claim up to `limit` due messages under a lease of `lease`, applying [`Event::Due`] to each:
+    /// the ones to send now are returned; expired ones are finished and reported.
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        lease: SignedDuration,
+    ) -> Result<Vec<Dispatch>, StoreError>;
+    /// Apply `event` to a message, recording the decision and its reports in one transaction.
+    async fn apply(&self, id: MessageId, event: Event, now: Timestamp) -> Result<Next, StoreError>;
+    /// Messages handed to a channel whose report is still awaited (for connectors to resume).
+    async fn awaiting_report(&self) -> Result<Vec<Dispatch>, StoreError>;
+    /// The earliest time a message becomes due, if any.
+    async fn next_due(&self) -> Result<Option<Timestamp>, StoreError>;
+    /// Claim up to `limit` due reports under a lease, at most one per message (reports of one
+    /// message go out in order).
+    async fn claim_reports(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        lease: SignedDuration,
+    ) -> Result<Vec<PendingReport>, StoreError>;
+    /// Record what became of a claimed report.
+    async fn finish_report(&self, id: i64, outcome: ReportOutcome) -> Result<(), StoreError>;
+    /// The earliest time a report becomes due, if any.
+    async fn next_report_due(&self) -> Result<Option<Timestamp>, StoreError>;
+    /// The account's messages, newest filters applied, oldest first after the cursor.
+    async fn messages(
+        &self,
+        account: AccountId,
+        filter: MessageFilter,
+    ) -> Result<Vec<MessageRecord>, StoreError>;
+}
+
+/// Where a connector error came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorOrigin {
+    /// Tern itself (configuration, encoding).
+    Tern,
+    /// The operator or channel provider answered with a refusal.
+    Provider,
+    /// The network between us (connect, timeout).
+    Network,
+}
+
+/// A connector could not hand a message over. The dispatcher decides from these fields, never
+/// from the text: the spec says a failed channel falls back at once, so `retryable` only informs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin:?} error: {message}")]
+pub struct ConnectorError {
+    pub origin: ErrorOrigin,
+    /// Whether the same channel might take it later.
+    pub retryable: bool,
+    /// The CM standard error code to report, if known.
+    pub error_code: Option<u16>,
+    pub message: String,
+}
+
+/// Where connectors deliver the statuses they learn later (delivery reports).
+pub trait EventSink: Send + Sync + 'static {
+    /// Record `event` for message `id` (asynchronously; the sink owns durability).
+    fn emit(&self, id: MessageId, event: Event);
+}
+
+/// A route to operators or a channel provider.
+#[async_trait]
+pub trait Connector: Send + Sync + 'static {
+    /// Hand `message` over. `Ok` means the channel took it; its outcome arrives on the sink.
+    async fn send(&self, message: &Dispatch) -> Result<(), ConnectorError>;
+    /// After a restart: `message` was handed over before and its report is still awaited.
+    fn resume(&self, message: &Dispatch) {
+        let _ = message;
+    }
+}

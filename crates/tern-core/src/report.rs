@@ -1,0 +1,82 @@
+//! Turning a decided [`Report`] into the webhook body the account asked for.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use tern_proto::cm::status_report::StatusReport;
+
+use crate::account::ReportFormat;
+use crate::dispatch::Report;
+use crate::message::{MessageId, NewMessage};
+use crate::status::error_description;
+
+/// A rendered webhook body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedReport {
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+/// CM's report timestamp: `yyyy-MM-ddTHH:mm:ss` in CE(S)T, as the spec says reports are given.
+pub fn cm_local_time(at: Timestamp) -> String {
+    let zone = TimeZone::get("Europe/Amsterdam").unwrap_or(TimeZone::UTC);
+    zone.to_datetime(at)
+        .strftime("%Y-%m-%dT%H:%M:%S")
+        .to_string()
+}
+
+/// The fields of a report about `message`.
+pub fn status_report(
+    message_id: MessageId,
+    message: &NewMessage,
+    report: &Report,
+    at: Timestamp,
+) -> StatusReport {
+    let description = report
+        .error_code
+        .and_then(error_description)
+        .unwrap_or_else(|| report.status.description())
+        .to_owned();
+    StatusReport {
+        received: cm_local_time(at),
+        to: message.recipient.clone(),
+        reference: message.reference.clone(),
+        status_code: report.status.code(),
+        error_code: report.error_code,
+        description,
+        channel: report.channel.as_str().to_owned(),
+        operator: report.operator.clone(),
+        custom_groupings: message.custom_groupings.clone(),
+        message_id: message_id.to_string(),
+    }
+}
+
+/// Render in the account's format.
+pub fn render(report: &StatusReport, format: ReportFormat) -> RenderedReport {
+    match format {
+        ReportFormat::Json => RenderedReport {
+            content_type: "application/json",
+            body: report.to_json(),
+        },
+        ReportFormat::Xml => RenderedReport {
+            content_type: "application/xml",
+            body: report.to_xml(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_time_is_cet_or_cest() {
+        assert_eq!(
+            cm_local_time("2026-07-01T10:00:00Z".parse().unwrap()),
+            "2026-07-01T12:00:00"
+        );
+        assert_eq!(
+            cm_local_time("2026-01-01T10:00:00Z".parse().unwrap()),
+            "2026-01-01T11:00:00"
+        );
+    }
+}

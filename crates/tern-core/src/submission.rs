@@ -1,0 +1,404 @@
+//! The one submission path: a parsed request (from JSON, XML or GET) and the authenticated account
+//! become accepted messages and rejections with CM's exact codes and texts, and the accepted ones
+//! become the response CM clients parse. Every surface calls these functions.
+
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use tern_proto::cm::response::{MessageResult, MessageStatus, SubmitResponse};
+use tern_proto::cm::submission::{Field, SubmitRequest, SubmittedMsg};
+use tern_proto::sms::{self, BodyType};
+
+use crate::account::{Account, ProductToken};
+use crate::channel::{Channel, ChannelName};
+use crate::error_code::{Rejection, RequestError};
+use crate::message::{Content, MessageId, NewMessage};
+use crate::money::Money;
+use crate::{rich_content, validity};
+
+/// Settings of the submission rules.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SubmissionPolicy {
+    /// Debited per accepted part.
+    pub price_per_part: Money,
+}
+
+impl Default for SubmissionPolicy {
+    fn default() -> Self {
+        SubmissionPolicy {
+            price_per_part: Money(0),
+        }
+    }
+}
+
+/// What became of one recipient.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecipientOutcome {
+    Accepted(Box<NewMessage>),
+    Rejected {
+        to: String,
+        reference: Option<String>,
+        rejection: Rejection,
+    },
+}
+
+/// The product token of a request, or the request error to answer.
+pub fn product_token(text: Option<&str>) -> Result<ProductToken, RequestError> {
+    text.ok_or(RequestError::InvalidProductToken)?
+        .parse()
+        .map_err(|_| RequestError::InvalidProductToken)
+}
+
+/// The `msg` list of a request, or the request error to answer.
+pub fn messages(request: &SubmitRequest) -> Result<&[SubmittedMsg], RequestError> {
+    match &request.messages {
+        Err(_) => Err(RequestError::MsgNotArray),
+        Ok(None) => Err(RequestError::NoMsg),
+        Ok(Some(list)) if list.is_empty() => Err(RequestError::NoMsg),
+        Ok(Some(list)) => Ok(list),
+    }
+}
+
+/// Judge every recipient of every `msg`, in request order.
+pub fn validate(
+    msgs: &[SubmittedMsg],
+    account: &Account,
+    now: Timestamp,
+    policy: &SubmissionPolicy,
+) -> Vec<RecipientOutcome> {
+    let mut outcomes = Vec::new();
+    for msg in msgs {
+        validate_msg(msg, account, now, policy, &mut outcomes);
+    }
+    outcomes
+}
+
+/// The total the account is debited for the accepted messages.
+pub fn total_price(outcomes: &[RecipientOutcome]) -> Money {
+    Money(
+        outcomes
+            .iter()
+            .map(|o| match o {
+                RecipientOutcome::Accepted(message) => message.price.micros(),
+                RecipientOutcome::Rejected { .. } => 0,
+            })
+            .sum(),
+    )
+}
+
+/// The JSON response for validated (and, where accepted, committed) outcomes, with its HTTP status.
+pub fn respond(outcomes: &[RecipientOutcome]) -> (u16, SubmitResponse) {
+    let accepted = outcomes
+        .iter()
+        .filter(|o| matches!(o, RecipientOutcome::Accepted(_)))
+        .count();
+    let messages = outcomes
+        .iter()
+        .map(|outcome| match outcome {
+            RecipientOutcome::Accepted(message) => MessageResult {
+                to: message.recipient.clone(),
+                status: MessageStatus::Accepted,
+                reference: message.reference.clone(),
+                parts: message.parts,
+                message_details: None,
+                message_error_code: 0,
+                message_id: Some(message.id.to_string()),
+            },
+            RecipientOutcome::Rejected {
+                to,
+                reference,
+                rejection,
+            } => MessageResult {
+                to: to.clone(),
+                status: MessageStatus::Rejected,
+                reference: reference.clone(),
+                parts: 0,
+                message_details: Some(rejection.details()),
+                message_error_code: rejection.code(),
+                message_id: None,
+            },
+        })
+        .collect();
+    let all_accepted = accepted == outcomes.len();
+    let response = SubmitResponse {
+        details: format!("Created {accepted} message(s)"),
+        error_code: if all_accepted { 0 } else { 201 },
+        messages,
+    };
+    (if accepted == 0 { 400 } else { 200 }, response)
+}
+
+/// The message-level facts every recipient of a `msg` shares.
+struct Checked {
+    content: Content,
+    parts: u32,
+    reference: Option<String>,
+    custom_groupings: [Option<String>; 3],
+    channels: Vec<Channel>,
+    valid_until: Timestamp,
+}
+
+fn validate_msg(
+    msg: &SubmittedMsg,
+    account: &Account,
+    now: Timestamp,
+    policy: &SubmissionPolicy,
+    outcomes: &mut Vec<RecipientOutcome>,
+) {
+    let reference = msg.reference.clone().ok().flatten();
+    let reject_all = |rejection: Rejection, outcomes: &mut Vec<RecipientOutcome>| {
+        let numbers: Vec<String> = match &msg.to {
+            Ok(Some(list)) if !list.is_empty() => list
+                .iter()
+                .map(|n| n.clone().ok().flatten().unwrap_or_default())
+                .collect(),
+            _ => vec![String::new()],
+        };
+        for to in numbers {
+            outcomes.push(RecipientOutcome::Rejected {
+                to,
+                reference: reference.clone(),
+                rejection: rejection.clone(),
+            });
+        }
+    };
+    let checked = match check_msg(msg, account, now) {
+        Ok(checked) => checked,
+        Err(rejection) => return reject_all(rejection, outcomes),
+    };
+    let numbers = match &msg.to {
+        Err(_) => return reject_all(Rejection::NotAnArray("to"), outcomes),
+        Ok(None) => return reject_all(Rejection::EmptyNumber, outcomes),
+        Ok(Some(list)) if list.is_empty() => return reject_all(Rejection::EmptyNumber, outcomes),
+        Ok(Some(list)) => list,
+    };
+    for number in numbers {
+        let outcome = match number {
+            Err(_) => RecipientOutcome::Rejected {
+                to: String::new(),
+                reference: reference.clone(),
+                rejection: Rejection::InvalidField("to.number must be a string".into()),
+            },
+            Ok(None) => RecipientOutcome::Rejected {
+                to: String::new(),
+                reference: reference.clone(),
+                rejection: Rejection::EmptyNumber,
+            },
+            Ok(Some(number)) => match check_number(number) {
+                Err(rejection) => RecipientOutcome::Rejected {
+                    to: number.clone(),
+                    reference: reference.clone(),
+                    rejection,
+                },
+                Ok(()) => RecipientOutcome::Accepted(Box::new(NewMessage {
+                    id: MessageId::generate(),
+                    account_id: account.id,
+                    recipient: number.clone(),
+                    content: checked.content.clone(),
+                    parts: checked.parts,
+                    reference: checked.reference.clone(),
+                    custom_groupings: checked.custom_groupings.clone(),
+                    channels: checked.channels.clone(),
+                    accepted_at: now,
+                    valid_until: checked.valid_until,
+                    price: policy.price_per_part.times(u64::from(checked.parts)),
+                })),
+            },
+        };
+        outcomes.push(outcome);
+    }
+}
+
+fn invalid(why: impl Into<String>) -> Rejection {
+    Rejection::InvalidField(why.into())
+}
+
+fn text_of(field: &Field<String>, name: &str) -> Result<Option<String>, Rejection> {
+    field
+        .clone()
+        .map_err(|_| invalid(format!("{name} must be a string")))
+}
+
+fn check_msg(msg: &SubmittedMsg, account: &Account, now: Timestamp) -> Result<Checked, Rejection> {
+    let from = text_of(&msg.from, "from")
+        .map_err(|_| Rejection::InvalidFrom)?
+        .filter(|f| !f.trim().is_empty())
+        .ok_or(Rejection::NoFrom)?;
+    check_sender(&from)?;
+    if let Err(wrong) = &msg.to {
+        return Err(Rejection::NotAnArray(wrong.field));
+    }
+
+    let body = msg
+        .body
+        .clone()
+        .map_err(|_| Rejection::InvalidBody("body must be an object with a content field".into()))?
+        .ok_or(Rejection::NoBody)?;
+    let content = body
+        .content
+        .clone()
+        .map_err(|_| Rejection::InvalidBody("body.content must be a string".into()))?
+        .unwrap_or_default();
+    let body_type = match text_of(&body.body_type, "body.type")? {
+        None => None,
+        Some(text) => Some(
+            BodyType::from_str(text.trim())
+                .map_err(|_| invalid(format!("body.type '{text}' must be AUTO, TEXT or BINARY")))?,
+        ),
+    };
+
+    let rich = msg
+        .rich_content
+        .clone()
+        .map_err(|_| invalid("richContent must be an object"))?;
+    let has_conversation = rich
+        .as_ref()
+        .and_then(|r| r.conversation.as_ref())
+        .is_some_and(|c| !c.is_empty());
+    if content.is_empty() && !has_conversation {
+        return Err(Rejection::EmptyBody);
+    }
+
+    let reference = text_of(&msg.reference, "reference")?;
+    if let Some(reference) = &reference {
+        let valid = (1..=32).contains(&reference.len())
+            && reference
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !valid {
+            return Err(invalid(
+                "reference must be 1 to 32 characters: letters, digits, '-' or '_'",
+            ));
+        }
+    }
+    let mut custom_groupings: [Option<String>; 3] = Default::default();
+    for (index, field) in msg.custom_groupings.iter().enumerate() {
+        let name = ["customGrouping", "customGrouping2", "customGrouping3"][index];
+        let value = text_of(field, name)?;
+        if value.as_ref().is_some_and(|v| v.chars().count() > 100) {
+            return Err(invalid(format!("{name} must be at most 100 characters")));
+        }
+        custom_groupings[index] = value;
+    }
+
+    let validity_text = text_of(&msg.validity, "validity")?;
+    let valid_until =
+        validity::valid_until(validity_text.as_deref(), now).map_err(|e| invalid(e.to_string()))?;
+
+    let channels = route(msg, account)?;
+    let app_key = text_of(&msg.app_key, "appKey")?.filter(|k| !k.trim().is_empty());
+    if channels.contains(&Channel::Push) && app_key.is_none() {
+        return Err(invalid("appKey is required for the Push channel"));
+    }
+
+    let dcs = match msg
+        .dcs
+        .clone()
+        .map_err(|_| invalid("dcs must be an integer"))?
+    {
+        None => None,
+        Some(value) => {
+            Some(u8::try_from(value).map_err(|_| invalid("dcs must be between 0 and 255"))?)
+        }
+    };
+    if let Some(rich) = &rich {
+        rich_content::validate(rich, &channels).map_err(Rejection::InvalidField)?;
+    }
+
+    let minimum = msg
+        .minimum_parts
+        .clone()
+        .map_err(|_| invalid("minimumNumberOfMessageParts must be an integer"))?;
+    let maximum = msg
+        .maximum_parts
+        .clone()
+        .map_err(|_| invalid("maximumNumberOfMessageParts must be an integer"))?;
+    let parts = if channels.contains(&Channel::Sms) {
+        let plan = sms::plan_parts(&content, body_type, dcs)
+            .map_err(|e| Rejection::InvalidBody(e.to_string()))?;
+        let needed = plan.parts.max(1);
+        sms::check_part_limits(minimum, maximum, needed).map_err(|e| invalid(e.to_string()))?;
+        needed
+    } else {
+        1
+    };
+
+    Ok(Checked {
+        content: Content {
+            from,
+            body: content,
+            body_type: body_type.map(|t| body_type_name(t).to_owned()),
+            dcs,
+            app_key,
+            rich_content: msg.rich_content_json.clone(),
+        },
+        parts,
+        reference,
+        custom_groupings,
+        channels,
+        valid_until,
+    })
+}
+
+fn body_type_name(body_type: BodyType) -> &'static str {
+    match body_type {
+        BodyType::Auto => "AUTO",
+        BodyType::Text => "TEXT",
+        BodyType::Binary => "BINARY",
+    }
+}
+
+/// A sender is at most 11 characters, or at most 16 digits (an optional leading `+`).
+fn check_sender(from: &str) -> Result<(), Rejection> {
+    let digits = from.strip_prefix('+').unwrap_or(from);
+    let numeric = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+    let length = from.chars().count();
+    if (numeric && digits.len() <= 16) || length <= 11 {
+        Ok(())
+    } else {
+        Err(Rejection::InvalidFrom)
+    }
+}
+
+/// The allowed channels the account has, in the client's order; absent means SMS.
+fn route(msg: &SubmittedMsg, account: &Account) -> Result<Vec<Channel>, Rejection> {
+    let names = msg
+        .allowed_channels
+        .clone()
+        .map_err(|wrong| Rejection::NotAnArray(wrong.field))?
+        .filter(|names| !names.is_empty())
+        .unwrap_or_else(|| vec!["SMS".to_owned()]);
+    let mut channels = Vec::new();
+    for name in &names {
+        match Channel::parse_name(name) {
+            Ok(ChannelName::Routable(channel)) => {
+                if account.channels.contains(&channel) && !channels.contains(&channel) {
+                    channels.push(channel);
+                }
+            }
+            Ok(ChannelName::Unroutable) => {}
+            Err(unknown) => return Err(invalid(format!("allowedChannels: {unknown}"))),
+        }
+    }
+    if channels.is_empty() {
+        return Err(Rejection::Unroutable);
+    }
+    Ok(channels)
+}
+
+/// A recipient number: digits, optionally after `+` (CM's canonical form starts with `00`).
+fn check_number(number: &str) -> Result<(), Rejection> {
+    let trimmed = number.trim();
+    if trimmed.is_empty() {
+        return Err(Rejection::EmptyNumber);
+    }
+    let digits = trimmed.strip_prefix('+').unwrap_or(trimmed);
+    if (3..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(Rejection::NotANumber(number.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests;

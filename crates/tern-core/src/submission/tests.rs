@@ -1,0 +1,189 @@
+use super::*;
+use crate::account::{ReportFormat, TokenHash};
+use tern_proto::cm::json::parse_submit;
+
+fn account(channels: &[Channel]) -> Account {
+    Account {
+        id: 1,
+        name: "test".into(),
+        token_hash: TokenHash([0; 32]),
+        balance: None,
+        status_url: None,
+        status_format: ReportFormat::Json,
+        inbound_url: None,
+        channels: channels.to_vec(),
+        created_at: Timestamp::UNIX_EPOCH,
+    }
+}
+
+fn judge(body: &str, channels: &[Channel]) -> Vec<RecipientOutcome> {
+    let request = parse_submit(body.as_bytes()).unwrap();
+    let msgs = messages(&request).unwrap();
+    validate(
+        msgs,
+        &account(channels),
+        "2026-01-01T00:00:00Z".parse().unwrap(),
+        &SubmissionPolicy::default(),
+    )
+}
+
+fn rejection(outcome: &RecipientOutcome) -> (u32, String) {
+    match outcome {
+        RecipientOutcome::Rejected { rejection, .. } => (rejection.code(), rejection.details()),
+        RecipientOutcome::Accepted(_) => panic!("accepted: {outcome:?}"),
+    }
+}
+
+fn msg(fields: &str) -> String {
+    format!(r#"{{"messages":{{"msg":[{{{fields}}}]}}}}"#)
+}
+
+#[test]
+fn accepted_message_carries_parts_and_route() {
+    let outcomes = judge(
+        &msg(
+            r#""from":"Tern","to":[{"number":"0031612345678"},{"number":"+31612345679"}],"body":{"content":"Hello"},"allowedChannels":["Whatsapp","SMS"]"#,
+        ),
+        &Channel::ALL,
+    );
+    assert_eq!(outcomes.len(), 2);
+    let RecipientOutcome::Accepted(message) = &outcomes[1] else {
+        panic!()
+    };
+    assert_eq!(message.recipient, "+31612345679");
+    assert_eq!(message.channels, vec![Channel::WhatsApp, Channel::Sms]);
+    assert_eq!(message.parts, 1);
+    assert_eq!(
+        message.valid_until,
+        "2026-01-02T00:00:00Z".parse::<Timestamp>().unwrap()
+    );
+}
+
+#[test]
+fn per_message_rules() {
+    let all = &Channel::ALL;
+    let cases: &[(&str, (u32, &str))] = &[
+        (
+            r#""to":[{"number":"0031612345678"}],"body":{"content":"x"}"#,
+            (301, "No FROM field found in a MSG object."),
+        ),
+        (
+            r#""from":"a","to":{"number":"0031612345678"},"body":{"content":"x"}"#,
+            (302, "to object is an invalid type, must be an array"),
+        ),
+        (
+            r#""from":"a","to":[{"number":""}],"body":{"content":"x"}"#,
+            (302, "Empty mobilenumber field, MT ignored"),
+        ),
+        (
+            r#""from":"a","to":[{"number":"0044791112345a"}],"body":{"content":"x"}"#,
+            (303, "Gsm '0044791112345a' is not a number."),
+        ),
+        (
+            r#""from":"a","to":[{"number":"0031612345678"}]"#,
+            (304, "No body field was found"),
+        ),
+        (
+            r#""from":"a","to":[{"number":"0031612345678"}],"body":{"content":""}"#,
+            (304, "A body without content was found"),
+        ),
+        (
+            r#""from":"a","to":[{"number":"0031612345678"}],"body":{"content":"x"},"reference":"has space"#,
+            (
+                305,
+                "reference must be 1 to 32 characters: letters, digits, '-' or '_'",
+            ),
+        ),
+        (
+            r#""from":"a","to":[{"number":"0031612345678"}],"body":{"content":"x"},"allowedChannels":["Push"]"#,
+            (305, "appKey is required for the Push channel"),
+        ),
+        (
+            r#""from":"a","to":[{"number":"0031612345678"}],"body":{"content":"x"},"allowedChannels":["Voice"]"#,
+            (305, "Message is unroutable."),
+        ),
+        (
+            r#""from":"a","to":[{"number":"0031612345678"}],"body":{"content":"x"},"validity":"soon""#,
+            (
+                305,
+                "validity 'soon' is not a valid time: use e.g. '2017-04-20 11:50:05 GMT', '2017-04-20 11:50:05+8', '2h' or '30m'",
+            ),
+        ),
+        (
+            r#""from":"a","to":[{"number":"0031612345678"}],"body":{"content":"x"},"dcs":300"#,
+            (305, "dcs must be between 0 and 255"),
+        ),
+    ];
+    for (fields, (code, text)) in cases {
+        let body = msg(fields).replace("\"has space", "\"has space\"");
+        let outcomes = judge(&body, all);
+        assert_eq!(
+            rejection(&outcomes[0]),
+            (*code, text.to_string()),
+            "{fields}"
+        );
+    }
+}
+
+#[test]
+fn a_channel_the_account_lacks_is_unroutable() {
+    let outcomes = judge(
+        &msg(
+            r#""from":"a","to":[{"number":"0031612345678"}],"body":{"content":"x"},"allowedChannels":["WhatsApp"]"#,
+        ),
+        &[Channel::Sms],
+    );
+    assert_eq!(
+        rejection(&outcomes[0]),
+        (305, "Message is unroutable.".into())
+    );
+}
+
+#[test]
+fn response_status_follows_the_spec() {
+    let mixed = judge(
+        r#"{"messages":{"msg":[{"from":"a","to":[{"number":"0031612345678"}],"body":{"content":"x"}},
+            {"from":"a","to":[{"number":"0031612345679"}],"body":{"content":""}}]}}"#,
+        &Channel::ALL,
+    );
+    let (status, response) = respond(&mixed);
+    assert_eq!(
+        (status, response.error_code, response.details.as_str()),
+        (200, 201, "Created 1 message(s)")
+    );
+    let (status, response) = respond(&mixed[1..]);
+    assert_eq!(
+        (status, response.error_code, response.details.as_str()),
+        (400, 201, "Created 0 message(s)")
+    );
+    let (status, response) = respond(&mixed[..1]);
+    assert_eq!((status, response.error_code), (200, 0));
+}
+
+#[test]
+fn request_level_rules() {
+    assert_eq!(product_token(None), Err(RequestError::InvalidProductToken));
+    assert_eq!(
+        product_token(Some("abc")),
+        Err(RequestError::InvalidProductToken)
+    );
+    assert!(product_token(Some("00000000-0000-0000-0000-000000000000")).is_ok());
+    let empty = parse_submit(br#"{"messages":{"msg":[]}}"#).unwrap();
+    assert_eq!(messages(&empty), Err(RequestError::NoMsg));
+    let object = parse_submit(br#"{"messages":{"msg":{}}}"#).unwrap();
+    assert_eq!(messages(&object), Err(RequestError::MsgNotArray));
+}
+
+#[test]
+fn too_many_parts_is_rejected_with_the_count() {
+    let long = "a".repeat(161);
+    let outcomes = judge(
+        &msg(&format!(
+            r#""from":"a","to":[{{"number":"0031612345678"}}],"body":{{"content":"{long}"}},"maximumNumberOfMessageParts":1"#
+        )),
+        &Channel::ALL,
+    );
+    let (code, text) = rejection(&outcomes[0]);
+    assert_eq!(code, 305);
+    assert!(text.contains('2') && text.contains('1'), "{text}");
+}

@@ -1,0 +1,141 @@
+//! The dispatcher: claims due messages under a lease, hands each to the connector of its channel,
+//! and records whether the channel took it. A crash mid-send leaves the lease to expire, and the
+//! message is claimed again (a new attempt, so late events of the old one are ignored).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use jiff::{SignedDuration, Timestamp};
+use tern_core::channel::Channel;
+use tern_core::dispatch::Event;
+use tern_core::ports::{Connector, ConnectorError, ErrorOrigin, Store};
+use tokio::sync::watch;
+
+use crate::Wakeups;
+use crate::events::apply_all;
+
+/// Dispatcher settings.
+#[derive(Debug, Clone)]
+pub struct DispatchSettings {
+    /// Most messages claimed at once.
+    pub batch_size: usize,
+    /// How long a claim holds a message before another claim may take it.
+    pub lease: SignedDuration,
+    /// Longest sleep when idle (another node or process may add work).
+    pub idle_poll: Duration,
+}
+
+impl Default for DispatchSettings {
+    fn default() -> Self {
+        DispatchSettings {
+            batch_size: 512,
+            lease: SignedDuration::from_secs(60),
+            idle_poll: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Claims and sends.
+pub struct Dispatcher {
+    pub store: Arc<dyn Store>,
+    pub connectors: HashMap<Channel, Arc<dyn Connector>>,
+    pub wakeups: Arc<Wakeups>,
+    pub settings: DispatchSettings,
+}
+
+impl Dispatcher {
+    /// Re-arm connectors for messages whose reports were awaited when the gateway stopped.
+    pub async fn resume(&self) {
+        match self.store.awaiting_report().await {
+            Ok(awaiting) => {
+                for message in &awaiting {
+                    if let Some(connector) = self.connectors.get(&message.channel) {
+                        connector.resume(message);
+                    }
+                }
+                if !awaiting.is_empty() {
+                    tracing::info!(count = awaiting.len(), "resumed messages awaiting reports");
+                }
+            }
+            Err(error) => tracing::error!(%error, "cannot list messages awaiting reports"),
+        }
+    }
+
+    /// Run until `shutdown` turns true; a batch in progress is finished and recorded first.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        self.resume().await;
+        while !*shutdown.borrow() {
+            let claimed = match self
+                .store
+                .claim_due(
+                    Timestamp::now(),
+                    self.settings.batch_size,
+                    self.settings.lease,
+                )
+                .await
+            {
+                Ok(claimed) => claimed,
+                Err(error) => {
+                    tracing::error!(%error, "claiming due messages failed");
+                    Vec::new()
+                }
+            };
+            // Claiming may have expired messages, which makes reports.
+            self.wakeups.reports.notify_one();
+            let full = claimed.len() == self.settings.batch_size;
+            if !claimed.is_empty() {
+                let connectors = &self.connectors;
+                let sends = claimed.iter().map(|message| async move {
+                    let result = match connectors.get(&message.channel) {
+                        Some(connector) => connector.send(message).await,
+                        None => Err(ConnectorError {
+                            origin: ErrorOrigin::Tern,
+                            retryable: false,
+                            error_code: None,
+                            message: format!("no connector for channel {}", message.channel),
+                        }),
+                    };
+                    let event = match result {
+                        Ok(()) => Event::Sent {
+                            attempt: message.attempt,
+                        },
+                        Err(error) => {
+                            tracing::warn!(id = %message.id, channel = %message.channel, %error, "send failed; falling back");
+                            Event::SendFailed {
+                                attempt: message.attempt,
+                                error_code: error.error_code,
+                            }
+                        }
+                    };
+                    (message.id, event)
+                });
+                let events = join_all(sends).await;
+                apply_all(&*self.store, &self.wakeups, events.into_iter()).await;
+            }
+            if full {
+                continue;
+            }
+            let sleep = self.idle_sleep().await;
+            tokio::select! {
+                _ = self.wakeups.dispatch.notified() => {}
+                _ = tokio::time::sleep(sleep) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        tracing::debug!("dispatcher stopped");
+    }
+
+    async fn idle_sleep(&self) -> Duration {
+        match self.store.next_due().await {
+            Ok(Some(due)) => {
+                let wait = due.duration_since(Timestamp::now());
+                Duration::try_from(wait)
+                    .unwrap_or(Duration::ZERO)
+                    .min(self.settings.idle_poll)
+            }
+            _ => self.settings.idle_poll,
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Tern's edges that deliver: the dispatcher (claim due messages, send on the right channel,
+//! record the outcome), the connectors (the simulator today) and the status-report notifier (a
+//! durable outbox POSTed with retries and backoff).
+
+pub mod dispatcher;
+pub mod events;
+pub mod notifier;
+pub mod simulator;
+
+/// Wake-ups shared by the pieces: new work for the dispatcher, new reports for the notifier.
+#[derive(Debug, Default)]
+pub struct Wakeups {
+    pub dispatch: tokio::sync::Notify,
+    pub reports: tokio::sync::Notify,
+}

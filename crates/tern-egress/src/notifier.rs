@@ -1,0 +1,202 @@
+//! The status-report notifier: claims due reports from the durable outbox (at most one per
+//! message, so a message's reports arrive in order), POSTs them, and records the outcome. A
+//! receiver that answers non-2xx or times out is retried with exponential backoff until the
+//! report is older than the retry window (7 days by default); nothing is dropped early.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Deserialize;
+use tern_core::ports::{PendingReport, ReportOutcome, Store};
+use tokio::sync::{Semaphore, watch};
+
+use crate::Wakeups;
+
+/// `[status_reports]` configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifierConfig {
+    /// Time allowed for one POST.
+    pub timeout_ms: u64,
+    /// Wait before the first retry; doubled each time.
+    pub initial_backoff_ms: u64,
+    /// Longest wait between retries.
+    pub max_backoff_ms: u64,
+    /// Reports older than this are given up.
+    pub max_age_hours: u64,
+    /// POSTs in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for NotifierConfig {
+    fn default() -> Self {
+        NotifierConfig {
+            timeout_ms: 10_000,
+            initial_backoff_ms: 1_000,
+            max_backoff_ms: 3_600_000,
+            max_age_hours: 7 * 24,
+            concurrency: 128,
+        }
+    }
+}
+
+impl NotifierConfig {
+    /// When to try again after `attempts` failed deliveries, or `None` to give up.
+    pub fn retry_after(&self, report: &PendingReport, now: Timestamp) -> Option<Timestamp> {
+        let exponent = report.attempts.saturating_sub(1).min(30);
+        let backoff = self
+            .initial_backoff_ms
+            .saturating_mul(1u64 << exponent)
+            .min(self.max_backoff_ms);
+        let next = now + SignedDuration::from_millis(backoff as i64);
+        let deadline = report.created_at + SignedDuration::from_hours(self.max_age_hours as i64);
+        (next <= deadline).then_some(next)
+    }
+}
+
+/// POSTs status reports.
+pub struct Notifier {
+    pub store: Arc<dyn Store>,
+    pub client: reqwest::Client,
+    pub wakeups: Arc<Wakeups>,
+    pub config: NotifierConfig,
+}
+
+impl Notifier {
+    /// Run until `shutdown`; POSTs in flight finish and are recorded first.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let this = Arc::new(self);
+        let permits = Arc::new(Semaphore::new(this.config.concurrency));
+        let lease = SignedDuration::from_millis(this.config.timeout_ms as i64 + 30_000);
+        let mut tasks = tokio::task::JoinSet::new();
+        while !*shutdown.borrow() {
+            while tasks.try_join_next().is_some() {}
+            let free = permits.available_permits();
+            let claimed = if free == 0 {
+                Vec::new()
+            } else {
+                this.store
+                    .claim_reports(Timestamp::now(), free, lease)
+                    .await
+                    .unwrap_or_else(|error| {
+                        tracing::error!(%error, "claiming status reports failed");
+                        Vec::new()
+                    })
+            };
+            let count = claimed.len();
+            for report in claimed {
+                let permit = Arc::clone(&permits)
+                    .acquire_owned()
+                    .await
+                    .expect("semaphore open");
+                let this = Arc::clone(&this);
+                tasks.spawn(async move {
+                    this.deliver(report).await;
+                    drop(permit);
+                    // A finished report may unblock the next one of the same message.
+                    this.wakeups.reports.notify_one();
+                });
+            }
+            if count > 0 && count == free {
+                continue;
+            }
+            let sleep = this.idle_sleep(count == 0).await;
+            tokio::select! {
+                _ = this.wakeups.reports.notified() => {}
+                _ = tokio::time::sleep(sleep) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        while tasks.join_next().await.is_some() {}
+        tracing::debug!("notifier stopped");
+    }
+
+    async fn idle_sleep(&self, idle: bool) -> Duration {
+        let poll = Duration::from_millis(500);
+        if !idle {
+            return Duration::from_millis(20);
+        }
+        match self.store.next_report_due().await {
+            Ok(Some(due)) => Duration::try_from(due.duration_since(Timestamp::now()))
+                .unwrap_or(Duration::ZERO)
+                .min(poll),
+            _ => poll,
+        }
+    }
+
+    async fn deliver(&self, report: PendingReport) {
+        let response = self
+            .client
+            .post(&report.url)
+            .header("content-type", &report.content_type)
+            .timeout(Duration::from_millis(self.config.timeout_ms))
+            .body(report.body.clone())
+            .send()
+            .await;
+        let now = Timestamp::now();
+        let outcome = match response {
+            Ok(response) if response.status().is_success() => ReportOutcome::Delivered,
+            failure => {
+                let why = match failure {
+                    Ok(response) => format!("HTTP {}", response.status()),
+                    Err(error) => error.to_string(),
+                };
+                match self.config.retry_after(&report, now) {
+                    Some(at) => {
+                        tracing::debug!(id = report.id, url = %report.url, %why, "status report not accepted; will retry");
+                        ReportOutcome::RetryAt(at)
+                    }
+                    None => {
+                        tracing::warn!(id = report.id, message = %report.message_id, url = %report.url, %why, "status report given up after its retry window");
+                        ReportOutcome::GiveUp
+                    }
+                }
+            }
+        };
+        if let Err(error) = self.store.finish_report(report.id, outcome).await {
+            // The lease ends and the report is delivered again: at least once, never lost.
+            tracing::error!(id = report.id, %error, "could not record a status report outcome");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tern_core::message::MessageId;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_and_stops_at_the_window() {
+        let config = NotifierConfig {
+            initial_backoff_ms: 1000,
+            max_backoff_ms: 4000,
+            max_age_hours: 1,
+            ..Default::default()
+        };
+        let created: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let mut report = PendingReport {
+            id: 1,
+            message_id: MessageId::generate(),
+            url: String::new(),
+            content_type: String::new(),
+            body: Vec::new(),
+            attempts: 1,
+            created_at: created,
+        };
+        let now = created;
+        let waits: Vec<i64> = (1..=4)
+            .map(|attempts| {
+                report.attempts = attempts;
+                config
+                    .retry_after(&report, now)
+                    .unwrap()
+                    .duration_since(now)
+                    .as_millis() as i64
+            })
+            .collect();
+        assert_eq!(waits, vec![1000, 2000, 4000, 4000]);
+        let late = created + SignedDuration::from_mins(59) + SignedDuration::from_secs(59);
+        assert_eq!(config.retry_after(&report, late), None);
+    }
+}

@@ -1,0 +1,103 @@
+//! `POST /v1.0/message`: CM's JSON interface. The request is read within the body limit, parsed,
+//! authenticated and judged by `tern_core::submission`; accepted messages are committed durably
+//! before the response is written.
+
+use std::sync::Arc;
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use tern_core::error_code::RequestError;
+use tern_core::ports::AcceptError;
+use tern_core::submission::{self, RecipientOutcome};
+use tern_proto::cm::json::parse_submit;
+use tern_proto::cm::response::SubmitResponse;
+
+use super::AppState;
+
+fn json_response(status: u16, body: &SubmitResponse) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        body.to_json(),
+    )
+        .into_response()
+}
+
+fn request_error(error: RequestError) -> Response {
+    json_response(
+        error.http_status(),
+        &SubmitResponse::failure(error.code(), error.details()),
+    )
+}
+
+/// Any method but POST.
+pub async fn method_not_allowed() -> Response {
+    let mut response = json_response(
+        405,
+        &SubmitResponse::failure(202, "Use HTTP POST to send messages"),
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+    response
+}
+
+/// Read the whole body, or the error to answer.
+pub async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, RequestError> {
+    to_bytes(body, limit).await.map_err(|error| {
+        let too_large = std::error::Error::source(&error)
+            .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            RequestError::BodyTooLarge { limit_bytes: limit }
+        } else {
+            RequestError::InvalidJson
+        }
+    })
+}
+
+pub async fn submit_json(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    match submit(&state, request.into_body()).await {
+        Ok(response) => response,
+        Err(error) => request_error(error),
+    }
+}
+
+async fn submit(state: &AppState, body: Body) -> Result<Response, RequestError> {
+    let bytes = read_body(body, state.max_body_bytes).await?;
+    let request = parse_submit(&bytes).map_err(|_| RequestError::InvalidJson)?;
+    let token = submission::product_token(request.product_token.as_deref())?;
+    let account = state
+        .store
+        .account_by_token(token.hash())
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "account lookup failed");
+            RequestError::Unknown
+        })?
+        .ok_or(RequestError::NoAccount)?;
+    let msgs = submission::messages(&request)?;
+    let outcomes = submission::validate(msgs, &account, Timestamp::now(), &state.policy);
+    let accepted: Vec<_> = outcomes
+        .iter()
+        .filter_map(|outcome| match outcome {
+            RecipientOutcome::Accepted(message) => Some((**message).clone()),
+            RecipientOutcome::Rejected { .. } => None,
+        })
+        .collect();
+    if !accepted.is_empty() {
+        match state.store.accept(account.id, accepted).await {
+            Ok(()) => state.dispatch_wakeup.notify_one(),
+            Err(AcceptError::InsufficientBalance) => return Err(RequestError::InsufficientBalance),
+            Err(AcceptError::Store(error)) => {
+                tracing::error!(%error, "storing accepted messages failed");
+                return Err(RequestError::Unknown);
+            }
+        }
+    }
+    let (status, response) = submission::respond(&outcomes);
+    Ok(json_response(status, &response))
+}

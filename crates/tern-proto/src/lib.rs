@@ -1,0 +1,6 @@
+//! Wire formats and pure algorithms for Tern, with no I/O: the CM Business Messaging request and
+//! response types (case-insensitive keys) and SMS encoding. Everything here is deterministic and
+//! testable without a runtime, so the edges (HTTP, SMPP) and the domain share one parser.
+
+pub mod cm;
+pub mod sms;

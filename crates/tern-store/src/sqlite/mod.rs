@@ -1,0 +1,509 @@
+//! [`SqliteStore`]: the embedded backend. Writes go through the group-commit [`writer`]; reads use
+//! a small pool of read-only connections on blocking threads (WAL lets them run beside the writer).
+
+mod rows;
+mod schema;
+mod writer;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use tern_core::account::{Account, AccountId, NewAccount, TokenHash};
+use tern_core::dispatch::{Decision, Event, Next, decide};
+use tern_core::message::{MessageFilter, MessageId, MessageRecord, NewMessage};
+use tern_core::ports::{AcceptError, Dispatch, PendingReport, ReportOutcome, Store, StoreError};
+use tern_core::report;
+
+use rows::{
+    ACCOUNT_COLUMNS, MESSAGE_COLUMNS, StoredMessage, account_from_row, millis,
+    stored_message_from_row, timestamp,
+};
+use writer::Writer;
+
+/// Read connections kept open.
+const READERS: usize = 4;
+/// How long an account looked up by token is served from memory.
+const ACCOUNT_CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// The embedded store in one SQLite file.
+pub struct SqliteStore {
+    writer: Writer,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    path: PathBuf,
+    account_cache: Mutex<HashMap<[u8; 32], (Account, Instant)>>,
+}
+
+pub(crate) fn backend_error(error: rusqlite::Error) -> StoreError {
+    match &error {
+        rusqlite::Error::SqliteFailure(failure, _)
+            if matches!(
+                failure.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            StoreError::Busy(error.to_string())
+        }
+        rusqlite::Error::SqliteFailure(failure, _)
+            if failure.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::Conflict(error.to_string())
+        }
+        _ => StoreError::Backend(error.to_string()),
+    }
+}
+
+fn configure(connection: &Connection) -> rusqlite::Result<()> {
+    connection.busy_timeout(Duration::from_secs(10))?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: a committed transaction survives power loss, which is the promise behind `Accepted`.
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database `tern.db` in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<SqliteStore, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Backend(format!(
+                "cannot create data dir {}: {e}",
+                data_dir.display()
+            ))
+        })?;
+        let path = data_dir.join("tern.db");
+        let connection = Connection::open(&path).map_err(backend_error)?;
+        configure(&connection).map_err(backend_error)?;
+        connection
+            .execute_batch(schema::SCHEMA)
+            .map_err(backend_error)?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let reader = Connection::open_with_flags(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(backend_error)?;
+            reader
+                .busy_timeout(Duration::from_secs(10))
+                .map_err(backend_error)?;
+            readers.push(reader);
+        }
+        Ok(SqliteStore {
+            writer: Writer::start(connection),
+            readers: Arc::new(Mutex::new(readers)),
+            path,
+            account_cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Run `work` on a read connection on a blocking thread.
+    async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let readers = Arc::clone(&self.readers);
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = readers.lock().expect("reader pool").pop();
+            let connection = match pooled {
+                Some(connection) => connection,
+                None => Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)?,
+            };
+            let result = work(&connection);
+            readers.lock().expect("reader pool").push(connection);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("reader task failed: {e}")))?
+        .map_err(backend_error)
+    }
+}
+
+/// Load one message with its account's report settings.
+fn load_message(connection: &Connection, id: MessageId) -> rusqlite::Result<Option<StoredMessage>> {
+    connection
+        .prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN accounts a ON a.id = m.account_id WHERE m.id = ?1"
+        ))?
+        .query_row(params![id.0.as_bytes()], stored_message_from_row)
+        .optional()
+}
+
+/// What a connector needs of a stored message, on its current channel and attempt.
+fn dispatch_of(stored: StoredMessage) -> Dispatch {
+    let message = stored.message;
+    Dispatch {
+        id: message.id,
+        account_id: message.account_id,
+        attempt: stored.progress.attempt,
+        channel: stored.progress.channel(),
+        recipient: message.recipient,
+        content: message.content,
+        parts: message.parts,
+        reference: message.reference,
+    }
+}
+
+/// Record a decision: new progress, queue position, status history and webhook reports.
+fn persist(
+    connection: &Connection,
+    stored: &StoredMessage,
+    decision: &Decision,
+    now: Timestamp,
+    lease: SignedDuration,
+) -> rusqlite::Result<()> {
+    let due_at = match &decision.next {
+        Next::Ignore => return Ok(()),
+        Next::Send { .. } => Some(now + lease),
+        Next::Requeue => Some(now),
+        Next::Wait { until } => Some(*until),
+        Next::Done => None,
+    };
+    let id = stored.message.id.0.as_bytes().to_vec();
+    connection
+        .prepare_cached(
+            "UPDATE messages SET state = ?2, channel_index = ?3, attempt = ?4, due_at = ?5 WHERE id = ?1",
+        )?
+        .execute(params![
+            id,
+            decision.progress.state.as_str(),
+            decision.progress.channel_index as i64,
+            decision.progress.attempt,
+            due_at.map(millis),
+        ])?;
+    for report in &decision.reports {
+        connection
+            .prepare_cached(
+                "INSERT INTO status_events (message_id, seq, at, channel, status, error_code, operator)
+                 VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM status_events WHERE message_id = ?1), ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                id,
+                millis(now),
+                report.channel.as_str(),
+                report.status.code(),
+                report.error_code,
+                report.operator,
+            ])?;
+        if let Some(url) = &stored.status_url {
+            let fields = report::status_report(stored.message.id, &stored.message, report, now);
+            let rendered = report::render(&fields, stored.status_format);
+            connection
+                .prepare_cached(
+                    "INSERT INTO reports (message_id, url, content_type, body, created_at, due_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                )?
+                .execute(params![
+                    id,
+                    url,
+                    rendered.content_type,
+                    rendered.body,
+                    millis(now)
+                ])?;
+        }
+    }
+    Ok(())
+}
+
+fn insert_message(connection: &Connection, message: &NewMessage) -> rusqlite::Result<()> {
+    let [g1, g2, g3] = &message.custom_groupings;
+    connection
+        .prepare_cached(
+            "INSERT INTO messages (id, account_id, recipient, sender, body, body_type, dcs, app_key, rich_content,
+                parts, reference, custom_grouping1, custom_grouping2, custom_grouping3, channels, accepted_at,
+                valid_until, price_micros, state, channel_index, attempt, due_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, 'queued', 0, 0, ?16)",
+        )?
+        .execute(params![
+            message.id.0.as_bytes(),
+            message.account_id,
+            message.recipient,
+            message.content.from,
+            message.content.body,
+            message.content.body_type,
+            message.content.dcs,
+            message.content.app_key,
+            message.content.rich_content,
+            message.parts,
+            message.reference,
+            g1,
+            g2,
+            g3,
+            tern_core::channel::Channel::join(&message.channels),
+            millis(message.accepted_at),
+            millis(message.valid_until),
+            message.price.micros(),
+        ])?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_account(&self, account: NewAccount) -> Result<Account, StoreError> {
+        let now = Timestamp::now();
+        let id = self
+            .writer
+            .write(move |connection: &Connection| {
+                connection
+                    .execute(
+                        "INSERT INTO accounts (name, token_hash, balance_micros, status_url, status_format, inbound_url, channels, created_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                        params![
+                            account.name,
+                            account.token_hash.to_hex(),
+                            account.balance.map(|b| b.micros()),
+                            account.status_url,
+                            account.status_format.as_str(),
+                            account.inbound_url,
+                            tern_core::channel::Channel::join(&account.channels),
+                            millis(now),
+                        ],
+                    )
+                    .map_err(backend_error)?;
+                Ok::<_, StoreError>(connection.last_insert_rowid())
+            })
+            .await?;
+        self.read(move |connection| {
+            connection.query_row(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1"),
+                params![id],
+                account_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        self.read(|connection| {
+            let mut statement = connection.prepare(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id"
+            ))?;
+            statement
+                .query_map([], account_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .await
+    }
+
+    async fn account_by_token(&self, hash: TokenHash) -> Result<Option<Account>, StoreError> {
+        if let Some((account, at)) = self.account_cache.lock().expect("cache").get(&hash.0)
+            && at.elapsed() < ACCOUNT_CACHE_TTL
+            && account.token_hash.matches(&hash)
+        {
+            return Ok(Some(account.clone()));
+        }
+        let found = self
+            .read(move |connection| {
+                connection
+                    .prepare_cached(&format!(
+                        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE token_hash = ?1"
+                    ))?
+                    .query_row(params![hash.to_hex()], account_from_row)
+                    .optional()
+            })
+            .await?
+            .filter(|account| account.token_hash.matches(&hash));
+        if let Some(account) = &found {
+            let mut cache = self.account_cache.lock().expect("cache");
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(hash.0, (account.clone(), Instant::now()));
+        }
+        Ok(found)
+    }
+
+    async fn accept(
+        &self,
+        account: AccountId,
+        messages: Vec<NewMessage>,
+    ) -> Result<(), AcceptError> {
+        self.writer
+            .write(move |connection: &Connection| {
+                let total: i64 = messages.iter().map(|m| m.price.micros()).sum();
+                if total > 0 {
+                    let debited = connection
+                        .prepare_cached(
+                            "UPDATE accounts SET balance_micros = balance_micros - ?2
+                             WHERE id = ?1 AND balance_micros IS NOT NULL AND balance_micros >= ?2",
+                        )
+                        .and_then(|mut s| s.execute(params![account, total]))
+                        .map_err(backend_error)?;
+                    if debited == 0 {
+                        let unlimited: bool = connection
+                            .query_row(
+                                "SELECT balance_micros IS NULL FROM accounts WHERE id = ?1",
+                                params![account],
+                                |row| row.get(0),
+                            )
+                            .map_err(backend_error)?;
+                        if !unlimited {
+                            return Err(AcceptError::InsufficientBalance);
+                        }
+                    }
+                }
+                for message in &messages {
+                    insert_message(connection, message).map_err(backend_error)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        lease: SignedDuration,
+    ) -> Result<Vec<Dispatch>, StoreError> {
+        self.writer
+            .write(move |connection: &Connection| {
+                let due: Vec<StoredMessage> = connection
+                    .prepare_cached(&format!(
+                        "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN accounts a ON a.id = m.account_id
+                         WHERE m.due_at IS NOT NULL AND m.due_at <= ?1 ORDER BY m.due_at LIMIT ?2"
+                    ))
+                    .and_then(|mut statement| {
+                        statement
+                            .query_map(params![millis(now), limit as i64], stored_message_from_row)?
+                            .collect()
+                    })
+                    .map_err(backend_error)?;
+                let mut dispatches = Vec::new();
+                for stored in due {
+                    let decision = decide(&stored.progress, &Event::Due, now);
+                    persist(connection, &stored, &decision, now, lease).map_err(backend_error)?;
+                    if let Next::Send { .. } = decision.next {
+                        dispatches.push(dispatch_of(StoredMessage {
+                            progress: decision.progress,
+                            ..stored
+                        }));
+                    }
+                }
+                Ok::<_, StoreError>(dispatches)
+            })
+            .await
+    }
+
+    async fn apply(&self, id: MessageId, event: Event, now: Timestamp) -> Result<Next, StoreError> {
+        self.writer
+            .write(move |connection: &Connection| {
+                let Some(stored) = load_message(connection, id).map_err(backend_error)? else {
+                    return Ok(Next::Ignore);
+                };
+                let decision = decide(&stored.progress, &event, now);
+                // A send lease is only needed while a claim is in flight; `apply` never sends.
+                persist(connection, &stored, &decision, now, SignedDuration::ZERO)
+                    .map_err(backend_error)?;
+                Ok::<_, StoreError>(decision.next)
+            })
+            .await
+    }
+
+    async fn awaiting_report(&self) -> Result<Vec<Dispatch>, StoreError> {
+        self.read(|connection| {
+            let mut statement = connection.prepare(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN accounts a ON a.id = m.account_id
+                 WHERE m.state = 'sent' AND m.due_at IS NOT NULL"
+            ))?;
+            let stored = statement
+                .query_map([], stored_message_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(stored.into_iter().map(dispatch_of).collect())
+        })
+        .await
+    }
+
+    async fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.read(|connection| {
+            connection.query_row(
+                "SELECT MIN(due_at) FROM messages WHERE due_at IS NOT NULL",
+                [],
+                |row| row.get::<_, Option<i64>>(0),
+            )
+        })
+        .await
+        .map(|due| due.map(timestamp))
+    }
+
+    async fn claim_reports(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        lease: SignedDuration,
+    ) -> Result<Vec<PendingReport>, StoreError> {
+        self.writer
+            .write(move |connection: &Connection| {
+                let reports: Vec<PendingReport> = connection
+                    .prepare_cached(
+                        "SELECT r.id, r.message_id, r.url, r.content_type, r.body, r.attempts, r.created_at
+                         FROM reports r
+                         WHERE r.due_at <= ?1
+                           AND r.id = (SELECT MIN(p.id) FROM reports p WHERE p.message_id = r.message_id)
+                         ORDER BY r.due_at LIMIT ?2",
+                    )
+                    .and_then(|mut statement| {
+                        statement
+                            .query_map(params![millis(now), limit as i64], rows::pending_report_from_row)?
+                            .collect()
+                    })
+                    .map_err(backend_error)?;
+                for report in &reports {
+                    connection
+                        .prepare_cached("UPDATE reports SET due_at = ?2, attempts = attempts + 1 WHERE id = ?1")
+                        .and_then(|mut s| s.execute(params![report.id, millis(now + lease)]))
+                        .map_err(backend_error)?;
+                }
+                Ok::<_, StoreError>(reports)
+            })
+            .await
+    }
+
+    async fn finish_report(&self, id: i64, outcome: ReportOutcome) -> Result<(), StoreError> {
+        self.writer
+            .write(move |connection: &Connection| {
+                let result = match outcome {
+                    ReportOutcome::Delivered | ReportOutcome::GiveUp => connection
+                        .prepare_cached("DELETE FROM reports WHERE id = ?1")
+                        .and_then(|mut s| s.execute(params![id])),
+                    ReportOutcome::RetryAt(at) => connection
+                        .prepare_cached("UPDATE reports SET due_at = ?2 WHERE id = ?1")
+                        .and_then(|mut s| s.execute(params![id, millis(at)])),
+                };
+                result.map(|_| ()).map_err(backend_error)
+            })
+            .await
+    }
+
+    async fn next_report_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.read(|connection| {
+            connection.query_row("SELECT MIN(due_at) FROM reports", [], |row| {
+                row.get::<_, Option<i64>>(0)
+            })
+        })
+        .await
+        .map(|due| due.map(timestamp))
+    }
+
+    async fn messages(
+        &self,
+        account: AccountId,
+        filter: MessageFilter,
+    ) -> Result<Vec<MessageRecord>, StoreError> {
+        self.read(move |connection| rows::list_messages(connection, account, &filter))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests;

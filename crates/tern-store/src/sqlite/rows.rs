@@ -1,0 +1,188 @@
+//! Mapping between SQLite rows and domain values.
+
+use jiff::Timestamp;
+use rusqlite::types::Type;
+use rusqlite::{Connection, Row, params_from_iter};
+use tern_core::account::{Account, AccountId, ReportFormat, TokenHash};
+use tern_core::channel::Channel;
+use tern_core::dispatch::Progress;
+use tern_core::message::{
+    Content, DeliveryState, MessageFilter, MessageId, MessageRecord, NewMessage, StatusEvent,
+};
+use tern_core::money::Money;
+use tern_core::ports::PendingReport;
+use tern_core::status::CmStatus;
+
+pub const ACCOUNT_COLUMNS: &str = "id, name, token_hash, balance_micros, status_url, status_format, inbound_url, channels, created_at";
+
+pub const MESSAGE_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.sender, m.body, m.body_type, m.dcs, \
+    m.app_key, m.rich_content, m.parts, m.reference, m.custom_grouping1, m.custom_grouping2, m.custom_grouping3, \
+    m.channels, m.accepted_at, m.valid_until, m.price_micros, m.state, m.channel_index, m.attempt, \
+    a.status_url, a.status_format";
+
+/// A message row with its account's report settings.
+pub struct StoredMessage {
+    pub message: NewMessage,
+    pub progress: Progress,
+    pub status_url: Option<String>,
+    pub status_format: ReportFormat,
+}
+
+/// Milliseconds since the epoch, as stored.
+pub fn millis(at: Timestamp) -> i64 {
+    at.as_millisecond()
+}
+
+/// A stored millisecond value as a timestamp.
+pub fn timestamp(millis: i64) -> Timestamp {
+    Timestamp::from_millisecond(millis).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+fn bad(index: usize, what: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(index, Type::Text, what.to_owned().into())
+}
+
+fn message_id(row: &Row, index: usize) -> rusqlite::Result<MessageId> {
+    let bytes: Vec<u8> = row.get(index)?;
+    uuid::Uuid::from_slice(&bytes)
+        .map(MessageId)
+        .map_err(|_| bad(index, "message id"))
+}
+
+fn channels(row: &Row, index: usize) -> rusqlite::Result<Vec<Channel>> {
+    let text: String = row.get(index)?;
+    Channel::parse_list(&text).map_err(|_| bad(index, "channel list"))
+}
+
+pub fn account_from_row(row: &Row) -> rusqlite::Result<Account> {
+    let hash: String = row.get(2)?;
+    let format: String = row.get(5)?;
+    Ok(Account {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        token_hash: TokenHash::from_hex(&hash).ok_or_else(|| bad(2, "token hash"))?,
+        balance: row.get::<_, Option<i64>>(3)?.map(Money),
+        status_url: row.get(4)?,
+        status_format: format.parse().map_err(|_| bad(5, "status format"))?,
+        inbound_url: row.get(6)?,
+        channels: channels(row, 7)?,
+        created_at: timestamp(row.get(8)?),
+    })
+}
+
+pub fn stored_message_from_row(row: &Row) -> rusqlite::Result<StoredMessage> {
+    let channels = channels(row, 14)?;
+    let valid_until = timestamp(row.get(16)?);
+    let state: String = row.get(18)?;
+    let format: String = row.get(22)?;
+    let message = NewMessage {
+        id: message_id(row, 0)?,
+        account_id: row.get(1)?,
+        recipient: row.get(2)?,
+        content: Content {
+            from: row.get(3)?,
+            body: row.get(4)?,
+            body_type: row.get(5)?,
+            dcs: row.get(6)?,
+            app_key: row.get(7)?,
+            rich_content: row.get(8)?,
+        },
+        parts: row.get(9)?,
+        reference: row.get(10)?,
+        custom_groupings: [row.get(11)?, row.get(12)?, row.get(13)?],
+        channels: channels.clone(),
+        accepted_at: timestamp(row.get(15)?),
+        valid_until,
+        price: Money(row.get(17)?),
+    };
+    Ok(StoredMessage {
+        progress: Progress {
+            state: DeliveryState::parse(&state).ok_or_else(|| bad(18, "state"))?,
+            channels,
+            channel_index: row.get::<_, i64>(19)? as usize,
+            attempt: row.get(20)?,
+            valid_until,
+        },
+        message,
+        status_url: row.get(21)?,
+        status_format: format.parse().map_err(|_| bad(22, "status format"))?,
+    })
+}
+
+pub fn pending_report_from_row(row: &Row) -> rusqlite::Result<PendingReport> {
+    Ok(PendingReport {
+        id: row.get(0)?,
+        message_id: message_id(row, 1)?,
+        url: row.get(2)?,
+        content_type: row.get(3)?,
+        body: row.get(4)?,
+        attempts: row.get(5)?,
+        created_at: timestamp(row.get(6)?),
+    })
+}
+
+/// The message log query.
+pub fn list_messages(
+    connection: &Connection,
+    account: AccountId,
+    filter: &MessageFilter,
+) -> rusqlite::Result<Vec<MessageRecord>> {
+    let mut sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN accounts a ON a.id = m.account_id WHERE m.account_id = ?"
+    );
+    let mut values: Vec<rusqlite::types::Value> = vec![account.into()];
+    if let Some(reference) = &filter.reference {
+        sql.push_str(" AND m.reference = ?");
+        values.push(reference.clone().into());
+    }
+    if let Some(recipient) = &filter.recipient {
+        sql.push_str(" AND m.recipient = ?");
+        values.push(recipient.clone().into());
+    }
+    if let Some(state) = filter.state {
+        sql.push_str(" AND m.state = ?");
+        values.push(state.as_str().to_owned().into());
+    }
+    if let Some(since) = filter.since {
+        sql.push_str(" AND m.accepted_at >= ?");
+        values.push(millis(since).into());
+    }
+    if let Some(after) = filter.after {
+        sql.push_str(" AND m.id > ?");
+        values.push(after.0.as_bytes().to_vec().into());
+    }
+    sql.push_str(" ORDER BY m.id LIMIT ?");
+    values.push((filter.limit as i64).into());
+    let stored: Vec<StoredMessage> = connection
+        .prepare(&sql)?
+        .query_map(params_from_iter(values), stored_message_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut events = connection.prepare_cached(
+        "SELECT at, channel, status, error_code, operator FROM status_events WHERE message_id = ?1 ORDER BY seq",
+    )?;
+    stored
+        .into_iter()
+        .map(|stored| {
+            let history: Vec<StatusEvent> = events
+                .query_map([stored.message.id.0.as_bytes()], |row| {
+                    let channel: String = row.get(1)?;
+                    let status: u8 = row.get(2)?;
+                    Ok(StatusEvent {
+                        at: timestamp(row.get(0)?),
+                        channel: channel.parse().map_err(|_| bad(1, "channel"))?,
+                        status: CmStatus::from_code(status).ok_or_else(|| bad(2, "status"))?,
+                        error_code: row.get(3)?,
+                        operator: row.get(4)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let channel = Some(stored.progress.channel());
+            Ok(MessageRecord {
+                state: stored.progress.state,
+                channel,
+                history,
+                message: stored.message,
+            })
+        })
+        .collect()
+}

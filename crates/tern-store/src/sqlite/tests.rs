@@ -1,0 +1,270 @@
+//! Store behaviour on a real SQLite file: what is accepted is there after reopening, claims hand
+//! out each due message once, decisions and their reports are recorded together and in order.
+
+use super::*;
+use tern_core::account::{ProductToken, ReportFormat};
+use tern_core::channel::Channel;
+use tern_core::message::{Content, DeliveryState};
+use tern_core::money::Money;
+use tern_core::status::CmStatus;
+
+fn new_account(token: &ProductToken, balance: Option<Money>) -> NewAccount {
+    NewAccount {
+        name: "acme".into(),
+        token_hash: token.hash(),
+        balance,
+        status_url: Some("http://127.0.0.1:9/status".into()),
+        status_format: ReportFormat::Json,
+        inbound_url: None,
+        channels: Channel::ALL.to_vec(),
+    }
+}
+
+fn message(account: AccountId, channels: &[Channel], price: Money, now: Timestamp) -> NewMessage {
+    NewMessage {
+        id: MessageId::generate(),
+        account_id: account,
+        recipient: "0031612345678".into(),
+        content: Content {
+            from: "Tern".into(),
+            body: "Hello".into(),
+            body_type: None,
+            dcs: None,
+            app_key: None,
+            rich_content: None,
+        },
+        parts: 1,
+        reference: Some("ref1".into()),
+        custom_groupings: [None, None, None],
+        channels: channels.to_vec(),
+        accepted_at: now,
+        valid_until: now + SignedDuration::from_hours(24),
+        price,
+    }
+}
+
+const LEASE: SignedDuration = SignedDuration::from_secs(30);
+
+#[tokio::test]
+async fn accepted_messages_survive_reopen_and_are_claimed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = ProductToken::generate();
+    let now = Timestamp::now();
+    let id;
+    {
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let account = store
+            .create_account(new_account(&token, None))
+            .await
+            .unwrap();
+        let msg = message(account.id, &[Channel::Sms], Money(0), now);
+        id = msg.id;
+        store.accept(account.id, vec![msg]).await.unwrap();
+    }
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let account = store.account_by_token(token.hash()).await.unwrap().unwrap();
+    assert_eq!(account.name, "acme");
+    let claimed = store.claim_due(now, 10, LEASE).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].id, id);
+    assert_eq!((claimed[0].attempt, claimed[0].channel), (1, Channel::Sms));
+    // Leased: not handed out again until the lease ends.
+    assert!(store.claim_due(now, 10, LEASE).await.unwrap().is_empty());
+    let after_lease = now + LEASE + SignedDuration::from_secs(1);
+    let reclaimed = store.claim_due(after_lease, 10, LEASE).await.unwrap();
+    assert_eq!(reclaimed.len(), 1);
+    assert_eq!(reclaimed[0].attempt, 2);
+}
+
+#[tokio::test]
+async fn balance_is_debited_atomically() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let token = ProductToken::generate();
+    let account = store
+        .create_account(new_account(&token, Some(Money(100))))
+        .await
+        .unwrap();
+    let now = Timestamp::now();
+    let two = vec![
+        message(account.id, &[Channel::Sms], Money(60), now),
+        message(account.id, &[Channel::Sms], Money(60), now),
+    ];
+    assert_eq!(
+        store.accept(account.id, two).await,
+        Err(AcceptError::InsufficientBalance)
+    );
+    assert!(
+        store
+            .messages(
+                account.id,
+                MessageFilter {
+                    limit: 10,
+                    ..Default::default()
+                }
+            )
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store
+        .accept(
+            account.id,
+            vec![message(account.id, &[Channel::Sms], Money(60), now)],
+        )
+        .await
+        .unwrap();
+    let accounts = store.accounts().await.unwrap();
+    assert_eq!(accounts[0].balance, Some(Money(40)));
+}
+
+#[tokio::test]
+async fn fallback_reports_go_out_in_order_one_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let token = ProductToken::generate();
+    let account = store
+        .create_account(new_account(&token, None))
+        .await
+        .unwrap();
+    let now = Timestamp::now();
+    let msg = message(
+        account.id,
+        &[Channel::WhatsApp, Channel::Sms],
+        Money(0),
+        now,
+    );
+    let id = msg.id;
+    store.accept(account.id, vec![msg]).await.unwrap();
+
+    let first = store.claim_due(now, 10, LEASE).await.unwrap();
+    assert_eq!(first[0].channel, Channel::WhatsApp);
+    let failed = Event::ChannelReport {
+        attempt: 1,
+        status: CmStatus::Failed,
+        error_code: Some(24),
+        operator: None,
+    };
+    assert_eq!(
+        store.apply(id, failed.clone(), now).await.unwrap(),
+        Next::Requeue
+    );
+    // The same report again changes nothing.
+    let second = store.claim_due(now, 10, LEASE).await.unwrap();
+    assert_eq!((second[0].channel, second[0].attempt), (Channel::Sms, 2));
+    assert_eq!(store.apply(id, failed, now).await.unwrap(), Next::Ignore);
+    store
+        .apply(id, Event::Sent { attempt: 2 }, now)
+        .await
+        .unwrap();
+    let delivered = Event::ChannelReport {
+        attempt: 2,
+        status: CmStatus::Delivered,
+        error_code: None,
+        operator: Some("20416".into()),
+    };
+    assert_eq!(store.apply(id, delivered, now).await.unwrap(), Next::Done);
+
+    let records = store
+        .messages(
+            account.id,
+            MessageFilter {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(records[0].state, DeliveryState::Delivered);
+    let history: Vec<_> = records[0]
+        .history
+        .iter()
+        .map(|e| (e.channel, e.status, e.error_code))
+        .collect();
+    assert_eq!(
+        history,
+        vec![
+            (Channel::WhatsApp, CmStatus::Failed, Some(24)),
+            (Channel::Sms, CmStatus::Delivered, None)
+        ]
+    );
+
+    // Two reports queued; only the first is handed out until it is finished.
+    let batch = store.claim_reports(now, 10, LEASE).await.unwrap();
+    assert_eq!(batch.len(), 1);
+    let body: serde_json::Value = serde_json::from_slice(&batch[0].body).unwrap();
+    assert_eq!(body["messages"]["msg"]["status"]["code"], "3");
+    assert_eq!(body["messages"]["msg"]["channel"], "WhatsApp");
+    assert!(
+        store
+            .claim_reports(now, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store
+        .finish_report(batch[0].id, ReportOutcome::Delivered)
+        .await
+        .unwrap();
+    let batch = store.claim_reports(now, 10, LEASE).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&batch[0].body).unwrap();
+    assert_eq!(body["messages"]["msg"]["status"]["code"], "2");
+    assert_eq!(batch[0].attempts, 0);
+    // A failed delivery is retried later, not dropped.
+    let later = now + SignedDuration::from_secs(5);
+    store
+        .finish_report(batch[0].id, ReportOutcome::RetryAt(later))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_reports(now, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let retried = store.claim_reports(later, 10, LEASE).await.unwrap();
+    assert_eq!((retried[0].id, retried[0].attempts), (batch[0].id, 1));
+}
+
+#[tokio::test]
+async fn expired_messages_are_reported_failed_with_code_8() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let token = ProductToken::generate();
+    let account = store
+        .create_account(new_account(&token, None))
+        .await
+        .unwrap();
+    let now = Timestamp::now();
+    let mut msg = message(account.id, &[Channel::Sms], Money(0), now);
+    msg.valid_until = now;
+    store.accept(account.id, vec![msg]).await.unwrap();
+    assert!(store.claim_due(now, 10, LEASE).await.unwrap().is_empty());
+    let records = store
+        .messages(
+            account.id,
+            MessageFilter {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(records[0].state, DeliveryState::Expired);
+    assert_eq!(records[0].history[0].error_code, Some(8));
+    assert_eq!(store.next_due().await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn duplicate_token_is_a_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let token = ProductToken::generate();
+    store
+        .create_account(new_account(&token, None))
+        .await
+        .unwrap();
+    let again = store.create_account(new_account(&token, None)).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+}

@@ -1,0 +1,79 @@
+//! The command line. Command and flag names are a contract with users' scripts: add, never rename.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Tern: a self-hostable, CM.com-compatible business messaging gateway.
+#[derive(Debug, Parser)]
+#[command(name = "tern", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway.
+    Serve(ServeArgs),
+    /// Manage accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "TERN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Where data is kept (default ./tern-data).
+    #[arg(long, env = "TERN_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// HTTP listen address (default 127.0.0.1:8080).
+    #[arg(long, env = "TERN_HTTP_ADDR")]
+    pub http_addr: Option<SocketAddr>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account; prints its product token as the last line.
+    Create(AccountCreateArgs),
+    /// List accounts.
+    List(AccountListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AccountCreateArgs {
+    /// Data directory of the gateway (default ./tern-data).
+    #[arg(long, env = "TERN_DATA_DIR", default_value = "./tern-data")]
+    pub data_dir: PathBuf,
+    /// Account name.
+    #[arg(long)]
+    pub name: String,
+    /// Product token (a GUID); generated when absent.
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Prepaid balance (e.g. 10.50); unlimited when absent.
+    #[arg(long)]
+    pub balance: Option<String>,
+    /// URL status reports are POSTed to.
+    #[arg(long)]
+    pub status_url: Option<String>,
+    /// Status report format: json or xml.
+    #[arg(long, default_value = "json")]
+    pub status_format: String,
+    /// URL inbound (MO) messages are POSTed to.
+    #[arg(long)]
+    pub inbound_url: Option<String>,
+    /// Channels the account may use, comma-separated.
+    #[arg(long, default_value = "SMS,WhatsApp,RCS,Viber,Push")]
+    pub channels: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AccountListArgs {
+    /// Data directory of the gateway (default ./tern-data).
+    #[arg(long, env = "TERN_DATA_DIR", default_value = "./tern-data")]
+    pub data_dir: PathBuf,
+}

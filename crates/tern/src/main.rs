@@ -1,0 +1,33 @@
+//! The `tern` binary: command line, configuration, logging, wiring and graceful shutdown.
+
+mod account_cmd;
+mod cli;
+mod config;
+mod serve;
+
+use clap::Parser;
+
+fn main() -> anyhow::Result<()> {
+    let cli = cli::Cli::parse();
+    // reqwest is built without a bundled crypto provider; ring is the one we ship.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TERN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            cli::Command::Serve(args) => serve::run(args).await,
+            cli::Command::Account(cli::AccountCommand::Create(args)) => {
+                account_cmd::create(args).await
+            }
+            cli::Command::Account(cli::AccountCommand::List(args)) => account_cmd::list(args).await,
+        }
+    })
+}

@@ -1,0 +1,144 @@
+//! `tern serve`: open the store, start the HTTP API, the dispatcher, the event applier and the
+//! status-report notifier, and stop them in order on SIGINT/SIGTERM so nothing accepted is lost.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use jiff::SignedDuration;
+use tern_core::account::{NewAccount, ProductToken, ReportFormat};
+use tern_core::channel::Channel;
+use tern_core::ports::{Connector, EventSink, Store};
+use tern_core::submission::SubmissionPolicy;
+use tern_egress::Wakeups;
+use tern_egress::dispatcher::{DispatchSettings, Dispatcher};
+use tern_egress::events::event_channel;
+use tern_egress::notifier::Notifier;
+use tern_egress::simulator::Simulator;
+use tern_ingress::http::{AppState, router};
+use tern_store::SqliteStore;
+use tokio::sync::watch;
+
+use crate::cli::ServeArgs;
+use crate::config;
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = config::load(args.config.as_deref(), args.data_dir, args.http_addr)?;
+    let store = SqliteStore::open(&config.data_dir)
+        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let listener = tokio::net::TcpListener::bind(config.http_addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.http_addr))?;
+    let address = listener.local_addr()?;
+    create_demo_account(&*store, &address.to_string()).await?;
+
+    let wakeups = Arc::new(Wakeups::default());
+    let (sink, applier) = event_channel(Arc::clone(&store), Arc::clone(&wakeups));
+    let sink: Arc<dyn EventSink> = Arc::new(sink);
+    let simulator: Arc<dyn Connector> = Arc::new(Simulator::new(config.simulator.clone(), sink));
+    let connectors: HashMap<Channel, Arc<dyn Connector>> = Channel::ALL
+        .iter()
+        .map(|channel| (*channel, Arc::clone(&simulator)))
+        .collect();
+    let (stop, stopping) = watch::channel(false);
+
+    let dispatcher = Dispatcher {
+        store: Arc::clone(&store),
+        connectors,
+        wakeups: Arc::clone(&wakeups),
+        settings: DispatchSettings {
+            batch_size: config.dispatch.batch_size.max(1),
+            lease: SignedDuration::from_secs(config.dispatch.lease_secs.max(1) as i64),
+            ..DispatchSettings::default()
+        },
+    };
+    let notifier = Notifier {
+        store: Arc::clone(&store),
+        client: reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .build()
+            .context("cannot build the HTTP client")?,
+        wakeups: Arc::clone(&wakeups),
+        config: config.status_reports.clone(),
+    };
+    let dispatcher_task = tokio::spawn(dispatcher.run(stopping.clone()));
+    let notifier_task = tokio::spawn(notifier.run(stopping.clone()));
+    let applier_task = tokio::spawn(applier.run(stopping.clone()));
+
+    let state = Arc::new(AppState {
+        store: Arc::clone(&store),
+        policy: SubmissionPolicy {
+            price_per_part: config.price_per_part.parse()?,
+        },
+        max_body_bytes: config.max_body_bytes,
+        dispatch_wakeup: Arc::new(tokio::sync::Notify::new()),
+    });
+    // Accepted messages wake the dispatcher.
+    let accepted = Arc::clone(&state.dispatch_wakeup);
+    let forward = Arc::clone(&wakeups);
+    tokio::spawn(async move {
+        loop {
+            accepted.notified().await;
+            forward.dispatch.notify_one();
+        }
+    });
+
+    println!("Tern listening on http://{address}");
+    tracing::info!(%address, data_dir = %config.data_dir.display(), "tern serving");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("HTTP server failed")?;
+
+    tracing::info!("stopping: HTTP closed, finishing dispatch and reports");
+    let _ = stop.send(true);
+    let _ = dispatcher_task.await;
+    let _ = tokio::time::timeout(Duration::from_secs(15), notifier_task).await;
+    let _ = applier_task.await;
+    println!("Tern stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("install SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+/// On a store with no accounts, create `demo` and print how to use it.
+async fn create_demo_account(store: &dyn Store, address: &str) -> anyhow::Result<()> {
+    if !store.accounts().await?.is_empty() {
+        return Ok(());
+    }
+    let token = ProductToken::generate();
+    store
+        .create_account(NewAccount {
+            name: "demo".into(),
+            token_hash: token.hash(),
+            balance: None,
+            status_url: None,
+            status_format: ReportFormat::Json,
+            inbound_url: None,
+            channels: Channel::ALL.to_vec(),
+        })
+        .await?;
+    println!("Created the demo account. Its product token (shown only now):");
+    println!("  {token}");
+    println!("Send a message:");
+    println!(
+        "  curl -s -X POST http://{address}/v1.0/message -H 'Content-Type: application/json' -d '{{\"messages\":{{\"authentication\":{{\"producttoken\":\"{token}\"}},\"msg\":[{{\"from\":\"Tern\",\"to\":[{{\"number\":\"0031612345678\"}}],\"body\":{{\"content\":\"Hello from Tern\"}}}}]}}}}'"
+    );
+    Ok(())
+}
