@@ -105,6 +105,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<Dispatch>, StoreError>;
     /// Apply `event` to a message, recording the decision and its reports in one transaction.
     async fn apply(&self, id: MessageId, event: Event, now: Timestamp) -> Result<Next, StoreError>;
+    /// Release every lease this node held before it stopped (messages and reports it had claimed),
+    /// so a restart resumes at once instead of waiting for leases to run out. Only for a node's own
+    /// leases: the embedded store has one node, guarded by a lock on its data directory.
+    async fn release_leases(&self, now: Timestamp) -> Result<(), StoreError>;
     /// Messages handed to a channel whose report is still awaited (for connectors to resume).
     async fn awaiting_report(&self) -> Result<Vec<Dispatch>, StoreError>;
     /// The earliest time a message becomes due, if any.

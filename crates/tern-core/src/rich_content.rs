@@ -64,7 +64,7 @@ pub fn validate(rich: &RichContent, channels: &[Channel]) -> Result<(), String> 
 fn validate_part(part: &ConversationPart, path: &str) -> Result<(), String> {
     if part.is_empty {
         return Err(format!(
-            "{path} must contain text, media, location, contacts or template"
+            "{path} must contain text, media, location, contacts, template or interactive"
         ));
     }
     if let Some(media) = &part.media {
@@ -211,7 +211,12 @@ fn validate_viber(
     let other_media = conversation.iter().filter(|p| p.media.is_some()).count() - images;
     let other_parts = conversation
         .iter()
-        .filter(|p| p.location.is_some() || p.contacts.is_some() || p.template.is_some())
+        .filter(|p| {
+            p.location.is_some()
+                || p.contacts.is_some()
+                || p.template.is_some()
+                || p.has_interactive
+        })
         .count();
     let buttons = suggestions.len();
     let fits = other_media == 0

@@ -1,1 +1,18 @@
-//! tern-testkit
+//! Test-only helpers (publish = false). Black-box tests spawn the real `tern` binary on loopback
+//! with a throwaway data directory, talk to it over HTTP, and receive its webhooks here.
+
+pub mod gateway;
+pub mod python;
+pub mod webhook;
+
+pub use gateway::{Gateway, create_account};
+pub use webhook::WebhookReceiver;
+
+/// An HTTP client for tests (rustls with ring, as the gateway uses).
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .expect("http client")
+}

@@ -25,9 +25,14 @@ use crate::config;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = config::load(args.config.as_deref(), args.data_dir, args.http_addr)?;
+    let _data_dir_lock = lock_data_dir(&config.data_dir)?;
     let store = SqliteStore::open(&config.data_dir)
         .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
     let store: Arc<dyn Store> = Arc::new(store);
+    store
+        .release_leases(jiff::Timestamp::now())
+        .await
+        .context("cannot release the previous run's leases")?;
     let listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
         .with_context(|| format!("cannot listen on {}", config.http_addr))?;
@@ -99,6 +104,30 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let _ = applier_task.await;
     println!("Tern stopped");
     Ok(())
+}
+
+/// Hold an exclusive lock on `DIR/serve.lock` for the life of the process: two gateways on one
+/// embedded store would hand out the same work twice.
+fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let path = data_dir.join("serve.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another `tern serve` is using {}; stop it first",
+            data_dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(error)) => {
+            Err(error).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -25,6 +25,8 @@ pub struct ConversationPart {
     pub contacts: Option<Vec<Contact>>,
     /// `template.whatsapp`, or `Some(default)` when `template` lacks `whatsapp`.
     pub template: Option<WhatsAppTemplate>,
+    /// Whether an `interactive` object (WhatsApp interactive message) was present.
+    pub has_interactive: bool,
     /// Whether the element carried anything at all (an empty object is an error).
     pub is_empty: bool,
 }
@@ -146,13 +148,15 @@ impl ConversationPart {
             location: get_in(value, "location").map(Location::from_json),
             contacts,
             template,
+            has_interactive: get_in(value, "interactive").is_some_and(|v| v.is_object()),
             is_empty: false,
         };
         let is_empty = part.text.is_none()
             && part.media.is_none()
             && part.location.is_none()
             && part.contacts.is_none()
-            && part.template.is_none();
+            && part.template.is_none()
+            && !part.has_interactive;
         ConversationPart { is_empty, ..part }
     }
 }

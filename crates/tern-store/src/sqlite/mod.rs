@@ -410,6 +410,27 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn release_leases(&self, now: Timestamp) -> Result<(), StoreError> {
+        self.writer
+            .write(move |connection: &Connection| {
+                // Queued messages are due at once unless a claim leased them.
+                connection
+                    .execute(
+                        "UPDATE messages SET due_at = ?1 WHERE state = 'queued' AND due_at > ?1",
+                        params![millis(now)],
+                    )
+                    .map_err(backend_error)?;
+                connection
+                    .execute(
+                        "UPDATE reports SET due_at = ?1, leased = 0 WHERE leased = 1",
+                        params![millis(now)],
+                    )
+                    .map_err(backend_error)?;
+                Ok::<_, StoreError>(())
+            })
+            .await
+    }
+
     async fn awaiting_report(&self) -> Result<Vec<Dispatch>, StoreError> {
         self.read(|connection| {
             let mut statement = connection.prepare(&format!(
@@ -460,7 +481,7 @@ impl Store for SqliteStore {
                     .map_err(backend_error)?;
                 for report in &reports {
                     connection
-                        .prepare_cached("UPDATE reports SET due_at = ?2, attempts = attempts + 1 WHERE id = ?1")
+                        .prepare_cached("UPDATE reports SET due_at = ?2, attempts = attempts + 1, leased = 1 WHERE id = ?1")
                         .and_then(|mut s| s.execute(params![report.id, millis(now + lease)]))
                         .map_err(backend_error)?;
                 }
@@ -477,7 +498,7 @@ impl Store for SqliteStore {
                         .prepare_cached("DELETE FROM reports WHERE id = ?1")
                         .and_then(|mut s| s.execute(params![id])),
                     ReportOutcome::RetryAt(at) => connection
-                        .prepare_cached("UPDATE reports SET due_at = ?2 WHERE id = ?1")
+                        .prepare_cached("UPDATE reports SET due_at = ?2, leased = 0 WHERE id = ?1")
                         .and_then(|mut s| s.execute(params![id, millis(at)])),
                 };
                 result.map(|_| ()).map_err(backend_error)

@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS reports (
     content_type TEXT NOT NULL,
     body BLOB NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
+    leased INTEGER NOT NULL DEFAULT 0,
     created_at INTEGER NOT NULL,
     due_at INTEGER NOT NULL
 );

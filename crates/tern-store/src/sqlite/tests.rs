@@ -268,3 +268,52 @@ async fn duplicate_token_is_a_conflict() {
     let again = store.create_account(new_account(&token, None)).await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
 }
+
+#[tokio::test]
+async fn a_restart_releases_leases_but_keeps_scheduled_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let token = ProductToken::generate();
+    let account = store
+        .create_account(new_account(&token, None))
+        .await
+        .unwrap();
+    let now = Timestamp::now();
+    let first = message(account.id, &[Channel::Sms], Money(0), now);
+    let second = message(account.id, &[Channel::Sms], Money(0), now);
+    let (first_id, second_id) = (first.id, second.id);
+    store.accept(account.id, vec![first, second]).await.unwrap();
+    assert_eq!(store.claim_due(now, 10, LEASE).await.unwrap().len(), 2);
+    for (id, status) in [
+        (first_id, CmStatus::Delivered),
+        (second_id, CmStatus::Failed),
+    ] {
+        let event = Event::ChannelReport {
+            attempt: 1,
+            status,
+            error_code: None,
+            operator: None,
+        };
+        store.apply(id, event, now).await.unwrap();
+    }
+    let reports = store.claim_reports(now, 10, LEASE).await.unwrap();
+    assert_eq!(reports.len(), 2);
+    let later = now + SignedDuration::from_hours(1);
+    store
+        .finish_report(reports[1].id, ReportOutcome::RetryAt(later))
+        .await
+        .unwrap();
+    // A message claimed but never settled (the process died mid-send).
+    let third = message(account.id, &[Channel::Sms], Money(0), now);
+    store.accept(account.id, vec![third]).await.unwrap();
+    assert_eq!(store.claim_due(now, 10, LEASE).await.unwrap().len(), 1);
+
+    store.release_leases(now).await.unwrap();
+    let again = store.claim_reports(now, 10, LEASE).await.unwrap();
+    assert_eq!(
+        again.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![reports[0].id]
+    );
+    let resent = store.claim_due(now, 10, LEASE).await.unwrap();
+    assert_eq!((resent.len(), resent[0].attempt), (1, 2));
+}

@@ -1,0 +1,146 @@
+//! Spawning `tern serve` on a loopback port chosen by the OS, and stopping it by signal.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A running gateway.
+pub struct Gateway {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    pub data_dir: PathBuf,
+    /// The demo account's token, when this start created it.
+    pub demo_token: Option<String>,
+    /// Everything the gateway printed on stdout, line by line (filled in as it runs).
+    pub stdout: mpsc::Receiver<String>,
+}
+
+impl Gateway {
+    /// Start `binary serve` on `data_dir` with an optional TOML configuration.
+    pub fn start(binary: &str, data_dir: &Path, config_toml: Option<&str>) -> Gateway {
+        let mut command = Command::new(binary);
+        command
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--http-addr")
+            .arg("127.0.0.1:0")
+            .env("TERN_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Some(toml) = config_toml {
+            let path = data_dir.with_extension("toml");
+            std::fs::write(&path, toml).expect("write config");
+            command.arg("--config").arg(path);
+        }
+        let mut child = command.spawn().expect("spawn tern");
+        let stdout = child.stdout.take().expect("stdout");
+        let (lines, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut demo_token = None;
+        let mut previous = String::new();
+        let base_url = loop {
+            let line = receiver
+                .recv_timeout(Duration::from_secs(30))
+                .expect("tern did not report its address within 30 s");
+            if previous.starts_with("Created the demo account") {
+                demo_token = Some(line.trim().to_owned());
+            }
+            if let Some(url) = line.strip_prefix("Tern listening on ") {
+                break url.trim().to_owned();
+            }
+            previous = line;
+        };
+        Gateway {
+            child,
+            base_url,
+            data_dir: data_dir.to_owned(),
+            demo_token,
+            stdout: receiver,
+        }
+    }
+
+    /// `base_url` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Send SIGTERM and wait (at most 30 s) for the exit.
+    pub fn stop(mut self) -> ExitStatus {
+        signal(self.child.id(), "TERM");
+        wait_with_timeout(&mut self.child, Duration::from_secs(30))
+    }
+
+    /// SIGKILL: a crash.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{name} {pid} failed");
+}
+
+fn wait_with_timeout(child: &mut Child, limit: Duration) -> ExitStatus {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tern did not exit within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Run `binary account create --data-dir DIR ARGS…`; returns the token (the last line).
+pub fn create_account(binary: &str, data_dir: &Path, args: &[&str]) -> String {
+    let output = Command::new(binary)
+        .args(["account", "create", "--data-dir"])
+        .arg(data_dir)
+        .args(args)
+        .env("TERN_LOG", "warn")
+        .output()
+        .expect("run tern account create");
+    assert!(
+        output.status.success(),
+        "account create failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .lines()
+        .last()
+        .expect("a token line")
+        .trim()
+        .to_owned()
+}

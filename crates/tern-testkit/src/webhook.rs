@@ -1,0 +1,111 @@
+//! A webhook receiver on loopback that records every POST and answers with a status the test
+//! controls (to exercise retries).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+
+/// One received POST.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub content_type: String,
+    pub body: Vec<u8>,
+    /// The status the receiver answered.
+    pub answered: u16,
+}
+
+impl Received {
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("JSON webhook body")
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    received: Vec<Received>,
+    /// Statuses to answer next, in order; 200 when empty.
+    script: VecDeque<u16>,
+}
+
+/// A running receiver.
+pub struct WebhookReceiver {
+    pub url: String,
+    inner: Arc<Mutex<Inner>>,
+}
+
+async fn receive(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let mut inner = inner.lock().unwrap();
+    let answered = inner.script.pop_front().unwrap_or(200);
+    inner.received.push(Received {
+        content_type: headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+        body: body.to_vec(),
+        answered,
+    });
+    StatusCode::from_u16(answered).unwrap()
+}
+
+impl WebhookReceiver {
+    /// Start on 127.0.0.1 with a free port; path `/hook`.
+    pub async fn start() -> WebhookReceiver {
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let app = Router::new()
+            .route("/hook", post(receive))
+            .with_state(Arc::clone(&inner));
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        WebhookReceiver {
+            url: format!("http://{address}/hook"),
+            inner,
+        }
+    }
+
+    /// Answer the next requests with these statuses (then 200).
+    pub fn answer_next(&self, statuses: &[u16]) {
+        self.inner.lock().unwrap().script.extend(statuses);
+    }
+
+    /// Forget statuses scripted with [`answer_next`](Self::answer_next): answer 200 from now on.
+    pub fn clear_script(&self) {
+        self.inner.lock().unwrap().script.clear();
+    }
+
+    /// Everything received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.inner.lock().unwrap().received.clone()
+    }
+
+    /// Wait until `count` POSTs have arrived (at most `limit`), then return them all.
+    pub async fn wait_for(&self, count: usize, limit: Duration) -> Vec<Received> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let received = self.received();
+            if received.len() >= count || tokio::time::Instant::now() >= deadline {
+                return received;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}

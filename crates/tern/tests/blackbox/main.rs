@@ -1,0 +1,125 @@
+//! Black-box tests: each spawns the real `tern` binary on loopback with a fresh data directory and
+//! drives it over HTTP, as a client would. One test binary for the crate.
+
+mod delivery;
+mod json_errors;
+mod python_sdk;
+mod restart;
+mod spec_examples;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tern_testkit::{Gateway, WebhookReceiver, create_account, http_client};
+
+pub const TERN: &str = env!("CARGO_BIN_EXE_tern");
+
+/// A started gateway with one account, its token, and (optionally) a status receiver.
+pub struct Setup {
+    pub gateway: Gateway,
+    pub token: String,
+    pub receiver: Option<WebhookReceiver>,
+    pub client: reqwest::Client,
+    pub _dir: tempfile::TempDir,
+}
+
+/// A gateway with one account (all channels unless `account_args` says otherwise).
+pub async fn setup(config: Option<&str>, account_args: &[&str], with_receiver: bool) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let receiver = if with_receiver {
+        Some(WebhookReceiver::start().await)
+    } else {
+        None
+    };
+    let mut args: Vec<&str> = vec!["--name", "test"];
+    if let Some(receiver) = &receiver {
+        args.extend(["--status-url", receiver.url.as_str()]);
+    }
+    args.extend(account_args);
+    let token = create_account(TERN, &data_dir, &args);
+    let gateway = Gateway::start(TERN, &data_dir, config);
+    Setup {
+        gateway,
+        token,
+        receiver,
+        client: http_client(),
+        _dir: dir,
+    }
+}
+
+impl Setup {
+    /// POST a JSON body (text as given) to `/v1.0/message`; returns status and parsed body.
+    pub async fn post_json(&self, body: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.gateway.url("/v1.0/message"))
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let value = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("response is not JSON ({status}): {text}"));
+        (status, value)
+    }
+
+    /// A body with this account's token and `msg` list (JSON text).
+    pub fn request(&self, msgs: &str) -> String {
+        format!(
+            r#"{{"messages":{{"authentication":{{"producttoken":"{}"}},"msg":{msgs}}}}}"#,
+            self.token
+        )
+    }
+
+    /// The message log.
+    pub async fn log(&self, query: &str) -> Value {
+        let response = self
+            .client
+            .get(self.gateway.url(&format!("/v1.0/messages{query}")))
+            .header("X-CM-PRODUCTTOKEN", &self.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        serde_json::from_str(&response.text().await.unwrap()).unwrap()
+    }
+
+    /// Wait until the log shows `count` messages in a final state, or `limit` passes.
+    pub async fn wait_final(&self, count: usize, limit: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let log = self.log("?limit=1000").await;
+            let done = log["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| !matches!(m["status"].as_str(), Some("queued" | "sent")))
+                .count();
+            if done >= count || tokio::time::Instant::now() >= deadline {
+                return log;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Remove `messageId` (random) from a response so it can be compared exactly.
+pub fn without_ids(mut response: Value) -> Value {
+    if let Some(messages) = response["messages"].as_array_mut() {
+        for message in messages {
+            if let Some(object) = message.as_object_mut() {
+                let id = object.remove("messageId");
+                if object["status"] == "Accepted" {
+                    assert!(
+                        id.and_then(|v| v.as_str().map(str::len)) == Some(36),
+                        "accepted message has an id"
+                    );
+                }
+            }
+        }
+    }
+    response
+}
