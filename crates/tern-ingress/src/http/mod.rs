@@ -9,9 +9,12 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use tern_core::error_code::RequestError;
 use tern_core::ports::Store;
 use tern_core::submission::SubmissionPolicy;
+use tern_proto::cm::response::SubmitResponse;
 use tokio::sync::Notify;
+use tower_http::catch_panic::CatchPanicLayer;
 
 /// What every handler shares.
 pub struct AppState {
@@ -33,6 +36,28 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1.0/messages", get(message_log::list))
         .route("/health", get(health))
         .with_state(state)
+        .layer(CatchPanicLayer::custom(unknown_error))
+}
+
+/// A handler that panicked answers CM's `500 Unknown Error` body instead of dropping the
+/// connection; the cause is logged, never shown.
+fn unknown_error(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let cause = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown");
+    tracing::error!(%cause, "request handler panicked");
+    let error = RequestError::Unknown;
+    (
+        StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/json; charset=utf-8",
+        )],
+        SubmitResponse::failure(error.code(), error.details()).to_json(),
+    )
+        .into_response()
 }
 
 async fn health() -> Response {
