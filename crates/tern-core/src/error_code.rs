@@ -1,6 +1,20 @@
 //! The one table of CM error codes, HTTP statuses and texts. Every surface answers from here; no
 //! error text is built at a call site (as Meilisearch keeps its error codes in one place).
 
+/// The interface a request came in on. JSON answers per message; XML and GET are all-or-nothing
+/// and answer one plain-text line, `Error: ERROR <text>`, with texts of their own tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    Json,
+    Xml,
+    Get,
+}
+
+/// The plain-text answer of the XML and GET interfaces.
+fn error_line(text: &str) -> String {
+    format!("Error: ERROR {text}")
+}
+
 /// A failure of the whole request: nothing in it was accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestError {
@@ -18,6 +32,8 @@ pub enum RequestError {
     MsgNotArray,
     /// The body is not valid JSON.
     InvalidJson,
+    /// The body is not acceptable XML (the reason).
+    InvalidXml(String),
     /// The body exceeds the configured limit (bytes).
     BodyTooLarge { limit_bytes: usize },
     /// Anything unexpected; the cause is logged, never shown.
@@ -33,7 +49,9 @@ impl RequestError {
             RequestError::InsufficientBalance => 102,
             RequestError::Unroutable => 203,
             RequestError::NoMsg | RequestError::MsgNotArray => 203,
-            RequestError::InvalidJson | RequestError::BodyTooLarge { .. } => 202,
+            RequestError::InvalidJson
+            | RequestError::InvalidXml(_)
+            | RequestError::BodyTooLarge { .. } => 202,
             RequestError::Unknown => 999,
         }
     }
@@ -57,11 +75,30 @@ impl RequestError {
             RequestError::NoMsg => "A MESSAGES object requires at least one MSG object".into(),
             RequestError::MsgNotArray => "msg object is an invalid type, must be an array".into(),
             RequestError::InvalidJson => "Invalid JSON".into(),
+            RequestError::InvalidXml(why) => format!("Invalid XML: {why}"),
             RequestError::BodyTooLarge { limit_bytes } => {
                 format!("Request body too large: the limit is {limit_bytes} bytes")
             }
             RequestError::Unknown => "Unknown Error".into(),
         }
+    }
+
+    /// The XML and GET interfaces' answer (HTTP 200, plain text). `token` is the product token
+    /// as sent, which the GET interface quotes back.
+    pub fn plain_text(&self, surface: Surface, token: Option<&str>) -> String {
+        let text = match (self, surface) {
+            (RequestError::InvalidProductToken, Surface::Get) => format!(
+                "Parameter 'producttoken' contains an invalid value: '{}'",
+                token.unwrap_or_default()
+            ),
+            (RequestError::Unroutable, _) => "Message is unrouteable.".into(),
+            (RequestError::NoMsg | RequestError::MsgNotArray, _) => {
+                "A MESSAGES node requires at least one MSG node".into()
+            }
+            (RequestError::Unknown, _) => "Unknown error".into(),
+            (other, _) => other.details(),
+        };
+        error_line(&text)
     }
 }
 
@@ -84,6 +121,8 @@ pub enum Rejection {
     EmptyBody,
     /// `body` is present but unusable (e.g. BINARY content that is not hex).
     InvalidBody(String),
+    /// The body is longer than the interface carries (the GET interface: 160 characters).
+    BodyTooLong { limit: usize },
     /// No allowed channel is enabled for the account.
     Unroutable,
     /// Any other field that breaks a rule; the text names the field and the rule.
@@ -97,7 +136,10 @@ impl Rejection {
             Rejection::NoFrom | Rejection::InvalidFrom => 301,
             Rejection::EmptyNumber | Rejection::NotAnArray("to") => 302,
             Rejection::NotANumber(_) => 303,
-            Rejection::NoBody | Rejection::EmptyBody | Rejection::InvalidBody(_) => 304,
+            Rejection::NoBody
+            | Rejection::EmptyBody
+            | Rejection::InvalidBody(_)
+            | Rejection::BodyTooLong { .. } => 304,
             Rejection::NotAnArray(_) | Rejection::Unroutable | Rejection::InvalidField(_) => 305,
         }
     }
@@ -117,9 +159,37 @@ impl Rejection {
             Rejection::NoBody => "No body field was found".into(),
             Rejection::EmptyBody => "A body without content was found".into(),
             Rejection::InvalidBody(why) => why.clone(),
+            Rejection::BodyTooLong { limit } => {
+                format!("The body is longer than {limit} characters")
+            }
             Rejection::Unroutable => "Message is unroutable.".into(),
             Rejection::InvalidField(why) => why.clone(),
         }
+    }
+
+    /// The XML and GET interfaces' answer when this rejection sinks the request.
+    pub fn plain_text(&self, surface: Surface) -> String {
+        let text = match (self, surface) {
+            (Rejection::NoFrom, Surface::Get) => "No sender name provided".into(),
+            (Rejection::NoFrom, _) => "No FROM field found in a MSG node.".into(),
+            (Rejection::EmptyNumber, Surface::Get) => {
+                "Parameter 'to' contains an invalid value: ''".into()
+            }
+            (Rejection::NotANumber(number), Surface::Get) => {
+                format!("Parameter 'to' contains an invalid value: '{number}'")
+            }
+            (Rejection::EmptyNumber, _) => "No phone numbers found. Message will not be sent.".into(),
+            (Rejection::NotANumber(number), _) => format!("Rejected: Gsm '{number}' is not a number."),
+            (Rejection::NoBody | Rejection::EmptyBody, Surface::Get) => {
+                "Parameter 'body' is required".into()
+            }
+            (Rejection::BodyTooLong { limit }, Surface::Get) => {
+                format!("Parameter 'body' contains an invalid value: it is longer than {limit} characters")
+            }
+            (Rejection::Unroutable, _) => "Message is unrouteable.".into(),
+            (other, _) => other.details(),
+        };
+        error_line(&text)
     }
 }
 
@@ -143,5 +213,33 @@ mod tests {
             "to object is an invalid type, must be an array"
         );
         assert_eq!(Rejection::EmptyBody.code(), 304);
+    }
+
+    #[test]
+    fn plain_text_follows_the_xml_and_get_tables() {
+        assert_eq!(
+            RequestError::NoAccount.plain_text(Surface::Xml, None),
+            "Error: ERROR No account found for the given authentication"
+        );
+        assert_eq!(
+            RequestError::InvalidProductToken.plain_text(Surface::Get, Some("abc")),
+            "Error: ERROR Parameter 'producttoken' contains an invalid value: 'abc'"
+        );
+        assert_eq!(
+            RequestError::NoMsg.plain_text(Surface::Xml, None),
+            "Error: ERROR A MESSAGES node requires at least one MSG node"
+        );
+        assert_eq!(Rejection::NoFrom.plain_text(Surface::Xml), "Error: ERROR No FROM field found in a MSG node.");
+        assert_eq!(Rejection::NoFrom.plain_text(Surface::Get), "Error: ERROR No sender name provided");
+        assert_eq!(
+            Rejection::NotANumber("12a".into()).plain_text(Surface::Xml),
+            "Error: ERROR Rejected: Gsm '12a' is not a number."
+        );
+        assert_eq!(
+            Rejection::NotANumber("12a".into()).plain_text(Surface::Get),
+            "Error: ERROR Parameter 'to' contains an invalid value: '12a'"
+        );
+        assert_eq!(Rejection::EmptyBody.plain_text(Surface::Get), "Error: ERROR Parameter 'body' is required");
+        assert_eq!(Rejection::Unroutable.plain_text(Surface::Xml), "Error: ERROR Message is unrouteable.");
     }
 }

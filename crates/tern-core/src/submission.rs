@@ -73,6 +73,42 @@ pub fn validate(
     outcomes
 }
 
+/// The GET interface carries one number and at most this many characters (it has no multipart).
+pub const GET_BODY_LIMIT: usize = 160;
+
+/// The GET interface's extra rules, applied before [`validate`]: a single number and a body of at
+/// most [`GET_BODY_LIMIT`] characters. The rejection sinks the request.
+pub fn check_get_rules(msgs: &[SubmittedMsg]) -> Result<(), Rejection> {
+    for msg in msgs {
+        if let Ok(Some(numbers)) = &msg.to
+            && numbers.len() > 1
+        {
+            let joined: Vec<String> = numbers
+                .iter()
+                .map(|n| n.clone().ok().flatten().unwrap_or_default())
+                .collect();
+            return Err(Rejection::NotANumber(joined.join(",")));
+        }
+        if let Ok(Some(body)) = &msg.body
+            && let Ok(Some(content)) = &body.content
+            && content.chars().count() > GET_BODY_LIMIT
+        {
+            return Err(Rejection::BodyTooLong {
+                limit: GET_BODY_LIMIT,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// For the all-or-nothing interfaces (XML, GET): the first rejection, in request order.
+pub fn first_rejection(outcomes: &[RecipientOutcome]) -> Option<&Rejection> {
+    outcomes.iter().find_map(|outcome| match outcome {
+        RecipientOutcome::Rejected { rejection, .. } => Some(rejection),
+        RecipientOutcome::Accepted(_) => None,
+    })
+}
+
 /// The total the account is debited for the accepted messages.
 pub fn total_price(outcomes: &[RecipientOutcome]) -> Money {
     Money(

@@ -1,5 +1,6 @@
 //! The axum router and its shared state.
 
+mod gateway_ashx;
 mod message_log;
 mod submit;
 
@@ -32,6 +33,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/v1.0/message",
             post(submit::submit_json).fallback(submit::method_not_allowed),
+        )
+        .route(
+            "/gateway.ashx",
+            get(gateway_ashx::get_query)
+                .post(gateway_ashx::post_xml)
+                .fallback(gateway_ashx::other_method),
         )
         .route("/v1.0/messages", get(message_log::list))
         .route("/health", get(health))

@@ -9,11 +9,13 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
-use tern_core::error_code::RequestError;
+use tern_core::account::Account;
+use tern_core::error_code::{RequestError, Surface};
 use tern_core::ports::AcceptError;
 use tern_core::submission::{self, RecipientOutcome};
 use tern_proto::cm::json::parse_submit;
 use tern_proto::cm::response::SubmitResponse;
+use tern_proto::cm::submission::SubmitRequest;
 
 use super::AppState;
 
@@ -69,6 +71,18 @@ pub async fn submit_json(State(state): State<Arc<AppState>>, request: Request) -
 async fn submit(state: &AppState, body: Body) -> Result<Response, RequestError> {
     let bytes = read_body(body, state.max_body_bytes).await?;
     let request = parse_submit(&bytes).map_err(|_| RequestError::InvalidJson)?;
+    let (account, outcomes) = judge(state, &request, Surface::Json).await?;
+    commit(state, &account, &outcomes).await?;
+    let (status, response) = submission::respond(&outcomes);
+    Ok(json_response(status, &response))
+}
+
+/// Authenticate and judge a parsed request: the one submission path of every surface.
+pub async fn judge(
+    state: &AppState,
+    request: &SubmitRequest,
+    surface: Surface,
+) -> Result<(Account, Vec<RecipientOutcome>), RequestError> {
     let token = submission::product_token(request.product_token.as_deref())?;
     let account = state
         .store
@@ -79,8 +93,30 @@ async fn submit(state: &AppState, body: Body) -> Result<Response, RequestError> 
             RequestError::Unknown
         })?
         .ok_or(RequestError::NoAccount)?;
-    let msgs = submission::messages(&request)?;
+    let msgs = submission::messages(request)?;
+    if surface == Surface::Get
+        && let Err(rejection) = submission::check_get_rules(msgs)
+    {
+        let to = String::new();
+        return Ok((
+            account,
+            vec![RecipientOutcome::Rejected {
+                to,
+                reference: None,
+                rejection,
+            }],
+        ));
+    }
     let outcomes = submission::validate(msgs, &account, Timestamp::now(), &state.policy);
+    Ok((account, outcomes))
+}
+
+/// Store the accepted outcomes durably (and debit the account), then wake the dispatcher.
+pub async fn commit(
+    state: &AppState,
+    account: &Account,
+    outcomes: &[RecipientOutcome],
+) -> Result<(), RequestError> {
     let accepted: Vec<_> = outcomes
         .iter()
         .filter_map(|outcome| match outcome {
@@ -88,16 +124,18 @@ async fn submit(state: &AppState, body: Body) -> Result<Response, RequestError> 
             RecipientOutcome::Rejected { .. } => None,
         })
         .collect();
-    if !accepted.is_empty() {
-        match state.store.accept(account.id, accepted).await {
-            Ok(()) => state.dispatch_wakeup.notify_one(),
-            Err(AcceptError::InsufficientBalance) => return Err(RequestError::InsufficientBalance),
-            Err(AcceptError::Store(error)) => {
-                tracing::error!(%error, "storing accepted messages failed");
-                return Err(RequestError::Unknown);
-            }
+    if accepted.is_empty() {
+        return Ok(());
+    }
+    match state.store.accept(account.id, accepted).await {
+        Ok(()) => {
+            state.dispatch_wakeup.notify_one();
+            Ok(())
+        }
+        Err(AcceptError::InsufficientBalance) => Err(RequestError::InsufficientBalance),
+        Err(AcceptError::Store(error)) => {
+            tracing::error!(%error, "storing accepted messages failed");
+            Err(RequestError::Unknown)
         }
     }
-    let (status, response) = submission::respond(&outcomes);
-    Ok(json_response(status, &response))
 }

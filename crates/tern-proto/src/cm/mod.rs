@@ -6,4 +6,7 @@ pub mod json_ci;
 pub mod response;
 pub mod rich;
 pub mod status_report;
+pub mod xml;
+pub mod xml_tree;
+pub mod get;
 pub mod submission;

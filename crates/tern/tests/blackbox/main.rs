@@ -7,6 +7,7 @@ mod json_errors;
 mod python_sdk;
 mod restart;
 mod spec_examples;
+mod xml_get;
 
 use std::time::Duration;
 
