@@ -2,6 +2,7 @@
 //! with a throwaway data directory, talk to it over HTTP, and receive its webhooks here.
 
 pub mod gateway;
+pub mod node;
 pub mod python;
 pub mod webhook;
 

@@ -4,8 +4,10 @@
 mod cli;
 mod delivery;
 mod json_errors;
+mod node_sdk;
 mod python_sdk;
 mod restart;
+mod sdk_replay;
 mod spec_examples;
 mod xml_get;
 
