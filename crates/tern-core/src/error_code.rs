@@ -178,13 +178,19 @@ impl Rejection {
             (Rejection::NotANumber(number), Surface::Get) => {
                 format!("Parameter 'to' contains an invalid value: '{number}'")
             }
-            (Rejection::EmptyNumber, _) => "No phone numbers found. Message will not be sent.".into(),
-            (Rejection::NotANumber(number), _) => format!("Rejected: Gsm '{number}' is not a number."),
+            (Rejection::EmptyNumber, _) => {
+                "No phone numbers found. Message will not be sent.".into()
+            }
+            (Rejection::NotANumber(number), _) => {
+                format!("Rejected: Gsm '{number}' is not a number.")
+            }
             (Rejection::NoBody | Rejection::EmptyBody, Surface::Get) => {
                 "Parameter 'body' is required".into()
             }
             (Rejection::BodyTooLong { limit }, Surface::Get) => {
-                format!("Parameter 'body' contains an invalid value: it is longer than {limit} characters")
+                format!(
+                    "Parameter 'body' contains an invalid value: it is longer than {limit} characters"
+                )
             }
             (Rejection::Unroutable, _) => "Message is unrouteable.".into(),
             (other, _) => other.details(),
@@ -229,8 +235,14 @@ mod tests {
             RequestError::NoMsg.plain_text(Surface::Xml, None),
             "Error: ERROR A MESSAGES node requires at least one MSG node"
         );
-        assert_eq!(Rejection::NoFrom.plain_text(Surface::Xml), "Error: ERROR No FROM field found in a MSG node.");
-        assert_eq!(Rejection::NoFrom.plain_text(Surface::Get), "Error: ERROR No sender name provided");
+        assert_eq!(
+            Rejection::NoFrom.plain_text(Surface::Xml),
+            "Error: ERROR No FROM field found in a MSG node."
+        );
+        assert_eq!(
+            Rejection::NoFrom.plain_text(Surface::Get),
+            "Error: ERROR No sender name provided"
+        );
         assert_eq!(
             Rejection::NotANumber("12a".into()).plain_text(Surface::Xml),
             "Error: ERROR Rejected: Gsm '12a' is not a number."
@@ -239,7 +251,13 @@ mod tests {
             Rejection::NotANumber("12a".into()).plain_text(Surface::Get),
             "Error: ERROR Parameter 'to' contains an invalid value: '12a'"
         );
-        assert_eq!(Rejection::EmptyBody.plain_text(Surface::Get), "Error: ERROR Parameter 'body' is required");
-        assert_eq!(Rejection::Unroutable.plain_text(Surface::Xml), "Error: ERROR Message is unrouteable.");
+        assert_eq!(
+            Rejection::EmptyBody.plain_text(Surface::Get),
+            "Error: ERROR Parameter 'body' is required"
+        );
+        assert_eq!(
+            Rejection::Unroutable.plain_text(Surface::Xml),
+            "Error: ERROR Message is unrouteable."
+        );
     }
 }

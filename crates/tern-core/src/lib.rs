@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod channel;
+pub mod conversion;
 pub mod dispatch;
 pub mod error_code;
 pub mod message;

@@ -129,6 +129,8 @@ pub struct MessageRecord {
     /// The channel it is on now (or finished on).
     pub channel: Option<Channel>,
     pub history: Vec<StatusEvent>,
+    /// When the recipient converted, as reported through the Conversion API.
+    pub conversions: Vec<Timestamp>,
 }
 
 /// Filters of the message log.

@@ -125,6 +125,15 @@ pub trait Store: Send + Sync + 'static {
     async fn finish_report(&self, id: i64, outcome: ReportOutcome) -> Result<(), StoreError>;
     /// The earliest time a report becomes due, if any.
     async fn next_report_due(&self) -> Result<Option<Timestamp>, StoreError>;
+    /// Record a conversion on every message of `account` to one of `recipients` (forms of one
+    /// number) with `reference`; returns how many messages it was recorded on.
+    async fn record_conversion(
+        &self,
+        account: AccountId,
+        recipients: Vec<String>,
+        reference: String,
+        converted_at: Timestamp,
+    ) -> Result<usize, StoreError>;
     /// The account's messages, newest filters applied, oldest first after the cursor.
     async fn messages(
         &self,

@@ -51,7 +51,9 @@ pub async fn post_xml(State(state): State<Arc<AppState>>, request: Request) -> R
     };
     let parsed = std::str::from_utf8(&bytes)
         .map_err(|_| RequestError::InvalidXml("the body is not UTF-8".into()))
-        .and_then(|text| xml::parse_submit(text).map_err(|e| RequestError::InvalidXml(e.to_string())));
+        .and_then(|text| {
+            xml::parse_submit(text).map_err(|e| RequestError::InvalidXml(e.to_string()))
+        });
     match parsed {
         Ok(request) => submit_atomic(&state, request, Surface::Xml).await,
         Err(error) => plain(error.plain_text(Surface::Xml, None)),

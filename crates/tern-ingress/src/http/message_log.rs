@@ -152,5 +152,6 @@ fn record_json(record: &MessageRecord) -> Value {
         "acceptedAt": message.accepted_at.to_string(),
         "validUntil": message.valid_until.to_string(),
         "history": history,
+        "conversions": record.conversions.iter().map(|at| at.to_string()).collect::<Vec<_>>(),
     })
 }

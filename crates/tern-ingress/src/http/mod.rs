@@ -1,5 +1,6 @@
 //! The axum router and its shared state.
 
+mod conversion;
 mod gateway_ashx;
 mod message_log;
 mod submit;
@@ -40,6 +41,7 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .post(gateway_ashx::post_xml)
                 .fallback(gateway_ashx::other_method),
         )
+        .route("/v1.0/conversion", post(conversion::post))
         .route("/v1.0/messages", get(message_log::list))
         .route("/health", get(health))
         .with_state(state)

@@ -8,5 +8,6 @@ pub mod rich;
 pub mod status_report;
 pub mod xml;
 pub mod xml_tree;
+pub mod conversion;
 pub mod get;
 pub mod submission;

@@ -160,9 +160,17 @@ pub fn list_messages(
     let mut events = connection.prepare_cached(
         "SELECT at, channel, status, error_code, operator FROM status_events WHERE message_id = ?1 ORDER BY seq",
     )?;
+    let mut conversions = connection.prepare_cached(
+        "SELECT converted_at FROM conversions WHERE message_id = ?1 ORDER BY converted_at",
+    )?;
     stored
         .into_iter()
         .map(|stored| {
+            let converted: Vec<Timestamp> = conversions
+                .query_map([stored.message.id.0.as_bytes()], |row| {
+                    Ok(timestamp(row.get(0)?))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
             let history: Vec<StatusEvent> = events
                 .query_map([stored.message.id.0.as_bytes()], |row| {
                     let channel: String = row.get(1)?;
@@ -181,6 +189,7 @@ pub fn list_messages(
                 state: stored.progress.state,
                 channel,
                 history,
+                conversions: converted,
                 message: stored.message,
             })
         })

@@ -50,6 +50,13 @@ CREATE TABLE IF NOT EXISTS status_events (
     operator TEXT,
     PRIMARY KEY (message_id, seq)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS messages_reference ON messages(account_id, reference) WHERE reference IS NOT NULL;
+CREATE TABLE IF NOT EXISTS conversions (
+    message_id BLOB NOT NULL,
+    converted_at INTEGER NOT NULL,
+    recorded_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS conversions_message ON conversions(message_id);
 CREATE TABLE IF NOT EXISTS reports (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     message_id BLOB NOT NULL,

@@ -2,6 +2,7 @@
 //! drives it over HTTP, as a client would. One test binary for the crate.
 
 mod cli;
+mod conversion;
 mod delivery;
 mod json_errors;
 mod node_sdk;

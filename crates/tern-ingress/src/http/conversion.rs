@@ -1,0 +1,98 @@
+//! `POST /v1.0/conversion`: CM's Conversion API, JSON or XML (chosen by Content-Type, or by the
+//! first non-blank byte). 200 with an empty body when recorded; 401/403 on authentication
+//! failure; 400 with the reason for malformed input; 404 when no message matches.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use tern_core::conversion::{self, ConversionError, number_forms};
+use tern_proto::cm::conversion::{ConversionRequest, parse_json, parse_xml};
+
+use super::AppState;
+use super::submit::read_body;
+
+fn answer(status: u16, text: String) -> Response {
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
+fn refused(error: ConversionError) -> Response {
+    answer(error.http_status(), error.to_string())
+}
+
+fn parse(bytes: &[u8], content_type: &str) -> Result<ConversionRequest, ConversionError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    let is_xml =
+        content_type.contains("xml") || (first == Some(b'<') && !content_type.contains("json"));
+    if is_xml {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| ConversionError::Malformed("Invalid XML: the body is not UTF-8".into()))?;
+        parse_xml(text).map_err(|e| ConversionError::Malformed(format!("Invalid XML: {e}")))
+    } else {
+        parse_json(bytes).map_err(|_| ConversionError::Malformed("Invalid JSON".into()))
+    }
+}
+
+pub async fn post(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let bytes = match read_body(request.into_body(), state.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(error) => return answer(error.http_status(), error.details()),
+    };
+    let parsed = match parse(&bytes, &content_type) {
+        Ok(parsed) => parsed,
+        Err(error) => return refused(error),
+    };
+    let token = match conversion::token(&parsed) {
+        Ok(token) => token,
+        Err(error) => return refused(error),
+    };
+    let account = match state.store.account_by_token(token.hash()).await {
+        Ok(Some(account)) => account,
+        Ok(None) => {
+            return refused(ConversionError::Forbidden(
+                "No account found for the given authentication".into(),
+            ));
+        }
+        Err(error) => {
+            tracing::error!(%error, "account lookup failed");
+            return answer(500, "Unknown error".into());
+        }
+    };
+    let valid = match conversion::validate(&parsed, Timestamp::now()) {
+        Ok(valid) => valid,
+        Err(error) => return refused(error),
+    };
+    let recorded = state
+        .store
+        .record_conversion(
+            account.id,
+            number_forms(&valid.recipient),
+            valid.reference.clone(),
+            valid.converted_at,
+        )
+        .await;
+    match recorded {
+        Ok(0) => refused(ConversionError::NoSuchMessage {
+            reference: valid.reference,
+            recipient: valid.recipient,
+        }),
+        Ok(_) => answer(200, String::new()),
+        Err(error) => {
+            tracing::error!(%error, "recording a conversion failed");
+            answer(500, "Unknown error".into())
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! CM's Conversion API body (`POST /v1.0/conversion`): JSON `{"ProductToken","Msisdn","Reference",
+//! "ConvertedTimestamp"}` or XML `<Conversion>` with the same fields (names without case), where
+//! XML may authenticate with Customer/Login/Password instead of a product token.
+
+use serde_json::Value;
+
+use crate::cm::json::InvalidJson;
+use crate::cm::json_ci::{get, scalar_text};
+use crate::cm::xml_tree::{Element, XmlError, parse};
+
+/// A conversion as sent.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConversionRequest {
+    pub product_token: Option<String>,
+    /// Whether Customer/Login/Password authentication was used.
+    pub login_authentication: bool,
+    pub msisdn: Option<String>,
+    pub reference: Option<String>,
+    pub converted_timestamp: Option<String>,
+}
+
+fn non_empty(text: Option<String>) -> Option<String> {
+    text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+/// Parse the JSON form.
+pub fn parse_json(body: &[u8]) -> Result<ConversionRequest, InvalidJson> {
+    let root: Value = serde_json::from_slice(body).map_err(|_| InvalidJson)?;
+    let object = root.as_object().ok_or(InvalidJson)?;
+    let field = |name: &str| non_empty(get(object, name).and_then(scalar_text));
+    Ok(ConversionRequest {
+        product_token: field("producttoken"),
+        login_authentication: field("login").is_some() || field("customer").is_some(),
+        msisdn: field("msisdn"),
+        reference: field("reference"),
+        converted_timestamp: field("convertedtimestamp"),
+    })
+}
+
+/// Parse the XML form.
+pub fn parse_xml(text: &str) -> Result<ConversionRequest, XmlError> {
+    let root = parse(text)?;
+    // Fields directly under <Conversion>, or authentication nested in <Authentication>.
+    let field = |name: &str| {
+        let direct = root.child(name);
+        let nested = root.child("AUTHENTICATION").and_then(|a: &Element| a.child(name));
+        non_empty(direct.or(nested).map(|e| e.text.clone()))
+    };
+    Ok(ConversionRequest {
+        product_token: field("PRODUCTTOKEN"),
+        login_authentication: field("LOGIN").is_some() || field("CUSTOMER").is_some(),
+        msisdn: field("MSISDN"),
+        reference: field("REFERENCE"),
+        converted_timestamp: field("CONVERTEDTIMESTAMP"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_and_xml_forms() {
+        let json = parse_json(
+            br#"{"productToken":"t","Msisdn":"0031612345678","Reference":"r1","ConvertedTimestamp":"2026-11-25T10:00:00"}"#,
+        )
+        .unwrap();
+        assert_eq!(json.product_token.as_deref(), Some("t"));
+        assert_eq!(json.msisdn.as_deref(), Some("0031612345678"));
+        let xml = parse_xml(
+            "<Conversion><Customer>1</Customer><Login>a</Login><Password>b</Password><Msisdn>1</Msisdn><Reference>r</Reference></Conversion>",
+        )
+        .unwrap();
+        assert!(xml.login_authentication);
+        assert_eq!(xml.product_token, None);
+        assert_eq!(xml.reference.as_deref(), Some("r"));
+    }
+}
