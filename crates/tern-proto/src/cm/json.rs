@@ -16,6 +16,8 @@ pub struct InvalidJson;
 /// Parse a submit request. Only syntax errors and a non-object top level fail here; everything
 /// else is carried in the returned fields for the domain to judge.
 pub fn parse_submit(body: &[u8]) -> Result<SubmitRequest, InvalidJson> {
+    // Some Windows clients start UTF-8 bodies with a byte-order mark; it is not JSON, but harmless.
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let root: Value = serde_json::from_slice(body).map_err(|_| InvalidJson)?;
     let root = root.as_object().ok_or(InvalidJson)?;
     let messages = get(root, "messages").and_then(Value::as_object);
@@ -194,6 +196,7 @@ mod tests {
         assert_eq!(request.messages.unwrap_err().field, "msg");
         assert_eq!(parse_submit(b"{"), Err(InvalidJson));
         assert_eq!(parse_submit(b"[]"), Err(InvalidJson));
+        assert!(parse_submit(b"\xEF\xBB\xBF{}").is_ok());
         assert_eq!(parse_submit(br#"{}"#).unwrap().messages, Ok(None));
     }
 }

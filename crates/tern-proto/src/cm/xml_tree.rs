@@ -96,6 +96,7 @@ fn element_of(start: &quick_xml::events::BytesStart<'_>) -> Result<Element, XmlE
 
 /// Parse a whole document into its root element.
 pub fn parse(text: &str) -> Result<Element, XmlError> {
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     let mut reader = Reader::from_str(text);
     reader.config_mut().check_end_names = true;
     let mut stack: Vec<Element> = Vec::new();
