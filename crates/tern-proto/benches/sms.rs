@@ -98,3 +98,17 @@ fn plan_only_default_160(bencher: Bencher) {
     let content = gsm_160();
     bencher.bench(|| sms::plan_parts(black_box(&content), None, None).unwrap());
 }
+
+/// Encoding alone, 160-character GSM with extension characters.
+#[divan::bench]
+fn encode_only_gsm_160(bencher: Bencher) {
+    let content = gsm_160();
+    bencher.bench(|| EncodedText::encode(black_box(&content), sms::SmsEncoding::Gsm7).unwrap());
+}
+
+/// Splitting alone, 1000-character GSM (7 parts, escape pairs present).
+#[divan::bench]
+fn split_only_gsm_1000(bencher: Bencher) {
+    let e = EncodedText::encode(&gsm_1000(), sms::SmsEncoding::Gsm7).unwrap();
+    bencher.bench(|| sms::split(black_box(&e), 1));
+}

@@ -1,9 +1,10 @@
 //! GSM 7-bit decoding of arbitrary octets: unpacked and packed, with any fill.
-//! Must never panic; whatever decodes must re-encode to the same septets.
+//! Must never panic; whatever decodes must re-encode to the same septets; raw
+//! septets split losslessly into parts of at most 140 octets.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tern_proto::sms::{SmsEncoding, decode_payload, gsm7, parse_udh};
+use tern_proto::sms::{EncodedText, SmsEncoding, decode_payload, gsm7, parse_udh, split};
 
 fuzz_target!(|data: &[u8]| {
     let text = gsm7::decode(data);
@@ -15,6 +16,21 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(gsm7::encode_strict(&text).as_deref(), Ok(&again[..]));
     }
     let _ = decode_payload(SmsEncoding::Gsm7, data);
+
+    // Splitting raw septets received from a peer: lossless, within 140 octets.
+    let encoded = EncodedText::from_encoded(SmsEncoding::Gsm7, data.to_vec());
+    if encoded.parts() <= 255 {
+        let parts = split(&encoded, 7);
+        assert_eq!(parts.len() as u32, encoded.parts());
+        let joined: Vec<u8> = parts
+            .iter()
+            .flat_map(|p| p.payload.iter().copied())
+            .collect();
+        assert_eq!(joined, data);
+        for p in &parts {
+            assert!(p.tp_user_data_len(SmsEncoding::Gsm7) <= 140);
+        }
+    }
 
     // Packed: the first octet picks the fill bits and a septet count.
     if let Some((&first, rest)) = data.split_first() {

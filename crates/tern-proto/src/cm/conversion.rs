@@ -43,7 +43,9 @@ pub fn parse_xml(text: &str) -> Result<ConversionRequest, XmlError> {
     // Fields directly under <Conversion>, or authentication nested in <Authentication>.
     let field = |name: &str| {
         let direct = root.child(name);
-        let nested = root.child("AUTHENTICATION").and_then(|a: &Element| a.child(name));
+        let nested = root
+            .child("AUTHENTICATION")
+            .and_then(|a: &Element| a.child(name));
         non_empty(direct.or(nested).map(|e| e.text.clone()))
     };
     Ok(ConversionRequest {

@@ -1,13 +1,13 @@
 //! The CM.com Business Messaging API on the wire: submissions (JSON today; XML and GET map into
 //! the same [`submission`] types), rich content, and the JSON response shape clients parse.
 
+pub mod conversion;
+pub mod get;
 pub mod json;
 pub mod json_ci;
 pub mod response;
 pub mod rich;
 pub mod status_report;
+pub mod submission;
 pub mod xml;
 pub mod xml_tree;
-pub mod conversion;
-pub mod get;
-pub mod submission;

@@ -26,7 +26,9 @@ pub fn parse_submit(text: &str) -> Result<SubmitRequest, XmlError> {
 }
 
 fn text(msg: &Element, name: &str) -> Field<String> {
-    Ok(msg.child(name).map(|element| element.text.trim().to_owned()))
+    Ok(msg
+        .child(name)
+        .map(|element| element.text.trim().to_owned()))
 }
 
 fn integer(msg: &Element, name: &'static str) -> Field<i64> {
@@ -47,7 +49,13 @@ fn parse_msg(msg: &Element) -> SubmittedMsg {
     // ALLOWEDCHANNELS (repeated or comma-separated) restricts routing; CHANNEL is used otherwise.
     let mut channels: Vec<String> = msg
         .children_named("ALLOWEDCHANNELS")
-        .flat_map(|element| element.text.split(',').map(|c| c.trim().to_owned()).collect::<Vec<_>>())
+        .flat_map(|element| {
+            element
+                .text
+                .split(',')
+                .map(|c| c.trim().to_owned())
+                .collect::<Vec<_>>()
+        })
         .filter(|c| !c.is_empty())
         .collect();
     if channels.is_empty() {
@@ -112,6 +120,13 @@ mod tests {
         let none = parse_submit("<MESSAGES><AUTHENTICATION/></MESSAGES>").unwrap();
         assert_eq!(none.messages, Ok(None));
         let bad = parse_submit("<MESSAGES><MSG><DCS>eight</DCS></MSG></MESSAGES>").unwrap();
-        assert_eq!(bad.messages.unwrap().unwrap()[0].dcs.clone().unwrap_err().field, "DCS");
+        assert_eq!(
+            bad.messages.unwrap().unwrap()[0]
+                .dcs
+                .clone()
+                .unwrap_err()
+                .field,
+            "DCS"
+        );
     }
 }

@@ -68,7 +68,8 @@ const NONE: u8 = 0xFF;
 const EXT_FLAG: u8 = 0x80;
 
 /// ASCII character -> septet (`NONE` if absent, `EXT_FLAG | code` for the extension table).
-const ASCII_MAP: [u8; 128] = build_ascii_map();
+const ASCII_MAP_C: [u8; 128] = build_ascii_map();
+static ASCII_MAP: [u8; 128] = ASCII_MAP_C;
 
 const fn build_ascii_map() -> [u8; 128] {
     let mut map = [NONE; 128];
@@ -92,17 +93,44 @@ const fn build_ascii_map() -> [u8; 128] {
     map
 }
 
+/// ASCII character -> its lossy GSM form: as `ASCII_MAP`, with the two ASCII
+/// look-alikes (tab -> space, backtick -> apostrophe) and `?` for the rest
+/// (control characters). Checked against the slow path in the tests.
+const LOSSY_ASCII_C: [u8; 128] = build_lossy_ascii();
+static LOSSY_ASCII: [u8; 128] = LOSSY_ASCII_C;
+
+const fn build_lossy_ascii() -> [u8; 128] {
+    let mut map = ASCII_MAP_C;
+    let mut i = 0;
+    while i < 128 {
+        if map[i] == NONE {
+            map[i] = match i as u8 {
+                b'\t' => 0x20,
+                b'`' => 0x27,
+                _ => 0x3F,
+            };
+        }
+        i += 1;
+    }
+    map
+}
+
+#[inline(always)]
+const fn from_map(m: u8) -> GsmChar {
+    if m & EXT_FLAG != 0 {
+        GsmChar::Extended(m & 0x7F)
+    } else {
+        GsmChar::Basic(m)
+    }
+}
+
 /// The GSM form of `c`, if the default alphabet or its extension table has it.
 #[inline]
 pub fn lookup(c: char) -> Option<GsmChar> {
     let cp = c as u32;
     if cp < 128 {
         let m = ASCII_MAP[cp as usize];
-        return match m {
-            NONE => None,
-            m if m & EXT_FLAG != 0 => Some(GsmChar::Extended(m & 0x7F)),
-            m => Some(GsmChar::Basic(m)),
-        };
+        return if m == NONE { None } else { Some(from_map(m)) };
     }
     let code = match c {
         '£' => 0x01,
@@ -158,14 +186,60 @@ pub fn is_gsm(c: char) -> bool {
 
 /// True when every character of `text` has a GSM form (what `body.type` AUTO tests).
 pub fn is_gsm_text(text: &str) -> bool {
-    text.chars().all(is_gsm)
+    for_each_strict(text, |_| {})
+}
+
+/// Calls `f` with the GSM form of each character of `text` while they all have
+/// one; returns false at the first that has none.
+#[inline]
+pub(crate) fn for_each_strict(text: &str, mut f: impl FnMut(GsmChar)) -> bool {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x80 {
+            let m = ASCII_MAP[usize::from(b)];
+            if m == NONE {
+                return false;
+            }
+            f(from_map(m));
+            i += 1;
+        } else {
+            let c = next_char(text, i);
+            i += c.len_utf8();
+            match lookup(c) {
+                Some(g) => f(g),
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+/// The character starting at byte `i` of `text` (a character boundary).
+#[inline(always)]
+fn next_char(text: &str, i: usize) -> char {
+    text[i..]
+        .chars()
+        .next()
+        .unwrap_or(char::REPLACEMENT_CHARACTER)
 }
 
 /// Calls `f` with the GSM form of each character `text` is sent as under the
 /// default (lossy) rules: the character itself, else its look-alike, else `?`.
 #[inline]
 pub(crate) fn for_each_lossy(text: &str, mut f: impl FnMut(GsmChar)) {
-    for c in text.chars() {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x80 {
+            f(from_map(LOSSY_ASCII[usize::from(b)]));
+            i += 1;
+            continue;
+        }
+        let c = next_char(text, i);
+        i += c.len_utf8();
         match lookup(c) {
             Some(g) => f(g),
             None => match lookalike(c) {
@@ -179,6 +253,53 @@ pub(crate) fn for_each_lossy(text: &str, mut f: impl FnMut(GsmChar)) {
             },
         }
     }
+}
+
+/// Septets each ASCII character costs: lossy (every ASCII character is sent as
+/// something) and strict (0 = no GSM form).
+static ASCII_COST_LOSSY: [u8; 128] = build_cost(&LOSSY_ASCII_C);
+static ASCII_COST_STRICT: [u8; 128] = build_cost(&ASCII_MAP_C);
+
+const fn build_cost(map: &[u8; 128]) -> [u8; 128] {
+    let mut cost = [0u8; 128];
+    let mut i = 0;
+    while i < 128 {
+        cost[i] = match map[i] {
+            NONE => 0,
+            m if m & EXT_FLAG != 0 => 2,
+            _ => 1,
+        };
+        i += 1;
+    }
+    cost
+}
+
+/// Septets an all-ASCII `text` takes and whether any character costs two,
+/// or `None` (strict only) when a character has no GSM form.
+#[inline]
+pub(crate) fn ascii_septets(text: &[u8], strict: bool) -> Option<(usize, bool)> {
+    let table = if strict {
+        &ASCII_COST_STRICT
+    } else {
+        &ASCII_COST_LOSSY
+    };
+    let mut units = 0usize;
+    let mut any_zero = false;
+    for &b in text {
+        let c = table[usize::from(b & 0x7F)];
+        units += usize::from(c);
+        any_zero |= c == 0;
+    }
+    if any_zero {
+        return None;
+    }
+    Some((units, units != text.len()))
+}
+
+/// Septets each ASCII character costs under the lossy rules (for the splitter's fast path).
+#[inline(always)]
+pub(crate) fn ascii_cost_lossy(b: u8) -> usize {
+    usize::from(ASCII_COST_LOSSY[usize::from(b & 0x7F)])
 }
 
 /// Septets `text` takes after look-alike substitution (what [`encode`] returns the length of).
@@ -198,6 +319,36 @@ pub fn encode(text: &str) -> Vec<u8> {
 
 /// [`encode`], appending to `out`.
 pub fn encode_into(text: &str, out: &mut Vec<u8>) {
+    if text.is_ascii() {
+        // Fast path: size the output exactly, then map octet by octet.
+        let bytes = text.as_bytes();
+        let extended = bytes
+            .iter()
+            .filter(|&&b| ASCII_COST_LOSSY[usize::from(b & 0x7F)] == 2)
+            .count();
+        let start = out.len();
+        out.resize(start + bytes.len() + extended, 0);
+        let dst = &mut out[start..];
+        if extended == 0 {
+            for (d, &b) in dst.iter_mut().zip(bytes) {
+                *d = LOSSY_ASCII[usize::from(b & 0x7F)];
+            }
+        } else {
+            let mut j = 0;
+            for &b in bytes {
+                let m = LOSSY_ASCII[usize::from(b & 0x7F)];
+                if m & EXT_FLAG != 0 {
+                    dst[j] = ESCAPE;
+                    dst[j + 1] = m & 0x7F;
+                    j += 2;
+                } else {
+                    dst[j] = m;
+                    j += 1;
+                }
+            }
+        }
+        return;
+    }
     for_each_lossy(text, |g| match g {
         GsmChar::Basic(s) => out.push(s),
         GsmChar::Extended(s) => {
@@ -377,6 +528,24 @@ mod tests {
             .filter(|&c| is_gsm(c))
             .count();
         assert_eq!(count, 137);
+    }
+
+    #[test]
+    fn ascii_fast_paths_agree_with_the_tables() {
+        for b in 0u8..0x80 {
+            let c = char::from(b);
+            let slow = match lookup(c) {
+                Some(g) => vec![g],
+                None => match lookalike(c) {
+                    Some(r) => r.chars().map(|r| lookup(r).unwrap()).collect(),
+                    None => vec![GsmChar::Basic(0x3F)],
+                },
+            };
+            let mut fast = Vec::new();
+            for_each_lossy(&c.to_string(), |g| fast.push(g));
+            assert_eq!(fast, slow, "{c:?}");
+            assert_eq!(is_gsm_text(&c.to_string()), lookup(c).is_some(), "{c:?}");
+        }
     }
 
     #[test]

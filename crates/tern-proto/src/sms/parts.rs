@@ -130,11 +130,72 @@ pub fn plan_parts(
     body_type: Option<BodyType>,
     dcs: Option<u8>,
 ) -> Result<PartPlan, BodyError> {
+    if body_type == Some(BodyType::Auto) {
+        if content.is_ascii() {
+            return Ok(match gsm7::ascii_septets(content.as_bytes(), true) {
+                Some(counted) => plan_ascii_gsm(content.as_bytes(), counted),
+                None => plan_from(SmsEncoding::Ucs2, content.len()),
+            });
+        }
+        // One pass: count GSM septets while checking every character is GSM.
+        let mut packer = Packer::new(SmsEncoding::Gsm7.multipart_units() as usize);
+        if gsm7::for_each_strict(content, |g| {
+            packer.push(g.septets() as usize);
+        }) {
+            return Ok(PartPlan {
+                encoding: SmsEncoding::Gsm7,
+                parts: to_u32(packer.parts(SmsEncoding::Gsm7.single_part_units() as usize)),
+                units: to_u32(packer.units),
+            });
+        }
+        return plan_encoded(content, SmsEncoding::Ucs2);
+    }
     plan_encoded(content, choose_encoding(content, body_type, dcs))
+}
+
+/// The plan for `units` units that contain no indivisible pairs.
+fn plan_from(encoding: SmsEncoding, units: usize) -> PartPlan {
+    let parts = if units <= encoding.single_part_units() as usize {
+        1
+    } else {
+        units.div_ceil(encoding.multipart_units() as usize)
+    };
+    PartPlan {
+        encoding,
+        parts: to_u32(parts),
+        units: to_u32(units),
+    }
+}
+
+/// GSM plan of all-ASCII text whose septets were counted by `gsm7::ascii_septets`.
+fn plan_ascii_gsm(bytes: &[u8], (units, has_pairs): (usize, bool)) -> PartPlan {
+    let single = SmsEncoding::Gsm7.single_part_units() as usize;
+    if units <= single || !has_pairs {
+        return plan_from(SmsEncoding::Gsm7, units);
+    }
+    let mut packer = Packer::new(SmsEncoding::Gsm7.multipart_units() as usize);
+    for &b in bytes {
+        packer.push(gsm7::ascii_cost_lossy(b));
+    }
+    PartPlan {
+        encoding: SmsEncoding::Gsm7,
+        parts: to_u32(packer.parts(single)),
+        units: to_u32(units),
+    }
 }
 
 /// [`plan_parts`] for an encoding already chosen.
 pub fn plan_encoded(content: &str, encoding: SmsEncoding) -> Result<PartPlan, BodyError> {
+    if content.is_ascii() && encoding != SmsEncoding::Binary8 {
+        return Ok(match encoding {
+            SmsEncoding::Gsm7 => {
+                let counted = gsm7::ascii_septets(content.as_bytes(), false)
+                    .expect("every ASCII character has a lossy GSM form");
+                plan_ascii_gsm(content.as_bytes(), counted)
+            }
+            _ => plan_from(SmsEncoding::Ucs2, content.len()),
+        });
+    }
     let single = encoding.single_part_units() as usize;
     let mut packer = Packer::new(encoding.multipart_units() as usize);
     match encoding {
@@ -218,7 +279,7 @@ impl EncodedText {
     }
 
     /// Octets of the indivisible run starting at `i`: an escape pair, a surrogate pair, or one unit.
-    #[inline]
+    #[cfg(test)]
     fn run_len(&self, i: usize) -> usize {
         let b = &self.bytes;
         match self.encoding {
@@ -248,7 +309,56 @@ impl EncodedText {
     }
 
     /// Octet offsets where each part after the first starts (empty: one part).
+    ///
+    /// Jumps a full part at a time and only looks at the octets around each cut:
+    /// the same cuts as walking the runs greedily (`boundaries_greedy`, tested).
     fn boundaries(&self) -> Vec<usize> {
+        let b = &self.bytes;
+        let opu = self.encoding.octets_per_unit();
+        let single = self.encoding.single_part_units() as usize * opu;
+        let mut cuts = Vec::new();
+        if b.len() <= single {
+            return cuts;
+        }
+        let per_part = self.encoding.multipart_units() as usize * opu;
+        let mut start = 0;
+        loop {
+            let mut end = start + per_part;
+            if end >= b.len() {
+                return cuts;
+            }
+            match self.encoding {
+                SmsEncoding::Gsm7 if b[end - 1] == gsm7::ESCAPE => {
+                    // Runs start at `start`; within a stretch of escapes, pairs start at
+                    // every other one. Does the escape at end-1 start a pair?
+                    let run_start = b[start..end]
+                        .iter()
+                        .rposition(|&x| x != gsm7::ESCAPE)
+                        .map_or(start, |p| start + p + 1);
+                    if (end - 1 - run_start).is_multiple_of(2) {
+                        end -= 1;
+                    }
+                }
+                SmsEncoding::Ucs2 => {
+                    // A high surrogate just before the cut followed by a low one after it.
+                    let unit = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
+                    if end + 1 < b.len()
+                        && ucs2::is_high_surrogate(unit(end - 2))
+                        && ucs2::is_low_surrogate(unit(end))
+                    {
+                        end -= 2;
+                    }
+                }
+                _ => {}
+            }
+            cuts.push(end);
+            start = end;
+        }
+    }
+
+    /// The greedy walk over every run that [`boundaries`](Self::boundaries) must agree with.
+    #[cfg(test)]
+    fn boundaries_greedy(&self) -> Vec<usize> {
         let opu = self.encoding.octets_per_unit();
         let single = self.encoding.single_part_units() as usize * opu;
         let mut cuts = Vec::new();
@@ -530,6 +640,24 @@ mod tests {
     fn split_panics_past_255_parts() {
         let e = EncodedText::encode(&"a".repeat(153 * 255 + 1), SmsEncoding::Gsm7).unwrap();
         split(&e, 0);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn jumping_cuts_equal_the_greedy_walk(
+            raw in proptest::collection::vec(
+                proptest::prop_oneof![
+                    3 => proptest::sample::select(vec![0x1Bu8, 0xD8, 0xDC, 0x3D, 0x00]),
+                    1 => proptest::prelude::any::<u8>(),
+                ],
+                0..1200,
+            ),
+        ) {
+            for enc in [SmsEncoding::Gsm7, SmsEncoding::Ucs2, SmsEncoding::Binary8] {
+                let e = EncodedText::from_encoded(enc, raw.clone());
+                proptest::prop_assert_eq!(e.boundaries(), e.boundaries_greedy(), "{:?}", enc);
+            }
+        }
     }
 
     #[test]

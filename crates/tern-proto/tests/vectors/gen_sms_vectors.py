@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Generates sms_vectors.json: SMS encodings, part counts and parts computed
-independently of Tern's Rust code, for tests/sms_vectors.rs.
+independently of Tern's Rust code, for tests/sms/vectors.rs.
 
 Independent means: GSM 03.38 unpacked septets come from the `gsm0338` codec
 (PyPI), packed septets without a header from `smspdudecoder`'s GSM codec,

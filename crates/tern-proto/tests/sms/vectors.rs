@@ -13,7 +13,7 @@ use rusmpp_extra::encoding::ucs2::Ucs2;
 use serde_json::Value;
 use tern_proto::sms::{self, BodyType, EncodedText, SmsEncoding, gsm7, ucs2};
 
-const VECTORS: &str = include_str!("vectors/sms_vectors.json");
+const VECTORS: &str = include_str!("../vectors/sms_vectors.json");
 
 fn vectors() -> Value {
     serde_json::from_str(VECTORS).expect("vectors parse")

@@ -205,6 +205,28 @@ proptest! {
     }
 
     #[test]
+    fn plan_agrees_with_split_for_ascii(
+        s in prop::collection::vec(
+            prop_oneof![
+                4 => proptest::char::range(' ', '~'),
+                3 => select(vec!['{', '}', '[', ']', '\\', '^', '~', '|', '\u{0C}']),
+                1 => proptest::char::range('\0', '\u{7F}'),
+            ],
+            0..1500,
+        ).prop_map(|v| v.into_iter().collect::<String>()),
+        (body_type, dcs) in options(),
+    ) {
+        let plan = sms::plan_parts(&s, body_type, dcs).unwrap();
+        let encoded = EncodedText::encode(&s, plan.encoding).unwrap();
+        prop_assert_eq!(plan, encoded.plan());
+        prop_assert_eq!(plan.units as usize, encoded.as_bytes().len() / if plan.encoding == SmsEncoding::Ucs2 { 2 } else { 1 });
+        check_split(&encoded, 0x0102)?;
+        if plan.encoding == SmsEncoding::Gsm7 {
+            prop_assert_eq!(gsm7::septet_count(&s), plan.units as usize);
+        }
+    }
+
+    #[test]
     fn auto_picks_ucs2_exactly_when_a_character_is_not_gsm(s in mixed_string(200)) {
         let enc = sms::choose_encoding(&s, Some(BodyType::Auto), None);
         let all_gsm = s.chars().all(gsm7::is_gsm);
