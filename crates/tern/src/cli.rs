@@ -20,6 +20,8 @@ pub enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Print the OpenAPI 3.1 document of the JSON endpoints.
+    Openapi,
 }
 
 #[derive(Debug, Args)]

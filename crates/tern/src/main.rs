@@ -28,6 +28,10 @@ fn main() -> anyhow::Result<()> {
                 account_cmd::create(args).await
             }
             cli::Command::Account(cli::AccountCommand::List(args)) => account_cmd::list(args).await,
+            cli::Command::Openapi => {
+                println!("{}", tern_ingress::http::openapi::document());
+                Ok(())
+            }
         }
     })
 }

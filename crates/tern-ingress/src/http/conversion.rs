@@ -10,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use tern_core::conversion::{self, ConversionError, number_forms};
 use tern_proto::cm::conversion::{ConversionRequest, parse_json, parse_xml};
+#[allow(unused_imports)] // named in the OpenAPI attribute
+use tern_proto::cm::wire::ConversionBody;
 
 use super::AppState;
 use super::submit::read_body;
@@ -40,6 +42,19 @@ fn parse(bytes: &[u8], content_type: &str) -> Result<ConversionRequest, Conversi
     }
 }
 
+/// Record a conversion (JSON; XML `<Conversion>` with the same elements is accepted too).
+#[utoipa::path(
+    post,
+    path = "/v1.0/conversion",
+    request_body(content = ConversionBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Recorded (empty body)"),
+        (status = 400, description = "Malformed input; the reason as text", body = String, content_type = "text/plain"),
+        (status = 401, description = "No credentials", body = String, content_type = "text/plain"),
+        (status = 403, description = "Unknown or unsupported credentials", body = String, content_type = "text/plain"),
+        (status = 404, description = "No message with that reference and number", body = String, content_type = "text/plain"),
+    )
+)]
 pub async fn post(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let content_type = request
         .headers()

@@ -8,12 +8,13 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use tern_core::error_code::RequestError;
 use tern_core::message::{DeliveryState, MessageFilter, MessageId, MessageRecord};
 use tern_core::report::cm_local_time;
 use tern_core::submission;
+use tern_proto::cm::response::SubmitResponse;
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 
@@ -21,22 +22,25 @@ use super::AppState;
 const MAX_LIMIT: usize = 1000;
 const DEFAULT_LIMIT: usize = 100;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogQuery {
+    /// Only messages with this reference.
     reference: Option<String>,
+    /// Only messages to this number (as sent).
     to: Option<String>,
+    /// queued, sent, delivered, read, failed, rejected or expired.
     status: Option<String>,
+    /// Only messages accepted at or after this RFC 3339 time.
     since: Option<String>,
+    /// The `next` cursor of the previous page.
     after: Option<String>,
+    /// 1-1000, default 100.
     limit: Option<usize>,
 }
 
 fn error(status: StatusCode, code: u32, details: impl Into<String>) -> Response {
-    (
-        status,
-        Json(json!({"details": details.into(), "errorCode": code, "messages": []})),
-    )
-        .into_response()
+    (status, Json(SubmitResponse::failure(code, details))).into_response()
 }
 
 fn auth_error(error: RequestError) -> Response {
@@ -47,6 +51,20 @@ fn error_from(status: StatusCode, request_error: RequestError) -> Response {
     error(status, request_error.code(), request_error.details())
 }
 
+/// The account's messages with their status history.
+#[utoipa::path(
+    get,
+    path = "/v1.0/messages",
+    params(
+        ("X-CM-PRODUCTTOKEN" = String, Header, description = "The account's product token"),
+        LogQuery,
+    ),
+    responses(
+        (status = 200, description = "A page of messages, oldest first", body = MessageLog),
+        (status = 400, description = "A filter is malformed", body = SubmitResponse),
+        (status = 401, description = "Missing, malformed or unknown product token", body = SubmitResponse),
+    )
+)]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -77,8 +95,11 @@ pub async fn list(
             let next = (records.len() == limit)
                 .then(|| records.last().map(|r| r.message.id.to_string()))
                 .flatten();
-            let messages: Vec<Value> = records.iter().map(record_json).collect();
-            Json(json!({"messages": messages, "next": next})).into_response()
+            Json(MessageLog {
+                messages: records.iter().map(logged).collect(),
+                next,
+            })
+            .into_response()
         }
         Err(store_error) => {
             tracing::error!(%store_error, "message log query failed");
@@ -120,38 +141,89 @@ fn filter_of(query: LogQuery) -> Result<MessageFilter, String> {
     })
 }
 
-fn record_json(record: &MessageRecord) -> Value {
+/// A page of the message log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageLog {
+    pub messages: Vec<LoggedMessage>,
+    /// Pass as `after` for the next page; null on the last page.
+    pub next: Option<String>,
+}
+
+/// One message in the log.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoggedMessage {
+    pub message_id: String,
+    pub to: String,
+    pub from: String,
+    pub reference: Option<String>,
+    pub custom_grouping: Option<String>,
+    pub custom_grouping2: Option<String>,
+    pub custom_grouping3: Option<String>,
+    /// The allowed channels the account has, in fallback order.
+    pub allowed_channels: Vec<String>,
+    /// The channel it is on now, or finished on.
+    pub channel: Option<String>,
+    pub parts: u32,
+    /// queued, sent, delivered, read, failed, rejected or expired.
+    pub status: String,
+    /// RFC 3339, UTC.
+    pub accepted_at: String,
+    pub valid_until: String,
+    pub history: Vec<LoggedStatus>,
+    /// Conversions reported through the Conversion API (RFC 3339, UTC).
+    pub conversions: Vec<String>,
+}
+
+/// One status change.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoggedStatus {
+    /// RFC 3339, UTC.
+    pub at: String,
+    /// `yyyy-MM-ddTHH:mm:ss` in CE(S)T, as status reports carry it.
+    pub time: String,
+    pub channel: String,
+    /// CM status code: 0 accepted by operator, 1 rejected, 2 delivered, 3 failed, 4 read.
+    pub status: u8,
+    pub status_description: String,
+    pub error_code: Option<u16>,
+    pub operator: Option<String>,
+}
+
+fn logged(record: &MessageRecord) -> LoggedMessage {
     let message = &record.message;
-    let history: Vec<Value> = record
-        .history
-        .iter()
-        .map(|event| {
-            json!({
-                "at": event.at.to_string(),
-                "time": cm_local_time(event.at),
-                "channel": event.channel.as_str(),
-                "status": event.status.code(),
-                "statusDescription": event.status.description(),
-                "errorCode": event.error_code,
-                "operator": event.operator,
+    LoggedMessage {
+        message_id: message.id.to_string(),
+        to: message.recipient.clone(),
+        from: message.content.from.clone(),
+        reference: message.reference.clone(),
+        custom_grouping: message.custom_groupings[0].clone(),
+        custom_grouping2: message.custom_groupings[1].clone(),
+        custom_grouping3: message.custom_groupings[2].clone(),
+        allowed_channels: message
+            .channels
+            .iter()
+            .map(|c| c.as_str().to_owned())
+            .collect(),
+        channel: record.channel.map(|c| c.as_str().to_owned()),
+        parts: message.parts,
+        status: record.state.as_str().to_owned(),
+        accepted_at: message.accepted_at.to_string(),
+        valid_until: message.valid_until.to_string(),
+        history: record
+            .history
+            .iter()
+            .map(|event| LoggedStatus {
+                at: event.at.to_string(),
+                time: cm_local_time(event.at),
+                channel: event.channel.as_str().to_owned(),
+                status: event.status.code(),
+                status_description: event.status.description().to_owned(),
+                error_code: event.error_code,
+                operator: event.operator.clone(),
             })
-        })
-        .collect();
-    json!({
-        "messageId": message.id.to_string(),
-        "to": message.recipient,
-        "from": message.content.from,
-        "reference": message.reference,
-        "customGrouping": message.custom_groupings[0],
-        "customGrouping2": message.custom_groupings[1],
-        "customGrouping3": message.custom_groupings[2],
-        "allowedChannels": message.channels.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
-        "channel": record.channel.map(|c| c.as_str()),
-        "parts": message.parts,
-        "status": record.state.as_str(),
-        "acceptedAt": message.accepted_at.to_string(),
-        "validUntil": message.valid_until.to_string(),
-        "history": history,
-        "conversions": record.conversions.iter().map(|at| at.to_string()).collect::<Vec<_>>(),
-    })
+            .collect(),
+        conversions: record.conversions.iter().map(|at| at.to_string()).collect(),
+    }
 }

@@ -3,6 +3,7 @@
 mod conversion;
 mod gateway_ashx;
 mod message_log;
+pub mod openapi;
 mod submit;
 
 use std::sync::Arc;
@@ -44,6 +45,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1.0/conversion", post(conversion::post))
         .route("/v1.0/messages", get(message_log::list))
         .route("/health", get(health))
+        .route("/openapi.json", get(openapi::serve))
         .with_state(state)
         .layer(CatchPanicLayer::custom(unknown_error))
 }

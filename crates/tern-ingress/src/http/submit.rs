@@ -16,6 +16,8 @@ use tern_core::submission::{self, RecipientOutcome};
 use tern_proto::cm::json::parse_submit;
 use tern_proto::cm::response::SubmitResponse;
 use tern_proto::cm::submission::SubmitRequest;
+#[allow(unused_imports)] // named in the OpenAPI attribute
+use tern_proto::cm::wire::MessageRequest;
 
 use super::AppState;
 
@@ -61,6 +63,20 @@ pub async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Re
     })
 }
 
+/// Send messages: CM's JSON interface.
+#[utoipa::path(
+    post,
+    path = "/v1.0/message",
+    request_body(content = MessageRequest, content_type = "application/json",
+        description = "Keys are case-insensitive at every level; unknown fields are ignored."),
+    responses(
+        (status = 200, description = "Some or all messages accepted (errorCode 0 or 201)", body = SubmitResponse),
+        (status = 400, description = "Nothing accepted: authentication (101/103), balance (102), malformed (202/203) or every message rejected (201)", body = SubmitResponse),
+        (status = 405, description = "Not a POST", body = SubmitResponse),
+        (status = 413, description = "Body over the configured limit (202)", body = SubmitResponse),
+        (status = 500, description = "Unknown Error (999)", body = SubmitResponse),
+    )
+)]
 pub async fn submit_json(State(state): State<Arc<AppState>>, request: Request) -> Response {
     match submit(&state, request.into_body()).await {
         Ok(response) => response,

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::cm::json::InvalidJson;
-use crate::cm::json_ci::{get, scalar_text};
+use crate::cm::wire::{ConversionBody, Lenient, Text, normalize_keys};
 use crate::cm::xml_tree::{Element, XmlError, parse};
 
 /// A conversion as sent.
@@ -26,14 +26,18 @@ fn non_empty(text: Option<String>) -> Option<String> {
 /// Parse the JSON form.
 pub fn parse_json(body: &[u8]) -> Result<ConversionRequest, InvalidJson> {
     let root: Value = serde_json::from_slice(body).map_err(|_| InvalidJson)?;
-    let object = root.as_object().ok_or(InvalidJson)?;
-    let field = |name: &str| non_empty(get(object, name).and_then(scalar_text));
+    if !root.is_object() {
+        return Err(InvalidJson);
+    }
+    let wire: ConversionBody =
+        serde_json::from_value(normalize_keys(root)).map_err(|_| InvalidJson)?;
+    let field = |value: Lenient<Text>| non_empty(value.ok().map(|t| t.0));
     Ok(ConversionRequest {
-        product_token: field("producttoken"),
-        login_authentication: field("login").is_some() || field("customer").is_some(),
-        msisdn: field("msisdn"),
-        reference: field("reference"),
-        converted_timestamp: field("convertedtimestamp"),
+        product_token: field(wire.product_token),
+        login_authentication: field(wire.login).is_some() || field(wire.customer).is_some(),
+        msisdn: field(wire.msisdn),
+        reference: field(wire.reference),
+        converted_timestamp: field(wire.converted_timestamp),
     })
 }
 

@@ -1,12 +1,16 @@
-//! Parsing CM's JSON `POST /v1.0/message` body into a [`SubmitRequest`]. Keys are matched without
-//! case at every level, unknown fields are ignored and `null` counts as absent, as the official
-//! SDKs require (the .NET SDK sends `$type` fields and explicit nulls).
+//! Parsing CM's JSON `POST /v1.0/message` body into a [`SubmitRequest`] through the typed wire
+//! structs of [`crate::cm::wire`]. Keys are matched without case at every level, unknown fields
+//! are ignored and `null` counts as absent, as the official SDKs require (the .NET SDK sends
+//! `$type` fields and explicit nulls).
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::cm::json_ci::{get, scalar_text};
+use crate::cm::json_ci::get_in;
 use crate::cm::rich::RichContent;
 use crate::cm::submission::{Field, SubmitRequest, SubmittedBody, SubmittedMsg, WrongType};
+use crate::cm::wire::{
+    Integer, Lenient, MessageRequest, Msg, RecipientEntry, Text, normalize_keys,
+};
 
 /// The body is not JSON, or its top level is not an object.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -19,20 +23,35 @@ pub fn parse_submit(body: &[u8]) -> Result<SubmitRequest, InvalidJson> {
     // Some Windows clients start UTF-8 bodies with a byte-order mark; it is not JSON, but harmless.
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let root: Value = serde_json::from_slice(body).map_err(|_| InvalidJson)?;
-    let root = root.as_object().ok_or(InvalidJson)?;
-    let messages = get(root, "messages").and_then(Value::as_object);
+    if !root.is_object() {
+        return Err(InvalidJson);
+    }
+    // richContent is forwarded to channels exactly as sent, so keep its original text.
+    let rich_originals = original_rich_contents(&root);
+    let request: MessageRequest =
+        serde_json::from_value(normalize_keys(root)).map_err(|_| InvalidJson)?;
+    let messages = request.messages.ok().unwrap_or_default();
     let product_token = messages
-        .and_then(|m| get(m, "authentication"))
-        .and_then(|a| a.as_object())
-        .and_then(|a| get(a, "producttoken"))
-        .and_then(scalar_text);
-    let msg_list = match messages.and_then(|m| get(m, "msg")) {
-        None => Ok(None),
-        Some(Value::Array(items)) => Ok(Some(items.iter().map(parse_msg).collect())),
-        Some(_) => Err(WrongType {
+        .authentication
+        .ok()
+        .and_then(|a| a.product_token.ok())
+        .map(|t| t.0);
+    let msg_list = match messages.msg {
+        Lenient::Absent => Ok(None),
+        Lenient::Wrong => Err(WrongType {
             field: "msg",
             expected: "array",
         }),
+        Lenient::Present(items) => Ok(Some(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(index, msg)| {
+                    let original = rich_originals.get(index).cloned().flatten();
+                    submitted(msg.ok().unwrap_or_default(), original)
+                })
+                .collect(),
+        )),
     };
     Ok(SubmitRequest {
         product_token,
@@ -40,115 +59,83 @@ pub fn parse_submit(body: &[u8]) -> Result<SubmitRequest, InvalidJson> {
     })
 }
 
-fn parse_msg(value: &Value) -> SubmittedMsg {
-    let empty = Map::new();
-    let msg = value.as_object().unwrap_or(&empty);
-    let rich = get(msg, "richcontent");
+/// Each msg's `richContent` as sent, by position.
+fn original_rich_contents(root: &Value) -> Vec<Option<String>> {
+    get_in(root, "messages")
+        .and_then(|messages| get_in(messages, "msg"))
+        .and_then(Value::as_array)
+        .map(|msgs| {
+            msgs.iter()
+                .map(|msg| get_in(msg, "richcontent").map(Value::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn field<T>(value: Lenient<T>, name: &'static str, expected: &'static str) -> Field<T> {
+    value.or_wrong(WrongType {
+        field: name,
+        expected,
+    })
+}
+
+fn text(value: Lenient<Text>, name: &'static str) -> Field<String> {
+    field(value, name, "string").map(|t| t.map(|t| t.0))
+}
+
+fn integer(value: Lenient<Integer>, name: &'static str) -> Field<i64> {
+    field(value, name, "integer").map(|i| i.and_then(|i| i.0))
+}
+
+fn submitted(msg: Msg, rich_content_json: Option<String>) -> SubmittedMsg {
     SubmittedMsg {
-        from: text_field(msg, "from"),
-        to: to_field(msg),
-        body: body_field(msg),
-        reference: text_field(msg, "reference"),
+        from: text(msg.from, "from"),
+        to: field(msg.to, "to", "array").map(|list| {
+            list.map(|entries| {
+                entries
+                    .into_iter()
+                    .map(|entry| match entry {
+                        Lenient::Absent => Ok(None),
+                        Lenient::Wrong => Err(WrongType {
+                            field: "number",
+                            expected: "string",
+                        }),
+                        Lenient::Present(RecipientEntry::Bare(number)) => Ok(Some(number.0)),
+                        Lenient::Present(RecipientEntry::Object(recipient)) => {
+                            text(recipient.number, "number")
+                        }
+                    })
+                    .collect()
+            })
+        }),
+        body: field(msg.body, "body", "object").map(|body| {
+            body.map(|body| SubmittedBody {
+                content: text(body.content, "content"),
+                body_type: text(body.body_type, "type"),
+            })
+        }),
+        reference: text(msg.reference, "reference"),
         custom_groupings: [
-            text_field(msg, "customgrouping"),
-            text_field(msg, "customgrouping2"),
-            text_field(msg, "customgrouping3"),
+            text(msg.custom_grouping, "customGrouping"),
+            text(msg.custom_grouping2, "customGrouping2"),
+            text(msg.custom_grouping3, "customGrouping3"),
         ],
-        validity: text_field(msg, "validity"),
-        allowed_channels: channels_field(msg),
-        app_key: text_field(msg, "appkey"),
-        dcs: integer_field(msg, "dcs"),
-        minimum_parts: integer_field(msg, "minimumnumberofmessageparts"),
-        maximum_parts: integer_field(msg, "maximumnumberofmessageparts"),
-        rich_content: match rich {
-            None => Ok(None),
-            Some(value @ Value::Object(_)) => Ok(Some(RichContent::from_json(value))),
-            Some(_) => Err(WrongType {
-                field: "richContent",
-                expected: "object",
-            }),
-        },
-        rich_content_json: rich.map(Value::to_string),
-    }
-}
-
-/// A text field; numbers and booleans are taken as their text.
-fn text_field(object: &Map<String, Value>, key: &'static str) -> Field<String> {
-    match get(object, key) {
-        None => Ok(None),
-        Some(value) => scalar_text(value).map(Some).ok_or(WrongType {
-            field: key,
-            expected: "string",
-        }),
-    }
-}
-
-fn integer_field(object: &Map<String, Value>, key: &'static str) -> Field<i64> {
-    let wrong = WrongType {
-        field: key,
-        expected: "integer",
-    };
-    match get(object, key) {
-        None => Ok(None),
-        Some(Value::Number(number)) => number.as_i64().map(Some).ok_or(wrong),
-        Some(Value::String(text)) if text.trim().is_empty() => Ok(None),
-        Some(Value::String(text)) => text.trim().parse().map(Some).map_err(|_| wrong),
-        Some(_) => Err(wrong),
-    }
-}
-
-fn to_field(msg: &Map<String, Value>) -> Field<Vec<Field<String>>> {
-    match get(msg, "to") {
-        None => Ok(None),
-        Some(Value::Array(items)) => Ok(Some(
-            items
-                .iter()
-                .map(|item| match item {
-                    Value::Object(recipient) => text_field(recipient, "number"),
-                    Value::Null => Ok(None),
-                    // A bare string or number is what a client means as the number.
-                    other => scalar_text(other).map(Some).ok_or(WrongType {
-                        field: "number",
-                        expected: "string",
-                    }),
-                })
-                .collect(),
-        )),
-        Some(_) => Err(WrongType {
-            field: "to",
-            expected: "array",
-        }),
-    }
-}
-
-fn body_field(msg: &Map<String, Value>) -> Field<SubmittedBody> {
-    match get(msg, "body") {
-        None => Ok(None),
-        Some(Value::Object(body)) => Ok(Some(SubmittedBody {
-            content: text_field(body, "content"),
-            body_type: text_field(body, "type"),
-        })),
-        Some(_) => Err(WrongType {
-            field: "body",
-            expected: "object",
-        }),
-    }
-}
-
-fn channels_field(msg: &Map<String, Value>) -> Field<Vec<String>> {
-    let wrong = WrongType {
-        field: "allowedChannels",
-        expected: "array",
-    };
-    match get(msg, "allowedchannels") {
-        None => Ok(None),
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter(|item| !item.is_null())
-            .map(|item| item.as_str().map(str::to_owned).ok_or(wrong.clone()))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some),
-        Some(_) => Err(wrong),
+        validity: text(msg.validity, "validity"),
+        allowed_channels: field(msg.allowed_channels, "allowedChannels", "array")
+            .map(|names| names.map(|names| names.into_iter().flatten().collect())),
+        app_key: text(msg.app_key, "appKey"),
+        dcs: integer(msg.dcs, "dcs"),
+        minimum_parts: integer(
+            msg.minimum_number_of_message_parts,
+            "minimumNumberOfMessageParts",
+        ),
+        maximum_parts: integer(
+            msg.maximum_number_of_message_parts,
+            "maximumNumberOfMessageParts",
+        ),
+        rich_content: field(msg.rich_content, "richContent", "object")
+            .map(|rich| rich.map(RichContent::from)),
+        rich_content_json,
     }
 }
 

@@ -1,5 +1,6 @@
-//! Case-insensitive access to JSON objects. CM treats keys as case-insensitive at every level
-//! (`producttoken`/`productToken`, `Msg`, `RichContent`), and the official SDKs rely on it.
+//! Case-insensitive access to JSON objects, for the few places that read a JSON tree directly
+//! (the typed wire structs in [`crate::cm::wire`] do the rest). CM treats keys as
+//! case-insensitive at every level, and the official SDKs rely on it.
 
 use serde_json::{Map, Value};
 
@@ -17,27 +18,6 @@ pub fn get_in<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
     value.as_object().and_then(|object| get(object, key))
 }
 
-/// A scalar as text: strings as they are, numbers and booleans in their JSON form.
-/// Clients send numbers (`"number": 31612345678`) where strings are documented.
-pub fn scalar_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(text) => Some(text.clone()),
-        Value::Number(number) => Some(number.to_string()),
-        Value::Bool(flag) => Some(flag.to_string()),
-        _ => None,
-    }
-}
-
-/// Text of `key` in `object`: `None` when absent or not a scalar.
-pub fn text(object: &Map<String, Value>, key: &str) -> Option<String> {
-    get(object, key).and_then(scalar_text)
-}
-
-/// Text of `key` in `value` when `value` is an object.
-pub fn text_in(value: &Value, key: &str) -> Option<String> {
-    value.as_object().and_then(|object| text(object, key))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,10 +26,9 @@ mod tests {
     #[test]
     fn keys_match_without_case_and_null_is_absent() {
         let value = json!({"ProductToken": "x", "gone": null, "n": 12});
-        let object = value.as_object().unwrap();
-        assert_eq!(text(object, "producttoken").as_deref(), Some("x"));
-        assert_eq!(get(object, "GONE"), None);
-        assert_eq!(text(object, "N").as_deref(), Some("12"));
-        assert_eq!(text(object, "missing"), None);
+        assert_eq!(get_in(&value, "producttoken"), Some(&json!("x")));
+        assert_eq!(get_in(&value, "GONE"), None);
+        assert_eq!(get_in(&value, "N"), Some(&json!(12)));
+        assert_eq!(get_in(&value, "missing"), None);
     }
 }

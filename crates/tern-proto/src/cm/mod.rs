@@ -9,5 +9,6 @@ pub mod response;
 pub mod rich;
 pub mod status_report;
 pub mod submission;
+pub mod wire;
 pub mod xml;
 pub mod xml_tree;

@@ -4,32 +4,39 @@
 //! addition; every SDK ignores unknown fields.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// The whole response body.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Always the body, on 200, 400, 405, 413 and 500 alike.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct SubmitResponse {
+    /// `Created N message(s)`, or the request's error.
     pub details: String,
+    /// 0 ok; 101/102/103 account; 201 some messages rejected; 202 malformed; 203 msg; 999 unknown.
     #[serde(rename = "errorCode")]
     pub error_code: u32,
     pub messages: Vec<MessageResult>,
 }
 
 /// `Accepted` or `Rejected`, exactly as CM spells them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 pub enum MessageStatus {
     Accepted,
     Rejected,
 }
 
 /// One recipient's outcome.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct MessageResult {
     pub to: String,
     pub status: MessageStatus,
     pub reference: Option<String>,
+    /// SMS parts created (0 when rejected).
     pub parts: u32,
+    /// Why the message was rejected.
     #[serde(rename = "messageDetails")]
     pub message_details: Option<String>,
+    /// 0, or 301-305.
     #[serde(rename = "messageErrorCode")]
     pub message_error_code: u32,
     /// Tern's id for the accepted message (absent when rejected).

@@ -2,9 +2,11 @@
 //! template) and suggestions. Parsing keeps every field optional and case-insensitive; the domain
 //! decides what is required for which channel and names the offending field when it is missing.
 
-use serde_json::Value;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
-use crate::cm::json_ci::{get_in, scalar_text, text_in};
+use crate::cm::wire::{Lenient, Text, normalize_keys};
 
 /// `richContent`.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -91,64 +93,265 @@ pub struct Calendar {
 }
 
 impl RichContent {
-    /// Read `richContent` from its JSON object.
+    /// Read `richContent` from its JSON object (keys in any case).
     pub fn from_json(value: &Value) -> Self {
+        let wire: Lenient<RichContentWire> =
+            serde_json::from_value(normalize_keys(value.clone())).unwrap_or(Lenient::Wrong);
+        RichContent::from(wire.ok().unwrap_or_default())
+    }
+}
+
+/// The text of a field, when present, well-typed and not blank.
+fn text(field: Lenient<Text>) -> Option<String> {
+    field.ok().map(|t| t.0).filter(|t| !t.trim().is_empty())
+}
+
+/// `Some(list)` when absent (empty) or an array; `None` when of another type.
+fn list<W, T>(
+    field: Lenient<Vec<Lenient<W>>>,
+    into: fn(W) -> T,
+    empty: fn() -> W,
+) -> Option<Vec<T>> {
+    match field {
+        Lenient::Absent => Some(Vec::new()),
+        Lenient::Wrong => None,
+        Lenient::Present(items) => Some(
+            items
+                .into_iter()
+                .filter(|item| item.is_present())
+                .map(|item| into(item.ok().unwrap_or_else(empty)))
+                .collect(),
+        ),
+    }
+}
+
+/// `richContent` on the wire.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, ToSchema)]
+#[schema(as = RichContent)]
+pub struct RichContentWire {
+    /// The conversation parts, in order.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<ConversationPartWire>>)]
+    pub conversation: Lenient<Vec<Lenient<ConversationPartWire>>>,
+    /// At most 11 suggestions.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<SuggestionWire>>)]
+    pub suggestions: Lenient<Vec<Lenient<SuggestionWire>>>,
+}
+
+/// One conversation part: text, media, location, contacts, a WhatsApp template or an interactive
+/// message.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, ToSchema)]
+#[schema(as = ConversationPart)]
+pub struct ConversationPartWire {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub text: Lenient<Text>,
+    #[serde(default)]
+    #[schema(value_type = Option<MediaWire>)]
+    pub media: Lenient<MediaWire>,
+    #[serde(default)]
+    #[schema(value_type = Option<LocationWire>)]
+    pub location: Lenient<LocationWire>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<ContactWire>>)]
+    pub contacts: Lenient<Vec<Lenient<ContactWire>>>,
+    #[serde(default)]
+    #[schema(value_type = Option<TemplateWire>)]
+    pub template: Lenient<TemplateWire>,
+    /// A WhatsApp interactive message (forwarded as sent).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub interactive: Lenient<Map<String, Value>>,
+}
+
+/// `media`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, ToSchema)]
+#[schema(as = Media)]
+pub struct MediaWire {
+    /// Caption.
+    #[serde(default, rename = "mediaName", alias = "medianame")]
+    #[schema(value_type = Option<String>)]
+    pub media_name: Lenient<Text>,
+    #[serde(default, rename = "mediaUri", alias = "mediauri")]
+    #[schema(value_type = Option<String>)]
+    pub media_uri: Lenient<Text>,
+    /// One of the spec's types, e.g. image/jpeg, video/mp4, audio/ogg, document/pdf.
+    #[serde(default, rename = "mimeType", alias = "mimetype")]
+    #[schema(value_type = Option<String>)]
+    pub mime_type: Lenient<Text>,
+}
+
+/// `location` / `viewLocation`: a search query, or latitude and longitude.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, ToSchema)]
+#[schema(as = Location)]
+pub struct LocationWire {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub latitude: Lenient<Text>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub longitude: Lenient<Text>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub label: Lenient<Text>,
+    #[serde(default, rename = "searchQuery", alias = "searchquery")]
+    #[schema(value_type = Option<String>)]
+    pub search_query: Lenient<Text>,
+}
+
+/// A contact card (WhatsApp's fields; only `name.formatted_name` is required).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, ToSchema)]
+#[schema(as = Contact)]
+pub struct ContactWire {
+    #[serde(default)]
+    #[schema(value_type = Option<ContactNameWire>)]
+    pub name: Lenient<ContactNameWire>,
+}
+
+/// `contacts[].name`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, ToSchema)]
+#[schema(as = ContactName)]
+pub struct ContactNameWire {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub formatted_name: Lenient<Text>,
+}
+
+/// `template`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, ToSchema)]
+#[schema(as = Template)]
+pub struct TemplateWire {
+    #[serde(default)]
+    #[schema(value_type = Option<WhatsAppTemplateWire>)]
+    pub whatsapp: Lenient<WhatsAppTemplateWire>,
+}
+
+/// `template.whatsapp`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, ToSchema)]
+#[schema(as = WhatsAppTemplate)]
+pub struct WhatsAppTemplateWire {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub namespace: Lenient<Text>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub element_name: Lenient<Text>,
+    #[serde(default)]
+    #[schema(value_type = Option<LanguageWire>)]
+    pub language: Lenient<LanguageWire>,
+    /// Template parameters (forwarded as sent).
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub localizable_params: Lenient<Vec<Value>>,
+    /// Template components (forwarded as sent).
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub components: Lenient<Vec<Value>>,
+}
+
+/// `template.whatsapp.language`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, ToSchema)]
+#[schema(as = TemplateLanguage)]
+pub struct LanguageWire {
+    /// `fallback` or `deterministic`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub policy: Lenient<Text>,
+    /// `en` or `en_US` form.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub code: Lenient<Text>,
+}
+
+/// One suggestion.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, ToSchema)]
+#[schema(as = Suggestion)]
+pub struct SuggestionWire {
+    /// OpenUrl, CreateCalendarEvent, Dial, ViewLocation or Reply (any case).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub action: Lenient<Text>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub label: Lenient<Text>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub url: Lenient<Text>,
+    #[serde(default, rename = "postbackData", alias = "postbackdata")]
+    #[schema(value_type = Option<String>)]
+    pub postback_data: Lenient<Text>,
+    #[serde(default)]
+    #[schema(value_type = Option<CalendarWire>)]
+    pub calendar: Lenient<CalendarWire>,
+    #[serde(default)]
+    #[schema(value_type = Option<DialWire>)]
+    pub dial: Lenient<DialWire>,
+    #[serde(default, rename = "viewLocation", alias = "viewlocation")]
+    #[schema(value_type = Option<LocationWire>)]
+    pub view_location: Lenient<LocationWire>,
+}
+
+/// `calendar`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, ToSchema)]
+#[schema(as = Calendar)]
+pub struct CalendarWire {
+    #[serde(default, rename = "startTime", alias = "starttime")]
+    #[schema(value_type = Option<String>)]
+    pub start_time: Lenient<Text>,
+    #[serde(default, rename = "endTime", alias = "endtime")]
+    #[schema(value_type = Option<String>)]
+    pub end_time: Lenient<Text>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub title: Lenient<Text>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub description: Lenient<Text>,
+}
+
+/// `dial`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, ToSchema)]
+#[schema(as = Dial)]
+pub struct DialWire {
+    #[serde(default, rename = "phoneNumber", alias = "phonenumber")]
+    #[schema(value_type = Option<String>)]
+    pub phone_number: Lenient<Text>,
+}
+
+impl From<RichContentWire> for RichContent {
+    fn from(wire: RichContentWire) -> Self {
         RichContent {
-            conversation: list(value, "conversation", ConversationPart::from_json),
-            suggestions: list(value, "suggestions", Suggestion::from_json),
+            conversation: list(wire.conversation, ConversationPart::from, Default::default),
+            suggestions: list(wire.suggestions, Suggestion::from, Default::default),
         }
     }
 }
 
-/// `Some(empty)` when absent, `None` when present but not an array.
-fn list<T>(value: &Value, key: &str, parse: fn(&Value) -> T) -> Option<Vec<T>> {
-    match get_in(value, key) {
-        None => Some(Vec::new()),
-        Some(Value::Array(items)) => {
-            Some(items.iter().filter(|v| !v.is_null()).map(parse).collect())
-        }
-        Some(_) => None,
-    }
-}
-
-fn non_empty(text: Option<String>) -> Option<String> {
-    text.filter(|t| !t.trim().is_empty())
-}
-
-impl ConversationPart {
-    fn from_json(value: &Value) -> Self {
-        let template = get_in(value, "template").map(|template| {
-            let whatsapp = get_in(template, "whatsapp");
-            let language = whatsapp.and_then(|w| get_in(w, "language"));
-            WhatsAppTemplate {
-                namespace: whatsapp.and_then(|w| non_empty(text_in(w, "namespace"))),
-                element_name: whatsapp.and_then(|w| non_empty(text_in(w, "element_name"))),
-                language_policy: language.and_then(|l| non_empty(text_in(l, "policy"))),
-                language_code: language.and_then(|l| non_empty(text_in(l, "code"))),
-                has_whatsapp: whatsapp.is_some(),
-            }
-        });
-        let contacts = get_in(value, "contacts").map(|contacts| {
-            contacts
-                .as_array()
-                .map(|items| {
-                    items
-                        .iter()
-                        .map(|contact| Contact {
-                            formatted_name: get_in(contact, "name")
-                                .and_then(|name| non_empty(text_in(name, "formatted_name"))),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default()
-        });
+impl From<ConversationPartWire> for ConversationPart {
+    fn from(wire: ConversationPartWire) -> Self {
+        let has_interactive = matches!(wire.interactive, Lenient::Present(_));
+        let contacts = match wire.contacts {
+            Lenient::Absent => None,
+            other => Some(list(other, Contact::from, Default::default).unwrap_or_default()),
+        };
+        let template = match wire.template {
+            Lenient::Absent => None,
+            other => Some(WhatsAppTemplate::from(other.ok().unwrap_or_default())),
+        };
         let part = ConversationPart {
-            text: get_in(value, "text").and_then(scalar_text),
-            media: get_in(value, "media").map(Media::from_json),
-            location: get_in(value, "location").map(Location::from_json),
+            text: wire.text.ok().map(|t| t.0),
+            media: wire
+                .media
+                .is_present()
+                .then(|| Media::from(wire.media.ok().unwrap_or_default())),
+            location: wire
+                .location
+                .is_present()
+                .then(|| Location::from(wire.location.ok().unwrap_or_default())),
             contacts,
             template,
-            has_interactive: get_in(value, "interactive").is_some_and(|v| v.is_object()),
+            has_interactive,
             is_empty: false,
         };
         let is_empty = part.text.is_none()
@@ -161,44 +364,73 @@ impl ConversationPart {
     }
 }
 
-impl Media {
-    fn from_json(value: &Value) -> Self {
+impl From<MediaWire> for Media {
+    fn from(wire: MediaWire) -> Self {
         Media {
-            media_name: non_empty(text_in(value, "mediaName")),
-            media_uri: non_empty(text_in(value, "mediaUri")),
-            mime_type: non_empty(text_in(value, "mimeType")),
+            media_name: text(wire.media_name),
+            media_uri: text(wire.media_uri),
+            mime_type: text(wire.mime_type),
         }
     }
 }
 
-impl Location {
-    fn from_json(value: &Value) -> Self {
+impl From<LocationWire> for Location {
+    fn from(wire: LocationWire) -> Self {
         Location {
-            latitude: non_empty(text_in(value, "latitude")),
-            longitude: non_empty(text_in(value, "longitude")),
-            label: non_empty(text_in(value, "label")),
-            search_query: non_empty(text_in(value, "searchQuery")),
+            latitude: text(wire.latitude),
+            longitude: text(wire.longitude),
+            label: text(wire.label),
+            search_query: text(wire.search_query),
         }
     }
 }
 
-impl Suggestion {
-    fn from_json(value: &Value) -> Self {
-        let dial = get_in(value, "dial");
+impl From<ContactWire> for Contact {
+    fn from(wire: ContactWire) -> Self {
+        Contact {
+            formatted_name: wire.name.ok().and_then(|name| text(name.formatted_name)),
+        }
+    }
+}
+
+impl From<TemplateWire> for WhatsAppTemplate {
+    fn from(wire: TemplateWire) -> Self {
+        let has_whatsapp = wire.whatsapp.is_present();
+        let whatsapp = wire.whatsapp.ok().unwrap_or_default();
+        let language = whatsapp.language.ok().unwrap_or_default();
+        WhatsAppTemplate {
+            namespace: text(whatsapp.namespace),
+            element_name: text(whatsapp.element_name),
+            language_policy: text(language.policy),
+            language_code: text(language.code),
+            has_whatsapp,
+        }
+    }
+}
+
+impl From<SuggestionWire> for Suggestion {
+    fn from(wire: SuggestionWire) -> Self {
+        let has_dial = wire.dial.is_present();
         Suggestion {
-            action: non_empty(text_in(value, "action")),
-            label: non_empty(text_in(value, "label")),
-            url: non_empty(text_in(value, "url")),
-            calendar: get_in(value, "calendar").map(|calendar| Calendar {
-                start_time: non_empty(text_in(calendar, "startTime")),
-                end_time: non_empty(text_in(calendar, "endTime")),
-                title: non_empty(text_in(calendar, "title")),
-                description: non_empty(text_in(calendar, "description")),
+            action: text(wire.action),
+            label: text(wire.label),
+            url: text(wire.url),
+            calendar: wire.calendar.is_present().then(|| {
+                let calendar = wire.calendar.ok().unwrap_or_default();
+                Calendar {
+                    start_time: text(calendar.start_time),
+                    end_time: text(calendar.end_time),
+                    title: text(calendar.title),
+                    description: text(calendar.description),
+                }
             }),
-            dial_phone_number: dial.and_then(|d| non_empty(text_in(d, "phoneNumber"))),
-            has_dial: dial.is_some(),
-            view_location: get_in(value, "viewLocation").map(Location::from_json),
-            postback_data: non_empty(text_in(value, "postbackData")),
+            dial_phone_number: wire.dial.ok().and_then(|dial| text(dial.phone_number)),
+            has_dial,
+            view_location: wire
+                .view_location
+                .is_present()
+                .then(|| Location::from(wire.view_location.ok().unwrap_or_default())),
+            postback_data: text(wire.postback_data),
         }
     }
 }

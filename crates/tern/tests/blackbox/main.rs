@@ -6,6 +6,7 @@ mod conversion;
 mod delivery;
 mod json_errors;
 mod node_sdk;
+mod openapi;
 mod python_sdk;
 mod restart;
 mod sdk_replay;
