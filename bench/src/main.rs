@@ -1,0 +1,760 @@
+//! `tern-bench`: starts a release `tern serve` with the simulator (delay 0) and an in-process
+//! status receiver, drives it over loopback and prints accepted messages/s (single-message and
+//! 100-message requests), end-to-end messages/s (accepted to status report received), request
+//! latency at full and half load, peak RSS and where the CPU went. Run it with `bench/run.sh`.
+
+mod gateway;
+mod load;
+mod receiver;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use clap::Parser;
+use hdrhistogram::Histogram;
+
+use gateway::{CpuSample, Gateway, cpu_delta, cpu_sample};
+use load::{LoadResult, closed_loop, histogram, open_loop, record, submit_body};
+use receiver::StatusReceiver;
+
+/// Benchmark a Tern gateway: throughput, end-to-end rate, latency and memory.
+#[derive(Parser, Debug)]
+#[command(name = "tern-bench", version)]
+struct Args {
+    /// The `tern` binary to run (build it with --release).
+    #[arg(long, default_value = "target/release/tern")]
+    tern: PathBuf,
+    /// Length of each measured phase, seconds.
+    #[arg(long, default_value_t = 10)]
+    duration_secs: u64,
+    /// Connections for single-message requests (full and half load).
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Connections for 100-message requests (batched and end-to-end phases).
+    #[arg(long, default_value_t = 16)]
+    batch_connections: usize,
+    /// Messages per request in the batched and end-to-end phases.
+    #[arg(long, default_value_t = 100)]
+    batch_size: usize,
+    /// Most messages in the end-to-end phase.
+    #[arg(long, default_value_t = 200_000)]
+    e2e_max_messages: u64,
+    /// Request rate of the half-load phase; default: half the single-message phase's throughput.
+    #[arg(long)]
+    half_rate: Option<f64>,
+    /// Longest wait for outstanding status reports, seconds (the run fails past it).
+    #[arg(long, default_value_t = 900)]
+    report_timeout_secs: u64,
+    /// A smoke run: 2-second phases, at most 20,000 end-to-end messages.
+    #[arg(long)]
+    quick: bool,
+    /// Phases to run, in this order: single, half, batched, e2e (for experiments; the figures
+    /// of record come from all four).
+    #[arg(long, value_delimiter = ',', default_values_t = [PhaseName::Single, PhaseName::Half, PhaseName::Batched, PhaseName::E2e])]
+    phases: Vec<PhaseName>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum PhaseName {
+    Single,
+    Half,
+    Batched,
+    E2e,
+}
+
+impl std::fmt::Display for PhaseName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PhaseName::Single => "single",
+            PhaseName::Half => "half",
+            PhaseName::Batched => "batched",
+            PhaseName::E2e => "e2e",
+        })
+    }
+}
+
+/// Targets from the issue, for a 2-core machine.
+const TARGET_SINGLE: f64 = 20_000.0;
+const TARGET_BATCHED: f64 = 150_000.0;
+const TARGET_E2E: f64 = 20_000.0;
+const TARGET_HALF_P99_MS: f64 = 20.0;
+
+/// CPU use over one phase.
+struct Cpu {
+    gateway: f64,
+    bench: f64,
+    /// Everything else on the machine (other processes, kernel threads).
+    others: f64,
+    threads: Vec<gateway::ThreadCpu>,
+    /// Run-queue wait of the bench's own threads, in cores.
+    bench_waiting: f64,
+}
+
+struct CpuMeter {
+    pid: u32,
+    ticks: f64,
+    gateway: CpuSample,
+    bench: CpuSample,
+    machine: u64,
+    at: Instant,
+}
+
+impl CpuMeter {
+    fn start(pid: u32, ticks: f64) -> CpuMeter {
+        CpuMeter {
+            pid,
+            ticks,
+            gateway: cpu_sample(pid),
+            bench: cpu_sample(std::process::id()),
+            machine: gateway::machine_ticks().0,
+            at: Instant::now(),
+        }
+    }
+
+    fn stop(self) -> Cpu {
+        let wall = self.at.elapsed();
+        let (gateway, threads) = cpu_delta(&self.gateway, &cpu_sample(self.pid), wall, self.ticks);
+        let (bench, bench_threads) = cpu_delta(
+            &self.bench,
+            &cpu_sample(std::process::id()),
+            wall,
+            self.ticks,
+        );
+        let machine = gateway::machine_ticks().0.saturating_sub(self.machine) as f64
+            / self.ticks
+            / wall.as_secs_f64().max(1e-9);
+        Cpu {
+            gateway,
+            bench,
+            others: (machine - gateway - bench).max(0.0),
+            threads,
+            bench_waiting: bench_threads.iter().map(|t| t.waiting).sum(),
+        }
+    }
+}
+
+/// Everything the run measured, for the final tables.
+struct Phase {
+    name: &'static str,
+    what: String,
+    cpu: Cpu,
+}
+
+struct Drain {
+    reports: u64,
+    took: Duration,
+}
+
+impl Drain {
+    fn per_sec(&self) -> f64 {
+        self.reports as f64 / self.took.as_secs_f64().max(1e-9)
+    }
+
+    fn line(&self, after: &str) -> String {
+        format!(
+            "report backlog after {after}: {} reports in {:.2} s = {} reports/s",
+            thousands(self.reports as f64),
+            self.took.as_secs_f64(),
+            thousands(self.per_sec())
+        )
+    }
+}
+
+/// Wait until the receiver has counted `expected` reports.
+async fn drain(
+    receiver: &StatusReceiver,
+    expected: u64,
+    limit: Duration,
+    after: &str,
+) -> anyhow::Result<Drain> {
+    let started = Instant::now();
+    let before = receiver.count();
+    while receiver.count() < expected {
+        if started.elapsed() > limit {
+            bail!(
+                "status reports did not catch up after the {after} phase: {} of {expected} received \
+                 after {limit:?}",
+                receiver.count()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(Drain {
+        reports: receiver.count().saturating_sub(before),
+        took: started.elapsed(),
+    })
+}
+
+/// What the end-to-end phase measured.
+struct EndToEnd {
+    messages: u64,
+    submit_took: Duration,
+    total_took: Duration,
+    drain_took: Duration,
+    latency: Histogram<u64>,
+}
+
+impl EndToEnd {
+    fn per_sec(&self) -> f64 {
+        self.messages as f64 / self.total_took.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Submit `messages` in `batch`-message requests over `connections` connections and wait for a
+/// status report for every one of them.
+async fn end_to_end(
+    addr: SocketAddr,
+    token: &str,
+    receiver: &StatusReceiver,
+    connections: usize,
+    batch: usize,
+    messages: u64,
+    limit: Duration,
+) -> anyhow::Result<EndToEnd> {
+    let mut arrivals = receiver.record();
+    let body = submit_body(token, batch);
+    let requests = Arc::new(AtomicU64::new(messages / batch as u64));
+    let mut opened = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        opened.push(load::Connection::open(addr).await?);
+    }
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for mut connection in opened {
+        let body = body.clone();
+        let requests = Arc::clone(&requests);
+        tasks.spawn(async move {
+            let mut accepted: Vec<(Vec<String>, Instant)> = Vec::new();
+            while requests
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                let response = connection.submit(body.clone(), batch).await?;
+                accepted.push((load::message_ids(&response), Instant::now()));
+            }
+            anyhow::Ok(accepted)
+        });
+    }
+    let mut pending: HashMap<String, Instant> = HashMap::with_capacity(messages as usize);
+    let mut last_accept = start;
+    while let Some(joined) = tasks.join_next().await {
+        for (ids, at) in joined.context("end-to-end task panicked")?? {
+            ensure!(
+                ids.len() == batch,
+                "a response carried {} message ids for {batch} messages",
+                ids.len()
+            );
+            last_accept = last_accept.max(at);
+            for id in ids {
+                pending.insert(id, at);
+            }
+        }
+    }
+    let submit_took = last_accept - start;
+    let expected = pending.len() as u64;
+    let mut latency = histogram();
+    let mut last_report = last_accept;
+    while !pending.is_empty() {
+        let left = limit.saturating_sub(start.elapsed());
+        match tokio::time::timeout(left, arrivals.recv()).await {
+            Ok(Some(arrival)) => {
+                if let Some(accepted) = pending.remove(&arrival.message_id) {
+                    record(&mut latency, arrival.at.saturating_duration_since(accepted));
+                    last_report = last_report.max(arrival.at);
+                }
+            }
+            Ok(None) => bail!("the status receiver stopped"),
+            Err(_) => bail!(
+                "end-to-end: only {} of {expected} status reports arrived within {limit:?} of the \
+                 first submit",
+                expected - pending.len() as u64
+            ),
+        }
+    }
+    receiver.stop_recording();
+    Ok(EndToEnd {
+        messages: expected,
+        submit_took,
+        total_took: last_report - start,
+        drain_took: last_report.saturating_duration_since(last_accept),
+        latency,
+    })
+}
+
+fn ms(histogram: &Histogram<u64>, quantile: f64) -> f64 {
+    histogram.value_at_quantile(quantile) as f64 / 1000.0
+}
+
+fn latency_summary(histogram: &Histogram<u64>) -> String {
+    format!(
+        "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        ms(histogram, 0.50),
+        ms(histogram, 0.99),
+        histogram.max() as f64 / 1000.0
+    )
+}
+
+/// 12345.6 -> "12,346".
+fn thousands(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "MISSED" }
+}
+
+fn phase_line(name: &str, result: &LoadResult) -> String {
+    format!(
+        "{name}: {} requests, {} accepted messages in {:.2} s = {} msg/s; latency {}",
+        thousands(result.requests as f64),
+        thousands(result.accepted as f64),
+        result.elapsed.as_secs_f64(),
+        thousands(result.accepted_per_sec()),
+        latency_summary(&result.latency)
+    )
+}
+
+#[tokio::main]
+async fn main() {
+    if let Err(error) = run(Args::parse()).await {
+        eprintln!("tern-bench failed: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let duration = Duration::from_secs(if args.quick {
+        2
+    } else {
+        args.duration_secs.max(1)
+    });
+    let e2e_max = if args.quick {
+        args.e2e_max_messages.min(20_000)
+    } else {
+        args.e2e_max_messages
+    };
+    let report_limit = Duration::from_secs(args.report_timeout_secs);
+    ensure!(
+        args.connections > 0 && args.batch_connections > 0,
+        "connections must be > 0"
+    );
+    ensure!(args.batch_size > 0, "batch size must be > 0");
+    let tern = std::fs::canonicalize(&args.tern).with_context(|| {
+        format!(
+            "no tern binary at {} (build it: cargo build --release -p tern)",
+            args.tern.display()
+        )
+    })?;
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let ticks = gateway::clock_ticks();
+    // The client shares the machine with the gateway; anything else running skews the figures.
+    let idle_before = gateway::machine_ticks().0;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let busy_before = gateway::machine_ticks().0.saturating_sub(idle_before) as f64 / ticks;
+    if busy_before > 0.2 {
+        eprintln!(
+            "tern-bench: warning: the machine was already {busy_before:.2} cores busy before the \
+             run; other processes will skew the figures"
+        );
+    }
+
+    let scratch = tempfile::Builder::new().prefix("tern-bench-").tempdir()?;
+    let data_dir = scratch.path().join("data");
+    let config = scratch.path().join("tern.toml");
+    std::fs::write(&config, "[simulator]\ndefault_delay_ms = 0\n")?;
+
+    let receiver = StatusReceiver::start().await?;
+    let token = gateway::create_account(&tern, &data_dir, &receiver.url)?;
+    let gateway = Gateway::start(&tern, &data_dir, &config)?;
+    let addr = gateway.addr;
+    let pid = gateway.pid();
+    eprintln!(
+        "tern-bench: gateway pid {pid} on http://{addr}, data in {}, reports to {}; {cpus} CPUs, \
+         phases of {} s",
+        data_dir.display(),
+        receiver.url,
+        duration.as_secs()
+    );
+
+    let single_body = submit_body(&token, 1);
+    let batch_body = submit_body(&token, args.batch_size);
+    let wants = |phase: PhaseName| args.phases.contains(&phase);
+    let mut accepted_total = 0u64;
+    let mut phases: Vec<Phase> = Vec::new();
+
+    // Warm-up: connections, the SQLite page cache, the receiver's pool; not measured.
+    let warm = closed_loop(
+        addr,
+        args.connections,
+        single_body.clone(),
+        1,
+        Duration::from_secs(1),
+    )
+    .await?;
+    accepted_total += warm.accepted;
+    drain(&receiver, accepted_total, report_limit, "warm-up").await?;
+    eprintln!("warm-up: {}", phase_line("warm-up", &warm));
+
+    // 1. Single-message requests, closed loop.
+    let mut single = None;
+    if wants(PhaseName::Single) {
+        let meter = CpuMeter::start(pid, ticks);
+        let result = closed_loop(addr, args.connections, single_body.clone(), 1, duration).await?;
+        let cpu = meter.stop();
+        accepted_total += result.accepted;
+        let line = phase_line("single", &result);
+        eprintln!("{line}");
+        phases.push(Phase {
+            name: "single",
+            what: line,
+            cpu,
+        });
+        let meter = CpuMeter::start(pid, ticks);
+        let backlog = drain(&receiver, accepted_total, report_limit, "single").await?;
+        phases.push(Phase {
+            name: "single: report backlog",
+            what: backlog.line("single"),
+            cpu: meter.stop(),
+        });
+        single = Some(result);
+    }
+
+    // 2. Half load: single-message requests at half the measured rate, open loop.
+    let mut half = None;
+    if wants(PhaseName::Half) {
+        let rate = match (args.half_rate, &single) {
+            (Some(rate), _) => rate,
+            (None, Some(single)) => single.accepted_per_sec() / 2.0,
+            (None, None) => bail!("the half-load phase needs the single phase or --half-rate"),
+        }
+        .max(1.0);
+        let meter = CpuMeter::start(pid, ticks);
+        let result = open_loop(addr, args.connections, single_body.clone(), rate, duration).await?;
+        let cpu = meter.stop();
+        accepted_total += result.accepted;
+        let from_schedule = result
+            .latency_from_schedule
+            .as_ref()
+            .expect("open loop measures from the schedule");
+        let line = format!(
+            "{} (target rate {} req/s); from the scheduled send time: {}",
+            phase_line("half load", &result),
+            thousands(rate),
+            latency_summary(from_schedule)
+        );
+        eprintln!("{line}");
+        phases.push(Phase {
+            name: "half load",
+            what: line,
+            cpu,
+        });
+        drain(&receiver, accepted_total, report_limit, "half-load").await?;
+        half = Some((result, rate));
+    }
+
+    // 3. 100-message requests, closed loop.
+    let mut batched = None;
+    let mut report_rate = None;
+    if wants(PhaseName::Batched) {
+        let reports_before = receiver.count();
+        let meter = CpuMeter::start(pid, ticks);
+        let result = closed_loop(
+            addr,
+            args.batch_connections,
+            batch_body.clone(),
+            args.batch_size,
+            duration,
+        )
+        .await?;
+        let cpu = meter.stop();
+        accepted_total += result.accepted;
+        let line = phase_line("batched", &result);
+        eprintln!("{line}");
+        phases.push(Phase {
+            name: "batched",
+            what: line,
+            cpu,
+        });
+        let meter = CpuMeter::start(pid, ticks);
+        let backlog = drain(&receiver, accepted_total, report_limit, "batched").await?;
+        phases.push(Phase {
+            name: "batched: report backlog",
+            what: backlog.line("batched"),
+            cpu: meter.stop(),
+        });
+        // The rate at which reports came out over the batched phase and its backlog: sizes the
+        // end-to-end phase so that it lasts about one phase.
+        report_rate = Some(
+            (receiver.count() - reports_before) as f64
+                / (result.elapsed + backlog.took).as_secs_f64(),
+        );
+        batched = Some(result);
+    }
+
+    // 4. End to end: a fixed number of messages, first submit to the last status report.
+    let mut e2e = None;
+    if wants(PhaseName::E2e) {
+        let batch = args.batch_size as u64;
+        let wanted = match report_rate {
+            Some(rate) => (rate * duration.as_secs_f64()) as u64,
+            None => e2e_max,
+        };
+        let messages = wanted.clamp(10 * batch, e2e_max.max(10 * batch)) / batch * batch;
+        eprintln!(
+            "end-to-end: {} messages in {}-message requests over {} connections",
+            thousands(messages as f64),
+            batch,
+            args.batch_connections
+        );
+        let meter = CpuMeter::start(pid, ticks);
+        let result = end_to_end(
+            addr,
+            &token,
+            &receiver,
+            args.batch_connections,
+            args.batch_size,
+            messages,
+            report_limit,
+        )
+        .await?;
+        let cpu = meter.stop();
+        accepted_total += result.messages;
+        let line = format!(
+            "end-to-end: {} messages accepted in {:.2} s ({} msg/s), all reports in {:.2} s = {} \
+             msg/s; backlog drained {:.2} s after the last accept; accept-to-report latency {}",
+            thousands(result.messages as f64),
+            result.submit_took.as_secs_f64(),
+            thousands(result.messages as f64 / result.submit_took.as_secs_f64().max(1e-9)),
+            result.total_took.as_secs_f64(),
+            thousands(result.per_sec()),
+            result.drain_took.as_secs_f64(),
+            latency_summary(&result.latency)
+        );
+        eprintln!("{line}");
+        phases.push(Phase {
+            name: "end-to-end",
+            what: line,
+            cpu,
+        });
+        drain(&receiver, accepted_total, report_limit, "end-to-end").await?;
+        e2e = Some(result);
+    }
+
+    let peak_rss = gateway::status_kb(pid, "VmHWM").unwrap_or(0);
+    let rss_now = gateway::status_kb(pid, "VmRSS").unwrap_or(0);
+    let db_bytes: u64 = std::fs::read_dir(&data_dir)?
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    let (status, stop_took) = gateway.stop(Duration::from_secs(60))?;
+    ensure!(
+        status.success(),
+        "tern exited with {status} after SIGTERM (expected 0)"
+    );
+
+    print_report(&Report {
+        args: &args,
+        duration,
+        cpus,
+        busy_before,
+        single: single.as_ref(),
+        half: half.as_ref().map(|(result, rate)| (result, *rate)),
+        batched: batched.as_ref(),
+        e2e: e2e.as_ref(),
+        peak_rss,
+        rss_now,
+        db_bytes,
+        accepted_total,
+        reports: receiver.count(),
+        stop_took,
+        phases: &phases,
+    });
+    Ok(())
+}
+
+struct Report<'a> {
+    args: &'a Args,
+    duration: Duration,
+    cpus: usize,
+    /// Cores busy in the second before the gateway started.
+    busy_before: f64,
+    single: Option<&'a LoadResult>,
+    /// The result and the rate asked for.
+    half: Option<(&'a LoadResult, f64)>,
+    batched: Option<&'a LoadResult>,
+    e2e: Option<&'a EndToEnd>,
+    peak_rss: u64,
+    rss_now: u64,
+    db_bytes: u64,
+    accepted_total: u64,
+    reports: u64,
+    stop_took: Duration,
+    phases: &'a [Phase],
+}
+
+const SKIPPED: &str = "| skipped | | |";
+
+fn print_report(r: &Report) {
+    let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    let rate_row = |measured: f64, target: f64| {
+        format!(
+            "| {} | {} | {} |",
+            thousands(measured),
+            thousands(target),
+            verdict(measured >= target)
+        )
+    };
+    println!();
+    println!(
+        "Tern benchmark: {} CPUs, {} s phases, simulator delay 0 ms, gateway and client on the \
+         same machine",
+        r.cpus,
+        r.duration.as_secs()
+    );
+    println!(
+        "Machine busy before the run: {:.2} cores{}",
+        r.busy_before,
+        if r.busy_before > 0.2 {
+            " (other processes were running: the figures are skewed)"
+        } else {
+            ""
+        }
+    );
+    println!();
+    println!("| Figure | Measured | Target | |");
+    println!("| --- | ---: | ---: | --- |");
+    println!(
+        "| Accepted msg/s, 1-message requests, {} connections {}",
+        r.args.connections,
+        r.single.map_or(SKIPPED.into(), |s| rate_row(
+            s.accepted_per_sec(),
+            TARGET_SINGLE
+        ))
+    );
+    println!(
+        "| Accepted msg/s, {}-message requests, {} connections {}",
+        r.args.batch_size,
+        r.args.batch_connections,
+        r.batched.map_or(SKIPPED.into(), |b| rate_row(
+            b.accepted_per_sec(),
+            TARGET_BATCHED
+        ))
+    );
+    match r.e2e {
+        Some(e2e) => println!(
+            "| End-to-end msg/s ({} messages, first submit to last status report) {}",
+            thousands(e2e.messages as f64),
+            rate_row(e2e.per_sec(), TARGET_E2E)
+        ),
+        None => println!("| End-to-end msg/s {SKIPPED}"),
+    }
+    match r.half {
+        Some((half, rate)) => {
+            let from_schedule = half
+                .latency_from_schedule
+                .as_ref()
+                .expect("open loop measures from the schedule");
+            let p99 = ms(from_schedule, 0.99).max(ms(&half.latency, 0.99));
+            println!(
+                "| Request latency p50 / p99 at half load ({} req/s asked, {} achieved) | {:.2} / \
+                 {:.2} ms | p99 < {} ms | {} |",
+                thousands(rate),
+                thousands(half.accepted_per_sec()),
+                ms(from_schedule, 0.5),
+                ms(from_schedule, 0.99),
+                TARGET_HALF_P99_MS,
+                verdict(p99 < TARGET_HALF_P99_MS)
+            );
+        }
+        None => println!("| Request latency p50 / p99 at half load {SKIPPED}"),
+    }
+    if let Some(single) = r.single {
+        println!(
+            "| Request latency p50 / p99 at full load, 1-message requests | {:.2} / {:.2} ms | | |",
+            ms(&single.latency, 0.5),
+            ms(&single.latency, 0.99)
+        );
+    }
+    if let Some(batched) = r.batched {
+        println!(
+            "| Request latency p50 / p99, {}-message requests | {:.2} / {:.2} ms | | |",
+            r.args.batch_size,
+            ms(&batched.latency, 0.5),
+            ms(&batched.latency, 0.99)
+        );
+    }
+    if let Some(e2e) = r.e2e {
+        println!(
+            "| Accept-to-report latency p50 / p99 (end-to-end phase) | {:.0} / {:.0} ms | | |",
+            ms(&e2e.latency, 0.5),
+            ms(&e2e.latency, 0.99)
+        );
+        println!(
+            "| Report backlog drained after the last accept (end-to-end phase) | {:.2} s | | |",
+            e2e.drain_took.as_secs_f64()
+        );
+    }
+    println!(
+        "| Peak RSS of the gateway (VmHWM) | {:.1} MiB | | |",
+        mib(r.peak_rss)
+    );
+    println!();
+    println!(
+        "Where the CPU went (cores busy over each phase, {} = all of them; \"waiting\": runnable \
+         but no CPU free):",
+        r.cpus
+    );
+    println!();
+    println!(
+        "| Phase | Gateway | Bench client | Other processes | Gateway threads: on a CPU (+ \
+         runnable, waiting for one) |"
+    );
+    println!("| --- | ---: | ---: | ---: | --- |");
+    for phase in r.phases {
+        let threads: Vec<String> = phase
+            .cpu
+            .threads
+            .iter()
+            .take(4)
+            .map(|t| format!("{} {:.2} (+{:.2} waiting)", t.name, t.on_cpu, t.waiting))
+            .collect();
+        println!(
+            "| {} | {:.2} | {:.2} (+{:.2} waiting) | {:.2} | {} |",
+            phase.name,
+            phase.cpu.gateway,
+            phase.cpu.bench,
+            phase.cpu.bench_waiting,
+            phase.cpu.others,
+            threads.join(", ")
+        );
+    }
+    println!();
+    println!("Details:");
+    for phase in r.phases {
+        println!("  {}", phase.what);
+    }
+    println!(
+        "  gateway: RSS now {:.1} MiB, peak {:.1} MiB; data dir {:.1} MiB; {} messages accepted, {} \
+         status reports received; stopped by SIGTERM in {:.2} s, exit 0",
+        mib(r.rss_now),
+        mib(r.peak_rss),
+        mib(r.db_bytes),
+        thousands(r.accepted_total as f64),
+        thousands(r.reports as f64),
+        r.stop_took.as_secs_f64()
+    );
+}
