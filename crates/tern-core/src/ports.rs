@@ -104,7 +104,18 @@ pub trait Store: Send + Sync + 'static {
         lease: SignedDuration,
     ) -> Result<Vec<Dispatch>, StoreError>;
     /// Apply `event` to a message, recording the decision and its reports in one transaction.
-    async fn apply(&self, id: MessageId, event: Event, now: Timestamp) -> Result<Next, StoreError>;
+    async fn apply(&self, id: MessageId, event: Event, now: Timestamp) -> Result<Next, StoreError> {
+        let mut next = self.apply_batch(vec![(id, event)], now).await?;
+        Ok(next.pop().unwrap_or(Next::Ignore))
+    }
+    /// Apply each event in order, all in one transaction (a batch costs the store about what one
+    /// event does); returns what comes next for each, in the same order. Events of one message
+    /// see the effects of the ones before them.
+    async fn apply_batch(
+        &self,
+        events: Vec<(MessageId, Event)>,
+        now: Timestamp,
+    ) -> Result<Vec<Next>, StoreError>;
     /// Release every lease this node held before it stopped (messages and reports it had claimed),
     /// so a restart resumes at once instead of waiting for leases to run out. Only for a node's own
     /// leases: the embedded store has one node, guarded by a lock on its data directory.
@@ -122,7 +133,11 @@ pub trait Store: Send + Sync + 'static {
         lease: SignedDuration,
     ) -> Result<Vec<PendingReport>, StoreError>;
     /// Record what became of a claimed report.
-    async fn finish_report(&self, id: i64, outcome: ReportOutcome) -> Result<(), StoreError>;
+    async fn finish_report(&self, id: i64, outcome: ReportOutcome) -> Result<(), StoreError> {
+        self.finish_reports(vec![(id, outcome)]).await
+    }
+    /// Record what became of several claimed reports, in one transaction.
+    async fn finish_reports(&self, outcomes: Vec<(i64, ReportOutcome)>) -> Result<(), StoreError>;
     /// The earliest time a report becomes due, if any.
     async fn next_report_due(&self) -> Result<Option<Timestamp>, StoreError>;
     /// Record a conversion on every message of `account` to one of `recipients` (forms of one

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use futures_util::future::join_all;
 use jiff::Timestamp;
 use tern_core::dispatch::{Event, Next};
 use tern_core::message::MessageId;
@@ -73,31 +72,27 @@ impl EventApplier {
     }
 }
 
-/// Apply events concurrently (one group commit) and wake whoever has new work.
+/// Apply events in one store batch and wake whoever has new work.
 pub async fn apply_all(
     store: &dyn Store,
     wakeups: &Wakeups,
     events: impl Iterator<Item = (MessageId, Event)>,
 ) {
-    let now = Timestamp::now();
-    let results = join_all(events.map(|(id, event)| async move {
-        let result = store.apply(id, event.clone(), now).await;
-        (id, event, result)
-    }))
-    .await;
-    let mut requeued = false;
-    for (id, event, result) in results {
-        match result {
-            Ok(Next::Requeue) => requeued = true,
-            Ok(_) => {}
-            Err(error) => {
-                // The message keeps its lease or wait; it is looked at again when that ends.
-                tracing::error!(%id, ?event, %error, "could not record an event");
+    let events: Vec<(MessageId, Event)> = events.collect();
+    if events.is_empty() {
+        return;
+    }
+    let count = events.len();
+    match store.apply_batch(events, Timestamp::now()).await {
+        Ok(nexts) => {
+            if nexts.contains(&Next::Requeue) {
+                wakeups.dispatch.notify_one();
             }
         }
-    }
-    if requeued {
-        wakeups.dispatch.notify_one();
+        Err(error) => {
+            // The messages keep their leases or waits; they are looked at again when those end.
+            tracing::error!(%error, count, "could not record a batch of events");
+        }
     }
     wakeups.reports.notify_one();
 }

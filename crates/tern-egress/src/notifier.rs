@@ -9,7 +9,8 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 use tern_core::ports::{PendingReport, ReportOutcome, Store};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use crate::Wakeups;
 
@@ -64,18 +65,25 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    /// Run until `shutdown`; POSTs in flight finish and are recorded first.
+    /// Run until `shutdown`; POSTs in flight finish and are recorded first. Outcomes are
+    /// recorded in batches: whatever finished since the last turn, in one store transaction.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let this = Arc::new(self);
-        let permits = Arc::new(Semaphore::new(this.config.concurrency));
         let lease = SignedDuration::from_millis(this.config.timeout_ms as i64 + 30_000);
-        let mut tasks = tokio::task::JoinSet::new();
+        let mut tasks: JoinSet<(i64, ReportOutcome)> = JoinSet::new();
+        let mut finished: Vec<(i64, ReportOutcome)> = Vec::new();
         while !*shutdown.borrow() {
-            while tasks.try_join_next().is_some() {}
-            let free = permits.available_permits();
-            let claimed = if free == 0 {
-                Vec::new()
-            } else {
+            while let Some(joined) = tasks.try_join_next() {
+                finished.extend(joined.ok());
+            }
+            let free = this.config.concurrency.saturating_sub(tasks.len());
+            // Record outcomes and claim more side by side: both land in one group commit. A
+            // report freed by a finish here is claimed on the next turn.
+            let record = this.record(std::mem::take(&mut finished));
+            let claim = async {
+                if free == 0 {
+                    return Vec::new();
+                }
                 this.store
                     .claim_reports(Timestamp::now(), free, lease)
                     .await
@@ -84,32 +92,44 @@ impl Notifier {
                         Vec::new()
                     })
             };
+            let (recorded, claimed) = tokio::join!(record, claim);
             let count = claimed.len();
             for report in claimed {
-                let permit = Arc::clone(&permits)
-                    .acquire_owned()
-                    .await
-                    .expect("semaphore open");
                 let this = Arc::clone(&this);
                 tasks.spawn(async move {
-                    this.deliver(report).await;
-                    drop(permit);
-                    // A finished report may unblock the next one of the same message.
-                    this.wakeups.reports.notify_one();
+                    let id = report.id;
+                    (id, this.deliver(report).await)
                 });
             }
-            if count > 0 && count == free {
+            if (count > 0 && count == free) || recorded > 0 {
                 continue;
             }
-            let sleep = this.idle_sleep(count == 0).await;
+            let sleep = this.idle_sleep(count == 0 && tasks.is_empty()).await;
             tokio::select! {
                 _ = this.wakeups.reports.notified() => {}
                 _ = tokio::time::sleep(sleep) => {}
                 _ = shutdown.changed() => {}
+                Some(joined) = tasks.join_next(), if !tasks.is_empty() => finished.extend(joined.ok()),
             }
         }
-        while tasks.join_next().await.is_some() {}
+        while let Some(joined) = tasks.join_next().await {
+            finished.extend(joined.ok());
+        }
+        this.record(finished).await;
         tracing::debug!("notifier stopped");
+    }
+
+    /// Record delivery outcomes; returns how many. A failure leaves the reports leased: when the
+    /// lease ends they are delivered again (at least once, never lost).
+    async fn record(&self, finished: Vec<(i64, ReportOutcome)>) -> usize {
+        let count = finished.len();
+        if count == 0 {
+            return 0;
+        }
+        if let Err(error) = self.store.finish_reports(finished).await {
+            tracing::error!(%error, count, "could not record status report outcomes");
+        }
+        count
     }
 
     async fn idle_sleep(&self, idle: bool) -> Duration {
@@ -125,17 +145,18 @@ impl Notifier {
         }
     }
 
-    async fn deliver(&self, report: PendingReport) {
+    async fn deliver(&self, mut report: PendingReport) -> ReportOutcome {
+        let body = std::mem::take(&mut report.body);
         let response = self
             .client
             .post(&report.url)
             .header("content-type", &report.content_type)
             .timeout(Duration::from_millis(self.config.timeout_ms))
-            .body(report.body.clone())
+            .body(body)
             .send()
             .await;
         let now = Timestamp::now();
-        let outcome = match response {
+        match response {
             Ok(response) if response.status().is_success() => ReportOutcome::Delivered,
             failure => {
                 let why = match failure {
@@ -153,10 +174,6 @@ impl Notifier {
                     }
                 }
             }
-        };
-        if let Err(error) = self.store.finish_report(report.id, outcome).await {
-            // The lease ends and the report is delivered again: at least once, never lost.
-            tracing::error!(id = report.id, %error, "could not record a status report outcome");
         }
     }
 }

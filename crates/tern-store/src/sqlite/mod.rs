@@ -20,7 +20,7 @@ use tern_core::ports::{AcceptError, Dispatch, PendingReport, ReportOutcome, Stor
 use tern_core::report;
 
 use rows::{
-    ACCOUNT_COLUMNS, MESSAGE_COLUMNS, StoredMessage, account_from_row, millis,
+    ACCOUNT_COLUMNS, EVENT_COLUMNS, MESSAGE_COLUMNS, StoredMessage, account_from_row, millis,
     stored_message_from_row, timestamp,
 };
 use writer::Writer;
@@ -63,6 +63,12 @@ fn configure(connection: &Connection) -> rusqlite::Result<()> {
     // FULL: a committed transaction survives power loss, which is the promise behind `Accepted`.
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
+    // Every writer job runs in a savepoint, whose undo copies of pages go to a statement journal:
+    // keep it in memory rather than in a temporary file written for each job.
+    connection.pragma_update(None, "temp_store", "MEMORY")?;
+    // 32 MiB of page cache (the default is 2 MiB), so updates to recent messages find their pages
+    // in memory instead of reading them back from the file.
+    connection.pragma_update(None, "cache_size", -32_768)?;
     Ok(())
 }
 
@@ -129,11 +135,16 @@ impl SqliteStore {
     }
 }
 
-/// Load one message with its account's report settings.
-fn load_message(connection: &Connection, id: MessageId) -> rusqlite::Result<Option<StoredMessage>> {
+/// Load what an event needs of one message: its progress and the fields a status report
+/// carries. The content (body, rich content, app key) is left empty: no event uses it, and
+/// reading it for every event would cost the writer thread for nothing.
+fn load_for_event(
+    connection: &Connection,
+    id: MessageId,
+) -> rusqlite::Result<Option<StoredMessage>> {
     connection
         .prepare_cached(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN accounts a ON a.id = m.account_id WHERE m.id = ?1"
+            "SELECT {EVENT_COLUMNS} FROM messages m JOIN accounts a ON a.id = m.account_id WHERE m.id = ?1"
         ))?
         .query_row(params![id.0.as_bytes()], stored_message_from_row)
         .optional()
@@ -395,17 +406,27 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn apply(&self, id: MessageId, event: Event, now: Timestamp) -> Result<Next, StoreError> {
+    async fn apply_batch(
+        &self,
+        events: Vec<(MessageId, Event)>,
+        now: Timestamp,
+    ) -> Result<Vec<Next>, StoreError> {
         self.writer
             .write(move |connection: &Connection| {
-                let Some(stored) = load_message(connection, id).map_err(backend_error)? else {
-                    return Ok(Next::Ignore);
-                };
-                let decision = decide(&stored.progress, &event, now);
-                // A send lease is only needed while a claim is in flight; `apply` never sends.
-                persist(connection, &stored, &decision, now, SignedDuration::ZERO)
-                    .map_err(backend_error)?;
-                Ok::<_, StoreError>(decision.next)
+                let mut nexts = Vec::with_capacity(events.len());
+                for (id, event) in &events {
+                    let Some(stored) = load_for_event(connection, *id).map_err(backend_error)?
+                    else {
+                        nexts.push(Next::Ignore);
+                        continue;
+                    };
+                    let decision = decide(&stored.progress, event, now);
+                    // A send lease is only needed while a claim is in flight; events never send.
+                    persist(connection, &stored, &decision, now, SignedDuration::ZERO)
+                        .map_err(backend_error)?;
+                    nexts.push(decision.next);
+                }
+                Ok::<_, StoreError>(nexts)
             })
             .await
     }
@@ -490,18 +511,25 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn finish_report(&self, id: i64, outcome: ReportOutcome) -> Result<(), StoreError> {
+    async fn finish_reports(&self, outcomes: Vec<(i64, ReportOutcome)>) -> Result<(), StoreError> {
         self.writer
             .write(move |connection: &Connection| {
-                let result = match outcome {
-                    ReportOutcome::Delivered | ReportOutcome::GiveUp => connection
-                        .prepare_cached("DELETE FROM reports WHERE id = ?1")
-                        .and_then(|mut s| s.execute(params![id])),
-                    ReportOutcome::RetryAt(at) => connection
-                        .prepare_cached("UPDATE reports SET due_at = ?2, leased = 0 WHERE id = ?1")
-                        .and_then(|mut s| s.execute(params![id, millis(at)])),
-                };
-                result.map(|_| ()).map_err(backend_error)
+                let mut delete = connection
+                    .prepare_cached("DELETE FROM reports WHERE id = ?1")
+                    .map_err(backend_error)?;
+                let mut retry = connection
+                    .prepare_cached("UPDATE reports SET due_at = ?2, leased = 0 WHERE id = ?1")
+                    .map_err(backend_error)?;
+                for (id, outcome) in &outcomes {
+                    match outcome {
+                        ReportOutcome::Delivered | ReportOutcome::GiveUp => {
+                            delete.execute(params![id])
+                        }
+                        ReportOutcome::RetryAt(at) => retry.execute(params![id, millis(*at)]),
+                    }
+                    .map_err(backend_error)?;
+                }
+                Ok::<_, StoreError>(())
             })
             .await
     }

@@ -20,6 +20,13 @@ pub const MESSAGE_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.sender, m.
     m.channels, m.accepted_at, m.valid_until, m.price_micros, m.state, m.channel_index, m.attempt, \
     a.status_url, a.status_format";
 
+/// [`MESSAGE_COLUMNS`] with the content left empty (body `''`, no dcs, app key or rich content),
+/// for the decisions that do not look at it.
+pub const EVENT_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.sender, '', m.body_type, NULL, \
+    NULL, NULL, m.parts, m.reference, m.custom_grouping1, m.custom_grouping2, m.custom_grouping3, \
+    m.channels, m.accepted_at, m.valid_until, m.price_micros, m.state, m.channel_index, m.attempt, \
+    a.status_url, a.status_format";
+
 /// A message row with its account's report settings.
 pub struct StoredMessage {
     pub message: NewMessage,

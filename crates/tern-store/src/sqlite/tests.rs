@@ -317,3 +317,97 @@ async fn a_restart_releases_leases_but_keeps_scheduled_retries() {
     let resent = store.claim_due(now, 10, LEASE).await.unwrap();
     assert_eq!((resent.len(), resent[0].attempt), (1, 2));
 }
+
+#[tokio::test]
+async fn a_batch_of_events_applies_in_order_and_reports_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let account = store
+        .create_account(new_account(&ProductToken::generate(), None))
+        .await
+        .unwrap();
+    // Stored to the millisecond.
+    let now = Timestamp::from_millisecond(Timestamp::now().as_millisecond()).unwrap();
+    let first = message(
+        account.id,
+        &[Channel::WhatsApp, Channel::Sms],
+        Money(0),
+        now,
+    );
+    let second = message(account.id, &[Channel::Sms], Money(0), now);
+    let (first_id, second_id) = (first.id, second.id);
+    store.accept(account.id, vec![first, second]).await.unwrap();
+    assert_eq!(store.claim_due(now, 10, LEASE).await.unwrap().len(), 2);
+    let report = |status, error_code| Event::ChannelReport {
+        attempt: 1,
+        status,
+        error_code,
+        operator: None,
+    };
+    let nexts = store
+        .apply_batch(
+            vec![
+                (first_id, Event::Sent { attempt: 1 }),
+                (second_id, Event::Sent { attempt: 1 }),
+                // Sees the `Sent` above: delivered, then a duplicate that changes nothing.
+                (second_id, report(CmStatus::Delivered, None)),
+                (second_id, report(CmStatus::Delivered, None)),
+                (first_id, report(CmStatus::Failed, Some(24))),
+                (MessageId::generate(), Event::Sent { attempt: 1 }),
+            ],
+            now,
+        )
+        .await
+        .unwrap();
+    let wait = Next::Wait {
+        until: now + SignedDuration::from_hours(24),
+    };
+    assert_eq!(
+        nexts,
+        vec![
+            wait.clone(),
+            wait,
+            Next::Done,
+            Next::Ignore,
+            Next::Requeue,
+            Next::Ignore
+        ]
+    );
+    // One report each; the fallback left the first message queued on SMS.
+    let reports = store.claim_reports(now, 10, LEASE).await.unwrap();
+    let mut reported: Vec<MessageId> = reports.iter().map(|r| r.message_id).collect();
+    reported.sort_by_key(|id| id.0);
+    let mut expected = vec![first_id, second_id];
+    expected.sort_by_key(|id| id.0);
+    assert_eq!(reported, expected);
+    let requeued = store.claim_due(now, 10, LEASE).await.unwrap();
+    assert_eq!(
+        (requeued.len(), requeued[0].channel, requeued[0].attempt),
+        (1, Channel::Sms, 2)
+    );
+    // The content a connector needs is intact after events that did not load it.
+    assert_eq!(requeued[0].content.body, "Hello");
+
+    // Outcomes recorded in one batch: a delivered report leaves, a retried one waits.
+    let later = now + SignedDuration::from_hours(1);
+    let (delivered, retried) = (reports[0].id, reports[1].id);
+    store
+        .finish_reports(vec![
+            (delivered, ReportOutcome::Delivered),
+            (retried, ReportOutcome::RetryAt(later)),
+        ])
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_reports(now, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = store.claim_reports(later, 10, LEASE).await.unwrap();
+    assert_eq!(
+        again.iter().map(|r| (r.id, r.attempts)).collect::<Vec<_>>(),
+        vec![(retried, 1)]
+    );
+}
