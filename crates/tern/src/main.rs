@@ -7,6 +7,12 @@ mod serve;
 
 use clap::Parser;
 
+/// mimalloc rather than the system allocator: the gateway allocates and frees many small,
+/// short-lived values per message on several threads, where glibc's malloc spends a large share of
+/// the CPU (measured in docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
     // reqwest is built without a bundled crypto provider; ring is the one we ship.

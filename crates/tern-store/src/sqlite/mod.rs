@@ -69,6 +69,9 @@ fn configure(connection: &Connection) -> rusqlite::Result<()> {
     // 32 MiB of page cache (the default is 2 MiB), so updates to recent messages find their pages
     // in memory instead of reading them back from the file.
     connection.pragma_update(None, "cache_size", -32_768)?;
+    // Room for every statement the writer runs (rusqlite keeps 16 by default; past that, the
+    // least recently used one is parsed again on its next use).
+    connection.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
 

@@ -66,19 +66,21 @@ fn in_savepoint<T, E: From<StoreError>>(
     connection: &Connection,
     work: impl FnOnce(&Connection) -> Result<T, E>,
 ) -> Result<T, E> {
-    connection
-        .execute_batch("SAVEPOINT job")
-        .map_err(|e| E::from(backend_error(e)))?;
+    run_cached(connection, "SAVEPOINT job").map_err(|e| E::from(backend_error(e)))?;
     let result = work(connection);
-    let end = if result.is_ok() {
-        "RELEASE job"
+    if result.is_ok() {
+        run_cached(connection, "RELEASE job")
     } else {
-        "ROLLBACK TO job; RELEASE job"
-    };
-    connection
-        .execute_batch(end)
-        .map_err(|e| E::from(backend_error(e)))?;
+        connection.execute_batch("ROLLBACK TO job; RELEASE job")
+    }
+    .map_err(|e| E::from(backend_error(e)))?;
     result
+}
+
+/// Run a statement that is run for every job or batch from the statement cache, instead of
+/// parsing it anew each time.
+fn run_cached(connection: &Connection, sql: &str) -> rusqlite::Result<()> {
+    connection.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 fn run(connection: Connection, receiver: mpsc::Receiver<Job>) {
@@ -86,7 +88,7 @@ fn run(connection: Connection, receiver: mpsc::Receiver<Job>) {
     while let Ok(first) = receiver.recv() {
         // Another process (e.g. `tern account create`) may hold the write lock for a moment;
         // busy_timeout already waited, so keep trying rather than fail work that is queued.
-        while let Err(error) = connection.execute_batch("BEGIN IMMEDIATE") {
+        while let Err(error) = run_cached(&connection, "BEGIN IMMEDIATE") {
             tracing::warn!(%error, "sqlite writer cannot begin a transaction; retrying");
             thread::sleep(std::time::Duration::from_millis(50));
         }
@@ -97,7 +99,7 @@ fn run(connection: Connection, receiver: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let committed = connection.execute_batch("COMMIT").map_err(backend_error);
+        let committed = run_cached(&connection, "COMMIT").map_err(backend_error);
         if committed.is_err() {
             let _ = connection.execute_batch("ROLLBACK");
         }
