@@ -1,16 +1,12 @@
 //! Parsing CM's JSON `POST /v1.0/message` body into a [`SubmitRequest`] through the typed wire
-//! structs of [`crate::cm::wire`]. Keys are matched without case at every level, unknown fields
+//! structs of [`crate::cm::wire`] (read in one pass by [`crate::cm::wire_stream`]). Keys are matched without case at every level, unknown fields
 //! are ignored and `null` counts as absent, as the official SDKs require (the .NET SDK sends
 //! `$type` fields and explicit nulls).
 
-use serde_json::Value;
-
-use crate::cm::json_ci::get_in;
 use crate::cm::rich::RichContent;
 use crate::cm::submission::{Field, SubmitRequest, SubmittedBody, SubmittedMsg, WrongType};
-use crate::cm::wire::{
-    Integer, Lenient, MessageRequest, Msg, RecipientEntry, Text, normalize_keys,
-};
+use crate::cm::wire::{Integer, Lenient, MessageRequest, Msg, RecipientEntry, Text};
+use crate::cm::wire_stream;
 
 /// The body is not JSON, or its top level is not an object.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,14 +18,12 @@ pub struct InvalidJson;
 pub fn parse_submit(body: &[u8]) -> Result<SubmitRequest, InvalidJson> {
     // Some Windows clients start UTF-8 bodies with a byte-order mark; it is not JSON, but harmless.
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    let root: Value = serde_json::from_slice(body).map_err(|_| InvalidJson)?;
-    if !root.is_object() {
-        return Err(InvalidJson);
-    }
-    // richContent is forwarded to channels exactly as sent, so keep its original text.
-    let rich_originals = original_rich_contents(&root);
-    let request: MessageRequest =
-        serde_json::from_value(normalize_keys(root)).map_err(|_| InvalidJson)?;
+    let parsed = wire_stream::parse_message_request(body).map_err(|_| InvalidJson)?;
+    Ok(from_wire(parsed.request, parsed.rich_originals))
+}
+
+/// The domain's view of a request read into its wire structs.
+fn from_wire(request: MessageRequest, rich_originals: Vec<Option<String>>) -> SubmitRequest {
     let messages = request.messages.ok().unwrap_or_default();
     let product_token = messages
         .authentication
@@ -53,23 +47,10 @@ pub fn parse_submit(body: &[u8]) -> Result<SubmitRequest, InvalidJson> {
                 .collect(),
         )),
     };
-    Ok(SubmitRequest {
+    SubmitRequest {
         product_token,
         messages: msg_list,
-    })
-}
-
-/// Each msg's `richContent` as sent, by position.
-fn original_rich_contents(root: &Value) -> Vec<Option<String>> {
-    get_in(root, "messages")
-        .and_then(|messages| get_in(messages, "msg"))
-        .and_then(Value::as_array)
-        .map(|msgs| {
-            msgs.iter()
-                .map(|msg| get_in(msg, "richcontent").map(Value::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
+    }
 }
 
 fn field<T>(value: Lenient<T>, name: &'static str, expected: &'static str) -> Field<T> {

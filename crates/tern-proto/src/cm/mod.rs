@@ -10,5 +10,6 @@ pub mod rich;
 pub mod status_report;
 pub mod submission;
 pub mod wire;
+pub mod wire_stream;
 pub mod xml;
 pub mod xml_tree;
