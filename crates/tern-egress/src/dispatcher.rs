@@ -10,11 +10,11 @@ use futures_util::future::join_all;
 use jiff::{SignedDuration, Timestamp};
 use tern_core::channel::Channel;
 use tern_core::dispatch::Event;
-use tern_core::ports::{Connector, ConnectorError, ErrorOrigin, Store};
+use tern_core::ports::{Connector, ConnectorError, ErrorOrigin, EventSink, Store};
 use tokio::sync::watch;
 
 use crate::Wakeups;
-use crate::events::apply_all;
+use crate::events::ChannelSink;
 
 /// Dispatcher settings.
 #[derive(Debug, Clone)]
@@ -43,6 +43,8 @@ pub struct Dispatcher {
     pub connectors: HashMap<Channel, Arc<dyn Connector>>,
     pub wakeups: Arc<Wakeups>,
     pub settings: DispatchSettings,
+    /// Where the outcome of each send goes (the event applier, which records it).
+    pub events: ChannelSink,
 }
 
 impl Dispatcher {
@@ -111,8 +113,12 @@ impl Dispatcher {
                     };
                     (message.id, event)
                 });
-                let events = join_all(sends).await;
-                apply_all(&*self.store, &self.wakeups, events.into_iter()).await;
+                for (id, event) in join_all(sends).await {
+                    self.events.emit(id, event);
+                }
+                // Claim more only once what was sent is (nearly all) recorded: the claims hold
+                // leases, and a send must be recorded before its lease ends.
+                self.events.wait_below(self.settings.batch_size).await;
             }
             if full {
                 continue;

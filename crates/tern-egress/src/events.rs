@@ -2,28 +2,55 @@
 //! task applies them in batches (concurrent applies share one group commit).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use jiff::Timestamp;
 use tern_core::dispatch::{Event, Next};
 use tern_core::message::MessageId;
 use tern_core::ports::{EventSink, Store};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use crate::Wakeups;
 
 /// Most events applied together.
 const BATCH: usize = 1024;
 
+/// Events emitted and not yet applied.
+#[derive(Debug, Default)]
+struct Backlog {
+    events: AtomicUsize,
+    applied: Notify,
+}
+
 /// An [`EventSink`] backed by a channel; [`EventApplier::run`] drains it.
 #[derive(Clone)]
 pub struct ChannelSink {
     sender: mpsc::UnboundedSender<(MessageId, Event)>,
+    backlog: Arc<Backlog>,
 }
 
 impl EventSink for ChannelSink {
     fn emit(&self, id: MessageId, event: Event) {
+        self.backlog.events.fetch_add(1, Ordering::AcqRel);
         if self.sender.send((id, event)).is_err() {
-            tracing::warn!(%id, "event dropped: the gateway is stopping (the message stays queued)");
+            self.backlog.events.fetch_sub(1, Ordering::AcqRel);
+            tracing::warn!(%id, "event dropped: the gateway is stopping (the message keeps its lease and is looked at again when it ends)");
+        }
+    }
+}
+
+impl ChannelSink {
+    /// Wait until at most `limit` emitted events are still to be applied. The dispatcher waits
+    /// here before it claims more, so that what it sent is recorded well within the lease.
+    pub async fn wait_below(&self, limit: usize) {
+        loop {
+            let applied = self.backlog.applied.notified();
+            tokio::pin!(applied);
+            applied.as_mut().enable();
+            if self.backlog.events.load(Ordering::Acquire) <= limit {
+                return;
+            }
+            applied.await;
         }
     }
 }
@@ -33,23 +60,30 @@ pub struct EventApplier {
     receiver: mpsc::UnboundedReceiver<(MessageId, Event)>,
     store: Arc<dyn Store>,
     wakeups: Arc<Wakeups>,
+    backlog: Arc<Backlog>,
 }
 
 /// A sink and the applier that drains it.
 pub fn event_channel(store: Arc<dyn Store>, wakeups: Arc<Wakeups>) -> (ChannelSink, EventApplier) {
     let (sender, receiver) = mpsc::unbounded_channel();
+    let backlog = Arc::new(Backlog::default());
     (
-        ChannelSink { sender },
+        ChannelSink {
+            sender,
+            backlog: Arc::clone(&backlog),
+        },
         EventApplier {
             receiver,
             store,
             wakeups,
+            backlog,
         },
     )
 }
 
 impl EventApplier {
-    /// Run until `shutdown`, then apply what is already queued and return.
+    /// Run until `shutdown`, then apply what is already queued and return. Stop it only after
+    /// the dispatcher has stopped: the dispatcher records what it sent through this applier.
     pub async fn run(mut self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         let mut batch = Vec::with_capacity(BATCH);
         loop {
@@ -58,7 +92,7 @@ impl EventApplier {
                     if received == 0 {
                         break;
                     }
-                    apply_all(&*self.store, &self.wakeups, batch.drain(..)).await;
+                    self.apply(&mut batch).await;
                 }
                 _ = shutdown.changed() => break,
             }
@@ -67,8 +101,15 @@ impl EventApplier {
             batch.push(event);
         }
         if !batch.is_empty() {
-            apply_all(&*self.store, &self.wakeups, batch.drain(..)).await;
+            self.apply(&mut batch).await;
         }
+    }
+
+    async fn apply(&self, batch: &mut Vec<(MessageId, Event)>) {
+        let count = batch.len();
+        apply_all(&*self.store, &self.wakeups, batch.drain(..)).await;
+        self.backlog.events.fetch_sub(count, Ordering::AcqRel);
+        self.backlog.applied.notify_waiters();
     }
 }
 

@@ -3,7 +3,8 @@
 //! receiver that answers non-2xx or times out is retried with exponential backoff until the
 //! report is older than the retry window (7 days by default); nothing is dropped early.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -58,13 +59,48 @@ impl NotifierConfig {
 
 /// POSTs status reports.
 pub struct Notifier {
-    pub store: Arc<dyn Store>,
-    pub client: reqwest::Client,
-    pub wakeups: Arc<Wakeups>,
-    pub config: NotifierConfig,
+    store: Arc<dyn Store>,
+    client: reqwest::Client,
+    wakeups: Arc<Wakeups>,
+    config: NotifierConfig,
+    /// Status URLs already parsed: an account's reports all go to one URL, and parsing it (with
+    /// IDNA host processing) for every report cost more than building the request.
+    urls: Mutex<HashMap<String, reqwest::Url>>,
 }
 
+/// Most distinct URLs kept parsed.
+const URL_CACHE_SIZE: usize = 1024;
+
 impl Notifier {
+    pub fn new(
+        store: Arc<dyn Store>,
+        client: reqwest::Client,
+        wakeups: Arc<Wakeups>,
+        config: NotifierConfig,
+    ) -> Notifier {
+        Notifier {
+            store,
+            client,
+            wakeups,
+            config,
+            urls: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `url` parsed, from the cache when it was seen before.
+    fn parsed_url(&self, url: &str) -> Result<reqwest::Url, String> {
+        let mut urls = self.urls.lock().expect("url cache");
+        if let Some(parsed) = urls.get(url) {
+            return Ok(parsed.clone());
+        }
+        let parsed = reqwest::Url::parse(url).map_err(|error| format!("bad URL {url}: {error}"))?;
+        if urls.len() >= URL_CACHE_SIZE {
+            urls.clear();
+        }
+        urls.insert(url.to_owned(), parsed.clone());
+        Ok(parsed)
+    }
+
     /// Run until `shutdown`; POSTs in flight finish and are recorded first. Outcomes are
     /// recorded in batches: whatever finished since the last turn, in one store transaction.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
@@ -147,21 +183,26 @@ impl Notifier {
 
     async fn deliver(&self, mut report: PendingReport) -> ReportOutcome {
         let body = std::mem::take(&mut report.body);
-        let response = self
-            .client
-            .post(&report.url)
-            .header("content-type", &report.content_type)
-            .timeout(Duration::from_millis(self.config.timeout_ms))
-            .body(body)
-            .send()
-            .await;
+        let response = match self.parsed_url(&report.url) {
+            // An unparsable URL fails like an unreachable receiver: retried, then given up.
+            Err(error) => Err(error),
+            Ok(url) => self
+                .client
+                .post(url)
+                .header("content-type", &report.content_type)
+                .timeout(Duration::from_millis(self.config.timeout_ms))
+                .body(body)
+                .send()
+                .await
+                .map_err(|error| error.to_string()),
+        };
         let now = Timestamp::now();
         match response {
             Ok(response) if response.status().is_success() => ReportOutcome::Delivered,
             failure => {
                 let why = match failure {
                     Ok(response) => format!("HTTP {}", response.status()),
-                    Err(error) => error.to_string(),
+                    Err(error) => error,
                 };
                 match self.config.retry_after(&report, now) {
                     Some(at) => {

@@ -41,13 +41,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let wakeups = Arc::new(Wakeups::default());
     let (sink, applier) = event_channel(Arc::clone(&store), Arc::clone(&wakeups));
-    let sink: Arc<dyn EventSink> = Arc::new(sink);
-    let simulator: Arc<dyn Connector> = Arc::new(Simulator::new(config.simulator.clone(), sink));
+    let simulator: Arc<dyn Connector> = Arc::new(Simulator::new(
+        config.simulator.clone(),
+        Arc::new(sink.clone()) as Arc<dyn EventSink>,
+    ));
     let connectors: HashMap<Channel, Arc<dyn Connector>> = Channel::ALL
         .iter()
         .map(|channel| (*channel, Arc::clone(&simulator)))
         .collect();
     let (stop, stopping) = watch::channel(false);
+    // The event applier records what the dispatcher sent: it stops after the dispatcher.
+    let (stop_applier, applier_stopping) = watch::channel(false);
 
     let dispatcher = Dispatcher {
         store: Arc::clone(&store),
@@ -58,19 +62,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             lease: SignedDuration::from_secs(config.dispatch.lease_secs.max(1) as i64),
             ..DispatchSettings::default()
         },
+        events: sink,
     };
-    let notifier = Notifier {
-        store: Arc::clone(&store),
-        client: reqwest::Client::builder()
+    let notifier = Notifier::new(
+        Arc::clone(&store),
+        reqwest::Client::builder()
             .pool_max_idle_per_host(256)
             .build()
             .context("cannot build the HTTP client")?,
-        wakeups: Arc::clone(&wakeups),
-        config: config.status_reports.clone(),
-    };
+        Arc::clone(&wakeups),
+        config.status_reports.clone(),
+    );
     let dispatcher_task = tokio::spawn(dispatcher.run(stopping.clone()));
     let notifier_task = tokio::spawn(notifier.run(stopping.clone()));
-    let applier_task = tokio::spawn(applier.run(stopping.clone()));
+    let applier_task = tokio::spawn(applier.run(applier_stopping));
 
     let state = Arc::new(AppState {
         store: Arc::clone(&store),
@@ -100,8 +105,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!("stopping: HTTP closed, finishing dispatch and reports");
     let _ = stop.send(true);
     let _ = dispatcher_task.await;
-    let _ = tokio::time::timeout(Duration::from_secs(15), notifier_task).await;
+    let _ = stop_applier.send(true);
     let _ = applier_task.await;
+    let _ = tokio::time::timeout(Duration::from_secs(15), notifier_task).await;
     println!("Tern stopped");
     Ok(())
 }

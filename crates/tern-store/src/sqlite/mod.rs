@@ -416,18 +416,43 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Next>, StoreError> {
         self.writer
             .write(move |connection: &Connection| {
-                let mut nexts = Vec::with_capacity(events.len());
-                for (id, event) in &events {
-                    let Some(stored) = load_for_event(connection, *id).map_err(backend_error)?
+                // The events of one message are decided one after the other on its state in
+                // memory, then recorded with one load and one write (a channel's report often
+                // arrives in the same batch as the send it follows).
+                let mut by_message: HashMap<MessageId, Vec<usize>> = HashMap::new();
+                let mut order: Vec<MessageId> = Vec::new();
+                for (index, (id, _)) in events.iter().enumerate() {
+                    by_message
+                        .entry(*id)
+                        .or_insert_with(|| {
+                            order.push(*id);
+                            Vec::new()
+                        })
+                        .push(index);
+                }
+                let mut nexts = vec![Next::Ignore; events.len()];
+                for id in order {
+                    let Some(stored) = load_for_event(connection, id).map_err(backend_error)?
                     else {
-                        nexts.push(Next::Ignore);
                         continue;
                     };
-                    let decision = decide(&stored.progress, event, now);
+                    let mut combined = Decision {
+                        progress: stored.progress.clone(),
+                        reports: Vec::new(),
+                        next: Next::Ignore,
+                    };
+                    for &index in &by_message[&id] {
+                        let decision = decide(&combined.progress, &events[index].1, now);
+                        nexts[index] = decision.next.clone();
+                        combined.progress = decision.progress;
+                        combined.reports.extend(decision.reports);
+                        if decision.next != Next::Ignore {
+                            combined.next = decision.next;
+                        }
+                    }
                     // A send lease is only needed while a claim is in flight; events never send.
-                    persist(connection, &stored, &decision, now, SignedDuration::ZERO)
+                    persist(connection, &stored, &combined, now, SignedDuration::ZERO)
                         .map_err(backend_error)?;
-                    nexts.push(decision.next);
                 }
                 Ok::<_, StoreError>(nexts)
             })
