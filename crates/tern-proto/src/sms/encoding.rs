@@ -8,9 +8,10 @@
 //! |-------------|--------------------------|-------------------------------------------------|
 //! | `AUTO`      | ignored                  | GSM 7-bit if every character is GSM, else UCS2   |
 //! | `BINARY`    | ignored                  | 8-bit data (content is hex)                      |
-//! | `TEXT`/none | absent or 0              | GSM 7-bit, look-alikes substituted               |
-//! | `TEXT`/none | 8                        | UCS2                                            |
-//! | `TEXT`/none | other                    | by TS 23.038 DCS group, see [`encoding_for_dcs`] |
+//! | `TEXT`      | ignored                  | GSM 7-bit, look-alikes substituted               |
+//! | absent      | absent or 0              | GSM 7-bit, look-alikes substituted               |
+//! | absent      | 8                        | UCS2                                            |
+//! | absent      | other                    | by TS 23.038 DCS group, see [`encoding_for_dcs`] |
 
 use std::fmt;
 use std::str::FromStr;
@@ -22,7 +23,7 @@ use super::gsm7;
 pub enum BodyType {
     /// `AUTO`: GSM 7-bit when every character fits, else UCS2; `dcs` is ignored.
     Auto,
-    /// `TEXT`: plain text, encoded as `dcs` says (GSM 7-bit by default).
+    /// `TEXT`: GSM 7-bit text (look-alikes substituted); `dcs` is ignored.
     Text,
     /// `BINARY`: the content is hex and is sent as 8-bit data.
     Binary,
@@ -145,8 +146,9 @@ pub const fn encoding_for_dcs(dcs: u8) -> SmsEncoding {
 ///
 /// `body_type`: CM's `body.type` (`None` when absent); `dcs`: CM's `dcs` (`None`
 /// when absent). AUTO ignores `dcs` (as the CM spec says) and picks GSM when every
-/// character has a GSM form, else UCS2. BINARY is 8-bit. TEXT and an absent type
-/// follow `dcs` ([`encoding_for_dcs`]), absent meaning 0 (GSM).
+/// character has a GSM form, else UCS2. BINARY is 8-bit. TEXT means GSM 7-bit and
+/// ignores `dcs` too. Only an absent type follows `dcs` ([`encoding_for_dcs`]),
+/// absent meaning 0 (GSM).
 pub fn choose_encoding(content: &str, body_type: Option<BodyType>, dcs: Option<u8>) -> SmsEncoding {
     match body_type {
         Some(BodyType::Auto) => {
@@ -157,7 +159,8 @@ pub fn choose_encoding(content: &str, body_type: Option<BodyType>, dcs: Option<u
             }
         }
         Some(BodyType::Binary) => SmsEncoding::Binary8,
-        Some(BodyType::Text) | None => encoding_for_dcs(dcs.unwrap_or(0)),
+        Some(BodyType::Text) => SmsEncoding::Gsm7,
+        None => encoding_for_dcs(dcs.unwrap_or(0)),
     }
 }
 
@@ -213,15 +216,35 @@ mod tests {
             choose_encoding("Ж", Some(BodyType::Text), None),
             SmsEncoding::Gsm7
         );
-        assert_eq!(
-            choose_encoding("Ж", Some(BodyType::Text), Some(8)),
-            SmsEncoding::Ucs2
-        );
         assert_eq!(choose_encoding("00", None, Some(4)), SmsEncoding::Binary8);
         assert_eq!(
             choose_encoding("00", Some(BodyType::Binary), Some(8)),
             SmsEncoding::Binary8
         );
+    }
+
+    #[test]
+    fn text_is_always_gsm() {
+        for dcs in [
+            None,
+            Some(0),
+            Some(4),
+            Some(8),
+            Some(0x18),
+            Some(0xE0),
+            Some(0xF4),
+        ] {
+            assert_eq!(
+                choose_encoding("Ж", Some(BodyType::Text), dcs),
+                SmsEncoding::Gsm7,
+                "dcs {dcs:?}"
+            );
+            assert_eq!(
+                choose_encoding("Hello", Some(BodyType::Text), dcs),
+                SmsEncoding::Gsm7,
+                "dcs {dcs:?}"
+            );
+        }
     }
 
     #[test]

@@ -1138,6 +1138,16 @@ async fn code_305_dcs() {
         1,
     )
     .await;
+    // body.type TEXT means GSM 7-bit whatever dcs says: text content is not read as hex.
+    for dcs in [4, 8, 245] {
+        assert_accepted(
+            &setup,
+            &format!("TEXT with dcs {dcs}"),
+            msg(json!({"dcs": dcs, "body": {"type": "TEXT", "content": "Hello"}})),
+            1,
+        )
+        .await;
+    }
 }
 
 #[tokio::test]
@@ -1810,6 +1820,21 @@ async fn parts_follow_gsm_and_ucs2_part_sizes() {
             "AUTO ignores dcs",
             json!({"dcs": 8, "body": {"type": "AUTO", "content": a(160)}}),
             1,
+        ),
+        (
+            "TEXT is GSM: 160",
+            json!({"body": {"type": "TEXT", "content": a(160)}}),
+            1,
+        ),
+        (
+            "TEXT is GSM even with dcs 8: 71 characters, 1 part",
+            json!({"dcs": 8, "body": {"type": "TEXT", "content": a(71)}}),
+            1,
+        ),
+        (
+            "TEXT is GSM even with dcs 8: Greek becomes look-alikes, 161 is 2 parts",
+            json!({"dcs": 8, "body": {"type": "text", "content": greek(161)}}),
+            2,
         ),
         (
             "BINARY 140 octets",
