@@ -142,15 +142,21 @@ impl SqliteStore {
 /// carries. The content (body, rich content, app key) is left empty: no event uses it, and
 /// reading it for every event would cost the writer thread for nothing.
 fn load_for_event(
-    connection: &Connection,
+    statement: &mut rusqlite::CachedStatement,
     id: MessageId,
 ) -> rusqlite::Result<Option<StoredMessage>> {
-    connection
-        .prepare_cached(&format!(
-            "SELECT {EVENT_COLUMNS} FROM messages m JOIN accounts a ON a.id = m.account_id WHERE m.id = ?1"
-        ))?
+    statement
         .query_row(params![id.0.as_bytes()], stored_message_from_row)
         .optional()
+}
+
+/// The statement [`load_for_event`] runs.
+fn prepare_load_for_event(
+    connection: &Connection,
+) -> rusqlite::Result<rusqlite::CachedStatement<'_>> {
+    connection.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS} FROM messages m JOIN accounts a ON a.id = m.account_id WHERE m.id = ?1"
+    ))
 }
 
 /// What a connector needs of a stored message, on its current channel and attempt.
@@ -168,40 +174,56 @@ fn dispatch_of(stored: StoredMessage) -> Dispatch {
     }
 }
 
-/// Record a decision: new progress, queue position, status history and webhook reports.
-fn persist(
-    connection: &Connection,
-    stored: &StoredMessage,
-    decision: &Decision,
-    now: Timestamp,
-    lease: SignedDuration,
-) -> rusqlite::Result<()> {
-    let due_at = match &decision.next {
-        Next::Ignore => return Ok(()),
-        Next::Send { .. } => Some(now + lease),
-        Next::Requeue => Some(now),
-        Next::Wait { until } => Some(*until),
-        Next::Done => None,
-    };
-    let id = stored.message.id.0.as_bytes().to_vec();
-    connection
-        .prepare_cached(
-            "UPDATE messages SET state = ?2, channel_index = ?3, attempt = ?4, due_at = ?5 WHERE id = ?1",
-        )?
-        .execute(params![
+/// Records decisions: new progress, queue position, status history and webhook reports. Its
+/// statements are looked up once per job, not once per message.
+struct Recorder<'c> {
+    update: rusqlite::CachedStatement<'c>,
+    event: rusqlite::CachedStatement<'c>,
+    report: rusqlite::CachedStatement<'c>,
+}
+
+impl<'c> Recorder<'c> {
+    fn new(connection: &'c Connection) -> rusqlite::Result<Recorder<'c>> {
+        Ok(Recorder {
+            update: connection.prepare_cached(
+                "UPDATE messages SET state = ?2, channel_index = ?3, attempt = ?4, due_at = ?5 WHERE id = ?1",
+            )?,
+            event: connection.prepare_cached(
+                "INSERT INTO status_events (message_id, seq, at, channel, status, error_code, operator)
+                 VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM status_events WHERE message_id = ?1), ?2, ?3, ?4, ?5, ?6)",
+            )?,
+            report: connection.prepare_cached(
+                "INSERT INTO reports (message_id, url, content_type, body, created_at, due_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            )?,
+        })
+    }
+
+    /// Record `decision` about `stored`.
+    fn record(
+        &mut self,
+        stored: &StoredMessage,
+        decision: &Decision,
+        now: Timestamp,
+        lease: SignedDuration,
+    ) -> rusqlite::Result<()> {
+        let due_at = match &decision.next {
+            Next::Ignore => return Ok(()),
+            Next::Send { .. } => Some(now + lease),
+            Next::Requeue => Some(now),
+            Next::Wait { until } => Some(*until),
+            Next::Done => None,
+        };
+        let id = stored.message.id.0.as_bytes().as_slice();
+        self.update.execute(params![
             id,
             decision.progress.state.as_str(),
             decision.progress.channel_index as i64,
             decision.progress.attempt,
             due_at.map(millis),
         ])?;
-    for report in &decision.reports {
-        connection
-            .prepare_cached(
-                "INSERT INTO status_events (message_id, seq, at, channel, status, error_code, operator)
-                 VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM status_events WHERE message_id = ?1), ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
+        for report in &decision.reports {
+            self.event.execute(params![
                 id,
                 millis(now),
                 report.channel.as_str(),
@@ -209,37 +231,34 @@ fn persist(
                 report.error_code,
                 report.operator,
             ])?;
-        if let Some(url) = &stored.status_url {
-            let fields = report::status_report(stored.message.id, &stored.message, report, now);
-            let rendered = report::render(&fields, stored.status_format);
-            connection
-                .prepare_cached(
-                    "INSERT INTO reports (message_id, url, content_type, body, created_at, due_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                )?
-                .execute(params![
+            if let Some(url) = &stored.status_url {
+                let fields = report::status_report(stored.message.id, &stored.message, report, now);
+                let rendered = report::render(&fields, stored.status_format);
+                self.report.execute(params![
                     id,
                     url,
                     rendered.content_type,
                     rendered.body,
                     millis(now)
                 ])?;
+            }
         }
+        Ok(())
     }
-    Ok(())
 }
 
-fn insert_message(connection: &Connection, message: &NewMessage) -> rusqlite::Result<()> {
-    let [g1, g2, g3] = &message.custom_groupings;
-    connection
-        .prepare_cached(
-            "INSERT INTO messages (id, account_id, recipient, sender, body, body_type, dcs, app_key, rich_content,
-                parts, reference, custom_grouping1, custom_grouping2, custom_grouping3, channels, accepted_at,
-                valid_until, price_micros, state, channel_index, attempt, due_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, 'queued', 0, 0, ?16)",
-        )?
-        .execute(params![
-            message.id.0.as_bytes(),
+/// Insert accepted messages, queued and due at once.
+fn insert_messages(connection: &Connection, messages: &[NewMessage]) -> rusqlite::Result<()> {
+    let mut insert = connection.prepare_cached(
+        "INSERT INTO messages (id, account_id, recipient, sender, body, body_type, dcs, app_key, rich_content,
+            parts, reference, custom_grouping1, custom_grouping2, custom_grouping3, channels, accepted_at,
+            valid_until, price_micros, state, channel_index, attempt, due_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, 'queued', 0, 0, ?16)",
+    )?;
+    for message in messages {
+        let [g1, g2, g3] = &message.custom_groupings;
+        insert.execute(params![
+            message.id.0.as_bytes().as_slice(),
             message.account_id,
             message.recipient,
             message.content.from,
@@ -258,6 +277,7 @@ fn insert_message(connection: &Connection, message: &NewMessage) -> rusqlite::Re
             millis(message.valid_until),
             message.price.micros(),
         ])?;
+    }
     Ok(())
 }
 
@@ -366,9 +386,7 @@ impl Store for SqliteStore {
                         }
                     }
                 }
-                for message in &messages {
-                    insert_message(connection, message).map_err(backend_error)?;
-                }
+                insert_messages(connection, &messages).map_err(backend_error)?;
                 Ok(())
             })
             .await
@@ -394,9 +412,12 @@ impl Store for SqliteStore {
                     })
                     .map_err(backend_error)?;
                 let mut dispatches = Vec::new();
+                let mut recorder = Recorder::new(connection).map_err(backend_error)?;
                 for stored in due {
                     let decision = decide(&stored.progress, &Event::Due, now);
-                    persist(connection, &stored, &decision, now, lease).map_err(backend_error)?;
+                    recorder
+                        .record(&stored, &decision, now, lease)
+                        .map_err(backend_error)?;
                     if let Next::Send { .. } = decision.next {
                         dispatches.push(dispatch_of(StoredMessage {
                             progress: decision.progress,
@@ -431,9 +452,10 @@ impl Store for SqliteStore {
                         .push(index);
                 }
                 let mut nexts = vec![Next::Ignore; events.len()];
+                let mut recorder = Recorder::new(connection).map_err(backend_error)?;
+                let mut load = prepare_load_for_event(connection).map_err(backend_error)?;
                 for id in order {
-                    let Some(stored) = load_for_event(connection, id).map_err(backend_error)?
-                    else {
+                    let Some(stored) = load_for_event(&mut load, id).map_err(backend_error)? else {
                         continue;
                     };
                     let mut combined = Decision {
@@ -451,7 +473,8 @@ impl Store for SqliteStore {
                         }
                     }
                     // A send lease is only needed while a claim is in flight; events never send.
-                    persist(connection, &stored, &combined, now, SignedDuration::ZERO)
+                    recorder
+                        .record(&stored, &combined, now, SignedDuration::ZERO)
                         .map_err(backend_error)?;
                 }
                 Ok::<_, StoreError>(nexts)
