@@ -1,6 +1,7 @@
 //! [`SqliteStore`]: the embedded backend. Writes go through the group-commit [`writer`]; reads use
 //! a small pool of read-only connections on blocking threads (WAL lets them run beside the writer).
 
+mod checkpointer;
 mod rows;
 mod schema;
 mod writer;
@@ -19,6 +20,7 @@ use tern_core::message::{MessageFilter, MessageId, MessageRecord, NewMessage};
 use tern_core::ports::{AcceptError, Dispatch, PendingReport, ReportOutcome, Store, StoreError};
 use tern_core::report;
 
+use checkpointer::Checkpointer;
 use rows::{
     ACCOUNT_COLUMNS, EVENT_COLUMNS, MESSAGE_COLUMNS, StoredMessage, account_from_row, millis,
     stored_message_from_row, timestamp,
@@ -33,6 +35,7 @@ const ACCOUNT_CACHE_TTL: Duration = Duration::from_secs(2);
 /// The embedded store in one SQLite file.
 pub struct SqliteStore {
     writer: Writer,
+    _checkpointer: Checkpointer,
     readers: Arc<Mutex<Vec<Connection>>>,
     path: PathBuf,
     account_cache: Mutex<HashMap<[u8; 32], (Account, Instant)>>,
@@ -90,6 +93,18 @@ impl SqliteStore {
         connection
             .execute_batch(schema::SCHEMA)
             .map_err(backend_error)?;
+        connection
+            .pragma_update(
+                None,
+                "wal_autocheckpoint",
+                checkpointer::WRITER_AUTOCHECKPOINT_PAGES,
+            )
+            .map_err(backend_error)?;
+        // After a burst the log is reused from its start; past 64 MiB it is also cut back.
+        connection
+            .pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
+            .map_err(backend_error)?;
+        let checkpointer = Checkpointer::start(path.clone()).map_err(backend_error)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let reader = Connection::open_with_flags(
@@ -104,6 +119,7 @@ impl SqliteStore {
         }
         Ok(SqliteStore {
             writer: Writer::start(connection),
+            _checkpointer: checkpointer,
             readers: Arc::new(Mutex::new(readers)),
             path,
             account_cache: Mutex::new(HashMap::new()),

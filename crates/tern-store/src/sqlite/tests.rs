@@ -411,3 +411,44 @@ async fn a_batch_of_events_applies_in_order_and_reports_once() {
         vec![(retried, 1)]
     );
 }
+
+#[tokio::test]
+async fn the_log_is_copied_back_beside_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let account = store
+        .create_account(new_account(&ProductToken::generate(), None))
+        .await
+        .unwrap();
+    let now = Timestamp::now();
+    let schema_only = std::fs::metadata(dir.path().join("tern.db")).unwrap().len();
+    assert!(schema_only < 100_000, "{schema_only}");
+    for _ in 0..20 {
+        let batch = (0..50)
+            .map(|_| message(account.id, &[Channel::Sms], Money(0), now))
+            .collect();
+        store.accept(account.id, batch).await.unwrap();
+    }
+    // Far below the writer's own threshold, so only the checkpoint thread copies the log back
+    // into the database file, which otherwise would still hold only the schema.
+    let database = dir.path().join("tern.db");
+    let mut size = 0;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        size = std::fs::metadata(&database).unwrap().len();
+        if size > 200_000 {
+            break;
+        }
+    }
+    assert!(size > 200_000, "database file still {size} bytes");
+    let writer_threshold: i64 = store
+        .writer
+        .write(|connection: &Connection| {
+            connection
+                .query_row("PRAGMA wal_autocheckpoint", [], |row| row.get(0))
+                .map_err(backend_error)
+        })
+        .await
+        .unwrap();
+    assert_eq!(writer_threshold, checkpointer::WRITER_AUTOCHECKPOINT_PAGES);
+}
