@@ -100,7 +100,8 @@ impl SqliteStore {
                 checkpointer::WRITER_AUTOCHECKPOINT_PAGES,
             )
             .map_err(backend_error)?;
-        // After a burst the log is reused from its start; past 64 MiB it is also cut back.
+        // The log is reused from its start after each complete checkpoint; should it ever have
+        // grown past 64 MiB, it is also cut back.
         connection
             .pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
             .map_err(backend_error)?;
@@ -523,7 +524,7 @@ impl Store for SqliteStore {
         self.read(|connection| {
             let mut statement = connection.prepare(&format!(
                 "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN accounts a ON a.id = m.account_id
-                 WHERE m.state = 'sent' AND m.due_at IS NOT NULL"
+                 WHERE m.state IN ('sent', 'accepted') AND m.due_at IS NOT NULL"
             ))?;
             let stored = statement
                 .query_map([], stored_message_from_row)?
