@@ -93,10 +93,12 @@ pub fn decide(progress: &Progress, event: &Event, now: Timestamp) -> Decision {
         next: Next::Ignore,
     };
     let current_attempt = |attempt: &u32| *attempt == progress.attempt;
-    let pending = matches!(progress.state, DeliveryState::Queued | DeliveryState::Sent);
+    let pending = !progress.state.is_final();
     match event {
         Event::Due => match progress.state {
-            DeliveryState::Queued | DeliveryState::Sent if now >= progress.valid_until => {
+            DeliveryState::Queued | DeliveryState::Sent | DeliveryState::Accepted
+                if now >= progress.valid_until =>
+            {
                 expire(progress)
             }
             DeliveryState::Queued => {
@@ -111,7 +113,7 @@ pub fn decide(progress: &Progress, event: &Event, now: Timestamp) -> Decision {
                     reports: Vec::new(),
                 }
             }
-            DeliveryState::Sent => Decision {
+            DeliveryState::Sent | DeliveryState::Accepted => Decision {
                 progress: progress.clone(),
                 reports: Vec::new(),
                 next: Next::Wait {
@@ -170,12 +172,16 @@ pub fn decide(progress: &Progress, event: &Event, now: Timestamp) -> Decision {
                 next,
             };
             match status {
-                CmStatus::Accepted if pending => settle(
-                    DeliveryState::Sent,
-                    Next::Wait {
-                        until: progress.valid_until,
-                    },
-                ),
+                // Reported once: a connector that repeats it (e.g. resumed after a restart) is
+                // ignored.
+                CmStatus::Accepted if pending && progress.state != DeliveryState::Accepted => {
+                    settle(
+                        DeliveryState::Accepted,
+                        Next::Wait {
+                            until: progress.valid_until,
+                        },
+                    )
+                }
                 CmStatus::Delivered if pending => settle(DeliveryState::Delivered, Next::Done),
                 CmStatus::Read if pending || progress.state == DeliveryState::Delivered => {
                     settle(DeliveryState::Read, Next::Done)
@@ -340,6 +346,37 @@ mod tests {
         assert_eq!(refused.progress.state, DeliveryState::Rejected);
         assert_eq!(refused.reports[0].status, CmStatus::Rejected);
         assert_eq!(refused.reports[0].error_code, Some(5));
+    }
+
+    #[test]
+    fn operator_acceptance_is_reported_once() {
+        let start = queued(&[Channel::Sms]);
+        let due = decide(&start, &Event::Due, at(NOW));
+        let accepted = decide(&due.progress, &report(1, CmStatus::Accepted, None), at(NOW));
+        assert_eq!(accepted.progress.state, DeliveryState::Accepted);
+        assert_eq!(accepted.reports.len(), 1);
+        // The send is recorded after the acceptance (both came in one batch): nothing changes.
+        let sent = decide(&accepted.progress, &Event::Sent { attempt: 1 }, at(NOW));
+        assert_eq!((sent.next, sent.reports.len()), (Next::Ignore, 0));
+        // A connector resumed after a restart repeats the acceptance: no second report.
+        let again = decide(
+            &accepted.progress,
+            &report(1, CmStatus::Accepted, None),
+            at(NOW),
+        );
+        assert_eq!((again.next, again.reports.len()), (Next::Ignore, 0));
+        let delivered = decide(
+            &accepted.progress,
+            &report(1, CmStatus::Delivered, None),
+            at(NOW),
+        );
+        assert_eq!(delivered.progress.state, DeliveryState::Delivered);
+        assert_eq!(delivered.reports.len(), 1);
+        // Accepted but never delivered: expires at the end of validity.
+        let late = at("2026-01-02T00:00:00Z");
+        let expired = decide(&accepted.progress, &Event::Due, late);
+        assert_eq!(expired.progress.state, DeliveryState::Expired);
+        assert_eq!(expired.reports[0].error_code, Some(8));
     }
 
     #[test]

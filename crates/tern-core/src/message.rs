@@ -72,6 +72,8 @@ pub enum DeliveryState {
     Queued,
     /// Handed to a channel; waiting for its report.
     Sent,
+    /// The operator or channel reported it accepted (status 0); waiting for the final report.
+    Accepted,
     Delivered,
     Read,
     Failed,
@@ -84,6 +86,7 @@ impl DeliveryState {
         match self {
             DeliveryState::Queued => "queued",
             DeliveryState::Sent => "sent",
+            DeliveryState::Accepted => "accepted",
             DeliveryState::Delivered => "delivered",
             DeliveryState::Read => "read",
             DeliveryState::Failed => "failed",
@@ -96,6 +99,7 @@ impl DeliveryState {
         Some(match text {
             "queued" => DeliveryState::Queued,
             "sent" => DeliveryState::Sent,
+            "accepted" => DeliveryState::Accepted,
             "delivered" => DeliveryState::Delivered,
             "read" => DeliveryState::Read,
             "failed" => DeliveryState::Failed,
@@ -107,7 +111,10 @@ impl DeliveryState {
 
     /// No further sending happens (a Read may still follow Delivered).
     pub fn is_final(self) -> bool {
-        !matches!(self, DeliveryState::Queued | DeliveryState::Sent)
+        !matches!(
+            self,
+            DeliveryState::Queued | DeliveryState::Sent | DeliveryState::Accepted
+        )
     }
 }
 

@@ -29,7 +29,7 @@ pub struct LogQuery {
     reference: Option<String>,
     /// Only messages to this number (as sent).
     to: Option<String>,
-    /// queued, sent, delivered, read, failed, rejected or expired.
+    /// queued, sent, accepted, delivered, read, failed, rejected or expired.
     status: Option<String>,
     /// Only messages accepted at or after this RFC 3339 time.
     since: Option<String>,
@@ -112,7 +112,7 @@ fn filter_of(query: LogQuery) -> Result<MessageFilter, String> {
     let state = match query.status.as_deref() {
         None | Some("") => None,
         Some(text) => Some(DeliveryState::parse(&text.to_ascii_lowercase()).ok_or_else(|| {
-            format!("status '{text}' must be one of queued, sent, delivered, read, failed, rejected, expired")
+            format!("status '{text}' must be one of queued, sent, accepted, delivered, read, failed, rejected, expired")
         })?),
     };
     let since = match query.since.as_deref() {
@@ -165,7 +165,7 @@ pub struct LoggedMessage {
     /// The channel it is on now, or finished on.
     pub channel: Option<String>,
     pub parts: u32,
-    /// queued, sent, delivered, read, failed, rejected or expired.
+    /// queued, sent, accepted, delivered, read, failed, rejected or expired.
     pub status: String,
     /// RFC 3339, UTC.
     pub accepted_at: String,
