@@ -19,7 +19,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use crate::cm::rich::RichContentWire;
@@ -96,13 +96,61 @@ trait Shape<'de>: Sized {
 }
 
 fn skip_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
-    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+    while map.next_entry::<Skip, Skip>()?.is_some() {}
     Ok(())
 }
 
 fn skip_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
-    while seq.next_element::<IgnoredAny>()?.is_some() {}
+    while seq.next_element::<Skip>()?.is_some() {}
     Ok(())
+}
+
+/// A value read and dropped. Unlike serde's `IgnoredAny` it is read as a tree reader reads it
+/// (numbers parsed, so one out of range fails; nesting counted against the depth limit): a body
+/// that a tree parser refuses is refused here too, wherever the fault is (found by fuzzing).
+struct Skip;
+
+impl<'de> serde::Deserialize<'de> for Skip {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(SkipVisitor)
+    }
+}
+
+struct SkipVisitor;
+
+impl<'de> Visitor<'de> for SkipVisitor {
+    type Value = Skip;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_none<E>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Skip, A::Error> {
+        skip_map(map).map(|_| Skip)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Skip, A::Error> {
+        skip_seq(seq).map(|_| Skip)
+    }
 }
 
 /// Reads one value as a [`Lenient<T>`].
@@ -451,7 +499,7 @@ macro_rules! object_shape {
                             let _ = position;
                         }
                         _ => {
-                            map.next_value::<IgnoredAny>()?;
+                            map.next_value::<Skip>()?;
                         }
                     }
                 }
@@ -476,7 +524,7 @@ macro_rules! object_shape {
                 // Extra items make the array too long for the struct: of the wrong type.
                 let mut extra = false;
                 if complete {
-                    while seq.next_element::<IgnoredAny>()?.is_some() {
+                    while seq.next_element::<Skip>()?.is_some() {
                         extra = true;
                     }
                 }
@@ -628,6 +676,10 @@ mod tests {
             "{} x",
             "  {\"messages\":null}  ",
             "{\"messages\":{\"msg\":[{\"from\":\"\\ud83d\\ude00\"}]}}",
+            // Found by the fuzz target: a number out of f64's range in an ignored field.
+            r#"{"Messages":{"Msg":[{"$type":16e66666,"RichContent":{"Suggestions":[{"Act%on":"Reply"}]}}]}}"#,
+            r#"{"messages":{"unknown":[1e400]}}"#,
+            r#"{"x":-1e400}"#,
         ] {
             both_agree(body);
         }
