@@ -14,7 +14,9 @@ pub struct Gateway {
     pub data_dir: PathBuf,
     /// The demo account's token, when this start created it.
     pub demo_token: Option<String>,
-    /// Everything the gateway printed on stdout, line by line (filled in as it runs).
+    /// What the gateway printed on stdout up to and including its "Tern listening on" line.
+    pub startup: Vec<String>,
+    /// Everything the gateway printed on stdout after that, line by line (filled in as it runs).
     pub stdout: mpsc::Receiver<String>,
 }
 
@@ -28,14 +30,23 @@ impl Gateway {
             .arg(data_dir)
             .arg("--http-addr")
             .arg("127.0.0.1:0")
-            .env("TERN_LOG", "warn")
-            .stdout(Stdio::piped())
+            .env(
+                "TERN_LOG",
+                std::env::var("DEBUG_TERN_LOG").unwrap_or("warn".into()),
+            )
             .stderr(Stdio::inherit());
         if let Some(toml) = config_toml {
             let path = data_dir.with_extension("toml");
             std::fs::write(&path, toml).expect("write config");
             command.arg("--config").arg(path);
         }
+        Gateway::spawn(command, data_dir)
+    }
+
+    /// Spawn a prepared `tern serve` command (its stdout is captured here) and wait for the
+    /// "Tern listening on" line. `data_dir` is where the test expects the store.
+    pub fn spawn(mut command: Command, data_dir: &Path) -> Gateway {
+        command.stdout(Stdio::piped());
         let mut child = command.spawn().expect("spawn tern");
         let stdout = child.stdout.take().expect("stdout");
         let (lines, receiver) = mpsc::channel();
@@ -47,24 +58,31 @@ impl Gateway {
             }
         });
         let mut demo_token = None;
-        let mut previous = String::new();
+        let mut startup: Vec<String> = Vec::new();
         let base_url = loop {
             let line = receiver
                 .recv_timeout(Duration::from_secs(30))
                 .expect("tern did not report its address within 30 s");
-            if previous.starts_with("Created the demo account") {
+            if startup
+                .last()
+                .is_some_and(|previous| previous.starts_with("Created the demo account"))
+            {
                 demo_token = Some(line.trim().to_owned());
             }
-            if let Some(url) = line.strip_prefix("Tern listening on ") {
-                break url.trim().to_owned();
+            let url = line
+                .strip_prefix("Tern listening on ")
+                .map(|u| u.trim().to_owned());
+            startup.push(line);
+            if let Some(url) = url {
+                break url;
             }
-            previous = line;
         };
         Gateway {
             child,
             base_url,
             data_dir: data_dir.to_owned(),
             demo_token,
+            startup,
             stdout: receiver,
         }
     }

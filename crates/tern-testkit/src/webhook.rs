@@ -18,6 +18,8 @@ pub struct Received {
     pub body: Vec<u8>,
     /// The status the receiver answered.
     pub answered: u16,
+    /// How long the receiver waited before answering (see [`WebhookReceiver::stall_next`]).
+    pub stalled: Duration,
 }
 
 impl Received {
@@ -37,6 +39,8 @@ struct Inner {
     received: Vec<Received>,
     /// Statuses to answer next, in order; 200 when empty.
     script: VecDeque<u16>,
+    /// Waits before answering the next requests, in order; none when empty.
+    stalls: VecDeque<Duration>,
 }
 
 /// A running receiver.
@@ -50,17 +54,25 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
-    let mut inner = inner.lock().unwrap();
-    let answered = inner.script.pop_front().unwrap_or(200);
-    inner.received.push(Received {
-        content_type: headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned(),
-        body: body.to_vec(),
-        answered,
-    });
+    let (answered, stalled) = {
+        let mut inner = inner.lock().unwrap();
+        let answered = inner.script.pop_front().unwrap_or(200);
+        let stalled = inner.stalls.pop_front().unwrap_or_default();
+        inner.received.push(Received {
+            content_type: headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned(),
+            body: body.to_vec(),
+            answered,
+            stalled,
+        });
+        (answered, stalled)
+    };
+    if !stalled.is_zero() {
+        tokio::time::sleep(stalled).await;
+    }
     StatusCode::from_u16(answered).unwrap()
 }
 
@@ -85,6 +97,12 @@ impl WebhookReceiver {
     /// Answer the next requests with these statuses (then 200).
     pub fn answer_next(&self, statuses: &[u16]) {
         self.inner.lock().unwrap().script.extend(statuses);
+    }
+
+    /// Wait this long before answering the next requests, in order (then answer at once): a
+    /// receiver that times out. A request is recorded when it arrives.
+    pub fn stall_next(&self, waits: &[Duration]) {
+        self.inner.lock().unwrap().stalls.extend(waits);
     }
 
     /// Forget statuses scripted with [`answer_next`](Self::answer_next): answer 200 from now on.

@@ -3,11 +3,13 @@
 //! before the response is written.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::body::{Body, to_bytes};
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use jiff::Timestamp;
 use tern_core::account::Account;
 use tern_core::error_code::{RequestError, Surface};
@@ -50,17 +52,45 @@ pub async fn method_not_allowed() -> Response {
     response
 }
 
+/// Most bytes of an over-limit body read and thrown away before the 413 is answered.
+const DISCARD_MAX_BYTES: u64 = 64 * 1024 * 1024;
+/// Longest time spent throwing an over-limit body away.
+const DISCARD_MAX_TIME: Duration = Duration::from_secs(5);
+
 /// Read the whole body, or the error to answer.
-pub async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, RequestError> {
-    to_bytes(body, limit).await.map_err(|error| {
-        let too_large = std::error::Error::source(&error)
-            .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
-        if too_large {
-            RequestError::BodyTooLarge { limit_bytes: limit }
-        } else {
-            RequestError::InvalidJson
+///
+/// An over-limit body is read to its end (within [`DISCARD_MAX_BYTES`] and [`DISCARD_MAX_TIME`])
+/// before the 413 is answered: a server that answers and closes while the client is still
+/// writing makes the client's write fail (broken pipe, connection reset) before it reads the
+/// answer, so the client never sees the JSON error.
+pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, RequestError> {
+    let mut body = body;
+    match Limited::new(&mut body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<LengthLimitError>() => {
+            discard_rest(&mut body).await;
+            Err(RequestError::BodyTooLarge { limit_bytes: limit })
         }
-    })
+        Err(_) => Err(RequestError::InvalidJson),
+    }
+}
+
+async fn discard_rest(body: &mut Body) {
+    if body.size_hint().lower() > DISCARD_MAX_BYTES {
+        return;
+    }
+    let discard = async {
+        let mut discarded: u64 = 0;
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Some(data) = frame.data_ref() {
+                discarded += data.len() as u64;
+                if discarded > DISCARD_MAX_BYTES {
+                    break;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DISCARD_MAX_TIME, discard).await;
 }
 
 /// Send messages: CM's JSON interface.

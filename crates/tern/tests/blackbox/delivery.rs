@@ -29,7 +29,7 @@ max_backoff_ms = 200
 "#;
 
 /// The report without the fields that vary (time, message id).
-fn stable(report: &Value) -> Value {
+pub(crate) fn stable(report: &Value) -> Value {
     let mut msg = report["messages"]["msg"].clone();
     let received = msg["received"].as_str().unwrap().to_owned();
     assert_eq!(
@@ -261,4 +261,56 @@ async fn the_message_log_pages_and_filters() {
     assert_eq!(second["next"], Value::Null);
     let one = setup.log("?to=0031612345672").await;
     assert_eq!(one["messages"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_receiver_that_times_out_is_retried_until_it_answers_and_gets_the_report_once() {
+    let config = r#"
+[simulator]
+default_delay_ms = 10
+[status_reports]
+timeout_ms = 200
+initial_backoff_ms = 100
+max_backoff_ms = 200
+"#;
+    let setup = setup(Some(config), &[], true).await;
+    let receiver = setup.receiver.as_ref().unwrap();
+    // The first two POSTs get no answer within the gateway's 200 ms (the receiver would answer
+    // 200 after 3 s, too late); the third is answered at once.
+    receiver.stall_next(&[Duration::from_secs(3), Duration::from_secs(3)]);
+    let (status, _) = setup
+        .post_json(&setup.request(
+            r#"[{"from":"Tern","to":[{"number":"0031612345678"}],"body":{"content":"Hi"},"reference":"slow"}]"#,
+        ))
+        .await;
+    assert_eq!(status, 200);
+    let received = receiver.wait_for(3, Duration::from_secs(10)).await;
+    assert_eq!(received.len(), 3);
+    let stalls: Vec<Duration> = received.iter().map(|r| r.stalled).collect();
+    assert_eq!(
+        stalls,
+        [
+            Duration::from_secs(3),
+            Duration::from_secs(3),
+            Duration::ZERO
+        ]
+    );
+    assert!(
+        received.iter().all(|r| r.body == received[0].body),
+        "the same report is retried"
+    );
+    assert_eq!(
+        stable(&received[2].json()),
+        json!({"to":"0031612345678","reference":"slow",
+               "status":{"code":"2","errorCode":"","errorDescription":"Delivered"},
+               "operator":"20416","channel":"SMS",
+               "customGrouping":"","customGrouping2":"","customGrouping3":""})
+    );
+    // Answered in time once: nothing more arrives.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        receiver.received().len(),
+        3,
+        "nothing after the answer in time"
+    );
 }

@@ -622,6 +622,39 @@ async fn code_202_body_over_the_limit_is_413() {
     );
 }
 
+#[tokio::test]
+async fn code_202_body_over_the_default_limit_is_413_not_a_reset() {
+    // The real default limit (10 MiB), no configuration.
+    let setup = setup(None, &[], false).await;
+    let limit = 10 * 1024 * 1024;
+    let valid = setup.request(&json!([base()]).to_string());
+    let padded = |size: usize| format!("{valid}{}", " ".repeat(size - valid.len()));
+    let too_large = request_error(202, "Request body too large: the limit is 10485760 bytes");
+
+    // Just over, and well over: the client can write its whole body and read the answer.
+    for (case, size) in [("limit + 1", limit + 1), ("3 × limit", 3 * limit)] {
+        let (status, headers, response) = send_raw(
+            &setup,
+            Method::POST,
+            padded(size).into_bytes(),
+            Some("application/json"),
+        )
+        .await;
+        assert_eq!(status, 413, "{case}: body {response}");
+        assert_json_content_type(&headers, case);
+        assert_eq!(response, too_large, "{case}");
+    }
+    let (status, response) = post_chunked(&setup, padded(limit + 1).as_bytes(), 64 * 1024).await;
+    assert_eq!(status, 413, "chunked: body {response}");
+    assert_eq!(response, too_large, "chunked");
+
+    // Exactly the limit is accepted; only that request stored a message.
+    let (status, response) = setup.post_json(&padded(limit)).await;
+    assert_eq!(status, 200, "exactly the limit: {response}");
+    let log = setup.log("").await;
+    assert_eq!(log["messages"].as_array().unwrap().len(), 1, "{log}");
+}
+
 // ---- 203 --------------------------------------------------------------------------------
 
 #[tokio::test]

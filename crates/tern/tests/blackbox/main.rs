@@ -5,13 +5,16 @@ mod cli;
 mod conversion;
 mod delivery;
 mod json_errors;
+mod message_log;
 mod node_sdk;
 mod openapi;
 mod python_sdk;
 mod restart;
 mod sdk_replay;
+mod simulator;
 mod spec_examples;
 mod xml_get;
+mod zero_config;
 
 use std::time::Duration;
 

@@ -60,8 +60,8 @@ max_backoff_ms = 200
     let receiver = receiver.unwrap();
     let data_dir = gateway.data_dir.clone();
     gateway.kill();
-    // The receiver accepts from now on.
-    receiver.answer_next(&[]);
+    // The receiver accepts from now on, once it has answered (500) what the killed gateway sent.
+    settle(&receiver).await;
     clear_script(&receiver);
     let restarted = Gateway::start(TERN, &data_dir, Some(config));
 
@@ -107,6 +107,21 @@ fn clear_script(receiver: &tern_testkit::WebhookReceiver) {
     receiver.clear_script();
 }
 
+/// Wait until the receiver has taken in every request a killed gateway wrote before it died
+/// (nothing new for 200 ms): otherwise one still in the socket could be answered 200 after the
+/// script is cleared, to a gateway that never saw the answer and rightly sends it again.
+async fn settle(receiver: &tern_testkit::WebhookReceiver) {
+    let mut count = receiver.received().len();
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = receiver.received().len();
+        if now == count {
+            return;
+        }
+        count = now;
+    }
+}
+
 /// Message id → how many times its (single) report was answered 200.
 fn accepted_reports(receiver: &tern_testkit::WebhookReceiver) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
@@ -138,4 +153,206 @@ async fn sigterm_exits_zero_and_a_second_serve_on_the_same_dir_is_refused() {
     let Setup { gateway, .. } = setup;
     let status = gateway.stop();
     assert_eq!(status.code(), Some(0));
+}
+
+/// The ids of the messages a `/v1.0/message` response accepted.
+fn accepted_ids(response: &serde_json::Value) -> Vec<String> {
+    response["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            assert_eq!(m["status"], "Accepted", "{m}");
+            m["messageId"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+/// The whole message log of `token`, page by page (`after` cursor).
+async fn whole_log(
+    client: &reqwest::Client,
+    gateway: &Gateway,
+    token: &str,
+) -> Vec<serde_json::Value> {
+    let mut messages = Vec::new();
+    let mut after = String::new();
+    loop {
+        let response = client
+            .get(gateway.url(&format!("/v1.0/messages?limit=1000&after={after}")))
+            .header("X-CM-PRODUCTTOKEN", token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let page: serde_json::Value =
+            serde_json::from_str(&response.text().await.unwrap()).unwrap();
+        messages.extend(page["messages"].as_array().unwrap().iter().cloned());
+        match page["next"].as_str() {
+            Some(next) => after = next.to_owned(),
+            None => return messages,
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_accepted_message_is_not_reported_accepted_again_after_a_restart() {
+    // Accepted by the operator (status 0) after 200 ms, then nothing until the validity ends; a
+    // restarted gateway resumes the simulator for it, which reports status 0 again.
+    let config = r#"
+[[simulator.rule]]
+outcome = "accepted"
+delay_ms = 200
+"#;
+    let setup = setup(Some(config), &[], true).await;
+    let (status, response) = setup
+        .post_json(&setup.request(
+            r#"[{"from":"Tern","to":[{"number":"0031612345678"}],"body":{"content":"a"}}]"#,
+        ))
+        .await;
+    assert_eq!(status, 200, "{response}");
+    let id = accepted_ids(&response).remove(0);
+    let Setup {
+        gateway,
+        token,
+        client,
+        _dir,
+        receiver,
+        ..
+    } = setup;
+    let receiver = receiver.unwrap();
+    let received = receiver.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(received.len(), 1);
+    let report = received[0].json();
+    assert_eq!(report["messages"]["msg"]["messageId"], id.as_str());
+    assert_eq!(report["messages"]["msg"]["status"]["code"], "0");
+    let data_dir = gateway.data_dir.clone();
+
+    // SIGTERM, then a crash: after each restart the resumed simulator has acted (200 ms) well
+    // before the check, and the message is still accepted, reported once.
+    let mut gateway = Some(gateway);
+    for crash in [false, true] {
+        let running = gateway.take().unwrap();
+        if crash {
+            running.kill();
+        } else {
+            assert!(running.stop().success());
+        }
+        let restarted = Gateway::start(TERN, &data_dir, Some(config));
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let received = receiver.received();
+        assert_eq!(
+            received.len(),
+            1,
+            "no second report (crash: {crash}): {:?}",
+            received.iter().map(|r| r.text()).collect::<Vec<_>>()
+        );
+        let log = whole_log(&client, &restarted, &token).await;
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0]["status"], "accepted", "crash: {crash}");
+        assert_eq!(log[0]["history"].as_array().unwrap().len(), 1, "{}", log[0]);
+        gateway = Some(restarted);
+    }
+    assert!(gateway.unwrap().stop().success());
+    drop(_dir);
+}
+
+#[tokio::test]
+async fn a_crash_with_messages_still_queued_loses_none_and_reports_each_once() {
+    // A small dispatch batch keeps most messages queued when the gateway is killed right after
+    // accepting them. The receiver refuses reports until the crash, so every report answered
+    // 200 comes from the restarted gateway or was never answered 200 before.
+    let config = r#"
+[dispatch]
+batch_size = 4
+[simulator]
+default_delay_ms = 0
+[status_reports]
+initial_backoff_ms = 100
+max_backoff_ms = 200
+"#;
+    let setup = setup(Some(config), &[], true).await;
+    let receiver = setup.receiver.as_ref().unwrap();
+    receiver.answer_next(&[500; 100_000]);
+    let mut ids = Vec::new();
+    for request in 0..20 {
+        let numbers: Vec<String> = (0..100)
+            .map(|i| format!(r#"{{"number":"003161{request:03}{i:04}"}}"#))
+            .collect();
+        let (status, response) = setup
+            .post_json(&setup.request(&format!(
+                r#"[{{"from":"Tern","to":[{}],"body":{{"content":"q"}}}}]"#,
+                numbers.join(",")
+            )))
+            .await;
+        assert_eq!(status, 200, "{response}");
+        ids.extend(accepted_ids(&response));
+    }
+    assert_eq!(ids.len(), 2000);
+    let queued = setup.log("?status=queued&limit=1000").await;
+    assert!(
+        !queued["messages"].as_array().unwrap().is_empty(),
+        "some messages are still queued at the crash"
+    );
+
+    let Setup {
+        gateway,
+        token,
+        client,
+        _dir,
+        receiver,
+        ..
+    } = setup;
+    let receiver = receiver.unwrap();
+    let data_dir = gateway.data_dir.clone();
+    gateway.kill();
+    settle(&receiver).await;
+    clear_script(&receiver);
+    let restarted = Gateway::start(TERN, &data_dir, Some(config));
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while accepted_reports(&receiver).len() < ids.len() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let accepted = accepted_reports(&receiver);
+    let mut reported: Vec<&String> = accepted.keys().collect();
+    reported.sort();
+    let mut expected: Vec<&String> = ids.iter().collect();
+    expected.sort();
+    assert!(
+        reported == expected,
+        "{} of {} messages reported",
+        reported.len(),
+        ids.len()
+    );
+    assert!(
+        accepted.values().all(|count| *count == 1),
+        "no report accepted twice: {:?}",
+        accepted
+            .iter()
+            .filter(|(_, count)| **count > 1)
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        receiver
+            .received()
+            .iter()
+            .all(|r| r.json()["messages"]["msg"]["status"]["code"] == "2"),
+        "only delivery reports"
+    );
+
+    let log = whole_log(&client, &restarted, &token).await;
+    assert_eq!(log.len(), ids.len());
+    let mut logged: Vec<&str> = log
+        .iter()
+        .map(|m| m["messageId"].as_str().unwrap())
+        .collect();
+    logged.sort();
+    assert!(logged == expected.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    for message in &log {
+        assert_eq!(message["status"], "delivered", "{message}");
+        assert_eq!(message["history"].as_array().unwrap().len(), 1, "{message}");
+    }
+    assert!(restarted.stop().success());
+    drop(_dir);
 }
