@@ -5,8 +5,8 @@
 //!
 //! Rows not tested here:
 //! - `500 "Unknown Error"` (errorCode 999): answered only when the store itself fails (account
-//!   lookup or commit) or a handler panics. A black-box test has no way to cause either through
-//!   the API, so the row is not reachable from here.
+//!   lookup or commit) or a handler panics; no request causes that, so `faults.rs` makes the
+//!   store's writes fail under a file-size limit and tests the row there.
 //! - `400 "Message is unroutable."` as a *request* error: Tern reports unroutable messages per
 //!   message (305, `Message is unroutable.`), and a request whose messages are all unroutable is
 //!   `400` / `201` like any other fully rejected request (see `code_305_unroutable_channels`).

@@ -4,6 +4,7 @@
 mod cli;
 mod conversion;
 mod delivery;
+mod faults;
 mod json_errors;
 mod message_log;
 mod node_sdk;
