@@ -16,6 +16,9 @@ use tokio::sync::watch;
 use crate::Wakeups;
 use crate::events::ChannelSink;
 
+/// While submissions wait on the store, egress batches are this many times smaller.
+pub const INTAKE_SHARE: usize = 8;
+
 /// Dispatcher settings.
 #[derive(Debug, Clone)]
 pub struct DispatchSettings {
@@ -69,13 +72,10 @@ impl Dispatcher {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         self.resume().await;
         while !*shutdown.borrow() {
+            let limit = self.batch_limit();
             let claimed = match self
                 .store
-                .claim_due(
-                    Timestamp::now(),
-                    self.settings.batch_size,
-                    self.settings.lease,
-                )
+                .claim_due(Timestamp::now(), limit, self.settings.lease)
                 .await
             {
                 Ok(claimed) => claimed,
@@ -86,7 +86,7 @@ impl Dispatcher {
             };
             // Claiming may have expired messages, which makes reports.
             self.wakeups.reports.notify_one();
-            let full = claimed.len() == self.settings.batch_size;
+            let full = claimed.len() == limit;
             if !claimed.is_empty() {
                 let connectors = &self.connectors;
                 let sends = claimed.iter().map(|message| async move {
@@ -118,7 +118,7 @@ impl Dispatcher {
                 }
                 // Claim more only once what was sent is (nearly all) recorded: the claims hold
                 // leases, and a send must be recorded before its lease ends.
-                self.events.wait_below(self.settings.batch_size).await;
+                self.events.wait_below(limit).await;
             }
             if full {
                 continue;
@@ -131,6 +131,16 @@ impl Dispatcher {
             }
         }
         tracing::debug!("dispatcher stopped");
+    }
+
+    /// Messages to claim at once: the configured batch, or an eighth of it while submissions
+    /// are waiting on the store, so that a burst is taken in first (delivery goes on, slower).
+    fn batch_limit(&self) -> usize {
+        if self.store.intake_waiting() {
+            (self.settings.batch_size / INTAKE_SHARE).max(1)
+        } else {
+            self.settings.batch_size
+        }
     }
 
     async fn idle_sleep(&self) -> Duration {

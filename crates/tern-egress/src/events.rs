@@ -88,7 +88,7 @@ impl EventApplier {
         let mut batch = Vec::with_capacity(BATCH);
         loop {
             tokio::select! {
-                received = self.receiver.recv_many(&mut batch, BATCH) => {
+                received = self.receiver.recv_many(&mut batch, self.batch_limit()) => {
                     if received == 0 {
                         break;
                     }
@@ -102,6 +102,16 @@ impl EventApplier {
         }
         if !batch.is_empty() {
             self.apply(&mut batch).await;
+        }
+    }
+
+    /// Events to apply at once: fewer while submissions are waiting on the store (see
+    /// [`crate::dispatcher::INTAKE_SHARE`]).
+    fn batch_limit(&self) -> usize {
+        if self.store.intake_waiting() {
+            BATCH / crate::dispatcher::INTAKE_SHARE
+        } else {
+            BATCH
         }
     }
 

@@ -8,6 +8,7 @@ mod writer;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,8 @@ const ACCOUNT_CACHE_TTL: Duration = Duration::from_secs(2);
 /// The embedded store in one SQLite file.
 pub struct SqliteStore {
     writer: Writer,
+    /// Submissions waiting for their commit (see [`Store::intake_waiting`]).
+    intake: Arc<AtomicUsize>,
     _checkpointer: Checkpointer,
     readers: Arc<Mutex<Vec<Connection>>>,
     path: PathBuf,
@@ -120,6 +123,7 @@ impl SqliteStore {
         }
         Ok(SqliteStore {
             writer: Writer::start(connection),
+            intake: Arc::new(AtomicUsize::new(0)),
             _checkpointer: checkpointer,
             readers: Arc::new(Mutex::new(readers)),
             path,
@@ -298,8 +302,29 @@ fn insert_messages(connection: &Connection, messages: &[NewMessage]) -> rusqlite
     Ok(())
 }
 
+/// Counts a submission as waiting on the writer for as long as it lives (also when the request
+/// is dropped mid-way).
+struct IntakeGuard<'a>(&'a AtomicUsize);
+
+impl<'a> IntakeGuard<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        IntakeGuard(count)
+    }
+}
+
+impl Drop for IntakeGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
+    fn intake_waiting(&self) -> bool {
+        self.intake.load(Ordering::Relaxed) > 0
+    }
+
     async fn create_account(&self, account: NewAccount) -> Result<Account, StoreError> {
         let now = Timestamp::now();
         let id = self
@@ -379,6 +404,7 @@ impl Store for SqliteStore {
         account: AccountId,
         messages: Vec<NewMessage>,
     ) -> Result<(), AcceptError> {
+        let _waiting = IntakeGuard::new(&self.intake);
         self.writer
             .write(move |connection: &Connection| {
                 let total: i64 = messages.iter().map(|m| m.price.micros()).sum();

@@ -452,3 +452,38 @@ async fn the_log_is_copied_back_beside_the_writer() {
         .unwrap();
     assert_eq!(writer_threshold, checkpointer::WRITER_AUTOCHECKPOINT_PAGES);
 }
+
+#[tokio::test]
+async fn a_submission_waiting_on_the_writer_is_visible_to_delivery() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let account = store
+        .create_account(new_account(&ProductToken::generate(), None))
+        .await
+        .unwrap();
+    assert!(!store.intake_waiting());
+    // Keep the writer busy, so that the submission below has to wait for it.
+    let busy = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            store
+                .writer
+                .write(|_: &Connection| {
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    Ok::<_, StoreError>(())
+                })
+                .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let submission = {
+        let store = Arc::clone(&store);
+        let msg = message(account.id, &[Channel::Sms], Money(0), Timestamp::now());
+        tokio::spawn(async move { store.accept(account.id, vec![msg]).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(store.intake_waiting(), "a submission is waiting");
+    busy.await.unwrap().unwrap();
+    submission.await.unwrap().unwrap();
+    assert!(!store.intake_waiting(), "committed: nothing waits");
+}
