@@ -149,10 +149,11 @@ pub trait Store: Send + Sync + 'static {
         reference: String,
         converted_at: Timestamp,
     ) -> Result<usize, StoreError>;
-    /// Whether submissions are waiting on the store right now. Delivery takes smaller batches
-    /// while they are, so that a burst of submissions is taken in first; delivery never stops.
-    fn intake_waiting(&self) -> bool {
-        false
+    /// How many submitted messages are waiting on the store right now. Delivery takes smaller
+    /// batches while many are, so that a burst of submissions is taken in first; delivery never
+    /// stops.
+    fn intake_waiting(&self) -> usize {
+        0
     }
     /// The account's messages, newest filters applied, oldest first after the cursor.
     async fn messages(

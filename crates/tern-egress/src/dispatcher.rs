@@ -16,8 +16,20 @@ use tokio::sync::watch;
 use crate::Wakeups;
 use crate::events::ChannelSink;
 
-/// While submissions wait on the store, egress batches are this many times smaller.
+/// While many submitted messages wait on the store, egress batches are this many times smaller.
 pub const INTAKE_SHARE: usize = 8;
+
+/// An egress batch of `normal` items, or an [`INTAKE_SHARE`]th of it while at least half as many
+/// submitted messages wait on the store: a burst of submissions is then taken in first, and
+/// delivery goes on, slower. (A trickle of submissions does not shrink the batches: many small
+/// batches cost more per message.)
+pub fn egress_batch(store: &dyn Store, normal: usize) -> usize {
+    if store.intake_waiting() >= normal / 2 {
+        (normal / INTAKE_SHARE).max(1)
+    } else {
+        normal
+    }
+}
 
 /// Dispatcher settings.
 #[derive(Debug, Clone)]
@@ -72,7 +84,7 @@ impl Dispatcher {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         self.resume().await;
         while !*shutdown.borrow() {
-            let limit = self.batch_limit();
+            let limit = egress_batch(&*self.store, self.settings.batch_size);
             let claimed = match self
                 .store
                 .claim_due(Timestamp::now(), limit, self.settings.lease)
@@ -131,16 +143,6 @@ impl Dispatcher {
             }
         }
         tracing::debug!("dispatcher stopped");
-    }
-
-    /// Messages to claim at once: the configured batch, or an eighth of it while submissions
-    /// are waiting on the store, so that a burst is taken in first (delivery goes on, slower).
-    fn batch_limit(&self) -> usize {
-        if self.store.intake_waiting() {
-            (self.settings.batch_size / INTAKE_SHARE).max(1)
-        } else {
-            self.settings.batch_size
-        }
     }
 
     async fn idle_sleep(&self) -> Duration {

@@ -11,6 +11,7 @@ use tern_core::ports::{EventSink, Store};
 use tokio::sync::{Notify, mpsc};
 
 use crate::Wakeups;
+use crate::dispatcher::egress_batch;
 
 /// Most events applied together.
 const BATCH: usize = 1024;
@@ -88,7 +89,7 @@ impl EventApplier {
         let mut batch = Vec::with_capacity(BATCH);
         loop {
             tokio::select! {
-                received = self.receiver.recv_many(&mut batch, self.batch_limit()) => {
+                received = self.receiver.recv_many(&mut batch, egress_batch(&*self.store, BATCH)) => {
                     if received == 0 {
                         break;
                     }
@@ -102,16 +103,6 @@ impl EventApplier {
         }
         if !batch.is_empty() {
             self.apply(&mut batch).await;
-        }
-    }
-
-    /// Events to apply at once: fewer while submissions are waiting on the store (see
-    /// [`crate::dispatcher::INTAKE_SHARE`]).
-    fn batch_limit(&self) -> usize {
-        if self.store.intake_waiting() {
-            BATCH / crate::dispatcher::INTAKE_SHARE
-        } else {
-            BATCH
         }
     }
 

@@ -36,7 +36,7 @@ const ACCOUNT_CACHE_TTL: Duration = Duration::from_secs(2);
 /// The embedded store in one SQLite file.
 pub struct SqliteStore {
     writer: Writer,
-    /// Submissions waiting for their commit (see [`Store::intake_waiting`]).
+    /// Submitted messages waiting for their commit (see [`Store::intake_waiting`]).
     intake: Arc<AtomicUsize>,
     _checkpointer: Checkpointer,
     readers: Arc<Mutex<Vec<Connection>>>,
@@ -302,27 +302,30 @@ fn insert_messages(connection: &Connection, messages: &[NewMessage]) -> rusqlite
     Ok(())
 }
 
-/// Counts a submission as waiting on the writer for as long as it lives (also when the request
-/// is dropped mid-way).
-struct IntakeGuard<'a>(&'a AtomicUsize);
+/// Counts a submission's messages as waiting on the writer for as long as it lives (also when
+/// the request is dropped mid-way).
+struct IntakeGuard<'a> {
+    count: &'a AtomicUsize,
+    messages: usize,
+}
 
 impl<'a> IntakeGuard<'a> {
-    fn new(count: &'a AtomicUsize) -> Self {
-        count.fetch_add(1, Ordering::Relaxed);
-        IntakeGuard(count)
+    fn new(count: &'a AtomicUsize, messages: usize) -> Self {
+        count.fetch_add(messages, Ordering::Relaxed);
+        IntakeGuard { count, messages }
     }
 }
 
 impl Drop for IntakeGuard<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.count.fetch_sub(self.messages, Ordering::Relaxed);
     }
 }
 
 #[async_trait]
 impl Store for SqliteStore {
-    fn intake_waiting(&self) -> bool {
-        self.intake.load(Ordering::Relaxed) > 0
+    fn intake_waiting(&self) -> usize {
+        self.intake.load(Ordering::Relaxed)
     }
 
     async fn create_account(&self, account: NewAccount) -> Result<Account, StoreError> {
@@ -404,7 +407,7 @@ impl Store for SqliteStore {
         account: AccountId,
         messages: Vec<NewMessage>,
     ) -> Result<(), AcceptError> {
-        let _waiting = IntakeGuard::new(&self.intake);
+        let _waiting = IntakeGuard::new(&self.intake, messages.len());
         self.writer
             .write(move |connection: &Connection| {
                 let total: i64 = messages.iter().map(|m| m.price.micros()).sum();

@@ -461,7 +461,7 @@ async fn a_submission_waiting_on_the_writer_is_visible_to_delivery() {
         .create_account(new_account(&ProductToken::generate(), None))
         .await
         .unwrap();
-    assert!(!store.intake_waiting());
+    assert_eq!(store.intake_waiting(), 0);
     // Keep the writer busy, so that the submission below has to wait for it.
     let busy = {
         let store = Arc::clone(&store);
@@ -478,12 +478,15 @@ async fn a_submission_waiting_on_the_writer_is_visible_to_delivery() {
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     let submission = {
         let store = Arc::clone(&store);
-        let msg = message(account.id, &[Channel::Sms], Money(0), Timestamp::now());
-        tokio::spawn(async move { store.accept(account.id, vec![msg]).await })
+        let now = Timestamp::now();
+        let msgs = (0..3)
+            .map(|_| message(account.id, &[Channel::Sms], Money(0), now))
+            .collect();
+        tokio::spawn(async move { store.accept(account.id, msgs).await })
     };
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    assert!(store.intake_waiting(), "a submission is waiting");
+    assert_eq!(store.intake_waiting(), 3, "a submission of 3 is waiting");
     busy.await.unwrap().unwrap();
     submission.await.unwrap().unwrap();
-    assert!(!store.intake_waiting(), "committed: nothing waits");
+    assert_eq!(store.intake_waiting(), 0, "committed: nothing waits");
 }
