@@ -49,32 +49,21 @@ max_backoff_ms = 200
     // The first 20 are delivered and their reports are being refused.
     receiver.wait_for(25, Duration::from_secs(10)).await;
 
-    let Setup {
-        gateway,
-        token,
-        client,
-        _dir,
-        receiver,
-        ..
-    } = setup;
-    let receiver = receiver.unwrap();
-    let data_dir = gateway.data_dir.clone();
-    gateway.kill();
-    // The receiver accepts from now on, once it has answered (500) what the killed gateway sent.
-    settle(&receiver).await;
-    clear_script(&receiver);
-    let restarted = Gateway::start(TERN, &data_dir, Some(config));
+    let setup = crash_and_restart(setup, config).await;
+    let (client, token) = (setup.client.clone(), setup.token.clone());
+    let receiver = setup.receiver.as_ref().unwrap();
+    let restarted = &setup.gateway;
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let accepted = accepted_reports(&receiver);
+        let accepted = accepted_reports(receiver);
         if accepted.len() >= 30 || tokio::time::Instant::now() > deadline {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let accepted = accepted_reports(&receiver);
+    let accepted = accepted_reports(receiver);
     assert_eq!(accepted.len(), 30, "every message reported: {accepted:?}");
     assert!(
         accepted.values().all(|count| *count == 1),
@@ -96,15 +85,23 @@ max_backoff_ms = 200
         .collect();
     assert_eq!(states.len(), 30);
     assert!(states.iter().all(|s| *s == "delivered"), "{states:?}");
-    assert!(restarted.stop().success());
-    drop(_dir);
+    assert!(setup.gateway.stop().success());
 }
 
 use crate::Setup;
 
-/// Stop refusing: statuses already scripted are dropped.
-fn clear_script(receiver: &tern_testkit::WebhookReceiver) {
+/// SIGKILL the gateway, let the receiver take in what it had written, stop refusing reports (the
+/// receiver accepts from now on), and start the gateway again on the same data directory.
+async fn crash_and_restart(setup: Setup, config: &str) -> Setup {
+    let data_dir = setup.gateway.data_dir.clone();
+    setup.gateway.kill();
+    let receiver = setup.receiver.as_ref().expect("a status receiver");
+    settle(receiver).await;
     receiver.clear_script();
+    Setup {
+        gateway: Gateway::start(TERN, &data_dir, Some(config)),
+        ..setup
+    }
 }
 
 /// Wait until the receiver has taken in every request a killed gateway wrote before it died
@@ -294,27 +291,17 @@ max_backoff_ms = 200
         "some messages are still queued at the crash"
     );
 
-    let Setup {
-        gateway,
-        token,
-        client,
-        _dir,
-        receiver,
-        ..
-    } = setup;
-    let receiver = receiver.unwrap();
-    let data_dir = gateway.data_dir.clone();
-    gateway.kill();
-    settle(&receiver).await;
-    clear_script(&receiver);
-    let restarted = Gateway::start(TERN, &data_dir, Some(config));
+    let setup = crash_and_restart(setup, config).await;
+    let (client, token) = (setup.client.clone(), setup.token.clone());
+    let receiver = setup.receiver.as_ref().unwrap();
+    let restarted = &setup.gateway;
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while accepted_reports(&receiver).len() < ids.len() && tokio::time::Instant::now() < deadline {
+    while accepted_reports(receiver).len() < ids.len() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let accepted = accepted_reports(&receiver);
+    let accepted = accepted_reports(receiver);
     let mut reported: Vec<&String> = accepted.keys().collect();
     reported.sort();
     let mut expected: Vec<&String> = ids.iter().collect();
@@ -341,7 +328,7 @@ max_backoff_ms = 200
         "only delivery reports"
     );
 
-    let log = whole_log(&client, &restarted, &token).await;
+    let log = whole_log(&client, restarted, &token).await;
     assert_eq!(log.len(), ids.len());
     let mut logged: Vec<&str> = log
         .iter()
@@ -353,6 +340,5 @@ max_backoff_ms = 200
         assert_eq!(message["status"], "delivered", "{message}");
         assert_eq!(message["history"].as_array().unwrap().len(), 1, "{message}");
     }
-    assert!(restarted.stop().success());
-    drop(_dir);
+    assert!(setup.gateway.stop().success());
 }
