@@ -60,6 +60,8 @@ pub struct Dispatch {
 pub struct PendingReport {
     pub id: i64,
     pub message_id: MessageId,
+    /// The report's stable id (see [`crate::report::report_id`]), also in its body.
+    pub report_id: String,
     pub url: String,
     pub content_type: String,
     pub body: Vec<u8>,

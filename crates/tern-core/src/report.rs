@@ -24,9 +24,17 @@ pub fn cm_local_time(at: Timestamp) -> String {
         .to_string()
 }
 
-/// The fields of a report about `message`.
+/// The stable id of the report of a message's `seq`-th status change (1-based, in the order the
+/// changes were recorded): every delivery of that report carries it, and no other report has it,
+/// so a receiver that gets a report twice (delivery is at-least-once) can tell.
+pub fn report_id(message_id: MessageId, seq: u32) -> String {
+    format!("{message_id}-{seq}")
+}
+
+/// The fields of the report of `message`'s `seq`-th status change.
 pub fn status_report(
     message_id: MessageId,
+    seq: u32,
     message: &NewMessage,
     report: &Report,
     at: Timestamp,
@@ -47,6 +55,7 @@ pub fn status_report(
         operator: report.operator.clone(),
         custom_groupings: message.custom_groupings.clone(),
         message_id: message_id.to_string(),
+        report_id: report_id(message_id, seq),
     }
 }
 

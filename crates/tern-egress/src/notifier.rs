@@ -236,6 +236,7 @@ mod tests {
         let mut report = PendingReport {
             id: 1,
             message_id: MessageId::generate(),
+            report_id: String::new(),
             url: String::new(),
             content_type: String::new(),
             body: Vec::new(),

@@ -21,6 +21,9 @@ pub struct StatusReport {
     pub custom_groupings: [Option<String>; 3],
     /// Tern's message id.
     pub message_id: String,
+    /// Tern's id of this report: the same on every retry of it, different for every status
+    /// change, so receivers can drop a report they have already processed.
+    pub report_id: String,
 }
 
 impl StatusReport {
@@ -41,6 +44,7 @@ impl StatusReport {
             "customGrouping2": self.custom_groupings[1].clone().unwrap_or_default(),
             "customGrouping3": self.custom_groupings[2].clone().unwrap_or_default(),
             "messageId": self.message_id,
+            "reportId": self.report_id,
         }}});
         serde_json::to_vec(&body).expect("report serializes")
     }
@@ -50,8 +54,9 @@ impl StatusReport {
         let field = |name: &str, value: &str| format!("<{name}>{}</{name}>", escape(value));
         let optional = |value: &Option<String>| value.clone().unwrap_or_default();
         let xml = format!(
-            "<?xml version=\"1.0\" encoding=\"utf-8\"?><MESSAGES><MSG RECEIVED=\"{}\">{}{}<STATUS>{}{}{}</STATUS>{}{}{}{}{}{}</MSG></MESSAGES>",
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><MESSAGES><MSG RECEIVED=\"{}\" REPORTID=\"{}\">{}{}<STATUS>{}{}{}</STATUS>{}{}{}{}{}{}</MSG></MESSAGES>",
             escape(&self.received),
+            escape(&self.report_id),
             field("TO", &self.to),
             field("REFERENCE", &optional(&self.reference)),
             field("CODE", &self.status_code.to_string()),
@@ -103,6 +108,7 @@ mod tests {
             operator: Some("20416".into()),
             custom_groupings: [Some("a&b".into()), None, None],
             message_id: "m1".into(),
+            report_id: "m1-2".into(),
         }
     }
 
@@ -113,14 +119,15 @@ mod tests {
             body,
             json!({"messages":{"msg":{"received":"2026-11-24T12:00:00","to":"0031612345678","reference":"ref1",
                 "status":{"code":"2","errorCode":"","errorDescription":"Delivered"},"operator":"20416",
-                "channel":"SMS","customGrouping":"a&b","customGrouping2":"","customGrouping3":"","messageId":"m1"}}})
+                "channel":"SMS","customGrouping":"a&b","customGrouping2":"","customGrouping3":"","messageId":"m1",
+                "reportId":"m1-2"}}})
         );
     }
 
     #[test]
     fn xml_is_escaped() {
         let xml = String::from_utf8(sample().to_xml()).unwrap();
-        assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?><MESSAGES><MSG RECEIVED=\"2026-11-24T12:00:00\"><TO>0031612345678</TO><REFERENCE>ref1</REFERENCE><STATUS><CODE>2</CODE><ERRORCODE></ERRORCODE><ERRORDESCRIPTION>Delivered</ERRORDESCRIPTION></STATUS>"));
+        assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?><MESSAGES><MSG RECEIVED=\"2026-11-24T12:00:00\" REPORTID=\"m1-2\"><TO>0031612345678</TO><REFERENCE>ref1</REFERENCE><STATUS><CODE>2</CODE><ERRORCODE></ERRORCODE><ERRORDESCRIPTION>Delivered</ERRORDESCRIPTION></STATUS>"));
         assert!(xml.contains("<CUSTOMGROUPING>a&amp;b</CUSTOMGROUPING>"));
     }
 }

@@ -93,9 +93,7 @@ impl SqliteStore {
         let path = data_dir.join("tern.db");
         let connection = Connection::open(&path).map_err(backend_error)?;
         configure(&connection).map_err(backend_error)?;
-        connection
-            .execute_batch(schema::SCHEMA)
-            .map_err(backend_error)?;
+        schema::migrate(&connection)?;
         connection
             .pragma_update(
                 None,
@@ -211,11 +209,12 @@ impl<'c> Recorder<'c> {
             )?,
             event: connection.prepare_cached(
                 "INSERT INTO status_events (message_id, seq, at, channel, status, error_code, operator)
-                 VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM status_events WHERE message_id = ?1), ?2, ?3, ?4, ?5, ?6)",
+                 VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM status_events WHERE message_id = ?1), ?2, ?3, ?4, ?5, ?6)
+                 RETURNING seq",
             )?,
             report: connection.prepare_cached(
-                "INSERT INTO reports (message_id, url, content_type, body, created_at, due_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                "INSERT INTO reports (message_id, report_id, url, content_type, body, created_at, due_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
             )?,
         })
     }
@@ -244,19 +243,24 @@ impl<'c> Recorder<'c> {
             due_at.map(millis),
         ])?;
         for report in &decision.reports {
-            self.event.execute(params![
-                id,
-                millis(now),
-                report.channel.as_str(),
-                report.status.code(),
-                report.error_code,
-                report.operator,
-            ])?;
+            let seq: u32 = self.event.query_row(
+                params![
+                    id,
+                    millis(now),
+                    report.channel.as_str(),
+                    report.status.code(),
+                    report.error_code,
+                    report.operator,
+                ],
+                |row| row.get(0),
+            )?;
             if let Some(url) = &stored.status_url {
-                let fields = report::status_report(stored.message.id, &stored.message, report, now);
+                let fields =
+                    report::status_report(stored.message.id, seq, &stored.message, report, now);
                 let rendered = report::render(&fields, stored.status_format);
                 self.report.execute(params![
                     id,
+                    fields.report_id,
                     url,
                     rendered.content_type,
                     rendered.body,
@@ -585,7 +589,7 @@ impl Store for SqliteStore {
             .write(move |connection: &Connection| {
                 let reports: Vec<PendingReport> = connection
                     .prepare_cached(
-                        "SELECT r.id, r.message_id, r.url, r.content_type, r.body, r.attempts, r.created_at
+                        "SELECT r.id, r.message_id, r.report_id, r.url, r.content_type, r.body, r.attempts, r.created_at
                          FROM reports r
                          WHERE r.due_at <= ?1
                            AND r.id = (SELECT MIN(p.id) FROM reports p WHERE p.message_id = r.message_id)

@@ -120,11 +120,12 @@ pub fn pending_report_from_row(row: &Row) -> rusqlite::Result<PendingReport> {
     Ok(PendingReport {
         id: row.get(0)?,
         message_id: message_id(row, 1)?,
-        url: row.get(2)?,
-        content_type: row.get(3)?,
-        body: row.get(4)?,
-        attempts: row.get(5)?,
-        created_at: timestamp(row.get(6)?),
+        report_id: row.get(2)?,
+        url: row.get(3)?,
+        content_type: row.get(4)?,
+        body: row.get(5)?,
+        attempts: row.get(6)?,
+        created_at: timestamp(row.get(7)?),
     })
 }
 

@@ -1,8 +1,17 @@
-//! The SQLite schema. Message ids are UUIDv7 blobs (time-ordered, so inserts append); the dispatch
-//! queue is the partial index on `messages.due_at`, which finished messages leave (`due_at` NULL).
+//! The SQLite schema and its versions. Message ids are UUIDv7 blobs (time-ordered, so inserts
+//! append); the dispatch queue is the partial index on `messages.due_at`, which finished messages
+//! leave (`due_at` NULL). The version is SQLite's `user_version`: a database is brought to
+//! [`MIGRATIONS`]'s last version on open, one step per transaction, so a data directory written
+//! by an earlier Tern opens with everything it holds.
 
-/// Statements run on every open; all are idempotent.
-pub const SCHEMA: &str = r#"
+use rusqlite::Connection;
+use tern_core::ports::StoreError;
+
+use super::backend_error;
+
+/// The first schema (version 1). Its statements are idempotent: databases created before
+/// versions were recorded (version 0) already have these tables.
+const BASE: &str = r#"
 CREATE TABLE IF NOT EXISTS accounts (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
@@ -71,3 +80,46 @@ CREATE TABLE IF NOT EXISTS reports (
 CREATE INDEX IF NOT EXISTS reports_due ON reports(due_at);
 CREATE INDEX IF NOT EXISTS reports_message ON reports(message_id, id);
 "#;
+
+/// The changes after [`BASE`]: entry `i` brings version `i + 1` to `i + 2`.
+const MIGRATIONS: &[&str] = &[
+    // 2: every report carries its stable id (reports already queued get one from their row).
+    r#"
+ALTER TABLE reports ADD COLUMN report_id TEXT NOT NULL DEFAULT '';
+UPDATE reports SET report_id = lower(hex(message_id)) || '-r' || id WHERE report_id = '';
+"#,
+];
+
+/// The version [`migrate`] brings a database to.
+pub const VERSION: i64 = MIGRATIONS.len() as i64 + 1;
+
+/// Bring the database to [`VERSION`]; a database from a newer Tern is refused.
+pub fn migrate(connection: &Connection) -> Result<(), StoreError> {
+    let mut version: i64 = connection
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(backend_error)?;
+    if version > VERSION {
+        return Err(StoreError::Backend(format!(
+            "the database has schema version {version}; this Tern knows up to {VERSION}: use a newer Tern"
+        )));
+    }
+    if version == 0 {
+        step(connection, BASE, 1)?;
+        version = 1;
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize - 1) {
+        step(connection, migration, index as i64 + 2)?;
+    }
+    Ok(())
+}
+
+fn step(connection: &Connection, sql: &str, to: i64) -> Result<(), StoreError> {
+    connection
+        .execute_batch(&format!(
+            "BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {to}; COMMIT;"
+        ))
+        .map_err(|error| {
+            let _ = connection.execute_batch("ROLLBACK");
+            backend_error(error)
+        })
+}

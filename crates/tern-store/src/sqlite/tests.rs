@@ -195,6 +195,9 @@ async fn fallback_reports_go_out_in_order_one_at_a_time() {
     let body: serde_json::Value = serde_json::from_slice(&batch[0].body).unwrap();
     assert_eq!(body["messages"]["msg"]["status"]["code"], "3");
     assert_eq!(body["messages"]["msg"]["channel"], "WhatsApp");
+    // Each status change has its own report id, in the body and beside it.
+    assert_eq!(batch[0].report_id, format!("{id}-1"));
+    assert_eq!(body["messages"]["msg"]["reportId"], format!("{id}-1"));
     assert!(
         store
             .claim_reports(now, 10, LEASE)
@@ -209,6 +212,8 @@ async fn fallback_reports_go_out_in_order_one_at_a_time() {
     let batch = store.claim_reports(now, 10, LEASE).await.unwrap();
     let body: serde_json::Value = serde_json::from_slice(&batch[0].body).unwrap();
     assert_eq!(body["messages"]["msg"]["status"]["code"], "2");
+    assert_eq!(batch[0].report_id, format!("{id}-2"));
+    assert_eq!(body["messages"]["msg"]["reportId"], format!("{id}-2"));
     assert_eq!(batch[0].attempts, 0);
     // A failed delivery is retried later, not dropped.
     let later = now + SignedDuration::from_secs(5);
@@ -225,6 +230,9 @@ async fn fallback_reports_go_out_in_order_one_at_a_time() {
     );
     let retried = store.claim_reports(later, 10, LEASE).await.unwrap();
     assert_eq!((retried[0].id, retried[0].attempts), (batch[0].id, 1));
+    // A retry is the same report: same id, same body.
+    assert_eq!(retried[0].report_id, batch[0].report_id);
+    assert_eq!(retried[0].body, batch[0].body);
 }
 
 #[tokio::test]

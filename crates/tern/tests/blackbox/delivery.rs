@@ -28,7 +28,8 @@ initial_backoff_ms = 100
 max_backoff_ms = 200
 "#;
 
-/// The report without the fields that vary (time, message id).
+/// The report without the fields that vary (time, message id, report id); the report id is
+/// checked to be the message id and a status sequence number.
 pub(crate) fn stable(report: &Value) -> Value {
     let mut msg = report["messages"]["msg"].clone();
     let received = msg["received"].as_str().unwrap().to_owned();
@@ -37,10 +38,17 @@ pub(crate) fn stable(report: &Value) -> Value {
         19,
         "received is yyyy-MM-ddTHH:mm:ss: {received}"
     );
-    assert_eq!(msg["messageId"].as_str().unwrap().len(), 36);
+    let message_id = msg["messageId"].as_str().unwrap().to_owned();
+    assert_eq!(message_id.len(), 36);
+    let report_id = msg["reportId"].as_str().unwrap();
+    let seq = report_id
+        .strip_prefix(&format!("{message_id}-"))
+        .unwrap_or_else(|| panic!("reportId {report_id} is not {message_id}-N"));
+    assert!(seq.parse::<u32>().is_ok_and(|n| n >= 1), "{report_id}");
     let object = msg.as_object_mut().unwrap();
     object.remove("received");
     object.remove("messageId");
+    object.remove("reportId");
     msg
 }
 
@@ -196,6 +204,16 @@ async fn xml_reports_and_retries_until_the_receiver_accepts() {
     );
     assert!(
         xml.contains("<TO>0031612345678</TO><REFERENCE>x1</REFERENCE><STATUS><CODE>2</CODE><ERRORCODE></ERRORCODE><ERRORDESCRIPTION>Delivered</ERRORDESCRIPTION></STATUS>"),
+        "{xml}"
+    );
+    // The report id is the message id and the status's sequence number (the first status).
+    let message_id = xml
+        .split("<MESSAGEID>")
+        .nth(1)
+        .and_then(|rest| rest.split("</MESSAGEID>").next())
+        .unwrap();
+    assert!(
+        xml.contains(&format!("\" REPORTID=\"{message_id}-1\"><TO>")),
         "{xml}"
     );
     tokio::time::sleep(Duration::from_millis(400)).await;
