@@ -31,11 +31,13 @@ pub fn valid_until(validity: Option<&str>, now: Timestamp) -> Result<Timestamp, 
 }
 
 fn relative(text: &str) -> Option<SignedDuration> {
-    let (number, unit) = text.split_at(text.len().checked_sub(1)?);
+    // The unit is the last character, which may be any character (split on its boundary).
+    let unit = text.chars().next_back()?;
+    let number = &text[..text.len() - unit.len_utf8()];
     let amount: i64 = number.trim().parse().ok().filter(|n| *n >= 0)?;
     match unit {
-        "h" | "H" => Some(SignedDuration::from_hours(amount.min(10_000))),
-        "m" | "M" => Some(SignedDuration::from_mins(amount.min(1_000_000))),
+        'h' | 'H' => Some(SignedDuration::from_hours(amount.min(10_000))),
+        'm' | 'M' => Some(SignedDuration::from_mins(amount.min(1_000_000))),
         _ => None,
     }
 }
@@ -43,6 +45,7 @@ fn relative(text: &str) -> Option<SignedDuration> {
 fn absolute(text: &str) -> Option<Timestamp> {
     // Split "date time" from a trailing zone: " GMT", " UTC", "Z", "+8", "+08", "-07:00", "+0800".
     let mut text = text.to_owned();
+    // Byte 10 is 'T' (ASCII), so 10..11 is a character of its own.
     if text.as_bytes().get(10) == Some(&b'T') {
         text.replace_range(10..11, " ");
     }
@@ -79,8 +82,9 @@ fn split_zone(text: &str) -> (&str, Option<Offset>) {
 }
 
 fn parse_offset(zone: &str) -> Option<Offset> {
+    // `zone` starts with the ASCII sign it was split at.
     let sign: i32 = if zone.starts_with('-') { -1 } else { 1 };
-    let digits = zone[1..].trim().replace(':', "");
+    let digits = zone.get(1..)?.trim().replace(':', "");
     if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -158,5 +162,23 @@ mod tests {
         assert!(valid_until(Some("2h30m"), now).is_err());
         assert!(valid_until(Some("tomorrow"), now).is_err());
         assert!(valid_until(Some("2017-13-40 11:50"), now).is_err());
+    }
+
+    #[test]
+    fn a_multi_byte_last_character_is_invalid_not_a_panic() {
+        let now = at("2017-04-19T12:00:00Z");
+        for text in [
+            "2é",
+            "é",
+            "2€",
+            "2017-04-20 11:50:05+é",
+            "2017-04-20T11:50:05€",
+        ] {
+            assert_eq!(
+                valid_until(Some(text), now),
+                Err(InvalidValidity(text.to_owned())),
+                "{text}"
+            );
+        }
     }
 }

@@ -1060,6 +1060,9 @@ async fn code_305_validity() {
         ("impossible date", "2017-13-40 11:50"),
         ("seconds unit", "90s"),
         ("zone name", "2017-04-20 11:50:05 PST"),
+        // A multi-byte last character once panicked (500 instead of this rejection).
+        ("multi-byte unit", "2é"),
+        ("multi-byte zone", "2017-04-20 11:50:05€"),
     ] {
         assert_rejected_one(
             &setup,

@@ -1052,6 +1052,11 @@ async fn xml_validity_and_appkey_follow_the_json_rules() {
             "Error: ERROR validity 'soon' is not a valid time: use e.g. '2017-04-20 11:50:05 GMT', '2017-04-20 11:50:05+8', '2h' or '30m'",
         ),
         (
+            // A multi-byte last character once panicked (a JSON 500 instead of this line).
+            "<VALIDITY>2é</VALIDITY>",
+            "Error: ERROR validity '2é' is not a valid time: use e.g. '2017-04-20 11:50:05 GMT', '2017-04-20 11:50:05+8', '2h' or '30m'",
+        ),
+        (
             "<ALLOWEDCHANNELS>Push</ALLOWEDCHANNELS>",
             "Error: ERROR appKey is required for the Push channel",
         ),
