@@ -15,6 +15,16 @@ pub struct InvalidAmount(pub String);
 
 const MICROS: i64 = 1_000_000;
 
+/// Whether an account with `balance` (`None`: unlimited) may be debited `price`: an unlimited
+/// account always may; any other only while its balance is above zero and covers the price. A
+/// balance of zero or below is out of balance even for messages that cost nothing.
+pub fn can_pay(balance: Option<Money>, price: Money) -> bool {
+    match balance {
+        None => true,
+        Some(balance) => balance.0 > 0 && balance.0 >= price.0,
+    }
+}
+
 impl Money {
     /// Whole micro-units.
     pub fn micros(self) -> i64 {
@@ -75,6 +85,17 @@ impl fmt::Display for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_balance_pays_for_nothing_not_even_free_messages() {
+        assert!(can_pay(None, Money(0)));
+        assert!(can_pay(None, Money(i64::MAX)));
+        assert!(can_pay(Some(Money(10)), Money(10)));
+        assert!(can_pay(Some(Money(10)), Money(0)));
+        assert!(!can_pay(Some(Money(10)), Money(11)));
+        assert!(!can_pay(Some(Money(0)), Money(0)));
+        assert!(!can_pay(Some(Money(-5)), Money(0)));
+    }
 
     #[test]
     fn parses_and_prints_decimals() {

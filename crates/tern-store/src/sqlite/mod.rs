@@ -18,6 +18,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tern_core::account::{Account, AccountId, NewAccount, TokenHash};
 use tern_core::dispatch::{Decision, Event, Next, decide};
 use tern_core::message::{MessageFilter, MessageId, MessageRecord, NewMessage};
+use tern_core::money::{Money, can_pay};
 use tern_core::ports::{AcceptError, Dispatch, PendingReport, ReportOutcome, Store, StoreError};
 use tern_core::report;
 
@@ -414,27 +415,22 @@ impl Store for SqliteStore {
         let _waiting = IntakeGuard::new(&self.intake, messages.len());
         self.writer
             .write(move |connection: &Connection| {
-                let total: i64 = messages.iter().map(|m| m.price.micros()).sum();
-                if total > 0 {
-                    let debited = connection
+                let total = Money(messages.iter().map(|m| m.price.micros()).sum());
+                let balance: Option<Money> = connection
+                    .prepare_cached("SELECT balance_micros FROM accounts WHERE id = ?1")
+                    .and_then(|mut s| s.query_row(params![account], |row| row.get::<_, Option<i64>>(0)))
+                    .map_err(backend_error)?
+                    .map(Money);
+                if !can_pay(balance, total) {
+                    return Err(AcceptError::InsufficientBalance);
+                }
+                if balance.is_some() && total.micros() != 0 {
+                    connection
                         .prepare_cached(
-                            "UPDATE accounts SET balance_micros = balance_micros - ?2
-                             WHERE id = ?1 AND balance_micros IS NOT NULL AND balance_micros >= ?2",
+                            "UPDATE accounts SET balance_micros = balance_micros - ?2 WHERE id = ?1",
                         )
-                        .and_then(|mut s| s.execute(params![account, total]))
+                        .and_then(|mut s| s.execute(params![account, total.micros()]))
                         .map_err(backend_error)?;
-                    if debited == 0 {
-                        let unlimited: bool = connection
-                            .query_row(
-                                "SELECT balance_micros IS NULL FROM accounts WHERE id = ?1",
-                                params![account],
-                                |row| row.get(0),
-                            )
-                            .map_err(backend_error)?;
-                        if !unlimited {
-                            return Err(AcceptError::InsufficientBalance);
-                        }
-                    }
                 }
                 insert_messages(connection, &messages).map_err(backend_error)?;
                 Ok(())
