@@ -1,6 +1,8 @@
 //! The one table of CM error codes, HTTP statuses and texts. Every surface answers from here; no
 //! error text is built at a call site (as Meilisearch keeps its error codes in one place).
 
+use crate::channel::Channel;
+
 /// The interface a request came in on. JSON answers per message; XML and GET are all-or-nothing
 /// and answer one plain-text line, `Error: ERROR <text>`, with texts of their own tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +32,10 @@ pub enum RequestError {
     NoMsg,
     /// `messages.msg` is present but not an array.
     MsgNotArray,
+    /// More `msg` elements than one request may carry.
+    TooManyMsgs { limit: usize },
+    /// More recipients, over all `msg` elements, than one request may carry.
+    TooManyRecipients { limit: usize },
     /// The body is not valid JSON.
     InvalidJson,
     /// The body is not acceptable XML (the reason).
@@ -48,7 +54,10 @@ impl RequestError {
             RequestError::InvalidProductToken => 103,
             RequestError::InsufficientBalance => 102,
             RequestError::Unroutable => 203,
-            RequestError::NoMsg | RequestError::MsgNotArray => 203,
+            RequestError::NoMsg
+            | RequestError::MsgNotArray
+            | RequestError::TooManyMsgs { .. }
+            | RequestError::TooManyRecipients { .. } => 203,
             RequestError::InvalidJson
             | RequestError::InvalidXml(_)
             | RequestError::BodyTooLarge { .. } => 202,
@@ -74,6 +83,12 @@ impl RequestError {
             RequestError::Unroutable => "Message is unroutable.".into(),
             RequestError::NoMsg => "A MESSAGES object requires at least one MSG object".into(),
             RequestError::MsgNotArray => "msg object is an invalid type, must be an array".into(),
+            RequestError::TooManyMsgs { limit } => {
+                format!("Too many msg objects: one request can carry up to {limit}")
+            }
+            RequestError::TooManyRecipients { limit } => {
+                format!("Too many recipients: one request can carry up to {limit}")
+            }
             RequestError::InvalidJson => "Invalid JSON".into(),
             RequestError::InvalidXml(why) => format!("Invalid XML: {why}"),
             RequestError::BodyTooLarge { limit_bytes } => {
@@ -94,6 +109,9 @@ impl RequestError {
             (RequestError::Unroutable, _) => "Message is unrouteable.".into(),
             (RequestError::NoMsg | RequestError::MsgNotArray, _) => {
                 "A MESSAGES node requires at least one MSG node".into()
+            }
+            (RequestError::TooManyMsgs { limit }, _) => {
+                format!("Too many MSG nodes: one request can carry up to {limit}")
             }
             (RequestError::Unknown, _) => "Unknown error".into(),
             (other, _) => other.details(),
@@ -123,6 +141,16 @@ pub enum Rejection {
     InvalidBody(String),
     /// The body is longer than the interface carries (the GET interface: 160 characters).
     BodyTooLong { limit: usize },
+    /// A text (the body or a rich text part) is longer than a channel it may travel on carries.
+    TextTooLong {
+        channel: Channel,
+        limit_chars: usize,
+    },
+    /// The body and rich content are larger than a channel's payload limit.
+    PayloadTooLarge {
+        channel: Channel,
+        limit_bytes: usize,
+    },
     /// No allowed channel is enabled for the account.
     Unroutable,
     /// Any other field that breaks a rule; the text names the field and the rule.
@@ -139,7 +167,9 @@ impl Rejection {
             Rejection::NoBody
             | Rejection::EmptyBody
             | Rejection::InvalidBody(_)
-            | Rejection::BodyTooLong { .. } => 304,
+            | Rejection::BodyTooLong { .. }
+            | Rejection::TextTooLong { .. }
+            | Rejection::PayloadTooLarge { .. } => 304,
             Rejection::NotAnArray(_) | Rejection::Unroutable | Rejection::InvalidField(_) => 305,
         }
     }
@@ -162,6 +192,20 @@ impl Rejection {
             Rejection::BodyTooLong { limit } => {
                 format!("The body is longer than {limit} characters")
             }
+            Rejection::TextTooLong {
+                channel,
+                limit_chars,
+            } => format!(
+                "The text is longer than the {limit_chars} characters the {} channel carries",
+                channel.as_str()
+            ),
+            Rejection::PayloadTooLarge {
+                channel,
+                limit_bytes,
+            } => format!(
+                "The body and rich content are larger than the {limit_bytes} bytes the {} channel carries",
+                channel.as_str()
+            ),
             Rejection::Unroutable => "Message is unroutable.".into(),
             Rejection::InvalidField(why) => why.clone(),
         }
@@ -219,6 +263,19 @@ mod tests {
             "to object is an invalid type, must be an array"
         );
         assert_eq!(Rejection::EmptyBody.code(), 304);
+        assert_eq!(RequestError::TooManyMsgs { limit: 1000 }.code(), 203);
+        assert_eq!(
+            RequestError::TooManyRecipients { limit: 5 }.details(),
+            "Too many recipients: one request can carry up to 5"
+        );
+        assert_eq!(
+            Rejection::TextTooLong {
+                channel: Channel::WhatsApp,
+                limit_chars: 4096
+            }
+            .details(),
+            "The text is longer than the 4096 characters the WhatsApp channel carries"
+        );
     }
 
     #[test]

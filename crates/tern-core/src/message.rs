@@ -1,7 +1,10 @@
 //! Messages: one accepted recipient of one `msg` becomes one [`NewMessage`]; the store keeps it
-//! with its delivery progress and status history.
+//! with its delivery progress and status history. What a `msg` says once for all its recipients
+//! (the [`Content`]) is shared, never copied per recipient: a request's cost stays proportional
+//! to its size however many recipients one `msg` names.
 
 use std::fmt;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 
@@ -32,7 +35,8 @@ impl fmt::Display for MessageId {
     }
 }
 
-/// The message content, as a connector needs it.
+/// What one `msg` says for all its recipients: the content a connector sends, and the custom
+/// groupings its reports carry. Its recipients share one (an [`Arc`]); the store keeps it once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Content {
     pub from: String,
@@ -43,6 +47,8 @@ pub struct Content {
     pub app_key: Option<String>,
     /// `richContent` JSON as the client sent it.
     pub rich_content: Option<String>,
+    /// `customGrouping`, `customGrouping2`, `customGrouping3` (echoed in status reports).
+    pub custom_groupings: [Option<String>; 3],
 }
 
 /// An accepted recipient, ready to be stored and queued.
@@ -52,11 +58,11 @@ pub struct NewMessage {
     pub account_id: AccountId,
     /// The number as the client sent it (echoed in responses and reports).
     pub recipient: String,
-    pub content: Content,
+    /// Shared by every recipient of the same `msg`.
+    pub content: Arc<Content>,
     /// SMS parts (1 for other channels).
     pub parts: u32,
     pub reference: Option<String>,
-    pub custom_groupings: [Option<String>; 3],
     /// Allowed channels that the account has, in the client's order.
     pub channels: Vec<Channel>,
     pub accepted_at: Timestamp,

@@ -1,6 +1,8 @@
 //! The ports the edges implement: the [`Store`] (SQLite embedded, PostgreSQL for several nodes).
 //! The domain decides; the store records decisions atomically and hands out due work under leases.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 
@@ -50,7 +52,8 @@ pub struct Dispatch {
     pub attempt: u32,
     pub channel: Channel,
     pub recipient: String,
-    pub content: Content,
+    /// Shared with the other recipients of its `msg` (and other messages of one claim).
+    pub content: Arc<Content>,
     pub parts: u32,
     pub reference: Option<String>,
 }

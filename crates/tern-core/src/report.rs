@@ -53,7 +53,7 @@ pub fn status_report(
         description,
         channel: report.channel.as_str().to_owned(),
         operator: report.operator.clone(),
-        custom_groupings: message.custom_groupings.clone(),
+        custom_groupings: message.content.custom_groupings.clone(),
         message_id: message_id.to_string(),
         report_id: report_id(message_id, seq),
     }

@@ -3,6 +3,7 @@
 //! become the response CM clients parse. Every surface calls these functions.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use tern_proto::cm::response::{MessageResult, MessageStatus, SubmitResponse};
@@ -17,16 +18,42 @@ use crate::money::Money;
 use crate::{rich_content, validity};
 
 /// Settings of the submission rules.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct SubmissionPolicy {
     /// Debited per accepted part.
     pub price_per_part: Money,
+    /// What one request may ask for.
+    pub limits: RequestLimits,
 }
 
-impl Default for SubmissionPolicy {
+/// What one request may ask for, so that its cost stays a small multiple of its size. The
+/// per-channel limits are the providers' own; SMS keeps its 255-part rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RequestLimits {
+    /// `msg` elements per request (the spec: "up to 1000 msg elements").
+    pub max_msgs_per_request: usize,
+    /// Recipients (`to` entries) of all `msg` elements of a request together.
+    pub max_recipients_per_request: usize,
+    /// Characters of a WhatsApp text (Meta's Cloud API: 4096).
+    pub whatsapp_text_chars: usize,
+    /// Characters of an RCS text (Google RBM: 3072).
+    pub rcs_text_chars: usize,
+    /// Characters of a Viber text (1000).
+    pub viber_text_chars: usize,
+    /// Bytes of a Push payload: body and rich content as sent (FCM: 4096).
+    pub push_payload_bytes: usize,
+}
+
+impl Default for RequestLimits {
     fn default() -> Self {
-        SubmissionPolicy {
-            price_per_part: Money(0),
+        RequestLimits {
+            max_msgs_per_request: 1000,
+            max_recipients_per_request: 100_000,
+            whatsapp_text_chars: 4096,
+            rcs_text_chars: 3072,
+            viber_text_chars: 1000,
+            push_payload_bytes: 4096,
         }
     }
 }
@@ -49,14 +76,35 @@ pub fn product_token(text: Option<&str>) -> Result<ProductToken, RequestError> {
         .map_err(|_| RequestError::InvalidProductToken)
 }
 
-/// The `msg` list of a request, or the request error to answer.
-pub fn messages(request: &SubmitRequest) -> Result<&[SubmittedMsg], RequestError> {
-    match &request.messages {
-        Err(_) => Err(RequestError::MsgNotArray),
-        Ok(None) => Err(RequestError::NoMsg),
-        Ok(Some(list)) if list.is_empty() => Err(RequestError::NoMsg),
-        Ok(Some(list)) => Ok(list),
+/// The `msg` list of a request within `limits`, or the request error to answer.
+pub fn messages<'r>(
+    request: &'r SubmitRequest,
+    limits: &RequestLimits,
+) -> Result<&'r [SubmittedMsg], RequestError> {
+    let msgs = match &request.messages {
+        Err(_) => return Err(RequestError::MsgNotArray),
+        Ok(None) => return Err(RequestError::NoMsg),
+        Ok(Some(list)) if list.is_empty() => return Err(RequestError::NoMsg),
+        Ok(Some(list)) => list,
+    };
+    if msgs.len() > limits.max_msgs_per_request {
+        return Err(RequestError::TooManyMsgs {
+            limit: limits.max_msgs_per_request,
+        });
     }
+    let recipients: usize = msgs
+        .iter()
+        .map(|msg| match &msg.to {
+            Ok(Some(numbers)) => numbers.len(),
+            _ => 0,
+        })
+        .sum();
+    if recipients > limits.max_recipients_per_request {
+        return Err(RequestError::TooManyRecipients {
+            limit: limits.max_recipients_per_request,
+        });
+    }
+    Ok(msgs)
 }
 
 /// Judge every recipient of every `msg`, in request order.
@@ -166,10 +214,9 @@ pub fn respond(outcomes: &[RecipientOutcome]) -> (u16, SubmitResponse) {
 
 /// The message-level facts every recipient of a `msg` shares.
 struct Checked {
-    content: Content,
+    content: Arc<Content>,
     parts: u32,
     reference: Option<String>,
-    custom_groupings: [Option<String>; 3],
     channels: Vec<Channel>,
     valid_until: Timestamp,
 }
@@ -198,7 +245,7 @@ fn validate_msg(
             });
         }
     };
-    let checked = match check_msg(msg, account, now) {
+    let checked = match check_msg(msg, account, now, &policy.limits) {
         Ok(checked) => checked,
         Err(rejection) => return reject_all(rejection, outcomes),
     };
@@ -230,10 +277,9 @@ fn validate_msg(
                     id: MessageId::generate(),
                     account_id: account.id,
                     recipient: number.clone(),
-                    content: checked.content.clone(),
+                    content: Arc::clone(&checked.content),
                     parts: checked.parts,
                     reference: checked.reference.clone(),
-                    custom_groupings: checked.custom_groupings.clone(),
                     channels: checked.channels.clone(),
                     accepted_at: now,
                     valid_until: checked.valid_until,
@@ -255,7 +301,12 @@ fn text_of(field: &Field<String>, name: &str) -> Result<Option<String>, Rejectio
         .map_err(|_| invalid(format!("{name} must be a string")))
 }
 
-fn check_msg(msg: &SubmittedMsg, account: &Account, now: Timestamp) -> Result<Checked, Rejection> {
+fn check_msg(
+    msg: &SubmittedMsg,
+    account: &Account,
+    now: Timestamp,
+    limits: &RequestLimits,
+) -> Result<Checked, Rejection> {
     let from = text_of(&msg.from, "from")
         .map_err(|_| Rejection::InvalidFrom)?
         .filter(|f| !f.trim().is_empty())
@@ -340,6 +391,13 @@ fn check_msg(msg: &SubmittedMsg, account: &Account, now: Timestamp) -> Result<Ch
     if let Some(rich) = &rich {
         rich_content::validate(rich, &channels).map_err(Rejection::InvalidField)?;
     }
+    check_channel_limits(
+        &content,
+        rich.as_ref(),
+        msg.rich_content_json.as_deref(),
+        &channels,
+        limits,
+    )?;
 
     let minimum = msg
         .minimum_parts
@@ -360,20 +418,66 @@ fn check_msg(msg: &SubmittedMsg, account: &Account, now: Timestamp) -> Result<Ch
     };
 
     Ok(Checked {
-        content: Content {
+        content: Arc::new(Content {
             from,
             body: content,
             body_type: body_type.map(|t| body_type_name(t).to_owned()),
             dcs,
             app_key,
             rich_content: msg.rich_content_json.clone(),
-        },
+            custom_groupings,
+        }),
         parts,
         reference,
-        custom_groupings,
         channels,
         valid_until,
     })
+}
+
+/// The providers' own limits on a message that may travel on `channels`: it must fit every one
+/// of them, since fallback may take it to any. The body and every text part of the rich content
+/// count as texts; a Push payload is the body and the rich content as sent, in bytes.
+fn check_channel_limits(
+    body: &str,
+    rich: Option<&tern_proto::cm::rich::RichContent>,
+    rich_json: Option<&str>,
+    channels: &[Channel],
+    limits: &RequestLimits,
+) -> Result<(), Rejection> {
+    let texts = || {
+        std::iter::once(body).chain(
+            rich.and_then(|r| r.conversation.as_deref())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|part| part.text.as_deref()),
+        )
+    };
+    for &channel in channels {
+        let limit = match channel {
+            Channel::WhatsApp => limits.whatsapp_text_chars,
+            Channel::Rcs => limits.rcs_text_chars,
+            Channel::Viber => limits.viber_text_chars,
+            Channel::Push => {
+                let bytes = body.len() + rich_json.map_or(0, str::len);
+                if bytes > limits.push_payload_bytes {
+                    return Err(Rejection::PayloadTooLarge {
+                        channel,
+                        limit_bytes: limits.push_payload_bytes,
+                    });
+                }
+                continue;
+            }
+            Channel::Sms => continue,
+        };
+        // Counting stops past the limit: a long text costs no more than the limit to judge.
+        if texts().any(|text| text.chars().take(limit + 1).count() > limit) {
+            return Err(Rejection::TextTooLong {
+                channel,
+                limit_chars: limit,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn body_type_name(body_type: BodyType) -> &'static str {

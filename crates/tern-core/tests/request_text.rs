@@ -104,7 +104,7 @@ proptest! {
             "richContent": rich,
         }]}});
         let request = parse_submit(body.to_string().as_bytes()).unwrap();
-        let msgs = submission::messages(&request).unwrap();
+        let msgs = submission::messages(&request, &Default::default()).unwrap();
         let outcomes = submission::validate(msgs, &account(), now(), &SubmissionPolicy::default());
         prop_assert_eq!(outcomes.len(), 1);
     }

@@ -8,6 +8,7 @@ use anyhow::Context;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
+use tern_core::submission::RequestLimits;
 use tern_egress::notifier::NotifierConfig;
 use tern_egress::simulator::SimulatorConfig;
 
@@ -27,6 +28,9 @@ pub struct Config {
     pub status_reports: NotifierConfig,
     #[serde(default)]
     pub dispatch: DispatchConfig,
+    /// `[limits]`: what one request may ask for.
+    #[serde(default)]
+    pub limits: RequestLimits,
 }
 
 /// `[dispatch]`.

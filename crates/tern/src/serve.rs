@@ -81,6 +81,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         store: Arc::clone(&store),
         policy: SubmissionPolicy {
             price_per_part: config.price_per_part.parse()?,
+            limits: config.limits,
         },
         max_body_bytes: config.max_body_bytes,
         dispatch_wakeup: Arc::new(tokio::sync::Notify::new()),

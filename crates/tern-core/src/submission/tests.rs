@@ -18,7 +18,7 @@ fn account(channels: &[Channel]) -> Account {
 
 fn judge(body: &str, channels: &[Channel]) -> Vec<RecipientOutcome> {
     let request = parse_submit(body.as_bytes()).unwrap();
-    let msgs = messages(&request).unwrap();
+    let msgs = messages(&request, &RequestLimits::default()).unwrap();
     validate(
         msgs,
         &account(channels),
@@ -168,10 +168,119 @@ fn request_level_rules() {
         Err(RequestError::InvalidProductToken)
     );
     assert!(product_token(Some("00000000-0000-0000-0000-000000000000")).is_ok());
+    let limits = RequestLimits::default();
     let empty = parse_submit(br#"{"messages":{"msg":[]}}"#).unwrap();
-    assert_eq!(messages(&empty), Err(RequestError::NoMsg));
+    assert_eq!(messages(&empty, &limits), Err(RequestError::NoMsg));
     let object = parse_submit(br#"{"messages":{"msg":{}}}"#).unwrap();
-    assert_eq!(messages(&object), Err(RequestError::MsgNotArray));
+    assert_eq!(messages(&object, &limits), Err(RequestError::MsgNotArray));
+}
+
+#[test]
+fn msgs_and_recipients_per_request_are_bounded() {
+    let limits = RequestLimits {
+        max_msgs_per_request: 2,
+        max_recipients_per_request: 3,
+        ..RequestLimits::default()
+    };
+    let request = |msgs: usize, numbers: usize| {
+        let to = vec![r#"{"number":"0031612345678"}"#; numbers].join(",");
+        let one = format!(r#"{{"from":"a","to":[{to}],"body":{{"content":"x"}}}}"#);
+        let body = format!(
+            r#"{{"messages":{{"msg":[{}]}}}}"#,
+            vec![one; msgs].join(",")
+        );
+        parse_submit(body.as_bytes()).unwrap()
+    };
+    assert_eq!(messages(&request(2, 1), &limits).map(<[_]>::len), Ok(2));
+    assert_eq!(
+        messages(&request(3, 1), &limits),
+        Err(RequestError::TooManyMsgs { limit: 2 })
+    );
+    assert_eq!(messages(&request(1, 3), &limits).map(<[_]>::len), Ok(1));
+    assert_eq!(
+        messages(&request(2, 2), &limits),
+        Err(RequestError::TooManyRecipients { limit: 3 })
+    );
+}
+
+#[test]
+fn the_recipients_of_a_msg_share_one_content() {
+    let outcomes = judge(
+        &msg(
+            r#""from":"a","to":[{"number":"0031612345678"},{"number":"0031612345679"}],"body":{"content":"shared"},"customGrouping":"g""#,
+        ),
+        &Channel::ALL,
+    );
+    let [
+        RecipientOutcome::Accepted(first),
+        RecipientOutcome::Accepted(second),
+    ] = &outcomes[..]
+    else {
+        panic!("{outcomes:?}");
+    };
+    assert!(Arc::ptr_eq(&first.content, &second.content));
+    assert_eq!(first.content.body, "shared");
+    assert_eq!(first.content.custom_groupings[0].as_deref(), Some("g"));
+}
+
+#[test]
+fn texts_are_bounded_by_every_channel_the_message_may_travel_on() {
+    let limits = RequestLimits::default();
+    let judge_with = |body: &str, channels: &str, rich: &str| {
+        let request = format!(
+            r#"{{"messages":{{"msg":[{{"from":"a","to":[{{"number":"0031612345678"}}],"body":{{"content":"{body}"}},"allowedChannels":{channels},"appKey":"k"{rich}}}]}}}}"#
+        );
+        let request = parse_submit(request.as_bytes()).unwrap();
+        validate(
+            messages(&request, &limits).unwrap(),
+            &account(&Channel::ALL),
+            "2026-01-01T00:00:00Z".parse().unwrap(),
+            &SubmissionPolicy::default(),
+        )
+    };
+    let at = |n: usize| "é".repeat(n);
+    for (channel, limit) in [("WhatsApp", 4096), ("RCS", 3072), ("Viber", 1000)] {
+        let channels = format!(r#"["{channel}"]"#);
+        assert!(
+            matches!(
+                judge_with(&at(limit), &channels, "")[0],
+                RecipientOutcome::Accepted(_)
+            ),
+            "{channel} at its limit: {:?}",
+            judge_with(&at(limit), &channels, "")
+        );
+        let outcomes = judge_with(&at(limit + 1), &channels, "");
+        let (code, text) = rejection(&outcomes[0]);
+        assert_eq!(code, 304, "{channel}");
+        assert!(text.contains(&limit.to_string()), "{text}");
+        // A rich text part counts too.
+        let rich = format!(
+            r#","richContent":{{"conversation":[{{"text":"{}"}}]}}"#,
+            "a".repeat(limit + 1)
+        );
+        let (code, text) = rejection(&judge_with("x", &channels, &rich)[0]);
+        assert_eq!(
+            (code, text.contains(&limit.to_string())),
+            (304, true),
+            "{text}"
+        );
+    }
+    // SMS alone keeps its part rule: 5000 characters are 33 parts, accepted.
+    assert!(matches!(
+        judge_with(
+            &"a".repeat(5000),
+            r#"["SMS"]"#,
+            r#","maximumNumberOfMessageParts":40"#
+        )[0],
+        RecipientOutcome::Accepted(_)
+    ));
+    // Push counts bytes of the body and the rich content.
+    assert!(matches!(
+        judge_with(&"a".repeat(4096), r#"["Push"]"#, "")[0],
+        RecipientOutcome::Accepted(_)
+    ));
+    let (code, text) = rejection(&judge_with(&at(2049), r#"["Push"]"#, "")[0]);
+    assert_eq!((code, text.contains("4096")), (304, true), "{text}");
 }
 
 #[test]

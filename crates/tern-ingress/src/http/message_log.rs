@@ -198,9 +198,9 @@ fn logged(record: &MessageRecord) -> LoggedMessage {
         to: message.recipient.clone(),
         from: message.content.from.clone(),
         reference: message.reference.clone(),
-        custom_grouping: message.custom_groupings[0].clone(),
-        custom_grouping2: message.custom_groupings[1].clone(),
-        custom_grouping3: message.custom_groupings[2].clone(),
+        custom_grouping: message.content.custom_groupings[0].clone(),
+        custom_grouping2: message.content.custom_groupings[1].clone(),
+        custom_grouping3: message.content.custom_groupings[2].clone(),
         allowed_channels: message
             .channels
             .iter()

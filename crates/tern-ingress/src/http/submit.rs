@@ -139,7 +139,7 @@ pub async fn judge(
             RequestError::Unknown
         })?
         .ok_or(RequestError::NoAccount)?;
-    let msgs = submission::messages(request)?;
+    let msgs = submission::messages(request, &state.policy.limits)?;
     if surface == Surface::Get
         && let Err(rejection) = submission::check_get_rules(msgs)
     {

@@ -17,15 +17,15 @@ use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tern_core::account::{Account, AccountId, NewAccount, TokenHash};
 use tern_core::dispatch::{Decision, Event, Next, decide};
-use tern_core::message::{MessageFilter, MessageId, MessageRecord, NewMessage};
+use tern_core::message::{Content, MessageFilter, MessageId, MessageRecord, NewMessage};
 use tern_core::money::{Money, can_pay};
 use tern_core::ports::{AcceptError, Dispatch, PendingReport, ReportOutcome, Store, StoreError};
 use tern_core::report;
 
 use checkpointer::Checkpointer;
 use rows::{
-    ACCOUNT_COLUMNS, EVENT_COLUMNS, MESSAGE_COLUMNS, StoredMessage, account_from_row, millis,
-    stored_message_from_row, timestamp,
+    ACCOUNT_COLUMNS, Contents, EVENT_COLUMNS, MESSAGE_COLUMNS, MESSAGE_TABLES, StoredMessage,
+    account_from_row, millis, stored_message_from_row, timestamp,
 };
 use writer::Writer;
 
@@ -164,9 +164,12 @@ impl SqliteStore {
 fn load_for_event(
     statement: &mut rusqlite::CachedStatement,
     id: MessageId,
+    contents: &mut Contents,
 ) -> rusqlite::Result<Option<StoredMessage>> {
     statement
-        .query_row(params![id.0.as_bytes()], stored_message_from_row)
+        .query_row(params![id.0.as_bytes()], |row| {
+            stored_message_from_row(row, contents)
+        })
         .optional()
 }
 
@@ -175,7 +178,7 @@ fn prepare_load_for_event(
     connection: &Connection,
 ) -> rusqlite::Result<rusqlite::CachedStatement<'_>> {
     connection.prepare_cached(&format!(
-        "SELECT {EVENT_COLUMNS} FROM messages m JOIN accounts a ON a.id = m.account_id WHERE m.id = ?1"
+        "SELECT {EVENT_COLUMNS} FROM {MESSAGE_TABLES} WHERE m.id = ?1"
     ))
 }
 
@@ -273,31 +276,50 @@ impl<'c> Recorder<'c> {
     }
 }
 
-/// Insert accepted messages, queued and due at once.
+/// Insert accepted messages, queued and due at once. Messages that share one [`Content`] in
+/// memory (the recipients of one `msg`) share one `contents` row.
 fn insert_messages(connection: &Connection, messages: &[NewMessage]) -> rusqlite::Result<()> {
-    let mut insert = connection.prepare_cached(
-        "INSERT INTO messages (id, account_id, recipient, sender, body, body_type, dcs, app_key, rich_content,
-            parts, reference, custom_grouping1, custom_grouping2, custom_grouping3, channels, accepted_at,
-            valid_until, price_micros, state, channel_index, attempt, due_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, 'queued', 0, 0, ?16)",
+    let mut insert_content = connection.prepare_cached(
+        "INSERT INTO contents (sender, body, body_type, dcs, app_key, rich_content,
+            custom_grouping1, custom_grouping2, custom_grouping3)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
+    let mut insert = connection.prepare_cached(
+        "INSERT INTO messages (id, account_id, recipient, content_id, parts, reference, channels,
+            accepted_at, valid_until, price_micros, state, channel_index, attempt, due_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', 0, 0, ?8)",
+    )?;
+    let mut stored: HashMap<*const Content, i64> = HashMap::new();
     for message in messages {
-        let [g1, g2, g3] = &message.custom_groupings;
+        let key = Arc::as_ptr(&message.content);
+        let content_id = match stored.get(&key) {
+            Some(id) => *id,
+            None => {
+                let content = &message.content;
+                let [g1, g2, g3] = &content.custom_groupings;
+                insert_content.execute(params![
+                    content.from,
+                    content.body,
+                    content.body_type,
+                    content.dcs,
+                    content.app_key,
+                    content.rich_content,
+                    g1,
+                    g2,
+                    g3,
+                ])?;
+                let id = connection.last_insert_rowid();
+                stored.insert(key, id);
+                id
+            }
+        };
         insert.execute(params![
             message.id.0.as_bytes().as_slice(),
             message.account_id,
             message.recipient,
-            message.content.from,
-            message.content.body,
-            message.content.body_type,
-            message.content.dcs,
-            message.content.app_key,
-            message.content.rich_content,
+            content_id,
             message.parts,
             message.reference,
-            g1,
-            g2,
-            g3,
             tern_core::channel::Channel::join(&message.channels),
             millis(message.accepted_at),
             millis(message.valid_until),
@@ -446,14 +468,17 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Dispatch>, StoreError> {
         self.writer
             .write(move |connection: &Connection| {
+                let mut contents = Contents::new();
                 let due: Vec<StoredMessage> = connection
                     .prepare_cached(&format!(
-                        "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN accounts a ON a.id = m.account_id
+                        "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_TABLES}
                          WHERE m.due_at IS NOT NULL AND m.due_at <= ?1 ORDER BY m.due_at LIMIT ?2"
                     ))
                     .and_then(|mut statement| {
                         statement
-                            .query_map(params![millis(now), limit as i64], stored_message_from_row)?
+                            .query_map(params![millis(now), limit as i64], |row| {
+                                stored_message_from_row(row, &mut contents)
+                            })?
                             .collect()
                     })
                     .map_err(backend_error)?;
@@ -500,8 +525,11 @@ impl Store for SqliteStore {
                 let mut nexts = vec![Next::Ignore; events.len()];
                 let mut recorder = Recorder::new(connection).map_err(backend_error)?;
                 let mut load = prepare_load_for_event(connection).map_err(backend_error)?;
+                let mut contents = Contents::new();
                 for id in order {
-                    let Some(stored) = load_for_event(&mut load, id).map_err(backend_error)? else {
+                    let Some(stored) =
+                        load_for_event(&mut load, id, &mut contents).map_err(backend_error)?
+                    else {
                         continue;
                     };
                     let mut combined = Decision {
@@ -552,11 +580,12 @@ impl Store for SqliteStore {
     async fn awaiting_report(&self) -> Result<Vec<Dispatch>, StoreError> {
         self.read(|connection| {
             let mut statement = connection.prepare(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN accounts a ON a.id = m.account_id
+                "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_TABLES}
                  WHERE m.state IN ('sent', 'accepted') AND m.due_at IS NOT NULL"
             ))?;
+            let mut contents = Contents::new();
             let stored = statement
-                .query_map([], stored_message_from_row)?
+                .query_map([], |row| stored_message_from_row(row, &mut contents))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(stored.into_iter().map(dispatch_of).collect())
         })

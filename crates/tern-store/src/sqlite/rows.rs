@@ -1,5 +1,8 @@
 //! Mapping between SQLite rows and domain values.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use jiff::Timestamp;
 use rusqlite::types::Type;
 use rusqlite::{Connection, Row, params_from_iter};
@@ -15,17 +18,27 @@ use tern_core::status::CmStatus;
 
 pub const ACCOUNT_COLUMNS: &str = "id, name, token_hash, balance_micros, status_url, status_format, inbound_url, channels, created_at";
 
-pub const MESSAGE_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.sender, m.body, m.body_type, m.dcs, \
-    m.app_key, m.rich_content, m.parts, m.reference, m.custom_grouping1, m.custom_grouping2, m.custom_grouping3, \
-    m.channels, m.accepted_at, m.valid_until, m.price_micros, m.state, m.channel_index, m.attempt, \
-    a.status_url, a.status_format";
+/// The columns of a message row with its content and its account's report settings; select
+/// them `FROM` [`MESSAGE_TABLES`].
+pub const MESSAGE_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.content_id, c.sender, c.body, \
+    c.body_type, c.dcs, c.app_key, c.rich_content, c.custom_grouping1, c.custom_grouping2, \
+    c.custom_grouping3, m.parts, m.reference, m.channels, m.accepted_at, m.valid_until, \
+    m.price_micros, m.state, m.channel_index, m.attempt, a.status_url, a.status_format";
 
 /// [`MESSAGE_COLUMNS`] with the content left empty (body `''`, no dcs, app key or rich content),
-/// for the decisions that do not look at it.
-pub const EVENT_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.sender, '', m.body_type, NULL, \
-    NULL, NULL, m.parts, m.reference, m.custom_grouping1, m.custom_grouping2, m.custom_grouping3, \
-    m.channels, m.accepted_at, m.valid_until, m.price_micros, m.state, m.channel_index, m.attempt, \
-    a.status_url, a.status_format";
+/// for the decisions that do not look at it (reports need only the sender and groupings).
+pub const EVENT_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.content_id, c.sender, '', \
+    c.body_type, NULL, NULL, NULL, c.custom_grouping1, c.custom_grouping2, \
+    c.custom_grouping3, m.parts, m.reference, m.channels, m.accepted_at, m.valid_until, \
+    m.price_micros, m.state, m.channel_index, m.attempt, a.status_url, a.status_format";
+
+/// The tables [`MESSAGE_COLUMNS`] and [`EVENT_COLUMNS`] come from.
+pub const MESSAGE_TABLES: &str =
+    "messages m JOIN contents c ON c.id = m.content_id JOIN accounts a ON a.id = m.account_id";
+
+/// The contents already read by one query, by id: the rows of recipients of one `msg` share
+/// one [`Content`] in memory, as they share one row on disk. Only for rows of one column list.
+pub type Contents = HashMap<i64, Arc<Content>>;
 
 /// A message row with its account's report settings.
 pub struct StoredMessage {
@@ -77,42 +90,54 @@ pub fn account_from_row(row: &Row) -> rusqlite::Result<Account> {
     })
 }
 
-pub fn stored_message_from_row(row: &Row) -> rusqlite::Result<StoredMessage> {
-    let channels = channels(row, 14)?;
-    let valid_until = timestamp(row.get(16)?);
-    let state: String = row.get(18)?;
-    let format: String = row.get(22)?;
+pub fn stored_message_from_row(
+    row: &Row,
+    contents: &mut Contents,
+) -> rusqlite::Result<StoredMessage> {
+    let content_id: i64 = row.get(3)?;
+    let content = match contents.get(&content_id) {
+        Some(content) => Arc::clone(content),
+        None => {
+            let content = Arc::new(Content {
+                from: row.get(4)?,
+                body: row.get(5)?,
+                body_type: row.get(6)?,
+                dcs: row.get(7)?,
+                app_key: row.get(8)?,
+                rich_content: row.get(9)?,
+                custom_groupings: [row.get(10)?, row.get(11)?, row.get(12)?],
+            });
+            contents.insert(content_id, Arc::clone(&content));
+            content
+        }
+    };
+    let channels = channels(row, 15)?;
+    let valid_until = timestamp(row.get(17)?);
+    let state: String = row.get(19)?;
+    let format: String = row.get(23)?;
     let message = NewMessage {
         id: message_id(row, 0)?,
         account_id: row.get(1)?,
         recipient: row.get(2)?,
-        content: Content {
-            from: row.get(3)?,
-            body: row.get(4)?,
-            body_type: row.get(5)?,
-            dcs: row.get(6)?,
-            app_key: row.get(7)?,
-            rich_content: row.get(8)?,
-        },
-        parts: row.get(9)?,
-        reference: row.get(10)?,
-        custom_groupings: [row.get(11)?, row.get(12)?, row.get(13)?],
+        content,
+        parts: row.get(13)?,
+        reference: row.get(14)?,
         channels: channels.clone(),
-        accepted_at: timestamp(row.get(15)?),
+        accepted_at: timestamp(row.get(16)?),
         valid_until,
-        price: Money(row.get(17)?),
+        price: Money(row.get(18)?),
     };
     Ok(StoredMessage {
         progress: Progress {
-            state: DeliveryState::parse(&state).ok_or_else(|| bad(18, "state"))?,
+            state: DeliveryState::parse(&state).ok_or_else(|| bad(19, "state"))?,
             channels,
-            channel_index: row.get::<_, i64>(19)? as usize,
-            attempt: row.get(20)?,
+            channel_index: row.get::<_, i64>(20)? as usize,
+            attempt: row.get(21)?,
             valid_until,
         },
         message,
-        status_url: row.get(21)?,
-        status_format: format.parse().map_err(|_| bad(22, "status format"))?,
+        status_url: row.get(22)?,
+        status_format: format.parse().map_err(|_| bad(23, "status format"))?,
     })
 }
 
@@ -135,9 +160,7 @@ pub fn list_messages(
     account: AccountId,
     filter: &MessageFilter,
 ) -> rusqlite::Result<Vec<MessageRecord>> {
-    let mut sql = format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN accounts a ON a.id = m.account_id WHERE m.account_id = ?"
-    );
+    let mut sql = format!("SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_TABLES} WHERE m.account_id = ?");
     let mut values: Vec<rusqlite::types::Value> = vec![account.into()];
     if let Some(reference) = &filter.reference {
         sql.push_str(" AND m.reference = ?");
@@ -161,9 +184,12 @@ pub fn list_messages(
     }
     sql.push_str(" ORDER BY m.id LIMIT ?");
     values.push((filter.limit as i64).into());
+    let mut contents = Contents::new();
     let stored: Vec<StoredMessage> = connection
         .prepare(&sql)?
-        .query_map(params_from_iter(values), stored_message_from_row)?
+        .query_map(params_from_iter(values), |row| {
+            stored_message_from_row(row, &mut contents)
+        })?
         .collect::<rusqlite::Result<_>>()?;
     let mut events = connection.prepare_cached(
         "SELECT at, channel, status, error_code, operator FROM status_events WHERE message_id = ?1 ORDER BY seq",

@@ -11,7 +11,7 @@ use super::backend_error;
 
 /// The first schema (version 1). Its statements are idempotent: databases created before
 /// versions were recorded (version 0) already have these tables.
-const BASE: &str = r#"
+pub const BASE: &str = r#"
 CREATE TABLE IF NOT EXISTS accounts (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
@@ -87,6 +87,55 @@ const MIGRATIONS: &[&str] = &[
     r#"
 ALTER TABLE reports ADD COLUMN report_id TEXT NOT NULL DEFAULT '';
 UPDATE reports SET report_id = lower(hex(message_id)) || '-r' || id WHERE report_id = '';
+"#,
+    // 3: what a `msg` says for all its recipients is kept once, in `contents`; each message row
+    // refers to it (messages stored before get a content row each).
+    r#"
+CREATE TABLE contents (
+    id INTEGER PRIMARY KEY,
+    sender TEXT NOT NULL,
+    body TEXT NOT NULL,
+    body_type TEXT,
+    dcs INTEGER,
+    app_key TEXT,
+    rich_content TEXT,
+    custom_grouping1 TEXT,
+    custom_grouping2 TEXT,
+    custom_grouping3 TEXT
+);
+CREATE TEMP TABLE content_of AS
+    SELECT id AS message_id, ROW_NUMBER() OVER (ORDER BY id) AS content_id FROM messages;
+INSERT INTO contents (id, sender, body, body_type, dcs, app_key, rich_content,
+        custom_grouping1, custom_grouping2, custom_grouping3)
+    SELECT o.content_id, m.sender, m.body, m.body_type, m.dcs, m.app_key, m.rich_content,
+        m.custom_grouping1, m.custom_grouping2, m.custom_grouping3
+    FROM messages m JOIN content_of o ON o.message_id = m.id;
+CREATE TABLE messages_with_content (
+    id BLOB PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    recipient TEXT NOT NULL,
+    content_id INTEGER NOT NULL REFERENCES contents(id),
+    parts INTEGER NOT NULL,
+    reference TEXT,
+    channels TEXT NOT NULL,
+    accepted_at INTEGER NOT NULL,
+    valid_until INTEGER NOT NULL,
+    price_micros INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    channel_index INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    due_at INTEGER
+) WITHOUT ROWID;
+INSERT INTO messages_with_content
+    SELECT m.id, m.account_id, m.recipient, o.content_id, m.parts, m.reference, m.channels,
+        m.accepted_at, m.valid_until, m.price_micros, m.state, m.channel_index, m.attempt, m.due_at
+    FROM messages m JOIN content_of o ON o.message_id = m.id;
+DROP TABLE content_of;
+DROP TABLE messages;
+ALTER TABLE messages_with_content RENAME TO messages;
+CREATE INDEX messages_due ON messages(due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX messages_account ON messages(account_id, id);
+CREATE INDEX messages_reference ON messages(account_id, reference) WHERE reference IS NOT NULL;
 "#,
 ];
 

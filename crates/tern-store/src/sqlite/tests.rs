@@ -32,10 +32,11 @@ fn message(account: AccountId, channels: &[Channel], price: Money, now: Timestam
             dcs: None,
             app_key: None,
             rich_content: None,
-        },
+            custom_groupings: [None, None, None],
+        }
+        .into(),
         parts: 1,
         reference: Some("ref1".into()),
-        custom_groupings: [None, None, None],
         channels: channels.to_vec(),
         accepted_at: now,
         valid_until: now + SignedDuration::from_hours(24),
@@ -497,4 +498,119 @@ async fn a_submission_waiting_on_the_writer_is_visible_to_delivery() {
     busy.await.unwrap().unwrap();
     submission.await.unwrap().unwrap();
     assert_eq!(store.intake_waiting(), 0, "committed: nothing waits");
+}
+
+/// Rows in `table`, read beside the store.
+fn count(dir: &Path, table: &str) -> i64 {
+    Connection::open(dir.join("tern.db"))
+        .unwrap()
+        .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+            row.get(0)
+        })
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_recipients_of_one_msg_share_one_stored_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let account = store
+        .create_account(new_account(&ProductToken::generate(), None))
+        .await
+        .unwrap();
+    let now = Timestamp::now();
+    let first = message(account.id, &[Channel::Sms], Money(0), now);
+    let mut recipients: Vec<NewMessage> = (0..50)
+        .map(|index| NewMessage {
+            id: MessageId::generate(),
+            recipient: format!("00316{index:08}"),
+            ..first.clone()
+        })
+        .collect();
+    // Another msg of the same request, with content of its own.
+    let other = message(account.id, &[Channel::Sms], Money(0), now);
+    let other_content = Content {
+        body: "Other".into(),
+        custom_groupings: [Some("g".into()), None, None],
+        ..(*other.content).clone()
+    };
+    recipients.push(NewMessage {
+        content: Arc::new(other_content),
+        ..other
+    });
+    store.accept(account.id, recipients).await.unwrap();
+    assert_eq!(count(dir.path(), "messages"), 51);
+    assert_eq!(count(dir.path(), "contents"), 2);
+
+    // Claimed together, they share one content in memory too.
+    let claimed = store.claim_due(now, 100, LEASE).await.unwrap();
+    assert_eq!(claimed.len(), 51);
+    let hello: Vec<_> = claimed
+        .iter()
+        .filter(|d| d.content.body == "Hello")
+        .collect();
+    assert_eq!(hello.len(), 50);
+    assert!(
+        hello
+            .iter()
+            .all(|d| Arc::ptr_eq(&d.content, &hello[0].content))
+    );
+    let other = claimed.iter().find(|d| d.content.body == "Other").unwrap();
+    assert_eq!(other.content.custom_groupings[0].as_deref(), Some("g"));
+}
+
+#[tokio::test]
+async fn a_database_of_the_first_schema_is_migrated_with_everything_it_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let message_id = MessageId::generate();
+    {
+        // The schema and rows as a Tern before schema versions wrote them (user_version 0).
+        let old = Connection::open(dir.path().join("tern.db")).unwrap();
+        old.execute_batch(schema::BASE).unwrap();
+        old.execute(
+            "INSERT INTO accounts (id, name, token_hash, balance_micros, status_url, status_format, channels, created_at)
+             VALUES (1, 'old', ?1, NULL, 'http://127.0.0.1:9/s', 'json', 'SMS', 0)",
+            [ProductToken::generate().hash().to_hex()],
+        )
+        .unwrap();
+        old.execute(
+            "INSERT INTO messages (id, account_id, recipient, sender, body, body_type, dcs, app_key, rich_content,
+                parts, reference, custom_grouping1, custom_grouping2, custom_grouping3, channels, accepted_at,
+                valid_until, price_micros, state, channel_index, attempt, due_at)
+             VALUES (?1, 1, '0031612345678', 'Tern', 'Old body', NULL, NULL, NULL, NULL, 1, 'oldref',
+                'g1', NULL, 'g3', 'SMS', 0, 9999999999999, 0, 'queued', 0, 0, 0)",
+            [message_id.0.as_bytes().as_slice()],
+        )
+        .unwrap();
+        old.execute(
+            "INSERT INTO reports (message_id, url, content_type, body, created_at, due_at)
+             VALUES (?1, 'http://127.0.0.1:9/s', 'application/json', x'7b7d', 0, 0)",
+            [message_id.0.as_bytes().as_slice()],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let version: i64 = Connection::open(dir.path().join("tern.db"))
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, schema::VERSION);
+    let claimed = store.claim_due(Timestamp::now(), 10, LEASE).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].id, message_id);
+    assert_eq!(claimed[0].content.body, "Old body");
+    assert_eq!(
+        claimed[0].content.custom_groupings,
+        [Some("g1".into()), None, Some("g3".into())]
+    );
+    let reports = store
+        .claim_reports(Timestamp::now(), 10, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(reports.len(), 1);
+    assert!(!reports[0].report_id.is_empty());
+    // Opening again changes nothing.
+    drop(store);
+    SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(count(dir.path(), "contents"), 1);
 }

@@ -492,7 +492,9 @@ fn stored<T: rusqlite::types::FromSql>(setup: &Setup, column: &str, reference: &
     )
     .unwrap();
     db.query_row(
-        &format!("SELECT {column} FROM messages WHERE reference = ?1"),
+        &format!(
+            "SELECT {column} FROM messages m JOIN contents c ON c.id = m.content_id WHERE m.reference = ?1"
+        ),
         [reference],
         |row| row.get(0),
     )
