@@ -160,6 +160,16 @@ pub trait Store: Send + Sync + 'static {
     fn intake_waiting(&self) -> usize {
         0
     }
+    /// Whether the store accepts writes now (for `/ready`): `Ok` only when a write went through
+    /// a moment ago. Cheap to call often (a result may be reused for about a second).
+    async fn ready(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Why the store can never write again, if that is so (the process should stop and be
+    /// restarted rather than go on answering).
+    fn fatal(&self) -> Option<String> {
+        None
+    }
     /// The account's messages, newest filters applied, oldest first after the cursor.
     async fn messages(
         &self,

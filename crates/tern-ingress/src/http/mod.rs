@@ -9,6 +9,7 @@ mod submit;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -45,6 +46,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1.0/conversion", post(conversion::post))
         .route("/v1.0/messages", get(message_log::list))
         .route("/health", get(health))
+        .route("/ready", get(ready))
         .route("/openapi.json", get(openapi::serve))
         .with_state(state)
         .layer(CatchPanicLayer::custom(unknown_error))
@@ -73,4 +75,20 @@ fn unknown_error(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 async fn health() -> Response {
     (StatusCode::OK, "ok").into_response()
+}
+
+/// `200 ready` only while the store accepts writes (a real write, at most about once a second);
+/// else `503` with the reason, also logged. Load balancers and orchestrators route by this.
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    match state.store.ready().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(error) => {
+            tracing::error!(%error, "not ready: the store does not accept writes");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("not ready: the store does not accept writes: {error}"),
+            )
+                .into_response()
+        }
+    }
 }

@@ -8,7 +8,6 @@
 //! copying left to this thread alone, a busy writer keeps appending while it copies, the log is
 //! never fully copied and grows until a long inline checkpoint: measured as 100+ ms stalls.)
 
-use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
@@ -27,16 +26,14 @@ pub struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// Start checkpointing the database at `path` (already open in WAL mode).
-    pub fn start(path: PathBuf) -> rusqlite::Result<Checkpointer> {
-        let connection = Connection::open(&path)?;
-        connection.busy_timeout(Duration::from_secs(1))?;
+    /// Start checkpointing on `connection` (a database in WAL mode).
+    pub fn start(connection: Connection) -> Checkpointer {
         let (stop, stopped) = mpsc::channel::<()>();
         thread::Builder::new()
             .name("tern-sqlite-ckpt".into())
             .spawn(move || run(connection, stopped))
             .expect("spawn checkpoint thread");
-        Ok(Checkpointer { _stop: stop })
+        Checkpointer { _stop: stop }
     }
 }
 

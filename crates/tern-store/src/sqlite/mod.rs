@@ -33,6 +33,12 @@ use writer::Writer;
 const READERS: usize = 4;
 /// How long an account looked up by token is served from memory.
 const ACCOUNT_CACHE_TTL: Duration = Duration::from_secs(2);
+/// How long the outcome of a readiness probe write is reused.
+const READY_PROBE_TTL: Duration = Duration::from_secs(1);
+/// How long a transaction that failed to commit keeps the store not ready: a small probe write
+/// may still fit where the requests' writes do not (a full disk), so a failed commit of real
+/// work counts as well as the probe.
+const FAILED_COMMIT_NOT_READY: Duration = Duration::from_secs(10);
 
 /// The embedded store in one SQLite file.
 pub struct SqliteStore {
@@ -43,6 +49,8 @@ pub struct SqliteStore {
     readers: Arc<Mutex<Vec<Connection>>>,
     path: PathBuf,
     account_cache: Mutex<HashMap<[u8; 32], (Account, Instant)>>,
+    /// The last readiness probe: when, and what came of it.
+    last_probe: Mutex<Option<(Instant, Result<(), StoreError>)>>,
 }
 
 pub(crate) fn backend_error(error: rusqlite::Error) -> StoreError {
@@ -64,22 +72,57 @@ pub(crate) fn backend_error(error: rusqlite::Error) -> StoreError {
     }
 }
 
-fn configure(connection: &Connection) -> rusqlite::Result<()> {
-    connection.busy_timeout(Duration::from_secs(10))?;
-    connection.pragma_update(None, "journal_mode", "WAL")?;
-    // FULL: a committed transaction survives power loss, which is the promise behind `Accepted`.
+/// What a connection of the store does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The one connection that writes (the writer thread).
+    Writer,
+    /// A read-only connection of the pool.
+    Reader,
+    /// The connection that copies the log back (the checkpoint thread).
+    Checkpointer,
+}
+
+/// Open a connection to the database at `path` for `role`. Every connection of the store is
+/// opened here, so every one runs with the durability settings behind `Accepted`, set explicitly
+/// rather than left to SQLite's defaults: WAL, `synchronous=FULL` (a committed transaction
+/// survives power loss), and `fullfsync` (on macOS a plain fsync does not reach the disk).
+fn open_connection(path: &Path, role: Role) -> rusqlite::Result<Connection> {
+    let connection = match role {
+        Role::Reader => Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?,
+        Role::Writer | Role::Checkpointer => Connection::open(path)?,
+    };
+    connection.busy_timeout(match role {
+        Role::Checkpointer => Duration::from_secs(1),
+        Role::Writer | Role::Reader => Duration::from_secs(10),
+    })?;
+    // A read-only connection cannot change the journal mode; the writer made it WAL first, and
+    // WAL is kept in the file. Asking for the mode it already has is allowed.
+    let mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "journal_mode is {mode}, not WAL"
+        )));
+    }
     connection.pragma_update(None, "synchronous", "FULL")?;
-    connection.pragma_update(None, "foreign_keys", "ON")?;
-    // Every writer job runs in a savepoint, whose undo copies of pages go to a statement journal:
-    // keep it in memory rather than in a temporary file written for each job.
-    connection.pragma_update(None, "temp_store", "MEMORY")?;
-    // 32 MiB of page cache (the default is 2 MiB), so updates to recent messages find their pages
-    // in memory instead of reading them back from the file.
-    connection.pragma_update(None, "cache_size", -32_768)?;
-    // Room for every statement the writer runs (rusqlite keeps 16 by default; past that, the
-    // least recently used one is parsed again on its next use).
-    connection.set_prepared_statement_cache_capacity(64);
-    Ok(())
+    connection.pragma_update(None, "fullfsync", "ON")?;
+    connection.pragma_update(None, "checkpoint_fullfsync", "ON")?;
+    if role == Role::Writer {
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        // Every writer job runs in a savepoint, whose undo copies of pages go to a statement
+        // journal: keep it in memory rather than in a temporary file written for each job.
+        connection.pragma_update(None, "temp_store", "MEMORY")?;
+        // 32 MiB of page cache (the default is 2 MiB), so updates to recent messages find their
+        // pages in memory instead of reading them back from the file.
+        connection.pragma_update(None, "cache_size", -32_768)?;
+        // Room for every statement the writer runs (rusqlite keeps 16 by default; past that,
+        // the least recently used one is parsed again on its next use).
+        connection.set_prepared_statement_cache_capacity(64);
+    }
+    Ok(connection)
 }
 
 impl SqliteStore {
@@ -92,8 +135,7 @@ impl SqliteStore {
             ))
         })?;
         let path = data_dir.join("tern.db");
-        let connection = Connection::open(&path).map_err(backend_error)?;
-        configure(&connection).map_err(backend_error)?;
+        let connection = open_connection(&path, Role::Writer).map_err(backend_error)?;
         schema::migrate(&connection)?;
         connection
             .pragma_update(
@@ -107,18 +149,11 @@ impl SqliteStore {
         connection
             .pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
             .map_err(backend_error)?;
-        let checkpointer = Checkpointer::start(path.clone()).map_err(backend_error)?;
+        let checkpointer =
+            Checkpointer::start(open_connection(&path, Role::Checkpointer).map_err(backend_error)?);
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
-            let reader = Connection::open_with_flags(
-                &path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
-            .map_err(backend_error)?;
-            reader
-                .busy_timeout(Duration::from_secs(10))
-                .map_err(backend_error)?;
-            readers.push(reader);
+            readers.push(open_connection(&path, Role::Reader).map_err(backend_error)?);
         }
         Ok(SqliteStore {
             writer: Writer::start(connection),
@@ -127,6 +162,7 @@ impl SqliteStore {
             readers: Arc::new(Mutex::new(readers)),
             path,
             account_cache: Mutex::new(HashMap::new()),
+            last_probe: Mutex::new(None),
         })
     }
 
@@ -146,7 +182,7 @@ impl SqliteStore {
             let pooled = readers.lock().expect("reader pool").pop();
             let connection = match pooled {
                 Some(connection) => connection,
-                None => Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)?,
+                None => open_connection(&path, Role::Reader)?,
             };
             let result = work(&connection);
             readers.lock().expect("reader pool").push(connection);
@@ -353,6 +389,44 @@ impl Drop for IntakeGuard<'_> {
 impl Store for SqliteStore {
     fn intake_waiting(&self) -> usize {
         self.intake.load(Ordering::Relaxed)
+    }
+
+    async fn ready(&self) -> Result<(), StoreError> {
+        if let Some(why) = self.writer.failure() {
+            return Err(StoreError::Backend(why));
+        }
+        if let Some(why) = self.writer.failed_commit_within(FAILED_COMMIT_NOT_READY) {
+            return Err(StoreError::Backend(format!(
+                "a commit failed within the last {} s: {why}",
+                FAILED_COMMIT_NOT_READY.as_secs()
+            )));
+        }
+        if let Some((at, outcome)) = &*self.last_probe.lock().expect("probe")
+            && at.elapsed() < READY_PROBE_TTL
+        {
+            return outcome.clone();
+        }
+        // A real write, through the writer and its commit: what every submission needs.
+        let now = millis(Timestamp::now());
+        let outcome = self
+            .writer
+            .write(move |connection: &Connection| {
+                connection
+                    .prepare_cached(
+                        "INSERT INTO readiness (id, probed_at) VALUES (1, ?1)
+                         ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at",
+                    )
+                    .and_then(|mut s| s.execute(params![now]))
+                    .map(|_| ())
+                    .map_err(backend_error)
+            })
+            .await;
+        *self.last_probe.lock().expect("probe") = Some((Instant::now(), outcome.clone()));
+        outcome
+    }
+
+    fn fatal(&self) -> Option<String> {
+        self.writer.failure()
     }
 
     async fn create_account(&self, account: NewAccount) -> Result<Account, StoreError> {

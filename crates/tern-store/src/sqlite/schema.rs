@@ -137,6 +137,13 @@ CREATE INDEX messages_due ON messages(due_at) WHERE due_at IS NOT NULL;
 CREATE INDEX messages_account ON messages(account_id, id);
 CREATE INDEX messages_reference ON messages(account_id, reference) WHERE reference IS NOT NULL;
 "#,
+    // 4: the row the readiness probe writes (a real write through the writer, see `ready`).
+    r#"
+CREATE TABLE readiness (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    probed_at INTEGER NOT NULL
+);
+"#,
 ];
 
 /// The version [`migrate`] brings a database to.

@@ -614,3 +614,97 @@ async fn a_database_of_the_first_schema_is_migrated_with_everything_it_holds() {
     SqliteStore::open(dir.path()).unwrap();
     assert_eq!(count(dir.path(), "contents"), 1);
 }
+
+/// `journal_mode`, `synchronous`, `fullfsync` and `checkpoint_fullfsync` of a connection.
+fn durability(connection: &Connection) -> rusqlite::Result<(String, i64, i64, i64)> {
+    let get = |name: &str| connection.query_row(&format!("PRAGMA {name}"), [], |row| row.get(0));
+    Ok((
+        connection.query_row("PRAGMA journal_mode", [], |row| row.get(0))?,
+        get("synchronous")?,
+        get("fullfsync")?,
+        get("checkpoint_fullfsync")?,
+    ))
+}
+
+#[tokio::test]
+async fn every_connection_runs_with_wal_and_synchronous_full() {
+    // synchronous FULL is 2; fullfsync and checkpoint_fullfsync on are 1.
+    let expected = ("wal".to_owned(), 2, 1, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let writer = store
+        .writer
+        .write(|connection: &Connection| durability(connection).map_err(backend_error))
+        .await
+        .unwrap();
+    assert_eq!(writer, expected, "writer");
+    // Every pooled reader, and one opened beyond the pool: hold them all at once.
+    let read = || {
+        store.read(|connection| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            durability(connection)
+        })
+    };
+    assert_eq!(READERS, 4);
+    let (a, b, c, d, e) = tokio::join!(read(), read(), read(), read(), read());
+    for reader in [a, b, c, d, e] {
+        assert_eq!(reader.unwrap(), expected, "reader");
+    }
+    let checkpointer = open_connection(&dir.path().join("tern.db"), Role::Checkpointer).unwrap();
+    assert_eq!(durability(&checkpointer).unwrap(), expected, "checkpointer");
+}
+
+#[tokio::test]
+async fn a_write_job_that_panics_is_undone_and_the_writer_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let panicked = store
+        .writer
+        .write(|connection: &Connection| -> Result<(), StoreError> {
+            connection
+                .execute("INSERT INTO readiness (id, probed_at) VALUES (1, 42)", [])
+                .map_err(backend_error)?;
+            panic!("a bug in a write job");
+        })
+        .await;
+    assert!(
+        matches!(panicked, Err(StoreError::Backend(_))),
+        "{panicked:?}"
+    );
+    // Undone: the row it wrote is not there.
+    assert_eq!(count(dir.path(), "readiness"), 0);
+    // Later writes are stored; the store is ready and not failed.
+    let account = store
+        .create_account(new_account(&ProductToken::generate(), None))
+        .await
+        .unwrap();
+    assert_eq!(account.name, "acme");
+    assert_eq!(store.ready().await, Ok(()));
+    assert_eq!(store.fatal(), None);
+}
+
+#[tokio::test]
+async fn a_writer_that_stopped_is_not_ready_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(store.ready().await, Ok(()));
+    store.writer.crash();
+    // The thread stops; from then on nothing is written and the store says so.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while store.fatal().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the writer never reported its failure"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let written = store
+        .create_account(new_account(&ProductToken::generate(), None))
+        .await;
+    assert!(
+        matches!(written, Err(StoreError::Backend(_))),
+        "{written:?}"
+    );
+    // The probe that succeeded a moment ago is not reused once the writer has failed.
+    assert!(store.ready().await.is_err());
+}

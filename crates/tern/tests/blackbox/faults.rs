@@ -29,6 +29,9 @@ async fn a_store_that_cannot_write_answers_500_unknown_error() {
         .stderr(Stdio::null());
     let gateway = Gateway::spawn(command, &data_dir);
     let client = http_client();
+    let ready = client.get(gateway.url("/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(ready.text().await.unwrap(), "ready");
     let msg = r#"{"from":"Tern","to":[{"number":"0031612345678"}],"body":{"content":"a message long enough to fill the store with its rows, its indexes and its log quickly"}}"#;
     let body = format!(
         r#"{{"messages":{{"authentication":{{"producttoken":"{token}"}},"msg":[{}]}}}}"#,
@@ -64,9 +67,17 @@ async fn a_store_that_cannot_write_answers_500_unknown_error() {
     assert!(accepted > 0, "the store failed before any request");
     eprintln!("store failed after {accepted} accepted messages");
 
-    // Still answering, and nothing answered Accepted is lost: the log holds every one of them.
+    // Alive (/health), but not ready: a store that cannot write must not be sent traffic.
     let health = client.get(gateway.url("/health")).send().await.unwrap();
     assert_eq!(health.status(), 200);
+    let ready = client.get(gateway.url("/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let why = ready.text().await.unwrap();
+    assert!(
+        why.starts_with("not ready: the store does not accept writes: "),
+        "{why}"
+    );
+    // Still answering, and nothing answered Accepted is lost: the log holds every one of them.
     let mut listed = 0;
     let mut after = String::new();
     loop {
