@@ -1,0 +1,315 @@
+//! Hardening of webhook delivery (issue 10): which targets status reports may be POSTed to
+//! (`[webhooks] deny_private`, `[webhooks] allow`, no redirects), which status URLs an account
+//! may be created with, the report id that lets receivers deduplicate an at-least-once delivery,
+//! and the benchmark's refusal to measure fsync on tmpfs.
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+use tern_testkit::{Gateway, WebhookReceiver, create_account, http_client};
+
+use crate::TERN;
+
+/// Delivered after 10 ms; failed attempts retried after 100 ms.
+const FAST: &str = r#"
+[simulator]
+default_delay_ms = 10
+[status_reports]
+initial_backoff_ms = 100
+max_backoff_ms = 200
+"#;
+
+/// A one-message JSON request for `token`.
+fn one_message(token: &str, number: &str) -> String {
+    format!(
+        r#"{{"messages":{{"authentication":{{"producttoken":"{token}"}},"msg":[{{"from":"Tern","to":[{{"number":"{number}"}}],"body":{{"content":"Hi"}}}}]}}}}"#
+    )
+}
+
+/// POST one message for `token`; returns its message id.
+async fn send_one(client: &reqwest::Client, gateway: &Gateway, token: &str) -> String {
+    let response = client
+        .post(gateway.url("/v1.0/message"))
+        .header("content-type", "application/json")
+        .body(one_message(token, "0031612345678"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    assert_eq!(body["messages"][0]["status"], "Accepted", "{body}");
+    body["messages"][0]["messageId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// `receiver.url` with its host replaced (same port and path).
+fn with_host(receiver: &WebhookReceiver, host: &str) -> String {
+    receiver.url.replace("127.0.0.1", host)
+}
+
+/// Wait until the message of `token` with `id` is delivered (fails the test after 10 s).
+async fn wait_delivered(client: &reqwest::Client, gateway: &Gateway, token: &str, id: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let response = client
+            .get(gateway.url("/v1.0/messages"))
+            .header("X-CM-PRODUCTTOKEN", token)
+            .send()
+            .await
+            .unwrap();
+        let log: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+        let message = log["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["messageId"] == id)
+            .cloned();
+        if message.as_ref().is_some_and(|m| m["status"] == "delivered") {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "message {id} not delivered within 10 s; the log shows {message:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn deny_private_refuses_loopback_receivers_by_address_and_by_resolved_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let receiver = WebhookReceiver::start().await;
+    // The same loopback receiver as an IPv4 literal, as a name that resolves to loopback (checked
+    // by the resolver at connect time), and as an IPv6 literal.
+    let by_address = create_account(
+        TERN,
+        &data_dir,
+        &["--name", "a", "--status-url", &receiver.url],
+    );
+    let by_name = create_account(
+        TERN,
+        &data_dir,
+        &[
+            "--name",
+            "b",
+            "--status-url",
+            &with_host(&receiver, "localhost"),
+        ],
+    );
+    let by_v6 = create_account(
+        TERN,
+        &data_dir,
+        &[
+            "--name",
+            "c",
+            "--status-url",
+            &with_host(&receiver, "[::1]"),
+        ],
+    );
+    let config = format!("{FAST}[webhooks]\ndeny_private = true\n");
+    let gateway = Gateway::start_logged(TERN, &data_dir, Some(&config));
+    let client = http_client();
+    for token in [&by_address, &by_name, &by_v6] {
+        let id = send_one(&client, &gateway, token).await;
+        wait_delivered(&client, &gateway, token, &id).await;
+    }
+    let limit = Duration::from_secs(10);
+    let refused =
+        "ERROR tern_egress::notifier: status report target refused by [webhooks]; report given up";
+    let line = gateway
+        .wait_for_log(
+            &[
+                refused,
+                &format!("url={}", receiver.url),
+                "reason=address 127.0.0.1 of 127.0.0.1 is private and [webhooks] deny_private is set",
+            ],
+            limit,
+        )
+        .await;
+    assert!(line.contains(" message_id="), "{line}");
+    gateway
+        .wait_for_log(
+            &[
+                refused,
+                &format!("url={}", with_host(&receiver, "localhost")),
+                "reason=localhost resolves only to private addresses (",
+                "127.0.0.1",
+                ") and [webhooks] deny_private is set",
+            ],
+            limit,
+        )
+        .await;
+    gateway
+        .wait_for_log(
+            &[
+                refused,
+                &format!("url={}", with_host(&receiver, "[::1]")),
+                "reason=address ::1 of ::1 is private and [webhooks] deny_private is set",
+            ],
+            limit,
+        )
+        .await;
+    // Each report was refused once and given up: no POST, no retry.
+    assert_eq!(receiver.received().len(), 0);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.received().len(), 0);
+    assert_eq!(
+        gateway.log().matches(refused).count(),
+        3,
+        "{}",
+        gateway.log()
+    );
+    assert!(gateway.stop().success());
+}
+
+#[tokio::test]
+async fn allow_lists_the_only_hosts_reports_are_posted_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let refused_receiver = WebhookReceiver::start().await;
+    let allowed_receiver = WebhookReceiver::start().await;
+    let refused_token = create_account(
+        TERN,
+        &data_dir,
+        &["--name", "a", "--status-url", &refused_receiver.url],
+    );
+    let allowed_url = with_host(&allowed_receiver, "LocalHost");
+    let allowed_token = create_account(
+        TERN,
+        &data_dir,
+        &["--name", "b", "--status-url", &allowed_url],
+    );
+    let config = format!("{FAST}[webhooks]\nallow = [\"localhost\"]\n");
+    let gateway = Gateway::start_logged(TERN, &data_dir, Some(&config));
+    let client = http_client();
+
+    let refused_id = send_one(&client, &gateway, &refused_token).await;
+    let allowed_id = send_one(&client, &gateway, &allowed_token).await;
+    let line = gateway
+        .wait_for_log(
+            &[
+                "ERROR tern_egress::notifier: status report target refused by [webhooks]; report given up",
+                &format!("message_id={refused_id}"),
+                &format!("url={}", refused_receiver.url),
+                "reason=host 127.0.0.1 is not in [webhooks] allow",
+            ],
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(!line.contains(&allowed_id), "{line}");
+    let received = allowed_receiver.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].content_type, "application/json");
+    let msg = &received[0].json()["messages"]["msg"];
+    assert_eq!(msg["messageId"], allowed_id.as_str());
+    assert_eq!(msg["status"]["code"], "2");
+    wait_delivered(&client, &gateway, &refused_token, &refused_id).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(refused_receiver.received().len(), 0);
+    assert_eq!(allowed_receiver.received().len(), 1);
+    assert!(gateway.stop().success());
+}
+
+#[tokio::test]
+async fn a_redirect_is_a_failed_attempt_and_is_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let redirecting = WebhookReceiver::start().await;
+    let elsewhere = WebhookReceiver::start().await;
+    redirecting.answer_next(&[302, 307]);
+    redirecting.redirect_to(&elsewhere.url);
+    let token = create_account(
+        TERN,
+        &data_dir,
+        &["--name", "a", "--status-url", &redirecting.url],
+    );
+    let gateway = Gateway::start_logged(TERN, &data_dir, Some(FAST));
+    let client = http_client();
+    let id = send_one(&client, &gateway, &token).await;
+    // 302, 307, then 200: the report is retried like after any non-2xx answer.
+    let received = redirecting.wait_for(3, Duration::from_secs(10)).await;
+    assert_eq!(
+        received.iter().map(|r| r.answered).collect::<Vec<_>>(),
+        vec![302, 307, 200]
+    );
+    assert!(
+        received
+            .iter()
+            .all(|r| r.method == "POST" && r.body == received[0].body)
+    );
+    assert_eq!(
+        received[0].json()["messages"]["msg"]["messageId"],
+        id.as_str()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(redirecting.received().len(), 3);
+    assert_eq!(elsewhere.received().len(), 0, "the redirect was followed");
+    assert!(gateway.stop().success());
+}
+
+#[test]
+fn account_create_refuses_a_status_url_that_is_not_absolute_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let cases = [
+        ("--status-url", "http://", "empty host"),
+        ("--status-url", "/hook", "relative URL without a base"),
+        (
+            "--status-url",
+            "hooks.example.com/status",
+            "relative URL without a base",
+        ),
+        (
+            "--status-url",
+            "ftp://example.com/x",
+            "scheme ftp is not http or https",
+        ),
+        ("--inbound-url", "https://", "empty host"),
+    ];
+    for (flag, url, why) in cases {
+        let output = Command::new(TERN)
+            .args(["account", "create", "--name", "x", "--data-dir"])
+            .arg(&data_dir)
+            .args([flag, url])
+            .env("TERN_LOG", "warn")
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{flag} {url}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr),
+            format!(
+                "Error: {flag}: '{url}' is not an absolute http:// or https:// URL ({why}), e.g. https://example.com/status\n"
+            )
+        );
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "");
+    }
+    // Nothing was created; a good URL still is.
+    create_account(
+        TERN,
+        &data_dir,
+        &[
+            "--name",
+            "ok",
+            "--status-url",
+            "https://hooks.example.com/status",
+        ],
+    );
+    let output = Command::new(TERN)
+        .args(["account", "list", "--data-dir"])
+        .arg(&data_dir)
+        .env("TERN_LOG", "warn")
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&output.stdout);
+    let rows: Vec<&str> = listing.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{listing}");
+    assert!(
+        rows[0].ends_with("\thttps://hooks.example.com/status\tjson"),
+        "{listing}"
+    );
+}
