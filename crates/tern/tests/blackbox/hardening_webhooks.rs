@@ -313,3 +313,67 @@ fn account_create_refuses_a_status_url_that_is_not_absolute_http() {
         "{listing}"
     );
 }
+
+/// Run `bench/run.sh ARGS` with `stat` answering `fs_type` for every file system and a `cargo`
+/// that only says it was called (and fails, so nothing is built or benchmarked).
+fn bench_script(fs_type: &str, args: &[&str], allow_env: Option<&str>) -> std::process::Output {
+    let stubs = tempfile::tempdir().unwrap();
+    let write_stub = |name: &str, script: &str| {
+        let path = stubs.path().join(name);
+        std::fs::write(&path, script).unwrap();
+        let mut permissions = std::fs::metadata(&path).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+        std::fs::set_permissions(&path, permissions).unwrap();
+    };
+    write_stub("stat", &format!("#!/bin/sh\necho {fs_type}\n"));
+    write_stub("cargo", "#!/bin/sh\necho \"stub cargo $*\"\nexit 7\n");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/run.sh");
+    let path = format!(
+        "{}:{}",
+        stubs.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut command = Command::new("bash");
+    command
+        .arg(script)
+        .args(args)
+        .env("PATH", path)
+        .env("TMPDIR", "/bench-scratch")
+        .env_remove("BENCH_ALLOW_TMPFS");
+    if let Some(value) = allow_env {
+        command.env("BENCH_ALLOW_TMPFS", value);
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn the_benchmark_refuses_a_data_directory_on_tmpfs_unless_told_otherwise() {
+    let refusal = "bench/run.sh: refusing to run: the data directory would be under /bench-scratch, which is on {fs}, where fsync costs nothing and the figures would not measure durable commits. Point TMPDIR at a directory on a disk (e.g. TMPDIR=$PWD/target bench/run.sh), or pass --allow-tmpfs (or set BENCH_ALLOW_TMPFS=1) to run anyway.\n";
+    for fs in ["tmpfs", "ramfs"] {
+        let output = bench_script(fs, &["--quick"], None);
+        assert_eq!(output.status.code(), Some(2), "{fs}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr),
+            refusal.replace("{fs}", fs)
+        );
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "", "nothing built");
+    }
+    let warning = "bench/run.sh: WARNING: the data directory (/bench-scratch) is on tmpfs; fsync costs nothing there, so these figures do not measure durable commits.\n";
+    // Overridden by the flag (which tern-bench never sees) or the variable: a warning, then on.
+    for (args, env) in [
+        (&["--allow-tmpfs", "--quick"][..], None),
+        (&["--quick"][..], Some("1")),
+    ] {
+        let output = bench_script("tmpfs", args, env);
+        assert_eq!(output.status.code(), Some(7), "the stub cargo ran");
+        assert_eq!(String::from_utf8_lossy(&output.stderr), warning);
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            "stub cargo build --release -p tern -p tern-bench\n"
+        );
+    }
+    // On a disk: no word about it.
+    let output = bench_script("ext2/ext3", &["--quick"], None);
+    assert_eq!(output.status.code(), Some(7));
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}
