@@ -1,7 +1,9 @@
 //! The status-report notifier: claims due reports from the durable outbox (at most one per
 //! message, so a message's reports arrive in order), POSTs them, and records the outcome. A
 //! receiver that answers non-2xx or times out is retried with exponential backoff until the
-//! report is older than the retry window (7 days by default); nothing is dropped early. A 3xx
+//! report is older than the retry window (7 days by default); nothing is dropped early. Delivery
+//! is at-least-once: every POST of a report carries its stable id (`X-Tern-Report-Id`, and
+//! `reportId`/`REPORTID` in the body) so a receiver can drop one it already took. A 3xx
 //! answer is a failed attempt (redirects are not followed). A target refused by `[webhooks]`
 //! (see [`crate::webhook_target`]) is given up at once with an error log: retrying cannot make a
 //! refused host or address allowed.
@@ -73,6 +75,9 @@ pub struct Notifier {
     /// IDNA host processing) for every report cost more than building the request.
     urls: Mutex<HashMap<String, reqwest::Url>>,
 }
+
+/// The header carrying the report id (the body's `reportId` / `REPORTID`) on every POST.
+pub const REPORT_ID_HEADER: &str = "x-tern-report-id";
 
 /// Most distinct URLs kept parsed.
 const URL_CACHE_SIZE: usize = 1024;
@@ -164,7 +169,9 @@ impl Notifier {
     }
 
     /// Record delivery outcomes; returns how many. A failure leaves the reports leased: when the
-    /// lease ends they are delivered again (at least once, never lost).
+    /// lease ends they are delivered again. So is a report whose 2xx was received but not yet
+    /// recorded when the process died: delivery is at-least-once (never lost), and receivers
+    /// deduplicate on the report id.
     async fn record(&self, finished: Vec<(i64, ReportOutcome)>) -> usize {
         let count = finished.len();
         if count == 0 {
@@ -200,6 +207,9 @@ impl Notifier {
                     .client
                     .post(url)
                     .header("content-type", &report.content_type)
+                    // The report's stable id (also in its body): the same on every attempt, so
+                    // a receiver can drop a report it already took (delivery is at-least-once).
+                    .header(REPORT_ID_HEADER, &report.report_id)
                     .timeout(Duration::from_millis(self.config.timeout_ms))
                     .body(body)
                     .send()

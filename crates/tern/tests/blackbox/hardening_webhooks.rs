@@ -377,3 +377,168 @@ fn the_benchmark_refuses_a_data_directory_on_tmpfs_unless_told_otherwise() {
     assert_eq!(output.status.code(), Some(7));
     assert_eq!(String::from_utf8_lossy(&output.stderr), "");
 }
+
+/// The report id a POST carries in its `X-Tern-Report-Id` header (exactly one such header).
+fn header_id(received: &tern_testkit::webhook::Received) -> String {
+    let values = received.header_values("x-tern-report-id");
+    assert_eq!(
+        values.len(),
+        1,
+        "one X-Tern-Report-Id: {:?}",
+        received.headers
+    );
+    values[0].to_owned()
+}
+
+/// The `reportId` of a JSON report body.
+fn body_id(received: &tern_testkit::webhook::Received) -> String {
+    received.json()["messages"]["msg"]["reportId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no reportId in {}", received.text()))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_report_taken_by_the_receiver_is_sent_again_after_a_crash_with_the_same_id() {
+    // At-least-once, shown: the receiver takes the report and stalls its 200; the gateway is
+    // killed before it sees the answer (so before it deletes the report from its outbox), and
+    // the restarted gateway sends the same report again. The receiver deduplicates on the id.
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let receiver = WebhookReceiver::start().await;
+    receiver.stall_next(&[Duration::from_secs(2)]);
+    let token = create_account(
+        TERN,
+        &data_dir,
+        &["--name", "a", "--status-url", &receiver.url],
+    );
+    let gateway = Gateway::start(TERN, &data_dir, Some(FAST));
+    let client = http_client();
+    let id = send_one(&client, &gateway, &token).await;
+    let first = receiver.wait_for(1, Duration::from_secs(10)).await;
+    gateway.kill();
+    let restarted = Gateway::start(TERN, &data_dir, Some(FAST));
+    let received = receiver.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(received.len(), 2);
+    // Both were answered 200: the first after its stall, to a gateway that was gone.
+    assert_eq!(
+        received.iter().map(|r| r.answered).collect::<Vec<_>>(),
+        vec![200, 200]
+    );
+    assert_eq!(received[0].stalled, Duration::from_secs(2));
+    assert_eq!(received[0].body, first[0].body);
+    assert_eq!(received[1].body, received[0].body, "the same report");
+    assert_eq!(
+        received[0].json()["messages"]["msg"]["messageId"],
+        id.as_str()
+    );
+    assert_eq!(received[0].json()["messages"]["msg"]["status"]["code"], "2");
+    let report_id = body_id(&received[0]);
+    assert_eq!(body_id(&received[1]), report_id);
+    assert_eq!(header_id(&received[0]), report_id);
+    assert_eq!(header_id(&received[1]), report_id);
+    // Answered in time now: nothing more.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.received().len(), 2);
+    assert!(restarted.stop().success());
+}
+
+#[tokio::test]
+async fn a_retry_carries_the_same_report_id_and_another_status_a_different_one() {
+    let config = r#"
+[[simulator.rule]]
+outcome = "read"
+delay_ms = 10
+[status_reports]
+initial_backoff_ms = 100
+max_backoff_ms = 200
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let json_receiver = WebhookReceiver::start().await;
+    let xml_receiver = WebhookReceiver::start().await;
+    json_receiver.answer_next(&[500]);
+    xml_receiver.answer_next(&[503]);
+    let json_token = create_account(
+        TERN,
+        &data_dir,
+        &["--name", "j", "--status-url", &json_receiver.url],
+    );
+    let xml_token = create_account(
+        TERN,
+        &data_dir,
+        &[
+            "--name",
+            "x",
+            "--status-url",
+            &xml_receiver.url,
+            "--status-format",
+            "xml",
+        ],
+    );
+    let gateway = Gateway::start(TERN, &data_dir, Some(config));
+    let client = http_client();
+    let json_id = send_one(&client, &gateway, &json_token).await;
+    let xml_id = send_one(&client, &gateway, &xml_token).await;
+
+    // JSON: delivered (refused with 500, then taken), then read.
+    let received = json_receiver.wait_for(3, Duration::from_secs(10)).await;
+    assert_eq!(
+        received.iter().map(|r| r.answered).collect::<Vec<_>>(),
+        vec![500, 200, 200]
+    );
+    let codes: Vec<Value> = received
+        .iter()
+        .map(|r| r.json()["messages"]["msg"]["status"]["code"].clone())
+        .collect();
+    assert_eq!(codes, vec!["2", "2", "4"]);
+    assert!(
+        received
+            .iter()
+            .all(|r| r.json()["messages"]["msg"]["messageId"] == json_id.as_str())
+    );
+    let ids: Vec<String> = received.iter().map(body_id).collect();
+    for (r, id) in received.iter().zip(&ids) {
+        assert_eq!(&header_id(r), id, "header and body agree");
+    }
+    assert_eq!(
+        received[1].body, received[0].body,
+        "the retry is the same report"
+    );
+    assert_eq!(ids[0], ids[1], "a retry carries the same id");
+    assert_ne!(ids[2], ids[0], "another status change has another id");
+
+    // XML: the same, with the id in the REPORTID attribute of <MSG>.
+    let received = xml_receiver.wait_for(3, Duration::from_secs(10)).await;
+    assert_eq!(
+        received.iter().map(|r| r.answered).collect::<Vec<_>>(),
+        vec![503, 200, 200]
+    );
+    let ids: Vec<String> = received
+        .iter()
+        .map(|r| {
+            let text = r.text();
+            assert!(
+                text.contains(&format!("<MESSAGEID>{xml_id}</MESSAGEID>")),
+                "{text}"
+            );
+            let id = text
+                .split(" REPORTID=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or_else(|| panic!("no REPORTID in {text}"))
+                .to_owned();
+            assert_eq!(header_id(r), id, "header and attribute agree");
+            id
+        })
+        .collect();
+    assert!(received[0].text().contains("<CODE>2</CODE>"));
+    assert!(received[2].text().contains("<CODE>4</CODE>"));
+    assert_eq!(received[1].body, received[0].body);
+    assert_eq!(ids[0], ids[1]);
+    assert_ne!(ids[2], ids[0]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(json_receiver.received().len(), 3);
+    assert_eq!(xml_receiver.received().len(), 3);
+    assert!(gateway.stop().success());
+}
