@@ -153,13 +153,22 @@ impl WebhookReceiver {
         self.inner.lock().unwrap().received.clone()
     }
 
-    /// Wait until `count` POSTs have arrived (at most `limit`), then return them all.
+    /// Wait until at least `count` POSTs have arrived, then return them all. Panics (failing the
+    /// test) with what did arrive when `limit` passes first.
     pub async fn wait_for(&self, count: usize, limit: Duration) -> Vec<Received> {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let received = self.received();
-            if received.len() >= count || tokio::time::Instant::now() >= deadline {
+            if received.len() >= count {
                 return received;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let bodies: Vec<String> = received.iter().map(Received::text).collect();
+                panic!(
+                    "waited {limit:?} for {count} POST(s) to {}, got {}: {bodies:#?}",
+                    self.url,
+                    received.len()
+                );
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
