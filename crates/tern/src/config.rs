@@ -32,6 +32,7 @@ pub struct Config {
     /// `[limits]`: what one request may ask for.
     #[serde(default)]
     pub limits: RequestLimits,
+    /// `[webhooks]`: which targets webhooks may be POSTed to.
     #[serde(default)]
     pub webhooks: WebhookTargets,
 }
