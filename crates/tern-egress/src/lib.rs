@@ -6,6 +6,7 @@ pub mod dispatcher;
 pub mod events;
 pub mod notifier;
 pub mod simulator;
+pub mod webhook_target;
 
 /// Wake-ups shared by the pieces: new work for the dispatcher, new reports for the notifier.
 #[derive(Debug, Default)]

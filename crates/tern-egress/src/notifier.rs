@@ -1,7 +1,12 @@
 //! The status-report notifier: claims due reports from the durable outbox (at most one per
 //! message, so a message's reports arrive in order), POSTs them, and records the outcome. A
 //! receiver that answers non-2xx or times out is retried with exponential backoff until the
-//! report is older than the retry window (7 days by default); nothing is dropped early.
+//! report is older than the retry window (7 days by default); nothing is dropped early. Delivery
+//! is at-least-once: every POST of a report carries its stable id (`X-Tern-Report-Id`, and
+//! `reportId`/`REPORTID` in the body) so a receiver can drop one it already took. A 3xx
+//! answer is a failed attempt (redirects are not followed). A target refused by `[webhooks]`
+//! (see [`crate::webhook_target`]) is given up at once with an error log: retrying cannot make a
+//! refused host or address allowed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,6 +19,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::Wakeups;
+use crate::webhook_target::{TargetPolicy, TargetRefused, refusal_in};
 
 /// `[status_reports]` configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -63,10 +69,15 @@ pub struct Notifier {
     client: reqwest::Client,
     wakeups: Arc<Wakeups>,
     config: NotifierConfig,
+    /// The `[webhooks]` rules checked before each POST (the client's resolver checks names).
+    targets: TargetPolicy,
     /// Status URLs already parsed: an account's reports all go to one URL, and parsing it (with
     /// IDNA host processing) for every report cost more than building the request.
     urls: Mutex<HashMap<String, reqwest::Url>>,
 }
+
+/// The header carrying the report id (the body's `reportId` / `REPORTID`) on every POST.
+pub const REPORT_ID_HEADER: &str = "x-tern-report-id";
 
 /// Most distinct URLs kept parsed.
 const URL_CACHE_SIZE: usize = 1024;
@@ -77,12 +88,14 @@ impl Notifier {
         client: reqwest::Client,
         wakeups: Arc<Wakeups>,
         config: NotifierConfig,
+        targets: TargetPolicy,
     ) -> Notifier {
         Notifier {
             store,
             client,
             wakeups,
             config,
+            targets,
             urls: Mutex::new(HashMap::new()),
         }
     }
@@ -156,7 +169,9 @@ impl Notifier {
     }
 
     /// Record delivery outcomes; returns how many. A failure leaves the reports leased: when the
-    /// lease ends they are delivered again (at least once, never lost).
+    /// lease ends they are delivered again. So is a report whose 2xx was received but not yet
+    /// recorded when the process died: delivery is at-least-once (never lost), and receivers
+    /// deduplicate on the report id.
     async fn record(&self, finished: Vec<(i64, ReportOutcome)>) -> usize {
         let count = finished.len();
         if count == 0 {
@@ -185,38 +200,67 @@ impl Notifier {
         let body = std::mem::take(&mut report.body);
         let response = match self.parsed_url(&report.url) {
             // An unparsable URL fails like an unreachable receiver: retried, then given up.
-            Err(error) => Err(error),
-            Ok(url) => self
-                .client
-                .post(url)
-                .header("content-type", &report.content_type)
-                .timeout(Duration::from_millis(self.config.timeout_ms))
-                .body(body)
-                .send()
-                .await
-                .map_err(|error| error.to_string()),
+            Err(error) => Err(Failure::Other(error)),
+            Ok(url) => match self.targets.check(&url) {
+                Err(refused) => Err(Failure::Refused(refused)),
+                Ok(()) => self
+                    .client
+                    .post(url)
+                    .header("content-type", &report.content_type)
+                    // The report's stable id (also in its body): the same on every attempt, so
+                    // a receiver can drop a report it already took (delivery is at-least-once).
+                    .header(REPORT_ID_HEADER, &report.report_id)
+                    .timeout(Duration::from_millis(self.config.timeout_ms))
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|error| match refusal_in(&error) {
+                        // The resolver refused every address of the host.
+                        Some(refused) => Failure::Refused(refused.clone()),
+                        None => Failure::Other(error.to_string()),
+                    }),
+            },
         };
         let now = Timestamp::now();
         match response {
             Ok(response) if response.status().is_success() => ReportOutcome::Delivered,
-            failure => {
-                let why = match failure {
-                    Ok(response) => format!("HTTP {}", response.status()),
-                    Err(error) => error,
-                };
-                match self.config.retry_after(&report, now) {
-                    Some(at) => {
-                        tracing::debug!(id = report.id, url = %report.url, %why, "status report not accepted; will retry");
-                        ReportOutcome::RetryAt(at)
-                    }
-                    None => {
-                        tracing::warn!(id = report.id, message = %report.message_id, url = %report.url, %why, "status report given up after its retry window");
-                        ReportOutcome::GiveUp
-                    }
-                }
+            Err(Failure::Refused(refused)) => {
+                tracing::error!(id = report.id, message_id = %report.message_id, url = %report.url, reason = %refused, "status report target refused by [webhooks]; report given up");
+                ReportOutcome::GiveUp
+            }
+            Ok(response) => {
+                self.retry_or_give_up(&report, now, format!("HTTP {}", response.status()))
+            }
+            Err(Failure::Other(why)) => self.retry_or_give_up(&report, now, why),
+        }
+    }
+
+    /// After a failed attempt: when to try again, or give up past the retry window.
+    fn retry_or_give_up(
+        &self,
+        report: &PendingReport,
+        now: Timestamp,
+        why: String,
+    ) -> ReportOutcome {
+        match self.config.retry_after(report, now) {
+            Some(at) => {
+                tracing::debug!(id = report.id, url = %report.url, %why, "status report not accepted; will retry");
+                ReportOutcome::RetryAt(at)
+            }
+            None => {
+                tracing::warn!(id = report.id, message_id = %report.message_id, url = %report.url, %why, "status report given up after its retry window");
+                ReportOutcome::GiveUp
             }
         }
     }
+}
+
+/// Why a POST was not answered 2xx, short of an HTTP answer.
+enum Failure {
+    /// `[webhooks]` refuses the target: give up.
+    Refused(TargetRefused),
+    /// Anything else (bad URL, connection, timeout): retry.
+    Other(String),
 }
 
 #[cfg(test)]

@@ -18,11 +18,33 @@ pub struct Gateway {
     pub startup: Vec<String>,
     /// Everything the gateway printed on stdout after that, line by line (filled in as it runs).
     pub stdout: mpsc::Receiver<String>,
+    /// Where its log (stderr) goes, when started with [`Gateway::start_logged`].
+    log_file: Option<PathBuf>,
 }
 
 impl Gateway {
     /// Start `binary serve` on `data_dir` with an optional TOML configuration.
     pub fn start(binary: &str, data_dir: &Path, config_toml: Option<&str>) -> Gateway {
+        Gateway::spawn(Gateway::command(binary, data_dir, config_toml), data_dir)
+    }
+
+    /// [`start`](Self::start), with the log (stderr, level `TERN_LOG=warn` unless
+    /// `DEBUG_TERN_LOG` says otherwise) written to `DATA_DIR.log` for [`log`](Self::log).
+    pub fn start_logged(binary: &str, data_dir: &Path, config_toml: Option<&str>) -> Gateway {
+        let mut command = Gateway::command(binary, data_dir, config_toml);
+        let path = data_dir.with_extension("log");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .expect("create gateway log file");
+        command.stderr(file);
+        let mut gateway = Gateway::spawn(command, data_dir);
+        gateway.log_file = Some(path);
+        gateway
+    }
+
+    fn command(binary: &str, data_dir: &Path, config_toml: Option<&str>) -> Command {
         let mut command = Command::new(binary);
         command
             .arg("serve")
@@ -40,7 +62,7 @@ impl Gateway {
             std::fs::write(&path, toml).expect("write config");
             command.arg("--config").arg(path);
         }
-        Gateway::spawn(command, data_dir)
+        command
     }
 
     /// Spawn a prepared `tern serve` command (its stdout is captured here) and wait for the
@@ -84,6 +106,36 @@ impl Gateway {
             demo_token,
             startup,
             stdout: receiver,
+            log_file: None,
+        }
+    }
+
+    /// The log so far, without terminal colour codes (only for [`start_logged`](Self::start_logged)).
+    pub fn log(&self) -> String {
+        let path = self
+            .log_file
+            .as_ref()
+            .expect("gateway started with start_logged");
+        strip_ansi(&std::fs::read_to_string(path).expect("read gateway log"))
+    }
+
+    /// Wait until the log has a line containing every one of `needles`, and return that line.
+    /// Panics (failing the test) with the log when `limit` passes first.
+    pub async fn wait_for_log(&self, needles: &[&str], limit: Duration) -> String {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let log = self.log();
+            if let Some(line) = log
+                .lines()
+                .find(|line| needles.iter().all(|needle| line.contains(needle)))
+            {
+                return line.to_owned();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "waited {limit:?} for a log line with {needles:?}; the log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -115,6 +167,24 @@ impl Drop for Gateway {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `text` without ANSI escape sequences (`ESC [ … letter`).
+fn strip_ansi(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
 }
 
 fn signal(pid: u32, name: &str) {

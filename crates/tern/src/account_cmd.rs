@@ -46,10 +46,11 @@ pub async fn create(args: AccountCreateArgs) -> anyhow::Result<()> {
         ("--inbound-url", &args.inbound_url),
     ] {
         if let Some(url) = url {
-            anyhow::ensure!(
-                url.starts_with("http://") || url.starts_with("https://"),
-                "{flag}: '{url}' must be an http:// or https:// URL"
-            );
+            check_webhook_url(url).map_err(|why| {
+                anyhow::anyhow!(
+                    "{flag}: '{url}' is not an absolute http:// or https:// URL ({why}), e.g. https://example.com/status"
+                )
+            })?;
         }
     }
     let name = args.name.trim().to_owned();
@@ -77,6 +78,19 @@ pub async fn create(args: AccountCreateArgs) -> anyhow::Result<()> {
         Channel::join(&account.channels)
     );
     println!("{token}");
+    Ok(())
+}
+
+/// Why `url` cannot be a webhook URL: it must parse as an absolute URL with an http or https
+/// scheme and a host (what the notifier can POST to).
+fn check_webhook_url(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|error| error.to_string())?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!("scheme {} is not http or https", parsed.scheme()));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err("no host".into());
+    }
     Ok(())
 }
 

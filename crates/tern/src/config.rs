@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use tern_core::submission::RequestLimits;
 use tern_egress::notifier::NotifierConfig;
 use tern_egress::simulator::SimulatorConfig;
+use tern_egress::webhook_target::WebhookTargets;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -31,6 +32,9 @@ pub struct Config {
     /// `[limits]`: what one request may ask for.
     #[serde(default)]
     pub limits: RequestLimits,
+    /// `[webhooks]`: which targets webhooks may be POSTed to.
+    #[serde(default)]
+    pub webhooks: WebhookTargets,
 }
 
 /// `[dispatch]`.

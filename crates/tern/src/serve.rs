@@ -16,6 +16,7 @@ use tern_egress::dispatcher::{DispatchSettings, Dispatcher};
 use tern_egress::events::event_channel;
 use tern_egress::notifier::Notifier;
 use tern_egress::simulator::Simulator;
+use tern_egress::webhook_target::{GuardedResolver, TargetPolicy};
 use tern_ingress::http::{AppState, router};
 use tern_store::SqliteStore;
 use tokio::sync::watch;
@@ -64,14 +65,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
         events: sink,
     };
+    let targets = TargetPolicy::new(&config.webhooks);
     let notifier = Notifier::new(
         Arc::clone(&store),
-        reqwest::Client::builder()
-            .pool_max_idle_per_host(256)
-            .build()
-            .context("cannot build the HTTP client")?,
+        webhook_client(&targets)?,
         Arc::clone(&wakeups),
         config.status_reports.clone(),
+        targets,
     );
     let dispatcher_task = tokio::spawn(dispatcher.run(stopping.clone()));
     let notifier_task = tokio::spawn(notifier.run(stopping.clone()));
@@ -111,6 +111,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let _ = tokio::time::timeout(Duration::from_secs(15), notifier_task).await;
     println!("Tern stopped");
     Ok(())
+}
+
+/// The client that POSTs webhooks: redirects are not followed (a 3xx is a failed attempt), and
+/// with `deny_private` every name is resolved by [`GuardedResolver`], which drops private
+/// addresses at connect time. Then proxies are not used either: through a proxy the address
+/// checked would be the proxy's, not the receiver's.
+fn webhook_client(targets: &TargetPolicy) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .redirect(reqwest::redirect::Policy::none());
+    if targets.deny_private() {
+        builder = builder.dns_resolver(GuardedResolver).no_proxy();
+    }
+    builder.build().context("cannot build the HTTP client")
 }
 
 /// Hold an exclusive lock on `DIR/serve.lock` for the life of the process: two gateways on one

@@ -78,7 +78,7 @@ fn bad_flags_are_refused_with_the_reason() {
         ),
         (
             &["--status-url", "ftp://x"],
-            "--status-url: 'ftp://x' must be an http:// or https:// URL",
+            "--status-url: 'ftp://x' is not an absolute http:// or https:// URL (scheme ftp is not http or https)",
         ),
     ];
     for (extra, expected) in cases {

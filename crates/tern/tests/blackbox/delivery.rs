@@ -53,7 +53,7 @@ pub(crate) fn stable(report: &Value) -> Value {
 }
 
 #[tokio::test]
-async fn delivered_sms_is_reported_once_with_reference_and_groupings() {
+async fn delivered_sms_gets_one_report_with_reference_and_groupings() {
     let setup = setup(Some(CONFIG), &[], true).await;
     let (status, _) = setup
         .post_json(&setup.request(
@@ -282,7 +282,7 @@ async fn the_message_log_pages_and_filters() {
 }
 
 #[tokio::test]
-async fn a_receiver_that_times_out_is_retried_until_it_answers_and_gets_the_report_once() {
+async fn a_receiver_that_times_out_gets_the_report_again_until_it_answers_in_time() {
     let config = r#"
 [simulator]
 default_delay_ms = 10

@@ -6,6 +6,7 @@ mod conversion;
 mod delivery;
 mod faults;
 mod hardening_core;
+mod hardening_webhooks;
 mod json_errors;
 mod message_log;
 mod node_sdk;
@@ -98,23 +99,48 @@ impl Setup {
         serde_json::from_str(&response.text().await.unwrap()).unwrap()
     }
 
-    /// Wait until the log shows `count` messages in a final state, or `limit` passes.
+    /// Wait until the log shows at least `count` messages in a final state (neither queued nor
+    /// sent) and return it. Panics (failing the test) with what the log showed when `limit`
+    /// passes first.
     pub async fn wait_final(&self, count: usize, limit: Duration) -> Value {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let log = self.log("?limit=1000").await;
-            let done = log["messages"]
-                .as_array()
-                .unwrap()
+            let messages = log["messages"].as_array().unwrap();
+            let done = messages
                 .iter()
                 .filter(|m| !matches!(m["status"].as_str(), Some("queued" | "sent")))
                 .count();
-            if done >= count || tokio::time::Instant::now() >= deadline {
+            if done >= count {
                 return log;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let seen: Vec<String> = messages
+                    .iter()
+                    .map(|m| format!("{} {} {}", m["reference"], m["to"], m["status"]))
+                    .collect();
+                panic!(
+                    "waited {limit:?} for {count} message(s) in a final state; {done} of {} were: {seen:#?}",
+                    messages.len()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// The channel a logged message was delivered on: the channel of its history's `delivered`
+/// (status 2) entry. Panics when there is none, so a check of it cannot pass on a message that
+/// was never sent (a queued message's `channel` already names the channel it will try first).
+pub fn delivered_on(message: &Value) -> String {
+    message["history"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no history: {message}"))
+        .iter()
+        .find(|status| status["status"] == 2)
+        .and_then(|status| status["channel"].as_str())
+        .unwrap_or_else(|| panic!("not delivered: {message}"))
+        .to_owned()
 }
 
 /// Remove `messageId` (random) from a response so it can be compared exactly.

@@ -137,13 +137,17 @@ async fn node_sdk_sends_sms_and_whatsapp_template() {
     let log = setup
         .wait_final(2, std::time::Duration::from_secs(10))
         .await;
-    for message in log["messages"].as_array().unwrap() {
+    let messages = log["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2, "{log}");
+    for message in messages {
         let expected = if message["reference"] == "nodesms" {
             "SMS"
         } else {
             "WhatsApp"
         };
+        assert_eq!(message["status"], "delivered", "{log}");
         assert_eq!(message["channel"], expected, "{log}");
+        assert_eq!(crate::delivered_on(message), expected, "{log}");
     }
     assert!(
         setup.log("?reference=nodebad").await["messages"]

@@ -168,11 +168,13 @@ async fn python_sdk_rich_media_message_falls_back_to_sms() {
     assert_eq!(rich["customGrouping3"], "text-sdk-python-2.0.4");
     assert_eq!(rich["channel"], "WhatsApp", "{log}");
     assert_eq!(rich["status"], "delivered", "{log}");
+    assert_eq!(crate::delivered_on(&rich), "WhatsApp", "{log}");
 
     let fallback = by_reference("pyfallback");
     assert_eq!(fallback["allowedChannels"], json!(["WhatsApp", "SMS"]));
     assert_eq!(fallback["channel"], "SMS", "{log}");
     assert_eq!(fallback["status"], "delivered", "{log}");
+    assert_eq!(crate::delivered_on(&fallback), "SMS", "{log}");
     let steps: Vec<(String, i64)> = fallback["history"]
         .as_array()
         .unwrap()
@@ -261,7 +263,8 @@ async fn python_sdk_sends_whatsapp_interactive_messages() {
             .find(|m| m["reference"] == reference)
             .unwrap_or_else(|| panic!("{reference} not in {log}"));
         assert_eq!(message["allowedChannels"], json!(["WhatsApp"]), "{log}");
-        assert_eq!(message["channel"], "WhatsApp", "{log}");
+        assert_eq!(message["status"], "delivered", "{log}");
+        assert_eq!(crate::delivered_on(message), "WhatsApp", "{log}");
         assert_eq!(message["customGrouping3"], "text-sdk-python-2.0.4");
     }
 }

@@ -53,17 +53,19 @@ async fn logged(setup: &Setup, reference: &str) -> Value {
     messages[0].clone()
 }
 
-/// The channel each message went out on, once the simulator has settled `count` messages.
+/// (reference, the channel it was delivered on) of each logged message, once the simulator has
+/// settled all `count` of them; fails if there are other messages or one was not delivered.
 async fn channels_after_delivery(setup: &Setup, count: usize) -> Vec<(String, String)> {
     let log = setup.wait_final(count, Duration::from_secs(10)).await;
-    let mut channels: Vec<(String, String)> = log["messages"]
-        .as_array()
-        .unwrap()
+    let messages = log["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), count, "{log}");
+    let mut channels: Vec<(String, String)> = messages
         .iter()
         .map(|m| {
+            assert_eq!(m["status"], "delivered", "{m}");
             (
                 m["reference"].as_str().unwrap_or_default().to_owned(),
-                m["channel"].as_str().unwrap_or_default().to_owned(),
+                crate::delivered_on(m),
             )
         })
         .collect();
