@@ -3,42 +3,8 @@
 
 use serde_json::{Value, json};
 
+use crate::xml_get::{get, logged, post_xml, xml};
 use crate::{Setup, setup};
-
-async fn post_xml(setup: &Setup, body: String) -> (u16, String) {
-    let response = setup
-        .client
-        .post(setup.gateway.url("/gateway.ashx"))
-        .header("content-type", "application/xml")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
-}
-
-async fn get(setup: &Setup, query: &str) -> (u16, String) {
-    let response = setup
-        .client
-        .get(setup.gateway.url(&format!("/gateway.ashx?{query}")))
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
-}
-
-fn xml(token: &str, msgs: &str) -> String {
-    format!(
-        "<?xml version=\"1.0\"?><MESSAGES><AUTHENTICATION><PRODUCTTOKEN>{token}</PRODUCTTOKEN></AUTHENTICATION>{msgs}</MESSAGES>"
-    )
-}
-
-async fn logged(setup: &Setup) -> usize {
-    setup.log("?limit=1000").await["messages"]
-        .as_array()
-        .unwrap()
-        .len()
-}
 
 #[tokio::test]
 async fn a_zero_balance_sends_nothing_even_when_messages_are_free() {
@@ -59,7 +25,7 @@ async fn a_zero_balance_sends_nothing_even_when_messages_are_free() {
     assert_eq!(
         post_xml(
             &setup,
-            xml(
+            &xml(
                 &setup.token,
                 "<MSG><FROM>S</FROM><TO>0031612345678</TO><BODY>hi</BODY></MSG>"
             )
@@ -200,7 +166,7 @@ async fn more_msg_elements_than_the_spec_allows_refuse_the_request() {
     );
     let msg = "<MSG><FROM>S</FROM><TO>0031612345678</TO><BODY>hi</BODY></MSG>";
     assert_eq!(
-        post_xml(&setup, xml(&setup.token, &msg.repeat(1001))).await,
+        post_xml(&setup, &xml(&setup.token, &msg.repeat(1001))).await,
         (
             200,
             "Error: ERROR Too many MSG nodes: one request can carry up to 1000".to_owned()
@@ -228,9 +194,7 @@ async fn the_limits_are_configurable() {
     );
     let to = "<TO>0031612345678</TO><TO>0031612345679</TO>";
     assert_eq!(
-        post_xml(
-            &setup,
-            xml(
+        post_xml(&setup, &xml(
                 &setup.token,
                 &format!("<MSG><FROM>S</FROM>{to}<BODY>a</BODY></MSG><MSG><FROM>S</FROM>{to}<BODY>b</BODY></MSG>")
             )

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::{Setup, setup};
 
 /// POST an XML body; status and text.
-async fn post_xml(setup: &Setup, body: &str) -> (u16, String) {
+pub(crate) async fn post_xml(setup: &Setup, body: &str) -> (u16, String) {
     let response = setup
         .client
         .post(setup.gateway.url("/gateway.ashx"))
@@ -19,7 +19,7 @@ async fn post_xml(setup: &Setup, body: &str) -> (u16, String) {
 }
 
 /// GET with a raw query string.
-async fn get(setup: &Setup, query: &str) -> (u16, String) {
+pub(crate) async fn get(setup: &Setup, query: &str) -> (u16, String) {
     let response = setup
         .client
         .get(setup.gateway.url(&format!("/gateway.ashx?{query}")))
@@ -29,7 +29,7 @@ async fn get(setup: &Setup, query: &str) -> (u16, String) {
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
-async fn logged(setup: &Setup) -> usize {
+pub(crate) async fn logged(setup: &Setup) -> usize {
     setup.log("?limit=1000").await["messages"]
         .as_array()
         .unwrap()
@@ -235,7 +235,7 @@ async fn every_xml_example_of_the_spec_is_accepted() {
     assert_eq!(grouped["messages"].as_array().unwrap().len(), 1);
 }
 
-fn xml(token: &str, msgs: &str) -> String {
+pub(crate) fn xml(token: &str, msgs: &str) -> String {
     format!(
         "<?xml version=\"1.0\"?><MESSAGES><AUTHENTICATION><PRODUCTTOKEN>{token}</PRODUCTTOKEN></AUTHENTICATION>{msgs}</MESSAGES>"
     )
