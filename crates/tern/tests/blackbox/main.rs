@@ -5,6 +5,7 @@ mod cli;
 mod conversion;
 mod delivery;
 mod faults;
+mod hardening_http;
 mod json_errors;
 mod message_log;
 mod node_sdk;
