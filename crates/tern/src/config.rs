@@ -1,6 +1,9 @@
 //! Configuration: defaults, then the TOML file, then `TERN_*` environment variables (nested keys
-//! with `__`, e.g. `TERN_STATUS_REPORTS__TIMEOUT_MS`), then command-line flags.
+//! with `__`, e.g. `TERN_STATUS_REPORTS__TIMEOUT_MS`), then command-line flags. `TERN_*` variables
+//! that name no configuration key are warned about and ignored; unknown keys in the file are
+//! errors.
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -62,6 +65,95 @@ struct Defaults {
     price_per_part: String,
 }
 
+/// `TERN_*` variables that are not configuration keys: read by `load` itself or meant for the
+/// logger.
+const ENV_NOT_KEYS: [&str; 2] = ["CONFIG", "LOG"];
+
+/// One `TERN_*` environment variable: its name and the configuration key it would set
+/// (`TERN_STATUS_REPORTS__TIMEOUT_MS` → `status_reports.timeout_ms`).
+struct EnvVariable {
+    name: String,
+    key: String,
+}
+
+fn env_variables() -> Vec<EnvVariable> {
+    std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter_map(|name| {
+            let rest = name.strip_prefix("TERN_")?;
+            if rest.is_empty() || ENV_NOT_KEYS.iter().any(|k| k.eq_ignore_ascii_case(rest)) {
+                return None;
+            }
+            let key = rest.replace("__", ".").to_ascii_lowercase();
+            Some(EnvVariable { name, key })
+        })
+        .collect()
+}
+
+/// The `TERN_*` environment as a provider, without the keys in `ignored`.
+fn env_provider(ignored: &BTreeSet<String>) -> Env {
+    let ignored = ignored.clone();
+    Env::prefixed("TERN_")
+        .ignore(&ENV_NOT_KEYS)
+        .split("__")
+        .filter(move |key| !ignored.contains(&key.as_str().to_ascii_lowercase()))
+}
+
+/// Extract the configuration from `base` (defaults and file), the environment, then `flags`.
+///
+/// The environment of a process is shared with whatever else runs there: Kubernetes injects
+/// `TERN_PORT`, `TERN_SERVICE_HOST` and the like for a Service named `tern`, and wrappers set
+/// their own `TERN_*` variables. So a variable that names no configuration key is left out with
+/// one warning naming every such variable, instead of stopping the start. The known keys are not
+/// listed here: extraction itself says which key is unknown, and an unknown key that the file
+/// (or the defaults) also holds stays an error, as every unknown key in a file does.
+fn extract_ignoring_foreign_env(base: &Figment, flags: &Figment) -> anyhow::Result<Config> {
+    let variables = env_variables();
+    let mut ignored: BTreeSet<String> = BTreeSet::new();
+    let config = loop {
+        let figment = base
+            .clone()
+            .merge(env_provider(&ignored))
+            .merge(flags.clone());
+        let error = match figment.extract::<Config>() {
+            Ok(config) => break config,
+            Err(error) => error,
+        };
+        let figment::error::Kind::UnknownField(field, _) = &error.kind else {
+            return Err(error).context("invalid configuration");
+        };
+        let mut path = error.path.clone();
+        if path.last() != Some(field) {
+            path.push(field.clone());
+        }
+        let key = path.join(".").to_ascii_lowercase();
+        let foreign: Vec<&EnvVariable> = variables
+            .iter()
+            .filter(|variable| {
+                !ignored.contains(&variable.key)
+                    && (variable.key == key || variable.key.starts_with(&format!("{key}.")))
+            })
+            .collect();
+        if foreign.is_empty() || base.contains(&key) {
+            return Err(error).context("invalid configuration");
+        }
+        ignored.extend(foreign.into_iter().map(|variable| variable.key.clone()));
+    };
+    let mut names: Vec<&str> = variables
+        .iter()
+        .filter(|variable| ignored.contains(&variable.key))
+        .map(|variable| variable.name.as_str())
+        .collect();
+    if !names.is_empty() {
+        names.sort_unstable();
+        tracing::warn!(
+            "ignoring unknown environment variables: {}",
+            names.join(", ")
+        );
+    }
+    Ok(config)
+}
+
 /// Load the configuration.
 pub fn load(
     file: Option<&Path>,
@@ -82,18 +174,14 @@ pub fn load(
         );
         figment = figment.merge(Toml::file(file));
     }
-    figment = figment.merge(
-        Env::prefixed("TERN_")
-            .ignore(&["CONFIG", "LOG"])
-            .split("__"),
-    );
+    let mut flags = Figment::new();
     if let Some(data_dir) = data_dir {
-        figment = figment.merge(Serialized::default("data_dir", data_dir));
+        flags = flags.merge(Serialized::default("data_dir", data_dir));
     }
     if let Some(http_addr) = http_addr {
-        figment = figment.merge(Serialized::default("http_addr", http_addr));
+        flags = flags.merge(Serialized::default("http_addr", http_addr));
     }
-    let config: Config = figment.extract().context("invalid configuration")?;
+    let config = extract_ignoring_foreign_env(&figment, &flags)?;
     config
         .simulator
         .validate()

@@ -98,10 +98,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     println!("Tern listening on http://{address}");
     tracing::info!(%address, data_dir = %config.data_dir.display(), "tern serving");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("HTTP server failed")?;
+    let store_failed = store_failure(Arc::clone(&store));
+    serve_http(listener, router(state), async {
+        tokio::select! {
+            () = shutdown_signal() => {}
+            () = store_failed => {}
+        }
+    })
+    .await;
+    tern_ingress::http::handlers_finished().await;
 
     tracing::info!("stopping: HTTP closed, finishing dispatch and reports");
     let _ = stop.send(true);
@@ -109,8 +114,25 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let _ = stop_applier.send(true);
     let _ = applier_task.await;
     let _ = tokio::time::timeout(Duration::from_secs(15), notifier_task).await;
+    if let Some(why) = store.fatal() {
+        // Exit non-zero so that a supervisor restarts the process on a store that works.
+        anyhow::bail!("stopped because the store can no longer write: {why}");
+    }
     println!("Tern stopped");
     Ok(())
+}
+
+/// Completes when the store can never write again: the gateway then stops (and exits non-zero)
+/// rather than go on answering requests it cannot store.
+async fn store_failure(store: Arc<dyn Store>) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        every.tick().await;
+        if let Some(why) = store.fatal() {
+            tracing::error!(%why, "the store can no longer write; stopping");
+            return;
+        }
+    }
 }
 
 /// The client that POSTs webhooks: redirects are not followed (a 3xx is a failed attempt), and
@@ -125,6 +147,60 @@ fn webhook_client(targets: &TargetPolicy) -> anyhow::Result<reqwest::Client> {
         builder = builder.dns_resolver(GuardedResolver).no_proxy();
     }
     builder.build().context("cannot build the HTTP client")
+}
+
+/// Serve HTTP/1.1 on `listener` until `shutdown` completes; then stop accepting, let the requests
+/// in flight finish and return once every connection has closed.
+///
+/// This is `axum::serve` with graceful shutdown, but with hyper's `half_close` on: a client may
+/// shut down its write side once its request is sent (legal in HTTP/1.1; some clients, proxies
+/// and health checkers do), and must still get its answer. Without it hyper takes the end of
+/// input for a gone client and drops the request.
+async fn serve_http(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1.half_close(true).keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    accept_failed(error).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = http1.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::trace!(%error, "HTTP connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    connections.shutdown().await;
+}
+
+/// As `axum::serve` does: a connection that failed before it was accepted is nobody's concern;
+/// anything else (such as running out of file descriptors) is logged and waited out for a second.
+async fn accept_failed(error: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        error.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(%error, "accepting a connection failed");
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 /// Hold an exclusive lock on `DIR/serve.lock` for the life of the process: two gateways on one

@@ -1,9 +1,12 @@
 //! `POST /v1.0/conversion`: CM's Conversion API, JSON or XML (chosen by Content-Type, or by the
 //! first non-blank byte). 200 with an empty body when recorded; 401/403 on authentication
-//! failure; 400 with the reason for malformed input; 404 when no message matches.
+//! failure; 400 with the reason for malformed input; 404 when no message matches. The XML form
+//! is read within the bounds of `tern_proto::cm::xml_tree`, on a blocking thread, keeping only
+//! its few fields.
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,6 +17,7 @@ use tern_proto::cm::conversion::{ConversionRequest, parse_json, parse_xml};
 use tern_proto::cm::wire::ConversionBody;
 
 use super::AppState;
+use super::gateway_ashx::read_xml;
 use super::submit::read_body;
 
 fn answer(status: u16, text: String) -> Response {
@@ -29,16 +33,16 @@ fn refused(error: ConversionError) -> Response {
     answer(error.http_status(), error.to_string())
 }
 
-fn parse(bytes: &[u8], content_type: &str) -> Result<ConversionRequest, ConversionError> {
+async fn parse(bytes: Bytes, content_type: &str) -> Result<ConversionRequest, ConversionError> {
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
     let is_xml =
         content_type.contains("xml") || (first == Some(b'<') && !content_type.contains("json"));
     if is_xml {
-        let text = std::str::from_utf8(bytes)
-            .map_err(|_| ConversionError::Malformed("Invalid XML: the body is not UTF-8".into()))?;
-        parse_xml(text).map_err(|e| ConversionError::Malformed(format!("Invalid XML: {e}")))
+        read_xml(bytes, parse_xml)
+            .await
+            .map_err(|error| ConversionError::Malformed(error.details()))
     } else {
-        parse_json(bytes).map_err(|_| ConversionError::Malformed("Invalid JSON".into()))
+        parse_json(&bytes).map_err(|_| ConversionError::Malformed("Invalid JSON".into()))
     }
 }
 
@@ -66,7 +70,7 @@ pub async fn post(State(state): State<Arc<AppState>>, request: Request) -> Respo
         Ok(bytes) => bytes,
         Err(error) => return answer(error.http_status(), error.details()),
     };
-    let parsed = match parse(&bytes, &content_type) {
+    let parsed = match parse(bytes, &content_type).await {
         Ok(parsed) => parsed,
         Err(error) => return refused(error),
     };

@@ -1,15 +1,22 @@
 //! `/gateway.ashx`: CM's XML interface (POST) and HTTP GET interface. Both are all-or-nothing:
 //! one invalid part rejects the whole request and creates nothing; success is 200 with an empty
 //! body, every error 200 with one plain-text line from the spec's tables; other methods get 400.
+//!
+//! An XML body is read in two passes off the async workers: the first checks it against the
+//! bounds of `tern_proto::cm::xml_tree` and reads only the product token, which is authenticated
+//! before the second pass builds the element tree. A client without a valid token never makes
+//! the gateway build one.
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{RawQuery, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tern_core::error_code::{RequestError, Surface};
 use tern_core::submission;
 use tern_proto::cm::submission::SubmitRequest;
+use tern_proto::cm::xml_tree::XmlError;
 use tern_proto::cm::{get, xml};
 
 use super::AppState;
@@ -43,18 +50,51 @@ async fn submit_atomic(state: &AppState, request: SubmitRequest, surface: Surfac
     }
 }
 
+/// Run `read` on the body as text on a blocking thread: reading a large document takes long
+/// enough to stall the other requests of an async worker.
+pub(super) async fn read_xml<T: Send + 'static>(
+    bytes: Bytes,
+    read: fn(&str) -> Result<T, XmlError>,
+) -> Result<T, RequestError> {
+    let task = tokio::task::spawn_blocking(move || {
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| RequestError::InvalidXml("the body is not UTF-8".into()))?;
+        read(text).map_err(|e| RequestError::InvalidXml(e.to_string()))
+    });
+    match task.await {
+        Ok(result) => result,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(_) => Err(RequestError::Unknown),
+    }
+}
+
+/// The account of a product token, as `judge` finds it: here before the tree is built.
+async fn authenticate(state: &AppState, token: Option<&str>) -> Result<(), RequestError> {
+    let token = submission::product_token(token)?;
+    match state.store.account_by_token(token.hash()).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(RequestError::NoAccount),
+        Err(error) => {
+            tracing::error!(%error, "account lookup failed");
+            Err(RequestError::Unknown)
+        }
+    }
+}
+
 /// `POST /gateway.ashx` with an XML body.
 pub async fn post_xml(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let bytes = match read_body(request.into_body(), state.max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(error) => return plain(error.plain_text(Surface::Xml, None)),
     };
-    let parsed = std::str::from_utf8(&bytes)
-        .map_err(|_| RequestError::InvalidXml("the body is not UTF-8".into()))
-        .and_then(|text| {
-            xml::parse_submit(text).map_err(|e| RequestError::InvalidXml(e.to_string()))
-        });
-    match parsed {
+    let token = match read_xml(bytes.clone(), xml::product_token).await {
+        Ok(token) => token,
+        Err(error) => return plain(error.plain_text(Surface::Xml, None)),
+    };
+    if let Err(error) = authenticate(&state, token.as_deref()).await {
+        return plain(error.plain_text(Surface::Xml, token.as_deref()));
+    }
+    match read_xml(bytes, xml::parse_submit).await {
         Ok(request) => submit_atomic(&state, request, Surface::Xml).await,
         Err(error) => plain(error.plain_text(Surface::Xml, None)),
     }

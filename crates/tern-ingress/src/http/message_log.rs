@@ -1,14 +1,16 @@
 //! `GET /v1.0/messages`: the account's message log (product token in `X-CM-PRODUCTTOKEN`), with
-//! filters `reference`, `to`, `status`, `since`, paged by `limit` and the `after` cursor.
+//! filters `reference`, `to`, `status`, `since`, paged by `limit` and the `after` cursor. Every
+//! error is CM's JSON error body: the query string is read here rather than by axum's `Query`
+//! extractor, whose rejections are plain text.
 
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tern_core::error_code::RequestError;
 use tern_core::message::{DeliveryState, MessageFilter, MessageId, MessageRecord};
 use tern_core::report::cm_local_time;
@@ -22,7 +24,7 @@ use super::AppState;
 const MAX_LIMIT: usize = 1000;
 const DEFAULT_LIMIT: usize = 100;
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LogQuery {
     /// Only messages with this reference.
@@ -36,7 +38,31 @@ pub struct LogQuery {
     /// The `next` cursor of the previous page.
     after: Option<String>,
     /// 1-1000, default 100.
-    limit: Option<usize>,
+    #[param(value_type = Option<usize>)]
+    limit: Option<String>,
+}
+
+impl LogQuery {
+    /// Read the query string. Unknown parameters are ignored; a parameter given twice is an
+    /// error, since which one was meant cannot be known.
+    fn parse(query: Option<&str>) -> Result<LogQuery, String> {
+        let mut log_query = LogQuery::default();
+        for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            let slot = match name.as_ref() {
+                "reference" => &mut log_query.reference,
+                "to" => &mut log_query.to,
+                "status" => &mut log_query.status,
+                "since" => &mut log_query.since,
+                "after" => &mut log_query.after,
+                "limit" => &mut log_query.limit,
+                _ => continue,
+            };
+            if slot.replace(value.into_owned()).is_some() {
+                return Err(format!("{name} is given more than once"));
+            }
+        }
+        Ok(log_query)
+    }
 }
 
 fn error(status: StatusCode, code: u32, details: impl Into<String>) -> Response {
@@ -51,6 +77,19 @@ fn error_from(status: StatusCode, request_error: RequestError) -> Response {
     error(status, request_error.code(), request_error.details())
 }
 
+/// Any method but GET.
+pub async fn method_not_allowed() -> Response {
+    let mut response = error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        202,
+        "Use HTTP GET to read the message log",
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET"));
+    response
+}
+
 /// The account's messages with their status history.
 #[utoipa::path(
     get,
@@ -63,12 +102,13 @@ fn error_from(status: StatusCode, request_error: RequestError) -> Response {
         (status = 200, description = "A page of messages, oldest first", body = MessageLog),
         (status = 400, description = "A filter is malformed", body = SubmitResponse),
         (status = 401, description = "Missing, malformed or unknown product token", body = SubmitResponse),
+        (status = 405, description = "Not a GET", body = SubmitResponse),
     )
 )]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(query): Query<LogQuery>,
+    RawQuery(query): RawQuery,
 ) -> Response {
     let token = headers
         .get("x-cm-producttoken")
@@ -85,7 +125,7 @@ pub async fn list(
             return error_from(StatusCode::INTERNAL_SERVER_ERROR, RequestError::Unknown);
         }
     };
-    let filter = match filter_of(query) {
+    let filter = match LogQuery::parse(query.as_deref()).and_then(filter_of) {
         Ok(filter) => filter,
         Err(why) => return error(StatusCode::BAD_REQUEST, 202, why),
     };
@@ -127,10 +167,14 @@ fn filter_of(query: LogQuery) -> Result<MessageFilter, String> {
             MessageId::parse(text).ok_or_else(|| format!("after '{text}' is not a message id"))?,
         ),
     };
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(format!("limit must be between 1 and {MAX_LIMIT}"));
-    }
+    let limit = match query.limit.as_deref() {
+        None | Some("") => DEFAULT_LIMIT,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+            .ok_or_else(|| format!("limit must be between 1 and {MAX_LIMIT}"))?,
+    };
     Ok(MessageFilter {
         reference: query.reference.filter(|r| !r.is_empty()),
         recipient: query.to.filter(|t| !t.is_empty()),

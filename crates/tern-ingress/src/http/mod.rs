@@ -7,13 +7,15 @@ pub mod openapi;
 mod submit;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tern_core::error_code::RequestError;
+use tern_core::error_code::{RequestError, Surface};
 use tern_core::ports::Store;
 use tern_core::submission::SubmissionPolicy;
 use tern_proto::cm::response::SubmitResponse;
@@ -32,7 +34,7 @@ pub struct AppState {
 
 /// The HTTP API.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route(
             "/v1.0/message",
             post(submit::submit_json).fallback(submit::method_not_allowed),
@@ -44,23 +46,127 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .fallback(gateway_ashx::other_method),
         )
         .route("/v1.0/conversion", post(conversion::post))
-        .route("/v1.0/messages", get(message_log::list))
+        .route(
+            "/v1.0/messages",
+            get(message_log::list).fallback(message_log::method_not_allowed),
+        )
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/openapi.json", get(openapi::serve))
-        .with_state(state)
+        .with_state(state);
+    guarded(routes)
+}
+
+/// The layers every route runs under: its handler in a task of its own ([`detached`]), and a
+/// panic answered as the surface answers an unknown error instead of a dropped connection.
+fn guarded(routes: Router) -> Router {
+    routes
+        .layer(middleware::from_fn(detached))
         .layer(CatchPanicLayer::custom(unknown_error))
 }
 
-/// A handler that panicked answers CM's `500 Unknown Error` body instead of dropping the
-/// connection; the cause is logged, never shown.
-fn unknown_error(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+/// Handlers still running (see [`detached`]).
+static HANDLERS: Handlers = Handlers {
+    running: AtomicUsize::new(0),
+    idle: Notify::const_new(),
+};
+
+struct Handlers {
+    running: AtomicUsize,
+    idle: Notify,
+}
+
+/// Counts one running handler until dropped.
+struct Running;
+
+impl Running {
+    fn start() -> Running {
+        HANDLERS.running.fetch_add(1, Ordering::SeqCst);
+        Running
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if HANDLERS.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+            HANDLERS.idle.notify_waiters();
+        }
+    }
+}
+
+/// Run each request's handler in its own task and await it there. The HTTP server drops the
+/// future of a request whose connection closes; a handler running inside that future would stop
+/// at its next await, possibly between storing messages and waking the dispatcher, or after the
+/// commit with nobody told. In its own task a handler that has started always finishes, and
+/// answers if the connection is still there to take the answer.
+async fn detached(request: Request, next: Next) -> Response {
+    let plain_text = plain_text_surface(&request);
+    let running = Running::start();
+    let handler = tokio::spawn(async move {
+        let _running = running;
+        next.run(request).await
+    });
+    match handler.await {
+        Ok(response) => response,
+        // The XML and GET interfaces answer every error with their own plain-text line.
+        Err(error) if error.is_panic() && plain_text.is_some() => {
+            let surface = plain_text.unwrap_or(Surface::Xml);
+            log_panic(&*error.into_panic());
+            (
+                StatusCode::OK,
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    "text/plain; charset=utf-8",
+                )],
+                RequestError::Unknown.plain_text(surface, None),
+            )
+                .into_response()
+        }
+        // Re-raised here so that the panic layer answers it as for any handler.
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(_) => unknown_error(Box::new("handler task cancelled")),
+    }
+}
+
+/// The plain-text surface a request is for: `/gateway.ashx` by GET or by POST (XML).
+fn plain_text_surface(request: &Request) -> Option<Surface> {
+    if !request.uri().path().eq_ignore_ascii_case("/gateway.ashx") {
+        return None;
+    }
+    match *request.method() {
+        axum::http::Method::GET => Some(Surface::Get),
+        axum::http::Method::POST => Some(Surface::Xml),
+        _ => None,
+    }
+}
+
+fn log_panic(panic: &(dyn std::any::Any + Send)) {
     let cause = panic
         .downcast_ref::<String>()
         .map(String::as_str)
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("unknown");
     tracing::error!(%cause, "request handler panicked");
+}
+
+/// Wait until every handler started so far has finished (also those whose client went away):
+/// the last step of a graceful stop of the HTTP server, before the store's users are stopped.
+pub async fn handlers_finished() {
+    loop {
+        let idle = HANDLERS.idle.notified();
+        tokio::pin!(idle);
+        idle.as_mut().enable();
+        if HANDLERS.running.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        idle.await;
+    }
+}
+
+/// A handler that panicked answers CM's `500 Unknown Error` body instead of dropping the
+/// connection; the cause is logged, never shown.
+fn unknown_error(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    log_panic(&*panic);
     let error = RequestError::Unknown;
     (
         StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -90,5 +196,67 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
             )
                 .into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::routing::any;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn buggy() -> Response {
+        panic!("a bug in a handler")
+    }
+
+    async fn answer(method: &str, path: &str) -> (StatusCode, String, String) {
+        let routes = guarded(
+            Router::new()
+                .route("/gateway.ashx", any(buggy))
+                .route("/v1.0/message", any(buggy)),
+        );
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::empty())
+            .unwrap();
+        let response = routes.oneshot(request).await.unwrap();
+        let status = response.status();
+        let content_type = response.headers()[axum::http::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            content_type,
+            String::from_utf8(body.to_vec()).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_answered_in_the_surfaces_own_error_format() {
+        for method in ["GET", "POST"] {
+            assert_eq!(
+                answer(method, "/gateway.ashx").await,
+                (
+                    StatusCode::OK,
+                    "text/plain; charset=utf-8".to_owned(),
+                    "Error: ERROR Unknown error".to_owned()
+                ),
+                "{method}"
+            );
+        }
+        assert_eq!(
+            answer("POST", "/v1.0/message").await,
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "application/json; charset=utf-8".to_owned(),
+                r#"{"details":"Unknown Error","errorCode":999,"messages":[]}"#.to_owned()
+            )
+        );
     }
 }

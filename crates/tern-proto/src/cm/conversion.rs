@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::cm::json::InvalidJson;
 use crate::cm::wire::{ConversionBody, Lenient, Text, normalize_keys};
-use crate::cm::xml_tree::{Element, XmlError, parse};
+use crate::cm::xml_tree::{XmlError, fields};
 
 /// A conversion as sent.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -41,16 +41,34 @@ pub fn parse_json(body: &[u8]) -> Result<ConversionRequest, InvalidJson> {
     })
 }
 
-/// Parse the XML form.
+/// Parse the XML form. It is read without building an element tree: only the few fields are
+/// kept.
 pub fn parse_xml(text: &str) -> Result<ConversionRequest, XmlError> {
-    let root = parse(text)?;
+    const NAMES: [&str; 6] = [
+        "PRODUCTTOKEN",
+        "LOGIN",
+        "CUSTOMER",
+        "MSISDN",
+        "REFERENCE",
+        "CONVERTEDTIMESTAMP",
+    ];
     // Fields directly under <Conversion>, or authentication nested in <Authentication>.
-    let field = |name: &str| {
-        let direct = root.child(name);
-        let nested = root
-            .child("AUTHENTICATION")
-            .and_then(|a: &Element| a.child(name));
-        non_empty(direct.or(nested).map(|e| e.text.clone()))
+    let direct = NAMES.map(|name| [name]);
+    let nested = NAMES.map(|name| ["AUTHENTICATION", name]);
+    let wanted: Vec<&[&str]> = direct
+        .iter()
+        .map(|path| path.as_slice())
+        .chain(nested.iter().map(|path| path.as_slice()))
+        .collect();
+    let mut found = fields(text, &wanted)?.texts;
+    let mut field = |name: &str| {
+        let index = NAMES
+            .iter()
+            .position(|n| *n == name)
+            .expect("a wanted name");
+        let direct = found[index].take();
+        let nested = found[NAMES.len() + index].take();
+        non_empty(direct.or(nested))
     };
     Ok(ConversionRequest {
         product_token: field("PRODUCTTOKEN"),
@@ -80,5 +98,19 @@ mod tests {
         assert!(xml.login_authentication);
         assert_eq!(xml.product_token, None);
         assert_eq!(xml.reference.as_deref(), Some("r"));
+        // A direct field wins over the nested one, even when empty; only the first of a name
+        // counts.
+        let xml = parse_xml(
+            "<conversion><authentication><producttoken>nested</producttoken><login>l</login></authentication><ProductToken> </ProductToken><Msisdn>1</Msisdn><Msisdn>2</Msisdn></conversion>",
+        )
+        .unwrap();
+        assert_eq!(xml.product_token, None);
+        assert!(xml.login_authentication);
+        assert_eq!(xml.msisdn.as_deref(), Some("1"));
+        let xml = parse_xml(
+            "<Conversion><Authentication><ProductToken>nested</ProductToken></Authentication></Conversion>",
+        )
+        .unwrap();
+        assert_eq!(xml.product_token.as_deref(), Some("nested"));
     }
 }

@@ -3,7 +3,23 @@
 //! rules judges both. Element names are matched without case.
 
 use crate::cm::submission::{Field, SubmitRequest, SubmittedBody, SubmittedMsg, WrongType};
-use crate::cm::xml_tree::{Element, XmlError, parse};
+use crate::cm::xml_tree::{Element, XmlError, fields, parse};
+
+/// The product token of an XML submit request, read without building the element tree: a
+/// request can be authenticated before anything large is built. The same document parsed by
+/// [`parse_submit`] has the same token, and the same documents are refused.
+pub fn product_token(text: &str) -> Result<Option<String>, XmlError> {
+    let found = fields(text, &[&["AUTHENTICATION", "PRODUCTTOKEN"]])?;
+    if !found.root.eq_ignore_ascii_case("MESSAGES") {
+        return Ok(None);
+    }
+    Ok(found
+        .texts
+        .into_iter()
+        .next()
+        .flatten()
+        .map(|token| token.trim().to_owned()))
+}
 
 /// Parse an XML submit request.
 pub fn parse_submit(text: &str) -> Result<SubmitRequest, XmlError> {
@@ -113,6 +129,31 @@ mod tests {
         assert_eq!(body.body_type, Ok(Some("AUTO".into())));
         assert_eq!(msgs[0].dcs, Ok(Some(8)));
         assert_eq!(msgs[0].allowed_channels, Ok(Some(vec!["Push".into()])));
+    }
+
+    #[test]
+    fn product_token_read_alone_is_the_parsed_one() {
+        for document in [
+            "<MESSAGES><AUTHENTICATION><PRODUCTTOKEN> t </PRODUCTTOKEN></AUTHENTICATION></MESSAGES>",
+            "<messages><msg/><authentication><producttoken>a&amp;b<![CDATA[c]]></producttoken><producttoken>2</producttoken></authentication></messages>",
+            "<MESSAGES><AUTHENTICATION/><AUTHENTICATION><PRODUCTTOKEN>second</PRODUCTTOKEN></AUTHENTICATION></MESSAGES>",
+            "<MESSAGES><MSG><AUTHENTICATION><PRODUCTTOKEN>nested</PRODUCTTOKEN></AUTHENTICATION></MSG></MESSAGES>",
+            "<MESSAGES><PRODUCTTOKEN>direct</PRODUCTTOKEN></MESSAGES>",
+            "<OTHER><AUTHENTICATION><PRODUCTTOKEN>t</PRODUCTTOKEN></AUTHENTICATION></OTHER>",
+            "<MESSAGES><AUTHENTICATION><PRODUCTTOKEN><X>in child</X>t</PRODUCTTOKEN></AUTHENTICATION></MESSAGES>",
+        ] {
+            assert_eq!(
+                product_token(document).unwrap(),
+                parse_submit(document).unwrap().product_token,
+                "{document}"
+            );
+        }
+        let deep = format!(
+            "<MESSAGES>{}{}</MESSAGES>",
+            "<a>".repeat(16),
+            "</a>".repeat(16)
+        );
+        assert_eq!(product_token(&deep), Err(XmlError::TooDeep));
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod conversion;
 mod delivery;
 mod faults;
 mod hardening_core;
+mod hardening_http;
 mod hardening_webhooks;
 mod json_errors;
 mod message_log;
