@@ -132,7 +132,8 @@ pub struct Account {
     pub id: AccountId,
     pub name: String,
     pub token_hash: TokenHash,
-    /// `None`: unlimited.
+    /// `None`: unlimited. Whether an account has a balance is fixed when it is created (the
+    /// amount changes, its presence does not): stores may rely on it.
     pub balance: Option<Money>,
     pub status_url: Option<String>,
     pub status_format: ReportFormat,

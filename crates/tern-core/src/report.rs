@@ -31,11 +31,13 @@ pub fn report_id(message_id: MessageId, seq: u32) -> String {
     format!("{message_id}-{seq}")
 }
 
-/// The fields of the report of `message`'s `seq`-th status change.
+/// The fields of the report of `message`'s `seq`-th status change; `custom_groupings` are its
+/// content's (passed apart: the store reads them only when it renders a report).
 pub fn status_report(
     message_id: MessageId,
     seq: u32,
     message: &NewMessage,
+    custom_groupings: &[Option<String>; 3],
     report: &Report,
     at: Timestamp,
 ) -> StatusReport {
@@ -53,7 +55,7 @@ pub fn status_report(
         description,
         channel: report.channel.as_str().to_owned(),
         operator: report.operator.clone(),
-        custom_groupings: message.content.custom_groupings.clone(),
+        custom_groupings: custom_groupings.clone(),
         message_id: message_id.to_string(),
         report_id: report_id(message_id, seq),
     }

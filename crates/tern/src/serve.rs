@@ -106,7 +106,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
     })
     .await;
-    tern_ingress::http::handlers_finished().await;
 
     tracing::info!("stopping: HTTP closed, finishing dispatch and reports");
     let _ = stop.send(true);

@@ -6,8 +6,8 @@ mod message_log;
 pub mod openapi;
 mod submit;
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -15,12 +15,12 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use futures_util::FutureExt;
 use tern_core::error_code::{RequestError, Surface};
 use tern_core::ports::Store;
 use tern_core::submission::SubmissionPolicy;
 use tern_proto::cm::response::SubmitResponse;
 use tokio::sync::Notify;
-use tower_http::catch_panic::CatchPanicLayer;
 
 /// What every handler shares.
 pub struct AppState {
@@ -57,74 +57,39 @@ pub fn router(state: Arc<AppState>) -> Router {
     guarded(routes)
 }
 
-/// The layers every route runs under: its handler in a task of its own ([`detached`]), and a
-/// panic answered as the surface answers an unknown error instead of a dropped connection.
+/// The layers every route runs under: a panic is answered as the surface answers an unknown
+/// error instead of a dropped connection.
+///
+/// A request whose client disconnects has its handler dropped at its next await. That never
+/// leaves a commit half done: the store's write is one transaction that completes (or not) once
+/// handed to the writer, whether or not anyone waits for its answer, and the dispatcher is woken
+/// even then (see `submit::commit`). A client that only half-closes its connection still gets
+/// its answer (the server keeps half-closed connections open).
 fn guarded(routes: Router) -> Router {
-    routes
-        .layer(middleware::from_fn(detached))
-        .layer(CatchPanicLayer::custom(unknown_error))
+    routes.layer(middleware::from_fn(answer_panics))
 }
 
-/// Handlers still running (see [`detached`]).
-static HANDLERS: Handlers = Handlers {
-    running: AtomicUsize::new(0),
-    idle: Notify::const_new(),
-};
-
-struct Handlers {
-    running: AtomicUsize,
-    idle: Notify,
-}
-
-/// Counts one running handler until dropped.
-struct Running;
-
-impl Running {
-    fn start() -> Running {
-        HANDLERS.running.fetch_add(1, Ordering::SeqCst);
-        Running
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if HANDLERS.running.fetch_sub(1, Ordering::SeqCst) == 1 {
-            HANDLERS.idle.notify_waiters();
-        }
-    }
-}
-
-/// Run each request's handler in its own task and await it there. The HTTP server drops the
-/// future of a request whose connection closes; a handler running inside that future would stop
-/// at its next await, possibly between storing messages and waking the dispatcher, or after the
-/// commit with nobody told. In its own task a handler that has started always finishes, and
-/// answers if the connection is still there to take the answer.
-async fn detached(request: Request, next: Next) -> Response {
+/// Run the handler, answering a panic in it: CM's JSON `500 Unknown Error` body, or on
+/// `/gateway.ashx` the XML and GET interfaces' own plain-text line.
+async fn answer_panics(request: Request, next: Next) -> Response {
     let plain_text = plain_text_surface(&request);
-    let running = Running::start();
-    let handler = tokio::spawn(async move {
-        let _running = running;
-        next.run(request).await
-    });
-    match handler.await {
+    match AssertUnwindSafe(next.run(request)).catch_unwind().await {
         Ok(response) => response,
-        // The XML and GET interfaces answer every error with their own plain-text line.
-        Err(error) if error.is_panic() && plain_text.is_some() => {
-            let surface = plain_text.unwrap_or(Surface::Xml);
-            log_panic(&*error.into_panic());
-            (
-                StatusCode::OK,
-                [(
-                    axum::http::header::CONTENT_TYPE,
-                    "text/plain; charset=utf-8",
-                )],
-                RequestError::Unknown.plain_text(surface, None),
-            )
-                .into_response()
-        }
-        // Re-raised here so that the panic layer answers it as for any handler.
-        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-        Err(_) => unknown_error(Box::new("handler task cancelled")),
+        Err(panic) => match plain_text {
+            Some(surface) => {
+                log_panic(&*panic);
+                (
+                    StatusCode::OK,
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; charset=utf-8",
+                    )],
+                    RequestError::Unknown.plain_text(surface, None),
+                )
+                    .into_response()
+            }
+            None => unknown_error(panic),
+        },
     }
 }
 
@@ -147,20 +112,6 @@ fn log_panic(panic: &(dyn std::any::Any + Send)) {
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("unknown");
     tracing::error!(%cause, "request handler panicked");
-}
-
-/// Wait until every handler started so far has finished (also those whose client went away):
-/// the last step of a graceful stop of the HTTP server, before the store's users are stopped.
-pub async fn handlers_finished() {
-    loop {
-        let idle = HANDLERS.idle.notified();
-        tokio::pin!(idle);
-        idle.as_mut().enable();
-        if HANDLERS.running.load(Ordering::SeqCst) == 0 {
-            return;
-        }
-        idle.await;
-    }
 }
 
 /// A handler that panicked answers CM's `500 Unknown Error` body instead of dropping the

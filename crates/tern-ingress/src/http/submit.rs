@@ -157,6 +157,15 @@ pub async fn judge(
     Ok((account, outcomes))
 }
 
+/// Wakes the dispatcher when dropped.
+struct WakeOnDrop<'a>(&'a tokio::sync::Notify);
+
+impl Drop for WakeOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.notify_one();
+    }
+}
+
 /// Store the accepted outcomes durably (and debit the account), then wake the dispatcher.
 pub async fn commit(
     state: &AppState,
@@ -173,11 +182,11 @@ pub async fn commit(
     if accepted.is_empty() {
         return Ok(());
     }
+    // Once handed to the store the write commits whether or not this future is still awaited
+    // (a client that disconnects drops it): the dispatcher is woken in either case.
+    let _wake = WakeOnDrop(&state.dispatch_wakeup);
     match state.store.accept(account.id, accepted).await {
-        Ok(()) => {
-            state.dispatch_wakeup.notify_one();
-            Ok(())
-        }
+        Ok(()) => Ok(()),
         Err(AcceptError::InsufficientBalance) => Err(RequestError::InsufficientBalance),
         Err(AcceptError::Store(error)) => {
             tracing::error!(%error, "storing accepted messages failed");

@@ -6,7 +6,7 @@ mod rows;
 mod schema;
 mod writer;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,8 +24,8 @@ use tern_core::report;
 
 use checkpointer::Checkpointer;
 use rows::{
-    ACCOUNT_COLUMNS, Contents, EVENT_COLUMNS, MESSAGE_COLUMNS, MESSAGE_TABLES, StoredMessage,
-    account_from_row, millis, stored_message_from_row, timestamp,
+    ACCOUNT_COLUMNS, Contents, EVENT_COLUMNS, EVENT_TABLES, MESSAGE_COLUMNS, MESSAGE_TABLES,
+    StoredMessage, account_from_row, millis, stored_message_from_row, timestamp,
 };
 use writer::Writer;
 
@@ -49,6 +49,10 @@ pub struct SqliteStore {
     readers: Arc<Mutex<Vec<Connection>>>,
     path: PathBuf,
     account_cache: Mutex<HashMap<[u8; 32], (Account, Instant)>>,
+    /// Accounts known to be unlimited (no balance), whose submissions need no balance read. An
+    /// account is created unlimited or with a balance and stays so (a balance changes, its
+    /// presence does not), so what is learned here stays true.
+    unlimited: Arc<Mutex<HashSet<AccountId>>>,
     /// The last readiness probe: when, and what came of it.
     last_probe: Mutex<Option<(Instant, Result<(), StoreError>)>>,
 }
@@ -163,6 +167,7 @@ impl SqliteStore {
             path,
             account_cache: Mutex::new(HashMap::new()),
             last_probe: Mutex::new(None),
+            unlimited: Arc::new(Mutex::new(HashSet::new())),
         })
     }
 
@@ -214,7 +219,7 @@ fn prepare_load_for_event(
     connection: &Connection,
 ) -> rusqlite::Result<rusqlite::CachedStatement<'_>> {
     connection.prepare_cached(&format!(
-        "SELECT {EVENT_COLUMNS} FROM {MESSAGE_TABLES} WHERE m.id = ?1"
+        "SELECT {EVENT_COLUMNS} FROM {EVENT_TABLES} WHERE m.id = ?1"
     ))
 }
 
@@ -239,24 +244,48 @@ struct Recorder<'c> {
     update: rusqlite::CachedStatement<'c>,
     event: rusqlite::CachedStatement<'c>,
     report: rusqlite::CachedStatement<'c>,
+    groupings: rusqlite::CachedStatement<'c>,
+    /// Custom groupings read for reports in this job, by content id.
+    groupings_of: HashMap<i64, [Option<String>; 3]>,
 }
 
 impl<'c> Recorder<'c> {
     fn new(connection: &'c Connection) -> rusqlite::Result<Recorder<'c>> {
         Ok(Recorder {
             update: connection.prepare_cached(
-                "UPDATE messages SET state = ?2, channel_index = ?3, attempt = ?4, due_at = ?5 WHERE id = ?1",
+                "UPDATE messages SET state = ?2, channel_index = ?3, attempt = ?4, due_at = ?5,
+                    events = events + ?6 WHERE id = ?1",
             )?,
             event: connection.prepare_cached(
                 "INSERT INTO status_events (message_id, seq, at, channel, status, error_code, operator)
-                 VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM status_events WHERE message_id = ?1), ?2, ?3, ?4, ?5, ?6)
-                 RETURNING seq",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?,
             report: connection.prepare_cached(
                 "INSERT INTO reports (message_id, report_id, url, content_type, body, created_at, due_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
             )?,
+            groupings: connection.prepare_cached(
+                "SELECT custom_grouping1, custom_grouping2, custom_grouping3 FROM contents WHERE id = ?1",
+            )?,
+            groupings_of: HashMap::new(),
         })
+    }
+
+    /// The custom groupings of `stored`'s content (read once per job, and only for contents
+    /// that have any).
+    fn groupings(&mut self, stored: &StoredMessage) -> rusqlite::Result<&[Option<String>; 3]> {
+        const NONE: &[Option<String>; 3] = &[None, None, None];
+        if !stored.has_groupings {
+            return Ok(NONE);
+        }
+        let content_id = stored.content_id;
+        if !self.groupings_of.contains_key(&content_id) {
+            let groupings = self.groupings.query_row(params![content_id], |row| {
+                Ok([row.get(0)?, row.get(1)?, row.get(2)?])
+            })?;
+            self.groupings_of.insert(content_id, groupings);
+        }
+        Ok(&self.groupings_of[&content_id])
     }
 
     /// Record `decision` about `stored`.
@@ -281,22 +310,30 @@ impl<'c> Recorder<'c> {
             decision.progress.channel_index as i64,
             decision.progress.attempt,
             due_at.map(millis),
+            decision.reports.len() as i64,
         ])?;
-        for report in &decision.reports {
-            let seq: u32 = self.event.query_row(
-                params![
-                    id,
-                    millis(now),
-                    report.channel.as_str(),
-                    report.status.code(),
-                    report.error_code,
-                    report.operator,
-                ],
-                |row| row.get(0),
-            )?;
+        for (index, report) in decision.reports.iter().enumerate() {
+            // Status changes are numbered from 1 in the order they are recorded.
+            let seq = stored.events + index as u32 + 1;
+            self.event.execute(params![
+                id,
+                seq,
+                millis(now),
+                report.channel.as_str(),
+                report.status.code(),
+                report.error_code,
+                report.operator,
+            ])?;
             if let Some(url) = &stored.status_url {
-                let fields =
-                    report::status_report(stored.message.id, seq, &stored.message, report, now);
+                let groupings = self.groupings(stored)?;
+                let fields = report::status_report(
+                    stored.message.id,
+                    seq,
+                    &stored.message,
+                    groupings,
+                    report,
+                    now,
+                );
                 let rendered = report::render(&fields, stored.status_format);
                 self.report.execute(params![
                     id,
@@ -322,8 +359,9 @@ fn insert_messages(connection: &Connection, messages: &[NewMessage]) -> rusqlite
     )?;
     let mut insert = connection.prepare_cached(
         "INSERT INTO messages (id, account_id, recipient, content_id, parts, reference, channels,
-            accepted_at, valid_until, price_micros, state, channel_index, attempt, due_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', 0, 0, ?8)",
+            accepted_at, valid_until, price_micros, state, channel_index, attempt, due_at, events,
+            has_groupings)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', 0, 0, ?8, 0, ?11)",
     )?;
     let mut stored: HashMap<*const Content, i64> = HashMap::new();
     for message in messages {
@@ -360,6 +398,7 @@ fn insert_messages(connection: &Connection, messages: &[NewMessage]) -> rusqlite
             millis(message.accepted_at),
             millis(message.valid_until),
             message.price.micros(),
+            message.content.custom_groupings.iter().any(Option::is_some),
         ])?;
     }
     Ok(())
@@ -509,14 +548,23 @@ impl Store for SqliteStore {
         messages: Vec<NewMessage>,
     ) -> Result<(), AcceptError> {
         let _waiting = IntakeGuard::new(&self.intake, messages.len());
+        let known_unlimited = self.unlimited.lock().expect("unlimited").contains(&account);
+        let unlimited = Arc::clone(&self.unlimited);
         self.writer
             .write(move |connection: &Connection| {
+                if known_unlimited {
+                    insert_messages(connection, &messages).map_err(backend_error)?;
+                    return Ok(());
+                }
                 let total = Money(messages.iter().map(|m| m.price.micros()).sum());
                 let balance: Option<Money> = connection
                     .prepare_cached("SELECT balance_micros FROM accounts WHERE id = ?1")
                     .and_then(|mut s| s.query_row(params![account], |row| row.get::<_, Option<i64>>(0)))
                     .map_err(backend_error)?
                     .map(Money);
+                if balance.is_none() {
+                    unlimited.lock().expect("unlimited").insert(account);
+                }
                 if !can_pay(balance, total) {
                     return Err(AcceptError::InsufficientBalance);
                 }

@@ -23,18 +23,24 @@ pub const ACCOUNT_COLUMNS: &str = "id, name, token_hash, balance_micros, status_
 pub const MESSAGE_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.content_id, c.sender, c.body, \
     c.body_type, c.dcs, c.app_key, c.rich_content, c.custom_grouping1, c.custom_grouping2, \
     c.custom_grouping3, m.parts, m.reference, m.channels, m.accepted_at, m.valid_until, \
-    m.price_micros, m.state, m.channel_index, m.attempt, a.status_url, a.status_format";
+    m.price_micros, m.state, m.channel_index, m.attempt, a.status_url, a.status_format, m.events, \
+    m.has_groupings";
 
-/// [`MESSAGE_COLUMNS`] with the content left empty (body `''`, no dcs, app key or rich content),
-/// for the decisions that do not look at it (reports need only the sender and groupings).
-pub const EVENT_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.content_id, c.sender, '', \
-    c.body_type, NULL, NULL, NULL, c.custom_grouping1, c.custom_grouping2, \
-    c.custom_grouping3, m.parts, m.reference, m.channels, m.accepted_at, m.valid_until, \
-    m.price_micros, m.state, m.channel_index, m.attempt, a.status_url, a.status_format";
+/// [`MESSAGE_COLUMNS`] without the content (sender, body and groupings empty), for the decisions
+/// that do not look at it; select them `FROM` [`EVENT_TABLES`]. Events are the most frequent
+/// load, so they do not read `contents` at all: a report that needs the custom groupings reads
+/// them when it is rendered (see `Recorder`).
+pub const EVENT_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.content_id, '', '', \
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, m.parts, m.reference, m.channels, m.accepted_at, \
+    m.valid_until, m.price_micros, m.state, m.channel_index, m.attempt, a.status_url, \
+    a.status_format, m.events, m.has_groupings";
 
-/// The tables [`MESSAGE_COLUMNS`] and [`EVENT_COLUMNS`] come from.
+/// The tables [`MESSAGE_COLUMNS`] come from.
 pub const MESSAGE_TABLES: &str =
     "messages m JOIN contents c ON c.id = m.content_id JOIN accounts a ON a.id = m.account_id";
+
+/// The tables [`EVENT_COLUMNS`] come from.
+pub const EVENT_TABLES: &str = "messages m JOIN accounts a ON a.id = m.account_id";
 
 /// The contents already read by one query, by id: the rows of recipients of one `msg` share
 /// one [`Content`] in memory, as they share one row on disk. Only for rows of one column list.
@@ -43,6 +49,12 @@ pub type Contents = HashMap<i64, Arc<Content>>;
 /// A message row with its account's report settings.
 pub struct StoredMessage {
     pub message: NewMessage,
+    /// The `contents` row its content is kept in.
+    pub content_id: i64,
+    /// Status changes recorded so far (the next one is number `events + 1`).
+    pub events: u32,
+    /// Whether its content has custom groupings (else reports need not read them).
+    pub has_groupings: bool,
     pub progress: Progress,
     pub status_url: Option<String>,
     pub status_format: ReportFormat,
@@ -128,6 +140,9 @@ pub fn stored_message_from_row(
         price: Money(row.get(18)?),
     };
     Ok(StoredMessage {
+        content_id,
+        events: row.get(24)?,
+        has_groupings: row.get(25)?,
         progress: Progress {
             state: DeliveryState::parse(&state).ok_or_else(|| bad(19, "state"))?,
             channels,

@@ -89,7 +89,9 @@ ALTER TABLE reports ADD COLUMN report_id TEXT NOT NULL DEFAULT '';
 UPDATE reports SET report_id = lower(hex(message_id)) || '-r' || id WHERE report_id = '';
 "#,
     // 3: what a `msg` says for all its recipients is kept once, in `contents`; each message row
-    // refers to it (messages stored before get a content row each).
+    // refers to it (messages stored before get a content row each), counts its status changes
+    // (which numbers the next one without reading the history) and says whether its content has
+    // custom groupings.
     r#"
 CREATE TABLE contents (
     id INTEGER PRIMARY KEY,
@@ -124,11 +126,18 @@ CREATE TABLE messages_with_content (
     state TEXT NOT NULL,
     channel_index INTEGER NOT NULL,
     attempt INTEGER NOT NULL,
-    due_at INTEGER
+    due_at INTEGER,
+    -- Status changes recorded so far: the next one's number is events + 1.
+    events INTEGER NOT NULL,
+    -- Whether the content has custom groupings (reports read them only then).
+    has_groupings INTEGER NOT NULL
 ) WITHOUT ROWID;
 INSERT INTO messages_with_content
     SELECT m.id, m.account_id, m.recipient, o.content_id, m.parts, m.reference, m.channels,
-        m.accepted_at, m.valid_until, m.price_micros, m.state, m.channel_index, m.attempt, m.due_at
+        m.accepted_at, m.valid_until, m.price_micros, m.state, m.channel_index, m.attempt, m.due_at,
+        (SELECT COALESCE(MAX(s.seq), 0) FROM status_events s WHERE s.message_id = m.id),
+        m.custom_grouping1 IS NOT NULL OR m.custom_grouping2 IS NOT NULL
+            OR m.custom_grouping3 IS NOT NULL
     FROM messages m JOIN content_of o ON o.message_id = m.id;
 DROP TABLE content_of;
 DROP TABLE messages;

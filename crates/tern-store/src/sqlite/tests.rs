@@ -588,6 +588,12 @@ async fn a_database_of_the_first_schema_is_migrated_with_everything_it_holds() {
             [message_id.0.as_bytes().as_slice()],
         )
         .unwrap();
+        // Its first status change was recorded (the report above).
+        old.execute(
+            "INSERT INTO status_events (message_id, seq, at, channel, status) VALUES (?1, 1, 0, 'SMS', 3)",
+            [message_id.0.as_bytes().as_slice()],
+        )
+        .unwrap();
     }
     let store = SqliteStore::open(dir.path()).unwrap();
     let version: i64 = Connection::open(dir.path().join("tern.db"))
@@ -609,6 +615,28 @@ async fn a_database_of_the_first_schema_is_migrated_with_everything_it_holds() {
         .unwrap();
     assert_eq!(reports.len(), 1);
     assert!(!reports[0].report_id.is_empty());
+    store
+        .finish_report(reports[0].id, ReportOutcome::Delivered)
+        .await
+        .unwrap();
+    // The next status change is number 2, and its report carries the migrated groupings.
+    let now = Timestamp::now();
+    store
+        .apply(message_id, Event::Sent { attempt: 1 }, now)
+        .await
+        .unwrap();
+    let delivered = Event::ChannelReport {
+        attempt: 1,
+        status: CmStatus::Delivered,
+        error_code: None,
+        operator: None,
+    };
+    store.apply(message_id, delivered, now).await.unwrap();
+    let reports = store.claim_reports(now, 10, LEASE).await.unwrap();
+    assert_eq!(reports[0].report_id, format!("{message_id}-2"));
+    let body: serde_json::Value = serde_json::from_slice(&reports[0].body).unwrap();
+    assert_eq!(body["messages"]["msg"]["customGrouping"], "g1");
+    assert_eq!(body["messages"]["msg"]["customGrouping3"], "g3");
     // Opening again changes nothing.
     drop(store);
     SqliteStore::open(dir.path()).unwrap();
