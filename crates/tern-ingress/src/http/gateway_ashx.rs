@@ -39,7 +39,7 @@ async fn submit_atomic(state: &AppState, request: SubmitRequest, surface: Surfac
         if let Some(rejection) = submission::first_rejection(&outcomes) {
             return Ok(Some(rejection.plain_text(surface)));
         }
-        commit(state, &account, &outcomes).await?;
+        commit(state, &account, outcomes).await?;
         Ok::<_, RequestError>(None)
     }
     .await;

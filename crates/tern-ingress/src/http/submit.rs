@@ -117,9 +117,13 @@ pub async fn submit_json(State(state): State<Arc<AppState>>, request: Request) -
 async fn submit(state: &AppState, body: Body) -> Result<Response, RequestError> {
     let bytes = read_body(body, state.max_body_bytes).await?;
     let request = parse_submit(&bytes).map_err(|_| RequestError::InvalidJson)?;
+    drop(bytes);
     let (account, outcomes) = judge(state, &request, Surface::Json).await?;
-    commit(state, &account, &outcomes).await?;
+    drop(request);
+    // The answer is built first so that the accepted messages can be moved into the store, not
+    // copied: a request's memory stays a small multiple of its size.
     let (status, response) = submission::respond(&outcomes);
+    commit(state, &account, outcomes).await?;
     Ok(json_response(status, &response))
 }
 
@@ -170,12 +174,12 @@ impl Drop for WakeOnDrop<'_> {
 pub async fn commit(
     state: &AppState,
     account: &Account,
-    outcomes: &[RecipientOutcome],
+    outcomes: Vec<RecipientOutcome>,
 ) -> Result<(), RequestError> {
     let accepted: Vec<_> = outcomes
-        .iter()
+        .into_iter()
         .filter_map(|outcome| match outcome {
-            RecipientOutcome::Accepted(message) => Some((**message).clone()),
+            RecipientOutcome::Accepted(message) => Some(*message),
             RecipientOutcome::Rejected { .. } => None,
         })
         .collect();
