@@ -2,6 +2,7 @@
 //! The domain decides; the store records decisions atomically and hands out due work under leases.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
@@ -183,23 +184,81 @@ pub trait Store: Send + Sync + 'static {
 pub enum ErrorOrigin {
     /// Tern itself (configuration, encoding).
     Tern,
-    /// The operator or channel provider answered with a refusal.
+    /// The operator or channel provider answered (a refusal, throttling, its own failure).
     Provider,
     /// The network between us (connect, timeout).
     Network,
 }
 
-/// A connector could not hand a message over. The dispatcher decides from these fields, never
-/// from the text: the spec says a failed channel falls back at once, so `retryable` only informs.
+/// Whether a failed send can succeed later on the same channel (Pingora's retry decision): the
+/// state machine retries or falls back from this, never from an error's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The channel cannot take it now but may later (throttling, a provider's 5xx, a connection
+    /// that dropped): the message stays on its channel and is sent again after `retry_after`
+    /// (what the channel asked for, e.g. a `Retry-After`), or after the default backoff of
+    /// [`crate::dispatch::retry_delay`] when it asked for nothing, until its validity ends.
+    Temporary { retry_after: Option<Duration> },
+    /// The channel will never take it (refused, unknown destination, no connector): the message
+    /// falls back to its next allowed channel at once, as the spec says.
+    Permanent,
+}
+
+/// A connector could not hand a message over: where the error came from, whether a retry can
+/// help ([`ErrorKind`]), the CM error code to report if it is final, and a text for the logs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{origin:?} error: {message}")]
+#[error("{origin:?} {kind:?} error: {message}")]
 pub struct ConnectorError {
     pub origin: ErrorOrigin,
-    /// Whether the same channel might take it later.
-    pub retryable: bool,
-    /// The CM standard error code to report, if known.
+    pub kind: ErrorKind,
+    /// The CM standard error code to report when the failure is final, if known.
     pub error_code: Option<u16>,
+    /// For the logs only; never decides anything.
     pub message: String,
+}
+
+impl ConnectorError {
+    /// A refusal no retry can change.
+    pub fn permanent(
+        origin: ErrorOrigin,
+        error_code: Option<u16>,
+        message: impl Into<String>,
+    ) -> Self {
+        ConnectorError {
+            origin,
+            kind: ErrorKind::Permanent,
+            error_code,
+            message: message.into(),
+        }
+    }
+
+    /// A failure the same channel may get over, after `retry_after` if it said when.
+    pub fn temporary(
+        origin: ErrorOrigin,
+        retry_after: Option<Duration>,
+        message: impl Into<String>,
+    ) -> Self {
+        ConnectorError {
+            origin,
+            kind: ErrorKind::Temporary { retry_after },
+            error_code: None,
+            message: message.into(),
+        }
+    }
+
+    /// The event this error is for the send of `attempt`, chosen by its kind alone.
+    pub fn event(&self, attempt: u32) -> Event {
+        match self.kind {
+            ErrorKind::Temporary { retry_after } => Event::Deferred {
+                attempt,
+                retry_after,
+            },
+            ErrorKind::Permanent => Event::SendFailed {
+                attempt,
+                error_code: self.error_code,
+            },
+        }
+    }
 }
 
 /// Where connectors deliver the statuses they learn later (delivery reports).
@@ -216,5 +275,34 @@ pub trait Connector: Send + Sync + 'static {
     /// After a restart: `message` was handed over before and its report is still awaited.
     fn resume(&self, message: &Dispatch) {
         let _ = message;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_send_error_becomes_an_event_by_its_kind_alone() {
+        let throttled = ConnectorError::temporary(
+            ErrorOrigin::Provider,
+            Some(Duration::from_secs(3)),
+            "permanent-sounding text: rejected",
+        );
+        assert_eq!(
+            throttled.event(4),
+            Event::Deferred {
+                attempt: 4,
+                retry_after: Some(Duration::from_secs(3))
+            }
+        );
+        let refused = ConnectorError::permanent(ErrorOrigin::Provider, Some(24), "try again later");
+        assert_eq!(
+            refused.event(4),
+            Event::SendFailed {
+                attempt: 4,
+                error_code: Some(24)
+            }
+        );
     }
 }

@@ -254,7 +254,7 @@ impl<'c> Recorder<'c> {
         Ok(Recorder {
             update: connection.prepare_cached(
                 "UPDATE messages SET state = ?2, channel_index = ?3, attempt = ?4, due_at = ?5,
-                    events = events + ?6 WHERE id = ?1",
+                    events = events + ?6, deferrals = ?7 WHERE id = ?1",
             )?,
             event: connection.prepare_cached(
                 "INSERT INTO status_events (message_id, seq, at, channel, status, error_code, operator)
@@ -300,6 +300,7 @@ impl<'c> Recorder<'c> {
             Next::Ignore => return Ok(()),
             Next::Send { .. } => Some(now + lease),
             Next::Requeue => Some(now),
+            Next::Retry { at } => Some(*at),
             Next::Wait { until } => Some(*until),
             Next::Done => None,
         };
@@ -311,6 +312,7 @@ impl<'c> Recorder<'c> {
             decision.progress.attempt,
             due_at.map(millis),
             decision.reports.len() as i64,
+            decision.progress.deferrals,
         ])?;
         for (index, report) in decision.reports.iter().enumerate() {
             // Status changes are numbered from 1 in the order they are recorded.

@@ -153,6 +153,11 @@ CREATE TABLE readiness (
     probed_at INTEGER NOT NULL
 );
 "#,
+    // 5: temporary send errors in a row on a message's current channel (they set the delay of
+    // its next retry there).
+    r#"
+ALTER TABLE messages ADD COLUMN deferrals INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// The version [`migrate`] brings a database to.

@@ -736,3 +736,65 @@ async fn a_writer_that_stopped_is_not_ready_and_says_why() {
     // The probe that succeeded a moment ago is not reused once the writer has failed.
     assert!(store.ready().await.is_err());
 }
+
+#[tokio::test]
+async fn a_deferred_message_waits_on_its_channel_and_keeps_its_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let token = ProductToken::generate();
+    let account = store
+        .create_account(new_account(&token, None))
+        .await
+        .unwrap();
+    // Stored to the millisecond.
+    let now = timestamp(millis(Timestamp::now()));
+    let msg = message(
+        account.id,
+        &[Channel::WhatsApp, Channel::Sms],
+        Money(0),
+        now,
+    );
+    let id = msg.id;
+    store.accept(account.id, vec![msg]).await.unwrap();
+    store.claim_due(now, 10, LEASE).await.unwrap();
+    let throttled = |attempt| Event::Deferred {
+        attempt,
+        retry_after: None,
+    };
+    let retry_at = now + SignedDuration::from_secs(1);
+    assert_eq!(
+        store.apply(id, throttled(1), now).await.unwrap(),
+        Next::Retry { at: retry_at }
+    );
+    // Not due before the retry; then on the same channel, as a new attempt.
+    assert!(store.claim_due(now, 10, LEASE).await.unwrap().is_empty());
+    assert_eq!(store.next_due().await.unwrap(), Some(retry_at));
+    let again = store.claim_due(retry_at, 10, LEASE).await.unwrap();
+    assert_eq!((again[0].channel, again[0].attempt), (Channel::WhatsApp, 2));
+    // The count was stored: the second default delay is twice the first.
+    assert_eq!(
+        store.apply(id, throttled(2), retry_at).await.unwrap(),
+        Next::Retry {
+            at: retry_at + SignedDuration::from_secs(2)
+        }
+    );
+    let records = store
+        .messages(
+            account.id,
+            MessageFilter {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(records[0].state, DeliveryState::Queued);
+    assert!(records[0].history.is_empty(), "no status report");
+    assert!(
+        store
+            .claim_reports(retry_at, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
