@@ -576,4 +576,154 @@ mod tests {
         assert_eq!(refused.progress.deferrals, 0);
         assert_eq!(refused.reports[0].error_code, Some(24));
     }
+
+    /// `decide` over arbitrary event sequences: whatever arrives, in whatever order, late or
+    /// repeated, the guarantees hold.
+    mod properties {
+        use std::collections::HashSet;
+
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// An event, with the attempt it names relative to the message's current one.
+        #[derive(Debug, Clone)]
+        enum Arrival {
+            Due,
+            Sent(i64),
+            Deferred(i64, Option<u64>),
+            SendFailed(i64, Option<u16>),
+            Report(i64, CmStatus, Option<u16>),
+        }
+
+        fn arrival() -> impl Strategy<Value = Arrival> {
+            let offset = prop_oneof![4 => Just(0i64), 1 => Just(-1i64), 1 => Just(1i64)];
+            let status = prop_oneof![
+                Just(CmStatus::Accepted),
+                Just(CmStatus::Rejected),
+                Just(CmStatus::Delivered),
+                Just(CmStatus::Failed),
+                Just(CmStatus::Read),
+            ];
+            prop_oneof![
+                3 => Just(Arrival::Due),
+                2 => offset.clone().prop_map(Arrival::Sent),
+                3 => (offset.clone(), proptest::option::of(0u64..7200))
+                    .prop_map(|(o, after)| Arrival::Deferred(o, after)),
+                1 => (offset.clone(), proptest::option::of(5u16..40))
+                    .prop_map(|(o, code)| Arrival::SendFailed(o, code)),
+                3 => (offset, status, proptest::option::of(5u16..40))
+                    .prop_map(|(o, status, code)| Arrival::Report(o, status, code)),
+            ]
+        }
+
+        fn event(arrival: &Arrival, current: u32) -> Event {
+            let attempt = |offset: i64| (i64::from(current) + offset).max(0) as u32;
+            match arrival.clone() {
+                Arrival::Due => Event::Due,
+                Arrival::Sent(o) => Event::Sent {
+                    attempt: attempt(o),
+                },
+                Arrival::Deferred(o, after) => Event::Deferred {
+                    attempt: attempt(o),
+                    retry_after: after.map(Duration::from_secs),
+                },
+                Arrival::SendFailed(o, error_code) => Event::SendFailed {
+                    attempt: attempt(o),
+                    error_code,
+                },
+                Arrival::Report(o, status, error_code) => Event::ChannelReport {
+                    attempt: attempt(o),
+                    status,
+                    error_code,
+                    operator: None,
+                },
+            }
+        }
+
+        /// Order of the states a message passes through on one channel.
+        fn rank(state: DeliveryState) -> u8 {
+            match state {
+                DeliveryState::Queued => 0,
+                DeliveryState::Sent => 1,
+                DeliveryState::Accepted => 2,
+                DeliveryState::Delivered => 3,
+                DeliveryState::Read => 4,
+                DeliveryState::Failed | DeliveryState::Rejected | DeliveryState::Expired => 5,
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn decide_keeps_its_guarantees_over_any_sequence(
+                channel_count in 1usize..4,
+                arrivals in proptest::collection::vec((arrival(), 0i64..900), 0..40),
+            ) {
+                let start = at(NOW);
+                let mut progress = Progress {
+                    valid_until: start + SignedDuration::from_hours(2),
+                    ..queued(&Channel::ALL[..channel_count])
+                };
+                let valid_until = progress.valid_until;
+                let mut now = start;
+                let mut reported: HashSet<(usize, u8)> = HashSet::new();
+                for (arrival, step) in &arrivals {
+                    now += SignedDuration::from_secs(*step);
+                    let event = event(arrival, progress.attempt);
+                    let decision = decide(&progress, &event, now);
+                    let (before, after) = (&progress, &decision.progress);
+
+                    // No report twice for the same status change (per channel of the message).
+                    for report in &decision.reports {
+                        prop_assert_eq!(report.channel, before.channel());
+                        prop_assert!(
+                            reported.insert((before.channel_index, report.status.code())),
+                            "{:?} reported twice on channel {}", report.status, before.channel_index
+                        );
+                    }
+                    // No backwards status: channels only move forward; on one channel states
+                    // only advance; after a final state nothing but Read after Delivered.
+                    prop_assert!(after.channel_index >= before.channel_index);
+                    prop_assert!(after.attempt >= before.attempt);
+                    if before.state.is_final() {
+                        let read_after_delivered = before.state == DeliveryState::Delivered
+                            && after.state == DeliveryState::Read;
+                        prop_assert!(after.state == before.state || read_after_delivered);
+                        prop_assert!(decision.reports.len() <= usize::from(read_after_delivered));
+                    } else if after.channel_index == before.channel_index {
+                        prop_assert!(rank(after.state) >= rank(before.state));
+                    } else {
+                        prop_assert_eq!(after.state, DeliveryState::Queued);
+                    }
+                    // A temporary error never falls back and never reports.
+                    if let Event::Deferred { .. } = event {
+                        prop_assert!(decision.reports.is_empty());
+                        prop_assert_eq!(after.channel_index, before.channel_index);
+                        prop_assert_eq!(after.state, before.state);
+                        let retried_or_ignored =
+                            matches!(decision.next, Next::Retry { .. } | Next::Ignore);
+                        prop_assert!(retried_or_ignored, "{:?}", decision.next);
+                    }
+                    // Validity is never exceeded: nothing is sent or scheduled past it, and a
+                    // pending message looked at after it expires.
+                    match decision.next {
+                        Next::Send { .. } => prop_assert!(now < valid_until),
+                        Next::Retry { at } => {
+                            prop_assert!(at <= valid_until);
+                            prop_assert!(at >= now.min(valid_until));
+                        }
+                        Next::Wait { until } => prop_assert!(until <= valid_until),
+                        _ => {}
+                    }
+                    if event == Event::Due && !before.state.is_final() && now >= valid_until {
+                        prop_assert_eq!(after.state, DeliveryState::Expired);
+                    }
+                    prop_assert_eq!(after.valid_until, valid_until);
+                    progress = decision.progress;
+                }
+            }
+        }
+    }
 }
