@@ -12,6 +12,7 @@
 //! on its channel, reports nothing and is sent again after a delay ([`retry_delay`] unless the
 //! channel said how long), never later than the end of its validity (then it expires as above).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -42,13 +43,27 @@ impl Progress {
     }
 }
 
+/// What a channel handed back when it took a message: its own id of each part (one per part, in
+/// order), unique within the connector that sent it. Recorded with the send, so that a receipt
+/// or webhook naming one of them finds its message, attempt and part.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExternalIds {
+    /// The connector that sent it (its ids are unique only within it).
+    pub connector: Arc<str>,
+    /// One per part, in part order; empty when the channel hands back none.
+    pub part_ids: Vec<String>,
+}
+
 /// Something that happened to a message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// The queue says the message is due (to send, or its validity has ended).
     Due,
-    /// The channel took the message for delivery.
-    Sent { attempt: u32 },
+    /// The channel took the message for delivery, and named its parts `external_ids`.
+    Sent {
+        attempt: u32,
+        external_ids: ExternalIds,
+    },
     /// The channel could not take the message now but may later (a temporary send error):
     /// send it again on the same channel after `retry_after`, or after [`retry_delay`] when the
     /// channel did not say.
@@ -158,7 +173,7 @@ pub fn decide(progress: &Progress, event: &Event, now: Timestamp) -> Decision {
                 ..unchanged()
             },
         },
-        Event::Sent { attempt } if current_attempt(attempt) => match progress.state {
+        Event::Sent { attempt, .. } if current_attempt(attempt) => match progress.state {
             DeliveryState::Queued => Decision {
                 progress: Progress {
                     state: DeliveryState::Sent,
@@ -337,7 +352,14 @@ mod tests {
                 attempt: 1
             }
         );
-        let sent = decide(&due.progress, &Event::Sent { attempt: 1 }, at(NOW));
+        let sent = decide(
+            &due.progress,
+            &Event::Sent {
+                attempt: 1,
+                external_ids: ExternalIds::default(),
+            },
+            at(NOW),
+        );
         assert_eq!(sent.progress.state, DeliveryState::Sent);
         let delivered = decide(
             &sent.progress,
@@ -414,7 +436,14 @@ mod tests {
         assert_eq!(accepted.progress.state, DeliveryState::Accepted);
         assert_eq!(accepted.reports.len(), 1);
         // The send is recorded after the acceptance (both came in one batch): nothing changes.
-        let sent = decide(&accepted.progress, &Event::Sent { attempt: 1 }, at(NOW));
+        let sent = decide(
+            &accepted.progress,
+            &Event::Sent {
+                attempt: 1,
+                external_ids: ExternalIds::default(),
+            },
+            at(NOW),
+        );
         assert_eq!((sent.next, sent.reports.len()), (Next::Ignore, 0));
         // A connector resumed after a restart repeats the acceptance: no second report.
         let again = decide(
@@ -525,7 +554,14 @@ mod tests {
         );
         // Taken at last: the count starts again for the next temporary error.
         let due = decide(&third.progress, &Event::Due, at("2026-01-01T00:00:33Z"));
-        let sent = decide(&due.progress, &Event::Sent { attempt: 4 }, at(NOW));
+        let sent = decide(
+            &due.progress,
+            &Event::Sent {
+                attempt: 4,
+                external_ids: ExternalIds::default(),
+            },
+            at(NOW),
+        );
         assert_eq!(
             (sent.progress.state, sent.progress.deferrals),
             (DeliveryState::Sent, 0)
@@ -623,6 +659,7 @@ mod tests {
                 Arrival::Due => Event::Due,
                 Arrival::Sent(o) => Event::Sent {
                     attempt: attempt(o),
+                    external_ids: ExternalIds::default(),
                 },
                 Arrival::Deferred(o, after) => Event::Deferred {
                     attempt: attempt(o),

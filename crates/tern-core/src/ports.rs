@@ -126,6 +126,13 @@ pub trait Store: Send + Sync + 'static {
     /// so a restart resumes at once instead of waiting for leases to run out. Only for a node's own
     /// leases: the embedded store has one node, guarded by a lock on its data directory.
     async fn release_leases(&self, now: Timestamp) -> Result<(), StoreError>;
+    /// The part that `connector` named `external_id` when it took it (recorded with
+    /// [`Event::Sent`]), for a receipt or webhook that names only the channel's id.
+    async fn sent_part(
+        &self,
+        connector: &str,
+        external_id: &str,
+    ) -> Result<Option<SentPart>, StoreError>;
     /// Messages handed to a channel whose report is still awaited (for connectors to resume).
     async fn awaiting_report(&self) -> Result<Vec<Dispatch>, StoreError>;
     /// The earliest time a message becomes due, if any.
@@ -261,6 +268,24 @@ impl ConnectorError {
     }
 }
 
+/// What the channel handed back when it took a message.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Sent {
+    /// The channel's id of each part, in part order (an SMSC's `message_id` per `submit_sm`, a
+    /// provider's message id); empty when it hands back none.
+    pub external_ids: Vec<String>,
+}
+
+/// A part a channel named, found by the id the channel gave it (see [`Store::sent_part`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentPart {
+    pub message_id: MessageId,
+    /// The send that handed it over (a receipt of an earlier attempt is stale).
+    pub attempt: u32,
+    /// Its position in the message, from 0.
+    pub part_index: u32,
+}
+
 /// Where connectors deliver the statuses they learn later (delivery reports).
 pub trait EventSink: Send + Sync + 'static {
     /// Record `event` for message `id` (asynchronously; the sink owns durability).
@@ -270,8 +295,12 @@ pub trait EventSink: Send + Sync + 'static {
 /// A route to operators or a channel provider.
 #[async_trait]
 pub trait Connector: Send + Sync + 'static {
-    /// Hand `message` over. `Ok` means the channel took it; its outcome arrives on the sink.
-    async fn send(&self, message: &Dispatch) -> Result<(), ConnectorError>;
+    /// A stable name, unique among the gateway's connectors: the external ids it hands back are
+    /// unique within it, and stored and looked up under it.
+    fn name(&self) -> Arc<str>;
+    /// Hand `message` over. `Ok` means the channel took it, with what it handed back; its
+    /// outcome arrives on the sink.
+    async fn send(&self, message: &Dispatch) -> Result<Sent, ConnectorError>;
     /// After a restart: `message` was handed over before and its report is still awaited.
     fn resume(&self, message: &Dispatch) {
         let _ = message;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use jiff::{SignedDuration, Timestamp};
 use tern_core::channel::Channel;
-use tern_core::dispatch::Event;
+use tern_core::dispatch::{Event, ExternalIds};
 use tern_core::ports::{Connector, ConnectorError, ErrorOrigin, EventSink, Store};
 use tokio::sync::watch;
 
@@ -105,7 +105,10 @@ impl Dispatcher {
                 let connectors = &self.connectors;
                 let sends = claimed.iter().map(|message| async move {
                     let result = match connectors.get(&message.channel) {
-                        Some(connector) => connector.send(message).await,
+                        Some(connector) => connector.send(message).await.map(|sent| ExternalIds {
+                            connector: connector.name(),
+                            part_ids: sent.external_ids,
+                        }),
                         None => Err(ConnectorError::permanent(
                             ErrorOrigin::Tern,
                             None,
@@ -113,8 +116,9 @@ impl Dispatcher {
                         )),
                     };
                     let event = match result {
-                        Ok(()) => Event::Sent {
+                        Ok(external_ids) => Event::Sent {
                             attempt: message.attempt,
+                            external_ids,
                         },
                         Err(error) => {
                             let event = error.event(message.attempt);

@@ -74,7 +74,7 @@ fn bad(index: usize, what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(index, Type::Text, what.to_owned().into())
 }
 
-fn message_id(row: &Row, index: usize) -> rusqlite::Result<MessageId> {
+pub fn message_id(row: &Row, index: usize) -> rusqlite::Result<MessageId> {
     let bytes: Vec<u8> = row.get(index)?;
     uuid::Uuid::from_slice(&bytes)
         .map(MessageId)

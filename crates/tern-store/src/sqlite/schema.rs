@@ -158,6 +158,18 @@ CREATE TABLE readiness (
     r#"
 ALTER TABLE messages ADD COLUMN deferrals INTEGER NOT NULL DEFAULT 0;
 "#,
+    // 6: the id a channel gave each part it took, keyed (and so indexed) by the connector that
+    // sent it and that id, so that a receipt naming only the channel's id finds its part.
+    r#"
+CREATE TABLE external_ids (
+    connector TEXT NOT NULL,
+    external_id TEXT NOT NULL,
+    message_id BLOB NOT NULL,
+    attempt INTEGER NOT NULL,
+    part_index INTEGER NOT NULL,
+    PRIMARY KEY (connector, external_id)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The version [`migrate`] brings a database to.
