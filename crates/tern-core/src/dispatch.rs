@@ -3,11 +3,19 @@
 //! inside the transaction that records the outcome, so decisions and reports commit together.
 //!
 //! Rules (the spec's Channel fallback): a message is sent on its first allowed channel; a failure
-//! or rejection moves it at once to the next channel (never a retry on the same one); a message
-//! not finally delivered before its validity ends fails as expired (error 8). Events from an
-//! earlier attempt (e.g. one cut off by a crash) are ignored, so no report is ever sent twice.
+//! or rejection moves it at once to the next channel; a message not finally delivered before its
+//! validity ends fails as expired (error 8). Events from an earlier attempt (e.g. one cut off by
+//! a crash) are ignored, so no report is ever sent twice.
+//!
+//! A *temporary* send error (the channel is throttling, its provider answered 5xx, the
+//! connection dropped) is not a failure of the channel: the message is [`Event::Deferred`], stays
+//! on its channel, reports nothing and is sent again after a delay ([`retry_delay`] unless the
+//! channel said how long), never later than the end of its validity (then it expires as above).
 
-use jiff::Timestamp;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
 
 use crate::channel::Channel;
 use crate::message::DeliveryState;
@@ -22,6 +30,9 @@ pub struct Progress {
     pub channel_index: usize,
     /// How many sends have been started; events carry the attempt they belong to.
     pub attempt: u32,
+    /// Temporary send errors in a row on the channel in use (they set the next retry's delay);
+    /// back to 0 once the channel takes the message or the message moves to another channel.
+    pub deferrals: u32,
     pub valid_until: Timestamp,
 }
 
@@ -32,14 +43,35 @@ impl Progress {
     }
 }
 
+/// What a channel handed back when it took a message: its own id of each part (one per part, in
+/// order), unique within the connector that sent it. Recorded with the send, so that a receipt
+/// or webhook naming one of them finds its message, attempt and part.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExternalIds {
+    /// The connector that sent it (its ids are unique only within it).
+    pub connector: Arc<str>,
+    /// One per part, in part order; empty when the channel hands back none.
+    pub part_ids: Vec<String>,
+}
+
 /// Something that happened to a message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// The queue says the message is due (to send, or its validity has ended).
     Due,
-    /// The channel took the message for delivery.
-    Sent { attempt: u32 },
-    /// The channel refused the message outright.
+    /// The channel took the message for delivery, and named its parts `external_ids`.
+    Sent {
+        attempt: u32,
+        external_ids: ExternalIds,
+    },
+    /// The channel could not take the message now but may later (a temporary send error):
+    /// send it again on the same channel after `retry_after`, or after [`retry_delay`] when the
+    /// channel did not say.
+    Deferred {
+        attempt: u32,
+        retry_after: Option<Duration>,
+    },
+    /// The channel refused the message outright (a permanent send error).
     SendFailed {
         attempt: u32,
         error_code: Option<u16>,
@@ -69,6 +101,8 @@ pub enum Next {
     Send { channel: Channel, attempt: u32 },
     /// Queue it to be sent as soon as possible (after a fallback).
     Requeue,
+    /// Queue it to be sent again on the same channel at `at` (after a temporary error).
+    Retry { at: Timestamp },
     /// Wait for the channel's report; look again at `until` (the end of validity).
     Wait { until: Timestamp },
     /// Nothing more to do.
@@ -83,6 +117,20 @@ pub struct Decision {
     pub progress: Progress,
     pub reports: Vec<Report>,
     pub next: Next,
+}
+
+/// The delay before the first retry after a temporary error the channel gave no delay for.
+pub const FIRST_RETRY_DELAY: SignedDuration = SignedDuration::from_secs(1);
+/// The longest delay between retries on one channel.
+pub const MAX_RETRY_DELAY: SignedDuration = SignedDuration::from_secs(5 * 60);
+
+/// The default delay before sending again after `deferrals_before` temporary errors in a row on
+/// the channel (this one not counted): 1 s, doubled after every further one, at most 5 min
+/// (1, 2, 4, ... 256, 300, 300 s).
+pub fn retry_delay(deferrals_before: u32) -> SignedDuration {
+    let doublings = deferrals_before.min(16);
+    let delay = FIRST_RETRY_DELAY.as_secs() << doublings;
+    SignedDuration::from_secs(delay).min(MAX_RETRY_DELAY)
 }
 
 /// Decide what `event` does to a message in `progress` at `now`.
@@ -125,10 +173,11 @@ pub fn decide(progress: &Progress, event: &Event, now: Timestamp) -> Decision {
                 ..unchanged()
             },
         },
-        Event::Sent { attempt } if current_attempt(attempt) => match progress.state {
+        Event::Sent { attempt, .. } if current_attempt(attempt) => match progress.state {
             DeliveryState::Queued => Decision {
                 progress: Progress {
                     state: DeliveryState::Sent,
+                    deferrals: 0,
                     ..progress.clone()
                 },
                 reports: Vec::new(),
@@ -138,6 +187,28 @@ pub fn decide(progress: &Progress, event: &Event, now: Timestamp) -> Decision {
             },
             _ => unchanged(),
         },
+        Event::Deferred {
+            attempt,
+            retry_after,
+        } if current_attempt(attempt) && progress.state == DeliveryState::Queued => {
+            let delay = match retry_after {
+                Some(asked) => SignedDuration::try_from(*asked).unwrap_or(SignedDuration::MAX),
+                None => retry_delay(progress.deferrals),
+            };
+            // At the end of validity the message is due, and expires then.
+            let at = now
+                .checked_add(delay)
+                .unwrap_or(progress.valid_until)
+                .min(progress.valid_until);
+            Decision {
+                progress: Progress {
+                    deferrals: progress.deferrals.saturating_add(1),
+                    ..progress.clone()
+                },
+                reports: Vec::new(),
+                next: Next::Retry { at },
+            }
+        }
         Event::SendFailed {
             attempt,
             error_code,
@@ -206,6 +277,7 @@ fn fall_back(progress: &Progress, report: Report, final_state: DeliveryState) ->
             progress: Progress {
                 state: DeliveryState::Queued,
                 channel_index: progress.channel_index + 1,
+                deferrals: 0,
                 ..progress.clone()
             },
             reports: vec![report],
@@ -253,6 +325,7 @@ mod tests {
             channels: channels.to_vec(),
             channel_index: 0,
             attempt: 0,
+            deferrals: 0,
             valid_until: at("2026-01-02T00:00:00Z"),
         }
     }
@@ -279,7 +352,14 @@ mod tests {
                 attempt: 1
             }
         );
-        let sent = decide(&due.progress, &Event::Sent { attempt: 1 }, at(NOW));
+        let sent = decide(
+            &due.progress,
+            &Event::Sent {
+                attempt: 1,
+                external_ids: ExternalIds::default(),
+            },
+            at(NOW),
+        );
         assert_eq!(sent.progress.state, DeliveryState::Sent);
         let delivered = decide(
             &sent.progress,
@@ -356,7 +436,14 @@ mod tests {
         assert_eq!(accepted.progress.state, DeliveryState::Accepted);
         assert_eq!(accepted.reports.len(), 1);
         // The send is recorded after the acceptance (both came in one batch): nothing changes.
-        let sent = decide(&accepted.progress, &Event::Sent { attempt: 1 }, at(NOW));
+        let sent = decide(
+            &accepted.progress,
+            &Event::Sent {
+                attempt: 1,
+                external_ids: ExternalIds::default(),
+            },
+            at(NOW),
+        );
         assert_eq!((sent.next, sent.reports.len()), (Next::Ignore, 0));
         // A connector resumed after a restart repeats the acceptance: no second report.
         let again = decide(
@@ -402,5 +489,278 @@ mod tests {
                 until: sent.valid_until
             }
         );
+    }
+
+    fn deferred(attempt: u32, retry_after: Option<u64>) -> Event {
+        Event::Deferred {
+            attempt,
+            retry_after: retry_after.map(Duration::from_secs),
+        }
+    }
+
+    #[test]
+    fn retry_delay_doubles_from_one_second_up_to_five_minutes() {
+        let secs: Vec<i64> = (0..11).map(|n| retry_delay(n).as_secs()).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
+        assert_eq!(retry_delay(u32::MAX), MAX_RETRY_DELAY);
+    }
+
+    #[test]
+    fn a_temporary_error_retries_on_the_same_channel_without_a_report() {
+        let start = queued(&[Channel::WhatsApp, Channel::Sms]);
+        let due = decide(&start, &Event::Due, at(NOW));
+        let first = decide(&due.progress, &deferred(1, None), at(NOW));
+        assert_eq!(
+            first.next,
+            Next::Retry {
+                at: at("2026-01-01T00:00:01Z")
+            }
+        );
+        assert!(first.reports.is_empty());
+        assert_eq!(first.progress.state, DeliveryState::Queued);
+        assert_eq!(first.progress.channel(), Channel::WhatsApp);
+        // Sent again on the same channel as a new attempt; the default delay doubles.
+        let again = decide(&first.progress, &Event::Due, at("2026-01-01T00:00:01Z"));
+        assert_eq!(
+            again.next,
+            Next::Send {
+                channel: Channel::WhatsApp,
+                attempt: 2
+            }
+        );
+        let second = decide(
+            &again.progress,
+            &deferred(2, None),
+            at("2026-01-01T00:00:01Z"),
+        );
+        assert_eq!(
+            second.next,
+            Next::Retry {
+                at: at("2026-01-01T00:00:03Z")
+            }
+        );
+        // What the channel asked for wins over the default.
+        let asked = decide(&second.progress, &Event::Due, at("2026-01-01T00:00:03Z"));
+        let third = decide(
+            &asked.progress,
+            &deferred(3, Some(30)),
+            at("2026-01-01T00:00:03Z"),
+        );
+        assert_eq!(
+            third.next,
+            Next::Retry {
+                at: at("2026-01-01T00:00:33Z")
+            }
+        );
+        // Taken at last: the count starts again for the next temporary error.
+        let due = decide(&third.progress, &Event::Due, at("2026-01-01T00:00:33Z"));
+        let sent = decide(
+            &due.progress,
+            &Event::Sent {
+                attempt: 4,
+                external_ids: ExternalIds::default(),
+            },
+            at(NOW),
+        );
+        assert_eq!(
+            (sent.progress.state, sent.progress.deferrals),
+            (DeliveryState::Sent, 0)
+        );
+        // A late error of an earlier attempt changes nothing.
+        let stale = decide(&sent.progress, &deferred(3, None), at(NOW));
+        assert_eq!(stale.next, Next::Ignore);
+    }
+
+    #[test]
+    fn a_retry_is_never_later_than_validity_and_expires_there() {
+        let start = queued(&[Channel::Sms, Channel::WhatsApp]);
+        let due = decide(&start, &Event::Due, at("2026-01-01T23:59:59Z"));
+        let deferred = decide(
+            &due.progress,
+            &deferred(1, Some(3600)),
+            at("2026-01-01T23:59:59Z"),
+        );
+        assert_eq!(
+            deferred.next,
+            Next::Retry {
+                at: start.valid_until
+            }
+        );
+        let expired = decide(&deferred.progress, &Event::Due, start.valid_until);
+        assert_eq!(expired.progress.state, DeliveryState::Expired);
+        assert_eq!(expired.reports.len(), 1);
+        assert_eq!(expired.reports[0].channel, Channel::Sms);
+        assert_eq!(expired.reports[0].error_code, Some(EXPIRED_ERROR));
+    }
+
+    #[test]
+    fn a_permanent_error_after_temporary_ones_falls_back_with_a_fresh_count() {
+        let start = queued(&[Channel::WhatsApp, Channel::Sms]);
+        let due = decide(&start, &Event::Due, at(NOW));
+        let deferred = decide(&due.progress, &deferred(1, None), at(NOW));
+        let due = decide(&deferred.progress, &Event::Due, at(NOW));
+        let refused = decide(
+            &due.progress,
+            &Event::SendFailed {
+                attempt: 2,
+                error_code: Some(24),
+            },
+            at(NOW),
+        );
+        assert_eq!(refused.next, Next::Requeue);
+        assert_eq!(refused.progress.channel(), Channel::Sms);
+        assert_eq!(refused.progress.deferrals, 0);
+        assert_eq!(refused.reports[0].error_code, Some(24));
+    }
+
+    /// `decide` over arbitrary event sequences: whatever arrives, in whatever order, late or
+    /// repeated, the guarantees hold.
+    mod properties {
+        use std::collections::HashSet;
+
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// An event, with the attempt it names relative to the message's current one.
+        #[derive(Debug, Clone)]
+        enum Arrival {
+            Due,
+            Sent(i64),
+            Deferred(i64, Option<u64>),
+            SendFailed(i64, Option<u16>),
+            Report(i64, CmStatus, Option<u16>),
+        }
+
+        fn arrival() -> impl Strategy<Value = Arrival> {
+            let offset = prop_oneof![4 => Just(0i64), 1 => Just(-1i64), 1 => Just(1i64)];
+            let status = prop_oneof![
+                Just(CmStatus::Accepted),
+                Just(CmStatus::Rejected),
+                Just(CmStatus::Delivered),
+                Just(CmStatus::Failed),
+                Just(CmStatus::Read),
+            ];
+            prop_oneof![
+                3 => Just(Arrival::Due),
+                2 => offset.clone().prop_map(Arrival::Sent),
+                3 => (offset.clone(), proptest::option::of(0u64..7200))
+                    .prop_map(|(o, after)| Arrival::Deferred(o, after)),
+                1 => (offset.clone(), proptest::option::of(5u16..40))
+                    .prop_map(|(o, code)| Arrival::SendFailed(o, code)),
+                3 => (offset, status, proptest::option::of(5u16..40))
+                    .prop_map(|(o, status, code)| Arrival::Report(o, status, code)),
+            ]
+        }
+
+        fn event(arrival: &Arrival, current: u32) -> Event {
+            let attempt = |offset: i64| (i64::from(current) + offset).max(0) as u32;
+            match arrival.clone() {
+                Arrival::Due => Event::Due,
+                Arrival::Sent(o) => Event::Sent {
+                    attempt: attempt(o),
+                    external_ids: ExternalIds::default(),
+                },
+                Arrival::Deferred(o, after) => Event::Deferred {
+                    attempt: attempt(o),
+                    retry_after: after.map(Duration::from_secs),
+                },
+                Arrival::SendFailed(o, error_code) => Event::SendFailed {
+                    attempt: attempt(o),
+                    error_code,
+                },
+                Arrival::Report(o, status, error_code) => Event::ChannelReport {
+                    attempt: attempt(o),
+                    status,
+                    error_code,
+                    operator: None,
+                },
+            }
+        }
+
+        /// Order of the states a message passes through on one channel.
+        fn rank(state: DeliveryState) -> u8 {
+            match state {
+                DeliveryState::Queued => 0,
+                DeliveryState::Sent => 1,
+                DeliveryState::Accepted => 2,
+                DeliveryState::Delivered => 3,
+                DeliveryState::Read => 4,
+                DeliveryState::Failed | DeliveryState::Rejected | DeliveryState::Expired => 5,
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn decide_keeps_its_guarantees_over_any_sequence(
+                channel_count in 1usize..4,
+                arrivals in proptest::collection::vec((arrival(), 0i64..900), 0..40),
+            ) {
+                let start = at(NOW);
+                let mut progress = Progress {
+                    valid_until: start + SignedDuration::from_hours(2),
+                    ..queued(&Channel::ALL[..channel_count])
+                };
+                let valid_until = progress.valid_until;
+                let mut now = start;
+                let mut reported: HashSet<(usize, u8)> = HashSet::new();
+                for (arrival, step) in &arrivals {
+                    now += SignedDuration::from_secs(*step);
+                    let event = event(arrival, progress.attempt);
+                    let decision = decide(&progress, &event, now);
+                    let (before, after) = (&progress, &decision.progress);
+
+                    // No report twice for the same status change (per channel of the message).
+                    for report in &decision.reports {
+                        prop_assert_eq!(report.channel, before.channel());
+                        prop_assert!(
+                            reported.insert((before.channel_index, report.status.code())),
+                            "{:?} reported twice on channel {}", report.status, before.channel_index
+                        );
+                    }
+                    // No backwards status: channels only move forward; on one channel states
+                    // only advance; after a final state nothing but Read after Delivered.
+                    prop_assert!(after.channel_index >= before.channel_index);
+                    prop_assert!(after.attempt >= before.attempt);
+                    if before.state.is_final() {
+                        let read_after_delivered = before.state == DeliveryState::Delivered
+                            && after.state == DeliveryState::Read;
+                        prop_assert!(after.state == before.state || read_after_delivered);
+                        prop_assert!(decision.reports.len() <= usize::from(read_after_delivered));
+                    } else if after.channel_index == before.channel_index {
+                        prop_assert!(rank(after.state) >= rank(before.state));
+                    } else {
+                        prop_assert_eq!(after.state, DeliveryState::Queued);
+                    }
+                    // A temporary error never falls back and never reports.
+                    if let Event::Deferred { .. } = event {
+                        prop_assert!(decision.reports.is_empty());
+                        prop_assert_eq!(after.channel_index, before.channel_index);
+                        prop_assert_eq!(after.state, before.state);
+                        let retried_or_ignored =
+                            matches!(decision.next, Next::Retry { .. } | Next::Ignore);
+                        prop_assert!(retried_or_ignored, "{:?}", decision.next);
+                    }
+                    // Validity is never exceeded: nothing is sent or scheduled past it, and a
+                    // pending message looked at after it expires.
+                    match decision.next {
+                        Next::Send { .. } => prop_assert!(now < valid_until),
+                        Next::Retry { at } => {
+                            prop_assert!(at <= valid_until);
+                            prop_assert!(at >= now.min(valid_until));
+                        }
+                        Next::Wait { until } => prop_assert!(until <= valid_until),
+                        _ => {}
+                    }
+                    if event == Event::Due && !before.state.is_final() && now >= valid_until {
+                        prop_assert_eq!(after.state, DeliveryState::Expired);
+                    }
+                    prop_assert_eq!(after.valid_until, valid_until);
+                    progress = decision.progress;
+                }
+            }
+        }
     }
 }

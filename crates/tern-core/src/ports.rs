@@ -2,6 +2,7 @@
 //! The domain decides; the store records decisions atomically and hands out due work under leases.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
@@ -125,6 +126,13 @@ pub trait Store: Send + Sync + 'static {
     /// so a restart resumes at once instead of waiting for leases to run out. Only for a node's own
     /// leases: the embedded store has one node, guarded by a lock on its data directory.
     async fn release_leases(&self, now: Timestamp) -> Result<(), StoreError>;
+    /// The part that `connector` named `external_id` when it took it (recorded with
+    /// [`Event::Sent`]), for a receipt or webhook that names only the channel's id.
+    async fn sent_part(
+        &self,
+        connector: &str,
+        external_id: &str,
+    ) -> Result<Option<SentPart>, StoreError>;
     /// Messages handed to a channel whose report is still awaited (for connectors to resume).
     async fn awaiting_report(&self) -> Result<Vec<Dispatch>, StoreError>;
     /// The earliest time a message becomes due, if any.
@@ -183,23 +191,99 @@ pub trait Store: Send + Sync + 'static {
 pub enum ErrorOrigin {
     /// Tern itself (configuration, encoding).
     Tern,
-    /// The operator or channel provider answered with a refusal.
+    /// The operator or channel provider answered (a refusal, throttling, its own failure).
     Provider,
     /// The network between us (connect, timeout).
     Network,
 }
 
-/// A connector could not hand a message over. The dispatcher decides from these fields, never
-/// from the text: the spec says a failed channel falls back at once, so `retryable` only informs.
+/// Whether a failed send can succeed later on the same channel (Pingora's retry decision): the
+/// state machine retries or falls back from this, never from an error's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The channel cannot take it now but may later (throttling, a provider's 5xx, a connection
+    /// that dropped): the message stays on its channel and is sent again after `retry_after`
+    /// (what the channel asked for, e.g. a `Retry-After`), or after the default backoff of
+    /// [`crate::dispatch::retry_delay`] when it asked for nothing, until its validity ends.
+    Temporary { retry_after: Option<Duration> },
+    /// The channel will never take it (refused, unknown destination, no connector): the message
+    /// falls back to its next allowed channel at once, as the spec says.
+    Permanent,
+}
+
+/// A connector could not hand a message over: where the error came from, whether a retry can
+/// help ([`ErrorKind`]), the CM error code to report if it is final, and a text for the logs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{origin:?} error: {message}")]
+#[error("{origin:?} {kind:?} error: {message}")]
 pub struct ConnectorError {
     pub origin: ErrorOrigin,
-    /// Whether the same channel might take it later.
-    pub retryable: bool,
-    /// The CM standard error code to report, if known.
+    pub kind: ErrorKind,
+    /// The CM standard error code to report when the failure is final, if known.
     pub error_code: Option<u16>,
+    /// For the logs only; never decides anything.
     pub message: String,
+}
+
+impl ConnectorError {
+    /// A refusal no retry can change.
+    pub fn permanent(
+        origin: ErrorOrigin,
+        error_code: Option<u16>,
+        message: impl Into<String>,
+    ) -> Self {
+        ConnectorError {
+            origin,
+            kind: ErrorKind::Permanent,
+            error_code,
+            message: message.into(),
+        }
+    }
+
+    /// A failure the same channel may get over, after `retry_after` if it said when.
+    pub fn temporary(
+        origin: ErrorOrigin,
+        retry_after: Option<Duration>,
+        message: impl Into<String>,
+    ) -> Self {
+        ConnectorError {
+            origin,
+            kind: ErrorKind::Temporary { retry_after },
+            error_code: None,
+            message: message.into(),
+        }
+    }
+
+    /// The event this error is for the send of `attempt`, chosen by its kind alone.
+    pub fn event(&self, attempt: u32) -> Event {
+        match self.kind {
+            ErrorKind::Temporary { retry_after } => Event::Deferred {
+                attempt,
+                retry_after,
+            },
+            ErrorKind::Permanent => Event::SendFailed {
+                attempt,
+                error_code: self.error_code,
+            },
+        }
+    }
+}
+
+/// What the channel handed back when it took a message.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Sent {
+    /// The channel's id of each part, in part order (an SMSC's `message_id` per `submit_sm`, a
+    /// provider's message id); empty when it hands back none.
+    pub external_ids: Vec<String>,
+}
+
+/// A part a channel named, found by the id the channel gave it (see [`Store::sent_part`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentPart {
+    pub message_id: MessageId,
+    /// The send that handed it over (a receipt of an earlier attempt is stale).
+    pub attempt: u32,
+    /// Its position in the message, from 0.
+    pub part_index: u32,
 }
 
 /// Where connectors deliver the statuses they learn later (delivery reports).
@@ -211,10 +295,43 @@ pub trait EventSink: Send + Sync + 'static {
 /// A route to operators or a channel provider.
 #[async_trait]
 pub trait Connector: Send + Sync + 'static {
-    /// Hand `message` over. `Ok` means the channel took it; its outcome arrives on the sink.
-    async fn send(&self, message: &Dispatch) -> Result<(), ConnectorError>;
+    /// A stable name, unique among the gateway's connectors: the external ids it hands back are
+    /// unique within it, and stored and looked up under it.
+    fn name(&self) -> Arc<str>;
+    /// Hand `message` over. `Ok` means the channel took it, with what it handed back; its
+    /// outcome arrives on the sink.
+    async fn send(&self, message: &Dispatch) -> Result<Sent, ConnectorError>;
     /// After a restart: `message` was handed over before and its report is still awaited.
     fn resume(&self, message: &Dispatch) {
         let _ = message;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_send_error_becomes_an_event_by_its_kind_alone() {
+        let throttled = ConnectorError::temporary(
+            ErrorOrigin::Provider,
+            Some(Duration::from_secs(3)),
+            "permanent-sounding text: rejected",
+        );
+        assert_eq!(
+            throttled.event(4),
+            Event::Deferred {
+                attempt: 4,
+                retry_after: Some(Duration::from_secs(3))
+            }
+        );
+        let refused = ConnectorError::permanent(ErrorOrigin::Provider, Some(24), "try again later");
+        assert_eq!(
+            refused.event(4),
+            Event::SendFailed {
+                attempt: 4,
+                error_code: Some(24)
+            }
+        );
     }
 }

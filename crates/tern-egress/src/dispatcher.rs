@@ -1,6 +1,8 @@
 //! The dispatcher: claims due messages under a lease, hands each to the connector of its channel,
-//! and records whether the channel took it. A crash mid-send leaves the lease to expire, and the
-//! message is claimed again (a new attempt, so late events of the old one are ignored).
+//! and records whether the channel took it; when it did not, the error's kind alone says whether
+//! the message is retried on the same channel later (temporary) or falls back (permanent). A
+//! crash mid-send leaves the lease to expire, and the message is claimed again (a new attempt,
+//! so late events of the old one are ignored).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,7 +11,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use jiff::{SignedDuration, Timestamp};
 use tern_core::channel::Channel;
-use tern_core::dispatch::Event;
+use tern_core::dispatch::{Event, ExternalIds};
 use tern_core::ports::{Connector, ConnectorError, ErrorOrigin, EventSink, Store};
 use tokio::sync::watch;
 
@@ -103,24 +105,28 @@ impl Dispatcher {
                 let connectors = &self.connectors;
                 let sends = claimed.iter().map(|message| async move {
                     let result = match connectors.get(&message.channel) {
-                        Some(connector) => connector.send(message).await,
-                        None => Err(ConnectorError {
-                            origin: ErrorOrigin::Tern,
-                            retryable: false,
-                            error_code: None,
-                            message: format!("no connector for channel {}", message.channel),
+                        Some(connector) => connector.send(message).await.map(|sent| ExternalIds {
+                            connector: connector.name(),
+                            part_ids: sent.external_ids,
                         }),
+                        None => Err(ConnectorError::permanent(
+                            ErrorOrigin::Tern,
+                            None,
+                            format!("no connector for channel {}", message.channel),
+                        )),
                     };
                     let event = match result {
-                        Ok(()) => Event::Sent {
+                        Ok(external_ids) => Event::Sent {
                             attempt: message.attempt,
+                            external_ids,
                         },
                         Err(error) => {
-                            tracing::warn!(id = %message.id, channel = %message.channel, %error, "send failed; falling back");
-                            Event::SendFailed {
-                                attempt: message.attempt,
-                                error_code: error.error_code,
+                            let event = error.event(message.attempt);
+                            match event {
+                                Event::Deferred { .. } => tracing::info!(id = %message.id, channel = %message.channel, %error, "send failed for now; retrying on the same channel later"),
+                                _ => tracing::warn!(id = %message.id, channel = %message.channel, %error, "send failed; falling back"),
                             }
+                            event
                         }
                     };
                     (message.id, event)

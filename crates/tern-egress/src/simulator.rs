@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use tern_core::channel::Channel;
 use tern_core::dispatch::Event;
-use tern_core::ports::{Connector, ConnectorError, Dispatch, EventSink};
+use tern_core::ports::{Connector, ConnectorError, Dispatch, EventSink, Sent};
 use tern_core::status::{CmStatus, EXPIRED_ERROR, NOT_DELIVERED_ERROR};
 
 /// What the simulated channel does with a message.
@@ -118,13 +118,18 @@ impl SimulatorConfig {
 pub struct Simulator {
     config: Arc<SimulatorConfig>,
     sink: Arc<dyn EventSink>,
+    name: Arc<str>,
 }
+
+/// The name the simulator's external ids are stored under.
+pub const SIMULATOR_NAME: &str = "simulator";
 
 impl Simulator {
     pub fn new(config: SimulatorConfig, sink: Arc<dyn EventSink>) -> Simulator {
         Simulator {
             config: Arc::new(config),
             sink,
+            name: SIMULATOR_NAME.into(),
         }
     }
 
@@ -176,9 +181,19 @@ impl Simulator {
 
 #[async_trait]
 impl Connector for Simulator {
-    async fn send(&self, message: &Dispatch) -> Result<(), ConnectorError> {
+    fn name(&self) -> Arc<str> {
+        Arc::clone(&self.name)
+    }
+
+    /// Takes every message and names each part as an SMSC would: an id of its own, unrelated
+    /// to Tern's message id.
+    async fn send(&self, message: &Dispatch) -> Result<Sent, ConnectorError> {
         self.schedule(message);
-        Ok(())
+        Ok(Sent {
+            external_ids: (0..message.parts.max(1))
+                .map(|_| uuid::Uuid::now_v7().simple().to_string())
+                .collect(),
+        })
     }
 
     fn resume(&self, message: &Dispatch) {

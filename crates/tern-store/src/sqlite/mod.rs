@@ -16,10 +16,12 @@ use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tern_core::account::{Account, AccountId, NewAccount, TokenHash};
-use tern_core::dispatch::{Decision, Event, Next, decide};
+use tern_core::dispatch::{Decision, Event, ExternalIds, Next, decide};
 use tern_core::message::{Content, MessageFilter, MessageId, MessageRecord, NewMessage};
 use tern_core::money::{Money, can_pay};
-use tern_core::ports::{AcceptError, Dispatch, PendingReport, ReportOutcome, Store, StoreError};
+use tern_core::ports::{
+    AcceptError, Dispatch, PendingReport, ReportOutcome, SentPart, Store, StoreError,
+};
 use tern_core::report;
 
 use checkpointer::Checkpointer;
@@ -245,6 +247,7 @@ struct Recorder<'c> {
     event: rusqlite::CachedStatement<'c>,
     report: rusqlite::CachedStatement<'c>,
     groupings: rusqlite::CachedStatement<'c>,
+    external_id: rusqlite::CachedStatement<'c>,
     /// Custom groupings read for reports in this job, by content id.
     groupings_of: HashMap<i64, [Option<String>; 3]>,
 }
@@ -254,7 +257,7 @@ impl<'c> Recorder<'c> {
         Ok(Recorder {
             update: connection.prepare_cached(
                 "UPDATE messages SET state = ?2, channel_index = ?3, attempt = ?4, due_at = ?5,
-                    events = events + ?6 WHERE id = ?1",
+                    events = events + ?6, deferrals = ?7 WHERE id = ?1",
             )?,
             event: connection.prepare_cached(
                 "INSERT INTO status_events (message_id, seq, at, channel, status, error_code, operator)
@@ -267,8 +270,32 @@ impl<'c> Recorder<'c> {
             groupings: connection.prepare_cached(
                 "SELECT custom_grouping1, custom_grouping2, custom_grouping3 FROM contents WHERE id = ?1",
             )?,
+            // A channel that reuses an id (after wrapping around) names its newest part.
+            external_id: connection.prepare_cached(
+                "INSERT OR REPLACE INTO external_ids (connector, external_id, message_id, attempt, part_index)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?,
             groupings_of: HashMap::new(),
         })
+    }
+
+    /// Record the ids a channel gave the parts of message `id` it took in `attempt`.
+    fn external_ids(
+        &mut self,
+        id: MessageId,
+        attempt: u32,
+        external_ids: &ExternalIds,
+    ) -> rusqlite::Result<()> {
+        for (part_index, external_id) in external_ids.part_ids.iter().enumerate() {
+            self.external_id.execute(params![
+                &*external_ids.connector,
+                external_id,
+                id.0.as_bytes().as_slice(),
+                attempt,
+                part_index as i64,
+            ])?;
+        }
+        Ok(())
     }
 
     /// The custom groupings of `stored`'s content (read once per job, and only for contents
@@ -300,6 +327,7 @@ impl<'c> Recorder<'c> {
             Next::Ignore => return Ok(()),
             Next::Send { .. } => Some(now + lease),
             Next::Requeue => Some(now),
+            Next::Retry { at } => Some(*at),
             Next::Wait { until } => Some(*until),
             Next::Done => None,
         };
@@ -311,6 +339,7 @@ impl<'c> Recorder<'c> {
             decision.progress.attempt,
             due_at.map(millis),
             decision.reports.len() as i64,
+            decision.progress.deferrals,
         ])?;
         for (index, report) in decision.reports.iter().enumerate() {
             // Status changes are numbered from 1 in the order they are recorded.
@@ -654,6 +683,19 @@ impl Store for SqliteStore {
                     else {
                         continue;
                     };
+                    // The ids a channel gave the parts it took are facts whatever the decision
+                    // (a late send is still what a later receipt names): one row per part.
+                    for &index in &by_message[&id] {
+                        if let Event::Sent {
+                            attempt,
+                            external_ids,
+                        } = &events[index].1
+                        {
+                            recorder
+                                .external_ids(id, *attempt, external_ids)
+                                .map_err(backend_error)?;
+                        }
+                    }
                     let mut combined = Decision {
                         progress: stored.progress.clone(),
                         reports: Vec::new(),
@@ -697,6 +739,30 @@ impl Store for SqliteStore {
                 Ok::<_, StoreError>(())
             })
             .await
+    }
+
+    async fn sent_part(
+        &self,
+        connector: &str,
+        external_id: &str,
+    ) -> Result<Option<SentPart>, StoreError> {
+        let (connector, external_id) = (connector.to_owned(), external_id.to_owned());
+        self.read(move |connection| {
+            connection
+                .prepare_cached(
+                    "SELECT message_id, attempt, part_index FROM external_ids
+                     WHERE connector = ?1 AND external_id = ?2",
+                )?
+                .query_row(params![connector, external_id], |row| {
+                    Ok(SentPart {
+                        message_id: rows::message_id(row, 0)?,
+                        attempt: row.get(1)?,
+                        part_index: row.get(2)?,
+                    })
+                })
+                .optional()
+        })
+        .await
     }
 
     async fn awaiting_report(&self) -> Result<Vec<Dispatch>, StoreError> {

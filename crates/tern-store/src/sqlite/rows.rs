@@ -24,7 +24,7 @@ pub const MESSAGE_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.content_id
     c.body_type, c.dcs, c.app_key, c.rich_content, c.custom_grouping1, c.custom_grouping2, \
     c.custom_grouping3, m.parts, m.reference, m.channels, m.accepted_at, m.valid_until, \
     m.price_micros, m.state, m.channel_index, m.attempt, a.status_url, a.status_format, m.events, \
-    m.has_groupings";
+    m.has_groupings, m.deferrals";
 
 /// [`MESSAGE_COLUMNS`] without the content (sender, body and groupings empty), for the decisions
 /// that do not look at it; select them `FROM` [`EVENT_TABLES`]. Events are the most frequent
@@ -33,7 +33,7 @@ pub const MESSAGE_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.content_id
 pub const EVENT_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.content_id, '', '', \
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, m.parts, m.reference, m.channels, m.accepted_at, \
     m.valid_until, m.price_micros, m.state, m.channel_index, m.attempt, a.status_url, \
-    a.status_format, m.events, m.has_groupings";
+    a.status_format, m.events, m.has_groupings, m.deferrals";
 
 /// The tables [`MESSAGE_COLUMNS`] come from.
 pub const MESSAGE_TABLES: &str =
@@ -74,7 +74,7 @@ fn bad(index: usize, what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(index, Type::Text, what.to_owned().into())
 }
 
-fn message_id(row: &Row, index: usize) -> rusqlite::Result<MessageId> {
+pub fn message_id(row: &Row, index: usize) -> rusqlite::Result<MessageId> {
     let bytes: Vec<u8> = row.get(index)?;
     uuid::Uuid::from_slice(&bytes)
         .map(MessageId)
@@ -148,6 +148,7 @@ pub fn stored_message_from_row(
             channels,
             channel_index: row.get::<_, i64>(20)? as usize,
             attempt: row.get(21)?,
+            deferrals: row.get(26)?,
             valid_until,
         },
         message,

@@ -153,6 +153,23 @@ CREATE TABLE readiness (
     probed_at INTEGER NOT NULL
 );
 "#,
+    // 5: temporary send errors in a row on a message's current channel (they set the delay of
+    // its next retry there).
+    r#"
+ALTER TABLE messages ADD COLUMN deferrals INTEGER NOT NULL DEFAULT 0;
+"#,
+    // 6: the id a channel gave each part it took, keyed (and so indexed) by the connector that
+    // sent it and that id, so that a receipt naming only the channel's id finds its part.
+    r#"
+CREATE TABLE external_ids (
+    connector TEXT NOT NULL,
+    external_id TEXT NOT NULL,
+    message_id BLOB NOT NULL,
+    attempt INTEGER NOT NULL,
+    part_index INTEGER NOT NULL,
+    PRIMARY KEY (connector, external_id)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The version [`migrate`] brings a database to.

@@ -155,7 +155,14 @@ async fn fallback_reports_go_out_in_order_one_at_a_time() {
     assert_eq!((second[0].channel, second[0].attempt), (Channel::Sms, 2));
     assert_eq!(store.apply(id, failed, now).await.unwrap(), Next::Ignore);
     store
-        .apply(id, Event::Sent { attempt: 2 }, now)
+        .apply(
+            id,
+            Event::Sent {
+                attempt: 2,
+                external_ids: ExternalIds::default(),
+            },
+            now,
+        )
         .await
         .unwrap();
     let delivered = Event::ChannelReport {
@@ -356,13 +363,31 @@ async fn a_batch_of_events_applies_in_order_and_reports_once() {
     let nexts = store
         .apply_batch(
             vec![
-                (first_id, Event::Sent { attempt: 1 }),
-                (second_id, Event::Sent { attempt: 1 }),
+                (
+                    first_id,
+                    Event::Sent {
+                        attempt: 1,
+                        external_ids: ExternalIds::default(),
+                    },
+                ),
+                (
+                    second_id,
+                    Event::Sent {
+                        attempt: 1,
+                        external_ids: ExternalIds::default(),
+                    },
+                ),
                 // Sees the `Sent` above: delivered, then a duplicate that changes nothing.
                 (second_id, report(CmStatus::Delivered, None)),
                 (second_id, report(CmStatus::Delivered, None)),
                 (first_id, report(CmStatus::Failed, Some(24))),
-                (MessageId::generate(), Event::Sent { attempt: 1 }),
+                (
+                    MessageId::generate(),
+                    Event::Sent {
+                        attempt: 1,
+                        external_ids: ExternalIds::default(),
+                    },
+                ),
             ],
             now,
         )
@@ -622,7 +647,14 @@ async fn a_database_of_the_first_schema_is_migrated_with_everything_it_holds() {
     // The next status change is number 2, and its report carries the migrated groupings.
     let now = Timestamp::now();
     store
-        .apply(message_id, Event::Sent { attempt: 1 }, now)
+        .apply(
+            message_id,
+            Event::Sent {
+                attempt: 1,
+                external_ids: ExternalIds::default(),
+            },
+            now,
+        )
         .await
         .unwrap();
     let delivered = Event::ChannelReport {
@@ -735,4 +767,128 @@ async fn a_writer_that_stopped_is_not_ready_and_says_why() {
     );
     // The probe that succeeded a moment ago is not reused once the writer has failed.
     assert!(store.ready().await.is_err());
+}
+
+#[tokio::test]
+async fn a_deferred_message_waits_on_its_channel_and_keeps_its_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let token = ProductToken::generate();
+    let account = store
+        .create_account(new_account(&token, None))
+        .await
+        .unwrap();
+    // Stored to the millisecond.
+    let now = timestamp(millis(Timestamp::now()));
+    let msg = message(
+        account.id,
+        &[Channel::WhatsApp, Channel::Sms],
+        Money(0),
+        now,
+    );
+    let id = msg.id;
+    store.accept(account.id, vec![msg]).await.unwrap();
+    store.claim_due(now, 10, LEASE).await.unwrap();
+    let throttled = |attempt| Event::Deferred {
+        attempt,
+        retry_after: None,
+    };
+    let retry_at = now + SignedDuration::from_secs(1);
+    assert_eq!(
+        store.apply(id, throttled(1), now).await.unwrap(),
+        Next::Retry { at: retry_at }
+    );
+    // Not due before the retry; then on the same channel, as a new attempt.
+    assert!(store.claim_due(now, 10, LEASE).await.unwrap().is_empty());
+    assert_eq!(store.next_due().await.unwrap(), Some(retry_at));
+    let again = store.claim_due(retry_at, 10, LEASE).await.unwrap();
+    assert_eq!((again[0].channel, again[0].attempt), (Channel::WhatsApp, 2));
+    // The count was stored: the second default delay is twice the first.
+    assert_eq!(
+        store.apply(id, throttled(2), retry_at).await.unwrap(),
+        Next::Retry {
+            at: retry_at + SignedDuration::from_secs(2)
+        }
+    );
+    let records = store
+        .messages(
+            account.id,
+            MessageFilter {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(records[0].state, DeliveryState::Queued);
+    assert!(records[0].history.is_empty(), "no status report");
+    assert!(
+        store
+            .claim_reports(retry_at, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn the_ids_a_channel_gave_find_their_message_attempt_and_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let token = ProductToken::generate();
+    let account = store
+        .create_account(new_account(&token, None))
+        .await
+        .unwrap();
+    let now = Timestamp::now();
+    let msg = message(account.id, &[Channel::Sms], Money(0), now);
+    let id = msg.id;
+    store.accept(account.id, vec![msg]).await.unwrap();
+    store.claim_due(now, 10, LEASE).await.unwrap();
+    let sent = |connector: &str, part_ids: &[&str]| Event::Sent {
+        attempt: 1,
+        external_ids: ExternalIds {
+            connector: connector.into(),
+            part_ids: part_ids.iter().map(|part| part.to_string()).collect(),
+        },
+    };
+    // Recorded with the send even when the send itself changes nothing (the channel's
+    // acceptance came first in the same batch).
+    let accepted = Event::ChannelReport {
+        attempt: 1,
+        status: CmStatus::Accepted,
+        error_code: None,
+        operator: None,
+    };
+    store
+        .apply_batch(
+            vec![
+                (id, accepted),
+                (id, sent("smsc-a", &["a-1", "a-2"])),
+                (MessageId::generate(), sent("smsc-a", &["lost"])),
+            ],
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.sent_part("smsc-a", "a-2").await.unwrap(),
+        Some(SentPart {
+            message_id: id,
+            attempt: 1,
+            part_index: 1
+        })
+    );
+    assert_eq!(
+        store
+            .sent_part("smsc-a", "a-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .part_index,
+        0
+    );
+    // Ids are scoped by connector; events of unknown messages record nothing.
+    assert_eq!(store.sent_part("smsc-b", "a-1").await.unwrap(), None);
+    assert_eq!(store.sent_part("smsc-a", "lost").await.unwrap(), None);
 }
