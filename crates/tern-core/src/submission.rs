@@ -1,6 +1,7 @@
-//! The one submission path: a parsed request (from JSON, XML or GET) and the authenticated account
-//! become accepted messages and rejections with CM's exact codes and texts, and the accepted ones
-//! become the response CM clients parse. Every surface calls these functions.
+//! CM's submission rules: a parsed request (from JSON, XML or GET) and the authenticated account
+//! become accepted messages and rejections with CM's exact codes and texts, and the per-recipient
+//! results become the response CM clients parse. The submission service
+//! ([`crate::submitter::Submitter`]) applies them for every surface.
 
 use std::str::FromStr;
 use std::sync::Arc;
