@@ -14,6 +14,7 @@ pub mod report;
 pub mod rich_content;
 pub mod status;
 pub mod submission;
+pub mod submitter;
 pub mod validity;
 
 pub use jiff::Timestamp;

@@ -1,6 +1,7 @@
-//! The one submission path: a parsed request (from JSON, XML or GET) and the authenticated account
-//! become accepted messages and rejections with CM's exact codes and texts, and the accepted ones
-//! become the response CM clients parse. Every surface calls these functions.
+//! CM's submission rules: a parsed request (from JSON, XML or GET) and the authenticated account
+//! become accepted messages and rejections with CM's exact codes and texts, and the per-recipient
+//! results become the response CM clients parse. The submission service
+//! ([`crate::submitter::Submitter`]) applies them for every surface.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use crate::channel::{Channel, ChannelName};
 use crate::error_code::{Rejection, RequestError};
 use crate::message::{Content, MessageId, NewMessage};
 use crate::money::Money;
+use crate::submitter::MessageIds;
 use crate::{rich_content, validity};
 
 /// Settings of the submission rules.
@@ -107,16 +109,18 @@ pub fn messages<'r>(
     Ok(msgs)
 }
 
-/// Judge every recipient of every `msg`, in request order.
+/// Judge every recipient of every `msg`, in request order. Deterministic given its inputs: the
+/// time is `now` and each accepted recipient's id is the next one of `ids`.
 pub fn validate(
     msgs: &[SubmittedMsg],
     account: &Account,
     now: Timestamp,
     policy: &SubmissionPolicy,
+    ids: &dyn MessageIds,
 ) -> Vec<RecipientOutcome> {
     let mut outcomes = Vec::new();
     for msg in msgs {
-        validate_msg(msg, account, now, policy, &mut outcomes);
+        validate_msg(msg, account, now, policy, ids, &mut outcomes);
     }
     outcomes
 }
@@ -170,32 +174,88 @@ pub fn total_price(outcomes: &[RecipientOutcome]) -> Money {
     )
 }
 
-/// The JSON response for validated (and, where accepted, committed) outcomes, with its HTTP status.
-pub fn respond(outcomes: &[RecipientOutcome]) -> (u16, SubmitResponse) {
-    let accepted = outcomes
-        .iter()
-        .filter(|o| matches!(o, RecipientOutcome::Accepted(_)))
-        .count();
-    let messages = outcomes
-        .iter()
-        .map(|outcome| match outcome {
-            RecipientOutcome::Accepted(message) => MessageResult {
-                to: message.recipient.clone(),
-                status: MessageStatus::Accepted,
-                reference: message.reference.clone(),
-                parts: message.parts,
-                message_details: None,
-                message_error_code: 0,
-                message_id: Some(message.id.to_string()),
-            },
+/// What the client is told about one recipient: an accepted one with the id it was stored
+/// under, or the rejection. Holds no message content, so the accepted messages themselves can be
+/// moved into the store.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecipientResult {
+    Accepted {
+        id: MessageId,
+        to: String,
+        reference: Option<String>,
+        parts: u32,
+    },
+    Rejected {
+        to: String,
+        reference: Option<String>,
+        rejection: Rejection,
+    },
+}
+
+/// Split judged outcomes into what the client is told (in request order) and the accepted
+/// messages to store; rejections are moved, not copied.
+pub fn results_and_accepted(
+    outcomes: Vec<RecipientOutcome>,
+) -> (Vec<RecipientResult>, Vec<NewMessage>) {
+    let mut results = Vec::with_capacity(outcomes.len());
+    let mut accepted = Vec::with_capacity(outcomes.len());
+    for outcome in outcomes {
+        match outcome {
+            RecipientOutcome::Accepted(message) => {
+                results.push(RecipientResult::Accepted {
+                    id: message.id,
+                    to: message.recipient.clone(),
+                    reference: message.reference.clone(),
+                    parts: message.parts,
+                });
+                accepted.push(*message);
+            }
             RecipientOutcome::Rejected {
                 to,
                 reference,
                 rejection,
+            } => results.push(RecipientResult::Rejected {
+                to,
+                reference,
+                rejection,
+            }),
+        }
+    }
+    (results, accepted)
+}
+
+/// The JSON response for the per-recipient results of a submission, with its HTTP status.
+pub fn respond(results: Vec<RecipientResult>) -> (u16, SubmitResponse) {
+    let total = results.len();
+    let accepted = results
+        .iter()
+        .filter(|result| matches!(result, RecipientResult::Accepted { .. }))
+        .count();
+    let messages = results
+        .into_iter()
+        .map(|result| match result {
+            RecipientResult::Accepted {
+                id,
+                to,
+                reference,
+                parts,
             } => MessageResult {
-                to: to.clone(),
+                to,
+                status: MessageStatus::Accepted,
+                reference,
+                parts,
+                message_details: None,
+                message_error_code: 0,
+                message_id: Some(id.to_string()),
+            },
+            RecipientResult::Rejected {
+                to,
+                reference,
+                rejection,
+            } => MessageResult {
+                to,
                 status: MessageStatus::Rejected,
-                reference: reference.clone(),
+                reference,
                 parts: 0,
                 message_details: Some(rejection.details()),
                 message_error_code: rejection.code(),
@@ -203,7 +263,7 @@ pub fn respond(outcomes: &[RecipientOutcome]) -> (u16, SubmitResponse) {
             },
         })
         .collect();
-    let all_accepted = accepted == outcomes.len();
+    let all_accepted = accepted == total;
     let response = SubmitResponse {
         details: format!("Created {accepted} message(s)"),
         error_code: if all_accepted { 0 } else { 201 },
@@ -226,6 +286,7 @@ fn validate_msg(
     account: &Account,
     now: Timestamp,
     policy: &SubmissionPolicy,
+    ids: &dyn MessageIds,
     outcomes: &mut Vec<RecipientOutcome>,
 ) {
     let reference = msg.reference.clone().ok().flatten();
@@ -274,7 +335,7 @@ fn validate_msg(
                     rejection,
                 },
                 Ok(()) => RecipientOutcome::Accepted(Box::new(NewMessage {
-                    id: MessageId::generate(),
+                    id: ids.next_id(),
                     account_id: account.id,
                     recipient: number.clone(),
                     content: Arc::clone(&checked.content),

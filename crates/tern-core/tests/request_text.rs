@@ -10,6 +10,7 @@ use tern_core::account::{Account, ReportFormat, TokenHash};
 use tern_core::channel::Channel;
 use tern_core::conversion;
 use tern_core::submission::{self, RecipientOutcome, SubmissionPolicy};
+use tern_core::submitter::TimeOrderedIds;
 use tern_core::validity::{self, MAX_VALIDITY};
 use tern_proto::cm::conversion::ConversionRequest;
 use tern_proto::cm::json::parse_submit;
@@ -46,7 +47,13 @@ fn text() -> impl Strategy<Value = String> {
 }
 
 fn judge(msg: SubmittedMsg) -> Vec<RecipientOutcome> {
-    submission::validate(&[msg], &account(), now(), &SubmissionPolicy::default())
+    submission::validate(
+        &[msg],
+        &account(),
+        now(),
+        &SubmissionPolicy::default(),
+        &TimeOrderedIds,
+    )
 }
 
 proptest! {
@@ -105,7 +112,13 @@ proptest! {
         }]}});
         let request = parse_submit(body.to_string().as_bytes()).unwrap();
         let msgs = submission::messages(&request, &Default::default()).unwrap();
-        let outcomes = submission::validate(msgs, &account(), now(), &SubmissionPolicy::default());
+        let outcomes = submission::validate(
+            msgs,
+            &account(),
+            now(),
+            &SubmissionPolicy::default(),
+            &TimeOrderedIds,
+        );
         prop_assert_eq!(outcomes.len(), 1);
     }
 

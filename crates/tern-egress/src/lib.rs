@@ -14,3 +14,10 @@ pub struct Wakeups {
     pub dispatch: tokio::sync::Notify,
     pub reports: tokio::sync::Notify,
 }
+
+impl tern_core::submitter::Wake for Wakeups {
+    /// Accepted messages are new work for the dispatcher.
+    fn accepted(&self) {
+        self.dispatch.notify_one();
+    }
+}

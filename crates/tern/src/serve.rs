@@ -11,6 +11,7 @@ use tern_core::account::{NewAccount, ProductToken, ReportFormat};
 use tern_core::channel::Channel;
 use tern_core::ports::{Connector, EventSink, Store};
 use tern_core::submission::SubmissionPolicy;
+use tern_core::submitter::{Clock, Submitter, TimeOrderedIds, Wake};
 use tern_egress::Wakeups;
 use tern_egress::dispatcher::{DispatchSettings, Dispatcher};
 use tern_egress::events::event_channel;
@@ -77,23 +78,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let notifier_task = tokio::spawn(notifier.run(stopping.clone()));
     let applier_task = tokio::spawn(applier.run(applier_stopping));
 
-    let state = Arc::new(AppState {
-        store: Arc::clone(&store),
-        policy: SubmissionPolicy {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // Accepted messages wake the dispatcher directly.
+    let submitter = Submitter::new(
+        Arc::clone(&store),
+        Arc::clone(&clock),
+        Arc::clone(&wakeups) as Arc<dyn Wake>,
+        Arc::new(TimeOrderedIds),
+        SubmissionPolicy {
             price_per_part: config.price_per_part.parse()?,
             limits: config.limits,
         },
+    );
+    let state = Arc::new(AppState {
+        submitter,
+        store: Arc::clone(&store),
+        clock,
         max_body_bytes: config.max_body_bytes,
-        dispatch_wakeup: Arc::new(tokio::sync::Notify::new()),
-    });
-    // Accepted messages wake the dispatcher.
-    let accepted = Arc::clone(&state.dispatch_wakeup);
-    let forward = Arc::clone(&wakeups);
-    tokio::spawn(async move {
-        loop {
-            accepted.notified().await;
-            forward.dispatch.notify_one();
-        }
     });
 
     println!("Tern listening on http://{address}");
@@ -119,6 +120,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     println!("Tern stopped");
     Ok(())
+}
+
+/// The system's clock, for the submission service.
+struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> jiff::Timestamp {
+        jiff::Timestamp::now()
+    }
 }
 
 /// Completes when the store can never write again: the gateway then stops (and exits non-zero)

@@ -1,6 +1,19 @@
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use super::*;
 use crate::account::{ReportFormat, TokenHash};
 use tern_proto::cm::json::parse_submit;
+
+/// Ids 1, 2, 3, … in the order they are asked for.
+#[derive(Default)]
+struct SequentialIds(AtomicU64);
+
+impl MessageIds for SequentialIds {
+    fn next_id(&self) -> MessageId {
+        let next = self.0.fetch_add(1, Ordering::Relaxed) + 1;
+        MessageId(uuid::Uuid::from_u128(u128::from(next)))
+    }
+}
 
 fn account(channels: &[Channel]) -> Account {
     Account {
@@ -24,6 +37,7 @@ fn judge(body: &str, channels: &[Channel]) -> Vec<RecipientOutcome> {
         &account(channels),
         "2026-01-01T00:00:00Z".parse().unwrap(),
         &SubmissionPolicy::default(),
+        &SequentialIds::default(),
     )
 }
 
@@ -146,17 +160,39 @@ fn response_status_follows_the_spec() {
             {"from":"a","to":[{"number":"0031612345679"}],"body":{"content":""}}]}}"#,
         &Channel::ALL,
     );
-    let (status, response) = respond(&mixed);
+    let (results, accepted) = results_and_accepted(mixed);
+    assert_eq!(accepted.len(), 1);
+    assert_eq!(
+        results,
+        vec![
+            RecipientResult::Accepted {
+                id: MessageId(uuid::Uuid::from_u128(1)),
+                to: "0031612345678".into(),
+                reference: None,
+                parts: 1,
+            },
+            RecipientResult::Rejected {
+                to: "0031612345679".into(),
+                reference: None,
+                rejection: Rejection::EmptyBody,
+            },
+        ]
+    );
+    let (status, response) = respond(results.clone());
     assert_eq!(
         (status, response.error_code, response.details.as_str()),
         (200, 201, "Created 1 message(s)")
     );
-    let (status, response) = respond(&mixed[1..]);
+    assert_eq!(
+        response.messages[0].message_id.as_deref(),
+        Some("00000000-0000-0000-0000-000000000001")
+    );
+    let (status, response) = respond(results[1..].to_vec());
     assert_eq!(
         (status, response.error_code, response.details.as_str()),
         (400, 201, "Created 0 message(s)")
     );
-    let (status, response) = respond(&mixed[..1]);
+    let (status, response) = respond(results[..1].to_vec());
     assert_eq!((status, response.error_code), (200, 0));
 }
 
@@ -236,6 +272,7 @@ fn texts_are_bounded_by_every_channel_the_message_may_travel_on() {
             &account(&Channel::ALL),
             "2026-01-01T00:00:00Z".parse().unwrap(),
             &SubmissionPolicy::default(),
+            &SequentialIds::default(),
         )
     };
     let at = |n: usize| "é".repeat(n);

@@ -10,8 +10,8 @@ use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use jiff::Timestamp;
 use tern_core::conversion::{self, ConversionError, number_forms};
+use tern_core::error_code::RequestError;
 use tern_proto::cm::conversion::{ConversionRequest, parse_json, parse_xml};
 #[allow(unused_imports)] // named in the OpenAPI attribute
 use tern_proto::cm::wire::ConversionBody;
@@ -74,23 +74,27 @@ pub async fn post(State(state): State<Arc<AppState>>, request: Request) -> Respo
         Ok(parsed) => parsed,
         Err(error) => return refused(error),
     };
-    let token = match conversion::token(&parsed) {
-        Ok(token) => token,
-        Err(error) => return refused(error),
-    };
-    let account = match state.store.account_by_token(token.hash()).await {
-        Ok(Some(account)) => account,
-        Ok(None) => {
+    // The Conversion API's own credential rules come first; then the gateway's one lookup.
+    if let Err(error) = conversion::token(&parsed) {
+        return refused(error);
+    }
+    let account = match state
+        .submitter
+        .authenticate(parsed.product_token.as_deref())
+        .await
+    {
+        Ok(account) => account,
+        Err(RequestError::NoAccount) => {
             return refused(ConversionError::Forbidden(
                 "No account found for the given authentication".into(),
             ));
         }
-        Err(error) => {
-            tracing::error!(%error, "account lookup failed");
-            return answer(500, "Unknown error".into());
+        Err(RequestError::InvalidProductToken) => {
+            return refused(ConversionError::Forbidden("Invalid product token.".into()));
         }
+        Err(_) => return answer(500, "Unknown error".into()),
     };
-    let valid = match conversion::validate(&parsed, Timestamp::now()) {
+    let valid = match conversion::validate(&parsed, state.clock.now()) {
         Ok(valid) => valid,
         Err(error) => return refused(error),
     };

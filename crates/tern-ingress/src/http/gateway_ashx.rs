@@ -14,13 +14,13 @@ use axum::extract::{RawQuery, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tern_core::error_code::{RequestError, Surface};
-use tern_core::submission;
+use tern_core::submitter::{Submission, Submitted};
 use tern_proto::cm::submission::SubmitRequest;
 use tern_proto::cm::xml_tree::XmlError;
 use tern_proto::cm::{get, xml};
 
 use super::AppState;
-use super::submit::{commit, judge, read_body};
+use super::submit::read_body;
 
 fn plain(text: String) -> Response {
     (
@@ -31,21 +31,18 @@ fn plain(text: String) -> Response {
         .into_response()
 }
 
-/// Judge and commit an all-or-nothing request; the plain-text answer.
+/// Submit an all-or-nothing request; the plain-text answer.
 async fn submit_atomic(state: &AppState, request: SubmitRequest, surface: Surface) -> Response {
     let token = request.product_token.clone();
-    let result = async {
-        let (account, outcomes) = judge(state, &request, surface).await?;
-        if let Some(rejection) = submission::first_rejection(&outcomes) {
-            return Ok(Some(rejection.plain_text(surface)));
-        }
-        commit(state, &account, outcomes).await?;
-        Ok::<_, RequestError>(None)
-    }
-    .await;
-    match result {
-        Ok(None) => plain(String::new()),
-        Ok(Some(line)) => plain(line),
+    match state
+        .submitter
+        .submit(Submission::Cm(request), surface)
+        .await
+    {
+        Ok(Submitted::AllStored) => plain(String::new()),
+        Ok(Submitted::Refused(rejection)) => plain(rejection.plain_text(surface)),
+        // XML and GET are all-or-nothing, never answered per recipient.
+        Ok(Submitted::PerRecipient(_)) => plain(RequestError::Unknown.plain_text(surface, None)),
         Err(error) => plain(error.plain_text(surface, token.as_deref())),
     }
 }
@@ -68,19 +65,6 @@ pub(super) async fn read_xml<T: Send + 'static>(
     }
 }
 
-/// The account of a product token, as `judge` finds it: here before the tree is built.
-async fn authenticate(state: &AppState, token: Option<&str>) -> Result<(), RequestError> {
-    let token = submission::product_token(token)?;
-    match state.store.account_by_token(token.hash()).await {
-        Ok(Some(_)) => Ok(()),
-        Ok(None) => Err(RequestError::NoAccount),
-        Err(error) => {
-            tracing::error!(%error, "account lookup failed");
-            Err(RequestError::Unknown)
-        }
-    }
-}
-
 /// `POST /gateway.ashx` with an XML body.
 pub async fn post_xml(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let bytes = match read_body(request.into_body(), state.max_body_bytes).await {
@@ -91,7 +75,7 @@ pub async fn post_xml(State(state): State<Arc<AppState>>, request: Request) -> R
         Ok(token) => token,
         Err(error) => return plain(error.plain_text(Surface::Xml, None)),
     };
-    if let Err(error) = authenticate(&state, token.as_deref()).await {
+    if let Err(error) = state.submitter.authenticate(token.as_deref()).await {
         return plain(error.plain_text(Surface::Xml, token.as_deref()));
     }
     match read_xml(bytes, xml::parse_submit).await {

@@ -14,7 +14,6 @@ use serde::Serialize;
 use tern_core::error_code::RequestError;
 use tern_core::message::{DeliveryState, MessageFilter, MessageId, MessageRecord};
 use tern_core::report::cm_local_time;
-use tern_core::submission;
 use tern_proto::cm::response::SubmitResponse;
 use utoipa::{IntoParams, ToSchema};
 
@@ -113,17 +112,12 @@ pub async fn list(
     let token = headers
         .get("x-cm-producttoken")
         .and_then(|value| value.to_str().ok());
-    let token = match submission::product_token(token) {
-        Ok(token) => token,
-        Err(error) => return auth_error(error),
-    };
-    let account = match state.store.account_by_token(token.hash()).await {
-        Ok(Some(account)) => account,
-        Ok(None) => return auth_error(RequestError::NoAccount),
-        Err(store_error) => {
-            tracing::error!(%store_error, "account lookup failed");
+    let account = match state.submitter.authenticate(token).await {
+        Ok(account) => account,
+        Err(RequestError::Unknown) => {
             return error_from(StatusCode::INTERNAL_SERVER_ERROR, RequestError::Unknown);
         }
+        Err(error) => return auth_error(error),
     };
     let filter = match LogQuery::parse(query.as_deref()).and_then(filter_of) {
         Ok(filter) => filter,

@@ -18,18 +18,18 @@ use axum::routing::{get, post};
 use futures_util::FutureExt;
 use tern_core::error_code::{RequestError, Surface};
 use tern_core::ports::Store;
-use tern_core::submission::SubmissionPolicy;
+use tern_core::submitter::{Clock, Submitter};
 use tern_proto::cm::response::SubmitResponse;
-use tokio::sync::Notify;
 
 /// What every handler shares.
 pub struct AppState {
+    /// Authenticates requests and takes submissions in (every surface's one path).
+    pub submitter: Submitter,
+    /// For what is not a submission: conversions, the message log, readiness.
     pub store: Arc<dyn Store>,
-    pub policy: SubmissionPolicy,
+    pub clock: Arc<dyn Clock>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
-    /// Woken when messages are accepted.
-    pub dispatch_wakeup: Arc<Notify>,
 }
 
 /// The HTTP API.
@@ -63,7 +63,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// A request whose client disconnects has its handler dropped at its next await. That never
 /// leaves a commit half done: the store's write is one transaction that completes (or not) once
 /// handed to the writer, whether or not anyone waits for its answer, and the dispatcher is woken
-/// even then (see `submit::commit`). A client that only half-closes its connection still gets
+/// even then (see `tern_core::submitter::Submitter::submit`). A client that only half-closes its connection still gets
 /// its answer (the server keeps half-closed connections open).
 fn guarded(routes: Router) -> Router {
     routes.layer(middleware::from_fn(answer_panics))

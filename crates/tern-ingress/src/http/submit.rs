@@ -1,6 +1,6 @@
 //! `POST /v1.0/message`: CM's JSON interface. The request is read within the body limit, parsed,
-//! authenticated and judged by `tern_core::submission`; accepted messages are committed durably
-//! before the response is written.
+//! and handed to the submission service (`tern_core::submitter`), which authenticates, judges and
+//! durably stores it before the per-recipient response is written.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,14 +10,11 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use jiff::Timestamp;
-use tern_core::account::Account;
 use tern_core::error_code::{RequestError, Surface};
-use tern_core::ports::AcceptError;
-use tern_core::submission::{self, RecipientOutcome};
+use tern_core::submission;
+use tern_core::submitter::{Submission, Submitted};
 use tern_proto::cm::json::parse_submit;
 use tern_proto::cm::response::SubmitResponse;
-use tern_proto::cm::submission::SubmitRequest;
 #[allow(unused_imports)] // named in the OpenAPI attribute
 use tern_proto::cm::wire::MessageRequest;
 
@@ -118,83 +115,16 @@ async fn submit(state: &AppState, body: Body) -> Result<Response, RequestError> 
     let bytes = read_body(body, state.max_body_bytes).await?;
     let request = parse_submit(&bytes).map_err(|_| RequestError::InvalidJson)?;
     drop(bytes);
-    let (account, outcomes) = judge(state, &request, Surface::Json).await?;
-    drop(request);
-    // The answer is built first so that the accepted messages can be moved into the store, not
-    // copied: a request's memory stays a small multiple of its size.
-    let (status, response) = submission::respond(&outcomes);
-    commit(state, &account, outcomes).await?;
-    Ok(json_response(status, &response))
-}
-
-/// Authenticate and judge a parsed request: the one submission path of every surface.
-pub async fn judge(
-    state: &AppState,
-    request: &SubmitRequest,
-    surface: Surface,
-) -> Result<(Account, Vec<RecipientOutcome>), RequestError> {
-    let token = submission::product_token(request.product_token.as_deref())?;
-    let account = state
-        .store
-        .account_by_token(token.hash())
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "account lookup failed");
-            RequestError::Unknown
-        })?
-        .ok_or(RequestError::NoAccount)?;
-    let msgs = submission::messages(request, &state.policy.limits)?;
-    if surface == Surface::Get
-        && let Err(rejection) = submission::check_get_rules(msgs)
+    match state
+        .submitter
+        .submit(Submission::Cm(request), Surface::Json)
+        .await?
     {
-        let to = String::new();
-        return Ok((
-            account,
-            vec![RecipientOutcome::Rejected {
-                to,
-                reference: None,
-                rejection,
-            }],
-        ));
-    }
-    let outcomes = submission::validate(msgs, &account, Timestamp::now(), &state.policy);
-    Ok((account, outcomes))
-}
-
-/// Wakes the dispatcher when dropped.
-struct WakeOnDrop<'a>(&'a tokio::sync::Notify);
-
-impl Drop for WakeOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.notify_one();
-    }
-}
-
-/// Store the accepted outcomes durably (and debit the account), then wake the dispatcher.
-pub async fn commit(
-    state: &AppState,
-    account: &Account,
-    outcomes: Vec<RecipientOutcome>,
-) -> Result<(), RequestError> {
-    let accepted: Vec<_> = outcomes
-        .into_iter()
-        .filter_map(|outcome| match outcome {
-            RecipientOutcome::Accepted(message) => Some(*message),
-            RecipientOutcome::Rejected { .. } => None,
-        })
-        .collect();
-    if accepted.is_empty() {
-        return Ok(());
-    }
-    // Once handed to the store the write commits whether or not this future is still awaited
-    // (a client that disconnects drops it): the dispatcher is woken in either case.
-    let _wake = WakeOnDrop(&state.dispatch_wakeup);
-    match state.store.accept(account.id, accepted).await {
-        Ok(()) => Ok(()),
-        Err(AcceptError::InsufficientBalance) => Err(RequestError::InsufficientBalance),
-        Err(AcceptError::Store(error)) => {
-            tracing::error!(%error, "storing accepted messages failed");
-            Err(RequestError::Unknown)
+        Submitted::PerRecipient(results) => {
+            let (status, response) = submission::respond(results);
+            Ok(json_response(status, &response))
         }
+        // The JSON surface is answered per recipient, never all-or-nothing.
+        Submitted::AllStored | Submitted::Refused(_) => Err(RequestError::Unknown),
     }
 }

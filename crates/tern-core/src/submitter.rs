@@ -1,0 +1,196 @@
+//! The submission service: the one use case every surface that takes messages in calls
+//! (authenticate → surface rules → request limits → validate → store → wake the dispatcher), so
+//! that HTTP handlers (and later an SMPP session) only parse and render. It works over ports: the
+//! [`Store`], a [`Clock`], a [`Wake`] for the dispatcher and the [`MessageIds`] that name accepted
+//! messages, which keeps [`submission::validate`] deterministic given its inputs.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use tern_proto::cm::submission::SubmitRequest;
+
+use crate::account::Account;
+use crate::error_code::{Rejection, RequestError, Surface};
+use crate::message::{MessageId, NewMessage};
+use crate::ports::{AcceptError, Store};
+use crate::submission::{self, RecipientOutcome, RecipientResult, SubmissionPolicy};
+
+/// The time, as the service sees it (the system clock in the gateway, a fixed one in tests).
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> Timestamp;
+}
+
+/// Told when messages were handed to the store, to wake the dispatcher.
+pub trait Wake: Send + Sync + 'static {
+    /// Messages were stored (or their write was handed to the store): new work may be due.
+    fn accepted(&self);
+}
+
+/// Where the ids of accepted messages come from.
+pub trait MessageIds: Send + Sync + 'static {
+    /// A new id, never handed out before.
+    fn next_id(&self) -> MessageId;
+}
+
+/// The gateway's ids: UUIDv7, time-ordered so inserts stay append-only.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TimeOrderedIds;
+
+impl MessageIds for TimeOrderedIds {
+    fn next_id(&self) -> MessageId {
+        MessageId::generate()
+    }
+}
+
+/// A request to send messages, as a surface hands it to the [`Submitter`].
+///
+/// Each surface brings its messages in its own form, judged by the rules that belong to it:
+///
+/// - [`Submission::Cm`]: a request of CM's JSON, XML or GET interface as its client wrote it
+///   (every field with the wire type it came in), judged by CM's field rules with CM's codes.
+///   The product token it carries is authenticated per request.
+///
+/// An SMPP `submit_sm` is meant to become a second variant rather than being squeezed through
+/// CM-shaped strings: its session was authenticated at bind time, so it carries the bound account
+/// instead of a token, and its short message is bytes with a `data_coding`, a UDH or SAR
+/// concatenation info, and possibly a binary body (a body form such as
+/// `Text(String)` / `Binary { bytes, data_coding, udh }`). It is added with the SMPP server,
+/// together with its rules and with stored content that can hold bytes.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Submission {
+    Cm(SubmitRequest),
+}
+
+/// What became of a submission, for its surface to render. The surface decides the form: JSON
+/// answers per recipient; XML and GET are all-or-nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Submitted {
+    /// Per recipient, in request order; the accepted ones are stored (JSON).
+    PerRecipient(Vec<RecipientResult>),
+    /// Every recipient was accepted and stored (all-or-nothing surfaces).
+    AllStored,
+    /// The first rejection in request order; nothing was stored (all-or-nothing surfaces).
+    Refused(Rejection),
+}
+
+/// Whether a surface takes a request all-or-nothing: one rejection sinks it, nothing is stored.
+fn all_or_nothing(surface: Surface) -> bool {
+    matches!(surface, Surface::Xml | Surface::Get)
+}
+
+/// The submission service. One per gateway, shared by every surface.
+pub struct Submitter {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    wake: Arc<dyn Wake>,
+    ids: Arc<dyn MessageIds>,
+    policy: SubmissionPolicy,
+}
+
+impl Submitter {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        wake: Arc<dyn Wake>,
+        ids: Arc<dyn MessageIds>,
+        policy: SubmissionPolicy,
+    ) -> Self {
+        Submitter {
+            store,
+            clock,
+            wake,
+            ids,
+            policy,
+        }
+    }
+
+    /// The account of a product token: the one token → account lookup of the gateway.
+    /// [`RequestError::InvalidProductToken`] when it is absent or not a GUID,
+    /// [`RequestError::NoAccount`] when no account has it, [`RequestError::Unknown`] when the
+    /// store failed (logged here).
+    pub async fn authenticate(&self, token: Option<&str>) -> Result<Account, RequestError> {
+        let token = submission::product_token(token)?;
+        self.store
+            .account_by_token(token.hash())
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "account lookup failed");
+                RequestError::Unknown
+            })?
+            .ok_or(RequestError::NoAccount)
+    }
+
+    /// Judge a submission arriving on `surface` and store what it accepts, durably, before
+    /// returning; the dispatcher is woken once the write was handed to the store, even if this
+    /// future is dropped before the store answers (a client that went away).
+    ///
+    /// The submission is dropped once judged, and the answer is built before the accepted
+    /// messages are moved (not copied) into the store: a request's memory stays a small multiple
+    /// of its size.
+    pub async fn submit(
+        &self,
+        submission: Submission,
+        surface: Surface,
+    ) -> Result<Submitted, RequestError> {
+        let Submission::Cm(request) = submission;
+        let account = self.authenticate(request.product_token.as_deref()).await?;
+        let msgs = submission::messages(&request, &self.policy.limits)?;
+        if surface == Surface::Get
+            && let Err(rejection) = submission::check_get_rules(msgs)
+        {
+            return Ok(Submitted::Refused(rejection));
+        }
+        let outcomes =
+            submission::validate(msgs, &account, self.clock.now(), &self.policy, &*self.ids);
+        drop(request);
+        if all_or_nothing(surface) {
+            if let Some(rejection) = submission::first_rejection(&outcomes) {
+                return Ok(Submitted::Refused(rejection.clone()));
+            }
+            let accepted = outcomes
+                .into_iter()
+                .filter_map(|outcome| match outcome {
+                    RecipientOutcome::Accepted(message) => Some(*message),
+                    RecipientOutcome::Rejected { .. } => None,
+                })
+                .collect();
+            self.store(&account, accepted).await?;
+            return Ok(Submitted::AllStored);
+        }
+        let (results, accepted) = submission::results_and_accepted(outcomes);
+        self.store(&account, accepted).await?;
+        Ok(Submitted::PerRecipient(results))
+    }
+
+    /// Store the accepted messages durably and debit the account, then wake the dispatcher.
+    async fn store(
+        &self,
+        account: &Account,
+        accepted: Vec<NewMessage>,
+    ) -> Result<(), RequestError> {
+        if accepted.is_empty() {
+            return Ok(());
+        }
+        // Once handed to the store the write commits whether or not this future is still awaited
+        // (a client that disconnects drops it): the dispatcher is woken in either case.
+        let _wake = WakeOnDrop(&*self.wake);
+        match self.store.accept(account.id, accepted).await {
+            Ok(()) => Ok(()),
+            Err(AcceptError::InsufficientBalance) => Err(RequestError::InsufficientBalance),
+            Err(AcceptError::Store(error)) => {
+                tracing::error!(%error, "storing accepted messages failed");
+                Err(RequestError::Unknown)
+            }
+        }
+    }
+}
+
+/// Wakes the dispatcher when dropped.
+struct WakeOnDrop<'a>(&'a dyn Wake);
+
+impl Drop for WakeOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.accepted();
+    }
+}
