@@ -1,5 +1,5 @@
 //! Conversions: a client reports that the recipient of a message acted on it. The rules that turn
-//! a [`ConversionRequest`] into a [`Conversion`], and their HTTP answers.
+//! a [`ConversionRequest`] into a [`Conversion`]; their refusals are rows of the error table.
 
 use jiff::Timestamp;
 use jiff::civil::DateTime;
@@ -7,6 +7,7 @@ use jiff::tz::TimeZone;
 use tern_proto::cm::conversion::ConversionRequest;
 
 use crate::account::ProductToken;
+pub use crate::error_code::ConversionError;
 
 /// A valid conversion, before the store matches it to messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,48 +17,13 @@ pub struct Conversion {
     pub converted_at: Timestamp,
 }
 
-/// Why a conversion was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConversionError {
-    /// No usable credentials.
-    #[error("a product token is required")]
-    Unauthenticated,
-    /// Credentials that identify no account (or a method Tern does not offer).
-    #[error("{0}")]
-    Forbidden(String),
-    /// A field is missing or malformed.
-    #[error("{0}")]
-    Malformed(String),
-    /// No message of the account has that reference and number.
-    #[error("no message with reference '{reference}' was sent to {recipient}")]
-    NoSuchMessage {
-        reference: String,
-        recipient: String,
-    },
-}
-
-impl ConversionError {
-    /// The HTTP status.
-    pub fn http_status(&self) -> u16 {
-        match self {
-            ConversionError::Unauthenticated => 401,
-            ConversionError::Forbidden(_) => 403,
-            ConversionError::Malformed(_) => 400,
-            ConversionError::NoSuchMessage { .. } => 404,
-        }
-    }
-}
-
 /// The product token, or why the request is not authenticated.
 pub fn token(request: &ConversionRequest) -> Result<ProductToken, ConversionError> {
     match &request.product_token {
         Some(text) => text
             .parse()
-            .map_err(|_| ConversionError::Forbidden("Invalid product token.".into())),
-        None if request.login_authentication => Err(ConversionError::Forbidden(
-            "Customer/Login/Password authentication is not available in Tern: use a product token"
-                .into(),
-        )),
+            .map_err(|_| ConversionError::InvalidProductToken),
+        None if request.login_authentication => Err(ConversionError::LoginAuthentication),
         None => Err(ConversionError::Unauthenticated),
     }
 }
@@ -70,18 +36,16 @@ pub fn validate(
     let recipient = request
         .msisdn
         .clone()
-        .ok_or_else(|| ConversionError::Malformed("Msisdn is required".into()))?;
+        .ok_or(ConversionError::MissingField("Msisdn"))?;
     let reference = request
         .reference
         .clone()
-        .ok_or_else(|| ConversionError::Malformed("Reference is required".into()))?;
+        .ok_or(ConversionError::MissingField("Reference"))?;
     let converted_at = match request.converted_timestamp.as_deref() {
         None => now,
-        Some(text) => parse_time(text).ok_or_else(|| {
-            ConversionError::Malformed(format!(
-                "ConvertedTimestamp '{text}' is not a time such as 2026-11-25T10:00:00 or 2026-11-25T09:00:00Z"
-            ))
-        })?,
+        Some(text) => {
+            parse_time(text).ok_or_else(|| ConversionError::InvalidTimestamp(text.to_owned()))?
+        }
     };
     Ok(Conversion {
         recipient,

@@ -1,7 +1,15 @@
-//! The one table of CM error codes, HTTP statuses and texts. Every surface answers from here; no
-//! error text is built at a call site (as Meilisearch keeps its error codes in one place).
+//! The one table of errors: every error a client can get, one row (match arm) per variant, with
+//! its CM code, HTTP status, JSON text, XML text, GET text and SMPP 3.4 command_status; the
+//! conversion and message-log errors with their HTTP statuses and texts; and the delivery error
+//! codes 5-37 reports carry. Every surface answers from here; no error text is built at a call
+//! site (as Meilisearch keeps its error codes in one place).
+
+use std::fmt;
+
+use tern_proto::sms::{BodyError, DEFAULT_MAX_PARTS, PartLimitError};
 
 use crate::channel::Channel;
+use crate::rich_content::RichPath;
 
 /// The interface a request came in on. JSON answers per message; XML and GET are all-or-nothing
 /// and answer one plain-text line, `Error: ERROR <text>`, with texts of their own tables.
@@ -15,6 +23,69 @@ pub enum Surface {
 /// The plain-text answer of the XML and GET interfaces.
 fn error_line(text: &str) -> String {
     format!("Error: ERROR {text}")
+}
+
+/// An SMPP 3.4 `command_status` (section 5.1.3) an SMPP session answers an error with.
+///
+/// How the table chooses: a sender problem is `ESME_RINVSRCADR`, a recipient problem
+/// `ESME_RINVDSTADR`, a body length or part-count problem `ESME_RINVMSGLEN`, a validity problem
+/// `ESME_RINVEXPIRY`, bad credentials `ESME_RINVPASWD` (malformed) or `ESME_RBINDFAIL` (no such
+/// account: the answer does not tell whether the system_id exists). A rule a client breaks that
+/// SMPP has no status for is `ESME_RSUBMITFAIL` (permanent: resending the same message fails
+/// again), not `ESME_RX_T_APPN`, which is kept for what may succeed later (no balance yet);
+/// anything unexpected is `ESME_RSYSERR`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum SmppStatus {
+    /// 0x01: message length is invalid.
+    InvalidMessageLength = 0x01,
+    /// 0x02: command length is invalid.
+    InvalidCommandLength = 0x02,
+    /// 0x08: system error.
+    SystemError = 0x08,
+    /// 0x0A: invalid source address.
+    InvalidSourceAddress = 0x0A,
+    /// 0x0B: invalid destination address.
+    InvalidDestinationAddress = 0x0B,
+    /// 0x0D: bind failed.
+    BindFailed = 0x0D,
+    /// 0x0E: invalid password.
+    InvalidPassword = 0x0E,
+    /// 0x33: invalid number of destinations.
+    InvalidNumberOfDestinations = 0x33,
+    /// 0x45: submit_sm or submit_multi failed.
+    SubmitFailed = 0x45,
+    /// 0x58: throttling error (the ESME exceeded its allowed message limits).
+    Throttled = 0x58,
+    /// 0x62: invalid message validity period (expiry time).
+    InvalidExpiry = 0x62,
+    /// 0x64: ESME receiver temporary app error.
+    TemporaryAppError = 0x64,
+}
+
+impl SmppStatus {
+    /// The `command_status` value.
+    pub fn value(self) -> u32 {
+        self as u32
+    }
+
+    /// The specification's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SmppStatus::InvalidMessageLength => "ESME_RINVMSGLEN",
+            SmppStatus::InvalidCommandLength => "ESME_RINVCMDLEN",
+            SmppStatus::SystemError => "ESME_RSYSERR",
+            SmppStatus::InvalidSourceAddress => "ESME_RINVSRCADR",
+            SmppStatus::InvalidDestinationAddress => "ESME_RINVDSTADR",
+            SmppStatus::BindFailed => "ESME_RBINDFAIL",
+            SmppStatus::InvalidPassword => "ESME_RINVPASWD",
+            SmppStatus::InvalidNumberOfDestinations => "ESME_RINVNUMDESTS",
+            SmppStatus::SubmitFailed => "ESME_RSUBMITFAIL",
+            SmppStatus::Throttled => "ESME_RTHROTTLED",
+            SmppStatus::InvalidExpiry => "ESME_RINVEXPIRY",
+            SmppStatus::TemporaryAppError => "ESME_RX_T_APPN",
+        }
+    }
 }
 
 /// A failure of the whole request: nothing in it was accepted.
@@ -51,16 +122,16 @@ impl RequestError {
     pub fn code(&self) -> u32 {
         match self {
             RequestError::NoAccount => 101,
-            RequestError::InvalidProductToken => 103,
             RequestError::InsufficientBalance => 102,
-            RequestError::Unroutable => 203,
-            RequestError::NoMsg
-            | RequestError::MsgNotArray
-            | RequestError::TooManyMsgs { .. }
-            | RequestError::TooManyRecipients { .. } => 203,
+            RequestError::InvalidProductToken => 103,
             RequestError::InvalidJson
             | RequestError::InvalidXml(_)
             | RequestError::BodyTooLarge { .. } => 202,
+            RequestError::Unroutable
+            | RequestError::NoMsg
+            | RequestError::MsgNotArray
+            | RequestError::TooManyMsgs { .. }
+            | RequestError::TooManyRecipients { .. } => 203,
             RequestError::Unknown => 999,
         }
     }
@@ -71,6 +142,26 @@ impl RequestError {
             RequestError::Unknown => 500,
             RequestError::BodyTooLarge { .. } => 413,
             _ => 400,
+        }
+    }
+
+    /// The SMPP `command_status`. Several rows cannot arise on SMPP (a PDU carries one message,
+    /// not JSON or XML) but have a value, so that no error is left without one.
+    pub fn smpp_status(&self) -> SmppStatus {
+        match self {
+            // Unknown credentials: a bind failure that does not tell whether the id exists.
+            RequestError::NoAccount => SmppStatus::BindFailed,
+            RequestError::InvalidProductToken => SmppStatus::InvalidPassword,
+            // The same message may be accepted once the balance is topped up.
+            RequestError::InsufficientBalance => SmppStatus::TemporaryAppError,
+            RequestError::Unroutable => SmppStatus::SubmitFailed,
+            RequestError::NoMsg | RequestError::MsgNotArray => SmppStatus::SubmitFailed,
+            RequestError::TooManyMsgs { .. } | RequestError::TooManyRecipients { .. } => {
+                SmppStatus::InvalidNumberOfDestinations
+            }
+            RequestError::InvalidJson | RequestError::InvalidXml(_) => SmppStatus::SubmitFailed,
+            RequestError::BodyTooLarge { .. } => SmppStatus::InvalidCommandLength,
+            RequestError::Unknown => SmppStatus::SystemError,
         }
     }
 
@@ -120,6 +211,114 @@ impl RequestError {
     }
 }
 
+/// A field of a `msg` a rule names, as clients spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    ToNumber,
+    BodyContent,
+    BodyType,
+    Reference,
+    CustomGrouping,
+    CustomGrouping2,
+    CustomGrouping3,
+    Validity,
+    AppKey,
+    Dcs,
+    MinimumParts,
+    MaximumParts,
+}
+
+impl Field {
+    /// The three custom groupings, in order.
+    pub const CUSTOM_GROUPINGS: [Field; 3] = [
+        Field::CustomGrouping,
+        Field::CustomGrouping2,
+        Field::CustomGrouping3,
+    ];
+
+    /// The name as clients write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::ToNumber => "to.number",
+            Field::BodyContent => "body.content",
+            Field::BodyType => "body.type",
+            Field::Reference => "reference",
+            Field::CustomGrouping => "customGrouping",
+            Field::CustomGrouping2 => "customGrouping2",
+            Field::CustomGrouping3 => "customGrouping3",
+            Field::Validity => "validity",
+            Field::AppKey => "appKey",
+            Field::Dcs => "dcs",
+            Field::MinimumParts => "minimumNumberOfMessageParts",
+            Field::MaximumParts => "maximumNumberOfMessageParts",
+        }
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which rule of `richContent` a part breaks; the path says where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RichRule {
+    /// The element must be an array.
+    NotAnArray,
+    /// A conversation part with nothing in it.
+    EmptyPart,
+    /// A required element is absent.
+    Required,
+    /// A `mimeType` the spec does not list (as sent).
+    UnsupportedMediaType(String),
+    /// A location with neither a search query nor both coordinates.
+    NoPlace,
+    /// A latitude or longitude that is not a number in range (as sent).
+    InvalidCoordinate {
+        coordinate: Coordinate,
+        value: String,
+    },
+    /// A contacts list with no contact.
+    NoContacts,
+    /// A template language policy other than `fallback` or `deterministic` (as sent).
+    InvalidLanguagePolicy(String),
+    /// More suggestions than a message may carry.
+    TooManySuggestions { count: usize, limit: usize },
+    /// An element a suggestion's action needs is absent (the action).
+    RequiredForAction(&'static str),
+    /// A calendar without its start and end.
+    CalendarNeedsTimes,
+    /// A suggestion action that is none of the spec's (as sent).
+    UnknownAction(String),
+    /// Conversation parts and suggestions Viber cannot carry together.
+    NotAViberCombination,
+}
+
+/// Which coordinate of a location.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coordinate {
+    Latitude,
+    Longitude,
+}
+
+impl Coordinate {
+    /// The field's name, which is also the rule's word.
+    pub fn name(self) -> &'static str {
+        match self {
+            Coordinate::Latitude => "latitude",
+            Coordinate::Longitude => "longitude",
+        }
+    }
+}
+
+/// A `richContent` rule broken at a path such as `richContent.conversation[2].media.mimeType`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RichContentError {
+    pub path: RichPath,
+    pub rule: RichRule,
+}
+
 /// Why one recipient of one `msg` was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejection {
@@ -133,12 +332,22 @@ pub enum Rejection {
     NotANumber(String),
     /// A field that must be an array is not (the field name).
     NotAnArray(&'static str),
+    /// A field that must be a string is not.
+    NotAString(Field),
+    /// A field that must be an integer is not.
+    NotAnInteger(Field),
+    /// `body` is present but not an object.
+    BodyNotAnObject,
+    /// `richContent` is present but not an object.
+    RichContentNotAnObject,
     /// `body` is absent.
     NoBody,
     /// `body.content` is absent or empty.
     EmptyBody,
-    /// `body` is present but unusable (e.g. BINARY content that is not hex).
-    InvalidBody(String),
+    /// `body.type` is none of AUTO, TEXT, BINARY (as sent).
+    UnknownBodyType(String),
+    /// The content cannot be encoded as its type or `dcs` says (e.g. BINARY that is not hex).
+    BodyEncoding(BodyError),
     /// The body is longer than the interface carries (the GET interface: 160 characters).
     BodyTooLong { limit: usize },
     /// A text (the body or a rich text part) is longer than a channel it may travel on carries.
@@ -151,14 +360,29 @@ pub enum Rejection {
         channel: Channel,
         limit_bytes: usize,
     },
+    /// `reference` is not 1 to 32 letters, digits, `-` or `_`.
+    InvalidReference,
+    /// A text field longer than its limit (characters).
+    TooLong { field: Field, limit_chars: usize },
+    /// `validity` matches none of the documented forms (as sent).
+    InvalidValidity(String),
+    /// The Push channel is allowed but `appKey` is absent.
+    NoAppKeyForPush,
+    /// `dcs` is an integer outside 0-255.
+    DcsOutOfRange,
+    /// The part limits reject the message.
+    PartLimit(PartLimitError),
+    /// An `allowedChannels` name that is no CM channel (as sent).
+    UnknownChannel(String),
+    /// A `richContent` rule.
+    RichContent(RichContentError),
     /// No allowed channel is enabled for the account.
     Unroutable,
-    /// Any other field that breaks a rule; the text names the field and the rule.
-    InvalidField(String),
 }
 
 impl Rejection {
-    /// CM's `messageErrorCode`.
+    /// CM's `messageErrorCode`: 301 sender, 302 no recipient, 303 bad number, 304 body,
+    /// 305 any other field.
     pub fn code(&self) -> u32 {
         match self {
             Rejection::NoFrom | Rejection::InvalidFrom => 301,
@@ -166,11 +390,60 @@ impl Rejection {
             Rejection::NotANumber(_) => 303,
             Rejection::NoBody
             | Rejection::EmptyBody
-            | Rejection::InvalidBody(_)
+            | Rejection::BodyNotAnObject
+            | Rejection::NotAString(Field::BodyContent)
+            | Rejection::BodyEncoding(_)
             | Rejection::BodyTooLong { .. }
             | Rejection::TextTooLong { .. }
             | Rejection::PayloadTooLarge { .. } => 304,
-            Rejection::NotAnArray(_) | Rejection::Unroutable | Rejection::InvalidField(_) => 305,
+            Rejection::NotAnArray(_)
+            | Rejection::NotAString(_)
+            | Rejection::NotAnInteger(_)
+            | Rejection::RichContentNotAnObject
+            | Rejection::UnknownBodyType(_)
+            | Rejection::InvalidReference
+            | Rejection::TooLong { .. }
+            | Rejection::InvalidValidity(_)
+            | Rejection::NoAppKeyForPush
+            | Rejection::DcsOutOfRange
+            | Rejection::PartLimit(_)
+            | Rejection::UnknownChannel(_)
+            | Rejection::RichContent(_)
+            | Rejection::Unroutable => 305,
+        }
+    }
+
+    /// The SMPP `command_status` (see [`SmppStatus`] for how it is chosen).
+    pub fn smpp_status(&self) -> SmppStatus {
+        match self {
+            Rejection::NoFrom | Rejection::InvalidFrom => SmppStatus::InvalidSourceAddress,
+            Rejection::EmptyNumber
+            | Rejection::NotANumber(_)
+            | Rejection::NotAnArray("to")
+            | Rejection::NotAString(Field::ToNumber) => SmppStatus::InvalidDestinationAddress,
+            Rejection::NoBody
+            | Rejection::EmptyBody
+            | Rejection::BodyTooLong { .. }
+            | Rejection::TextTooLong { .. }
+            | Rejection::PayloadTooLarge { .. }
+            | Rejection::PartLimit(_) => SmppStatus::InvalidMessageLength,
+            Rejection::InvalidValidity(_) | Rejection::NotAString(Field::Validity) => {
+                SmppStatus::InvalidExpiry
+            }
+            Rejection::NotAnArray(_)
+            | Rejection::NotAString(_)
+            | Rejection::NotAnInteger(_)
+            | Rejection::BodyNotAnObject
+            | Rejection::RichContentNotAnObject
+            | Rejection::UnknownBodyType(_)
+            | Rejection::BodyEncoding(_)
+            | Rejection::InvalidReference
+            | Rejection::TooLong { .. }
+            | Rejection::NoAppKeyForPush
+            | Rejection::DcsOutOfRange
+            | Rejection::UnknownChannel(_)
+            | Rejection::RichContent(_)
+            | Rejection::Unroutable => SmppStatus::SubmitFailed,
         }
     }
 
@@ -186,9 +459,21 @@ impl Rejection {
             Rejection::NotAnArray(field) => {
                 format!("{field} object is an invalid type, must be an array")
             }
+            Rejection::NotAString(field) => format!("{field} must be a string"),
+            Rejection::NotAnInteger(field) => format!("{field} must be an integer"),
+            Rejection::BodyNotAnObject => "body must be an object with a content field".into(),
+            Rejection::RichContentNotAnObject => "richContent must be an object".into(),
             Rejection::NoBody => "No body field was found".into(),
             Rejection::EmptyBody => "A body without content was found".into(),
-            Rejection::InvalidBody(why) => why.clone(),
+            Rejection::UnknownBodyType(text) => {
+                format!("body.type '{text}' must be AUTO, TEXT or BINARY")
+            }
+            Rejection::BodyEncoding(BodyError::InvalidBinary) => {
+                "BINARY content must be hexadecimal: an even number of the digits 0-9, A-F (e.g. \"48656C6C6F\")".into()
+            }
+            // tern-proto's enum is non-exhaustive: a new reason keeps the text it brings until
+            // it has a row here.
+            Rejection::BodyEncoding(other) => other.to_string(),
             Rejection::BodyTooLong { limit } => {
                 format!("The body is longer than {limit} characters")
             }
@@ -206,8 +491,23 @@ impl Rejection {
                 "The body and rich content are larger than the {limit_bytes} bytes the {} channel carries",
                 channel.as_str()
             ),
+            Rejection::InvalidReference => {
+                "reference must be 1 to 32 characters: letters, digits, '-' or '_'".into()
+            }
+            Rejection::TooLong { field, limit_chars } => {
+                format!("{field} must be at most {limit_chars} characters")
+            }
+            Rejection::InvalidValidity(text) => format!(
+                "validity '{text}' is not a valid time: use e.g. '2017-04-20 11:50:05 GMT', '2017-04-20 11:50:05+8', '2h' or '30m'"
+            ),
+            Rejection::NoAppKeyForPush => "appKey is required for the Push channel".into(),
+            Rejection::DcsOutOfRange => "dcs must be between 0 and 255".into(),
+            Rejection::PartLimit(limit) => part_limit_text(limit),
+            Rejection::UnknownChannel(name) => {
+                format!("allowedChannels: unknown channel '{name}'")
+            }
+            Rejection::RichContent(error) => rich_content_text(error),
             Rejection::Unroutable => "Message is unroutable.".into(),
-            Rejection::InvalidField(why) => why.clone(),
         }
     }
 
@@ -243,78 +543,310 @@ impl Rejection {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn codes_and_texts_follow_the_spec_tables() {
-        assert_eq!(RequestError::NoAccount.code(), 101);
-        assert_eq!(RequestError::InvalidProductToken.code(), 103);
-        assert_eq!(RequestError::Unknown.http_status(), 500);
-        assert_eq!(RequestError::Unknown.details(), "Unknown Error");
-        assert_eq!(
-            Rejection::NotANumber("0044a".into()).details(),
-            "Gsm '0044a' is not a number."
-        );
-        assert_eq!(Rejection::NotAnArray("to").code(), 302);
-        assert_eq!(
-            Rejection::NotAnArray("to").details(),
-            "to object is an invalid type, must be an array"
-        );
-        assert_eq!(Rejection::EmptyBody.code(), 304);
-        assert_eq!(RequestError::TooManyMsgs { limit: 1000 }.code(), 203);
-        assert_eq!(
-            RequestError::TooManyRecipients { limit: 5 }.details(),
-            "Too many recipients: one request can carry up to 5"
-        );
-        assert_eq!(
-            Rejection::TextTooLong {
-                channel: Channel::WhatsApp,
-                limit_chars: 4096
-            }
-            .details(),
-            "The text is longer than the 4096 characters the WhatsApp channel carries"
-        );
-    }
-
-    #[test]
-    fn plain_text_follows_the_xml_and_get_tables() {
-        assert_eq!(
-            RequestError::NoAccount.plain_text(Surface::Xml, None),
-            "Error: ERROR No account found for the given authentication"
-        );
-        assert_eq!(
-            RequestError::InvalidProductToken.plain_text(Surface::Get, Some("abc")),
-            "Error: ERROR Parameter 'producttoken' contains an invalid value: 'abc'"
-        );
-        assert_eq!(
-            RequestError::NoMsg.plain_text(Surface::Xml, None),
-            "Error: ERROR A MESSAGES node requires at least one MSG node"
-        );
-        assert_eq!(
-            Rejection::NoFrom.plain_text(Surface::Xml),
-            "Error: ERROR No FROM field found in a MSG node."
-        );
-        assert_eq!(
-            Rejection::NoFrom.plain_text(Surface::Get),
-            "Error: ERROR No sender name provided"
-        );
-        assert_eq!(
-            Rejection::NotANumber("12a".into()).plain_text(Surface::Xml),
-            "Error: ERROR Rejected: Gsm '12a' is not a number."
-        );
-        assert_eq!(
-            Rejection::NotANumber("12a".into()).plain_text(Surface::Get),
-            "Error: ERROR Parameter 'to' contains an invalid value: '12a'"
-        );
-        assert_eq!(
-            Rejection::EmptyBody.plain_text(Surface::Get),
-            "Error: ERROR Parameter 'body' is required"
-        );
-        assert_eq!(
-            Rejection::Unroutable.plain_text(Surface::Xml),
-            "Error: ERROR Message is unrouteable."
-        );
+fn part_limit_text(error: &PartLimitError) -> String {
+    match error {
+        PartLimitError::MinimumOutOfRange(value) => {
+            format!("minimumNumberOfMessageParts must be between 1 and 255, got {value}")
+        }
+        PartLimitError::MaximumOutOfRange(value) => {
+            format!("maximumNumberOfMessageParts must be between 1 and 255, got {value}")
+        }
+        PartLimitError::MaximumBelowMinimum { minimum, maximum } => format!(
+            "maximumNumberOfMessageParts ({maximum}) is less than minimumNumberOfMessageParts ({minimum})"
+        ),
+        PartLimitError::MinimumAboveDefaultMaximum { minimum } => format!(
+            "minimumNumberOfMessageParts ({minimum}) is more than the default maximumNumberOfMessageParts ({DEFAULT_MAX_PARTS}); send maximumNumberOfMessageParts too"
+        ),
+        PartLimitError::TooManyParts { needed, maximum } => {
+            format!("Message needs {needed} parts but maximumNumberOfMessageParts is {maximum}")
+        }
     }
 }
+
+fn rich_content_text(error: &RichContentError) -> String {
+    let path = &error.path;
+    match &error.rule {
+        RichRule::NotAnArray => format!("{path} must be an array"),
+        RichRule::EmptyPart => {
+            format!("{path} must contain text, media, location, contacts, template or interactive")
+        }
+        RichRule::Required => format!("{path} is required"),
+        RichRule::UnsupportedMediaType(mime) => {
+            format!("{path} '{mime}' is not a supported media type")
+        }
+        RichRule::NoPlace => {
+            format!("{path} needs a searchQuery or both latitude and longitude")
+        }
+        RichRule::InvalidCoordinate { coordinate, value } => {
+            format!("{path} '{value}' is not a valid {}", coordinate.name())
+        }
+        RichRule::NoContacts => format!("{path} must hold at least one contact"),
+        RichRule::InvalidLanguagePolicy(policy) => {
+            format!("{path} '{policy}' must be 'fallback' or 'deterministic'")
+        }
+        RichRule::TooManySuggestions { count, limit } => {
+            format!("{path} has {count} suggestions; at most {limit} are allowed")
+        }
+        RichRule::RequiredForAction(action) => {
+            format!("{path} is required for action {action}")
+        }
+        RichRule::CalendarNeedsTimes => format!("{path} needs startTime and endTime"),
+        RichRule::UnknownAction(action) => format!(
+            "{path} '{action}' must be OpenUrl, CreateCalendarEvent, Dial, ViewLocation or Reply"
+        ),
+        RichRule::NotAViberCombination => format!(
+            "{path} is not a combination Viber supports: text; image; text and button; or text, image and button (one OpenUrl suggestion)"
+        ),
+    }
+}
+
+/// Why a conversion (`POST /v1.0/conversion`) was refused. Its answers are plain text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.text())]
+pub enum ConversionError {
+    /// No usable credentials.
+    Unauthenticated,
+    /// A product token that is not a GUID.
+    InvalidProductToken,
+    /// A product token of no account.
+    NoAccount,
+    /// Customer/login/password credentials, which Tern does not offer.
+    LoginAuthentication,
+    /// The body is not valid JSON.
+    InvalidJson,
+    /// The XML body could not be read (why, as the submission API says it).
+    UnreadableXml(RequestError),
+    /// A required field is absent (its name as the API spells it).
+    MissingField(&'static str),
+    /// `ConvertedTimestamp` is not a time (as sent).
+    InvalidTimestamp(String),
+    /// No message of the account has that reference and number.
+    NoSuchMessage {
+        reference: String,
+        recipient: String,
+    },
+    /// Anything unexpected; the cause is logged, never shown.
+    Unknown,
+}
+
+impl ConversionError {
+    /// The HTTP status.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            ConversionError::Unauthenticated => 401,
+            ConversionError::InvalidProductToken
+            | ConversionError::NoAccount
+            | ConversionError::LoginAuthentication => 403,
+            ConversionError::InvalidJson
+            | ConversionError::UnreadableXml(_)
+            | ConversionError::MissingField(_)
+            | ConversionError::InvalidTimestamp(_) => 400,
+            ConversionError::NoSuchMessage { .. } => 404,
+            ConversionError::Unknown => 500,
+        }
+    }
+
+    /// The plain-text answer.
+    pub fn text(&self) -> String {
+        match self {
+            ConversionError::Unauthenticated => "a product token is required".into(),
+            ConversionError::InvalidProductToken => RequestError::InvalidProductToken.details(),
+            ConversionError::NoAccount => RequestError::NoAccount.details(),
+            ConversionError::LoginAuthentication => {
+                "Customer/Login/Password authentication is not available in Tern: use a product token".into()
+            }
+            ConversionError::InvalidJson => RequestError::InvalidJson.details(),
+            ConversionError::UnreadableXml(error) => error.details(),
+            ConversionError::MissingField(field) => format!("{field} is required"),
+            ConversionError::InvalidTimestamp(text) => format!(
+                "ConvertedTimestamp '{text}' is not a time such as 2026-11-25T10:00:00 or 2026-11-25T09:00:00Z"
+            ),
+            ConversionError::NoSuchMessage {
+                reference,
+                recipient,
+            } => format!("no message with reference '{reference}' was sent to {recipient}"),
+            ConversionError::Unknown => "Unknown error".into(),
+        }
+    }
+}
+
+/// Why a message-log query (`GET /v1.0/messages`) was refused. Its answers are CM's JSON error
+/// body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageLogError {
+    /// The product token is missing, malformed or of no account.
+    Unauthenticated(RequestError),
+    /// A query parameter given more than once (its name).
+    RepeatedParameter(String),
+    /// `status` is no delivery state (as sent).
+    InvalidStatus(String),
+    /// `since` is not an RFC 3339 time (as sent).
+    InvalidSince(String),
+    /// `after` is not a message id (as sent).
+    InvalidAfter(String),
+    /// `limit` is not a number in 1..=`max`.
+    InvalidLimit { max: usize },
+    /// A method other than GET.
+    MethodNotAllowed,
+    /// Anything unexpected; the cause is logged, never shown.
+    Unknown,
+}
+
+impl MessageLogError {
+    /// CM's `errorCode`.
+    pub fn code(&self) -> u32 {
+        match self {
+            MessageLogError::Unauthenticated(error) => error.code(),
+            MessageLogError::Unknown => RequestError::Unknown.code(),
+            _ => 202,
+        }
+    }
+
+    /// The HTTP status.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            MessageLogError::Unauthenticated(RequestError::Unknown) | MessageLogError::Unknown => {
+                500
+            }
+            MessageLogError::Unauthenticated(_) => 401,
+            MessageLogError::MethodNotAllowed => 405,
+            _ => 400,
+        }
+    }
+
+    /// The `details` text.
+    pub fn details(&self) -> String {
+        match self {
+            MessageLogError::Unauthenticated(error) => error.details(),
+            MessageLogError::RepeatedParameter(name) => format!("{name} is given more than once"),
+            MessageLogError::InvalidStatus(text) => format!(
+                "status '{text}' must be one of queued, sent, accepted, delivered, read, failed, rejected, expired"
+            ),
+            MessageLogError::InvalidSince(text) => {
+                format!("since '{text}' must be an RFC 3339 time such as 2026-11-25T10:00:00Z")
+            }
+            MessageLogError::InvalidAfter(text) => format!("after '{text}' is not a message id"),
+            MessageLogError::InvalidLimit { max } => format!("limit must be between 1 and {max}"),
+            MessageLogError::MethodNotAllowed => "Use HTTP GET to read the message log".into(),
+            MessageLogError::Unknown => RequestError::Unknown.details(),
+        }
+    }
+}
+
+/// The standard error codes of the spec's Errors table (5-37) a status report carries, with
+/// their descriptions. Codes the table skips (6, 9-19, 32) have no variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u16)]
+pub enum DeliveryError {
+    NotDeliveredAtThirdParty = 5,
+    InsufficientCreditAtOperator = 7,
+    ExpiredAtThirdParty = 8,
+    MalformedRequest = 20,
+    ExpiredAtOperator = 21,
+    RecipientInsufficientCredit = 22,
+    IncorrectRecipientNumber = 23,
+    RecipientUnreachable = 24,
+    NotDeliveredAtThirdPartyOther = 25,
+    TemporaryHandsetIssue = 26,
+    PermanentHandsetIssue = 27,
+    Throttled = 28,
+    ContentNotPermitted = 29,
+    SpendLimitReached = 30,
+    PremiumSuspended = 31,
+    ParentalLock = 33,
+    AgeCheckFailed = 34,
+    AgeCheckMissing = 35,
+    AgeCheckUnavailable = 36,
+    DoNotCallRegister = 37,
+}
+
+impl DeliveryError {
+    /// Every code of the table, in order.
+    pub const ALL: [DeliveryError; 20] = [
+        DeliveryError::NotDeliveredAtThirdParty,
+        DeliveryError::InsufficientCreditAtOperator,
+        DeliveryError::ExpiredAtThirdParty,
+        DeliveryError::MalformedRequest,
+        DeliveryError::ExpiredAtOperator,
+        DeliveryError::RecipientInsufficientCredit,
+        DeliveryError::IncorrectRecipientNumber,
+        DeliveryError::RecipientUnreachable,
+        DeliveryError::NotDeliveredAtThirdPartyOther,
+        DeliveryError::TemporaryHandsetIssue,
+        DeliveryError::PermanentHandsetIssue,
+        DeliveryError::Throttled,
+        DeliveryError::ContentNotPermitted,
+        DeliveryError::SpendLimitReached,
+        DeliveryError::PremiumSuspended,
+        DeliveryError::ParentalLock,
+        DeliveryError::AgeCheckFailed,
+        DeliveryError::AgeCheckMissing,
+        DeliveryError::AgeCheckUnavailable,
+        DeliveryError::DoNotCallRegister,
+    ];
+
+    /// The numeric code.
+    pub const fn code(self) -> u16 {
+        self as u16
+    }
+
+    /// From the numeric code (as connectors still hand it over); `None` for a code the spec's
+    /// table does not have.
+    pub fn from_code(code: u16) -> Option<DeliveryError> {
+        DeliveryError::ALL.into_iter().find(|e| e.code() == code)
+    }
+
+    /// The spec's short description, which a report carries.
+    pub fn description(self) -> &'static str {
+        match self {
+            DeliveryError::NotDeliveredAtThirdParty
+            | DeliveryError::NotDeliveredAtThirdPartyOther => {
+                "Message not delivered at third party"
+            }
+            DeliveryError::InsufficientCreditAtOperator
+            | DeliveryError::RecipientInsufficientCredit => {
+                "Message not delivered at operator because recipient has insufficient credit"
+            }
+            DeliveryError::ExpiredAtThirdParty => "Message expired at third party",
+            DeliveryError::MalformedRequest => {
+                "Message not delivered because of a malformed request"
+            }
+            DeliveryError::ExpiredAtOperator => "Message expired at operator",
+            DeliveryError::IncorrectRecipientNumber => {
+                "Message not delivered because of an incorrect recipient number (invalid/blacklisted/barred)"
+            }
+            DeliveryError::RecipientUnreachable => {
+                "Message not delivered because the recipient was unreachable"
+            }
+            DeliveryError::TemporaryHandsetIssue => {
+                "Message not delivered because of a temporary handset issue (sim card full/memory exceeded/SME busy)"
+            }
+            DeliveryError::PermanentHandsetIssue => {
+                "Message not delivered because of a permanent handset issue (unable to receive SMS)"
+            }
+            DeliveryError::Throttled => {
+                "Message not delivered because submission speed is too high (throttling errors)"
+            }
+            DeliveryError::ContentNotPermitted => {
+                "Message not delivered because content is not permitted"
+            }
+            DeliveryError::SpendLimitReached => {
+                "Message not delivered because the set spend limit is reached"
+            }
+            DeliveryError::PremiumSuspended => {
+                "Message not delivered because the recipient was suspended from premium services"
+            }
+            DeliveryError::ParentalLock => "Message not delivered because of parental lock",
+            DeliveryError::AgeCheckFailed => "Message not delivered because age check failure",
+            DeliveryError::AgeCheckMissing => "Message not delivered because age check missing",
+            DeliveryError::AgeCheckUnavailable => {
+                "Message not delivered because age check unavailable"
+            }
+            DeliveryError::DoNotCallRegister => {
+                "Message not delivered because recipient is in national Do-Not-Call Register (for example, the Dutch SMS DienstenFilter and Chinese DnD list)"
+            }
+        }
+    }
+}
+#[cfg(test)]
+mod tests;

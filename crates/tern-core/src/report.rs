@@ -6,8 +6,8 @@ use tern_proto::cm::status_report::StatusReport;
 
 use crate::account::ReportFormat;
 use crate::dispatch::Report;
+use crate::error_code::DeliveryError;
 use crate::message::{MessageId, NewMessage};
-use crate::status::error_description;
 
 /// A rendered webhook body.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,8 +43,8 @@ pub fn status_report(
 ) -> StatusReport {
     let description = report
         .error_code
-        .and_then(error_description)
-        .unwrap_or_else(|| report.status.description())
+        .and_then(DeliveryError::from_code)
+        .map_or_else(|| report.status.description(), DeliveryError::description)
         .to_owned();
     StatusReport {
         received: cm_local_time(at),

@@ -1,9 +1,13 @@
 //! Rules for `richContent`: what each conversation part and suggestion needs, the media types the
-//! spec lists, and Viber's allowed combinations. A violation names the field.
+//! spec lists, and Viber's allowed combinations. A violation names the field by its path and the
+//! rule by a [`RichRule`]; its text is in the error table.
+
+use std::fmt;
 
 use tern_proto::cm::rich::{ConversationPart, Location, RichContent, Suggestion};
 
 use crate::channel::Channel;
+use crate::error_code::{Coordinate, RichContentError, RichRule};
 
 /// At most this many suggestions per message.
 pub const MAX_SUGGESTIONS: usize = 11;
@@ -33,171 +37,233 @@ const MEDIA_TYPES: &[&str] = &[
     "application/pdf",
 ];
 
-/// Check `rich` for a message that may travel on `channels`. The error is the `messageDetails`.
-pub fn validate(rich: &RichContent, channels: &[Channel]) -> Result<(), String> {
+/// Where in `richContent` a rule is broken, as clients spell it:
+/// `richContent.conversation[2].media.mimeType`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RichPath(String);
+
+impl RichPath {
+    /// `richContent` itself.
+    pub fn root() -> RichPath {
+        RichPath("richContent".to_owned())
+    }
+
+    /// The member `name` of this element.
+    pub fn member(&self, name: &str) -> RichPath {
+        let mut path = self.0.clone();
+        path.push('.');
+        path.push_str(name);
+        RichPath(path)
+    }
+
+    /// The `index`-th item of this array.
+    pub fn item(&self, index: usize) -> RichPath {
+        let mut path = self.0.clone();
+        path.push('[');
+        path.push_str(&index.to_string());
+        path.push(']');
+        RichPath(path)
+    }
+
+    /// The path as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn broken(self, rule: RichRule) -> RichContentError {
+        RichContentError { path: self, rule }
+    }
+}
+
+impl fmt::Display for RichPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Check `rich` for a message that may travel on `channels`.
+pub fn validate(rich: &RichContent, channels: &[Channel]) -> Result<(), RichContentError> {
+    let root = RichPath::root();
+    let conversation_path = root.member("conversation");
+    let suggestions_path = root.member("suggestions");
     let conversation = rich
         .conversation
         .as_ref()
-        .ok_or("richContent.conversation must be an array")?;
+        .ok_or_else(|| conversation_path.clone().broken(RichRule::NotAnArray))?;
     let suggestions = rich
         .suggestions
         .as_ref()
-        .ok_or("richContent.suggestions must be an array")?;
+        .ok_or_else(|| suggestions_path.clone().broken(RichRule::NotAnArray))?;
     for (index, part) in conversation.iter().enumerate() {
-        validate_part(part, &format!("richContent.conversation[{index}]"))?;
+        validate_part(part, &conversation_path.item(index))?;
     }
     if suggestions.len() > MAX_SUGGESTIONS {
-        return Err(format!(
-            "richContent.suggestions has {} suggestions; at most {MAX_SUGGESTIONS} are allowed",
-            suggestions.len()
-        ));
+        return Err(suggestions_path.broken(RichRule::TooManySuggestions {
+            count: suggestions.len(),
+            limit: MAX_SUGGESTIONS,
+        }));
     }
     for (index, suggestion) in suggestions.iter().enumerate() {
-        validate_suggestion(suggestion, &format!("richContent.suggestions[{index}]"))?;
+        validate_suggestion(suggestion, &suggestions_path.item(index))?;
     }
-    if channels.contains(&Channel::Viber) {
-        validate_viber(conversation, suggestions)?;
+    if channels.contains(&Channel::Viber) && !fits_viber(conversation, suggestions) {
+        return Err(root.broken(RichRule::NotAViberCombination));
     }
     Ok(())
 }
 
-fn validate_part(part: &ConversationPart, path: &str) -> Result<(), String> {
+fn validate_part(part: &ConversationPart, path: &RichPath) -> Result<(), RichContentError> {
     if part.is_empty {
-        return Err(format!(
-            "{path} must contain text, media, location, contacts, template or interactive"
-        ));
+        return Err(path.clone().broken(RichRule::EmptyPart));
     }
     if let Some(media) = &part.media {
+        let media_path = path.member("media");
         if media.media_uri.is_none() {
-            return Err(format!("{path}.media.mediaUri is required"));
+            return Err(media_path.member("mediaUri").broken(RichRule::Required));
         }
+        let mime_path = media_path.member("mimeType");
         let mime = media
             .mime_type
             .as_deref()
-            .ok_or_else(|| format!("{path}.media.mimeType is required"))?;
+            .ok_or_else(|| mime_path.clone().broken(RichRule::Required))?;
         if !MEDIA_TYPES.iter().any(|t| t.eq_ignore_ascii_case(mime)) {
-            return Err(format!(
-                "{path}.media.mimeType '{mime}' is not a supported media type"
-            ));
+            return Err(mime_path.broken(RichRule::UnsupportedMediaType(mime.to_owned())));
         }
     }
     if let Some(location) = &part.location {
-        validate_location(location, &format!("{path}.location"))?;
+        validate_location(location, &path.member("location"))?;
     }
     if let Some(contacts) = &part.contacts {
+        let contacts_path = path.member("contacts");
         if contacts.is_empty() {
-            return Err(format!("{path}.contacts must hold at least one contact"));
+            return Err(contacts_path.broken(RichRule::NoContacts));
         }
         for (index, contact) in contacts.iter().enumerate() {
             if contact.formatted_name.is_none() {
-                return Err(format!(
-                    "{path}.contacts[{index}].name.formatted_name is required"
-                ));
+                return Err(contacts_path
+                    .item(index)
+                    .member("name")
+                    .member("formatted_name")
+                    .broken(RichRule::Required));
             }
         }
     }
     if let Some(template) = &part.template {
-        let base = format!("{path}.template.whatsapp");
+        let base = path.member("template").member("whatsapp");
         if !template.has_whatsapp {
-            return Err(format!("{base} is required"));
+            return Err(base.broken(RichRule::Required));
         }
         if template.namespace.is_none() {
-            return Err(format!("{base}.namespace is required"));
+            return Err(base.member("namespace").broken(RichRule::Required));
         }
         if template.element_name.is_none() {
-            return Err(format!("{base}.element_name is required"));
+            return Err(base.member("element_name").broken(RichRule::Required));
         }
+        let language = base.member("language");
         match template.language_policy.as_deref() {
-            None => return Err(format!("{base}.language.policy is required")),
+            None => return Err(language.member("policy").broken(RichRule::Required)),
             Some(policy)
                 if !policy.eq_ignore_ascii_case("fallback")
                     && !policy.eq_ignore_ascii_case("deterministic") =>
             {
-                return Err(format!(
-                    "{base}.language.policy '{policy}' must be 'fallback' or 'deterministic'"
-                ));
+                return Err(language
+                    .member("policy")
+                    .broken(RichRule::InvalidLanguagePolicy(policy.to_owned())));
             }
             Some(_) => {}
         }
         if template.language_code.is_none() {
-            return Err(format!("{base}.language.code is required"));
+            return Err(language.member("code").broken(RichRule::Required));
         }
     }
     Ok(())
 }
 
-fn validate_location(location: &Location, path: &str) -> Result<(), String> {
+fn validate_location(location: &Location, path: &RichPath) -> Result<(), RichContentError> {
     let has_coordinates = location.latitude.is_some() && location.longitude.is_some();
     if location.search_query.is_none() && !has_coordinates {
-        return Err(format!(
-            "{path} needs a searchQuery or both latitude and longitude"
-        ));
+        return Err(path.clone().broken(RichRule::NoPlace));
     }
-    for (name, value) in [
-        ("latitude", &location.latitude),
-        ("longitude", &location.longitude),
+    for (coordinate, value) in [
+        (Coordinate::Latitude, &location.latitude),
+        (Coordinate::Longitude, &location.longitude),
     ] {
         if let Some(value) = value {
-            let limit = if name == "latitude" { 90.0 } else { 180.0 };
+            let limit = match coordinate {
+                Coordinate::Latitude => 90.0,
+                Coordinate::Longitude => 180.0,
+            };
             match value.trim().parse::<f64>() {
                 Ok(degrees) if degrees.is_finite() && degrees.abs() <= limit => {}
-                _ => return Err(format!("{path}.{name} '{value}' is not a valid {name}")),
+                _ => {
+                    return Err(path.member(coordinate.name()).broken(
+                        RichRule::InvalidCoordinate {
+                            coordinate,
+                            value: value.clone(),
+                        },
+                    ));
+                }
             }
         }
     }
     Ok(())
 }
 
-fn validate_suggestion(suggestion: &Suggestion, path: &str) -> Result<(), String> {
+fn validate_suggestion(suggestion: &Suggestion, path: &RichPath) -> Result<(), RichContentError> {
+    let action_path = path.member("action");
     let action = suggestion
         .action
         .as_deref()
-        .ok_or_else(|| format!("{path}.action is required"))?;
+        .ok_or_else(|| action_path.clone().broken(RichRule::Required))?;
     match action.to_ascii_lowercase().as_str() {
         "openurl" => {
             if suggestion.url.is_none() {
-                return Err(format!("{path}.url is required for action OpenUrl"));
+                return Err(path
+                    .member("url")
+                    .broken(RichRule::RequiredForAction("OpenUrl")));
             }
         }
         "createcalendarevent" => {
+            let calendar_path = path.member("calendar");
             let calendar = suggestion.calendar.as_ref().ok_or_else(|| {
-                format!("{path}.calendar is required for action CreateCalendarEvent")
+                calendar_path
+                    .clone()
+                    .broken(RichRule::RequiredForAction("CreateCalendarEvent"))
             })?;
             if calendar.start_time.is_none() || calendar.end_time.is_none() {
-                return Err(format!("{path}.calendar needs startTime and endTime"));
+                return Err(calendar_path.broken(RichRule::CalendarNeedsTimes));
             }
         }
         "dial" => {
             if suggestion.dial_phone_number.is_none() {
-                return Err(format!(
-                    "{path}.dial.phoneNumber is required for action Dial"
-                ));
+                return Err(path
+                    .member("dial")
+                    .member("phoneNumber")
+                    .broken(RichRule::RequiredForAction("Dial")));
             }
         }
         "viewlocation" => {
+            let location_path = path.member("viewLocation");
             let location = suggestion.view_location.as_ref().ok_or_else(|| {
-                format!("{path}.viewLocation is required for action ViewLocation")
+                location_path
+                    .clone()
+                    .broken(RichRule::RequiredForAction("ViewLocation"))
             })?;
-            validate_location(location, &format!("{path}.viewLocation"))?;
+            validate_location(location, &location_path)?;
         }
         "reply" => {}
         _ => {
-            return Err(format!(
-                "{path}.action '{action}' must be OpenUrl, CreateCalendarEvent, Dial, ViewLocation or Reply"
-            ));
+            return Err(action_path.broken(RichRule::UnknownAction(action.to_owned())));
         }
     }
     if suggestion.label.is_none() {
-        return Err(format!("{path}.label is required"));
+        return Err(path.member("label").broken(RichRule::Required));
     }
     Ok(())
 }
 
 /// Viber takes: text; image; text and button; text, image and button.
-fn validate_viber(
-    conversation: &[ConversationPart],
-    suggestions: &[Suggestion],
-) -> Result<(), String> {
+fn fits_viber(conversation: &[ConversationPart], suggestions: &[Suggestion]) -> bool {
     let texts = conversation.iter().filter(|p| p.text.is_some()).count();
     let images = conversation
         .iter()
@@ -219,7 +285,7 @@ fn validate_viber(
         })
         .count();
     let buttons = suggestions.len();
-    let fits = other_media == 0
+    other_media == 0
         && other_parts == 0
         && texts <= 1
         && images <= 1
@@ -232,12 +298,7 @@ fn validate_viber(
         && matches!(
             (texts, images, buttons),
             (1, 0, 0) | (0, 1, 0) | (1, 0, 1) | (1, 1, 1) | (0, 0, 0)
-        );
-    if fits {
-        Ok(())
-    } else {
-        Err("richContent is not a combination Viber supports: text; image; text and button; or text, image and button (one OpenUrl suggestion)".into())
-    }
+        )
 }
 
 #[cfg(test)]
@@ -247,6 +308,7 @@ mod tests {
 
     fn check(value: serde_json::Value, channels: &[Channel]) -> Result<(), String> {
         validate(&RichContent::from_json(&value), channels)
+            .map_err(|error| crate::error_code::Rejection::RichContent(error).details())
     }
 
     #[test]

@@ -13,7 +13,7 @@ use tern_proto::sms::{self, BodyType};
 
 use crate::account::{Account, ProductToken};
 use crate::channel::{Channel, ChannelName};
-use crate::error_code::{Rejection, RequestError};
+use crate::error_code::{Field as ErrorField, Rejection, RequestError};
 use crate::message::{Content, MessageId, NewMessage};
 use crate::money::Money;
 use crate::submitter::MessageIds;
@@ -127,6 +127,9 @@ pub fn validate(
 
 /// The GET interface carries one number and at most this many characters (it has no multipart).
 pub const GET_BODY_LIMIT: usize = 160;
+
+/// The longest `customGrouping`, `customGrouping2` or `customGrouping3`, in characters.
+pub const CUSTOM_GROUPING_CHARS: usize = 100;
 
 /// The GET interface's extra rules, applied before [`validate`]: a single number and a body of at
 /// most [`GET_BODY_LIMIT`] characters. The rejection sinks the request.
@@ -321,7 +324,7 @@ fn validate_msg(
             Err(_) => RecipientOutcome::Rejected {
                 to: String::new(),
                 reference: reference.clone(),
-                rejection: Rejection::InvalidField("to.number must be a string".into()),
+                rejection: Rejection::NotAString(ErrorField::ToNumber),
             },
             Ok(None) => RecipientOutcome::Rejected {
                 to: String::new(),
@@ -352,14 +355,8 @@ fn validate_msg(
     }
 }
 
-fn invalid(why: impl Into<String>) -> Rejection {
-    Rejection::InvalidField(why.into())
-}
-
-fn text_of(field: &Field<String>, name: &str) -> Result<Option<String>, Rejection> {
-    field
-        .clone()
-        .map_err(|_| invalid(format!("{name} must be a string")))
+fn text_of(field: &Field<String>, name: ErrorField) -> Result<Option<String>, Rejection> {
+    field.clone().map_err(|_| Rejection::NotAString(name))
 }
 
 fn check_msg(
@@ -368,7 +365,9 @@ fn check_msg(
     now: Timestamp,
     limits: &RequestLimits,
 ) -> Result<Checked, Rejection> {
-    let from = text_of(&msg.from, "from")
+    let from = msg
+        .from
+        .clone()
         .map_err(|_| Rejection::InvalidFrom)?
         .filter(|f| !f.trim().is_empty())
         .ok_or(Rejection::NoFrom)?;
@@ -380,25 +379,25 @@ fn check_msg(
     let body = msg
         .body
         .clone()
-        .map_err(|_| Rejection::InvalidBody("body must be an object with a content field".into()))?
+        .map_err(|_| Rejection::BodyNotAnObject)?
         .ok_or(Rejection::NoBody)?;
     let content = body
         .content
         .clone()
-        .map_err(|_| Rejection::InvalidBody("body.content must be a string".into()))?
+        .map_err(|_| Rejection::NotAString(ErrorField::BodyContent))?
         .unwrap_or_default();
-    let body_type = match text_of(&body.body_type, "body.type")? {
+    let body_type = match text_of(&body.body_type, ErrorField::BodyType)? {
         None => None,
         Some(text) => Some(
             BodyType::from_str(text.trim())
-                .map_err(|_| invalid(format!("body.type '{text}' must be AUTO, TEXT or BINARY")))?,
+                .map_err(|_| Rejection::UnknownBodyType(text.clone()))?,
         ),
     };
 
     let rich = msg
         .rich_content
         .clone()
-        .map_err(|_| invalid("richContent must be an object"))?;
+        .map_err(|_| Rejection::RichContentNotAnObject)?;
     let has_conversation = rich
         .as_ref()
         .and_then(|r| r.conversation.as_ref())
@@ -407,50 +406,52 @@ fn check_msg(
         return Err(Rejection::EmptyBody);
     }
 
-    let reference = text_of(&msg.reference, "reference")?;
+    let reference = text_of(&msg.reference, ErrorField::Reference)?;
     if let Some(reference) = &reference {
         let valid = (1..=32).contains(&reference.len())
             && reference
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if !valid {
-            return Err(invalid(
-                "reference must be 1 to 32 characters: letters, digits, '-' or '_'",
-            ));
+            return Err(Rejection::InvalidReference);
         }
     }
     let mut custom_groupings: [Option<String>; 3] = Default::default();
     for (index, field) in msg.custom_groupings.iter().enumerate() {
-        let name = ["customGrouping", "customGrouping2", "customGrouping3"][index];
+        let name = ErrorField::CUSTOM_GROUPINGS[index];
         let value = text_of(field, name)?;
-        if value.as_ref().is_some_and(|v| v.chars().count() > 100) {
-            return Err(invalid(format!("{name} must be at most 100 characters")));
+        if value
+            .as_ref()
+            .is_some_and(|v| v.chars().count() > CUSTOM_GROUPING_CHARS)
+        {
+            return Err(Rejection::TooLong {
+                field: name,
+                limit_chars: CUSTOM_GROUPING_CHARS,
+            });
         }
         custom_groupings[index] = value;
     }
 
-    let validity_text = text_of(&msg.validity, "validity")?;
-    let valid_until =
-        validity::valid_until(validity_text.as_deref(), now).map_err(|e| invalid(e.to_string()))?;
+    let validity_text = text_of(&msg.validity, ErrorField::Validity)?;
+    let valid_until = validity::valid_until(validity_text.as_deref(), now)
+        .map_err(|invalid| Rejection::InvalidValidity(invalid.0))?;
 
     let channels = route(msg, account)?;
-    let app_key = text_of(&msg.app_key, "appKey")?.filter(|k| !k.trim().is_empty());
+    let app_key = text_of(&msg.app_key, ErrorField::AppKey)?.filter(|k| !k.trim().is_empty());
     if channels.contains(&Channel::Push) && app_key.is_none() {
-        return Err(invalid("appKey is required for the Push channel"));
+        return Err(Rejection::NoAppKeyForPush);
     }
 
     let dcs = match msg
         .dcs
         .clone()
-        .map_err(|_| invalid("dcs must be an integer"))?
+        .map_err(|_| Rejection::NotAnInteger(ErrorField::Dcs))?
     {
         None => None,
-        Some(value) => {
-            Some(u8::try_from(value).map_err(|_| invalid("dcs must be between 0 and 255"))?)
-        }
+        Some(value) => Some(u8::try_from(value).map_err(|_| Rejection::DcsOutOfRange)?),
     };
     if let Some(rich) = &rich {
-        rich_content::validate(rich, &channels).map_err(Rejection::InvalidField)?;
+        rich_content::validate(rich, &channels).map_err(Rejection::RichContent)?;
     }
     check_channel_limits(
         &content,
@@ -463,16 +464,15 @@ fn check_msg(
     let minimum = msg
         .minimum_parts
         .clone()
-        .map_err(|_| invalid("minimumNumberOfMessageParts must be an integer"))?;
+        .map_err(|_| Rejection::NotAnInteger(ErrorField::MinimumParts))?;
     let maximum = msg
         .maximum_parts
         .clone()
-        .map_err(|_| invalid("maximumNumberOfMessageParts must be an integer"))?;
+        .map_err(|_| Rejection::NotAnInteger(ErrorField::MaximumParts))?;
     let parts = if channels.contains(&Channel::Sms) {
-        let plan = sms::plan_parts(&content, body_type, dcs)
-            .map_err(|e| Rejection::InvalidBody(e.to_string()))?;
+        let plan = sms::plan_parts(&content, body_type, dcs).map_err(Rejection::BodyEncoding)?;
         let needed = plan.parts.max(1);
-        sms::check_part_limits(minimum, maximum, needed).map_err(|e| invalid(e.to_string()))?;
+        sms::check_part_limits(minimum, maximum, needed).map_err(Rejection::PartLimit)?;
         needed
     } else {
         1
@@ -578,7 +578,7 @@ fn route(msg: &SubmittedMsg, account: &Account) -> Result<Vec<Channel>, Rejectio
                 }
             }
             Ok(ChannelName::Unroutable) => {}
-            Err(unknown) => return Err(invalid(format!("allowedChannels: {unknown}"))),
+            Err(unknown) => return Err(Rejection::UnknownChannel(unknown.0)),
         }
     }
     if channels.is_empty() {

@@ -30,7 +30,7 @@ fn answer(status: u16, text: String) -> Response {
 }
 
 fn refused(error: ConversionError) -> Response {
-    answer(error.http_status(), error.to_string())
+    answer(error.http_status(), error.text())
 }
 
 async fn parse(bytes: Bytes, content_type: &str) -> Result<ConversionRequest, ConversionError> {
@@ -40,9 +40,9 @@ async fn parse(bytes: Bytes, content_type: &str) -> Result<ConversionRequest, Co
     if is_xml {
         read_xml(bytes, parse_xml)
             .await
-            .map_err(|error| ConversionError::Malformed(error.details()))
+            .map_err(ConversionError::UnreadableXml)
     } else {
-        parse_json(&bytes).map_err(|_| ConversionError::Malformed("Invalid JSON".into()))
+        parse_json(&bytes).map_err(|_| ConversionError::InvalidJson)
     }
 }
 
@@ -84,15 +84,11 @@ pub async fn post(State(state): State<Arc<AppState>>, request: Request) -> Respo
         .await
     {
         Ok(account) => account,
-        Err(RequestError::NoAccount) => {
-            return refused(ConversionError::Forbidden(
-                "No account found for the given authentication".into(),
-            ));
-        }
+        Err(RequestError::NoAccount) => return refused(ConversionError::NoAccount),
         Err(RequestError::InvalidProductToken) => {
-            return refused(ConversionError::Forbidden("Invalid product token.".into()));
+            return refused(ConversionError::InvalidProductToken);
         }
-        Err(_) => return answer(500, "Unknown error".into()),
+        Err(_) => return refused(ConversionError::Unknown),
     };
     let valid = match conversion::validate(&parsed, state.clock.now()) {
         Ok(valid) => valid,
@@ -115,7 +111,7 @@ pub async fn post(State(state): State<Arc<AppState>>, request: Request) -> Respo
         Ok(_) => answer(200, String::new()),
         Err(error) => {
             tracing::error!(%error, "recording a conversion failed");
-            answer(500, "Unknown error".into())
+            refused(ConversionError::Unknown)
         }
     }
 }

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde::Serialize;
-use tern_core::error_code::RequestError;
+use tern_core::error_code::MessageLogError;
 use tern_core::message::{DeliveryState, MessageFilter, MessageId, MessageRecord};
 use tern_core::report::cm_local_time;
 use tern_proto::cm::response::SubmitResponse;
@@ -44,7 +44,7 @@ pub struct LogQuery {
 impl LogQuery {
     /// Read the query string. Unknown parameters are ignored; a parameter given twice is an
     /// error, since which one was meant cannot be known.
-    fn parse(query: Option<&str>) -> Result<LogQuery, String> {
+    fn parse(query: Option<&str>) -> Result<LogQuery, MessageLogError> {
         let mut log_query = LogQuery::default();
         for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
             let slot = match name.as_ref() {
@@ -57,32 +57,26 @@ impl LogQuery {
                 _ => continue,
             };
             if slot.replace(value.into_owned()).is_some() {
-                return Err(format!("{name} is given more than once"));
+                return Err(MessageLogError::RepeatedParameter(name.into_owned()));
             }
         }
         Ok(log_query)
     }
 }
 
-fn error(status: StatusCode, code: u32, details: impl Into<String>) -> Response {
-    (status, Json(SubmitResponse::failure(code, details))).into_response()
-}
-
-fn auth_error(error: RequestError) -> Response {
-    error_from(StatusCode::UNAUTHORIZED, error)
-}
-
-fn error_from(status: StatusCode, request_error: RequestError) -> Response {
-    error(status, request_error.code(), request_error.details())
+fn error(error: MessageLogError) -> Response {
+    let status =
+        StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        Json(SubmitResponse::failure(error.code(), error.details())),
+    )
+        .into_response()
 }
 
 /// Any method but GET.
 pub async fn method_not_allowed() -> Response {
-    let mut response = error(
-        StatusCode::METHOD_NOT_ALLOWED,
-        202,
-        "Use HTTP GET to read the message log",
-    );
+    let mut response = error(MessageLogError::MethodNotAllowed);
     response
         .headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static("GET"));
@@ -114,14 +108,11 @@ pub async fn list(
         .and_then(|value| value.to_str().ok());
     let account = match state.submitter.authenticate(token).await {
         Ok(account) => account,
-        Err(RequestError::Unknown) => {
-            return error_from(StatusCode::INTERNAL_SERVER_ERROR, RequestError::Unknown);
-        }
-        Err(error) => return auth_error(error),
+        Err(request_error) => return error(MessageLogError::Unauthenticated(request_error)),
     };
     let filter = match LogQuery::parse(query.as_deref()).and_then(filter_of) {
         Ok(filter) => filter,
-        Err(why) => return error(StatusCode::BAD_REQUEST, 202, why),
+        Err(why) => return error(why),
     };
     let limit = filter.limit;
     match state.store.messages(account.id, filter).await {
@@ -137,28 +128,30 @@ pub async fn list(
         }
         Err(store_error) => {
             tracing::error!(%store_error, "message log query failed");
-            error_from(StatusCode::INTERNAL_SERVER_ERROR, RequestError::Unknown)
+            error(MessageLogError::Unknown)
         }
     }
 }
 
-fn filter_of(query: LogQuery) -> Result<MessageFilter, String> {
+fn filter_of(query: LogQuery) -> Result<MessageFilter, MessageLogError> {
     let state = match query.status.as_deref() {
         None | Some("") => None,
-        Some(text) => Some(DeliveryState::parse(&text.to_ascii_lowercase()).ok_or_else(|| {
-            format!("status '{text}' must be one of queued, sent, accepted, delivered, read, failed, rejected, expired")
-        })?),
+        Some(text) => Some(
+            DeliveryState::parse(&text.to_ascii_lowercase())
+                .ok_or_else(|| MessageLogError::InvalidStatus(text.to_owned()))?,
+        ),
     };
     let since = match query.since.as_deref() {
         None | Some("") => None,
-        Some(text) => Some(text.parse::<Timestamp>().map_err(|_| {
-            format!("since '{text}' must be an RFC 3339 time such as 2026-11-25T10:00:00Z")
-        })?),
+        Some(text) => Some(
+            text.parse::<Timestamp>()
+                .map_err(|_| MessageLogError::InvalidSince(text.to_owned()))?,
+        ),
     };
     let after = match query.after.as_deref() {
         None | Some("") => None,
         Some(text) => Some(
-            MessageId::parse(text).ok_or_else(|| format!("after '{text}' is not a message id"))?,
+            MessageId::parse(text).ok_or_else(|| MessageLogError::InvalidAfter(text.to_owned()))?,
         ),
     };
     let limit = match query.limit.as_deref() {
@@ -167,7 +160,7 @@ fn filter_of(query: LogQuery) -> Result<MessageFilter, String> {
             .parse::<usize>()
             .ok()
             .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-            .ok_or_else(|| format!("limit must be between 1 and {MAX_LIMIT}"))?,
+            .ok_or(MessageLogError::InvalidLimit { max: MAX_LIMIT })?,
     };
     Ok(MessageFilter {
         reference: query.reference.filter(|r| !r.is_empty()),
