@@ -111,6 +111,8 @@ pub enum RequestError {
     InvalidJson,
     /// The body is not acceptable XML (the reason).
     InvalidXml(String),
+    /// The XML body is not UTF-8.
+    XmlNotUtf8,
     /// The body exceeds the configured limit (bytes).
     BodyTooLarge { limit_bytes: usize },
     /// Anything unexpected; the cause is logged, never shown.
@@ -126,6 +128,7 @@ impl RequestError {
             RequestError::InvalidProductToken => 103,
             RequestError::InvalidJson
             | RequestError::InvalidXml(_)
+            | RequestError::XmlNotUtf8
             | RequestError::BodyTooLarge { .. } => 202,
             RequestError::Unroutable
             | RequestError::NoMsg
@@ -159,7 +162,9 @@ impl RequestError {
             RequestError::TooManyMsgs { .. } | RequestError::TooManyRecipients { .. } => {
                 SmppStatus::InvalidNumberOfDestinations
             }
-            RequestError::InvalidJson | RequestError::InvalidXml(_) => SmppStatus::SubmitFailed,
+            RequestError::InvalidJson | RequestError::InvalidXml(_) | RequestError::XmlNotUtf8 => {
+                SmppStatus::SubmitFailed
+            }
             RequestError::BodyTooLarge { .. } => SmppStatus::InvalidCommandLength,
             RequestError::Unknown => SmppStatus::SystemError,
         }
@@ -182,6 +187,7 @@ impl RequestError {
             }
             RequestError::InvalidJson => "Invalid JSON".into(),
             RequestError::InvalidXml(why) => format!("Invalid XML: {why}"),
+            RequestError::XmlNotUtf8 => "Invalid XML: the body is not UTF-8".into(),
             RequestError::BodyTooLarge { limit_bytes } => {
                 format!("Request body too large: the limit is {limit_bytes} bytes")
             }

@@ -110,6 +110,15 @@ fn request_error_rows() {
             0x45,
         ),
         (
+            RequestError::XmlNotUtf8,
+            202,
+            400,
+            "Invalid XML: the body is not UTF-8",
+            "Invalid XML: the body is not UTF-8",
+            "Invalid XML: the body is not UTF-8",
+            0x45,
+        ),
+        (
             RequestError::BodyTooLarge { limit_bytes: 9 },
             202,
             413,

@@ -54,8 +54,7 @@ pub(super) async fn read_xml<T: Send + 'static>(
     read: fn(&str) -> Result<T, XmlError>,
 ) -> Result<T, RequestError> {
     let task = tokio::task::spawn_blocking(move || {
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|_| RequestError::InvalidXml("the body is not UTF-8".into()))?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| RequestError::XmlNotUtf8)?;
         read(text).map_err(|e| RequestError::InvalidXml(e.to_string()))
     });
     match task.await {
