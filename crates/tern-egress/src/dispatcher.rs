@@ -86,8 +86,8 @@ impl Dispatcher {
                     .ok()
                     .and_then(|names| names.first())
                     .and_then(|name| self.connectors.get(name));
-                    if let Some(connector) = primary {
-                        connector.resume(message);
+                    if let Some(registered) = primary {
+                        registered.connector.resume(message);
                     }
                 }
                 if !awaiting.is_empty() {
@@ -98,8 +98,11 @@ impl Dispatcher {
         }
     }
 
-    /// Run until `shutdown` turns true; a batch in progress is finished and recorded first.
+    /// Start the connectors, run until `shutdown` turns true (a batch in progress is finished and
+    /// recorded first), then drain the connectors. What they report meanwhile goes to the sink:
+    /// stop the event applier only after this returns.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        self.connectors.start().await;
         self.resume().await;
         while !*shutdown.borrow() {
             let limit = egress_batch(&*self.store, self.settings.batch_size);
@@ -141,7 +144,8 @@ impl Dispatcher {
                 _ = shutdown.changed() => {}
             }
         }
-        tracing::debug!("dispatcher stopped");
+        self.connectors.drain().await;
+        tracing::debug!("dispatcher stopped; connectors drained");
     }
 
     async fn idle_sleep(&self) -> Duration {
@@ -179,7 +183,7 @@ pub async fn send_on_route(
         }
     };
     for (index, name) in names.iter().enumerate() {
-        let Some(connector) = connectors.get(name) else {
+        let Some(registered) = connectors.get(name) else {
             return failed(
                 message,
                 ConnectorError::permanent(
@@ -189,7 +193,16 @@ pub async fn send_on_route(
                 ),
             );
         };
-        match connector.send(message).await {
+        // Wait for room: a slow connector gets at most its capacity of a claim at a time.
+        let result = match registered.room().await {
+            Ok(_permit) => registered.connector.send(message).await,
+            Err(draining) => Err(ConnectorError::temporary(
+                ErrorOrigin::Tern,
+                None,
+                draining.to_string(),
+            )),
+        };
+        match result {
             Ok(sent) => {
                 return Event::Sent {
                     attempt: message.attempt,

@@ -112,6 +112,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     tracing::info!("stopping: HTTP closed, finishing dispatch and reports");
     let _ = stop.send(true);
+    // The dispatcher finishes its batch, then drains the connectors (no new sends, those in
+    // flight finished); what they report meanwhile is still recorded by the applier.
     let _ = dispatcher_task.await;
     let _ = stop_applier.send(true);
     let _ = applier_task.await;
