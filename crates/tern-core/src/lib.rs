@@ -1,6 +1,7 @@
 //! Tern's domain. It knows nothing of HTTP, SQL or sockets: it turns a submission into accepted
 //! and rejected messages with CM's exact codes, decides what happens to a message when an event
-//! arrives (send, fall back, expire, report), and declares the ports the edges implement.
+//! arrives (send, fall back, expire, report), chooses the connectors of a message (routing), and
+//! declares the ports the edges implement.
 
 pub mod account;
 pub mod channel;
@@ -12,6 +13,7 @@ pub mod money;
 pub mod ports;
 pub mod report;
 pub mod rich_content;
+pub mod routing;
 pub mod status;
 pub mod submission;
 pub mod submitter;

@@ -292,7 +292,23 @@ pub trait EventSink: Send + Sync + 'static {
     fn emit(&self, id: MessageId, event: Event);
 }
 
-/// A route to operators or a channel provider.
+/// How a connector is doing: what an operator (and later `/ready`) is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectorHealth {
+    /// Taking sends.
+    Up,
+    /// Cannot take sends now (not connected or bound yet, link lost): why, for the logs.
+    Down { reason: String },
+    /// Stopping: finishing the sends in flight, taking no new ones.
+    Draining,
+}
+
+/// Sends in flight per connector when it says nothing else ([`Connector::max_in_flight`]).
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+
+/// A route to operators or a channel provider. The dispatcher calls [`Connector::start`] once
+/// before the first send, sends at most [`Connector::max_in_flight`] messages to it at a time,
+/// and calls [`Connector::drain`] once when the gateway stops, after its last send.
 #[async_trait]
 pub trait Connector: Send + Sync + 'static {
     /// A stable name, unique among the gateway's connectors: the external ids it hands back are
@@ -304,6 +320,22 @@ pub trait Connector: Send + Sync + 'static {
     /// After a restart: `message` was handed over before and its report is still awaited.
     fn resume(&self, message: &Dispatch) {
         let _ = message;
+    }
+    /// Begin work (connect, bind). A channel that cannot be reached yet is no reason for the
+    /// gateway not to start: the connector keeps trying on its own and says so in
+    /// [`Connector::health`].
+    async fn start(&self) {}
+    /// Stop: no new sends come after this is called; finish what is in flight (wait for the
+    /// channel's answers, unbind) and return. Statuses learnt meanwhile still go to the sink.
+    async fn drain(&self) {}
+    /// How it is doing now; cheap, called often.
+    fn health(&self) -> ConnectorHealth {
+        ConnectorHealth::Up
+    }
+    /// The most sends it takes at once (an SMPP window, a provider's concurrency); the
+    /// dispatcher holds the others back rather than hand it a whole claim. At least 1.
+    fn max_in_flight(&self) -> usize {
+        DEFAULT_MAX_IN_FLIGHT
     }
 }
 

@@ -1,21 +1,24 @@
-//! The dispatcher: claims due messages under a lease, hands each to the connector of its channel,
-//! and records whether the channel took it; when it did not, the error's kind alone says whether
-//! the message is retried on the same channel later (temporary) or falls back (permanent). A
-//! crash mid-send leaves the lease to expire, and the message is claimed again (a new attempt,
-//! so late events of the old one are ignored).
+//! The dispatcher: claims due messages under a lease, hands each to the connector its route names
+//! ([`tern_core::routing::route`]: by channel, destination and account), and records whether the
+//! channel took it; when it did not, the error's kind alone says what follows. A temporary error
+//! tries the route's next connector (its failover) at once if there is one, else retries the
+//! message on the same channel later; a permanent one falls back to the next channel at once
+//! (never to a failover: the channel refused the message, not the link). A crash mid-send leaves
+//! the lease to expire, and the message is claimed again (a new attempt, so late events of the
+//! old one are ignored).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
 use jiff::{SignedDuration, Timestamp};
-use tern_core::channel::Channel;
 use tern_core::dispatch::{Event, ExternalIds};
-use tern_core::ports::{Connector, ConnectorError, ErrorOrigin, EventSink, Store};
+use tern_core::ports::{ConnectorError, Dispatch, ErrorKind, ErrorOrigin, EventSink, Store};
+use tern_core::routing::{RoutingTable, route};
 use tokio::sync::watch;
 
 use crate::Wakeups;
+use crate::connectors::ConnectorRegistry;
 use crate::events::ChannelSink;
 
 /// While many submitted messages wait on the store, egress batches are this many times smaller.
@@ -57,7 +60,10 @@ impl Default for DispatchSettings {
 /// Claims and sends.
 pub struct Dispatcher {
     pub store: Arc<dyn Store>,
-    pub connectors: HashMap<Channel, Arc<dyn Connector>>,
+    /// The connectors by name; every one `routes` names is here ([`ConnectorRegistry::serves`]).
+    pub connectors: ConnectorRegistry,
+    /// Which connectors take which messages.
+    pub routes: RoutingTable,
     pub wakeups: Arc<Wakeups>,
     pub settings: DispatchSettings,
     /// Where the outcome of each send goes (the event applier, which records it).
@@ -70,8 +76,18 @@ impl Dispatcher {
         match self.store.awaiting_report().await {
             Ok(awaiting) => {
                 for message in &awaiting {
-                    if let Some(connector) = self.connectors.get(&message.channel) {
-                        connector.resume(message);
+                    // The route's primary: which connector took it is not kept with the message.
+                    let primary = route(
+                        &self.routes,
+                        message.channel,
+                        &message.recipient,
+                        message.account_id,
+                    )
+                    .ok()
+                    .and_then(|names| names.first())
+                    .and_then(|name| self.connectors.get(name));
+                    if let Some(registered) = primary {
+                        registered.connector.resume(message);
                     }
                 }
                 if !awaiting.is_empty() {
@@ -82,8 +98,11 @@ impl Dispatcher {
         }
     }
 
-    /// Run until `shutdown` turns true; a batch in progress is finished and recorded first.
+    /// Start the connectors, run until `shutdown` turns true (a batch in progress is finished and
+    /// recorded first), then drain the connectors. What they report meanwhile goes to the sink:
+    /// stop the event applier only after this returns.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        self.connectors.start().await;
         self.resume().await;
         while !*shutdown.borrow() {
             let limit = egress_batch(&*self.store, self.settings.batch_size);
@@ -102,33 +121,10 @@ impl Dispatcher {
             self.wakeups.reports.notify_one();
             let full = claimed.len() == limit;
             if !claimed.is_empty() {
-                let connectors = &self.connectors;
+                let dispatcher = &self;
                 let sends = claimed.iter().map(|message| async move {
-                    let result = match connectors.get(&message.channel) {
-                        Some(connector) => connector.send(message).await.map(|sent| ExternalIds {
-                            connector: connector.name(),
-                            part_ids: sent.external_ids,
-                        }),
-                        None => Err(ConnectorError::permanent(
-                            ErrorOrigin::Tern,
-                            None,
-                            format!("no connector for channel {}", message.channel),
-                        )),
-                    };
-                    let event = match result {
-                        Ok(external_ids) => Event::Sent {
-                            attempt: message.attempt,
-                            external_ids,
-                        },
-                        Err(error) => {
-                            let event = error.event(message.attempt);
-                            match event {
-                                Event::Deferred { .. } => tracing::info!(id = %message.id, channel = %message.channel, %error, "send failed for now; retrying on the same channel later"),
-                                _ => tracing::warn!(id = %message.id, channel = %message.channel, %error, "send failed; falling back"),
-                            }
-                            event
-                        }
-                    };
+                    let event =
+                        send_on_route(&dispatcher.connectors, &dispatcher.routes, message).await;
                     (message.id, event)
                 });
                 for (id, event) in join_all(sends).await {
@@ -148,7 +144,8 @@ impl Dispatcher {
                 _ = shutdown.changed() => {}
             }
         }
-        tracing::debug!("dispatcher stopped");
+        self.connectors.drain().await;
+        tracing::debug!("dispatcher stopped; connectors drained");
     }
 
     async fn idle_sleep(&self) -> Duration {
@@ -161,5 +158,254 @@ impl Dispatcher {
             }
             _ => self.settings.idle_poll,
         }
+    }
+}
+
+/// Hand `message` to the connectors of its route in turn, the next one only after a
+/// temporary error of the one before; the event that records the outcome.
+pub async fn send_on_route(
+    connectors: &ConnectorRegistry,
+    routes: &RoutingTable,
+    message: &Dispatch,
+) -> Event {
+    let names = match route(
+        routes,
+        message.channel,
+        &message.recipient,
+        message.account_id,
+    ) {
+        Ok(names) => names,
+        Err(error) => {
+            return failed(
+                message,
+                ConnectorError::permanent(ErrorOrigin::Tern, None, error.to_string()),
+            );
+        }
+    };
+    for (index, name) in names.iter().enumerate() {
+        let Some(registered) = connectors.get(name) else {
+            return failed(
+                message,
+                ConnectorError::permanent(
+                    ErrorOrigin::Tern,
+                    None,
+                    format!("no connector named {name}"),
+                ),
+            );
+        };
+        // Wait for room: a slow connector gets at most its capacity of a claim at a time.
+        let result = match registered.room().await {
+            Ok(_permit) => registered.connector.send(message).await,
+            Err(draining) => Err(ConnectorError::temporary(
+                ErrorOrigin::Tern,
+                None,
+                draining.to_string(),
+            )),
+        };
+        match result {
+            Ok(sent) => {
+                return Event::Sent {
+                    attempt: message.attempt,
+                    external_ids: ExternalIds {
+                        connector: Arc::clone(name),
+                        part_ids: sent.external_ids,
+                    },
+                };
+            }
+            Err(error)
+                if matches!(error.kind, ErrorKind::Temporary { .. }) && index + 1 < names.len() =>
+            {
+                tracing::info!(id = %message.id, channel = %message.channel, connector = %name, failover = %names[index + 1], %error, "send failed for now; trying the failover");
+            }
+            Err(error) => return failed(message, error),
+        }
+    }
+    // Not reached: a route names at least one connector, and the last one's error returns.
+    failed(
+        message,
+        ConnectorError::permanent(ErrorOrigin::Tern, None, "route without connectors"),
+    )
+}
+
+/// The event of a send that failed with `error`, logged.
+fn failed(message: &Dispatch, error: ConnectorError) -> Event {
+    let event = error.event(message.attempt);
+    match event {
+        Event::Deferred { .. } => {
+            tracing::info!(id = %message.id, channel = %message.channel, %error, "send failed for now; retrying on the same channel later")
+        }
+        _ => {
+            tracing::warn!(id = %message.id, channel = %message.channel, %error, "send failed; falling back")
+        }
+    }
+    event
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use tern_core::channel::Channel;
+    use tern_core::message::{Content, MessageId};
+    use tern_core::ports::{Connector, Sent};
+    use tern_core::routing::RouteRule;
+
+    use super::*;
+
+    /// A connector that answers every send with one result, and counts its sends.
+    struct Scripted {
+        name: &'static str,
+        answer: Result<Sent, ConnectorError>,
+        sends: Mutex<u32>,
+    }
+
+    #[async_trait]
+    impl Connector for Scripted {
+        fn name(&self) -> Arc<str> {
+            self.name.into()
+        }
+        async fn send(&self, _message: &Dispatch) -> Result<Sent, ConnectorError> {
+            *self.sends.lock().unwrap() += 1;
+            self.answer.clone()
+        }
+    }
+
+    fn scripted(name: &'static str, answer: Result<Sent, ConnectorError>) -> Arc<Scripted> {
+        Arc::new(Scripted {
+            name,
+            answer,
+            sends: Mutex::new(0),
+        })
+    }
+
+    fn took(id: &str) -> Result<Sent, ConnectorError> {
+        Ok(Sent {
+            external_ids: vec![id.into()],
+        })
+    }
+
+    fn throttled() -> Result<Sent, ConnectorError> {
+        Err(ConnectorError::temporary(
+            ErrorOrigin::Provider,
+            Some(Duration::from_secs(2)),
+            "throttled",
+        ))
+    }
+
+    fn refused() -> Result<Sent, ConnectorError> {
+        Err(ConnectorError::permanent(
+            ErrorOrigin::Provider,
+            Some(24),
+            "refused",
+        ))
+    }
+
+    fn message() -> Dispatch {
+        Dispatch {
+            id: MessageId::generate(),
+            account_id: 1,
+            attempt: 3,
+            channel: Channel::Sms,
+            recipient: "0031612345678".into(),
+            content: Arc::new(Content {
+                from: "Tern".into(),
+                body: "hello".into(),
+                body_type: None,
+                dcs: None,
+                app_key: None,
+                rich_content: None,
+                custom_groupings: [None, None, None],
+            }),
+            parts: 1,
+            reference: None,
+        }
+    }
+
+    /// The event of sending on a route of `connectors`, in order.
+    async fn send_via(connectors: &[Arc<Scripted>]) -> Event {
+        let registry = ConnectorRegistry::new(
+            connectors
+                .iter()
+                .map(|connector| Arc::clone(connector) as Arc<dyn Connector>),
+        )
+        .unwrap();
+        let routes = RoutingTable::new(vec![RouteRule::new(
+            Channel::Sms,
+            connectors
+                .iter()
+                .map(|connector| connector.name())
+                .collect(),
+        )])
+        .unwrap();
+        send_on_route(&registry, &routes, &message()).await
+    }
+
+    fn sent_by(connector: &str, id: &str) -> Event {
+        Event::Sent {
+            attempt: 3,
+            external_ids: ExternalIds {
+                connector: connector.into(),
+                part_ids: vec![id.into()],
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn the_primary_takes_it_when_it_can() {
+        let (primary, failover) = (scripted("a", took("a-1")), scripted("b", took("b-1")));
+        assert_eq!(
+            send_via(&[primary, Arc::clone(&failover)]).await,
+            sent_by("a", "a-1")
+        );
+        assert_eq!(*failover.sends.lock().unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_temporary_error_tries_the_failovers_in_order() {
+        let connectors = [
+            scripted("a", throttled()),
+            scripted("b", throttled()),
+            scripted("c", took("c-1")),
+        ];
+        assert_eq!(send_via(&connectors).await, sent_by("c", "c-1"));
+    }
+
+    #[tokio::test]
+    async fn a_temporary_error_of_the_last_connector_defers() {
+        let connectors = [scripted("a", throttled()), scripted("b", throttled())];
+        assert_eq!(
+            send_via(&connectors).await,
+            Event::Deferred {
+                attempt: 3,
+                retry_after: Some(Duration::from_secs(2))
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_permanent_error_falls_back_without_trying_the_failover() {
+        let failover = scripted("b", took("b-1"));
+        assert_eq!(
+            send_via(&[scripted("a", refused()), Arc::clone(&failover)]).await,
+            Event::SendFailed {
+                attempt: 3,
+                error_code: Some(24)
+            }
+        );
+        assert_eq!(*failover.sends.lock().unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn no_route_falls_back() {
+        let registry = ConnectorRegistry::default();
+        let routes = RoutingTable::new(Vec::new()).unwrap();
+        assert_eq!(
+            send_on_route(&registry, &routes, &message()).await,
+            Event::SendFailed {
+                attempt: 3,
+                error_code: None
+            }
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! Tern's edges that deliver: the dispatcher (claim due messages, send on the right channel,
-//! record the outcome), the connectors (the simulator today) and the status-report notifier (a
+//! record the outcome), the connectors by name (the simulator today) and the status-report notifier (a
 //! durable outbox POSTed with retries and backoff).
 
+pub mod connectors;
 pub mod dispatcher;
 pub mod events;
 pub mod notifier;

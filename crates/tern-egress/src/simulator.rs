@@ -121,6 +121,9 @@ pub struct Simulator {
     name: Arc<str>,
 }
 
+/// Sends in flight to the simulator: far more than a claim holds.
+pub const SIMULATOR_MAX_IN_FLIGHT: usize = 1 << 16;
+
 /// The name the simulator's external ids are stored under.
 pub const SIMULATOR_NAME: &str = "simulator";
 
@@ -198,6 +201,11 @@ impl Connector for Simulator {
 
     fn resume(&self, message: &Dispatch) {
         self.schedule(message);
+    }
+
+    /// It takes a message at once, so a bound would only slow the dispatcher down.
+    fn max_in_flight(&self) -> usize {
+        SIMULATOR_MAX_IN_FLIGHT
     }
 }
 

@@ -1,7 +1,6 @@
 //! `tern serve`: open the store, start the HTTP API, the dispatcher, the event applier and the
 //! status-report notifier, and stop them in order on SIGINT/SIGTERM so nothing accepted is lost.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,9 +9,11 @@ use jiff::SignedDuration;
 use tern_core::account::{NewAccount, ProductToken, ReportFormat};
 use tern_core::channel::Channel;
 use tern_core::ports::{Connector, EventSink, Store};
+use tern_core::routing::RoutingTable;
 use tern_core::submission::SubmissionPolicy;
 use tern_core::submitter::{Clock, Submitter, TimeOrderedIds, Wake};
 use tern_egress::Wakeups;
+use tern_egress::connectors::ConnectorRegistry;
 use tern_egress::dispatcher::{DispatchSettings, Dispatcher};
 use tern_egress::events::event_channel;
 use tern_egress::notifier::Notifier;
@@ -47,10 +48,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         config.simulator.clone(),
         Arc::new(sink.clone()) as Arc<dyn EventSink>,
     ));
-    let connectors: HashMap<Channel, Arc<dyn Connector>> = Channel::ALL
-        .iter()
-        .map(|channel| (*channel, Arc::clone(&simulator)))
-        .collect();
+    // Every channel to the simulator, until connectors and routes are configured.
+    let routes = RoutingTable::every_channel_to(simulator.name());
+    let connectors = ConnectorRegistry::new([simulator])?;
+    connectors.serves(&routes)?;
     let (stop, stopping) = watch::channel(false);
     // The event applier records what the dispatcher sent: it stops after the dispatcher.
     let (stop_applier, applier_stopping) = watch::channel(false);
@@ -58,6 +59,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let dispatcher = Dispatcher {
         store: Arc::clone(&store),
         connectors,
+        routes,
         wakeups: Arc::clone(&wakeups),
         settings: DispatchSettings {
             batch_size: config.dispatch.batch_size.max(1),
@@ -110,6 +112,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     tracing::info!("stopping: HTTP closed, finishing dispatch and reports");
     let _ = stop.send(true);
+    // The dispatcher finishes its batch, then drains the connectors (no new sends, those in
+    // flight finished); what they report meanwhile is still recorded by the applier.
     let _ = dispatcher_task.await;
     let _ = stop_applier.send(true);
     let _ = applier_task.await;
