@@ -140,7 +140,6 @@ mod tests {
 
     use async_trait::async_trait;
     use tern_core::channel::Channel;
-    use tern_core::message::{Content, MessageId};
     use tern_core::ports::{ConnectorError, Dispatch, Sent};
     use tern_core::routing::RouteRule;
 
@@ -197,24 +196,7 @@ mod tests {
     }
 
     fn message() -> Dispatch {
-        Dispatch {
-            id: MessageId::generate(),
-            account_id: 1,
-            attempt: 1,
-            channel: Channel::Sms,
-            recipient: "0031612345678".into(),
-            content: Arc::new(Content {
-                from: "Tern".into(),
-                body: "hello".into(),
-                body_type: None,
-                dcs: None,
-                app_key: None,
-                rich_content: None,
-                custom_groupings: [None, None, None],
-            }),
-            parts: 1,
-            reference: None,
-        }
+        crate::test_support::dispatch(1)
     }
 
     #[tokio::test]

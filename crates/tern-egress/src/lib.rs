@@ -9,6 +9,9 @@ pub mod notifier;
 pub mod simulator;
 pub mod webhook_target;
 
+#[cfg(test)]
+mod test_support;
+
 /// Wake-ups shared by the pieces: new work for the dispatcher, new reports for the notifier.
 #[derive(Debug, Default)]
 pub struct Wakeups {
