@@ -6,10 +6,11 @@
 
 use std::fmt;
 
-use tern_proto::sms::{BodyError, DEFAULT_MAX_PARTS, PartLimitError};
+use tern_proto::sms::{BodyError, PartLimitError};
 
 use crate::channel::Channel;
 use crate::rich_content::RichPath;
+use crate::validity::InvalidValidity;
 
 /// The interface a request came in on. JSON answers per message; XML and GET are all-or-nothing
 /// and answer one plain-text line, `Error: ERROR <text>`, with texts of their own tables.
@@ -474,12 +475,8 @@ impl Rejection {
             Rejection::UnknownBodyType(text) => {
                 format!("body.type '{text}' must be AUTO, TEXT or BINARY")
             }
-            Rejection::BodyEncoding(BodyError::InvalidBinary) => {
-                "BINARY content must be hexadecimal: an even number of the digits 0-9, A-F (e.g. \"48656C6C6F\")".into()
-            }
-            // tern-proto's enum is non-exhaustive: a new reason keeps the text it brings until
-            // it has a row here.
-            Rejection::BodyEncoding(other) => other.to_string(),
+            // The text stands once, beside the rule in tern-proto.
+            Rejection::BodyEncoding(error) => error.to_string(),
             Rejection::BodyTooLong { limit } => {
                 format!("The body is longer than {limit} characters")
             }
@@ -503,12 +500,12 @@ impl Rejection {
             Rejection::TooLong { field, limit_chars } => {
                 format!("{field} must be at most {limit_chars} characters")
             }
-            Rejection::InvalidValidity(text) => format!(
-                "validity '{text}' is not a valid time: use e.g. '2017-04-20 11:50:05 GMT', '2017-04-20 11:50:05+8', '2h' or '30m'"
-            ),
+            // The text stands once, beside the rule in `validity`.
+            Rejection::InvalidValidity(text) => InvalidValidity(text.clone()).to_string(),
             Rejection::NoAppKeyForPush => "appKey is required for the Push channel".into(),
             Rejection::DcsOutOfRange => "dcs must be between 0 and 255".into(),
-            Rejection::PartLimit(limit) => part_limit_text(limit),
+            // The texts stand once, beside the rules in tern-proto.
+            Rejection::PartLimit(limit) => limit.to_string(),
             Rejection::UnknownChannel(name) => {
                 format!("allowedChannels: unknown channel '{name}'")
             }
@@ -546,26 +543,6 @@ impl Rejection {
             (other, _) => other.details(),
         };
         error_line(&text)
-    }
-}
-
-fn part_limit_text(error: &PartLimitError) -> String {
-    match error {
-        PartLimitError::MinimumOutOfRange(value) => {
-            format!("minimumNumberOfMessageParts must be between 1 and 255, got {value}")
-        }
-        PartLimitError::MaximumOutOfRange(value) => {
-            format!("maximumNumberOfMessageParts must be between 1 and 255, got {value}")
-        }
-        PartLimitError::MaximumBelowMinimum { minimum, maximum } => format!(
-            "maximumNumberOfMessageParts ({maximum}) is less than minimumNumberOfMessageParts ({minimum})"
-        ),
-        PartLimitError::MinimumAboveDefaultMaximum { minimum } => format!(
-            "minimumNumberOfMessageParts ({minimum}) is more than the default maximumNumberOfMessageParts ({DEFAULT_MAX_PARTS}); send maximumNumberOfMessageParts too"
-        ),
-        PartLimitError::TooManyParts { needed, maximum } => {
-            format!("Message needs {needed} parts but maximumNumberOfMessageParts is {maximum}")
-        }
     }
 }
 
