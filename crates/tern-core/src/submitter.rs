@@ -133,8 +133,21 @@ impl Submitter {
         submission: Submission,
         surface: Surface,
     ) -> Result<Submitted, RequestError> {
-        let Submission::Cm(request) = submission;
+        let Submission::Cm(request) = &submission;
         let account = self.authenticate(request.product_token.as_deref()).await?;
+        self.submit_as(&account, submission, surface).await
+    }
+
+    /// [`Submitter::submit`] for an account already authenticated (an XML request checked
+    /// before its tree was built; later, an SMPP session bound to it): the request's own
+    /// credentials are not looked up again.
+    pub async fn submit_as(
+        &self,
+        account: &Account,
+        submission: Submission,
+        surface: Surface,
+    ) -> Result<Submitted, RequestError> {
+        let Submission::Cm(request) = submission;
         let msgs = submission::messages(&request, &self.policy.limits)?;
         if surface == Surface::Get
             && let Err(rejection) = submission::check_get_rules(msgs)
@@ -142,7 +155,7 @@ impl Submitter {
             return Ok(Submitted::Refused(rejection));
         }
         let outcomes =
-            submission::validate(msgs, &account, self.clock.now(), &self.policy, &*self.ids);
+            submission::validate(msgs, account, self.clock.now(), &self.policy, &*self.ids);
         drop(request);
         if all_or_nothing(surface) {
             if let Some(rejection) = submission::first_rejection(&outcomes) {
@@ -155,11 +168,11 @@ impl Submitter {
                     RecipientOutcome::Rejected { .. } => None,
                 })
                 .collect();
-            self.store(&account, accepted).await?;
+            self.store(account, accepted).await?;
             return Ok(Submitted::AllStored);
         }
         let (results, accepted) = submission::results_and_accepted(outcomes);
-        self.store(&account, accepted).await?;
+        self.store(account, accepted).await?;
         Ok(Submitted::PerRecipient(results))
     }
 

@@ -302,3 +302,24 @@ async fn a_balance_that_cannot_pay_stores_nothing() {
     // The write was handed to the store: the dispatcher is woken whatever its answer.
     assert_eq!(gateway.wakes(), 1);
 }
+
+#[tokio::test]
+async fn a_submission_for_an_authenticated_account_does_not_look_its_token_up_again() {
+    let gateway = gateway(None, RequestLimits::default()).await;
+    // The request's own token names no account: it is not looked at.
+    let body = format!(
+        r#"{{"messages":{{"authentication":{{"producttoken":"00000000-0000-0000-0000-000000000000"}},"msg":[{GOOD}]}}}}"#
+    );
+    let request = parse_submit(body.as_bytes()).unwrap();
+    assert_eq!(
+        gateway
+            .submitter
+            .submit_as(&gateway.account, Submission::Cm(request), Surface::Xml)
+            .await,
+        Ok(Submitted::AllStored)
+    );
+    let stored = gateway.stored().await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].message.account_id, gateway.account.id);
+    assert_eq!(gateway.wakes(), 1);
+}

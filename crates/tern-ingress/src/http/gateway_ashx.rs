@@ -13,6 +13,7 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use tern_core::account::Account;
 use tern_core::error_code::{RequestError, Surface};
 use tern_core::submitter::{Submission, Submitted};
 use tern_proto::cm::submission::SubmitRequest;
@@ -32,13 +33,25 @@ fn plain(text: String) -> Response {
 }
 
 /// Submit an all-or-nothing request; the plain-text answer.
-async fn submit_atomic(state: &AppState, request: SubmitRequest, surface: Surface) -> Response {
+/// `account`: already authenticated by the caller, if it was.
+async fn submit_atomic(
+    state: &AppState,
+    request: SubmitRequest,
+    surface: Surface,
+    account: Option<&Account>,
+) -> Response {
     let token = request.product_token.clone();
-    match state
-        .submitter
-        .submit(Submission::Cm(request), surface)
-        .await
-    {
+    let submission = Submission::Cm(request);
+    let submitted = match account {
+        Some(account) => {
+            state
+                .submitter
+                .submit_as(account, submission, surface)
+                .await
+        }
+        None => state.submitter.submit(submission, surface).await,
+    };
+    match submitted {
         Ok(Submitted::AllStored) => plain(String::new()),
         Ok(Submitted::Refused(rejection)) => plain(rejection.plain_text(surface)),
         // XML and GET are all-or-nothing, never answered per recipient.
@@ -74,11 +87,12 @@ pub async fn post_xml(State(state): State<Arc<AppState>>, request: Request) -> R
         Ok(token) => token,
         Err(error) => return plain(error.plain_text(Surface::Xml, None)),
     };
-    if let Err(error) = state.submitter.authenticate(token.as_deref()).await {
-        return plain(error.plain_text(Surface::Xml, token.as_deref()));
-    }
+    let account = match state.submitter.authenticate(token.as_deref()).await {
+        Ok(account) => account,
+        Err(error) => return plain(error.plain_text(Surface::Xml, token.as_deref())),
+    };
     match read_xml(bytes, xml::parse_submit).await {
-        Ok(request) => submit_atomic(&state, request, Surface::Xml).await,
+        Ok(request) => submit_atomic(&state, request, Surface::Xml, Some(&account)).await,
         Err(error) => plain(error.plain_text(Surface::Xml, None)),
     }
 }
@@ -88,7 +102,7 @@ pub async fn get_query(State(state): State<Arc<AppState>>, RawQuery(query): RawQ
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .into_owned()
         .collect();
-    submit_atomic(&state, get::parse_submit(&pairs), Surface::Get).await
+    submit_atomic(&state, get::parse_submit(&pairs), Surface::Get, None).await
 }
 
 /// Neither GET nor POST: 400 with no body, as the spec's tables say.
