@@ -1,6 +1,8 @@
 //! The delivery state machine: given where a message is and what just happened, decide the new
-//! state, the status reports to send and what the dispatcher does next. Pure: the store runs it
-//! inside the transaction that records the outcome, so decisions and reports commit together.
+//! state, the status reports to send and what the dispatcher does next. Pure: a store calls
+//! [`apply`] inside the transaction that records the outcome, so decisions and reports commit
+//! together, and writes the [`Record`] it returns as it is: where the message stands in the queue,
+//! whether that is a lease, how its status changes are numbered are all decided here.
 //!
 //! Rules (the spec's Channel fallback): a message is sent on its first allowed channel; a failure
 //! or rejection moves it at once to the next channel; a message not finally delivered before its
@@ -117,6 +119,77 @@ pub struct Decision {
     pub progress: Progress,
     pub reports: Vec<Report>,
     pub next: Next,
+}
+
+/// What a store writes for one message after its events: everything it records is decided here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub progress: Progress,
+    /// When the queue hands it out next; `None` once it is finished (out of the queue).
+    pub due_at: Option<Timestamp>,
+    /// Whether `due_at` is the end of a lease of the node that claimed it to send it now (a
+    /// restart of that node releases it at once; another node waits for it to run out).
+    pub leased: bool,
+    /// Its status changes, in order, numbered after the ones recorded before.
+    pub changes: Vec<StatusChange>,
+}
+
+/// One status change of a message, as recorded in its history and reported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusChange {
+    /// Its number among the message's status changes, from 1 (the report id's suffix).
+    pub seq: u32,
+    pub at: Timestamp,
+    pub report: Report,
+}
+
+/// What `events` do, one after the other, to a message in `progress` that has had
+/// `changes_before` status changes: the record to write (`None` when every event changed nothing)
+/// and what comes next after each event, in order. A send decided here is leased for `lease`.
+pub fn apply<'e>(
+    progress: &Progress,
+    changes_before: u32,
+    events: impl IntoIterator<Item = &'e Event>,
+    now: Timestamp,
+    lease: SignedDuration,
+) -> (Option<Record>, Vec<Next>) {
+    let mut current = progress.clone();
+    let mut reports = Vec::new();
+    let mut last = Next::Ignore;
+    let mut nexts = Vec::new();
+    for event in events {
+        let decision = decide(&current, event, now);
+        current = decision.progress;
+        reports.extend(decision.reports);
+        if decision.next != Next::Ignore {
+            last = decision.next.clone();
+        }
+        nexts.push(decision.next);
+    }
+    let (due_at, leased) = match last {
+        Next::Ignore => return (None, nexts),
+        Next::Send { .. } => (Some(now + lease), true),
+        Next::Requeue => (Some(now), false),
+        Next::Retry { at } => (Some(at), false),
+        Next::Wait { until } => (Some(until), false),
+        Next::Done => (None, false),
+    };
+    let changes = reports
+        .into_iter()
+        .zip(changes_before + 1..)
+        .map(|(report, seq)| StatusChange {
+            seq,
+            at: now,
+            report,
+        })
+        .collect();
+    let record = Record {
+        progress: current,
+        due_at,
+        leased,
+        changes,
+    };
+    (Some(record), nexts)
 }
 
 /// The delay before the first retry after a temporary error the channel gave no delay for.

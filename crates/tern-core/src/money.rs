@@ -25,6 +25,13 @@ pub fn can_pay(balance: Option<Money>, price: Money) -> bool {
     }
 }
 
+/// The balance an account with `balance` is left with after paying `price`, or `None` when it
+/// cannot pay it ([`can_pay`]): the one rule of a debit, which every store applies inside the
+/// transaction that stores what is paid for.
+pub fn debit(balance: Money, price: Money) -> Option<Money> {
+    can_pay(Some(balance), price).then(|| Money(balance.0 - price.0))
+}
+
 impl Money {
     /// Whole micro-units.
     pub fn micros(self) -> i64 {
@@ -95,6 +102,10 @@ mod tests {
         assert!(!can_pay(Some(Money(10)), Money(11)));
         assert!(!can_pay(Some(Money(0)), Money(0)));
         assert!(!can_pay(Some(Money(-5)), Money(0)));
+        assert_eq!(debit(Money(10), Money(4)), Some(Money(6)));
+        assert_eq!(debit(Money(10), Money(10)), Some(Money(0)));
+        assert_eq!(debit(Money(10), Money(11)), None);
+        assert_eq!(debit(Money(0), Money(0)), None);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The submission service: the one use case every surface that takes messages in calls
 //! (authenticate → surface rules → request limits → validate → store → wake the dispatcher), so
 //! that HTTP handlers (and later an SMPP session) only parse and render. It works over ports: the
-//! [`Store`], a [`Clock`], a [`Wake`] for the dispatcher and the [`MessageIds`] that name accepted
-//! messages, which keeps [`submission::validate`] deterministic given its inputs.
+//! store's [`AccountStore`] and [`IntakeStore`], a [`Clock`], a [`Wake`] for the dispatcher and
+//! the [`MessageIds`] that name accepted messages, which keeps [`submission::validate`]
+//! deterministic given its inputs.
 
 use std::sync::Arc;
 
@@ -12,7 +13,8 @@ use tern_proto::cm::submission::SubmitRequest;
 use crate::account::Account;
 use crate::error_code::{Rejection, RequestError, Surface};
 use crate::message::{MessageId, NewMessage};
-use crate::ports::{AcceptError, Store};
+use crate::money::Money;
+use crate::ports::{AcceptError, AccountStore, IntakeStore};
 use crate::submission::{self, RecipientOutcome, RecipientResult, SubmissionPolicy};
 
 /// The time, as the service sees it (the system clock in the gateway, a fixed one in tests).
@@ -81,7 +83,8 @@ fn all_or_nothing(surface: Surface) -> bool {
 
 /// The submission service. One per gateway, shared by every surface.
 pub struct Submitter {
-    store: Arc<dyn Store>,
+    accounts: Arc<dyn AccountStore>,
+    intake: Arc<dyn IntakeStore>,
     clock: Arc<dyn Clock>,
     wake: Arc<dyn Wake>,
     ids: Arc<dyn MessageIds>,
@@ -90,14 +93,16 @@ pub struct Submitter {
 
 impl Submitter {
     pub fn new(
-        store: Arc<dyn Store>,
+        accounts: Arc<dyn AccountStore>,
+        intake: Arc<dyn IntakeStore>,
         clock: Arc<dyn Clock>,
         wake: Arc<dyn Wake>,
         ids: Arc<dyn MessageIds>,
         policy: SubmissionPolicy,
     ) -> Self {
         Submitter {
-            store,
+            accounts,
+            intake,
             clock,
             wake,
             ids,
@@ -111,7 +116,7 @@ impl Submitter {
     /// store failed (logged here).
     pub async fn authenticate(&self, token: Option<&str>) -> Result<Account, RequestError> {
         let token = submission::product_token(token)?;
-        self.store
+        self.accounts
             .account_by_token(token.hash())
             .await
             .map_err(|error| {
@@ -176,7 +181,8 @@ impl Submitter {
         Ok(Submitted::PerRecipient(results))
     }
 
-    /// Store the accepted messages durably and debit the account, then wake the dispatcher.
+    /// Store the accepted messages durably and debit the account their price (an account with a
+    /// balance; one without has nothing to charge), then wake the dispatcher.
     async fn store(
         &self,
         account: &Account,
@@ -188,7 +194,15 @@ impl Submitter {
         // Once handed to the store the write commits whether or not this future is still awaited
         // (a client that disconnects drops it): the dispatcher is woken in either case.
         let _wake = WakeOnDrop(&*self.wake);
-        match self.store.accept(account.id, accepted).await {
+        let charge = account.balance.map(|_| {
+            Money(
+                accepted
+                    .iter()
+                    .map(|message| message.price.micros())
+                    .fold(0i64, i64::saturating_add),
+            )
+        });
+        match self.intake.accept(account.id, charge, accepted).await {
             Ok(()) => Ok(()),
             Err(AcceptError::InsufficientBalance) => Err(RequestError::InsufficientBalance),
             Err(AcceptError::Store(error)) => {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
-use tern_core::ports::{PendingReport, ReportOutcome, Store};
+use tern_core::ports::{OutboxStore, PendingReport, ReportOutcome};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -65,7 +65,7 @@ impl NotifierConfig {
 
 /// POSTs status reports.
 pub struct Notifier {
-    store: Arc<dyn Store>,
+    store: Arc<dyn OutboxStore>,
     client: reqwest::Client,
     wakeups: Arc<Wakeups>,
     config: NotifierConfig,
@@ -84,7 +84,7 @@ const URL_CACHE_SIZE: usize = 1024;
 
 impl Notifier {
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn OutboxStore>,
         client: reqwest::Client,
         wakeups: Arc<Wakeups>,
         config: NotifierConfig,

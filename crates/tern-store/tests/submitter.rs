@@ -11,7 +11,7 @@ use tern_core::channel::Channel;
 use tern_core::error_code::{Rejection, RequestError, Surface};
 use tern_core::message::{MessageFilter, MessageId, MessageRecord};
 use tern_core::money::Money;
-use tern_core::ports::Store;
+use tern_core::ports::{AccountStore, IntakeStore, Store};
 use tern_core::submission::{RecipientResult, RequestLimits, SubmissionPolicy};
 use tern_core::submitter::{Clock, MessageIds, Submission, Submitted, Submitter, Wake};
 use tern_proto::cm::json::parse_submit;
@@ -82,7 +82,8 @@ async fn gateway(balance: Option<Money>, limits: RequestLimits) -> Gateway {
         .unwrap();
     let wakes = Arc::new(Wakes::default());
     let submitter = Submitter::new(
-        Arc::clone(&store),
+        Arc::clone(&store) as Arc<dyn AccountStore>,
+        Arc::clone(&store) as Arc<dyn IntakeStore>,
         Arc::new(FixedClock),
         Arc::clone(&wakes) as Arc<dyn Wake>,
         Arc::new(SequentialIds::default()),

@@ -7,15 +7,17 @@ use anyhow::Context;
 use tern_core::account::{NewAccount, ProductToken, ReportFormat};
 use tern_core::channel::Channel;
 use tern_core::money::Money;
-use tern_core::ports::{Store, StoreError};
-use tern_store::SqliteStore;
+use tern_core::ports::{NodeId, Store, StoreError};
+use tern_store::StoreConfig;
 
 use crate::cli::{AccountCreateArgs, AccountListArgs};
 
-fn open(data_dir: &std::path::Path) -> anyhow::Result<Arc<SqliteStore>> {
-    Ok(Arc::new(SqliteStore::open(data_dir).with_context(
-        || format!("cannot open the store in {}", data_dir.display()),
-    )?))
+fn open(data_dir: &std::path::Path) -> anyhow::Result<Arc<dyn Store>> {
+    let config = StoreConfig::Sqlite {
+        data_dir: data_dir.to_owned(),
+    };
+    tern_store::open(&config, NodeId::new(NodeId::EMBEDDED))
+        .with_context(|| format!("cannot open the store in {}", data_dir.display()))
 }
 
 pub async fn create(args: AccountCreateArgs) -> anyhow::Result<()> {

@@ -8,7 +8,7 @@ use anyhow::Context;
 use jiff::SignedDuration;
 use tern_core::account::{NewAccount, ProductToken, ReportFormat};
 use tern_core::channel::Channel;
-use tern_core::ports::{Connector, EventSink, Store};
+use tern_core::ports::{Connector, EventSink, NodeId, Store};
 use tern_core::routing::RoutingTable;
 use tern_core::submission::SubmissionPolicy;
 use tern_core::submitter::{Clock, Submitter, TimeOrderedIds, Wake};
@@ -20,7 +20,7 @@ use tern_egress::notifier::Notifier;
 use tern_egress::simulator::Simulator;
 use tern_egress::webhook_target::{GuardedResolver, TargetPolicy};
 use tern_ingress::http::{AppState, router};
-use tern_store::SqliteStore;
+use tern_store::{CachedAccounts, StoreConfig};
 use tokio::sync::watch;
 
 use crate::cli::ServeArgs;
@@ -29,9 +29,13 @@ use crate::config;
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = config::load(args.config.as_deref(), args.data_dir, args.http_addr)?;
     let _data_dir_lock = lock_data_dir(&config.data_dir)?;
-    let store = SqliteStore::open(&config.data_dir)
-        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
-    let store: Arc<dyn Store> = Arc::new(store);
+    let store = tern_store::open(
+        &StoreConfig::Sqlite {
+            data_dir: config.data_dir.clone(),
+        },
+        NodeId::new(NodeId::EMBEDDED),
+    )
+    .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
     store
         .release_leases(jiff::Timestamp::now())
         .await
@@ -70,7 +74,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let targets = TargetPolicy::new(&config.webhooks);
     let notifier = Notifier::new(
-        Arc::clone(&store),
+        Arc::clone(&store) as _,
         webhook_client(&targets)?,
         Arc::clone(&wakeups),
         config.status_reports.clone(),
@@ -82,8 +86,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // Accepted messages wake the dispatcher directly.
+    let accounts = CachedAccounts::new(Arc::clone(&store) as _, CachedAccounts::DEFAULT_TTL);
     let submitter = Submitter::new(
-        Arc::clone(&store),
+        Arc::new(accounts),
+        Arc::clone(&store) as _,
         Arc::clone(&clock),
         Arc::clone(&wakeups) as Arc<dyn Wake>,
         Arc::new(TimeOrderedIds),

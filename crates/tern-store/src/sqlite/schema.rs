@@ -170,6 +170,16 @@ CREATE TABLE external_ids (
     PRIMARY KEY (connector, external_id)
 ) WITHOUT ROWID;
 "#,
+    // 7: leases name the node that holds them, so that a node releases only its own. A message
+    // is leased while a claim sends it; the claims of a database written before (by its one
+    // node) are taken to be the embedded node's: queued messages due later were either claimed
+    // or waiting for a retry, and the embedded node released both on its next start.
+    r#"
+ALTER TABLE messages ADD COLUMN leased_by TEXT;
+UPDATE messages SET leased_by = 'embedded' WHERE state = 'queued' AND due_at IS NOT NULL;
+ALTER TABLE reports ADD COLUMN leased_by TEXT;
+UPDATE reports SET leased_by = 'embedded' WHERE leased = 1;
+"#,
 ];
 
 /// The version [`migrate`] brings a database to.

@@ -1,11 +1,15 @@
 //! Store behaviour on a real SQLite file: what is accepted is there after reopening, claims hand
 //! out each due message once, decisions and their reports are recorded together and in order.
 
+use super::rows::timestamp;
 use super::*;
-use tern_core::account::{ProductToken, ReportFormat};
+use jiff::SignedDuration;
+use tern_core::account::{AccountId, NewAccount, ProductToken, ReportFormat};
 use tern_core::channel::Channel;
-use tern_core::message::{Content, DeliveryState};
+use tern_core::dispatch::{Event, ExternalIds, Next};
+use tern_core::message::{Content, DeliveryState, MessageFilter, MessageId, NewMessage};
 use tern_core::money::Money;
+use tern_core::ports::*;
 use tern_core::status::CmStatus;
 
 fn new_account(token: &ProductToken, balance: Option<Money>) -> NewAccount {
@@ -60,7 +64,7 @@ async fn accepted_messages_survive_reopen_and_are_claimed_once() {
             .unwrap();
         let msg = message(account.id, &[Channel::Sms], Money(0), now);
         id = msg.id;
-        store.accept(account.id, vec![msg]).await.unwrap();
+        store.accept(account.id, None, vec![msg]).await.unwrap();
     }
     let store = SqliteStore::open(dir.path()).unwrap();
     let account = store.account_by_token(token.hash()).await.unwrap().unwrap();
@@ -92,7 +96,7 @@ async fn balance_is_debited_atomically() {
         message(account.id, &[Channel::Sms], Money(60), now),
     ];
     assert_eq!(
-        store.accept(account.id, two).await,
+        store.accept(account.id, Some(Money(120)), two).await,
         Err(AcceptError::InsufficientBalance)
     );
     assert!(
@@ -111,6 +115,7 @@ async fn balance_is_debited_atomically() {
     store
         .accept(
             account.id,
+            Some(Money(60)),
             vec![message(account.id, &[Channel::Sms], Money(60), now)],
         )
         .await
@@ -136,7 +141,7 @@ async fn fallback_reports_go_out_in_order_one_at_a_time() {
         now,
     );
     let id = msg.id;
-    store.accept(account.id, vec![msg]).await.unwrap();
+    store.accept(account.id, None, vec![msg]).await.unwrap();
 
     let first = store.claim_due(now, 10, LEASE).await.unwrap();
     assert_eq!(first[0].channel, Channel::WhatsApp);
@@ -255,7 +260,7 @@ async fn expired_messages_are_reported_failed_with_code_8() {
     let now = Timestamp::now();
     let mut msg = message(account.id, &[Channel::Sms], Money(0), now);
     msg.valid_until = now;
-    store.accept(account.id, vec![msg]).await.unwrap();
+    store.accept(account.id, None, vec![msg]).await.unwrap();
     assert!(store.claim_due(now, 10, LEASE).await.unwrap().is_empty());
     let records = store
         .messages(
@@ -298,7 +303,10 @@ async fn a_restart_releases_leases_but_keeps_scheduled_retries() {
     let first = message(account.id, &[Channel::Sms], Money(0), now);
     let second = message(account.id, &[Channel::Sms], Money(0), now);
     let (first_id, second_id) = (first.id, second.id);
-    store.accept(account.id, vec![first, second]).await.unwrap();
+    store
+        .accept(account.id, None, vec![first, second])
+        .await
+        .unwrap();
     assert_eq!(store.claim_due(now, 10, LEASE).await.unwrap().len(), 2);
     for (id, status) in [
         (first_id, CmStatus::Delivered),
@@ -321,7 +329,7 @@ async fn a_restart_releases_leases_but_keeps_scheduled_retries() {
         .unwrap();
     // A message claimed but never settled (the process died mid-send).
     let third = message(account.id, &[Channel::Sms], Money(0), now);
-    store.accept(account.id, vec![third]).await.unwrap();
+    store.accept(account.id, None, vec![third]).await.unwrap();
     assert_eq!(store.claim_due(now, 10, LEASE).await.unwrap().len(), 1);
 
     store.release_leases(now).await.unwrap();
@@ -352,7 +360,10 @@ async fn a_batch_of_events_applies_in_order_and_reports_once() {
     );
     let second = message(account.id, &[Channel::Sms], Money(0), now);
     let (first_id, second_id) = (first.id, second.id);
-    store.accept(account.id, vec![first, second]).await.unwrap();
+    store
+        .accept(account.id, None, vec![first, second])
+        .await
+        .unwrap();
     assert_eq!(store.claim_due(now, 10, LEASE).await.unwrap().len(), 2);
     let report = |status, error_code| Event::ChannelReport {
         attempt: 1,
@@ -461,7 +472,7 @@ async fn the_log_is_copied_back_beside_the_writer() {
         let batch = (0..50)
             .map(|_| message(account.id, &[Channel::Sms], Money(0), now))
             .collect();
-        store.accept(account.id, batch).await.unwrap();
+        store.accept(account.id, None, batch).await.unwrap();
     }
     // Far below the writer's own threshold, so only the checkpoint thread copies the log back
     // into the database file, which otherwise would still hold only the schema.
@@ -516,7 +527,7 @@ async fn a_submission_waiting_on_the_writer_is_visible_to_delivery() {
         let msgs = (0..3)
             .map(|_| message(account.id, &[Channel::Sms], Money(0), now))
             .collect();
-        tokio::spawn(async move { store.accept(account.id, msgs).await })
+        tokio::spawn(async move { store.accept(account.id, None, msgs).await })
     };
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     assert_eq!(store.intake_waiting(), 3, "a submission of 3 is waiting");
@@ -563,7 +574,7 @@ async fn the_recipients_of_one_msg_share_one_stored_content() {
         content: Arc::new(other_content),
         ..other
     });
-    store.accept(account.id, recipients).await.unwrap();
+    store.accept(account.id, None, recipients).await.unwrap();
     assert_eq!(count(dir.path(), "messages"), 51);
     assert_eq!(count(dir.path(), "contents"), 2);
 
@@ -787,7 +798,7 @@ async fn a_deferred_message_waits_on_its_channel_and_keeps_its_count() {
         now,
     );
     let id = msg.id;
-    store.accept(account.id, vec![msg]).await.unwrap();
+    store.accept(account.id, None, vec![msg]).await.unwrap();
     store.claim_due(now, 10, LEASE).await.unwrap();
     let throttled = |attempt| Event::Deferred {
         attempt,
@@ -843,7 +854,7 @@ async fn the_ids_a_channel_gave_find_their_message_attempt_and_part() {
     let now = Timestamp::now();
     let msg = message(account.id, &[Channel::Sms], Money(0), now);
     let id = msg.id;
-    store.accept(account.id, vec![msg]).await.unwrap();
+    store.accept(account.id, None, vec![msg]).await.unwrap();
     store.claim_due(now, 10, LEASE).await.unwrap();
     let sent = |connector: &str, part_ids: &[&str]| Event::Sent {
         attempt: 1,

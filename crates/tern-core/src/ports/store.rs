@@ -1,0 +1,273 @@
+//! The store port, split by role so that each consumer takes only what it uses: the submission
+//! service the [`AccountStore`] and the [`IntakeStore`], the dispatcher and the event applier the
+//! [`QueueStore`], the notifier the [`OutboxStore`], the message log the [`MessageLogStore`], the
+//! readiness probe the [`StoreHealth`]. A backend implements every role; [`Store`] names them
+//! together. A backend records the decisions of `tern-core` (what an event does to a message, what
+//! a debit leaves, which status changes are reported): it makes none of its own, so that a second
+//! backend behaves as the first by construction. What each method guarantees is written here and
+//! checked for every backend by the one conformance suite in `crates/tern-store/tests/`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+
+use crate::account::{Account, AccountId, NewAccount, TokenHash};
+use crate::channel::Channel;
+use crate::dispatch::{Event, Next};
+use crate::message::{Content, MessageFilter, MessageId, MessageRecord, NewMessage};
+use crate::money::Money;
+
+/// A store failure. `retryable` says whether trying again may help (as Pingora's errors do).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The backend failed (I/O, corruption, SQL).
+    #[error("store backend error: {0}")]
+    Backend(String),
+    /// The store is shutting down.
+    #[error("store is closed")]
+    Closed,
+    /// The database is busy or locked; try again.
+    #[error("store busy: {0}")]
+    Busy(String),
+    /// A uniqueness rule was broken (e.g. a token that already exists).
+    #[error("conflict: {0}")]
+    Conflict(String),
+}
+
+impl StoreError {
+    /// Whether a retry can help.
+    pub fn retryable(&self) -> bool {
+        matches!(self, StoreError::Busy(_))
+    }
+}
+
+/// Why a submission could not be stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AcceptError {
+    #[error("insufficient balance")]
+    InsufficientBalance,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The node that holds a lease: claims are made in its name, and [`QueueStore::release_leases`]
+/// releases only its own. The embedded store has one node (guarded by a lock on its data
+/// directory); several nodes on one database each have their own.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NodeId(Arc<str>);
+
+impl NodeId {
+    /// The node of the embedded store: one per data directory, the same across restarts, so a
+    /// restart finds the leases it held before.
+    pub const EMBEDDED: &str = "embedded";
+
+    pub fn new(name: impl Into<Arc<str>>) -> NodeId {
+        NodeId(name.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A message handed to the dispatcher to send now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dispatch {
+    pub id: MessageId,
+    pub account_id: AccountId,
+    pub attempt: u32,
+    pub channel: Channel,
+    pub recipient: String,
+    /// Shared with the other recipients of its `msg` (and other messages of one claim).
+    pub content: Arc<Content>,
+    pub parts: u32,
+    pub reference: Option<String>,
+}
+
+/// A status report waiting to be POSTed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingReport {
+    pub id: i64,
+    pub message_id: MessageId,
+    /// The report's stable id (see [`crate::report::report_id`]), also in its body.
+    pub report_id: String,
+    pub url: String,
+    pub content_type: String,
+    pub body: Vec<u8>,
+    /// Deliveries tried so far.
+    pub attempts: u32,
+    pub created_at: Timestamp,
+}
+
+/// What became of one delivery of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportOutcome {
+    /// The receiver answered 2xx: remove it.
+    Delivered,
+    /// Try again at this time.
+    RetryAt(Timestamp),
+    /// Too old to retry: drop it (logged by the caller).
+    GiveUp,
+}
+
+/// A part a channel named, found by the id the channel gave it (see [`QueueStore::sent_part`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentPart {
+    pub message_id: MessageId,
+    /// The send that handed it over (a receipt of an earlier attempt is stale).
+    pub attempt: u32,
+    /// Its position in the message, from 0.
+    pub part_index: u32,
+}
+
+/// Accounts: who may submit, what they may spend, where their reports go.
+#[async_trait]
+pub trait AccountStore: Send + Sync + 'static {
+    /// Create an account; a token that exists already is a [`StoreError::Conflict`].
+    async fn create_account(&self, account: NewAccount) -> Result<Account, StoreError>;
+    /// Every account, oldest first.
+    async fn accounts(&self) -> Result<Vec<Account>, StoreError>;
+    /// The account whose token hashes to `hash`.
+    async fn account_by_token(&self, hash: TokenHash) -> Result<Option<Account>, StoreError>;
+}
+
+/// Intake: accepted messages into the queue.
+#[async_trait]
+pub trait IntakeStore: Send + Sync + 'static {
+    /// Store and queue `messages` of `account`, due at once, all or nothing, durably (fsynced)
+    /// before returning. With a `charge`, the account's balance is read and debited by it in the
+    /// same transaction, as [`crate::money::debit`] decides ([`AcceptError::InsufficientBalance`]
+    /// and nothing stored when it says no); without one (an account with no balance) no balance
+    /// is read. Messages that share one [`Content`] in memory (the recipients of one `msg`) share
+    /// it in the store too: a content is written once.
+    async fn accept(
+        &self,
+        account: AccountId,
+        charge: Option<Money>,
+        messages: Vec<NewMessage>,
+    ) -> Result<(), AcceptError>;
+    /// How many submitted messages are waiting on the store right now. Delivery takes smaller
+    /// batches while many are, so that a burst of submissions is taken in first; delivery never
+    /// stops.
+    fn intake_waiting(&self) -> usize {
+        0
+    }
+}
+
+/// The dispatch queue: due messages claimed under leases, events applied to them.
+#[async_trait]
+pub trait QueueStore: Send + Sync + 'static {
+    /// Claim up to `limit` due messages, earliest due first, under a lease of `lease`, applying
+    /// [`Event::Due`] to each: the ones to send now are returned; expired ones are finished and
+    /// reported.
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        lease: SignedDuration,
+    ) -> Result<Vec<Dispatch>, StoreError>;
+    /// Apply `event` to a message, recording the decision and its reports in one transaction.
+    async fn apply(&self, id: MessageId, event: Event, now: Timestamp) -> Result<Next, StoreError> {
+        let mut next = self.apply_batch(vec![(id, event)], now).await?;
+        Ok(next.pop().unwrap_or(Next::Ignore))
+    }
+    /// Apply each event in order, all in one transaction (a batch costs the store about what one
+    /// event does); returns what comes next for each, in the same order. Events of one message
+    /// see the effects of the ones before them. Events of unknown messages are ignored.
+    async fn apply_batch(
+        &self,
+        events: Vec<(MessageId, Event)>,
+        now: Timestamp,
+    ) -> Result<Vec<Next>, StoreError>;
+    /// Release every lease this node held before it stopped (messages and reports it had claimed),
+    /// so a restart resumes at once instead of waiting for leases to run out. Only for a node's own
+    /// leases: the embedded store has one node, guarded by a lock on its data directory.
+    async fn release_leases(&self, now: Timestamp) -> Result<(), StoreError>;
+    /// The part that `connector` named `external_id` when it took it (recorded with
+    /// [`Event::Sent`]), for a receipt or webhook that names only the channel's id.
+    async fn sent_part(
+        &self,
+        connector: &str,
+        external_id: &str,
+    ) -> Result<Option<SentPart>, StoreError>;
+    /// Messages handed to a channel whose report is still awaited (for connectors to resume).
+    async fn awaiting_report(&self) -> Result<Vec<Dispatch>, StoreError>;
+    /// The earliest time a message becomes due, if any.
+    async fn next_due(&self) -> Result<Option<Timestamp>, StoreError>;
+}
+
+/// The outbox: reports waiting to be delivered, claimed under leases.
+#[async_trait]
+pub trait OutboxStore: Send + Sync + 'static {
+    /// Claim up to `limit` due reports under a lease, at most one per message (reports of one
+    /// message go out in order).
+    async fn claim_reports(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        lease: SignedDuration,
+    ) -> Result<Vec<PendingReport>, StoreError>;
+    /// Record what became of a claimed report.
+    async fn finish_report(&self, id: i64, outcome: ReportOutcome) -> Result<(), StoreError> {
+        self.finish_reports(vec![(id, outcome)]).await
+    }
+    /// Record what became of several claimed reports, in one transaction.
+    async fn finish_reports(&self, outcomes: Vec<(i64, ReportOutcome)>) -> Result<(), StoreError>;
+    /// The earliest time a report becomes due, if any.
+    async fn next_report_due(&self) -> Result<Option<Timestamp>, StoreError>;
+}
+
+/// The message log: what an account sent and what became of it, and conversions recorded on it.
+#[async_trait]
+pub trait MessageLogStore: Send + Sync + 'static {
+    /// Record a conversion on every message of `account` to one of `recipients` (forms of one
+    /// number) with `reference`; returns how many messages it was recorded on.
+    async fn record_conversion(
+        &self,
+        account: AccountId,
+        recipients: Vec<String>,
+        reference: String,
+        converted_at: Timestamp,
+    ) -> Result<usize, StoreError>;
+    /// The account's messages, newest filters applied, oldest first after the cursor.
+    async fn messages(
+        &self,
+        account: AccountId,
+        filter: MessageFilter,
+    ) -> Result<Vec<MessageRecord>, StoreError>;
+}
+
+/// Whether the store can work.
+#[async_trait]
+pub trait StoreHealth: Send + Sync + 'static {
+    /// Whether the store accepts writes now (for `/ready`): `Ok` only when a write went through
+    /// a moment ago. Cheap to call often (a result may be reused for about a second).
+    async fn ready(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Why the store can never write again, if that is so (the process should stop and be
+    /// restarted rather than go on answering).
+    fn fatal(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Every role of one backend: what a store factory hands the binary, which gives each consumer
+/// the role it needs.
+pub trait Store:
+    AccountStore + IntakeStore + QueueStore + OutboxStore + MessageLogStore + StoreHealth
+{
+}
+
+impl<T> Store for T where
+    T: AccountStore + IntakeStore + QueueStore + OutboxStore + MessageLogStore + StoreHealth
+{
+}

@@ -1,0 +1,73 @@
+//! The [`AccountStore`] role on SQLite: accounts and their product tokens (stored as hashes).
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, params};
+use tern_core::account::{Account, NewAccount, TokenHash};
+use tern_core::ports::{AccountStore, StoreError};
+
+use super::rows::{ACCOUNT_COLUMNS, account_from_row, millis};
+use super::{SqliteStore, backend_error};
+
+#[async_trait]
+impl AccountStore for SqliteStore {
+    async fn create_account(&self, account: NewAccount) -> Result<Account, StoreError> {
+        let now = Timestamp::now();
+        let id = self
+            .writer
+            .write(move |connection: &Connection| {
+                connection
+                    .execute(
+                        "INSERT INTO accounts (name, token_hash, balance_micros, status_url, status_format, inbound_url, channels, created_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                        params![
+                            account.name,
+                            account.token_hash.to_hex(),
+                            account.balance.map(|b| b.micros()),
+                            account.status_url,
+                            account.status_format.as_str(),
+                            account.inbound_url,
+                            tern_core::channel::Channel::join(&account.channels),
+                            millis(now),
+                        ],
+                    )
+                    .map_err(backend_error)?;
+                Ok::<_, StoreError>(connection.last_insert_rowid())
+            })
+            .await?;
+        self.read(move |connection| {
+            connection.query_row(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1"),
+                params![id],
+                account_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        self.read(|connection| {
+            let mut statement = connection.prepare(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id"
+            ))?;
+            statement
+                .query_map([], account_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .await
+    }
+
+    async fn account_by_token(&self, hash: TokenHash) -> Result<Option<Account>, StoreError> {
+        Ok(self
+            .read(move |connection| {
+                connection
+                    .prepare_cached(&format!(
+                        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE token_hash = ?1"
+                    ))?
+                    .query_row(params![hash.to_hex()], account_from_row)
+                    .optional()
+            })
+            .await?
+            .filter(|account| account.token_hash.matches(&hash)))
+    }
+}

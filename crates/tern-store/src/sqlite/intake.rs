@@ -1,0 +1,131 @@
+//! The [`IntakeStore`] role on SQLite: accepted messages and the balance debit in one
+//! transaction of the writer's group commit.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, params};
+use tern_core::account::AccountId;
+use tern_core::message::{Content, NewMessage};
+use tern_core::money::{Money, debit};
+use tern_core::ports::{AcceptError, IntakeStore};
+
+use super::rows::millis;
+use super::{SqliteStore, backend_error};
+
+/// Insert accepted messages, queued and due at once. Messages that share one [`Content`] in
+/// memory (the recipients of one `msg`) share one `contents` row.
+fn insert_messages(connection: &Connection, messages: &[NewMessage]) -> rusqlite::Result<()> {
+    let mut insert_content = connection.prepare_cached(
+        "INSERT INTO contents (sender, body, body_type, dcs, app_key, rich_content,
+            custom_grouping1, custom_grouping2, custom_grouping3)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    let mut insert = connection.prepare_cached(
+        "INSERT INTO messages (id, account_id, recipient, content_id, parts, reference, channels,
+            accepted_at, valid_until, price_micros, state, channel_index, attempt, due_at, events,
+            has_groupings)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', 0, 0, ?8, 0, ?11)",
+    )?;
+    let mut stored: HashMap<*const Content, i64> = HashMap::new();
+    for message in messages {
+        let key = Arc::as_ptr(&message.content);
+        let content_id = match stored.get(&key) {
+            Some(id) => *id,
+            None => {
+                let content = &message.content;
+                let [g1, g2, g3] = &content.custom_groupings;
+                insert_content.execute(params![
+                    content.from,
+                    content.body,
+                    content.body_type,
+                    content.dcs,
+                    content.app_key,
+                    content.rich_content,
+                    g1,
+                    g2,
+                    g3,
+                ])?;
+                let id = connection.last_insert_rowid();
+                stored.insert(key, id);
+                id
+            }
+        };
+        insert.execute(params![
+            message.id.0.as_bytes().as_slice(),
+            message.account_id,
+            message.recipient,
+            content_id,
+            message.parts,
+            message.reference,
+            tern_core::channel::Channel::join(&message.channels),
+            millis(message.accepted_at),
+            millis(message.valid_until),
+            message.price.micros(),
+            message.content.custom_groupings.iter().any(Option::is_some),
+        ])?;
+    }
+    Ok(())
+}
+
+/// Counts a submission's messages as waiting on the writer for as long as it lives (also when
+/// the request is dropped mid-way).
+struct IntakeGuard<'a> {
+    count: &'a AtomicUsize,
+    messages: usize,
+}
+
+impl<'a> IntakeGuard<'a> {
+    fn new(count: &'a AtomicUsize, messages: usize) -> Self {
+        count.fetch_add(messages, Ordering::Relaxed);
+        IntakeGuard { count, messages }
+    }
+}
+
+impl Drop for IntakeGuard<'_> {
+    fn drop(&mut self) {
+        self.count.fetch_sub(self.messages, Ordering::Relaxed);
+    }
+}
+
+#[async_trait]
+impl IntakeStore for SqliteStore {
+    fn intake_waiting(&self) -> usize {
+        self.intake.load(Ordering::Relaxed)
+    }
+
+    async fn accept(
+        &self,
+        account: AccountId,
+        charge: Option<Money>,
+        messages: Vec<NewMessage>,
+    ) -> Result<(), AcceptError> {
+        let _waiting = IntakeGuard::new(&self.intake, messages.len());
+        self.writer
+            .write(move |connection: &Connection| {
+                if let Some(price) = charge {
+                    let balance: Option<i64> = connection
+                        .prepare_cached("SELECT balance_micros FROM accounts WHERE id = ?1")
+                        .and_then(|mut s| s.query_row(params![account], |row| row.get(0)))
+                        .map_err(backend_error)?;
+                    // An account stored without a balance has nothing to debit.
+                    if let Some(balance) = balance.map(Money) {
+                        let left = debit(balance, price).ok_or(AcceptError::InsufficientBalance)?;
+                        if left != balance {
+                            connection
+                                .prepare_cached(
+                                    "UPDATE accounts SET balance_micros = ?2 WHERE id = ?1",
+                                )
+                                .and_then(|mut s| s.execute(params![account, left.micros()]))
+                                .map_err(backend_error)?;
+                        }
+                    }
+                }
+                insert_messages(connection, &messages).map_err(backend_error)?;
+                Ok(())
+            })
+            .await
+    }
+}

@@ -1,0 +1,57 @@
+//! The [`MessageLogStore`] role on SQLite: the message log and conversions recorded on it.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use rusqlite::{Connection, params};
+use tern_core::account::AccountId;
+use tern_core::message::{MessageFilter, MessageRecord};
+use tern_core::ports::{MessageLogStore, StoreError};
+
+use super::rows::{self, millis};
+use super::{SqliteStore, backend_error};
+
+#[async_trait]
+impl MessageLogStore for SqliteStore {
+    async fn record_conversion(
+        &self,
+        account: AccountId,
+        recipients: Vec<String>,
+        reference: String,
+        converted_at: Timestamp,
+    ) -> Result<usize, StoreError> {
+        let now = Timestamp::now();
+        self.writer
+            .write(move |connection: &Connection| {
+                let mut recorded = 0;
+                for recipient in &recipients {
+                    recorded += connection
+                        .prepare_cached(
+                            "INSERT INTO conversions (message_id, converted_at, recorded_at)
+                             SELECT id, ?4, ?5 FROM messages
+                             WHERE account_id = ?1 AND reference = ?2 AND recipient = ?3",
+                        )
+                        .and_then(|mut s| {
+                            s.execute(params![
+                                account,
+                                reference,
+                                recipient,
+                                millis(converted_at),
+                                millis(now)
+                            ])
+                        })
+                        .map_err(backend_error)?;
+                }
+                Ok::<_, StoreError>(recorded)
+            })
+            .await
+    }
+
+    async fn messages(
+        &self,
+        account: AccountId,
+        filter: MessageFilter,
+    ) -> Result<Vec<MessageRecord>, StoreError> {
+        self.read(move |connection| rows::list_messages(connection, account, &filter))
+            .await
+    }
+}

@@ -1,0 +1,375 @@
+//! The [`QueueStore`] role on SQLite: claims of due messages, events applied to them, and the
+//! ids channels gave the parts they took.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+use rusqlite::{Connection, OptionalExtension, params};
+use tern_core::dispatch::{Event, ExternalIds, Next, Record, apply};
+use tern_core::message::MessageId;
+use tern_core::ports::{Dispatch, NodeId, QueueStore, SentPart, StoreError};
+use tern_core::report;
+
+use super::rows::{
+    self, Contents, EVENT_COLUMNS, EVENT_TABLES, MESSAGE_COLUMNS, MESSAGE_TABLES, StoredMessage,
+    millis, stored_message_from_row, timestamp,
+};
+use super::{SqliteStore, backend_error};
+
+/// Load what an event needs of one message: its progress and the fields a status report
+/// carries. The content (body, rich content, app key) is left empty: no event uses it, and
+/// reading it for every event would cost the writer thread for nothing.
+fn load_for_event(
+    statement: &mut rusqlite::CachedStatement,
+    id: MessageId,
+    contents: &mut Contents,
+) -> rusqlite::Result<Option<StoredMessage>> {
+    statement
+        .query_row(params![id.0.as_bytes()], |row| {
+            stored_message_from_row(row, contents)
+        })
+        .optional()
+}
+
+/// The statement [`load_for_event`] runs.
+fn prepare_load_for_event(
+    connection: &Connection,
+) -> rusqlite::Result<rusqlite::CachedStatement<'_>> {
+    connection.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS} FROM {EVENT_TABLES} WHERE m.id = ?1"
+    ))
+}
+
+/// What a connector needs of a stored message, on its current channel and attempt.
+fn dispatch_of(stored: StoredMessage) -> Dispatch {
+    let message = stored.message;
+    Dispatch {
+        id: message.id,
+        account_id: message.account_id,
+        attempt: stored.progress.attempt,
+        channel: stored.progress.channel(),
+        recipient: message.recipient,
+        content: message.content,
+        parts: message.parts,
+        reference: message.reference,
+    }
+}
+
+/// Records decisions: new progress, queue position, status history and webhook reports. Its
+/// statements are looked up once per job, not once per message.
+struct Recorder<'c> {
+    update: rusqlite::CachedStatement<'c>,
+    event: rusqlite::CachedStatement<'c>,
+    report: rusqlite::CachedStatement<'c>,
+    groupings: rusqlite::CachedStatement<'c>,
+    external_id: rusqlite::CachedStatement<'c>,
+    /// Custom groupings read for reports in this job, by content id.
+    groupings_of: HashMap<i64, [Option<String>; 3]>,
+}
+
+impl<'c> Recorder<'c> {
+    fn new(connection: &'c Connection) -> rusqlite::Result<Recorder<'c>> {
+        Ok(Recorder {
+            update: connection.prepare_cached(
+                "UPDATE messages SET state = ?2, channel_index = ?3, attempt = ?4, due_at = ?5,
+                    events = events + ?6, deferrals = ?7, leased_by = ?8 WHERE id = ?1",
+            )?,
+            event: connection.prepare_cached(
+                "INSERT INTO status_events (message_id, seq, at, channel, status, error_code, operator)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?,
+            report: connection.prepare_cached(
+                "INSERT INTO reports (message_id, report_id, url, content_type, body, created_at, due_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            )?,
+            groupings: connection.prepare_cached(
+                "SELECT custom_grouping1, custom_grouping2, custom_grouping3 FROM contents WHERE id = ?1",
+            )?,
+            // A channel that reuses an id (after wrapping around) names its newest part.
+            external_id: connection.prepare_cached(
+                "INSERT OR REPLACE INTO external_ids (connector, external_id, message_id, attempt, part_index)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?,
+            groupings_of: HashMap::new(),
+        })
+    }
+
+    /// Record the ids a channel gave the parts of message `id` it took in `attempt`.
+    fn external_ids(
+        &mut self,
+        id: MessageId,
+        attempt: u32,
+        external_ids: &ExternalIds,
+    ) -> rusqlite::Result<()> {
+        for (part_index, external_id) in external_ids.part_ids.iter().enumerate() {
+            self.external_id.execute(params![
+                &*external_ids.connector,
+                external_id,
+                id.0.as_bytes().as_slice(),
+                attempt,
+                part_index as i64,
+            ])?;
+        }
+        Ok(())
+    }
+
+    /// The custom groupings of `stored`'s content (read once per job, and only for contents
+    /// that have any).
+    fn groupings(&mut self, stored: &StoredMessage) -> rusqlite::Result<&[Option<String>; 3]> {
+        const NONE: &[Option<String>; 3] = &[None, None, None];
+        if !stored.has_groupings {
+            return Ok(NONE);
+        }
+        let content_id = stored.content_id;
+        if !self.groupings_of.contains_key(&content_id) {
+            let groupings = self.groupings.query_row(params![content_id], |row| {
+                Ok([row.get(0)?, row.get(1)?, row.get(2)?])
+            })?;
+            self.groupings_of.insert(content_id, groupings);
+        }
+        Ok(&self.groupings_of[&content_id])
+    }
+
+    /// Write `record` about `stored`, leasing it to `node` when the record says so.
+    fn record(
+        &mut self,
+        stored: &StoredMessage,
+        record: &Record,
+        node: &NodeId,
+    ) -> rusqlite::Result<()> {
+        let id = stored.message.id.0.as_bytes().as_slice();
+        self.update.execute(params![
+            id,
+            record.progress.state.as_str(),
+            record.progress.channel_index as i64,
+            record.progress.attempt,
+            record.due_at.map(millis),
+            record.changes.len() as i64,
+            record.progress.deferrals,
+            record.leased.then_some(node.as_str()),
+        ])?;
+        for change in &record.changes {
+            let report = &change.report;
+            self.event.execute(params![
+                id,
+                change.seq,
+                millis(change.at),
+                report.channel.as_str(),
+                report.status.code(),
+                report.error_code,
+                report.operator,
+            ])?;
+            if let Some(url) = &stored.status_url {
+                let groupings = self.groupings(stored)?;
+                let fields = report::status_report(
+                    stored.message.id,
+                    change.seq,
+                    &stored.message,
+                    groupings,
+                    report,
+                    change.at,
+                );
+                let rendered = report::render(&fields, stored.status_format);
+                self.report.execute(params![
+                    id,
+                    fields.report_id,
+                    url,
+                    rendered.content_type,
+                    rendered.body,
+                    millis(change.at)
+                ])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl QueueStore for SqliteStore {
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        lease: SignedDuration,
+    ) -> Result<Vec<Dispatch>, StoreError> {
+        let node = self.node.clone();
+        self.writer
+            .write(move |connection: &Connection| {
+                let mut contents = Contents::new();
+                let due: Vec<StoredMessage> = connection
+                    .prepare_cached(&format!(
+                        "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_TABLES}
+                         WHERE m.due_at IS NOT NULL AND m.due_at <= ?1 ORDER BY m.due_at LIMIT ?2"
+                    ))
+                    .and_then(|mut statement| {
+                        statement
+                            .query_map(params![millis(now), limit as i64], |row| {
+                                stored_message_from_row(row, &mut contents)
+                            })?
+                            .collect()
+                    })
+                    .map_err(backend_error)?;
+                let mut dispatches = Vec::new();
+                let mut recorder = Recorder::new(connection).map_err(backend_error)?;
+                for stored in due {
+                    let (record, nexts) =
+                        apply(&stored.progress, stored.events, [&Event::Due], now, lease);
+                    let Some(record) = record else { continue };
+                    recorder
+                        .record(&stored, &record, &node)
+                        .map_err(backend_error)?;
+                    if let [Next::Send { .. }] = nexts[..] {
+                        dispatches.push(dispatch_of(StoredMessage {
+                            progress: record.progress,
+                            ..stored
+                        }));
+                    }
+                }
+                Ok::<_, StoreError>(dispatches)
+            })
+            .await
+    }
+
+    async fn apply_batch(
+        &self,
+        events: Vec<(MessageId, Event)>,
+        now: Timestamp,
+    ) -> Result<Vec<Next>, StoreError> {
+        let node = self.node.clone();
+        self.writer
+            .write(move |connection: &Connection| {
+                // The events of one message are decided one after the other on its state in
+                // memory, then recorded with one load and one write (a channel's report often
+                // arrives in the same batch as the send it follows).
+                let mut by_message: HashMap<MessageId, Vec<usize>> = HashMap::new();
+                let mut order: Vec<MessageId> = Vec::new();
+                for (index, (id, _)) in events.iter().enumerate() {
+                    by_message
+                        .entry(*id)
+                        .or_insert_with(|| {
+                            order.push(*id);
+                            Vec::new()
+                        })
+                        .push(index);
+                }
+                let mut nexts = vec![Next::Ignore; events.len()];
+                let mut recorder = Recorder::new(connection).map_err(backend_error)?;
+                let mut load = prepare_load_for_event(connection).map_err(backend_error)?;
+                let mut contents = Contents::new();
+                for id in order {
+                    let Some(stored) =
+                        load_for_event(&mut load, id, &mut contents).map_err(backend_error)?
+                    else {
+                        continue;
+                    };
+                    // The ids a channel gave the parts it took are facts whatever the decision
+                    // (a late send is still what a later receipt names): one row per part.
+                    for &index in &by_message[&id] {
+                        if let Event::Sent {
+                            attempt,
+                            external_ids,
+                        } = &events[index].1
+                        {
+                            recorder
+                                .external_ids(id, *attempt, external_ids)
+                                .map_err(backend_error)?;
+                        }
+                    }
+                    let indexes = &by_message[&id];
+                    // A send lease is only needed while a claim is in flight; events never send.
+                    let (record, decided) = apply(
+                        &stored.progress,
+                        stored.events,
+                        indexes.iter().map(|&index| &events[index].1),
+                        now,
+                        SignedDuration::ZERO,
+                    );
+                    for (&index, next) in indexes.iter().zip(decided) {
+                        nexts[index] = next;
+                    }
+                    if let Some(record) = record {
+                        recorder
+                            .record(&stored, &record, &node)
+                            .map_err(backend_error)?;
+                    }
+                }
+                Ok::<_, StoreError>(nexts)
+            })
+            .await
+    }
+
+    async fn release_leases(&self, now: Timestamp) -> Result<(), StoreError> {
+        let node = self.node.clone();
+        self.writer
+            .write(move |connection: &Connection| {
+                // Only this node's claims: a message waiting for a retry keeps its time, and
+                // another node's claims are its own.
+                connection
+                    .execute(
+                        "UPDATE messages SET due_at = ?1, leased_by = NULL WHERE leased_by = ?2",
+                        params![millis(now), node.as_str()],
+                    )
+                    .map_err(backend_error)?;
+                connection
+                    .execute(
+                        "UPDATE reports SET due_at = ?1, leased_by = NULL WHERE leased_by = ?2",
+                        params![millis(now), node.as_str()],
+                    )
+                    .map_err(backend_error)?;
+                Ok::<_, StoreError>(())
+            })
+            .await
+    }
+
+    async fn sent_part(
+        &self,
+        connector: &str,
+        external_id: &str,
+    ) -> Result<Option<SentPart>, StoreError> {
+        let (connector, external_id) = (connector.to_owned(), external_id.to_owned());
+        self.read(move |connection| {
+            connection
+                .prepare_cached(
+                    "SELECT message_id, attempt, part_index FROM external_ids
+                     WHERE connector = ?1 AND external_id = ?2",
+                )?
+                .query_row(params![connector, external_id], |row| {
+                    Ok(SentPart {
+                        message_id: rows::message_id(row, 0)?,
+                        attempt: row.get(1)?,
+                        part_index: row.get(2)?,
+                    })
+                })
+                .optional()
+        })
+        .await
+    }
+
+    async fn awaiting_report(&self) -> Result<Vec<Dispatch>, StoreError> {
+        self.read(|connection| {
+            let mut statement = connection.prepare(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_TABLES}
+                 WHERE m.state IN ('sent', 'accepted') AND m.due_at IS NOT NULL"
+            ))?;
+            let mut contents = Contents::new();
+            let stored = statement
+                .query_map([], |row| stored_message_from_row(row, &mut contents))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(stored.into_iter().map(dispatch_of).collect())
+        })
+        .await
+    }
+
+    async fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.read(|connection| {
+            connection.query_row(
+                "SELECT MIN(due_at) FROM messages WHERE due_at IS NOT NULL",
+                [],
+                |row| row.get::<_, Option<i64>>(0),
+            )
+        })
+        .await
+        .map(|due| due.map(timestamp))
+    }
+}
