@@ -20,6 +20,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::channel::Channel;
+use crate::error_code::DeliveryError;
 use crate::message::DeliveryState;
 use crate::status::{CmStatus, EXPIRED_ERROR, NOT_DELIVERED_ERROR};
 
@@ -76,13 +77,13 @@ pub enum Event {
     /// The channel refused the message outright (a permanent send error).
     SendFailed {
         attempt: u32,
-        error_code: Option<u16>,
+        error_code: Option<DeliveryError>,
     },
     /// The channel reported a status.
     ChannelReport {
         attempt: u32,
         status: CmStatus,
-        error_code: Option<u16>,
+        error_code: Option<DeliveryError>,
         operator: Option<String>,
     },
 }
@@ -92,7 +93,7 @@ pub enum Event {
 pub struct Report {
     pub channel: Channel,
     pub status: CmStatus,
-    pub error_code: Option<u16>,
+    pub error_code: Option<DeliveryError>,
     pub operator: Option<String>,
 }
 
@@ -406,6 +407,8 @@ mod tests {
     const NOW: &str = "2026-01-01T00:00:00Z";
 
     fn report(attempt: u32, status: CmStatus, error_code: Option<u16>) -> Event {
+        let error_code =
+            error_code.map(|code| DeliveryError::from_code(code).expect("a code of the table"));
         Event::ChannelReport {
             attempt,
             status,
@@ -470,7 +473,10 @@ mod tests {
         );
         assert_eq!(failed.next, Next::Requeue);
         assert_eq!(failed.progress.channel(), Channel::Sms);
-        assert_eq!(failed.reports[0].error_code, Some(24));
+        assert_eq!(
+            failed.reports[0].error_code,
+            Some(DeliveryError::RecipientUnreachable)
+        );
         assert_eq!(failed.reports[0].channel, Channel::WhatsApp);
         let due = decide(&failed.progress, &Event::Due, at(NOW));
         assert_eq!(
@@ -498,7 +504,10 @@ mod tests {
         assert_eq!(refused.next, Next::Done);
         assert_eq!(refused.progress.state, DeliveryState::Rejected);
         assert_eq!(refused.reports[0].status, CmStatus::Rejected);
-        assert_eq!(refused.reports[0].error_code, Some(5));
+        assert_eq!(
+            refused.reports[0].error_code,
+            Some(DeliveryError::NotDeliveredAtThirdParty)
+        );
     }
 
     #[test]
@@ -536,7 +545,10 @@ mod tests {
         let late = at("2026-01-02T00:00:00Z");
         let expired = decide(&accepted.progress, &Event::Due, late);
         assert_eq!(expired.progress.state, DeliveryState::Expired);
-        assert_eq!(expired.reports[0].error_code, Some(8));
+        assert_eq!(
+            expired.reports[0].error_code,
+            Some(DeliveryError::ExpiredAtThirdParty)
+        );
     }
 
     #[test]
@@ -546,7 +558,10 @@ mod tests {
         let expired = decide(&start, &Event::Due, late);
         assert_eq!(expired.progress.state, DeliveryState::Expired);
         assert_eq!(expired.reports[0].status, CmStatus::Failed);
-        assert_eq!(expired.reports[0].error_code, Some(8));
+        assert_eq!(
+            expired.reports[0].error_code,
+            Some(DeliveryError::ExpiredAtThirdParty)
+        );
         let sent = Progress {
             state: DeliveryState::Sent,
             attempt: 1,
@@ -676,14 +691,17 @@ mod tests {
             &due.progress,
             &Event::SendFailed {
                 attempt: 2,
-                error_code: Some(24),
+                error_code: Some(DeliveryError::RecipientUnreachable),
             },
             at(NOW),
         );
         assert_eq!(refused.next, Next::Requeue);
         assert_eq!(refused.progress.channel(), Channel::Sms);
         assert_eq!(refused.progress.deferrals, 0);
-        assert_eq!(refused.reports[0].error_code, Some(24));
+        assert_eq!(
+            refused.reports[0].error_code,
+            Some(DeliveryError::RecipientUnreachable)
+        );
     }
 
     /// `decide` over arbitrary event sequences: whatever arrives, in whatever order, late or
@@ -701,8 +719,8 @@ mod tests {
             Due,
             Sent(i64),
             Deferred(i64, Option<u64>),
-            SendFailed(i64, Option<u16>),
-            Report(i64, CmStatus, Option<u16>),
+            SendFailed(i64, Option<DeliveryError>),
+            Report(i64, CmStatus, Option<DeliveryError>),
         }
 
         fn arrival() -> impl Strategy<Value = Arrival> {
@@ -719,9 +737,9 @@ mod tests {
                 2 => offset.clone().prop_map(Arrival::Sent),
                 3 => (offset.clone(), proptest::option::of(0u64..7200))
                     .prop_map(|(o, after)| Arrival::Deferred(o, after)),
-                1 => (offset.clone(), proptest::option::of(5u16..40))
+                1 => (offset.clone(), proptest::option::of(proptest::sample::select(DeliveryError::ALL.to_vec())))
                     .prop_map(|(o, code)| Arrival::SendFailed(o, code)),
-                3 => (offset, status, proptest::option::of(5u16..40))
+                3 => (offset, status, proptest::option::of(proptest::sample::select(DeliveryError::ALL.to_vec())))
                     .prop_map(|(o, status, code)| Arrival::Report(o, status, code)),
             ]
         }

@@ -717,8 +717,11 @@ impl MessageLogError {
 }
 
 /// The standard error codes of the spec's Errors table (5-37) a status report carries, with
-/// their descriptions. Codes the table skips (6, 9-19, 32) have no variant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// their descriptions. Codes the table skips (6, 9-19, 32) have no variant. Configuration names
+/// one by its number (e.g. a simulator rule's `error_code = 24`); a number the table lacks is
+/// refused there, with [`UnknownDeliveryError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(try_from = "u16")]
 #[repr(u16)]
 pub enum DeliveryError {
     NotDeliveredAtThirdParty = 5,
@@ -741,6 +744,18 @@ pub enum DeliveryError {
     AgeCheckMissing = 35,
     AgeCheckUnavailable = 36,
     DoNotCallRegister = 37,
+}
+
+/// A number that is not one of the spec's standard error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("error code {0} is not one of the spec's standard error codes (5, 7, 8, 20-31, 33-37)")]
+pub struct UnknownDeliveryError(pub u16);
+
+impl TryFrom<u16> for DeliveryError {
+    type Error = UnknownDeliveryError;
+    fn try_from(code: u16) -> Result<Self, Self::Error> {
+        DeliveryError::from_code(code).ok_or(UnknownDeliveryError(code))
+    }
 }
 
 impl DeliveryError {

@@ -43,7 +43,6 @@ pub fn status_report(
 ) -> StatusReport {
     let description = report
         .error_code
-        .and_then(DeliveryError::from_code)
         .map_or_else(|| report.status.description(), DeliveryError::description)
         .to_owned();
     StatusReport {
@@ -51,7 +50,7 @@ pub fn status_report(
         to: message.recipient.clone(),
         reference: message.reference.clone(),
         status_code: report.status.code(),
-        error_code: report.error_code,
+        error_code: report.error_code.map(DeliveryError::code),
         description,
         channel: report.channel.as_str().to_owned(),
         operator: report.operator.clone(),

@@ -51,9 +51,9 @@ impl CmStatus {
 }
 
 /// Error code 8, used when a message's validity ends before it was delivered.
-pub const EXPIRED_ERROR: u16 = DeliveryError::ExpiredAtThirdParty.code();
+pub const EXPIRED_ERROR: DeliveryError = DeliveryError::ExpiredAtThirdParty;
 /// Error code 5, used when a channel gives no more detail.
-pub const NOT_DELIVERED_ERROR: u16 = DeliveryError::NotDeliveredAtThirdParty.code();
+pub const NOT_DELIVERED_ERROR: DeliveryError = DeliveryError::NotDeliveredAtThirdParty;
 
 #[cfg(test)]
 mod tests {
@@ -61,8 +61,8 @@ mod tests {
 
     #[test]
     fn codes() {
-        assert_eq!(EXPIRED_ERROR, 8);
-        assert_eq!(NOT_DELIVERED_ERROR, 5);
+        assert_eq!(EXPIRED_ERROR.code(), 8);
+        assert_eq!(NOT_DELIVERED_ERROR.code(), 5);
         assert_eq!(CmStatus::from_code(4), Some(CmStatus::Read));
         assert_eq!(CmStatus::Delivered.code(), 2);
     }

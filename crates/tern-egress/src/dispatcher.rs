@@ -13,7 +13,9 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use jiff::{SignedDuration, Timestamp};
 use tern_core::dispatch::{Event, ExternalIds};
-use tern_core::ports::{ConnectorError, Dispatch, ErrorKind, ErrorOrigin, EventSink, Store};
+use tern_core::ports::{
+    ConnectorError, ConnectorHealth, Dispatch, ErrorKind, ErrorOrigin, EventSink, Store,
+};
 use tern_core::routing::{RoutingTable, route};
 use tokio::sync::watch;
 
@@ -162,7 +164,9 @@ impl Dispatcher {
 }
 
 /// Hand `message` to the connectors of its route in turn, the next one only after a
-/// temporary error of the one before; the event that records the outcome.
+/// temporary error of the one before; the event that records the outcome. A connector that says
+/// it is down (or draining) is not handed the message: that counts as a temporary error of it, so
+/// its failover is tried, and with none left the message waits on its channel.
 pub async fn send_on_route(
     connectors: &ConnectorRegistry,
     routes: &RoutingTable,
@@ -193,13 +197,25 @@ pub async fn send_on_route(
                 ),
             );
         };
-        // Wait for room: a slow connector gets at most its capacity of a claim at a time.
-        let result = match registered.room().await {
-            Ok(_permit) => registered.connector.send(message).await,
-            Err(draining) => Err(ConnectorError::temporary(
+        let result = match registered.connector.health() {
+            // Wait for room: a slow connector gets at most its capacity of a claim at a time.
+            ConnectorHealth::Up => match registered.room().await {
+                Ok(_permit) => registered.connector.send(message).await,
+                Err(draining) => Err(ConnectorError::temporary(
+                    ErrorOrigin::Tern,
+                    None,
+                    draining.to_string(),
+                )),
+            },
+            ConnectorHealth::Down { reason } => Err(ConnectorError::temporary(
+                ErrorOrigin::Network,
+                None,
+                format!("connector {name} is down: {reason}"),
+            )),
+            ConnectorHealth::Draining => Err(ConnectorError::temporary(
                 ErrorOrigin::Tern,
                 None,
-                draining.to_string(),
+                format!("connector {name} is draining"),
             )),
         };
         match result {
@@ -247,6 +263,7 @@ mod tests {
 
     use async_trait::async_trait;
     use tern_core::channel::Channel;
+    use tern_core::error_code::DeliveryError;
     use tern_core::ports::{Connector, Sent};
     use tern_core::routing::RouteRule;
 
@@ -257,6 +274,7 @@ mod tests {
         name: &'static str,
         answer: Result<Sent, ConnectorError>,
         sends: Mutex<u32>,
+        health: ConnectorHealth,
     }
 
     #[async_trait]
@@ -268,6 +286,9 @@ mod tests {
             *self.sends.lock().unwrap() += 1;
             self.answer.clone()
         }
+        fn health(&self) -> ConnectorHealth {
+            self.health.clone()
+        }
     }
 
     fn scripted(name: &'static str, answer: Result<Sent, ConnectorError>) -> Arc<Scripted> {
@@ -275,6 +296,19 @@ mod tests {
             name,
             answer,
             sends: Mutex::new(0),
+            health: ConnectorHealth::Up,
+        })
+    }
+
+    /// A connector that says it is down (and would take the message if it were handed it).
+    fn down(name: &'static str) -> Arc<Scripted> {
+        Arc::new(Scripted {
+            name,
+            answer: took("never"),
+            sends: Mutex::new(0),
+            health: ConnectorHealth::Down {
+                reason: "not bound".into(),
+            },
         })
     }
 
@@ -295,7 +329,7 @@ mod tests {
     fn refused() -> Result<Sent, ConnectorError> {
         Err(ConnectorError::permanent(
             ErrorOrigin::Provider,
-            Some(24),
+            Some(DeliveryError::RecipientUnreachable),
             "refused",
         ))
     }
@@ -372,10 +406,33 @@ mod tests {
             send_via(&[scripted("a", refused()), Arc::clone(&failover)]).await,
             Event::SendFailed {
                 attempt: 3,
-                error_code: Some(24)
+                error_code: Some(DeliveryError::RecipientUnreachable)
             }
         );
         assert_eq!(*failover.sends.lock().unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_connector_that_is_down_is_passed_over_for_its_failover() {
+        let primary = down("a");
+        assert_eq!(
+            send_via(&[Arc::clone(&primary), scripted("b", took("b-1"))]).await,
+            sent_by("b", "b-1")
+        );
+        assert_eq!(*primary.sends.lock().unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_route_whose_connectors_are_all_down_defers_without_sending() {
+        let primary = down("a");
+        assert_eq!(
+            send_via(&[Arc::clone(&primary)]).await,
+            Event::Deferred {
+                attempt: 3,
+                retry_after: None
+            }
+        );
+        assert_eq!(*primary.sends.lock().unwrap(), 0);
     }
 
     #[tokio::test]

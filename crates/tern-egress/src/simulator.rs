@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use tern_core::channel::Channel;
 use tern_core::dispatch::Event;
+use tern_core::error_code::DeliveryError;
 use tern_core::ports::{Connector, ConnectorError, Dispatch, EventSink, Sent};
 use tern_core::status::{CmStatus, EXPIRED_ERROR, NOT_DELIVERED_ERROR};
 
@@ -45,7 +46,7 @@ pub struct SimulatorRule {
     pub outcome: Outcome,
     /// Standard error code to report (failed, rejected, expired).
     #[serde(default)]
-    pub error_code: Option<u16>,
+    pub error_code: Option<DeliveryError>,
     /// Delay before the report; `default_delay_ms` when absent.
     #[serde(default)]
     pub delay_ms: Option<u64>,
@@ -89,7 +90,11 @@ impl SimulatorConfig {
     }
 
     /// The outcome, error code and delay for a message.
-    pub fn decide(&self, channel: Channel, recipient: &str) -> (Outcome, Option<u16>, Duration) {
+    pub fn decide(
+        &self,
+        channel: Channel,
+        recipient: &str,
+    ) -> (Outcome, Option<DeliveryError>, Duration) {
         let rule = self.rule.iter().find(|rule| {
             rule.channel
                 .as_deref()
@@ -139,7 +144,7 @@ impl Simulator {
     fn schedule(&self, message: &Dispatch) {
         let (outcome, error_code, delay) = self.config.decide(message.channel, &message.recipient);
         let operator = (message.channel == Channel::Sms).then(|| "20416".to_owned());
-        let report = |status: CmStatus, error_code: Option<u16>| Event::ChannelReport {
+        let report = |status: CmStatus, error_code: Option<DeliveryError>| Event::ChannelReport {
             attempt: message.attempt,
             status,
             error_code,
@@ -225,7 +230,11 @@ mod tests {
         .unwrap();
         assert_eq!(
             config.decide(Channel::WhatsApp, "0031600001234"),
-            (Outcome::Failed, Some(24), Duration::from_millis(50))
+            (
+                Outcome::Failed,
+                Some(DeliveryError::RecipientUnreachable),
+                Duration::from_millis(50)
+            )
         );
         assert_eq!(
             config.decide(Channel::Sms, "0031600001234"),
@@ -234,6 +243,20 @@ mod tests {
         assert_eq!(
             config.decide(Channel::Sms, "0044"),
             (Outcome::Delivered, None, Duration::from_millis(7))
+        );
+    }
+
+    #[test]
+    fn an_error_code_outside_the_spec_table_is_refused() {
+        let error = serde_json::from_value::<SimulatorConfig>(serde_json::json!({
+            "rule": [{"outcome": "failed", "error_code": 6}]
+        }))
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("error code 6 is not one of the spec's standard error codes"),
+            "{error}"
         );
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::dispatch::Event;
+use crate::error_code::DeliveryError;
 use crate::message::MessageId;
 
 use super::Dispatch;
@@ -44,7 +45,7 @@ pub struct ConnectorError {
     pub origin: ErrorOrigin,
     pub kind: ErrorKind,
     /// The CM standard error code to report when the failure is final, if known.
-    pub error_code: Option<u16>,
+    pub error_code: Option<DeliveryError>,
     /// For the logs only; never decides anything.
     pub message: String,
 }
@@ -53,7 +54,7 @@ impl ConnectorError {
     /// A refusal no retry can change.
     pub fn permanent(
         origin: ErrorOrigin,
-        error_code: Option<u16>,
+        error_code: Option<DeliveryError>,
         message: impl Into<String>,
     ) -> Self {
         ConnectorError {
@@ -172,12 +173,16 @@ mod tests {
                 retry_after: Some(Duration::from_secs(3))
             }
         );
-        let refused = ConnectorError::permanent(ErrorOrigin::Provider, Some(24), "try again later");
+        let refused = ConnectorError::permanent(
+            ErrorOrigin::Provider,
+            Some(DeliveryError::RecipientUnreachable),
+            "try again later",
+        );
         assert_eq!(
             refused.event(4),
             Event::SendFailed {
                 attempt: 4,
-                error_code: Some(24)
+                error_code: Some(DeliveryError::RecipientUnreachable)
             }
         );
     }

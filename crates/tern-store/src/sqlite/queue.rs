@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
 use tern_core::dispatch::{Event, ExternalIds, Next, Record, apply};
+use tern_core::error_code::DeliveryError;
 use tern_core::message::MessageId;
 use tern_core::ports::{Dispatch, NodeId, QueueStore, SentPart, StoreError};
 use tern_core::report;
@@ -157,7 +158,7 @@ impl<'c> Recorder<'c> {
                 millis(change.at),
                 report.channel.as_str(),
                 report.status.code(),
-                report.error_code,
+                report.error_code.map(DeliveryError::code),
                 report.operator,
             ])?;
             if let Some(url) = &stored.status_url {

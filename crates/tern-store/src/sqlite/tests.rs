@@ -148,7 +148,7 @@ async fn fallback_reports_go_out_in_order_one_at_a_time() {
     let failed = Event::ChannelReport {
         attempt: 1,
         status: CmStatus::Failed,
-        error_code: Some(24),
+        error_code: Some(tern_core::error_code::DeliveryError::RecipientUnreachable),
         operator: None,
     };
     assert_eq!(
@@ -391,7 +391,13 @@ async fn a_batch_of_events_applies_in_order_and_reports_once() {
                 // Sees the `Sent` above: delivered, then a duplicate that changes nothing.
                 (second_id, report(CmStatus::Delivered, None)),
                 (second_id, report(CmStatus::Delivered, None)),
-                (first_id, report(CmStatus::Failed, Some(24))),
+                (
+                    first_id,
+                    report(
+                        CmStatus::Failed,
+                        Some(tern_core::error_code::DeliveryError::RecipientUnreachable),
+                    ),
+                ),
                 (
                     MessageId::generate(),
                     Event::Sent {
