@@ -110,8 +110,9 @@ pub enum RequestError {
     TooManyRecipients { limit: usize },
     /// The body is not valid JSON.
     InvalidJson,
-    /// The body is not acceptable XML (the reason).
-    InvalidXml(String),
+    /// The body is not acceptable XML: why, as the XML reader says it (its own error, rendered
+    /// by this table).
+    InvalidXml(tern_proto::cm::xml_tree::XmlError),
     /// The XML body is not UTF-8.
     XmlNotUtf8,
     /// The body exceeds the configured limit (bytes).
@@ -187,7 +188,7 @@ impl RequestError {
                 format!("Too many recipients: one request can carry up to {limit}")
             }
             RequestError::InvalidJson => "Invalid JSON".into(),
-            RequestError::InvalidXml(why) => format!("Invalid XML: {why}"),
+            RequestError::InvalidXml(error) => format!("Invalid XML: {error}"),
             RequestError::XmlNotUtf8 => "Invalid XML: the body is not UTF-8".into(),
             RequestError::BodyTooLarge { limit_bytes } => {
                 format!("Request body too large: the limit is {limit_bytes} bytes")

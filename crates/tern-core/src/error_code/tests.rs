@@ -1,6 +1,7 @@
 //! Every row of the error table: code, HTTP status, each text, SMPP status.
 
 use super::*;
+use tern_proto::cm::xml_tree::XmlError;
 
 const XML: Surface = Surface::Xml;
 const GET: Surface = Surface::Get;
@@ -101,12 +102,12 @@ fn request_error_rows() {
             0x45,
         ),
         (
-            RequestError::InvalidXml("x".into()),
+            RequestError::InvalidXml(XmlError::Dtd),
             202,
             400,
-            "Invalid XML: x",
-            "Invalid XML: x",
-            "Invalid XML: x",
+            "Invalid XML: DTDs are not accepted",
+            "Invalid XML: DTDs are not accepted",
+            "Invalid XML: DTDs are not accepted",
             0x45,
         ),
         (
@@ -651,9 +652,9 @@ fn conversion_error_rows() {
         ),
         (ConversionError::InvalidJson, 400, "Invalid JSON"),
         (
-            ConversionError::UnreadableXml(RequestError::InvalidXml("bad".into())),
+            ConversionError::UnreadableXml(RequestError::InvalidXml(XmlError::Empty)),
             400,
-            "Invalid XML: bad",
+            "Invalid XML: the XML has no root element",
         ),
         (
             ConversionError::MissingField("Msisdn"),

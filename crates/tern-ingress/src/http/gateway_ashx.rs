@@ -68,7 +68,7 @@ pub(super) async fn read_xml<T: Send + 'static>(
 ) -> Result<T, RequestError> {
     let task = tokio::task::spawn_blocking(move || {
         let text = std::str::from_utf8(&bytes).map_err(|_| RequestError::XmlNotUtf8)?;
-        read(text).map_err(|e| RequestError::InvalidXml(e.to_string()))
+        read(text).map_err(RequestError::InvalidXml)
     });
     match task.await {
         Ok(result) => result,
