@@ -14,7 +14,8 @@ use futures_util::future::join_all;
 use jiff::{SignedDuration, Timestamp};
 use tern_core::dispatch::{Event, ExternalIds};
 use tern_core::ports::{
-    ConnectorError, ConnectorHealth, Dispatch, ErrorKind, ErrorOrigin, EventSink, Store,
+    ConnectorError, ConnectorHealth, Dispatch, ErrorKind, ErrorOrigin, EventSink, IntakeStore,
+    Store,
 };
 use tern_core::routing::{RoutingTable, route};
 use tokio::sync::watch;
@@ -30,8 +31,8 @@ pub const INTAKE_SHARE: usize = 8;
 /// submitted messages wait on the store: a burst of submissions is then taken in first, and
 /// delivery goes on, slower. (A trickle of submissions does not shrink the batches: many small
 /// batches cost more per message.)
-pub fn egress_batch(store: &dyn Store, normal: usize) -> usize {
-    if store.intake_waiting() >= normal / 2 {
+pub fn egress_batch(intake: &dyn IntakeStore, normal: usize) -> usize {
+    if intake.intake_waiting() >= normal / 2 {
         (normal / INTAKE_SHARE).max(1)
     } else {
         normal
@@ -61,6 +62,7 @@ impl Default for DispatchSettings {
 
 /// Claims and sends.
 pub struct Dispatcher {
+    /// The queue it claims from, and the intake whose backlog slows it during a burst.
     pub store: Arc<dyn Store>,
     /// The connectors by name; every one `routes` names is here ([`ConnectorRegistry::serves`]).
     pub connectors: ConnectorRegistry,

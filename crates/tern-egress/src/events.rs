@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use jiff::Timestamp;
 use tern_core::dispatch::{Event, Next};
 use tern_core::message::MessageId;
-use tern_core::ports::{EventSink, Store};
+use tern_core::ports::{EventSink, QueueStore, Store};
 use tokio::sync::{Notify, mpsc};
 
 use crate::Wakeups;
@@ -116,7 +116,7 @@ impl EventApplier {
 
 /// Apply events in one store batch and wake whoever has new work.
 pub async fn apply_all(
-    store: &dyn Store,
+    store: &dyn QueueStore,
     wakeups: &Wakeups,
     events: impl Iterator<Item = (MessageId, Event)>,
 ) {
