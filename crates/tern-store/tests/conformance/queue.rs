@@ -110,6 +110,56 @@ async fn expired_messages_are_reported_failed_with_code_8() {
 }
 
 #[tokio::test]
+async fn a_message_whose_report_never_came_expires_at_the_end_of_its_validity() {
+    let backend = Backend::new();
+    let store = backend.open();
+    let account = account(&*store, None).await;
+    let now = now();
+    let sent_only = accept_one(&*store, account.id, now).await;
+    let accepted = accept_one(&*store, account.id, now).await;
+    store.claim_due(now, 10, LEASE).await.unwrap();
+    store
+        .apply_batch(
+            vec![
+                (sent_only, sent(1)),
+                (accepted, sent(1)),
+                (accepted, report(1, CmStatus::Accepted, None)),
+            ],
+            now,
+        )
+        .await
+        .unwrap();
+    let end = now + VALIDITY;
+    let just_before = end - SignedDuration::from_millis(1);
+    assert!(
+        store
+            .claim_due(just_before, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.claim_due(end, 10, LEASE).await.unwrap().is_empty());
+    for id in [sent_only, accepted] {
+        let record = logged(&*store, account.id, id).await;
+        assert_eq!(record.state, DeliveryState::Expired);
+        let expired = record.history.last().unwrap();
+        assert_eq!(
+            (expired.status, expired.error_code, expired.at),
+            (CmStatus::Failed, Some(8), end)
+        );
+    }
+    assert_eq!(
+        history(&logged(&*store, account.id, accepted).await),
+        vec![
+            (Channel::Sms, CmStatus::Accepted, None),
+            (Channel::Sms, CmStatus::Failed, Some(8))
+        ]
+    );
+    assert!(store.awaiting_report().await.unwrap().is_empty());
+    assert_eq!(store.next_due().await.unwrap(), None);
+}
+
+#[tokio::test]
 async fn a_failure_moves_the_message_to_its_next_channel() {
     let backend = Backend::new();
     let store = backend.open();
@@ -580,6 +630,31 @@ async fn the_ids_a_channel_gave_find_their_message_attempt_and_part() {
     assert_eq!(store.sent_part("smsc-b", "a-1").await.unwrap(), None);
     assert_eq!(store.sent_part("smsc-a", "lost").await.unwrap(), None);
     assert_eq!(store.sent_part("smsc-a", "a-3").await.unwrap(), None);
+
+    // A connector that gives an id again names its latest part with it.
+    let other = accept_one(&*store, account.id, now).await;
+    store.claim_due(now, 10, LEASE).await.unwrap();
+    store
+        .apply(other, sent("smsc-a", &["a-2"]), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.sent_part("smsc-a", "a-2").await.unwrap(),
+        Some(SentPart {
+            message_id: other,
+            attempt: 1,
+            part_index: 0
+        })
+    );
+    assert_eq!(
+        store
+            .sent_part("smsc-a", "a-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .message_id,
+        id
+    );
 }
 
 #[tokio::test]
