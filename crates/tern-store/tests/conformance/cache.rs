@@ -16,7 +16,9 @@ use crate::harness::*;
 async fn a_found_account_is_served_from_memory_within_the_ttl() {
     let backend = Backend::new();
     let store = backend.open();
-    let ttl = Duration::from_millis(300);
+    // The gateway's (long enough for the store's writes below on a slow disk).
+    let ttl = CachedAccounts::DEFAULT_TTL;
+    let started = std::time::Instant::now();
     let cached = CachedAccounts::new(Arc::clone(&store) as Arc<dyn AccountStore>, ttl);
     let token = ProductToken::generate();
     let account = cached
@@ -43,7 +45,12 @@ async fn a_found_account_is_served_from_memory_within_the_ttl() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(served.balance, Some(Money(100)));
+    assert_eq!(
+        served.balance,
+        Some(Money(100)),
+        "served from memory {:?} after it was read",
+        started.elapsed()
+    );
     tokio::time::sleep(ttl + Duration::from_millis(50)).await;
     let fresh = cached
         .account_by_token(token.hash())

@@ -533,6 +533,42 @@ async fn a_node_releases_only_its_own_leases() {
     assert_eq!(b.claim_due(later, 10, LEASE).await.unwrap().len(), 2);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_claiming_at_once_hand_out_each_message_once() {
+    let backend = Backend::new();
+    let nodes = [backend.open_as("a"), backend.open_as("b")];
+    let account = account(&*nodes[0], None).await;
+    let now = now();
+    let messages: Vec<_> = (0..200)
+        .map(|_| message(account.id, &[Channel::Sms], Money(0), now))
+        .collect();
+    let mut expected: Vec<MessageId> = messages.iter().map(|m| m.id).collect();
+    nodes[0].accept(account.id, None, messages).await.unwrap();
+    let mut claimers = Vec::new();
+    for index in 0..4 {
+        let store = std::sync::Arc::clone(&nodes[index % 2]);
+        claimers.push(tokio::spawn(async move {
+            let mut claimed = Vec::new();
+            loop {
+                let batch = store.claim_due(now, 7, LEASE).await.unwrap();
+                if batch.is_empty() {
+                    return claimed;
+                }
+                claimed.extend(batch.into_iter().map(|d| (d.id, d.attempt)));
+            }
+        }));
+    }
+    let mut claimed = Vec::new();
+    for claimer in claimers {
+        claimed.extend(claimer.await.unwrap());
+    }
+    assert!(claimed.iter().all(|&(_, attempt)| attempt == 1));
+    let mut claimed: Vec<MessageId> = claimed.into_iter().map(|(id, _)| id).collect();
+    claimed.sort();
+    expected.sort();
+    assert_eq!(claimed, expected, "every message claimed exactly once");
+}
+
 #[tokio::test]
 async fn a_deferred_message_waits_on_its_channel_and_keeps_its_count() {
     let backend = Backend::new();
