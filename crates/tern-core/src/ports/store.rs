@@ -142,12 +142,15 @@ pub trait AccountStore: Send + Sync + 'static {
 /// Intake: accepted messages into the queue.
 #[async_trait]
 pub trait IntakeStore: Send + Sync + 'static {
-    /// Store and queue `messages` of `account`, due at once, all or nothing, durably (fsynced)
-    /// before returning. With a `charge`, the account's balance is read and debited by it in the
-    /// same transaction, as [`crate::money::debit`] decides ([`AcceptError::InsufficientBalance`]
-    /// and nothing stored when it says no); without one (an account with no balance) no balance
-    /// is read. Messages that share one [`Content`] in memory (the recipients of one `msg`) share
-    /// it in the store too: a content is written once.
+    /// Store and queue `messages` of `account`, each due at once (from its `accepted_at`), all or
+    /// nothing, durably (fsynced) before returning: when any of them cannot be stored, none is
+    /// and nothing is debited. With a `charge`, the account's balance is read and debited by it
+    /// in the same transaction, as [`crate::money::debit`] decides
+    /// ([`AcceptError::InsufficientBalance`] and nothing stored when it says no), so that
+    /// requests racing on one balance (on one node or several) never overdraw it; an account
+    /// stored without a balance is not debited. Without a `charge` (an account with no balance)
+    /// no balance is read. Messages that share one [`Content`] in memory (the recipients of one
+    /// `msg`) share it in the store too: a content is written once.
     async fn accept(
         &self,
         account: AccountId,
@@ -165,9 +168,11 @@ pub trait IntakeStore: Send + Sync + 'static {
 /// The dispatch queue: due messages claimed under leases, events applied to them.
 #[async_trait]
 pub trait QueueStore: Send + Sync + 'static {
-    /// Claim up to `limit` due messages, earliest due first, under a lease of `lease`, applying
-    /// [`Event::Due`] to each: the ones to send now are returned; expired ones are finished and
-    /// reported.
+    /// Claim up to `limit` due messages, earliest due first (and returned in that order), under a
+    /// lease of `lease` held in this node's name (each is due again when it ends, unless an event
+    /// settles it first), applying [`Event::Due`] to each: the ones to send now are returned;
+    /// expired ones (also those waiting on a channel's report past their validity) are finished
+    /// and reported.
     async fn claim_due(
         &self,
         now: Timestamp,
@@ -192,15 +197,21 @@ pub trait QueueStore: Send + Sync + 'static {
     /// leases: the embedded store has one node, guarded by a lock on its data directory.
     async fn release_leases(&self, now: Timestamp) -> Result<(), StoreError>;
     /// The part that `connector` named `external_id` when it took it (recorded with
-    /// [`Event::Sent`]), for a receipt or webhook that names only the channel's id.
+    /// [`Event::Sent`], also when the send itself changed nothing), for a receipt or webhook that
+    /// names only the channel's id; `None` when that connector gave no part that id. Ids are
+    /// scoped by connector; a connector that gives an id again (after wrapping around) names its
+    /// latest part with it.
     async fn sent_part(
         &self,
         connector: &str,
         external_id: &str,
     ) -> Result<Option<SentPart>, StoreError>;
-    /// Messages handed to a channel whose report is still awaited (for connectors to resume).
+    /// Messages handed to a channel whose report is still awaited (sent or accepted, not yet
+    /// final), on the channel and attempt that took them, in no particular order (for connectors
+    /// to resume).
     async fn awaiting_report(&self) -> Result<Vec<Dispatch>, StoreError>;
-    /// The earliest time a message becomes due, if any.
+    /// The earliest time a message becomes due, if any (a claimed message's is the end of its
+    /// lease; a message handed to a channel's, the end of its validity).
     async fn next_due(&self) -> Result<Option<Timestamp>, StoreError>;
 }
 
@@ -229,7 +240,8 @@ pub trait OutboxStore: Send + Sync + 'static {
 #[async_trait]
 pub trait MessageLogStore: Send + Sync + 'static {
     /// Record a conversion on every message of `account` to one of `recipients` (forms of one
-    /// number) with `reference`; returns how many messages it was recorded on.
+    /// number) with `reference`; returns how many messages it was recorded on (each once, however
+    /// many of `recipients` name it).
     async fn record_conversion(
         &self,
         account: AccountId,
@@ -237,7 +249,10 @@ pub trait MessageLogStore: Send + Sync + 'static {
         reference: String,
         converted_at: Timestamp,
     ) -> Result<usize, StoreError>;
-    /// The account's messages, newest filters applied, oldest first after the cursor.
+    /// The account's messages that match every filter given (`reference`; `recipient` as the
+    /// client sent it; `state`; accepted at or after `since`), in id order (ids are time-ordered:
+    /// oldest first), only those with an id after the `after` cursor, at most `limit`; each with
+    /// its status history in order and its conversions.
     async fn messages(
         &self,
         account: AccountId,

@@ -15,11 +15,14 @@ impl MessageLogStore for SqliteStore {
     async fn record_conversion(
         &self,
         account: AccountId,
-        recipients: Vec<String>,
+        mut recipients: Vec<String>,
         reference: String,
         converted_at: Timestamp,
     ) -> Result<usize, StoreError> {
         let now = Timestamp::now();
+        // A form named twice names the same messages: each is counted and recorded once.
+        recipients.sort_unstable();
+        recipients.dedup();
         self.writer
             .write(move |connection: &Connection| {
                 let mut recorded = 0;

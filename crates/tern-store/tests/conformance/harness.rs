@@ -7,13 +7,18 @@ use std::sync::Arc;
 use jiff::{SignedDuration, Timestamp};
 use tern_core::account::{Account, AccountId, NewAccount, ProductToken, ReportFormat};
 use tern_core::channel::Channel;
-use tern_core::message::{Content, MessageId, NewMessage};
+use tern_core::dispatch::{Event, ExternalIds};
+use tern_core::message::{Content, MessageFilter, MessageId, MessageRecord, NewMessage};
 use tern_core::money::Money;
 use tern_core::ports::{NodeId, Store};
+use tern_core::status::CmStatus;
 use tern_store::StoreConfig;
 
 /// A lease long enough not to run out during a test unless the test moves time past it.
 pub const LEASE: SignedDuration = SignedDuration::from_secs(30);
+
+/// How long the messages of [`message`] are valid.
+pub const VALIDITY: SignedDuration = SignedDuration::from_hours(24);
 
 /// A fresh, empty database of the backend under test. Dropping it removes the database.
 pub struct Backend {
@@ -49,6 +54,24 @@ impl Backend {
     pub fn open_as(&self, node: &str) -> Arc<dyn Store> {
         tern_store::open(&self.config, NodeId::new(node)).expect("open the store under test")
     }
+
+    /// A restart: `store` (the last handle on it) is closed, and the database opened again as
+    /// the embedded node.
+    pub fn reopen(&self, store: Arc<dyn Store>) -> Arc<dyn Store> {
+        assert_eq!(
+            Arc::strong_count(&store),
+            1,
+            "a restart closes every handle of the store first"
+        );
+        drop(store);
+        self.open()
+    }
+}
+
+/// Now, to the millisecond (what every backend stores exactly), so that times read back can be
+/// compared with `==`.
+pub fn now() -> Timestamp {
+    Timestamp::from_millisecond(Timestamp::now().as_millisecond()).expect("a time")
 }
 
 /// An account with `balance` (`None`: unlimited) and a status webhook.
@@ -72,7 +95,7 @@ pub async fn account(store: &dyn Store, balance: Option<Money>) -> Account {
         .expect("create account")
 }
 
-/// A message of one part to `0031612345678` with reference `ref1`, valid for 24 hours.
+/// A message of one part to `0031612345678` with reference `ref1`, valid for [`VALIDITY`].
 pub fn message(
     account: AccountId,
     channels: &[Channel],
@@ -97,7 +120,77 @@ pub fn message(
         reference: Some("ref1".into()),
         channels: channels.to_vec(),
         accepted_at: now,
-        valid_until: now + SignedDuration::from_hours(24),
+        valid_until: now + VALIDITY,
         price,
     }
+}
+
+/// Accept one free SMS for `account` (no charge), accepted at `now`; its id.
+pub async fn accept_one(store: &dyn Store, account: AccountId, now: Timestamp) -> MessageId {
+    let msg = message(account, &[Channel::Sms], Money(0), now);
+    let id = msg.id;
+    store
+        .accept(account, None, vec![msg])
+        .await
+        .expect("accept");
+    id
+}
+
+/// The channel took attempt `attempt` (and named no parts).
+pub fn sent(attempt: u32) -> Event {
+    Event::Sent {
+        attempt,
+        external_ids: ExternalIds::default(),
+    }
+}
+
+/// The channel reported `status` for attempt `attempt`.
+pub fn report(attempt: u32, status: CmStatus, error_code: Option<u16>) -> Event {
+    Event::ChannelReport {
+        attempt,
+        status,
+        error_code,
+        operator: None,
+    }
+}
+
+/// The message log of `account` with `filter`.
+pub async fn log_of(
+    store: &dyn Store,
+    account: AccountId,
+    filter: MessageFilter,
+) -> Vec<MessageRecord> {
+    store
+        .messages(account, filter)
+        .await
+        .expect("read the message log")
+}
+
+/// Every message of `account` (up to 1000), as the log shows them.
+pub async fn log(store: &dyn Store, account: AccountId) -> Vec<MessageRecord> {
+    log_of(
+        store,
+        account,
+        MessageFilter {
+            limit: 1000,
+            ..MessageFilter::default()
+        },
+    )
+    .await
+}
+
+/// The one logged message `id` of `account`.
+pub async fn logged(store: &dyn Store, account: AccountId, id: MessageId) -> MessageRecord {
+    let mut found: Vec<MessageRecord> = log(store, account)
+        .await
+        .into_iter()
+        .filter(|record| record.message.id == id)
+        .collect();
+    assert_eq!(found.len(), 1, "message {id} is logged once");
+    found.remove(0)
+}
+
+/// The ids of `items`, in their order.
+pub fn ids<T>(items: &[T], id: impl Fn(&T) -> MessageId) -> Vec<MessageId> {
+    items.iter().map(id).collect()
 }

@@ -4,5 +4,14 @@
 //! `TERN_TEST_DATABASE_URL`). A behaviour one backend has and another lacks is a failing test
 //! here, not a note. What only one backend has (SQLite's writer thread, its file, its checkpoints)
 //! is tested beside that backend instead.
+//!
+//! One module per role of the port (the outbox's tests are their own), and the account cache
+//! that decorates any backend.
 
+mod accounts;
+mod cache;
 mod harness;
+mod health;
+mod intake;
+mod log;
+mod queue;

@@ -1,0 +1,135 @@
+//! [`AccountStore`]: accounts are created with what they were given, listed oldest first, found
+//! by their token only, and a token is unique.
+
+use tern_core::account::{NewAccount, ProductToken, ReportFormat};
+use tern_core::channel::Channel;
+use tern_core::money::Money;
+use tern_core::ports::StoreError;
+
+use crate::harness::*;
+
+#[tokio::test]
+async fn an_account_is_created_with_what_it_was_given() {
+    let backend = Backend::new();
+    let store = backend.open();
+    let token = ProductToken::generate();
+    let before = now();
+    let given = NewAccount {
+        name: "Globex".into(),
+        token_hash: token.hash(),
+        balance: Some(Money(12_500_000)),
+        status_url: Some("https://example.test/status".into()),
+        status_format: ReportFormat::Xml,
+        inbound_url: Some("https://example.test/inbound".into()),
+        channels: vec![Channel::WhatsApp, Channel::Sms],
+    };
+    let created = store.create_account(given.clone()).await.unwrap();
+    assert_eq!(created.name, "Globex");
+    assert!(created.token_hash.matches(&token.hash()));
+    assert_eq!(created.balance, Some(Money(12_500_000)));
+    assert_eq!(
+        created.status_url.as_deref(),
+        Some("https://example.test/status")
+    );
+    assert_eq!(created.status_format, ReportFormat::Xml);
+    assert_eq!(
+        created.inbound_url.as_deref(),
+        Some("https://example.test/inbound")
+    );
+    assert_eq!(created.channels, vec![Channel::WhatsApp, Channel::Sms]);
+    assert!(
+        created.created_at >= before && created.created_at <= jiff::Timestamp::now(),
+        "created now: {}",
+        created.created_at
+    );
+    // What is read back is what was created.
+    let found = store.account_by_token(token.hash()).await.unwrap();
+    assert_eq!(found, Some(created.clone()));
+    assert_eq!(store.accounts().await.unwrap(), vec![created]);
+
+    // An account without a balance, webhooks or channels is kept so.
+    let bare = store
+        .create_account(NewAccount {
+            name: "bare".into(),
+            token_hash: ProductToken::generate().hash(),
+            balance: None,
+            status_url: None,
+            status_format: ReportFormat::Json,
+            inbound_url: None,
+            channels: vec![Channel::Sms],
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (bare.balance, bare.status_url, bare.inbound_url),
+        (None, None, None)
+    );
+    assert_eq!(bare.status_format, ReportFormat::Json);
+}
+
+#[tokio::test]
+async fn accounts_are_listed_oldest_first() {
+    let backend = Backend::new();
+    let store = backend.open();
+    assert_eq!(store.accounts().await.unwrap(), vec![]);
+    let mut created = Vec::new();
+    for name in ["first", "second", "third", "fourth"] {
+        let mut account = new_account(&ProductToken::generate(), None);
+        account.name = name.into();
+        created.push(store.create_account(account).await.unwrap());
+    }
+    let listed = store.accounts().await.unwrap();
+    assert_eq!(
+        listed.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+        vec!["first", "second", "third", "fourth"]
+    );
+    assert_eq!(listed, created);
+    // Each has an id of its own.
+    let mut ids: Vec<_> = listed.iter().map(|a| a.id).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 4);
+}
+
+#[tokio::test]
+async fn an_account_is_found_by_its_token_and_an_unknown_token_finds_none() {
+    let backend = Backend::new();
+    let store = backend.open();
+    let (one, two) = (ProductToken::generate(), ProductToken::generate());
+    let first = store.create_account(new_account(&one, None)).await.unwrap();
+    let second = store
+        .create_account(new_account(&two, Some(Money(5))))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.account_by_token(one.hash()).await.unwrap(),
+        Some(first)
+    );
+    assert_eq!(
+        store.account_by_token(two.hash()).await.unwrap(),
+        Some(second)
+    );
+    let unknown = ProductToken::generate();
+    assert_eq!(store.account_by_token(unknown.hash()).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn duplicate_token_is_a_conflict() {
+    let backend = Backend::new();
+    let store = backend.open();
+    let token = ProductToken::generate();
+    let first = store
+        .create_account(new_account(&token, None))
+        .await
+        .unwrap();
+    let mut again = new_account(&token, Some(Money(1)));
+    again.name = "impostor".into();
+    let again = store.create_account(again).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert!(!again.unwrap_err().retryable());
+    // Nothing of the refused one was stored.
+    assert_eq!(store.accounts().await.unwrap(), vec![first.clone()]);
+    assert_eq!(
+        store.account_by_token(token.hash()).await.unwrap(),
+        Some(first)
+    );
+}

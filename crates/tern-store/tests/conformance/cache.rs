@@ -1,0 +1,112 @@
+//! [`CachedAccounts`] in front of the backend under test: an account found by its token is served
+//! from memory for the cache's time to live; an unknown token is asked again every time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tern_core::account::ProductToken;
+use tern_core::channel::Channel;
+use tern_core::money::Money;
+use tern_core::ports::AccountStore;
+use tern_store::CachedAccounts;
+
+use crate::harness::*;
+
+#[tokio::test]
+async fn a_found_account_is_served_from_memory_within_the_ttl() {
+    let backend = Backend::new();
+    let store = backend.open();
+    // The gateway's (long enough for the store's writes below on a slow disk).
+    let ttl = CachedAccounts::DEFAULT_TTL;
+    let started = std::time::Instant::now();
+    let cached = CachedAccounts::new(Arc::clone(&store) as Arc<dyn AccountStore>, ttl);
+    let token = ProductToken::generate();
+    let account = cached
+        .create_account(new_account(&token, Some(Money(100))))
+        .await
+        .unwrap();
+    let found = cached.account_by_token(token.hash()).await.unwrap();
+    assert_eq!(found, Some(account.clone()));
+    // The balance changes in the store...
+    let now = now();
+    store
+        .accept(
+            account.id,
+            Some(Money(30)),
+            vec![message(account.id, &[Channel::Sms], Money(30), now)],
+        )
+        .await
+        .unwrap();
+    let stored = store.account_by_token(token.hash()).await.unwrap().unwrap();
+    assert_eq!(stored.balance, Some(Money(70)));
+    // ...the cache still serves what it read, until its time to live is over.
+    let served = cached
+        .account_by_token(token.hash())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        served.balance,
+        Some(Money(100)),
+        "served from memory {:?} after it was read",
+        started.elapsed()
+    );
+    tokio::time::sleep(ttl + Duration::from_millis(50)).await;
+    let fresh = cached
+        .account_by_token(token.hash())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(fresh, stored);
+    // Listing is not cached.
+    assert_eq!(cached.accounts().await.unwrap(), vec![stored]);
+}
+
+#[tokio::test]
+async fn an_unknown_token_is_not_cached() {
+    let backend = Backend::new();
+    let store = backend.open();
+    let cached = CachedAccounts::new(
+        Arc::clone(&store) as Arc<dyn AccountStore>,
+        Duration::from_secs(3600),
+    );
+    let token = ProductToken::generate();
+    assert_eq!(cached.account_by_token(token.hash()).await.unwrap(), None);
+    // Created a moment later, behind the cache's back: found at once.
+    let account = store
+        .create_account(new_account(&token, None))
+        .await
+        .unwrap();
+    assert_eq!(
+        cached.account_by_token(token.hash()).await.unwrap(),
+        Some(account)
+    );
+    // Another token does not find it.
+    assert_eq!(
+        cached
+            .account_by_token(ProductToken::generate().hash())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn a_duplicate_token_is_a_conflict_through_the_cache() {
+    let backend = Backend::new();
+    let store = backend.open();
+    let cached = CachedAccounts::new(
+        Arc::clone(&store) as Arc<dyn AccountStore>,
+        CachedAccounts::DEFAULT_TTL,
+    );
+    let token = ProductToken::generate();
+    cached
+        .create_account(new_account(&token, None))
+        .await
+        .unwrap();
+    let again = cached.create_account(new_account(&token, None)).await;
+    assert!(
+        matches!(again, Err(tern_core::ports::StoreError::Conflict(_))),
+        "{again:?}"
+    );
+}
