@@ -144,10 +144,47 @@ pub struct StatusChange {
     pub report: Report,
 }
 
+/// What the queue's [`Event::Due`] does to a message a claim took at `now`: the record to write
+/// (`None` when it changed nothing) and what comes next. A send decided here is leased for
+/// `lease` to the node that claimed it.
+pub fn claim(
+    progress: &Progress,
+    changes_before: u32,
+    now: Timestamp,
+    lease: SignedDuration,
+) -> (Option<Record>, Next) {
+    let (record, mut nexts) = fold(progress, changes_before, [&Event::Due], now, lease);
+    (record, nexts.pop().unwrap_or(Next::Ignore))
+}
+
 /// What `events` do, one after the other, to a message in `progress` that has had
 /// `changes_before` status changes: the record to write (`None` when every event changed nothing)
-/// and what comes next after each event, in order. A send decided here is leased for `lease`.
+/// and what comes next after each event, in order. [`Event::Due`] is the queue's own, given only
+/// by a [`claim`] (which leases what it sends): here it changes nothing.
 pub fn apply<'e>(
+    progress: &Progress,
+    changes_before: u32,
+    events: impl IntoIterator<Item = &'e Event>,
+    now: Timestamp,
+) -> (Option<Record>, Vec<Next>) {
+    let mut ignored = Vec::new();
+    let events = events.into_iter().enumerate().filter(|(index, event)| {
+        let due = matches!(event, Event::Due);
+        if due {
+            ignored.push(*index);
+        }
+        !due
+    });
+    let events: Vec<&Event> = events.map(|(_, event)| event).collect();
+    let (record, mut nexts) = fold(progress, changes_before, events, now, SignedDuration::ZERO);
+    for index in ignored {
+        nexts.insert(index, Next::Ignore);
+    }
+    (record, nexts)
+}
+
+/// Decide `events` in order on one message and fold the decisions into one record.
+fn fold<'e>(
     progress: &Progress,
     changes_before: u32,
     events: impl IntoIterator<Item = &'e Event>,
@@ -391,6 +428,48 @@ mod tests {
 
     fn at(text: &str) -> Timestamp {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_claim_leases_what_it_sends_and_events_never_send() {
+        let now = at("2026-01-01T00:00:00Z");
+        let lease = SignedDuration::from_secs(30);
+        let (record, next) = claim(&queued(&[Channel::Sms]), 0, now, lease);
+        let record = record.unwrap();
+        assert_eq!(
+            next,
+            Next::Send {
+                channel: Channel::Sms,
+                attempt: 1
+            }
+        );
+        assert_eq!((record.due_at, record.leased), (Some(now + lease), true));
+        // The queue's Due is not an event a connector or a batch may apply.
+        let (record, nexts) = apply(&queued(&[Channel::Sms]), 0, [&Event::Due], now);
+        assert_eq!((record, nexts), (None, vec![Next::Ignore]));
+    }
+
+    #[test]
+    fn status_changes_are_numbered_after_the_ones_recorded_before() {
+        let now = at("2026-01-01T00:00:00Z");
+        let mut progress = queued(&[Channel::WhatsApp, Channel::Sms]);
+        progress.attempt = 1;
+        progress.state = DeliveryState::Sent;
+        let events = [
+            report(1, CmStatus::Failed, Some(24)),
+            Event::Due,
+            report(2, CmStatus::Delivered, None),
+        ];
+        let (record, nexts) = apply(&progress, 4, &events, now);
+        let record = record.unwrap();
+        assert_eq!(nexts[0], Next::Requeue);
+        assert_eq!(nexts[1], Next::Ignore);
+        // Attempt 2 has not been sent: its report is stale.
+        assert_eq!(nexts[2], Next::Ignore);
+        let seqs: Vec<u32> = record.changes.iter().map(|change| change.seq).collect();
+        assert_eq!(seqs, vec![5]);
+        assert_eq!((record.due_at, record.leased), (Some(now), false));
+        assert_eq!(record.progress.channel_index, 1);
     }
 
     fn queued(channels: &[Channel]) -> Progress {

@@ -150,7 +150,8 @@ pub trait IntakeStore: Send + Sync + 'static {
     /// requests racing on one balance (on one node or several) never overdraw it; an account
     /// stored without a balance is not debited. Without a `charge` (an account with no balance)
     /// no balance is read. Messages that share one [`Content`] in memory (the recipients of one
-    /// `msg`) share it in the store too: a content is written once.
+    /// `msg`) share it in the store too: a content is written once. An account that does not
+    /// exist is a [`StoreError::Conflict`], with a charge or without.
     async fn accept(
         &self,
         account: AccountId,

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use tern_core::account::AccountId;
 use tern_core::message::{Content, NewMessage};
 use tern_core::money::{Money, debit};
-use tern_core::ports::{AcceptError, IntakeStore};
+use tern_core::ports::{AcceptError, IntakeStore, StoreError};
 
 use super::rows::millis;
 use super::{SqliteStore, backend_error};
@@ -108,8 +108,11 @@ impl IntakeStore for SqliteStore {
                 if let Some(price) = charge {
                     let balance: Option<i64> = connection
                         .prepare_cached("SELECT balance_micros FROM accounts WHERE id = ?1")
-                        .and_then(|mut s| s.query_row(params![account], |row| row.get(0)))
-                        .map_err(backend_error)?;
+                        .and_then(|mut s| {
+                            s.query_row(params![account], |row| row.get(0)).optional()
+                        })
+                        .map_err(backend_error)?
+                        .ok_or_else(|| StoreError::Conflict(format!("no account {account}")))?;
                     // An account stored without a balance has nothing to debit.
                     if let Some(balance) = balance.map(Money) {
                         let left = debit(balance, price).ok_or(AcceptError::InsufficientBalance)?;

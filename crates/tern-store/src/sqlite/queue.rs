@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
-use tern_core::dispatch::{Event, ExternalIds, Next, Record, apply};
+use tern_core::dispatch::{Event, ExternalIds, Next, Record, apply, claim};
 use tern_core::error_code::DeliveryError;
 use tern_core::message::MessageId;
 use tern_core::ports::{Dispatch, NodeId, QueueStore, SentPart, StoreError};
@@ -214,13 +214,12 @@ impl QueueStore for SqliteStore {
                 let mut dispatches = Vec::new();
                 let mut recorder = Recorder::new(connection).map_err(backend_error)?;
                 for stored in due {
-                    let (record, nexts) =
-                        apply(&stored.progress, stored.events, [&Event::Due], now, lease);
+                    let (record, next) = claim(&stored.progress, stored.events, now, lease);
                     let Some(record) = record else { continue };
                     recorder
                         .record(&stored, &record, &node)
                         .map_err(backend_error)?;
-                    if let [Next::Send { .. }] = nexts[..] {
+                    if let Next::Send { .. } = next {
                         dispatches.push(dispatch_of(StoredMessage {
                             progress: record.progress,
                             ..stored
@@ -278,13 +277,11 @@ impl QueueStore for SqliteStore {
                         }
                     }
                     let indexes = &by_message[&id];
-                    // A send lease is only needed while a claim is in flight; events never send.
                     let (record, decided) = apply(
                         &stored.progress,
                         stored.events,
                         indexes.iter().map(|&index| &events[index].1),
                         now,
-                        SignedDuration::ZERO,
                     );
                     for (&index, next) in indexes.iter().zip(decided) {
                         nexts[index] = next;

@@ -8,6 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use tern_core::account::{Account, AccountId, NewAccount, ProductToken, ReportFormat};
 use tern_core::channel::Channel;
 use tern_core::dispatch::{Event, ExternalIds};
+use tern_core::error_code::DeliveryError;
 use tern_core::message::{Content, MessageFilter, MessageId, MessageRecord, NewMessage};
 use tern_core::money::Money;
 use tern_core::ports::{NodeId, Store};
@@ -144,12 +145,13 @@ pub fn sent(attempt: u32) -> Event {
     }
 }
 
-/// The channel reported `status` for attempt `attempt`.
+/// The channel reported `status` for attempt `attempt`, with the standard error `error_code`.
 pub fn report(attempt: u32, status: CmStatus, error_code: Option<u16>) -> Event {
     Event::ChannelReport {
         attempt,
         status,
-        error_code,
+        error_code: error_code
+            .map(|code| DeliveryError::from_code(code).expect("a code of the spec's table")),
         operator: None,
     }
 }

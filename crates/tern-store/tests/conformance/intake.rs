@@ -3,15 +3,16 @@
 
 use std::sync::Arc;
 
+use tern_core::account::AccountId;
 use tern_core::channel::Channel;
 use tern_core::message::{Content, DeliveryState, MessageId, NewMessage};
 use tern_core::money::Money;
-use tern_core::ports::{AcceptError, Store};
+use tern_core::ports::{AcceptError, Store, StoreError};
 
 use crate::harness::*;
 
 /// The balance of `account` as the store has it now.
-async fn balance_of(store: &dyn Store, account: tern_core::account::AccountId) -> Option<Money> {
+async fn balance_of(store: &dyn Store, account: AccountId) -> Option<Money> {
     store
         .accounts()
         .await
@@ -336,4 +337,27 @@ async fn requests_racing_on_one_balance_never_overdraw_it() {
         assert_eq!(balance_of(&**node, account.id).await, Some(Money(0)));
     }
     assert_eq!(log(&*nodes[1], account.id).await.len(), 10);
+}
+
+#[tokio::test]
+async fn messages_of_an_account_that_does_not_exist_are_a_conflict_and_nothing_is_stored() {
+    let backend = Backend::new();
+    let store = backend.open();
+    let now = now();
+    let ghost: AccountId = 4242;
+    for charge in [None, Some(Money(1))] {
+        let error = store
+            .accept(
+                ghost,
+                charge,
+                vec![message(ghost, &[Channel::Sms], Money(1), now)],
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, AcceptError::Store(StoreError::Conflict(_))),
+            "charge {charge:?}: {error:?}"
+        );
+    }
+    assert!(store.claim_due(now, 10, LEASE).await.unwrap().is_empty());
 }

@@ -725,7 +725,7 @@ async fn next_due_is_the_earliest_time_a_message_becomes_due() {
         .unwrap();
     assert_eq!(store.next_due().await.unwrap(), Some(later + VALIDITY));
     store
-        .apply(first, report(1, CmStatus::Rejected, Some(9)), later)
+        .apply(first, report(1, CmStatus::Rejected, Some(20)), later)
         .await
         .unwrap();
     assert_eq!(store.next_due().await.unwrap(), None);
