@@ -6,3 +6,4 @@
 //! is tested beside that backend instead.
 
 mod harness;
+mod outbox;
