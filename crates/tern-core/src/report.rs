@@ -1,13 +1,14 @@
-//! Turning a decided [`Report`] into the webhook body the account asked for.
+//! Turning a recorded status change ([`StatusFact`]) into the webhook body the account asks for,
+//! when the report is sent.
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use tern_proto::cm::status_report::StatusReport;
 
 use crate::account::ReportFormat;
-use crate::dispatch::Report;
 use crate::error_code::DeliveryError;
-use crate::message::{MessageId, NewMessage};
+use crate::message::MessageId;
+use crate::outbox::StatusFact;
 
 /// A rendered webhook body.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,32 +32,28 @@ pub fn report_id(message_id: MessageId, seq: u32) -> String {
     format!("{message_id}-{seq}")
 }
 
-/// The fields of the report of `message`'s `seq`-th status change; `custom_groupings` are its
-/// content's (passed apart: the store reads them only when it renders a report).
-pub fn status_report(
-    message_id: MessageId,
-    seq: u32,
-    message: &NewMessage,
-    custom_groupings: &[Option<String>; 3],
-    report: &Report,
-    at: Timestamp,
-) -> StatusReport {
+/// The fields of the report of a status change: its `received` is when the change was recorded,
+/// its id [`report_id`] of the message and the change's number. The same fact gives the same
+/// report, whenever it is rendered (every retry sends the same bytes while the account's format
+/// stays the same).
+pub fn status_report(fact: &StatusFact) -> StatusReport {
+    let report = &fact.report;
     let description = report
         .error_code
         .map_or_else(|| report.status.description(), DeliveryError::description)
         .to_owned();
     StatusReport {
-        received: cm_local_time(at),
-        to: message.recipient.clone(),
-        reference: message.reference.clone(),
+        received: cm_local_time(fact.at),
+        to: fact.recipient.clone(),
+        reference: fact.reference.clone(),
         status_code: report.status.code(),
         error_code: report.error_code.map(DeliveryError::code),
         description,
         channel: report.channel.as_str().to_owned(),
         operator: report.operator.clone(),
-        custom_groupings: custom_groupings.clone(),
-        message_id: message_id.to_string(),
-        report_id: report_id(message_id, seq),
+        custom_groupings: fact.custom_groupings.clone(),
+        message_id: fact.message_id.to_string(),
+        report_id: report_id(fact.message_id, fact.seq),
     }
 }
 

@@ -1,39 +1,49 @@
-//! The status-report notifier: claims due reports from the durable outbox (at most one per
-//! message, so a message's reports arrive in order), POSTs them, and records the outcome. A
-//! receiver that answers non-2xx or times out is retried with exponential backoff until the
-//! report is older than the retry window (7 days by default); nothing is dropped early. Delivery
-//! is at-least-once: every POST of a report carries its stable id (`X-Tern-Report-Id`, and
-//! `reportId`/`REPORTID` in the body) so a receiver can drop one it already took. A 3xx
-//! answer is a failed attempt (redirects are not followed). A target refused by `[webhooks]`
-//! (see [`crate::webhook_target`]) is given up at once with an error log: retrying cannot make a
-//! refused host or address allowed.
+//! The outbox runner: claims due entries from the durable outbox (at most one per ordering key,
+//! so a message's reports arrive in order), hands each to the sender of its kind (see
+//! [`crate::senders`]), and records the outcomes in batches. An entry its sender could not
+//! deliver (a receiver that answers non-2xx, 3xx included, or times out) is retried with
+//! exponential backoff until it is older than the retry window (7 days by default); nothing is
+//! dropped early. An entry its sender abandons (a target refused by `[webhooks]`, see
+//! [`crate::webhook_target`]; an account without a status URL any more) is removed at once.
+//! Delivery is at-least-once: every delivery of an entry carries the same stable id
+//! (`X-Tern-Report-Id`, and `reportId`/`REPORTID` in a report's body) so a receiver can drop one
+//! it already took.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
-use tern_core::ports::{OutboxStore, PendingReport, ReportOutcome};
+use tern_core::outbox::{ClaimedEntry, EntryId, OutboxKind, Outcome};
+use tern_core::ports::OutboxStore;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::Wakeups;
-use crate::webhook_target::{TargetPolicy, TargetRefused, refusal_in};
+use crate::senders::{
+    Delivery, OutboxSender, RenderedWebhookSender, StatusWebhookSender, WebhookPoster,
+};
+use crate::webhook_target::TargetPolicy;
+
+pub use crate::senders::REPORT_ID_HEADER;
+
+/// The target of the outbox's logs (the senders' too): the name operators filter on.
+pub(crate) const LOG_TARGET: &str = "tern_egress::notifier";
 
 /// `[status_reports]` configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NotifierConfig {
-    /// Time allowed for one POST.
+    /// Time allowed for one delivery (one POST).
     pub timeout_ms: u64,
     /// Wait before the first retry; doubled each time.
     pub initial_backoff_ms: u64,
     /// Longest wait between retries.
     pub max_backoff_ms: u64,
-    /// Reports older than this are given up.
+    /// Entries older than this are given up.
     pub max_age_hours: u64,
-    /// POSTs in flight at once.
+    /// Deliveries in flight at once.
     pub concurrency: usize,
 }
 
@@ -50,39 +60,36 @@ impl Default for NotifierConfig {
 }
 
 impl NotifierConfig {
-    /// When to try again after `attempts` failed deliveries, or `None` to give up.
-    pub fn retry_after(&self, report: &PendingReport, now: Timestamp) -> Option<Timestamp> {
-        let exponent = report.attempts.saturating_sub(1).min(30);
+    /// When to try again an entry created at `created_at` whose delivery failed, claimed
+    /// `attempts` times before, or `None` to give up.
+    pub fn retry_after(
+        &self,
+        attempts: u32,
+        created_at: Timestamp,
+        now: Timestamp,
+    ) -> Option<Timestamp> {
+        let exponent = attempts.saturating_sub(1).min(30);
         let backoff = self
             .initial_backoff_ms
             .saturating_mul(1u64 << exponent)
             .min(self.max_backoff_ms);
         let next = now + SignedDuration::from_millis(backoff as i64);
-        let deadline = report.created_at + SignedDuration::from_hours(self.max_age_hours as i64);
+        let deadline = created_at + SignedDuration::from_hours(self.max_age_hours as i64);
         (next <= deadline).then_some(next)
     }
 }
 
-/// POSTs status reports.
+/// Runs the outbox: claims due entries and hands each to the sender of its kind.
 pub struct Notifier {
     store: Arc<dyn OutboxStore>,
-    client: reqwest::Client,
     wakeups: Arc<Wakeups>,
     config: NotifierConfig,
-    /// The `[webhooks]` rules checked before each POST (the client's resolver checks names).
-    targets: TargetPolicy,
-    /// Status URLs already parsed: an account's reports all go to one URL, and parsing it (with
-    /// IDNA host processing) for every report cost more than building the request.
-    urls: Mutex<HashMap<String, reqwest::Url>>,
+    senders: HashMap<OutboxKind, Arc<dyn OutboxSender>>,
 }
 
-/// The header carrying the report id (the body's `reportId` / `REPORTID`) on every POST.
-pub const REPORT_ID_HEADER: &str = "x-tern-report-id";
-
-/// Most distinct URLs kept parsed.
-const URL_CACHE_SIZE: usize = 1024;
-
 impl Notifier {
+    /// A runner with the senders every gateway has: status reports POSTed with `client`, to the
+    /// targets `[webhooks]` allows.
     pub fn new(
         store: Arc<dyn OutboxStore>,
         client: reqwest::Client,
@@ -90,64 +97,61 @@ impl Notifier {
         config: NotifierConfig,
         targets: TargetPolicy,
     ) -> Notifier {
+        let poster = Arc::new(WebhookPoster::new(
+            client,
+            targets,
+            Duration::from_millis(config.timeout_ms),
+        ));
         Notifier {
             store,
-            client,
             wakeups,
             config,
-            targets,
-            urls: Mutex::new(HashMap::new()),
+            senders: HashMap::new(),
         }
+        .with_sender(Arc::new(StatusWebhookSender::new(Arc::clone(&poster))))
+        .with_sender(Arc::new(RenderedWebhookSender::new(poster)))
     }
 
-    /// `url` parsed, from the cache when it was seen before.
-    fn parsed_url(&self, url: &str) -> Result<reqwest::Url, String> {
-        let mut urls = self.urls.lock().expect("url cache");
-        if let Some(parsed) = urls.get(url) {
-            return Ok(parsed.clone());
-        }
-        let parsed = reqwest::Url::parse(url).map_err(|error| format!("bad URL {url}: {error}"))?;
-        if urls.len() >= URL_CACHE_SIZE {
-            urls.clear();
-        }
-        urls.insert(url.to_owned(), parsed.clone());
-        Ok(parsed)
+    /// Deliver the entries of `sender`'s kind with it (instead of the one before, if any).
+    pub fn with_sender(mut self, sender: Arc<dyn OutboxSender>) -> Notifier {
+        self.senders.insert(sender.kind(), sender);
+        self
     }
 
-    /// Run until `shutdown`; POSTs in flight finish and are recorded first. Outcomes are
+    /// Run until `shutdown`; deliveries in flight finish and are recorded first. Outcomes are
     /// recorded in batches: whatever finished since the last turn, in one store transaction.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let this = Arc::new(self);
         let lease = SignedDuration::from_millis(this.config.timeout_ms as i64 + 30_000);
-        let mut tasks: JoinSet<(i64, ReportOutcome)> = JoinSet::new();
-        let mut finished: Vec<(i64, ReportOutcome)> = Vec::new();
+        let mut tasks: JoinSet<(EntryId, Outcome)> = JoinSet::new();
+        let mut finished: Vec<(EntryId, Outcome)> = Vec::new();
         while !*shutdown.borrow() {
             while let Some(joined) = tasks.try_join_next() {
                 finished.extend(joined.ok());
             }
             let free = this.config.concurrency.saturating_sub(tasks.len());
-            // Record outcomes and claim more side by side: both land in one group commit. A
-            // report freed by a finish here is claimed on the next turn.
+            // Record outcomes and claim more side by side: both land in one group commit. An
+            // entry freed by a finish here is claimed on the next turn.
             let record = this.record(std::mem::take(&mut finished));
             let claim = async {
                 if free == 0 {
                     return Vec::new();
                 }
                 this.store
-                    .claim_reports(Timestamp::now(), free, lease)
+                    .claim_entries(Timestamp::now(), free, lease)
                     .await
                     .unwrap_or_else(|error| {
-                        tracing::error!(%error, "claiming status reports failed");
+                        tracing::error!(%error, "claiming outbox entries failed");
                         Vec::new()
                     })
             };
             let (recorded, claimed) = tokio::join!(record, claim);
             let count = claimed.len();
-            for report in claimed {
+            for entry in claimed {
                 let this = Arc::clone(&this);
                 tasks.spawn(async move {
-                    let id = report.id;
-                    (id, this.deliver(report).await)
+                    let id = entry.id;
+                    (id, this.deliver(entry).await)
                 });
             }
             if (count > 0 && count == free) || recorded > 0 {
@@ -168,17 +172,17 @@ impl Notifier {
         tracing::debug!("notifier stopped");
     }
 
-    /// Record delivery outcomes; returns how many. A failure leaves the reports leased: when the
-    /// lease ends they are delivered again. So is a report whose 2xx was received but not yet
+    /// Record delivery outcomes; returns how many. A failure leaves the entries leased: when the
+    /// lease ends they are delivered again. So is an entry whose delivery was taken but not yet
     /// recorded when the process died: delivery is at-least-once (never lost), and receivers
     /// deduplicate on the report id.
-    async fn record(&self, finished: Vec<(i64, ReportOutcome)>) -> usize {
+    async fn record(&self, finished: Vec<(EntryId, Outcome)>) -> usize {
         let count = finished.len();
         if count == 0 {
             return 0;
         }
-        if let Err(error) = self.store.finish_reports(finished).await {
-            tracing::error!(%error, count, "could not record status report outcomes");
+        if let Err(error) = self.store.finish_entries(finished).await {
+            tracing::error!(%error, count, "could not record outbox outcomes");
         }
         count
     }
@@ -188,7 +192,7 @@ impl Notifier {
         if !idle {
             return Duration::from_millis(20);
         }
-        match self.store.next_report_due().await {
+        match self.store.next_entry_due().await {
             Ok(Some(due)) => Duration::try_from(due.duration_since(Timestamp::now()))
                 .unwrap_or(Duration::ZERO)
                 .min(poll),
@@ -196,77 +200,40 @@ impl Notifier {
         }
     }
 
-    async fn deliver(&self, mut report: PendingReport) -> ReportOutcome {
-        let body = std::mem::take(&mut report.body);
-        let response = match self.parsed_url(&report.url) {
-            // An unparsable URL fails like an unreachable receiver: retried, then given up.
-            Err(error) => Err(Failure::Other(error)),
-            Ok(url) => match self.targets.check(&url) {
-                Err(refused) => Err(Failure::Refused(refused)),
-                Ok(()) => self
-                    .client
-                    .post(url)
-                    .header("content-type", &report.content_type)
-                    // The report's stable id (also in its body): the same on every attempt, so
-                    // a receiver can drop a report it already took (delivery is at-least-once).
-                    .header(REPORT_ID_HEADER, &report.report_id)
-                    .timeout(Duration::from_millis(self.config.timeout_ms))
-                    .body(body)
-                    .send()
-                    .await
-                    .map_err(|error| match refusal_in(&error) {
-                        // The resolver refused every address of the host.
-                        Some(refused) => Failure::Refused(refused.clone()),
-                        None => Failure::Other(error.to_string()),
-                    }),
-            },
+    /// Deliver `entry` with the sender of its kind, and decide what becomes of it.
+    async fn deliver(&self, entry: ClaimedEntry) -> Outcome {
+        let (id, kind, attempts, created_at) =
+            (entry.id, entry.kind, entry.attempts, entry.created_at);
+        let delivery = match self.senders.get(&kind) {
+            Some(sender) => sender.send(entry).await,
+            // Kept and retried: a node that has the sender may deliver it.
+            None => Delivery::Failed(format!("no sender for {kind} entries on this node")),
         };
-        let now = Timestamp::now();
-        match response {
-            Ok(response) if response.status().is_success() => ReportOutcome::Delivered,
-            Err(Failure::Refused(refused)) => {
-                tracing::error!(id = report.id, message_id = %report.message_id, url = %report.url, reason = %refused, "status report target refused by [webhooks]; report given up");
-                ReportOutcome::GiveUp
-            }
-            Ok(response) => {
-                self.retry_or_give_up(&report, now, format!("HTTP {}", response.status()))
-            }
-            Err(Failure::Other(why)) => self.retry_or_give_up(&report, now, why),
-        }
-    }
-
-    /// After a failed attempt: when to try again, or give up past the retry window.
-    fn retry_or_give_up(
-        &self,
-        report: &PendingReport,
-        now: Timestamp,
-        why: String,
-    ) -> ReportOutcome {
-        match self.config.retry_after(report, now) {
-            Some(at) => {
-                tracing::debug!(id = report.id, url = %report.url, %why, "status report not accepted; will retry");
-                ReportOutcome::RetryAt(at)
-            }
-            None => {
-                tracing::warn!(id = report.id, message_id = %report.message_id, url = %report.url, %why, "status report given up after its retry window");
-                ReportOutcome::GiveUp
+        match delivery {
+            Delivery::Delivered => Outcome::Delivered,
+            Delivery::Abandoned => Outcome::GiveUp,
+            Delivery::Failed(why) => {
+                match self
+                    .config
+                    .retry_after(attempts, created_at, Timestamp::now())
+                {
+                    Some(at) => {
+                        tracing::debug!(id, %kind, %why, "outbox entry not delivered; will retry");
+                        Outcome::RetryAt(at)
+                    }
+                    None => {
+                        tracing::warn!(id, %kind, %why, "outbox entry given up after its retry window");
+                        Outcome::GiveUp
+                    }
+                }
             }
         }
     }
-}
-
-/// Why a POST was not answered 2xx, short of an HTTP answer.
-enum Failure {
-    /// `[webhooks]` refuses the target: give up.
-    Refused(TargetRefused),
-    /// Anything else (bad URL, connection, timeout): retry.
-    Other(String),
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tern_core::message::MessageId;
 
     #[test]
     fn backoff_doubles_up_to_the_cap_and_stops_at_the_window() {
@@ -277,22 +244,11 @@ mod tests {
             ..Default::default()
         };
         let created: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
-        let mut report = PendingReport {
-            id: 1,
-            message_id: MessageId::generate(),
-            report_id: String::new(),
-            url: String::new(),
-            content_type: String::new(),
-            body: Vec::new(),
-            attempts: 1,
-            created_at: created,
-        };
         let now = created;
         let waits: Vec<i64> = (1..=4)
             .map(|attempts| {
-                report.attempts = attempts;
                 config
-                    .retry_after(&report, now)
+                    .retry_after(attempts, created, now)
                     .unwrap()
                     .duration_since(now)
                     .as_millis() as i64
@@ -300,6 +256,6 @@ mod tests {
             .collect();
         assert_eq!(waits, vec![1000, 2000, 4000, 4000]);
         let late = created + SignedDuration::from_mins(59) + SignedDuration::from_secs(59);
-        assert_eq!(config.retry_after(&report, late), None);
+        assert_eq!(config.retry_after(4, created, late), None);
     }
 }

@@ -1,9 +1,9 @@
 //! The store port, split by role so that each consumer takes only what it uses: the submission
 //! service the [`AccountStore`] and the [`IntakeStore`], the dispatcher and the event applier the
-//! [`QueueStore`], the notifier the [`OutboxStore`], the message log the [`MessageLogStore`], the
+//! [`QueueStore`], the outbox runner (the notifier) the [`OutboxStore`], the message log the [`MessageLogStore`], the
 //! readiness probe the [`StoreHealth`]. A backend implements every role; [`Store`] names them
 //! together. A backend records the decisions of `tern-core` (what an event does to a message, what
-//! a debit leaves, which status changes are reported): it makes none of its own, so that a second
+//! a debit leaves, which status changes produce which outbox entries): it makes none of its own, so that a second
 //! backend behaves as the first by construction. What each method guarantees is written here and
 //! checked for every backend by the one conformance suite in `crates/tern-store/tests/`.
 
@@ -18,6 +18,7 @@ use crate::channel::Channel;
 use crate::dispatch::{Event, Next};
 use crate::message::{Content, MessageFilter, MessageId, MessageRecord, NewMessage};
 use crate::money::Money;
+use crate::outbox::{ClaimedEntry, EntryId, Outcome};
 
 /// A store failure. `retryable` says whether trying again may help (as Pingora's errors do).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -90,32 +91,6 @@ pub struct Dispatch {
     pub content: Arc<Content>,
     pub parts: u32,
     pub reference: Option<String>,
-}
-
-/// A status report waiting to be POSTed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PendingReport {
-    pub id: i64,
-    pub message_id: MessageId,
-    /// The report's stable id (see [`crate::report::report_id`]), also in its body.
-    pub report_id: String,
-    pub url: String,
-    pub content_type: String,
-    pub body: Vec<u8>,
-    /// Deliveries tried so far.
-    pub attempts: u32,
-    pub created_at: Timestamp,
-}
-
-/// What became of one delivery of a report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReportOutcome {
-    /// The receiver answered 2xx: remove it.
-    Delivered,
-    /// Try again at this time.
-    RetryAt(Timestamp),
-    /// Too old to retry: drop it (logged by the caller).
-    GiveUp,
 }
 
 /// A part a channel named, found by the id the channel gave it (see [`QueueStore::sent_part`]).
@@ -193,7 +168,7 @@ pub trait QueueStore: Send + Sync + 'static {
         events: Vec<(MessageId, Event)>,
         now: Timestamp,
     ) -> Result<Vec<Next>, StoreError>;
-    /// Release every lease this node held before it stopped (messages and reports it had claimed),
+    /// Release every lease this node held before it stopped (messages and outbox entries it had claimed),
     /// so a restart resumes at once instead of waiting for leases to run out. Only for a node's own
     /// leases: the embedded store has one node, guarded by a lock on its data directory.
     async fn release_leases(&self, now: Timestamp) -> Result<(), StoreError>;
@@ -216,25 +191,30 @@ pub trait QueueStore: Send + Sync + 'static {
     async fn next_due(&self) -> Result<Option<Timestamp>, StoreError>;
 }
 
-/// The outbox: reports waiting to be delivered, claimed under leases.
+/// The outbox: entries waiting to be delivered (see [`crate::outbox`]), claimed under leases in
+/// the name of the store's node. Entries are written by [`QueueStore`] with the status changes
+/// they report, as [`crate::outbox::entries`] decides.
 #[async_trait]
 pub trait OutboxStore: Send + Sync + 'static {
-    /// Claim up to `limit` due reports under a lease, at most one per message (reports of one
-    /// message go out in order).
-    async fn claim_reports(
+    /// Claim up to `limit` due entries, earliest due first, leased to this node for `lease`
+    /// (their attempts counted), each with its fact and its destination as they are now. At most
+    /// one entry per ordering key is out at a time, and it is the key's lowest: while an entry
+    /// is leased or waiting for a retry, the entries after it on its key are not handed out.
+    async fn claim_entries(
         &self,
         now: Timestamp,
         limit: usize,
         lease: SignedDuration,
-    ) -> Result<Vec<PendingReport>, StoreError>;
-    /// Record what became of a claimed report.
-    async fn finish_report(&self, id: i64, outcome: ReportOutcome) -> Result<(), StoreError> {
-        self.finish_reports(vec![(id, outcome)]).await
+    ) -> Result<Vec<ClaimedEntry>, StoreError>;
+    /// Record what became of a claimed entry.
+    async fn finish_entry(&self, id: EntryId, outcome: Outcome) -> Result<(), StoreError> {
+        self.finish_entries(vec![(id, outcome)]).await
     }
-    /// Record what became of several claimed reports, in one transaction.
-    async fn finish_reports(&self, outcomes: Vec<(i64, ReportOutcome)>) -> Result<(), StoreError>;
-    /// The earliest time a report becomes due, if any.
-    async fn next_report_due(&self) -> Result<Option<Timestamp>, StoreError>;
+    /// Record what became of several claimed entries, in one transaction: a delivered or given
+    /// up entry is removed, a retried one is due again at its time (and no longer leased).
+    async fn finish_entries(&self, outcomes: Vec<(EntryId, Outcome)>) -> Result<(), StoreError>;
+    /// The earliest time an entry becomes due, if any.
+    async fn next_entry_due(&self) -> Result<Option<Timestamp>, StoreError>;
 }
 
 /// The message log: what an account sent and what became of it, and conversions recorded on it.

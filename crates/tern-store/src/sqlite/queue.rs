@@ -9,9 +9,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tern_core::dispatch::{Event, ExternalIds, Next, Record, apply, claim};
 use tern_core::error_code::DeliveryError;
 use tern_core::message::MessageId;
+use tern_core::outbox::{Subscriptions, entries};
 use tern_core::ports::{Dispatch, NodeId, QueueStore, SentPart, StoreError};
-use tern_core::report;
 
+use super::outbox::{INSERT_ENTRY, insert_entry};
 use super::rows::{
     self, Contents, EVENT_COLUMNS, EVENT_TABLES, MESSAGE_COLUMNS, MESSAGE_TABLES, StoredMessage,
     millis, stored_message_from_row, timestamp,
@@ -57,16 +58,13 @@ fn dispatch_of(stored: StoredMessage) -> Dispatch {
     }
 }
 
-/// Records decisions: new progress, queue position, status history and webhook reports. Its
-/// statements are looked up once per job, not once per message.
+/// Records decisions: new progress, queue position, status history and the outbox entries its
+/// status changes produce. Its statements are looked up once per job, not once per message.
 struct Recorder<'c> {
     update: rusqlite::CachedStatement<'c>,
     event: rusqlite::CachedStatement<'c>,
-    report: rusqlite::CachedStatement<'c>,
-    groupings: rusqlite::CachedStatement<'c>,
+    entry: rusqlite::CachedStatement<'c>,
     external_id: rusqlite::CachedStatement<'c>,
-    /// Custom groupings read for reports in this job, by content id.
-    groupings_of: HashMap<i64, [Option<String>; 3]>,
 }
 
 impl<'c> Recorder<'c> {
@@ -80,19 +78,12 @@ impl<'c> Recorder<'c> {
                 "INSERT INTO status_events (message_id, seq, at, channel, status, error_code, operator)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?,
-            report: connection.prepare_cached(
-                "INSERT INTO reports (message_id, report_id, url, content_type, body, created_at, due_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-            )?,
-            groupings: connection.prepare_cached(
-                "SELECT custom_grouping1, custom_grouping2, custom_grouping3 FROM contents WHERE id = ?1",
-            )?,
+            entry: connection.prepare_cached(INSERT_ENTRY)?,
             // A channel that reuses an id (after wrapping around) names its newest part.
             external_id: connection.prepare_cached(
                 "INSERT OR REPLACE INTO external_ids (connector, external_id, message_id, attempt, part_index)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )?,
-            groupings_of: HashMap::new(),
         })
     }
 
@@ -113,23 +104,6 @@ impl<'c> Recorder<'c> {
             ])?;
         }
         Ok(())
-    }
-
-    /// The custom groupings of `stored`'s content (read once per job, and only for contents
-    /// that have any).
-    fn groupings(&mut self, stored: &StoredMessage) -> rusqlite::Result<&[Option<String>; 3]> {
-        const NONE: &[Option<String>; 3] = &[None, None, None];
-        if !stored.has_groupings {
-            return Ok(NONE);
-        }
-        let content_id = stored.content_id;
-        if !self.groupings_of.contains_key(&content_id) {
-            let groupings = self.groupings.query_row(params![content_id], |row| {
-                Ok([row.get(0)?, row.get(1)?, row.get(2)?])
-            })?;
-            self.groupings_of.insert(content_id, groupings);
-        }
-        Ok(&self.groupings_of[&content_id])
     }
 
     /// Write `record` about `stored`, leasing it to `node` when the record says so.
@@ -161,26 +135,12 @@ impl<'c> Recorder<'c> {
                 report.error_code.map(DeliveryError::code),
                 report.operator,
             ])?;
-            if let Some(url) = &stored.status_url {
-                let groupings = self.groupings(stored)?;
-                let fields = report::status_report(
-                    stored.message.id,
-                    change.seq,
-                    &stored.message,
-                    groupings,
-                    report,
-                    change.at,
-                );
-                let rendered = report::render(&fields, stored.status_format);
-                self.report.execute(params![
-                    id,
-                    fields.report_id,
-                    url,
-                    rendered.content_type,
-                    rendered.body,
-                    millis(change.at)
-                ])?;
-            }
+        }
+        // Which entries its changes produce is decided in core; they are written as they are.
+        let subscriptions = Subscriptions::of(stored.status_url.as_deref());
+        let account = stored.message.account_id;
+        for entry in entries(stored.message.id, account, subscriptions, record) {
+            insert_entry(&mut self.entry, &entry)?;
         }
         Ok(())
     }
@@ -311,7 +271,7 @@ impl QueueStore for SqliteStore {
                     .map_err(backend_error)?;
                 connection
                     .execute(
-                        "UPDATE reports SET due_at = ?1, leased_by = NULL WHERE leased_by = ?2",
+                        "UPDATE outbox SET due_at = ?1, leased_by = NULL WHERE leased_by = ?2",
                         params![millis(now), node.as_str()],
                     )
                     .map_err(backend_error)?;

@@ -6,34 +6,34 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use rusqlite::types::Type;
 use rusqlite::{Connection, Row, params_from_iter};
-use tern_core::account::{Account, AccountId, ReportFormat, TokenHash};
+use tern_core::account::{Account, AccountId, TokenHash};
 use tern_core::channel::Channel;
-use tern_core::dispatch::Progress;
+use tern_core::dispatch::{Progress, Report};
+use tern_core::error_code::DeliveryError;
 use tern_core::message::{
     Content, DeliveryState, MessageFilter, MessageId, MessageRecord, NewMessage, StatusEvent,
 };
 use tern_core::money::Money;
-use tern_core::ports::PendingReport;
+use tern_core::outbox::{RenderedWebhook, StatusFact};
 use tern_core::status::CmStatus;
 
 pub const ACCOUNT_COLUMNS: &str = "id, name, token_hash, balance_micros, status_url, status_format, inbound_url, channels, created_at";
 
-/// The columns of a message row with its content and its account's report settings; select
+/// The columns of a message row with its content and its account's status URL; select
 /// them `FROM` [`MESSAGE_TABLES`].
 pub const MESSAGE_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.content_id, c.sender, c.body, \
     c.body_type, c.dcs, c.app_key, c.rich_content, c.custom_grouping1, c.custom_grouping2, \
     c.custom_grouping3, m.parts, m.reference, m.channels, m.accepted_at, m.valid_until, \
-    m.price_micros, m.state, m.channel_index, m.attempt, a.status_url, a.status_format, m.events, \
-    m.has_groupings, m.deferrals";
+    m.price_micros, m.state, m.channel_index, m.attempt, a.status_url, m.events, m.deferrals";
 
 /// [`MESSAGE_COLUMNS`] without the content (sender, body and groupings empty), for the decisions
 /// that do not look at it; select them `FROM` [`EVENT_TABLES`]. Events are the most frequent
-/// load, so they do not read `contents` at all: a report that needs the custom groupings reads
-/// them when it is rendered (see `Recorder`).
+/// load, so they do not read `contents` at all: a report reads the custom groupings when it is
+/// sent (see [`STATUS_FACT_COLUMNS`]).
 pub const EVENT_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.content_id, '', '', \
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, m.parts, m.reference, m.channels, m.accepted_at, \
-    m.valid_until, m.price_micros, m.state, m.channel_index, m.attempt, a.status_url, \
-    a.status_format, m.events, m.has_groupings, m.deferrals";
+    m.valid_until, m.price_micros, m.state, m.channel_index, m.attempt, a.status_url, m.events, \
+    m.deferrals";
 
 /// The tables [`MESSAGE_COLUMNS`] come from.
 pub const MESSAGE_TABLES: &str =
@@ -46,18 +46,14 @@ pub const EVENT_TABLES: &str = "messages m JOIN accounts a ON a.id = m.account_i
 /// one [`Content`] in memory, as they share one row on disk. Only for rows of one column list.
 pub type Contents = HashMap<i64, Arc<Content>>;
 
-/// A message row with its account's report settings.
+/// A message row with its account's status URL.
 pub struct StoredMessage {
     pub message: NewMessage,
-    /// The `contents` row its content is kept in.
-    pub content_id: i64,
     /// Status changes recorded so far (the next one is number `events + 1`).
     pub events: u32,
-    /// Whether its content has custom groupings (else reports need not read them).
-    pub has_groupings: bool,
     pub progress: Progress,
+    /// Its account's status URL (whether its status changes are reported).
     pub status_url: Option<String>,
-    pub status_format: ReportFormat,
 }
 
 /// Milliseconds since the epoch, as stored.
@@ -126,7 +122,6 @@ pub fn stored_message_from_row(
     let channels = channels(row, 15)?;
     let valid_until = timestamp(row.get(17)?);
     let state: String = row.get(19)?;
-    let format: String = row.get(23)?;
     let message = NewMessage {
         id: message_id(row, 0)?,
         account_id: row.get(1)?,
@@ -140,33 +135,61 @@ pub fn stored_message_from_row(
         price: Money(row.get(18)?),
     };
     Ok(StoredMessage {
-        content_id,
-        events: row.get(24)?,
-        has_groupings: row.get(25)?,
+        events: row.get(23)?,
         progress: Progress {
             state: DeliveryState::parse(&state).ok_or_else(|| bad(19, "state"))?,
             channels,
             channel_index: row.get::<_, i64>(20)? as usize,
             attempt: row.get(21)?,
-            deferrals: row.get(26)?,
+            deferrals: row.get(24)?,
             valid_until,
         },
         message,
         status_url: row.get(22)?,
-        status_format: format.parse().map_err(|_| bad(23, "status format"))?,
     })
 }
 
-pub fn pending_report_from_row(row: &Row) -> rusqlite::Result<PendingReport> {
-    Ok(PendingReport {
-        id: row.get(0)?,
-        message_id: message_id(row, 1)?,
-        report_id: row.get(2)?,
-        url: row.get(3)?,
-        content_type: row.get(4)?,
-        body: row.get(5)?,
-        attempts: row.get(6)?,
-        created_at: timestamp(row.get(7)?),
+/// The columns of a status change with what its report says of the message; select them `FROM`
+/// [`STATUS_FACT_TABLES`] (read by [`status_fact_from_row`]).
+pub const STATUS_FACT_COLUMNS: &str = "s.message_id, s.seq, s.at, s.channel, s.status, s.error_code, \
+    s.operator, m.recipient, m.reference, c.custom_grouping1, c.custom_grouping2, c.custom_grouping3";
+
+/// The tables [`STATUS_FACT_COLUMNS`] come from.
+pub const STATUS_FACT_TABLES: &str = "status_events s JOIN messages m ON m.id = s.message_id \
+    JOIN contents c ON c.id = m.content_id";
+
+/// A status change and its message's report fields (see [`STATUS_FACT_COLUMNS`]).
+pub fn status_fact_from_row(row: &Row) -> rusqlite::Result<StatusFact> {
+    let channel: String = row.get(3)?;
+    let status: u8 = row.get(4)?;
+    Ok(StatusFact {
+        message_id: message_id(row, 0)?,
+        seq: row.get(1)?,
+        at: timestamp(row.get(2)?),
+        report: Report {
+            channel: channel.parse().map_err(|_| bad(3, "channel"))?,
+            status: CmStatus::from_code(status).ok_or_else(|| bad(4, "status"))?,
+            // A code outside the spec's table (only an earlier Tern's simulator could record
+            // one) is reported without a standard error.
+            error_code: row
+                .get::<_, Option<u16>>(5)?
+                .and_then(DeliveryError::from_code),
+            operator: row.get(6)?,
+        },
+        recipient: row.get(7)?,
+        reference: row.get(8)?,
+        custom_groupings: [row.get(9)?, row.get(10)?, row.get(11)?],
+    })
+}
+
+/// A webhook an earlier Tern rendered (`message_id, report_id, content_type, body` of
+/// `rendered_webhooks`).
+pub fn rendered_webhook_from_row(row: &Row) -> rusqlite::Result<RenderedWebhook> {
+    Ok(RenderedWebhook {
+        message_id: message_id(row, 0)?,
+        report_id: row.get(1)?,
+        content_type: row.get(2)?,
+        body: row.get(3)?,
     })
 }
 

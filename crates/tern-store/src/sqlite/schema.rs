@@ -180,6 +180,72 @@ UPDATE messages SET leased_by = 'embedded' WHERE state = 'queued' AND due_at IS 
 ALTER TABLE reports ADD COLUMN leased_by TEXT;
 UPDATE reports SET leased_by = 'embedded' WHERE leased = 1;
 "#,
+    // 8: the outbox keeps entries that point at facts, rendered when they are sent (see
+    // `tern_core::outbox`), instead of finished webhook bodies. A status webhook's fact is its
+    // status change (`message_id`, `seq`) and its destination the message's account, whose
+    // status URL and format are read when it is sent. Reports queued before become such entries
+    // when their id names a recorded status change (`{messageId}-{seq}`, every report since
+    // step 2); the others (reports of step 2's backfill, `{hex}-r{id}`) keep their rendered
+    // body and URL in `rendered_webhooks` and are delivered as they are. Entries keep their row
+    // id, so each message's entries stay in the order they were generated; attempts, times and
+    // leases carry over.
+    r#"
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    -- The destination: an account (its settings are read when the entry is sent) or a URL.
+    account_id INTEGER,
+    url TEXT,
+    -- Entries of one key go out one at a time, lowest id first.
+    ordering_key TEXT NOT NULL,
+    -- The fact: a status change (message_id, seq) or a rendered webhook (rendered_id).
+    message_id BLOB,
+    seq INTEGER,
+    rendered_id INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    due_at INTEGER NOT NULL,
+    leased_by TEXT
+);
+CREATE INDEX outbox_due ON outbox(due_at);
+CREATE INDEX outbox_order ON outbox(ordering_key, id);
+CREATE TABLE rendered_webhooks (
+    id INTEGER PRIMARY KEY,
+    message_id BLOB NOT NULL,
+    report_id TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    body BLOB NOT NULL
+);
+-- Each queued report's message id in its text form (the ordering key, and the head of the
+-- report ids of step 2 on).
+CREATE TEMP TABLE report_keys AS
+    SELECT id, lower(substr(hex(message_id), 1, 8) || '-' || substr(hex(message_id), 9, 4) || '-'
+        || substr(hex(message_id), 13, 4) || '-' || substr(hex(message_id), 17, 4) || '-'
+        || substr(hex(message_id), 21, 12)) AS message_text
+    FROM reports;
+CREATE TEMP TABLE report_facts AS
+    SELECT r.id AS report_id, m.account_id AS account_id, s.seq AS seq
+    FROM reports r
+    JOIN report_keys k ON k.id = r.id
+    JOIN messages m ON m.id = r.message_id
+    JOIN status_events s ON s.message_id = r.message_id AND r.report_id = k.message_text || '-' || s.seq;
+INSERT INTO outbox (id, kind, account_id, ordering_key, message_id, seq, attempts, created_at,
+        due_at, leased_by)
+    SELECT r.id, 'status_webhook', f.account_id, k.message_text, r.message_id, f.seq, r.attempts,
+        r.created_at, r.due_at, r.leased_by
+    FROM reports r JOIN report_facts f ON f.report_id = r.id JOIN report_keys k ON k.id = r.id;
+INSERT INTO rendered_webhooks (id, message_id, report_id, content_type, body)
+    SELECT id, message_id, report_id, content_type, body FROM reports
+    WHERE id NOT IN (SELECT report_id FROM report_facts);
+INSERT INTO outbox (id, kind, url, ordering_key, rendered_id, attempts, created_at, due_at,
+        leased_by)
+    SELECT r.id, 'rendered_webhook', r.url, k.message_text, r.id, r.attempts, r.created_at,
+        r.due_at, r.leased_by
+    FROM reports r JOIN rendered_webhooks w ON w.id = r.id JOIN report_keys k ON k.id = r.id;
+DROP TABLE report_keys;
+DROP TABLE report_facts;
+DROP TABLE reports;
+"#,
 ];
 
 /// The version [`migrate`] brings a database to.
@@ -187,6 +253,11 @@ pub const VERSION: i64 = MIGRATIONS.len() as i64 + 1;
 
 /// Bring the database to [`VERSION`]; a database from a newer Tern is refused.
 pub fn migrate(connection: &Connection) -> Result<(), StoreError> {
+    migrate_to(connection, VERSION)
+}
+
+/// Bring the database to version `target` (a test builds the database of an earlier Tern so).
+pub(crate) fn migrate_to(connection: &Connection, target: i64) -> Result<(), StoreError> {
     let mut version: i64 = connection
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(backend_error)?;
@@ -199,7 +270,8 @@ pub fn migrate(connection: &Connection) -> Result<(), StoreError> {
         step(connection, BASE, 1)?;
         version = 1;
     }
-    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize - 1) {
+    let steps = MIGRATIONS.iter().enumerate().take(target as usize - 1);
+    for (index, migration) in steps.skip(version as usize - 1) {
         step(connection, migration, index as i64 + 2)?;
     }
     Ok(())

@@ -1,18 +1,21 @@
 //! What only the SQLite backend does, on a real SQLite file: its durability settings, its writer
 //! thread and checkpoint thread, its intake counter, its schema migrations and how it stores a
 //! content once. What every backend does is the conformance suite's
-//! (`crates/tern-store/tests/conformance`, run against SQLite by default); the tests here that
-//! claim reports stay until the outbox's own tests take them over.
+//! (`crates/tern-store/tests/conformance`, run against SQLite by default).
 
 use super::rows::timestamp;
 use super::*;
 use jiff::SignedDuration;
 use tern_core::account::{AccountId, NewAccount, ProductToken, ReportFormat};
 use tern_core::channel::Channel;
-use tern_core::dispatch::{Event, ExternalIds, Next};
-use tern_core::message::{Content, DeliveryState, MessageFilter, MessageId, NewMessage};
+use tern_core::dispatch::{Event, ExternalIds};
+use tern_core::message::{Content, MessageId, NewMessage};
 use tern_core::money::Money;
+use tern_core::outbox::{
+    Fact, OrderingKey, OutboxKind, Outcome, RenderedWebhook, Resolved, StatusFact,
+};
 use tern_core::ports::*;
+use tern_core::report;
 use tern_core::status::CmStatus;
 
 fn new_account(token: &ProductToken, balance: Option<Money>) -> NewAccount {
@@ -52,303 +55,6 @@ fn message(account: AccountId, channels: &[Channel], price: Money, now: Timestam
 }
 
 const LEASE: SignedDuration = SignedDuration::from_secs(30);
-
-#[tokio::test]
-async fn fallback_reports_go_out_in_order_one_at_a_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path()).unwrap();
-    let token = ProductToken::generate();
-    let account = store
-        .create_account(new_account(&token, None))
-        .await
-        .unwrap();
-    let now = Timestamp::now();
-    let msg = message(
-        account.id,
-        &[Channel::WhatsApp, Channel::Sms],
-        Money(0),
-        now,
-    );
-    let id = msg.id;
-    store.accept(account.id, None, vec![msg]).await.unwrap();
-
-    let first = store.claim_due(now, 10, LEASE).await.unwrap();
-    assert_eq!(first[0].channel, Channel::WhatsApp);
-    let failed = Event::ChannelReport {
-        attempt: 1,
-        status: CmStatus::Failed,
-        error_code: Some(tern_core::error_code::DeliveryError::RecipientUnreachable),
-        operator: None,
-    };
-    assert_eq!(
-        store.apply(id, failed.clone(), now).await.unwrap(),
-        Next::Requeue
-    );
-    // The same report again changes nothing.
-    let second = store.claim_due(now, 10, LEASE).await.unwrap();
-    assert_eq!((second[0].channel, second[0].attempt), (Channel::Sms, 2));
-    assert_eq!(store.apply(id, failed, now).await.unwrap(), Next::Ignore);
-    store
-        .apply(
-            id,
-            Event::Sent {
-                attempt: 2,
-                external_ids: ExternalIds::default(),
-            },
-            now,
-        )
-        .await
-        .unwrap();
-    let delivered = Event::ChannelReport {
-        attempt: 2,
-        status: CmStatus::Delivered,
-        error_code: None,
-        operator: Some("20416".into()),
-    };
-    assert_eq!(store.apply(id, delivered, now).await.unwrap(), Next::Done);
-
-    let records = store
-        .messages(
-            account.id,
-            MessageFilter {
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(records[0].state, DeliveryState::Delivered);
-    let history: Vec<_> = records[0]
-        .history
-        .iter()
-        .map(|e| (e.channel, e.status, e.error_code))
-        .collect();
-    assert_eq!(
-        history,
-        vec![
-            (Channel::WhatsApp, CmStatus::Failed, Some(24)),
-            (Channel::Sms, CmStatus::Delivered, None)
-        ]
-    );
-
-    // Two reports queued; only the first is handed out until it is finished.
-    let batch = store.claim_reports(now, 10, LEASE).await.unwrap();
-    assert_eq!(batch.len(), 1);
-    let body: serde_json::Value = serde_json::from_slice(&batch[0].body).unwrap();
-    assert_eq!(body["messages"]["msg"]["status"]["code"], "3");
-    assert_eq!(body["messages"]["msg"]["channel"], "WhatsApp");
-    // Each status change has its own report id, in the body and beside it.
-    assert_eq!(batch[0].report_id, format!("{id}-1"));
-    assert_eq!(body["messages"]["msg"]["reportId"], format!("{id}-1"));
-    assert!(
-        store
-            .claim_reports(now, 10, LEASE)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    store
-        .finish_report(batch[0].id, ReportOutcome::Delivered)
-        .await
-        .unwrap();
-    let batch = store.claim_reports(now, 10, LEASE).await.unwrap();
-    let body: serde_json::Value = serde_json::from_slice(&batch[0].body).unwrap();
-    assert_eq!(body["messages"]["msg"]["status"]["code"], "2");
-    assert_eq!(batch[0].report_id, format!("{id}-2"));
-    assert_eq!(body["messages"]["msg"]["reportId"], format!("{id}-2"));
-    assert_eq!(batch[0].attempts, 0);
-    // A failed delivery is retried later, not dropped.
-    let later = now + SignedDuration::from_secs(5);
-    store
-        .finish_report(batch[0].id, ReportOutcome::RetryAt(later))
-        .await
-        .unwrap();
-    assert!(
-        store
-            .claim_reports(now, 10, LEASE)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    let retried = store.claim_reports(later, 10, LEASE).await.unwrap();
-    assert_eq!((retried[0].id, retried[0].attempts), (batch[0].id, 1));
-    // A retry is the same report: same id, same body.
-    assert_eq!(retried[0].report_id, batch[0].report_id);
-    assert_eq!(retried[0].body, batch[0].body);
-}
-
-#[tokio::test]
-async fn a_restart_releases_leases_but_keeps_scheduled_retries() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path()).unwrap();
-    let token = ProductToken::generate();
-    let account = store
-        .create_account(new_account(&token, None))
-        .await
-        .unwrap();
-    let now = Timestamp::now();
-    let first = message(account.id, &[Channel::Sms], Money(0), now);
-    let second = message(account.id, &[Channel::Sms], Money(0), now);
-    let (first_id, second_id) = (first.id, second.id);
-    store
-        .accept(account.id, None, vec![first, second])
-        .await
-        .unwrap();
-    assert_eq!(store.claim_due(now, 10, LEASE).await.unwrap().len(), 2);
-    for (id, status) in [
-        (first_id, CmStatus::Delivered),
-        (second_id, CmStatus::Failed),
-    ] {
-        let event = Event::ChannelReport {
-            attempt: 1,
-            status,
-            error_code: None,
-            operator: None,
-        };
-        store.apply(id, event, now).await.unwrap();
-    }
-    let reports = store.claim_reports(now, 10, LEASE).await.unwrap();
-    assert_eq!(reports.len(), 2);
-    let later = now + SignedDuration::from_hours(1);
-    store
-        .finish_report(reports[1].id, ReportOutcome::RetryAt(later))
-        .await
-        .unwrap();
-    // A message claimed but never settled (the process died mid-send).
-    let third = message(account.id, &[Channel::Sms], Money(0), now);
-    store.accept(account.id, None, vec![third]).await.unwrap();
-    assert_eq!(store.claim_due(now, 10, LEASE).await.unwrap().len(), 1);
-
-    store.release_leases(now).await.unwrap();
-    let again = store.claim_reports(now, 10, LEASE).await.unwrap();
-    assert_eq!(
-        again.iter().map(|r| r.id).collect::<Vec<_>>(),
-        vec![reports[0].id]
-    );
-    let resent = store.claim_due(now, 10, LEASE).await.unwrap();
-    assert_eq!((resent.len(), resent[0].attempt), (1, 2));
-}
-
-#[tokio::test]
-async fn a_batch_of_events_applies_in_order_and_reports_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path()).unwrap();
-    let account = store
-        .create_account(new_account(&ProductToken::generate(), None))
-        .await
-        .unwrap();
-    // Stored to the millisecond.
-    let now = Timestamp::from_millisecond(Timestamp::now().as_millisecond()).unwrap();
-    let first = message(
-        account.id,
-        &[Channel::WhatsApp, Channel::Sms],
-        Money(0),
-        now,
-    );
-    let second = message(account.id, &[Channel::Sms], Money(0), now);
-    let (first_id, second_id) = (first.id, second.id);
-    store
-        .accept(account.id, None, vec![first, second])
-        .await
-        .unwrap();
-    assert_eq!(store.claim_due(now, 10, LEASE).await.unwrap().len(), 2);
-    let report = |status, error_code| Event::ChannelReport {
-        attempt: 1,
-        status,
-        error_code,
-        operator: None,
-    };
-    let nexts = store
-        .apply_batch(
-            vec![
-                (
-                    first_id,
-                    Event::Sent {
-                        attempt: 1,
-                        external_ids: ExternalIds::default(),
-                    },
-                ),
-                (
-                    second_id,
-                    Event::Sent {
-                        attempt: 1,
-                        external_ids: ExternalIds::default(),
-                    },
-                ),
-                // Sees the `Sent` above: delivered, then a duplicate that changes nothing.
-                (second_id, report(CmStatus::Delivered, None)),
-                (second_id, report(CmStatus::Delivered, None)),
-                (
-                    first_id,
-                    report(
-                        CmStatus::Failed,
-                        Some(tern_core::error_code::DeliveryError::RecipientUnreachable),
-                    ),
-                ),
-                (
-                    MessageId::generate(),
-                    Event::Sent {
-                        attempt: 1,
-                        external_ids: ExternalIds::default(),
-                    },
-                ),
-            ],
-            now,
-        )
-        .await
-        .unwrap();
-    let wait = Next::Wait {
-        until: now + SignedDuration::from_hours(24),
-    };
-    assert_eq!(
-        nexts,
-        vec![
-            wait.clone(),
-            wait,
-            Next::Done,
-            Next::Ignore,
-            Next::Requeue,
-            Next::Ignore
-        ]
-    );
-    // One report each; the fallback left the first message queued on SMS.
-    let reports = store.claim_reports(now, 10, LEASE).await.unwrap();
-    let mut reported: Vec<MessageId> = reports.iter().map(|r| r.message_id).collect();
-    reported.sort_by_key(|id| id.0);
-    let mut expected = vec![first_id, second_id];
-    expected.sort_by_key(|id| id.0);
-    assert_eq!(reported, expected);
-    let requeued = store.claim_due(now, 10, LEASE).await.unwrap();
-    assert_eq!(
-        (requeued.len(), requeued[0].channel, requeued[0].attempt),
-        (1, Channel::Sms, 2)
-    );
-    // The content a connector needs is intact after events that did not load it.
-    assert_eq!(requeued[0].content.body, "Hello");
-
-    // Outcomes recorded in one batch: a delivered report leaves, a retried one waits.
-    let later = now + SignedDuration::from_hours(1);
-    let (delivered, retried) = (reports[0].id, reports[1].id);
-    store
-        .finish_reports(vec![
-            (delivered, ReportOutcome::Delivered),
-            (retried, ReportOutcome::RetryAt(later)),
-        ])
-        .await
-        .unwrap();
-    assert!(
-        store
-            .claim_reports(now, 10, LEASE)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    let again = store.claim_reports(later, 10, LEASE).await.unwrap();
-    assert_eq!(
-        again.iter().map(|r| (r.id, r.attempts)).collect::<Vec<_>>(),
-        vec![(retried, 1)]
-    );
-}
 
 #[tokio::test]
 async fn the_log_is_copied_back_beside_the_writer() {
@@ -524,16 +230,37 @@ async fn a_database_of_the_first_schema_is_migrated_with_everything_it_holds() {
         claimed[0].content.custom_groupings,
         [Some("g1".into()), None, Some("g3".into())]
     );
-    let reports = store
-        .claim_reports(Timestamp::now(), 10, LEASE)
+    // The report an earlier Tern rendered before reports had ids cannot be traced to its status
+    // change: it goes out as it was rendered, to the URL it was rendered for, with the id step 2
+    // gave it.
+    let entries = store
+        .claim_entries(Timestamp::now(), 10, LEASE)
         .await
         .unwrap();
-    assert_eq!(reports.len(), 1);
-    assert!(!reports[0].report_id.is_empty());
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].kind, OutboxKind::RenderedWebhook);
+    assert_eq!(
+        entries[0].destination,
+        Some(Resolved::Url("http://127.0.0.1:9/s".into()))
+    );
+    assert_eq!(
+        entries[0].fact,
+        Some(Fact::Rendered(RenderedWebhook {
+            message_id,
+            report_id: format!("{}-r1", hex(message_id.0.as_bytes())),
+            content_type: "application/json".into(),
+            body: b"{}".to_vec(),
+        }))
+    );
     store
-        .finish_report(reports[0].id, ReportOutcome::Delivered)
+        .finish_entry(entries[0].id, Outcome::Delivered)
         .await
         .unwrap();
+    assert_eq!(
+        count(dir.path(), "rendered_webhooks"),
+        0,
+        "gone with its entry"
+    );
     // The next status change is number 2, and its report carries the migrated groupings.
     let now = Timestamp::now();
     store
@@ -554,9 +281,14 @@ async fn a_database_of_the_first_schema_is_migrated_with_everything_it_holds() {
         operator: None,
     };
     store.apply(message_id, delivered, now).await.unwrap();
-    let reports = store.claim_reports(now, 10, LEASE).await.unwrap();
-    assert_eq!(reports[0].report_id, format!("{message_id}-2"));
-    let body: serde_json::Value = serde_json::from_slice(&reports[0].body).unwrap();
+    let entries = store.claim_entries(now, 10, LEASE).await.unwrap();
+    let Some(Fact::StatusChange(fact)) = &entries[0].fact else {
+        panic!("{entries:?}")
+    };
+    let fields = report::status_report(fact);
+    assert_eq!(fields.report_id, format!("{message_id}-2"));
+    let body: serde_json::Value =
+        serde_json::from_slice(&report::render(&fields, ReportFormat::Json).body).unwrap();
     assert_eq!(body["messages"]["msg"]["customGrouping"], "g1");
     assert_eq!(body["messages"]["msg"]["customGrouping3"], "g3");
     // Opening again changes nothing.
@@ -659,64 +391,213 @@ async fn a_writer_that_stopped_is_not_ready_and_says_why() {
     assert!(store.ready().await.is_err());
 }
 
+/// Lower-case hex, as SQLite's `lower(hex(…))` writes it.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The body of a report as a Tern of schema 7 rendered and stored it when it recorded the
+/// status change.
+fn rendered_at_decision(
+    id: MessageId,
+    seq: u32,
+    at: Timestamp,
+    report: &tern_core::dispatch::Report,
+    groupings: [Option<String>; 3],
+    format: ReportFormat,
+) -> report::RenderedReport {
+    let fields = report::status_report(&StatusFact {
+        message_id: id,
+        seq,
+        at,
+        report: report.clone(),
+        recipient: "0031612345678".into(),
+        reference: Some("ref7".into()),
+        custom_groupings: groupings,
+    });
+    report::render(&fields, format)
+}
+
 #[tokio::test]
-async fn a_deferred_message_waits_on_its_channel_and_keeps_its_count() {
+async fn queued_reports_of_a_version_7_database_become_entries_and_are_all_delivered() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path()).unwrap();
-    let token = ProductToken::generate();
-    let account = store
-        .create_account(new_account(&token, None))
-        .await
-        .unwrap();
-    // Stored to the millisecond.
-    let now = timestamp(millis(Timestamp::now()));
-    let msg = message(
-        account.id,
-        &[Channel::WhatsApp, Channel::Sms],
-        Money(0),
-        now,
+    let path = dir.path().join("tern.db");
+    // Stored to the millisecond; the statuses were recorded a minute ago.
+    let at = timestamp(millis(Timestamp::now()) - 60_000);
+    let traced = MessageId::generate();
+    let untraced = MessageId::generate();
+    let (delivered, read) = (
+        tern_core::dispatch::Report {
+            channel: Channel::Sms,
+            status: CmStatus::Delivered,
+            error_code: None,
+            operator: Some("20416".into()),
+        },
+        tern_core::dispatch::Report {
+            channel: Channel::Sms,
+            status: CmStatus::Read,
+            error_code: None,
+            operator: None,
+        },
     );
-    let id = msg.id;
-    store.accept(account.id, None, vec![msg]).await.unwrap();
-    store.claim_due(now, 10, LEASE).await.unwrap();
-    let throttled = |attempt| Event::Deferred {
-        attempt,
-        retry_after: None,
-    };
-    let retry_at = now + SignedDuration::from_secs(1);
-    assert_eq!(
-        store.apply(id, throttled(1), now).await.unwrap(),
-        Next::Retry { at: retry_at }
-    );
-    // Not due before the retry; then on the same channel, as a new attempt.
-    assert!(store.claim_due(now, 10, LEASE).await.unwrap().is_empty());
-    assert_eq!(store.next_due().await.unwrap(), Some(retry_at));
-    let again = store.claim_due(retry_at, 10, LEASE).await.unwrap();
-    assert_eq!((again[0].channel, again[0].attempt), (Channel::WhatsApp, 2));
-    // The count was stored: the second default delay is twice the first.
-    assert_eq!(
-        store.apply(id, throttled(2), retry_at).await.unwrap(),
-        Next::Retry {
-            at: retry_at + SignedDuration::from_secs(2)
-        }
-    );
-    let records = store
-        .messages(
-            account.id,
-            MessageFilter {
-                limit: 10,
-                ..Default::default()
-            },
+    let groupings = [Some("g1".into()), None, Some("g<3>".into())];
+    let first_body;
+    {
+        // A database as Tern wrote it at schema version 7: an XML account with two messages.
+        // `traced` has two status changes, both reports queued (the first claimed by the node
+        // and tried twice); `untraced` has one queued report from before reports had ids.
+        let old = Connection::open(&path).unwrap();
+        schema::migrate_to(&old, 7).unwrap();
+        old.execute(
+            "INSERT INTO accounts (id, name, token_hash, status_url, status_format, channels, created_at)
+             VALUES (1, 'old', ?1, 'http://127.0.0.1:9/old', 'xml', 'SMS', 0)",
+            [ProductToken::generate().hash().to_hex()],
         )
-        .await
         .unwrap();
-    assert_eq!(records[0].state, DeliveryState::Queued);
-    assert!(records[0].history.is_empty(), "no status report");
+        old.execute(
+            "INSERT INTO contents (id, sender, body, custom_grouping1, custom_grouping2, custom_grouping3)
+             VALUES (1, 'Tern', 'Hello', ?1, ?2, ?3)",
+            rusqlite::params![groupings[0], groupings[1], groupings[2]],
+        )
+        .unwrap();
+        for id in [traced, untraced] {
+            old.execute(
+                "INSERT INTO messages (id, account_id, recipient, content_id, parts, reference, channels,
+                    accepted_at, valid_until, price_micros, state, channel_index, attempt, due_at,
+                    events, has_groupings)
+                 VALUES (?1, 1, '0031612345678', 1, 1, 'ref7', 'SMS', 0, 9999999999999, 0, 'read', 0, 1,
+                    NULL, 2, 1)",
+                [id.0.as_bytes().as_slice()],
+            )
+            .unwrap();
+        }
+        let mut bodies = Vec::new();
+        for (seq, report) in [(1, &delivered), (2, &read)] {
+            old.execute(
+                "INSERT INTO status_events (message_id, seq, at, channel, status, error_code, operator)
+                 VALUES (?1, ?2, ?3, 'SMS', ?4, NULL, ?5)",
+                rusqlite::params![
+                    traced.0.as_bytes().as_slice(),
+                    seq,
+                    millis(at),
+                    report.status.code(),
+                    report.operator
+                ],
+            )
+            .unwrap();
+            let rendered = rendered_at_decision(
+                traced,
+                seq,
+                at,
+                report,
+                groupings.clone(),
+                ReportFormat::Xml,
+            );
+            old.execute(
+                "INSERT INTO reports (message_id, report_id, url, content_type, body, created_at, due_at)
+                 VALUES (?1, ?2, 'http://127.0.0.1:9/old', ?3, ?4, ?5, ?5)",
+                rusqlite::params![
+                    traced.0.as_bytes().as_slice(),
+                    format!("{traced}-{seq}"),
+                    rendered.content_type,
+                    rendered.body,
+                    millis(at)
+                ],
+            )
+            .unwrap();
+            bodies.push(rendered.body);
+        }
+        first_body = bodies.remove(0);
+        // The first was claimed twice by the embedded node (leased now).
+        old.execute(
+            "UPDATE reports SET attempts = 2, leased_by = 'embedded', due_at = ?1 WHERE report_id = ?2",
+            rusqlite::params![millis(at) + 3_600_000, format!("{traced}-1")],
+        )
+        .unwrap();
+        old.execute(
+            "INSERT INTO reports (message_id, report_id, url, content_type, body, created_at, due_at)
+             VALUES (?1, ?2, 'http://127.0.0.1:9/older', 'application/json', x'7b7d', ?3, ?3)",
+            rusqlite::params![
+                untraced.0.as_bytes().as_slice(),
+                format!("{}-r7", hex(untraced.0.as_bytes())),
+                millis(at)
+            ],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let version: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 8);
+    // The lease carried over: the restart releases it, as it did before.
+    let now = Timestamp::now();
+    assert_eq!(
+        store
+            .claim_entries(now, 10, LEASE)
+            .await
+            .unwrap()
+            .iter()
+            .map(|entry| entry.kind)
+            .collect::<Vec<_>>(),
+        vec![OutboxKind::RenderedWebhook]
+    );
+    store.release_leases(now).await.unwrap();
+    let mut claimed = store.claim_entries(now, 10, LEASE).await.unwrap();
+    claimed.sort_by_key(|entry| entry.kind.as_str());
+    assert_eq!(
+        claimed.iter().map(|entry| entry.kind).collect::<Vec<_>>(),
+        vec![OutboxKind::RenderedWebhook, OutboxKind::StatusWebhook]
+    );
+    let first = &claimed[1];
+    assert_eq!((first.attempts, first.created_at), (2, at));
+    assert_eq!(first.ordering_key, OrderingKey::message(traced));
+    let Some(Fact::StatusChange(fact)) = &first.fact else {
+        panic!("{first:?}")
+    };
+    assert_eq!(fact.seq, 1);
+    let Some(Resolved::Account(account)) = &first.destination else {
+        panic!("{first:?}")
+    };
+    assert_eq!(
+        account.status_url.as_deref(),
+        Some("http://127.0.0.1:9/old")
+    );
+    // Rendered now from the fact, it is byte for byte what Tern 7 had stored.
+    let rendered = report::render(&report::status_report(fact), account.status_format);
+    assert_eq!(rendered.content_type, "application/xml");
+    assert_eq!(rendered.body, first_body);
+
+    // In order: the second status change of `traced` only after the first.
     assert!(
         store
-            .claim_reports(retry_at, 10, LEASE)
+            .claim_entries(now, 10, LEASE)
             .await
             .unwrap()
             .is_empty()
     );
+    store
+        .finish_entries(
+            claimed
+                .iter()
+                .map(|entry| (entry.id, Outcome::Delivered))
+                .collect(),
+        )
+        .await
+        .unwrap();
+    let rest = store.claim_entries(now, 10, LEASE).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    let Some(Fact::StatusChange(fact)) = &rest[0].fact else {
+        panic!("{rest:?}")
+    };
+    assert_eq!((fact.seq, fact.report.status), (2, CmStatus::Read));
+    store
+        .finish_entry(rest[0].id, Outcome::Delivered)
+        .await
+        .unwrap();
+    assert_eq!(store.next_entry_due().await.unwrap(), None);
+    drop(store);
+    assert_eq!(count(dir.path(), "outbox"), 0);
+    assert_eq!(count(dir.path(), "rendered_webhooks"), 0);
 }

@@ -75,6 +75,29 @@ pub fn now() -> Timestamp {
     Timestamp::from_millisecond(Timestamp::now().as_millisecond()).expect("a time")
 }
 
+impl Backend {
+    /// Change `account`'s status URL and format behind the store, as an operator's tool does
+    /// (the port has no way to change an account yet), on the backend's own terms.
+    pub fn set_status_webhook(&self, account: AccountId, url: Option<&str>, format: ReportFormat) {
+        match &self.config {
+            StoreConfig::Sqlite { data_dir } => {
+                let connection = rusqlite::Connection::open(data_dir.join("tern.db"))
+                    .expect("open the database beside the store");
+                connection
+                    .busy_timeout(std::time::Duration::from_secs(5))
+                    .expect("busy timeout");
+                let changed = connection
+                    .execute(
+                        "UPDATE accounts SET status_url = ?2, status_format = ?3 WHERE id = ?1",
+                        rusqlite::params![account, url, format.as_str()],
+                    )
+                    .expect("change the account");
+                assert_eq!(changed, 1, "account {account} exists");
+            }
+        }
+    }
+}
+
 /// An account with `balance` (`None`: unlimited) and a status webhook.
 pub fn new_account(token: &ProductToken, balance: Option<Money>) -> NewAccount {
     NewAccount {

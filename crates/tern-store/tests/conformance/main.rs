@@ -14,4 +14,5 @@ mod harness;
 mod health;
 mod intake;
 mod log;
+mod outbox;
 mod queue;

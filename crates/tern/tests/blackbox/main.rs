@@ -12,6 +12,7 @@ mod json_errors;
 mod message_log;
 mod node_sdk;
 mod openapi;
+mod outbox;
 mod python_sdk;
 mod restart;
 mod sdk_replay;
