@@ -10,15 +10,18 @@ use tern_proto::sms::{BodyError, PartLimitError};
 
 use crate::channel::Channel;
 use crate::rich_content::RichPath;
+use crate::short_message::SmsBodyError;
 use crate::validity::InvalidValidity;
 
 /// The interface a request came in on. JSON answers per message; XML and GET are all-or-nothing
-/// and answer one plain-text line, `Error: ERROR <text>`, with texts of their own tables.
+/// and answer one plain-text line, `Error: ERROR <text>`, with texts of their own tables; SMPP
+/// answers per destination with a `command_status` ([`SmppStatus`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Surface {
     Json,
     Xml,
     Get,
+    Smpp,
 }
 
 /// The plain-text answer of the XML and GET interfaces.
@@ -386,6 +389,8 @@ pub enum Rejection {
     RichContent(RichContentError),
     /// No allowed channel is enabled for the account.
     Unroutable,
+    /// The user data of a short message (an SMPP submission) cannot be sent as it is.
+    SmsBody(SmsBodyError),
 }
 
 impl Rejection {
@@ -403,7 +408,8 @@ impl Rejection {
             | Rejection::BodyEncoding(_)
             | Rejection::BodyTooLong { .. }
             | Rejection::TextTooLong { .. }
-            | Rejection::PayloadTooLarge { .. } => 304,
+            | Rejection::PayloadTooLarge { .. }
+            | Rejection::SmsBody(_) => 304,
             Rejection::NotAnArray(_)
             | Rejection::NotAString(_)
             | Rejection::NotAnInteger(_)
@@ -434,7 +440,12 @@ impl Rejection {
             | Rejection::BodyTooLong { .. }
             | Rejection::TextTooLong { .. }
             | Rejection::PayloadTooLarge { .. }
-            | Rejection::PartLimit(_) => SmppStatus::InvalidMessageLength,
+            | Rejection::PartLimit(_)
+            | Rejection::SmsBody(
+                SmsBodyError::OddUcs2Length(_)
+                | SmsBodyError::InvalidUdh
+                | SmsBodyError::NotOnePart,
+            ) => SmppStatus::InvalidMessageLength,
             Rejection::InvalidValidity(_) | Rejection::NotAString(Field::Validity) => {
                 SmppStatus::InvalidExpiry
             }
@@ -451,6 +462,7 @@ impl Rejection {
             | Rejection::DcsOutOfRange
             | Rejection::UnknownChannel(_)
             | Rejection::RichContent(_)
+            | Rejection::SmsBody(SmsBodyError::UnsupportedDataCoding(_))
             | Rejection::Unroutable => SmppStatus::SubmitFailed,
         }
     }
@@ -512,6 +524,8 @@ impl Rejection {
             }
             Rejection::RichContent(error) => rich_content_text(error),
             Rejection::Unroutable => "Message is unroutable.".into(),
+            // The texts stand once, beside the rules in `short_message`.
+            Rejection::SmsBody(error) => error.to_string(),
         }
     }
 

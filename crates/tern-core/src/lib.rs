@@ -15,6 +15,7 @@ pub mod ports;
 pub mod report;
 pub mod rich_content;
 pub mod routing;
+pub mod short_message;
 pub mod status;
 pub mod submission;
 pub mod submitter;

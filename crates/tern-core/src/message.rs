@@ -49,6 +49,10 @@ pub struct Content {
     pub rich_content: Option<String>,
     /// `customGrouping`, `customGrouping2`, `customGrouping3` (echoed in status reports).
     pub custom_groupings: [Option<String>; 3],
+    /// The user data header to send before the body, as the client gave it (SMS only: an SMPP
+    /// client that splits a long text itself sends each part with its concatenation header, and
+    /// each part is then a message of one part that keeps it).
+    pub udh: Option<Vec<u8>>,
 }
 
 /// An accepted recipient, ready to be stored and queued.

@@ -408,13 +408,7 @@ fn check_msg(
 
     let reference = text_of(&msg.reference, ErrorField::Reference)?;
     if let Some(reference) = &reference {
-        let valid = (1..=32).contains(&reference.len())
-            && reference
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if !valid {
-            return Err(Rejection::InvalidReference);
-        }
+        check_reference(reference)?;
     }
     let mut custom_groupings: [Option<String>; 3] = Default::default();
     for (index, field) in msg.custom_groupings.iter().enumerate() {
@@ -487,6 +481,7 @@ fn check_msg(
             app_key,
             rich_content: msg.rich_content_json.clone(),
             custom_groupings,
+            udh: None,
         }),
         parts,
         reference,
@@ -549,8 +544,21 @@ fn body_type_name(body_type: BodyType) -> &'static str {
     }
 }
 
+/// A reference is 1 to 32 letters, digits, `-` or `_`.
+pub(crate) fn check_reference(reference: &str) -> Result<(), Rejection> {
+    let valid = (1..=32).contains(&reference.len())
+        && reference
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if valid {
+        Ok(())
+    } else {
+        Err(Rejection::InvalidReference)
+    }
+}
+
 /// A sender is at most 11 characters, or at most 16 digits (an optional leading `+`).
-fn check_sender(from: &str) -> Result<(), Rejection> {
+pub(crate) fn check_sender(from: &str) -> Result<(), Rejection> {
     let digits = from.strip_prefix('+').unwrap_or(from);
     let numeric = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
     let length = from.chars().count();
@@ -588,7 +596,7 @@ fn route(msg: &SubmittedMsg, account: &Account) -> Result<Vec<Channel>, Rejectio
 }
 
 /// A recipient number: digits, optionally after `+` (CM's canonical form starts with `00`).
-fn check_number(number: &str) -> Result<(), Rejection> {
+pub(crate) fn check_number(number: &str) -> Result<(), Rejection> {
     let trimmed = number.trim();
     if trimmed.is_empty() {
         return Err(Rejection::EmptyNumber);

@@ -15,6 +15,7 @@ use crate::error_code::{Rejection, RequestError, Surface};
 use crate::message::{MessageId, NewMessage};
 use crate::money::Money;
 use crate::ports::{AcceptError, AccountStore, IntakeStore};
+use crate::short_message::{self, ShortMessage};
 use crate::submission::{self, RecipientOutcome, RecipientResult, SubmissionPolicy};
 
 /// The time, as the service sees it (the system clock in the gateway, a fixed one in tests).
@@ -51,17 +52,15 @@ impl MessageIds for TimeOrderedIds {
 /// - [`Submission::Cm`]: a request of CM's JSON, XML or GET interface as its client wrote it
 ///   (every field with the wire type it came in), judged by CM's field rules with CM's codes.
 ///   The product token it carries is authenticated per request.
-///
-/// An SMPP `submit_sm` is meant to become a second variant rather than being squeezed through
-/// CM-shaped strings: its session was authenticated at bind time, so it carries the bound account
-/// instead of a token, and its short message is bytes with a `data_coding`, a UDH or SAR
-/// concatenation info, and possibly a binary body (a body form such as
-/// `Text(String)` / `Binary { bytes, data_coding, udh }`). It is added with the SMPP server,
-/// together with its rules and with stored content that can hold bytes.
+/// - [`Submission::Sms`]: a short message as octets with their `data_coding`, a user data header
+///   apart, and destinations (an SMPP `submit_sm` or `submit_multi`), judged by
+///   [`short_message`]'s rules. It carries no credentials: its session authenticated the account
+///   at bind time, so it is submitted with [`Submitter::submit_as`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Submission {
     Cm(SubmitRequest),
+    Sms(ShortMessage),
 }
 
 /// What became of a submission, for its surface to render. The surface decides the form: JSON
@@ -138,8 +137,12 @@ impl Submitter {
         submission: Submission,
         surface: Surface,
     ) -> Result<Submitted, RequestError> {
-        let Submission::Cm(request) = &submission;
-        let account = self.authenticate(request.product_token.as_deref()).await?;
+        let token = match &submission {
+            Submission::Cm(request) => request.product_token.as_deref(),
+            // Credentials are the session's, not the message's.
+            Submission::Sms(_) => None,
+        };
+        let account = self.authenticate(token).await?;
         self.submit_as(&account, submission, surface).await
     }
 
@@ -152,16 +155,30 @@ impl Submitter {
         submission: Submission,
         surface: Surface,
     ) -> Result<Submitted, RequestError> {
-        let Submission::Cm(request) = submission;
-        let msgs = submission::messages(&request, &self.policy.limits)?;
-        if surface == Surface::Get
-            && let Err(rejection) = submission::check_get_rules(msgs)
-        {
-            return Ok(Submitted::Refused(rejection));
-        }
-        let outcomes =
-            submission::validate(msgs, account, self.clock.now(), &self.policy, &*self.ids);
-        drop(request);
+        let outcomes = match submission {
+            Submission::Cm(request) => {
+                let msgs = submission::messages(&request, &self.policy.limits)?;
+                if surface == Surface::Get
+                    && let Err(rejection) = submission::check_get_rules(msgs)
+                {
+                    return Ok(Submitted::Refused(rejection));
+                }
+                submission::validate(msgs, account, self.clock.now(), &self.policy, &*self.ids)
+            }
+            Submission::Sms(message) => {
+                let limit = self.policy.limits.max_recipients_per_request;
+                if message.to.len() > limit {
+                    return Err(RequestError::TooManyRecipients { limit });
+                }
+                short_message::judge(
+                    &message,
+                    account,
+                    self.clock.now(),
+                    &self.policy,
+                    &*self.ids,
+                )
+            }
+        };
         if all_or_nothing(surface) {
             if let Some(rejection) = submission::first_rejection(&outcomes) {
                 return Ok(Submitted::Refused(rejection.clone()));

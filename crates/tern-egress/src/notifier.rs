@@ -60,15 +60,16 @@ impl Default for NotifierConfig {
 }
 
 impl NotifierConfig {
-    /// When to try again an entry created at `created_at` whose delivery failed, claimed
-    /// `attempts` times before, or `None` to give up.
+    /// When to try again an entry created at `created_at` after its `failures`-th failed
+    /// delivery (1 for the first), or `None` to give up: the initial backoff after the first,
+    /// doubled after each further one, at most the cap.
     pub fn retry_after(
         &self,
-        attempts: u32,
+        failures: u32,
         created_at: Timestamp,
         now: Timestamp,
     ) -> Option<Timestamp> {
-        let exponent = attempts.saturating_sub(1).min(30);
+        let exponent = failures.saturating_sub(1).min(30);
         let backoff = self
             .initial_backoff_ms
             .saturating_mul(1u64 << exponent)
@@ -215,7 +216,8 @@ impl Notifier {
             Delivery::Failed(why) => {
                 match self
                     .config
-                    .retry_after(attempts, created_at, Timestamp::now())
+                    // `attempts` counts the deliveries before this one, which just failed.
+                    .retry_after(attempts + 1, created_at, Timestamp::now())
                 {
                     Some(at) => {
                         tracing::debug!(id, %kind, %why, "outbox entry not delivered; will retry");

@@ -22,6 +22,7 @@ pub fn dispatch(attempt: u32) -> Dispatch {
             app_key: None,
             rich_content: None,
             custom_groupings: [None, None, None],
+            udh: None,
         }),
         parts: 1,
         reference: None,

@@ -8,10 +8,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use jiff::Timestamp;
 use tern_core::account::{Account, NewAccount, ProductToken, ReportFormat};
 use tern_core::channel::Channel;
-use tern_core::error_code::{Rejection, RequestError, Surface};
+use tern_core::error_code::{Rejection, RequestError, SmppStatus, Surface};
 use tern_core::message::{MessageFilter, MessageId, MessageRecord};
 use tern_core::money::Money;
 use tern_core::ports::{AccountStore, IntakeStore, Store};
+use tern_core::short_message::{ShortMessage, SmsBodyError};
 use tern_core::submission::{RecipientResult, RequestLimits, SubmissionPolicy};
 use tern_core::submitter::{Clock, MessageIds, Submission, Submitted, Submitter, Wake};
 use tern_proto::cm::json::parse_submit;
@@ -323,4 +324,202 @@ async fn a_submission_for_an_authenticated_account_does_not_look_its_token_up_ag
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].message.account_id, gateway.account.id);
     assert_eq!(gateway.wakes(), 1);
+}
+
+/// A short message from `Tern` with `data_coding` and `user_data` to `to`.
+fn short_message(to: &[&str], data_coding: u8, user_data: &[u8]) -> ShortMessage {
+    ShortMessage {
+        from: "Tern".into(),
+        to: to.iter().map(|number| (*number).to_owned()).collect(),
+        data_coding,
+        user_data: user_data.to_vec(),
+        udh: None,
+        reference: None,
+        valid_until: None,
+    }
+}
+
+impl Gateway {
+    async fn submit_sms(&self, message: ShortMessage) -> Result<Submitted, RequestError> {
+        self.submitter
+            .submit_as(&self.account, Submission::Sms(message), Surface::Smpp)
+            .await
+    }
+}
+
+#[tokio::test]
+async fn a_short_message_is_stored_as_its_data_coding_reads() {
+    let gateway = gateway(None, RequestLimits::default()).await;
+    // GSM, one septet per octet: '@' is 0x00 (lost by many gateways), '€' the escape pair.
+    let gsm = short_message(&["0031612345678"], 0, &[0x00, 0x1B, 0x65, 0x41]);
+    // UCS2 (UTF-16BE) "Привет".
+    let ucs2: Vec<u8> = "Привет".encode_utf16().flat_map(u16::to_be_bytes).collect();
+    let ucs2 = short_message(&["0031612345679"], 8, &ucs2);
+    // 8-bit data (SMPP's 2), stored as hex like CM's BINARY bodies.
+    let binary = short_message(&["0031612345670"], 2, &[0xCA, 0xFE, 0x00]);
+    // Latin-1: sent as GSM when it fits, else UCS2 (AUTO).
+    let latin1 = short_message(&["0031612345671"], 3, &[0x63, 0x61, 0x66, 0xE9]);
+    for message in [gsm, ucs2, binary, latin1] {
+        assert!(matches!(
+            gateway.submit_sms(message).await,
+            Ok(Submitted::PerRecipient(results)) if matches!(results[..], [RecipientResult::Accepted { parts: 1, .. }])
+        ));
+    }
+    let stored = gateway.stored().await;
+    let contents: Vec<(&str, Option<&str>, Option<u8>)> = stored
+        .iter()
+        .map(|record| {
+            let content = &record.message.content;
+            (
+                content.body.as_str(),
+                content.body_type.as_deref(),
+                content.dcs,
+            )
+        })
+        .collect();
+    assert_eq!(
+        contents,
+        vec![
+            ("@€A", None, Some(0)),
+            ("Привет", None, Some(8)),
+            ("CAFE00", Some("BINARY"), Some(4)),
+            ("café", Some("AUTO"), None),
+        ]
+    );
+    assert!(stored.iter().all(|record| {
+        record.message.channels == [Channel::Sms] && record.message.content.from == "Tern"
+    }));
+    assert_eq!(gateway.wakes(), 4);
+}
+
+#[tokio::test]
+async fn a_part_its_client_concatenates_keeps_its_header_and_must_fit_one_part() {
+    let gateway = gateway(None, RequestLimits::default()).await;
+    let udh = vec![0x05, 0x00, 0x03, 0x2A, 0x02, 0x01];
+    // 153 GSM septets fit beside a 6-octet header; 154 do not.
+    let mut fits = short_message(&["0031612345678"], 0, &[0x41; 153]);
+    fits.udh = Some(udh.clone());
+    let mut too_long = short_message(&["0031612345679"], 0, &[0x41; 154]);
+    too_long.udh = Some(udh.clone());
+    let mut bad_header = short_message(&["0031612345670"], 0, b"A");
+    bad_header.udh = Some(vec![0x05, 0x00, 0x03]);
+    assert_eq!(
+        gateway.submit_sms(fits).await,
+        Ok(Submitted::PerRecipient(vec![RecipientResult::Accepted {
+            id: id(1),
+            to: "0031612345678".into(),
+            reference: None,
+            parts: 1,
+        }]))
+    );
+    for (message, error, status) in [
+        (
+            too_long,
+            SmsBodyError::NotOnePart,
+            SmppStatus::InvalidMessageLength,
+        ),
+        (
+            bad_header,
+            SmsBodyError::InvalidUdh,
+            SmppStatus::InvalidMessageLength,
+        ),
+    ] {
+        let Ok(Submitted::PerRecipient(results)) = gateway.submit_sms(message).await else {
+            panic!("answered per destination")
+        };
+        let [RecipientResult::Rejected { rejection, .. }] = &results[..] else {
+            panic!("{results:?}")
+        };
+        assert_eq!(rejection, &Rejection::SmsBody(error));
+        assert_eq!(rejection.smpp_status(), status);
+    }
+    let stored = gateway.stored().await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].message.content.udh.as_deref(), Some(&udh[..]));
+    assert_eq!(stored[0].message.parts, 1);
+}
+
+#[tokio::test]
+async fn a_long_short_message_without_a_header_is_split_and_paid_per_part() {
+    let gateway = gateway(Some(Money(1_000_000)), RequestLimits::default()).await;
+    let answer = gateway
+        .submit_sms(short_message(&["0031612345678"], 0, &[0x41; 200]))
+        .await;
+    assert!(matches!(
+        answer,
+        Ok(Submitted::PerRecipient(results)) if matches!(results[..], [RecipientResult::Accepted { parts: 2, .. }])
+    ));
+    let stored = gateway.stored().await;
+    assert_eq!(stored[0].message.price, "0.02".parse().unwrap());
+    let accounts = gateway.store.accounts().await.unwrap();
+    assert_eq!(accounts[0].balance, Some(Money(1_000_000 - 20_000)));
+}
+
+#[tokio::test]
+async fn short_messages_are_judged_per_destination_with_smpp_statuses() {
+    let gateway = gateway(None, RequestLimits::default()).await;
+    let multi = short_message(&["0031612345678", "not-a-number", "+31612345679"], 0, b"Hi");
+    let Ok(Submitted::PerRecipient(results)) = gateway.submit_sms(multi).await else {
+        panic!("answered per destination")
+    };
+    let statuses: Vec<Option<SmppStatus>> = results
+        .iter()
+        .map(|result| match result {
+            RecipientResult::Accepted { .. } => None,
+            RecipientResult::Rejected { rejection, .. } => Some(rejection.smpp_status()),
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![None, Some(SmppStatus::InvalidDestinationAddress), None]
+    );
+    assert_eq!(gateway.stored().await.len(), 2);
+
+    // What rejects the message rejects every destination, with the status that says why.
+    let mut expired = short_message(&["0031612345678"], 0, b"Hi");
+    expired.valid_until = Some(now());
+    let mut no_sender = short_message(&["0031612345678"], 0, b"Hi");
+    no_sender.from = " ".into();
+    let cases = [
+        (
+            short_message(&["0031612345678"], 5, b"Hi"),
+            SmppStatus::SubmitFailed,
+        ),
+        (
+            short_message(&["0031612345678"], 8, &[0x04]),
+            SmppStatus::InvalidMessageLength,
+        ),
+        (
+            short_message(&["0031612345678"], 0, b""),
+            SmppStatus::InvalidMessageLength,
+        ),
+        (expired, SmppStatus::InvalidExpiry),
+        (no_sender, SmppStatus::InvalidSourceAddress),
+    ];
+    for (message, status) in cases {
+        let Ok(Submitted::PerRecipient(results)) = gateway.submit_sms(message.clone()).await else {
+            panic!("answered per destination")
+        };
+        let [RecipientResult::Rejected { rejection, .. }] = &results[..] else {
+            panic!("{message:?}: {results:?}")
+        };
+        assert_eq!(rejection.smpp_status(), status, "{message:?}");
+    }
+    assert_eq!(gateway.stored().await.len(), 2, "nothing more stored");
+}
+
+#[tokio::test]
+async fn a_short_message_needs_its_account_not_a_token() {
+    let gateway = gateway(None, RequestLimits::default()).await;
+    assert_eq!(
+        gateway
+            .submitter
+            .submit(
+                Submission::Sms(short_message(&["0031612345678"], 0, b"Hi")),
+                Surface::Smpp
+            )
+            .await,
+        Err(RequestError::InvalidProductToken)
+    );
+    assert!(gateway.stored().await.is_empty());
 }

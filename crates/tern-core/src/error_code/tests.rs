@@ -1,6 +1,7 @@
 //! Every row of the error table: code, HTTP status, each text, SMPP status.
 
 use super::*;
+use crate::short_message::SmsBodyError;
 use tern_proto::cm::xml_tree::XmlError;
 
 const XML: Surface = Surface::Xml;
@@ -577,6 +578,34 @@ fn rejection_rows() {
                 "richContent is not a combination Viber supports: text; image; text and button; or text, image and button (one OpenUrl suggestion)",
             ),
             0x45,
+        ),
+        row(
+            Rejection::SmsBody(SmsBodyError::UnsupportedDataCoding(5)),
+            304,
+            same(
+                "data_coding 5 is not supported: use 0 (GSM), 1 (IA5), 3 (Latin-1), 2 or 4 (8-bit), 8 (UCS2), or 0xC0-0xFF",
+            ),
+            0x45,
+        ),
+        row(
+            Rejection::SmsBody(SmsBodyError::OddUcs2Length(3)),
+            304,
+            same("UCS2 user data must be an even number of octets, got 3"),
+            0x01,
+        ),
+        row(
+            Rejection::SmsBody(SmsBodyError::InvalidUdh),
+            304,
+            same("the user data header's length octet does not match its length"),
+            0x01,
+        ),
+        row(
+            Rejection::SmsBody(SmsBodyError::NotOnePart),
+            304,
+            same(
+                "a message with a user data header must fit one part: at most 140 octets with its header",
+            ),
+            0x01,
         ),
         row(
             Rejection::Unroutable,

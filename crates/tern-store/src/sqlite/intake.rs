@@ -20,8 +20,8 @@ use super::{SqliteStore, backend_error};
 fn insert_messages(connection: &Connection, messages: &[NewMessage]) -> rusqlite::Result<()> {
     let mut insert_content = connection.prepare_cached(
         "INSERT INTO contents (sender, body, body_type, dcs, app_key, rich_content,
-            custom_grouping1, custom_grouping2, custom_grouping3)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            custom_grouping1, custom_grouping2, custom_grouping3, udh)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
     let mut insert = connection.prepare_cached(
         "INSERT INTO messages (id, account_id, recipient, content_id, parts, reference, channels,
@@ -47,6 +47,7 @@ fn insert_messages(connection: &Connection, messages: &[NewMessage]) -> rusqlite
                     g1,
                     g2,
                     g3,
+                    content.udh,
                 ])?;
                 let id = connection.last_insert_rowid();
                 stored.insert(key, id);

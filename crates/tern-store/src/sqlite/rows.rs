@@ -24,7 +24,8 @@ pub const ACCOUNT_COLUMNS: &str = "id, name, token_hash, balance_micros, status_
 pub const MESSAGE_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.content_id, c.sender, c.body, \
     c.body_type, c.dcs, c.app_key, c.rich_content, c.custom_grouping1, c.custom_grouping2, \
     c.custom_grouping3, m.parts, m.reference, m.channels, m.accepted_at, m.valid_until, \
-    m.price_micros, m.state, m.channel_index, m.attempt, a.status_url, m.events, m.deferrals";
+    m.price_micros, m.state, m.channel_index, m.attempt, a.status_url, m.events, m.deferrals, \
+    c.udh";
 
 /// [`MESSAGE_COLUMNS`] without the content (sender, body and groupings empty), for the decisions
 /// that do not look at it; select them `FROM` [`EVENT_TABLES`]. Events are the most frequent
@@ -33,7 +34,7 @@ pub const MESSAGE_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.content_id
 pub const EVENT_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.content_id, '', '', \
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, m.parts, m.reference, m.channels, m.accepted_at, \
     m.valid_until, m.price_micros, m.state, m.channel_index, m.attempt, a.status_url, m.events, \
-    m.deferrals";
+    m.deferrals, NULL";
 
 /// The tables [`MESSAGE_COLUMNS`] come from.
 pub const MESSAGE_TABLES: &str =
@@ -114,6 +115,7 @@ pub fn stored_message_from_row(
                 app_key: row.get(8)?,
                 rich_content: row.get(9)?,
                 custom_groupings: [row.get(10)?, row.get(11)?, row.get(12)?],
+                udh: row.get(25)?,
             });
             contents.insert(content_id, Arc::clone(&content));
             content

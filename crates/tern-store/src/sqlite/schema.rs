@@ -246,6 +246,11 @@ DROP TABLE report_keys;
 DROP TABLE report_facts;
 DROP TABLE reports;
 "#,
+    // 9: a content may carry the user data header its client gave (an SMS part an SMPP client
+    // concatenates itself), sent before its body.
+    r#"
+ALTER TABLE contents ADD COLUMN udh BLOB;
+"#,
 ];
 
 /// The version [`migrate`] brings a database to.

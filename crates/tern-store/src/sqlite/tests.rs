@@ -43,6 +43,7 @@ fn message(account: AccountId, channels: &[Channel], price: Money, now: Timestam
             app_key: None,
             rich_content: None,
             custom_groupings: [None, None, None],
+            udh: None,
         }
         .into(),
         parts: 1,
@@ -530,7 +531,7 @@ async fn queued_reports_of_a_version_7_database_become_entries_and_are_all_deliv
         .unwrap()
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 8);
+    assert_eq!(version, schema::VERSION);
     // The lease carried over: the restart releases it, as it did before.
     let now = Timestamp::now();
     assert_eq!(

@@ -138,6 +138,7 @@ pub fn message(
             app_key: None,
             rich_content: None,
             custom_groupings: [None, None, None],
+            udh: None,
         }
         .into(),
         parts: 1,

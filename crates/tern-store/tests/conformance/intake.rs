@@ -89,6 +89,7 @@ async fn a_dispatch_carries_the_message_as_accepted() {
             app_key: Some("app-key".into()),
             rich_content: Some(r#"{"conversation":[{"text":"hi"}]}"#.into()),
             custom_groupings: [Some("g1".into()), None, Some("g3".into())],
+            udh: None,
         }),
         parts: 3,
         reference: None,

@@ -1,0 +1,379 @@
+//! A short message as a surface that speaks in octets submits it (an SMPP `submit_sm` or
+//! `submit_multi`, once the session has parsed the PDU): the user data as octets with their
+//! `data_coding`, the user data header apart, destinations and an absolute validity. Judged here
+//! by the rules that belong to such a message, not squeezed through CM's JSON-shaped strings, and
+//! turned into the same [`NewMessage`]s a CM request becomes, so that storage, billing, dispatch
+//! and reports are one path whatever the surface.
+//!
+//! How the octets become the stored [`Content`] (connectors encode it again for the channel):
+//!
+//! | `data_coding` | Read as | Stored as |
+//! | --- | --- | --- |
+//! | 0, 0xC0-0xDF, 0xF0-0xFF without bit 2 | GSM 03.38, one septet per octet (unpacked) | text, `dcs` kept (GSM) |
+//! | 8, 0xE0-0xEF | UCS2 (UTF-16BE) | text, `dcs` kept (UCS2) |
+//! | 2, 4, 0xF0-0xFF with bit 2 | 8-bit data | hex, `BINARY` |
+//! | 1 (IA5), 3 (Latin-1) | ASCII, ISO-8859-1 | text, `AUTO` (GSM when it fits, else UCS2) |
+//! | anything else | | rejected: [`SmsBodyError::UnsupportedDataCoding`] |
+//!
+//! A message with a user data header (a part its client concatenates itself, a port header) is
+//! sent as it came: it must fit one part with its header, and it stays on SMS. One without is
+//! split by the gateway like a CM text.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use tern_proto::sms::{self, BodyType, SmsEncoding};
+
+use crate::account::Account;
+use crate::channel::Channel;
+use crate::error_code::Rejection;
+use crate::message::{Content, NewMessage};
+use crate::submission::{self, RecipientOutcome, SubmissionPolicy};
+use crate::submitter::MessageIds;
+use crate::validity::{DEFAULT_VALIDITY, MAX_VALIDITY};
+
+/// Octets of user data in one SMS part (TP-UD), header included.
+pub const PART_OCTETS: usize = 140;
+
+/// A short message to one or more destinations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShortMessage {
+    /// The sender (SMPP `source_addr`) as the surface read it.
+    pub from: String,
+    /// Destination numbers in CM's form (`00` + country code, or `+`): the surface turns its own
+    /// forms (an SMPP TON/NPI) into these.
+    pub to: Vec<String>,
+    /// The `data_coding` of `user_data`.
+    pub data_coding: u8,
+    /// The user data without its header (SMPP `short_message` or `message_payload`); GSM text as
+    /// one septet per octet.
+    pub user_data: Vec<u8>,
+    /// The user data header, length octet included, when the client sent one (SMPP: `esm_class`
+    /// UDHI set, the header cut from the front of the user data).
+    pub udh: Option<Vec<u8>>,
+    /// The client's reference for the message, echoed in its reports.
+    pub reference: Option<String>,
+    /// When the message stops being deliverable; the default validity when absent.
+    pub valid_until: Option<Timestamp>,
+}
+
+/// Why the user data of a short message cannot be sent. Rendered by the error table
+/// ([`Rejection::SmsBody`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SmsBodyError {
+    #[error(
+        "data_coding {0} is not supported: use 0 (GSM), 1 (IA5), 3 (Latin-1), 2 or 4 (8-bit), 8 (UCS2), or 0xC0-0xFF"
+    )]
+    UnsupportedDataCoding(u8),
+    #[error("UCS2 user data must be an even number of octets, got {0}")]
+    OddUcs2Length(usize),
+    #[error("the user data header's length octet does not match its length")]
+    InvalidUdh,
+    #[error(
+        "a message with a user data header must fit one part: at most {PART_OCTETS} octets with its header"
+    )]
+    NotOnePart,
+}
+
+/// What the user data of a short message is stored as: its body, body type and `dcs`.
+fn content_of(
+    data_coding: u8,
+    user_data: &[u8],
+) -> Result<(String, Option<BodyType>, Option<u8>), SmsBodyError> {
+    match data_coding {
+        1 => Ok((
+            user_data
+                .iter()
+                .map(|&b| {
+                    if b < 0x80 {
+                        char::from(b)
+                    } else {
+                        char::REPLACEMENT_CHARACTER
+                    }
+                })
+                .collect(),
+            Some(BodyType::Auto),
+            None,
+        )),
+        3 => Ok((
+            user_data.iter().map(|&b| char::from(b)).collect(),
+            Some(BodyType::Auto),
+            None,
+        )),
+        _ => match SmsEncoding::from_smpp_data_coding(data_coding) {
+            Some(SmsEncoding::Gsm7) => Ok((
+                sms::decode_payload(SmsEncoding::Gsm7, user_data),
+                None,
+                Some(data_coding),
+            )),
+            Some(SmsEncoding::Ucs2) => {
+                if !user_data.len().is_multiple_of(2) {
+                    return Err(SmsBodyError::OddUcs2Length(user_data.len()));
+                }
+                Ok((
+                    sms::decode_payload(SmsEncoding::Ucs2, user_data),
+                    None,
+                    Some(data_coding),
+                ))
+            }
+            // SMPP's 2 is 8-bit data, which TS 23.038 (what `dcs` means) calls 4.
+            Some(SmsEncoding::Binary8) => Ok((
+                sms::encode_hex(user_data),
+                Some(BodyType::Binary),
+                Some(if data_coding == 2 { 4 } else { data_coding }),
+            )),
+            None => Err(SmsBodyError::UnsupportedDataCoding(data_coding)),
+        },
+    }
+}
+
+/// Whether `udh` and a body of `plan` fit one part together.
+fn fits_one_part(udh: &[u8], plan: &sms::PartPlan) -> bool {
+    let bits = match plan.encoding {
+        SmsEncoding::Gsm7 => plan.units as usize * 7,
+        SmsEncoding::Ucs2 => plan.units as usize * 16,
+        SmsEncoding::Binary8 => plan.units as usize * 8,
+    };
+    // GSM text after a header starts on a septet boundary: the header's bits are rounded up.
+    let header_bits = (udh.len() * 8).div_ceil(7) * 7;
+    let header_bits = if plan.encoding == SmsEncoding::Gsm7 {
+        header_bits
+    } else {
+        udh.len() * 8
+    };
+    header_bits + bits <= PART_OCTETS * 8
+}
+
+/// The message-level facts every destination shares, or the rejection of them all.
+struct Judged {
+    content: Arc<Content>,
+    parts: u32,
+    channels: Vec<Channel>,
+    valid_until: Timestamp,
+}
+
+fn judge_message(
+    message: &ShortMessage,
+    account: &Account,
+    now: Timestamp,
+) -> Result<Judged, Rejection> {
+    if message.from.trim().is_empty() {
+        return Err(Rejection::NoFrom);
+    }
+    submission::check_sender(&message.from)?;
+    if let Some(reference) = &message.reference {
+        submission::check_reference(reference)?;
+    }
+    if !account.channels.contains(&Channel::Sms) {
+        return Err(Rejection::Unroutable);
+    }
+    let valid_until = match message.valid_until {
+        None => now + DEFAULT_VALIDITY,
+        Some(until) if until <= now => {
+            return Err(Rejection::InvalidValidity(until.to_string()));
+        }
+        Some(until) => until.min(now + MAX_VALIDITY),
+    };
+    if message.user_data.is_empty() {
+        return Err(Rejection::EmptyBody);
+    }
+    let (body, body_type, dcs) =
+        content_of(message.data_coding, &message.user_data).map_err(Rejection::SmsBody)?;
+    let plan = sms::plan_parts(&body, body_type, dcs).map_err(Rejection::BodyEncoding)?;
+    let parts = match &message.udh {
+        Some(udh) => {
+            if udh.is_empty() || usize::from(udh[0]) + 1 != udh.len() {
+                return Err(Rejection::SmsBody(SmsBodyError::InvalidUdh));
+            }
+            if !fits_one_part(udh, &plan) {
+                return Err(Rejection::SmsBody(SmsBodyError::NotOnePart));
+            }
+            1
+        }
+        None => {
+            let needed = plan.parts.max(1);
+            sms::check_part_limits(None, None, needed).map_err(Rejection::PartLimit)?;
+            needed
+        }
+    };
+    Ok(Judged {
+        content: Arc::new(Content {
+            from: message.from.clone(),
+            body,
+            body_type: body_type.map(|t| t.to_string()),
+            dcs,
+            app_key: None,
+            rich_content: None,
+            custom_groupings: [None, None, None],
+            udh: message.udh.clone(),
+        }),
+        parts,
+        channels: vec![Channel::Sms],
+        valid_until,
+    })
+}
+
+/// Judge `message` for `account` at `now`: one outcome per destination, in order. Its content is
+/// judged once for all; a rejection of it rejects every destination.
+pub fn judge(
+    message: &ShortMessage,
+    account: &Account,
+    now: Timestamp,
+    policy: &SubmissionPolicy,
+    ids: &dyn MessageIds,
+) -> Vec<RecipientOutcome> {
+    let reject = |to: &str, rejection: Rejection| RecipientOutcome::Rejected {
+        to: to.to_owned(),
+        reference: message.reference.clone(),
+        rejection,
+    };
+    if message.to.is_empty() {
+        return vec![reject("", Rejection::EmptyNumber)];
+    }
+    let judged = match judge_message(message, account, now) {
+        Ok(judged) => judged,
+        Err(rejection) => {
+            return message
+                .to
+                .iter()
+                .map(|to| reject(to, rejection.clone()))
+                .collect();
+        }
+    };
+    message
+        .to
+        .iter()
+        .map(|to| match submission::check_number(to) {
+            Err(rejection) => reject(to, rejection),
+            Ok(()) => RecipientOutcome::Accepted(Box::new(NewMessage {
+                id: ids.next_id(),
+                account_id: account.id,
+                recipient: to.clone(),
+                content: Arc::clone(&judged.content),
+                parts: judged.parts,
+                reference: message.reference.clone(),
+                channels: judged.channels.clone(),
+                accepted_at: now,
+                valid_until: judged.valid_until,
+                price: policy.price_per_part.times(u64::from(judged.parts)),
+            })),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_data_coding_is_read_as_its_table_row_says() {
+        // GSM: '@' is septet 0, '€' the escape 0x1B then 0x65.
+        assert_eq!(
+            content_of(0, &[0x00, 0x1B, 0x65, 0x41]).unwrap(),
+            ("@€A".to_owned(), None, Some(0))
+        );
+        assert_eq!(
+            content_of(8, &[0x04, 0x1F, 0x00, 0x21]).unwrap(),
+            ("П!".to_owned(), None, Some(8))
+        );
+        assert_eq!(
+            content_of(2, &[0xCA, 0xFE]).unwrap(),
+            ("CAFE".to_owned(), Some(BodyType::Binary), Some(4))
+        );
+        assert_eq!(
+            content_of(3, &[0x63, 0x61, 0x66, 0xE9]).unwrap(),
+            ("café".to_owned(), Some(BodyType::Auto), None)
+        );
+        assert_eq!(
+            content_of(1, &[0x41, 0xC1]).unwrap(),
+            ("A\u{FFFD}".to_owned(), Some(BodyType::Auto), None)
+        );
+        assert_eq!(content_of(8, &[0x04]), Err(SmsBodyError::OddUcs2Length(1)));
+        assert_eq!(
+            content_of(5, b"x"),
+            Err(SmsBodyError::UnsupportedDataCoding(5))
+        );
+    }
+
+    #[test]
+    fn a_header_and_its_body_must_fit_one_part() {
+        let udh = [0x05, 0x00, 0x03, 0x2A, 0x02, 0x01];
+        let gsm = |septets: u32| sms::PartPlan {
+            encoding: SmsEncoding::Gsm7,
+            parts: 1,
+            units: septets,
+        };
+        // 6 header octets take 7 septets of the 160: 153 are left.
+        assert!(fits_one_part(&udh, &gsm(153)));
+        assert!(!fits_one_part(&udh, &gsm(154)));
+        let octets = |encoding, units| sms::PartPlan {
+            encoding,
+            parts: 1,
+            units,
+        };
+        assert!(fits_one_part(&udh, &octets(SmsEncoding::Binary8, 134)));
+        assert!(!fits_one_part(&udh, &octets(SmsEncoding::Binary8, 135)));
+        assert!(fits_one_part(&udh, &octets(SmsEncoding::Ucs2, 67)));
+        assert!(!fits_one_part(&udh, &octets(SmsEncoding::Ucs2, 68)));
+    }
+
+    mod any_input {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::account::ProductToken;
+        use crate::message::MessageId;
+        use crate::submitter::TimeOrderedIds;
+
+        fn account() -> Account {
+            Account {
+                id: 1,
+                name: "acme".into(),
+                token_hash: ProductToken::generate().hash(),
+                balance: None,
+                status_url: None,
+                status_format: crate::account::ReportFormat::Json,
+                inbound_url: None,
+                channels: Channel::ALL.to_vec(),
+                created_at: Timestamp::UNIX_EPOCH,
+            }
+        }
+
+        proptest! {
+            /// Whatever octets a client sends, judging answers every destination, never panics,
+            /// and what it accepts is a message it can send: one part with a header, at most the
+            /// default maximum of parts without, on SMS only.
+            #[test]
+            fn any_short_message_is_judged(
+                data_coding in any::<u8>(),
+                user_data in proptest::collection::vec(any::<u8>(), 0..600),
+                udh in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..12)),
+                to in proptest::collection::vec("[+0-9a-z]{0,22}", 0..4),
+            ) {
+                let message = ShortMessage {
+                    from: "Tern".into(),
+                    to,
+                    data_coding,
+                    user_data,
+                    udh,
+                    reference: None,
+                    valid_until: None,
+                };
+                let now = Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_hours(500_000);
+                let outcomes = judge(&message, &account(), now, &SubmissionPolicy::default(), &TimeOrderedIds);
+                prop_assert_eq!(outcomes.len(), message.to.len().max(1));
+                for outcome in outcomes {
+                    if let RecipientOutcome::Accepted(accepted) = outcome {
+                        prop_assert_eq!(&accepted.channels, &vec![Channel::Sms]);
+                        prop_assert_ne!(accepted.id, MessageId(uuid::Uuid::nil()));
+                        if message.udh.is_some() {
+                            prop_assert_eq!(accepted.parts, 1);
+                        } else {
+                            prop_assert!((1..=sms::DEFAULT_MAX_PARTS).contains(&accepted.parts));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
