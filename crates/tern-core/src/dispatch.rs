@@ -126,13 +126,27 @@ pub struct Decision {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     pub progress: Progress,
-    /// When the queue hands it out next; `None` once it is finished (out of the queue).
-    pub due_at: Option<Timestamp>,
-    /// Whether `due_at` is the end of a lease of the node that claimed it to send it now (a
-    /// restart of that node releases it at once; another node waits for it to run out).
-    pub leased: bool,
+    /// Where it stands in the queue now.
+    pub position: Position,
     /// Its status changes, in order, numbered after the ones recorded before.
     pub changes: Vec<StatusChange>,
+    /// The connector that took its current attempt, when an event of this record says so (a
+    /// send the channel took); `None` leaves what was recorded before. After a restart the
+    /// message's report is awaited from that connector.
+    pub sent_by: Option<Arc<str>>,
+}
+
+/// Where a message stands in the queue after a [`Record`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// The queue hands it out at `at`. `leased`: `at` is the end of a lease of the node that
+    /// claimed it to send it now (a restart of that node releases it at once; another node
+    /// waits for it to run out).
+    Due { at: Timestamp, leased: bool },
+    /// Finished: out of the queue.
+    Finished,
+    /// Where it was: the record only adds what its events told (the connector that took it).
+    Unchanged,
 }
 
 /// One status change of a message, as recorded in its history and reported.
@@ -195,7 +209,18 @@ fn fold<'e>(
     let mut reports = Vec::new();
     let mut last = Next::Ignore;
     let mut nexts = Vec::new();
+    let mut sent_by = None;
     for event in events {
+        // Which connector took the current attempt is a fact whatever the state (its report
+        // may have come first); an earlier attempt's send is not.
+        if let Event::Sent {
+            attempt,
+            external_ids,
+        } = event
+            && *attempt == current.attempt
+        {
+            sent_by = Some(Arc::clone(&external_ids.connector));
+        }
         let decision = decide(&current, event, now);
         current = decision.progress;
         reports.extend(decision.reports);
@@ -204,13 +229,23 @@ fn fold<'e>(
         }
         nexts.push(decision.next);
     }
-    let (due_at, leased) = match last {
-        Next::Ignore => return (None, nexts),
-        Next::Send { .. } => (Some(now + lease), true),
-        Next::Requeue => (Some(now), false),
-        Next::Retry { at } => (Some(at), false),
-        Next::Wait { until } => (Some(until), false),
-        Next::Done => (None, false),
+    let position = match last {
+        Next::Ignore if sent_by.is_none() => return (None, nexts),
+        Next::Ignore => Position::Unchanged,
+        Next::Send { .. } => Position::Due {
+            at: now + lease,
+            leased: true,
+        },
+        Next::Requeue => Position::Due {
+            at: now,
+            leased: false,
+        },
+        Next::Retry { at } => Position::Due { at, leased: false },
+        Next::Wait { until } => Position::Due {
+            at: until,
+            leased: false,
+        },
+        Next::Done => Position::Finished,
     };
     let changes = reports
         .into_iter()
@@ -223,9 +258,9 @@ fn fold<'e>(
         .collect();
     let record = Record {
         progress: current,
-        due_at,
-        leased,
+        position,
         changes,
+        sent_by,
     };
     (Some(record), nexts)
 }
@@ -443,7 +478,13 @@ mod tests {
                 attempt: 1
             }
         );
-        assert_eq!((record.due_at, record.leased), (Some(now + lease), true));
+        assert_eq!(
+            record.position,
+            Position::Due {
+                at: now + lease,
+                leased: true
+            }
+        );
         // The queue's Due is not an event a connector or a batch may apply.
         let (record, nexts) = apply(&queued(&[Channel::Sms]), 0, [&Event::Due], now);
         assert_eq!((record, nexts), (None, vec![Next::Ignore]));
@@ -468,7 +509,13 @@ mod tests {
         assert_eq!(nexts[2], Next::Ignore);
         let seqs: Vec<u32> = record.changes.iter().map(|change| change.seq).collect();
         assert_eq!(seqs, vec![5]);
-        assert_eq!((record.due_at, record.leased), (Some(now), false));
+        assert_eq!(
+            record.position,
+            Position::Due {
+                at: now,
+                leased: false
+            }
+        );
         assert_eq!(record.progress.channel_index, 1);
     }
 

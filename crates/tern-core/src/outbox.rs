@@ -225,7 +225,7 @@ pub enum Outcome {
 mod tests {
     use super::*;
     use crate::channel::Channel;
-    use crate::dispatch::{Progress, StatusChange};
+    use crate::dispatch::{Position, Progress, StatusChange};
     use crate::message::DeliveryState;
     use crate::status::CmStatus;
 
@@ -240,8 +240,8 @@ mod tests {
                 deferrals: 0,
                 valid_until: at,
             },
-            due_at: None,
-            leased: false,
+            position: Position::Finished,
+            sent_by: None,
             changes: seqs
                 .iter()
                 .map(|&seq| StatusChange {

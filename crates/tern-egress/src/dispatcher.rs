@@ -14,14 +14,14 @@ use futures_util::future::join_all;
 use jiff::{SignedDuration, Timestamp};
 use tern_core::dispatch::{Event, ExternalIds};
 use tern_core::ports::{
-    ConnectorError, ConnectorHealth, Dispatch, ErrorKind, ErrorOrigin, EventSink, IntakeStore,
-    Store,
+    AwaitingReport, ConnectorError, ConnectorHealth, Dispatch, ErrorKind, ErrorOrigin, EventSink,
+    IntakeStore, Store,
 };
 use tern_core::routing::{RoutingTable, route};
 use tokio::sync::watch;
 
 use crate::Wakeups;
-use crate::connectors::ConnectorRegistry;
+use crate::connectors::{ConnectorRegistry, Registered};
 use crate::events::ChannelSink;
 
 /// While many submitted messages wait on the store, egress batches are this many times smaller.
@@ -79,19 +79,9 @@ impl Dispatcher {
     pub async fn resume(&self) {
         match self.store.awaiting_report().await {
             Ok(awaiting) => {
-                for message in &awaiting {
-                    // The route's primary: which connector took it is not kept with the message.
-                    let primary = route(
-                        &self.routes,
-                        message.channel,
-                        &message.recipient,
-                        message.account_id,
-                    )
-                    .ok()
-                    .and_then(|names| names.first())
-                    .and_then(|name| self.connectors.get(name));
-                    if let Some(registered) = primary {
-                        registered.connector.resume(message);
+                for awaited in &awaiting {
+                    if let Some(registered) = resumes_on(&self.connectors, &self.routes, awaited) {
+                        registered.connector.resume(&awaited.message);
                     }
                 }
                 if !awaiting.is_empty() {
@@ -163,6 +153,33 @@ impl Dispatcher {
             _ => self.settings.idle_poll,
         }
     }
+}
+
+/// The connector a message awaiting its report is resumed on: the one that took it, or, when
+/// that is not known (sent by an earlier Tern) or no longer configured, its route's primary.
+pub fn resumes_on<'c>(
+    connectors: &'c ConnectorRegistry,
+    routes: &RoutingTable,
+    awaited: &AwaitingReport,
+) -> Option<&'c Registered> {
+    if let Some(name) = &awaited.connector {
+        match connectors.get(name) {
+            Some(registered) => return Some(registered),
+            None => {
+                tracing::warn!(id = %awaited.message.id, connector = %name, "the connector that took this message is no longer configured; its report is awaited on its route's primary")
+            }
+        }
+    }
+    let message = &awaited.message;
+    route(
+        routes,
+        message.channel,
+        &message.recipient,
+        message.account_id,
+    )
+    .ok()
+    .and_then(|names| names.first())
+    .and_then(|name| connectors.get(name))
 }
 
 /// Hand `message` to the connectors of its route in turn, the next one only after a
@@ -435,6 +452,33 @@ mod tests {
             }
         );
         assert_eq!(*primary.sends.lock().unwrap(), 0);
+    }
+
+    #[test]
+    fn a_message_is_resumed_on_the_connector_that_took_it() {
+        let connectors = [scripted("a", took("a-1")), scripted("b", took("b-1"))];
+        let registry = ConnectorRegistry::new(
+            connectors
+                .iter()
+                .map(|connector| Arc::clone(connector) as Arc<dyn Connector>),
+        )
+        .unwrap();
+        let routes = RoutingTable::new(vec![RouteRule::new(
+            Channel::Sms,
+            vec!["a".into(), "b".into()],
+        )])
+        .unwrap();
+        let resumed = |connector: Option<&str>| {
+            let awaited = AwaitingReport {
+                message: message(),
+                connector: connector.map(Arc::from),
+            };
+            resumes_on(&registry, &routes, &awaited).map(|registered| registered.connector.name())
+        };
+        assert_eq!(resumed(Some("b")), Some("b".into()));
+        // Not known, or no longer configured: the route's primary.
+        assert_eq!(resumed(None), Some("a".into()));
+        assert_eq!(resumed(Some("gone")), Some("a".into()));
     }
 
     #[tokio::test]

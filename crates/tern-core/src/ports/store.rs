@@ -93,6 +93,16 @@ pub struct Dispatch {
     pub reference: Option<String>,
 }
 
+/// A message whose report is awaited (see [`QueueStore::awaiting_report`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AwaitingReport {
+    /// The message, on the channel and attempt that took it.
+    pub message: Dispatch,
+    /// The connector that took that attempt; `None` when no send of it was recorded with one
+    /// (a message sent by a Tern that did not keep it).
+    pub connector: Option<Arc<str>>,
+}
+
 /// A part a channel named, found by the id the channel gave it (see [`QueueStore::sent_part`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentPart {
@@ -183,9 +193,9 @@ pub trait QueueStore: Send + Sync + 'static {
         external_id: &str,
     ) -> Result<Option<SentPart>, StoreError>;
     /// Messages handed to a channel whose report is still awaited (sent or accepted, not yet
-    /// final), on the channel and attempt that took them, in no particular order (for connectors
-    /// to resume).
-    async fn awaiting_report(&self) -> Result<Vec<Dispatch>, StoreError>;
+    /// final), on the channel and attempt that took them, with the connector that took that
+    /// attempt, in no particular order (for connectors to resume).
+    async fn awaiting_report(&self) -> Result<Vec<AwaitingReport>, StoreError>;
     /// The earliest time a message becomes due, if any (a claimed message's is the end of its
     /// lease; a message handed to a channel's, the end of its validity).
     async fn next_due(&self) -> Result<Option<Timestamp>, StoreError>;

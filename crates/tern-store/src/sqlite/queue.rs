@@ -2,20 +2,21 @@
 //! ids channels gave the parts they took.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
-use tern_core::dispatch::{Event, ExternalIds, Next, Record, apply, claim};
+use tern_core::dispatch::{Event, ExternalIds, Next, Position, Record, apply, claim};
 use tern_core::error_code::DeliveryError;
 use tern_core::message::MessageId;
 use tern_core::outbox::{Subscriptions, entries};
-use tern_core::ports::{Dispatch, NodeId, QueueStore, SentPart, StoreError};
+use tern_core::ports::{AwaitingReport, Dispatch, NodeId, QueueStore, SentPart, StoreError};
 
 use super::outbox::{INSERT_ENTRY, insert_entry};
 use super::rows::{
-    self, Contents, EVENT_COLUMNS, EVENT_TABLES, MESSAGE_COLUMNS, MESSAGE_TABLES, StoredMessage,
-    millis, stored_message_from_row, timestamp,
+    self, Contents, EVENT_COLUMNS, EVENT_TABLES, MESSAGE_COLUMN_COUNT, MESSAGE_COLUMNS,
+    MESSAGE_TABLES, StoredMessage, millis, stored_message_from_row, timestamp,
 };
 use super::{SqliteStore, backend_error};
 
@@ -71,8 +72,11 @@ impl<'c> Recorder<'c> {
     fn new(connection: &'c Connection) -> rusqlite::Result<Recorder<'c>> {
         Ok(Recorder {
             update: connection.prepare_cached(
-                "UPDATE messages SET state = ?2, channel_index = ?3, attempt = ?4, due_at = ?5,
-                    events = events + ?6, deferrals = ?7, leased_by = ?8 WHERE id = ?1",
+                "UPDATE messages SET state = ?2, channel_index = ?3, attempt = ?4,
+                    due_at = CASE WHEN ?9 THEN due_at ELSE ?5 END, events = events + ?6,
+                    deferrals = ?7, leased_by = CASE WHEN ?9 THEN leased_by ELSE ?8 END,
+                    connector = COALESCE(?10, connector)
+                 WHERE id = ?1",
             )?,
             event: connection.prepare_cached(
                 "INSERT INTO status_events (message_id, seq, at, channel, status, error_code, operator)
@@ -114,15 +118,21 @@ impl<'c> Recorder<'c> {
         node: &NodeId,
     ) -> rusqlite::Result<()> {
         let id = stored.message.id.0.as_bytes().as_slice();
+        let (due_at, leased) = match record.position {
+            Position::Due { at, leased } => (Some(millis(at)), leased),
+            Position::Finished | Position::Unchanged => (None, false),
+        };
         self.update.execute(params![
             id,
             record.progress.state.as_str(),
             record.progress.channel_index as i64,
             record.progress.attempt,
-            record.due_at.map(millis),
+            due_at,
             record.changes.len() as i64,
             record.progress.deferrals,
-            record.leased.then_some(node.as_str()),
+            leased.then_some(node.as_str()),
+            record.position == Position::Unchanged,
+            record.sent_by.as_deref(),
         ])?;
         for change in &record.changes {
             let report = &change.report;
@@ -304,17 +314,23 @@ impl QueueStore for SqliteStore {
         .await
     }
 
-    async fn awaiting_report(&self) -> Result<Vec<Dispatch>, StoreError> {
+    async fn awaiting_report(&self) -> Result<Vec<AwaitingReport>, StoreError> {
         self.read(|connection| {
             let mut statement = connection.prepare(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_TABLES}
+                "SELECT {MESSAGE_COLUMNS}, m.connector FROM {MESSAGE_TABLES}
                  WHERE m.state IN ('sent', 'accepted') AND m.due_at IS NOT NULL"
             ))?;
             let mut contents = Contents::new();
-            let stored = statement
-                .query_map([], |row| stored_message_from_row(row, &mut contents))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(stored.into_iter().map(dispatch_of).collect())
+            statement
+                .query_map([], |row| {
+                    let stored = stored_message_from_row(row, &mut contents)?;
+                    let connector: Option<String> = row.get(MESSAGE_COLUMN_COUNT)?;
+                    Ok(AwaitingReport {
+                        message: dispatch_of(stored),
+                        connector: connector.map(Arc::from),
+                    })
+                })?
+                .collect()
         })
         .await
     }

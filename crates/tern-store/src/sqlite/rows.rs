@@ -27,6 +27,9 @@ pub const MESSAGE_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.content_id
     m.price_micros, m.state, m.channel_index, m.attempt, a.status_url, m.events, m.deferrals, \
     c.udh";
 
+/// How many columns [`MESSAGE_COLUMNS`] has: a query may select more after them.
+pub const MESSAGE_COLUMN_COUNT: usize = 26;
+
 /// [`MESSAGE_COLUMNS`] without the content (sender, body and groupings empty), for the decisions
 /// that do not look at it; select them `FROM` [`EVENT_TABLES`]. Events are the most frequent
 /// load, so they do not read `contents` at all: a report reads the custom groupings when it is

@@ -251,6 +251,11 @@ DROP TABLE reports;
     r#"
 ALTER TABLE contents ADD COLUMN udh BLOB;
 "#,
+    // 10: the connector that took a message's current attempt, from which its report is awaited
+    // (after a restart the message is resumed there, not on its route's primary).
+    r#"
+ALTER TABLE messages ADD COLUMN connector TEXT;
+"#,
 ];
 
 /// The version [`migrate`] brings a database to.

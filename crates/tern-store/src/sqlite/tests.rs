@@ -602,3 +602,15 @@ async fn queued_reports_of_a_version_7_database_become_entries_and_are_all_deliv
     assert_eq!(count(dir.path(), "outbox"), 0);
     assert_eq!(count(dir.path(), "rendered_webhooks"), 0);
 }
+
+#[test]
+fn the_message_column_count_is_the_number_of_message_columns() {
+    assert_eq!(
+        rows::MESSAGE_COLUMNS.split(',').count(),
+        rows::MESSAGE_COLUMN_COUNT
+    );
+    assert_eq!(
+        rows::EVENT_COLUMNS.split(',').count(),
+        rows::MESSAGE_COLUMN_COUNT
+    );
+}

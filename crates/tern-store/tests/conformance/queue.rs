@@ -9,7 +9,7 @@ use tern_core::channel::Channel;
 use tern_core::dispatch::{Event, ExternalIds, Next};
 use tern_core::message::{DeliveryState, MessageId, MessageRecord};
 use tern_core::money::Money;
-use tern_core::ports::SentPart;
+use tern_core::ports::{Dispatch, SentPart, Store};
 use tern_core::status::CmStatus;
 
 use crate::harness::*;
@@ -767,7 +767,13 @@ async fn messages_handed_to_a_channel_await_their_report() {
         )
         .await
         .unwrap();
-    let mut awaiting = store.awaiting_report().await.unwrap();
+    let mut awaiting: Vec<Dispatch> = store
+        .awaiting_report()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|awaited| awaited.message)
+        .collect();
     awaiting.sort_by_key(|d| d.id);
     let mut expected = vec![sent_one, accepted];
     expected.sort();
@@ -788,7 +794,67 @@ async fn messages_handed_to_a_channel_await_their_report() {
         .await
         .unwrap();
     assert_eq!(
-        ids(&store.awaiting_report().await.unwrap(), |d| d.id),
+        ids(&store.awaiting_report().await.unwrap(), |a| a.message.id),
         vec![accepted]
     );
+}
+
+/// The send of `attempt` by `connector`.
+fn sent_by(connector: &str, attempt: u32) -> Event {
+    Event::Sent {
+        attempt,
+        external_ids: ExternalIds {
+            connector: connector.into(),
+            part_ids: vec![format!("{connector}-{attempt}")],
+        },
+    }
+}
+
+/// The connector each message awaiting its report is awaited from.
+async fn awaited_from(store: &dyn Store) -> Vec<(MessageId, Option<String>)> {
+    let mut awaiting: Vec<(MessageId, Option<String>)> = store
+        .awaiting_report()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|awaited| (awaited.message.id, awaited.connector.map(|c| c.to_string())))
+        .collect();
+    awaiting.sort();
+    awaiting
+}
+
+#[tokio::test]
+async fn a_message_awaits_its_report_from_the_connector_that_took_its_current_attempt() {
+    let backend = Backend::new();
+    let store = backend.open();
+    let account = account(&*store, None).await;
+    let now = now();
+    let first = accept_one(&*store, account.id, now).await;
+    let second = accept_one(&*store, account.id, now).await;
+    assert_eq!(store.claim_due(now, 10, LEASE).await.unwrap().len(), 2);
+    store
+        .apply_batch(
+            vec![
+                (first, sent_by("op-a", 1)),
+                // Its report came before the dispatcher recorded the send: the send still says
+                // which connector took it.
+                (second, report(1, CmStatus::Accepted, None)),
+                (second, sent_by("op-b", 1)),
+            ],
+            now,
+        )
+        .await
+        .unwrap();
+    let mut expected = vec![
+        (first, Some("op-a".to_owned())),
+        (second, Some("op-b".to_owned())),
+    ];
+    expected.sort();
+    assert_eq!(awaited_from(&*store).await, expected);
+    // A send of an earlier attempt (cut off by a crash, recorded late) changes nothing.
+    store.apply(first, sent_by("op-c", 0), now).await.unwrap();
+    assert_eq!(awaited_from(&*store).await, expected);
+    // After a reopen too.
+    let store = backend.reopen(store);
+    assert_eq!(awaited_from(&*store).await, expected);
 }
