@@ -165,7 +165,8 @@ pub trait QueueStore: Send + Sync + 'static {
         limit: usize,
         lease: SignedDuration,
     ) -> Result<Vec<Dispatch>, StoreError>;
-    /// Apply `event` to a message, recording the decision and its reports in one transaction.
+    /// Apply `event` to a message, recording what [`crate::dispatch::apply`] decides (its status
+    /// changes and their outbox entries included) in one transaction.
     async fn apply(&self, id: MessageId, event: Event, now: Timestamp) -> Result<Next, StoreError> {
         let mut next = self.apply_batch(vec![(id, event)], now).await?;
         Ok(next.pop().unwrap_or(Next::Ignore))
