@@ -18,12 +18,7 @@ use tern_core::ports::Store;
 use tern_core::report;
 use tern_core::status::CmStatus;
 
-use crate::harness::{Backend, LEASE, account, message, new_account, sent};
-
-/// Now, to the millisecond (as stored).
-fn stored_now() -> Timestamp {
-    Timestamp::from_millisecond(Timestamp::now().as_millisecond()).unwrap()
-}
+use crate::harness::{Backend, LEASE, account, message, new_account, now, sent};
 
 fn channel_report(attempt: u32, status: CmStatus, error_code: Option<u16>) -> Event {
     Event::ChannelReport {
@@ -83,7 +78,7 @@ async fn each_status_change_is_one_entry_and_a_message_s_go_out_in_order_one_at_
     let backend = Backend::new();
     let store = backend.open();
     let account = account(&*store, None).await;
-    let now = stored_now();
+    let now = now();
     let msg = message(
         account.id,
         &[Channel::WhatsApp, Channel::Sms],
@@ -186,7 +181,7 @@ async fn entries_of_different_messages_go_out_together_and_finish_in_one_batch()
     let backend = Backend::new();
     let store = backend.open();
     let account = account(&*store, None).await;
-    let now = stored_now();
+    let now = now();
     let first = reported(&*store, &account, CmStatus::Delivered, now).await;
     let second = reported(&*store, &account, CmStatus::Failed, now).await;
     let claimed = claim(&*store, now).await;
@@ -219,7 +214,7 @@ async fn an_entry_given_up_leaves_and_the_next_of_its_message_follows() {
     let backend = Backend::new();
     let store = backend.open();
     let account = account(&*store, None).await;
-    let now = stored_now();
+    let now = now();
     let msg = message(account.id, &[Channel::Sms], Money(0), now);
     let id = msg.id;
     store.accept(account.id, None, vec![msg]).await.unwrap();
@@ -257,7 +252,7 @@ async fn a_lease_that_runs_out_hands_the_entry_out_again() {
     let backend = Backend::new();
     let store = backend.open();
     let account = account(&*store, None).await;
-    let now = stored_now();
+    let now = now();
     reported(&*store, &account, CmStatus::Delivered, now).await;
     let first = claim(&*store, now).await;
     assert_eq!(first.len(), 1);
@@ -275,7 +270,7 @@ async fn a_restart_releases_the_outbox_s_leases_but_keeps_scheduled_retries() {
     let backend = Backend::new();
     let store = backend.open();
     let account = account(&*store, None).await;
-    let now = stored_now();
+    let now = now();
     reported(&*store, &account, CmStatus::Delivered, now).await;
     reported(&*store, &account, CmStatus::Failed, now).await;
     let claimed = claim(&*store, now).await;
@@ -300,7 +295,7 @@ async fn a_node_releases_only_its_own_outbox_leases() {
     let mine = backend.open();
     let theirs = backend.open_as("other");
     let account = account(&*mine, None).await;
-    let now = stored_now();
+    let now = now();
     let my_message = reported(&*mine, &account, CmStatus::Delivered, now).await;
     let mine_claimed = mine.claim_entries(now, 1, LEASE).await.unwrap();
     assert_eq!(status_fact(&mine_claimed[0]).message_id, my_message);
@@ -335,7 +330,7 @@ async fn a_changed_status_url_and_format_reach_entries_already_queued() {
     let backend = Backend::new();
     let store = backend.open();
     let account = account(&*store, None).await;
-    let now = stored_now();
+    let now = now();
     let id = reported(&*store, &account, CmStatus::Delivered, now).await;
     let first = claim(&*store, now).await;
     assert_eq!(destination(&first[0]).status_format, ReportFormat::Json);
@@ -393,7 +388,7 @@ async fn an_account_without_a_status_url_gets_no_entries() {
         })
         .await
         .unwrap();
-    let now = stored_now();
+    let now = now();
     reported(&*store, &quiet, CmStatus::Delivered, now).await;
     assert!(claim(&*store, now).await.is_empty());
     assert_eq!(store.next_entry_due().await.unwrap(), None);
@@ -404,7 +399,7 @@ async fn a_deferred_message_makes_no_entry() {
     let backend = Backend::new();
     let store = backend.open();
     let account = account(&*store, None).await;
-    let now = stored_now();
+    let now = now();
     let msg = message(
         account.id,
         &[Channel::WhatsApp, Channel::Sms],
@@ -434,7 +429,7 @@ async fn an_entry_carries_its_message_s_custom_groupings() {
     let backend = Backend::new();
     let store = backend.open();
     let account = account(&*store, None).await;
-    let now = stored_now();
+    let now = now();
     let mut msg = message(account.id, &[Channel::Sms], Money(0), now);
     let mut content = (*msg.content).clone();
     content.custom_groupings = [Some("g1".into()), None, Some("g3".into())];
