@@ -8,10 +8,11 @@
 //! **Intake first.** A write made from a delivery thread (one named [`DELIVERY_THREAD`]: the
 //! dispatcher, the event applier, the status-report notifier) is a *background* write; any other
 //! (a submission, an account, the readiness probe) is a *foreground* write. Foreground writes run
-//! in the next transaction, as before. Intake *presses* when, after a transaction of foreground
-//! writes only (background ones make foreground ones wait too), the next transaction finds many
-//! foreground writes waiting ([`PRESSING_JOBS`], or [`PRESSING_TIME`] of work); it goes on
-//! pressing for [`INTAKE_QUIET`] after the last such transaction. Meanwhile background writes get
+//! in the next transaction, as before. Intake *presses* when a transaction finds many foreground
+//! writes waiting ([`PRESSING_JOBS`], or [`PRESSING_TIME`] of work), and more foreground work than
+//! the background jobs of the transaction before took (those make foreground writes wait too, and
+//! are no sign of pressing intake); it goes on pressing for [`INTAKE_QUIET`] after the last such
+//! transaction. Meanwhile background writes get
 //! [`BACKGROUND_SHARE`] of the writer's time (on the wall clock, fsyncs included): a burst of
 //! submissions is stored and answered first and delivery slows down, but it never stops. Under a
 //! lighter intake, and once a burst is over, background writes run whenever they are waiting, as
@@ -49,9 +50,8 @@ pub const DELIVERY_THREAD: &str = "tern-delivery";
 /// The share of the writer's time that background writes get while intake presses.
 const BACKGROUND_SHARE: f64 = 0.1;
 
-/// Intake presses when a transaction that follows one without background writes finds at least
-/// this many foreground writes waiting...
-const PRESSING_JOBS: usize = 16;
+/// Intake presses when a transaction finds at least this many foreground writes waiting...
+const PRESSING_JOBS: usize = 32;
 
 /// ...or its foreground writes take at least this long.
 const PRESSING_TIME: Duration = Duration::from_millis(1);
@@ -264,9 +264,12 @@ impl Pacing {
         }
     }
 
-    /// A transaction found `jobs` foreground jobs waiting, which took `took` to run.
-    fn foreground_ran(&mut self, jobs: usize, took: Duration) {
-        if jobs >= PRESSING_JOBS || took >= PRESSING_TIME {
+    /// A transaction found `jobs` foreground jobs waiting, which took `took` to run, after one
+    /// whose background jobs took `background`.
+    fn foreground_ran(&mut self, jobs: usize, took: Duration, background: Duration) {
+        // Foreground jobs that waited behind background ones are no sign of pressing intake
+        // unless they are more work than what made them wait.
+        if (jobs >= PRESSING_JOBS || took >= PRESSING_TIME) && took >= background {
             self.pressed = Some(Instant::now());
         }
     }
@@ -315,10 +318,12 @@ fn run_background(
     job: Job,
     completions: &mut Vec<Completion>,
     pacing: &mut Pacing,
-) {
+) -> Duration {
     let started = Instant::now();
     run_job(connection, job, completions);
-    pacing.background_ran(started.elapsed());
+    let took = started.elapsed();
+    pacing.background_ran(took);
+    took
 }
 
 fn run(connection: Connection, receiver: mpsc::Receiver<Command>, last_failure: LastFailure) {
@@ -328,8 +333,8 @@ fn run(connection: Connection, receiver: mpsc::Receiver<Command>, last_failure: 
     let mut pacing = Pacing::new();
     // Every handle is gone: what is deferred runs at once, then the thread ends.
     let mut disconnected = false;
-    // Whether the last transaction ran a background job.
-    let mut previous_ran_background = false;
+    // How long the background jobs of the last transaction took.
+    let mut previous_background = Duration::ZERO;
     loop {
         // Wait for a job that may run: any foreground one, or a deferred background one once it
         // may.
@@ -357,7 +362,7 @@ fn run(connection: Connection, receiver: mpsc::Receiver<Command>, last_failure: 
         // Foreground jobs run in this transaction before its first background job, and how long
         // they took.
         let mut foreground = (0usize, Duration::ZERO);
-        let mut ran_background = false;
+        let mut background = Duration::ZERO;
         let take = |command: Command,
                     completions: &mut Vec<Completion>,
                     deferred: &mut VecDeque<Job>,
@@ -386,10 +391,9 @@ fn run(connection: Connection, receiver: mpsc::Receiver<Command>, last_failure: 
                     }
                 }
             }
-            if !ran_background && !previous_ran_background {
-                // What waited while the writer was busy with intake only: background jobs make
-                // foreground ones wait too, and must not count as pressure of intake.
-                pacing.foreground_ran(foreground.0, foreground.1);
+            if background.is_zero() {
+                // What waited for this transaction (not what came while it ran background jobs).
+                pacing.foreground_ran(foreground.0, foreground.1, previous_background);
             }
             if completions.len() >= MAX_BATCH || deferred.is_empty() {
                 break;
@@ -399,10 +403,9 @@ fn run(connection: Connection, receiver: mpsc::Receiver<Command>, last_failure: 
                 break;
             }
             let job = deferred.pop_front().expect("not empty");
-            run_background(&connection, job, &mut completions, &mut pacing);
-            ran_background = true;
+            background += run_background(&connection, job, &mut completions, &mut pacing);
         }
-        previous_ran_background = ran_background;
+        previous_background = background;
         let committed = run_cached(&connection, "COMMIT").map_err(backend_error);
         if let Err(error) = &committed {
             tracing::error!(%error, "sqlite writer cannot commit; the batch's writes failed");
