@@ -132,18 +132,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 /// Niceness of the delivery runtime's threads: a weight of about a tenth of the HTTP threads'
 /// (Linux's nice 10 against 0) when both want a CPU.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 const DELIVERY_NICENESS: i32 = 10;
+
+/// The name of the delivery runtime's threads. The store's writer serves the writes made on
+/// threads of this name as background writes, after the submissions (`DELIVERY_THREAD` in
+/// `tern-store/src/sqlite/writer.rs`): the two must stay the same.
+const DELIVERY_THREAD: &str = "tern-delivery";
 
 /// The runtime that delivers: the dispatcher, the simulator, the event applier and the
 /// status-report notifier. It is a runtime of its own, with threads of a lower scheduling priority
 /// than the HTTP runtime's, so that during a burst of intake the machine's CPUs serve the
 /// requests (whose answers wait on their commits) before the delivery of what was accepted:
 /// delivery slows down then, but never stops (the scheduler still gives its threads a share,
-/// and all of the CPU once intake pauses). Measured in docs/benchmarks.md: with delivery on the
-/// same runtime, it took two thirds of the CPU during single-message intake.
+/// and all of the CPU once intake pauses). Its writes are the store writer's background writes
+/// (see [`DELIVERY_THREAD`]). Measured in docs/benchmarks.md ("intake first").
 fn delivery_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
-        .thread_name("tern-delivery")
+        .thread_name(DELIVERY_THREAD)
         .on_thread_start(lower_priority)
         .enable_all()
         .build()

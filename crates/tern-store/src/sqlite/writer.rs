@@ -43,8 +43,8 @@ type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
 /// Most jobs in one transaction.
 const MAX_BATCH: usize = 1024;
 
-/// The name of the threads whose writes are background writes (set by the binary on the
-/// threads of its delivery runtime).
+/// The name of the threads whose writes are background writes: the binary's delivery runtime
+/// names its threads so (`DELIVERY_THREAD` in `tern/src/serve.rs`; the two must stay the same).
 pub const DELIVERY_THREAD: &str = "tern-delivery";
 
 /// The share of the writer's time that background writes get while intake presses.
