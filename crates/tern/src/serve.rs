@@ -80,9 +80,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         config.status_reports.clone(),
         targets,
     );
-    let dispatcher_task = tokio::spawn(dispatcher.run(stopping.clone()));
-    let notifier_task = tokio::spawn(notifier.run(stopping.clone()));
-    let applier_task = tokio::spawn(applier.run(applier_stopping));
+    let delivery = delivery_runtime()?;
+    let dispatcher_task = delivery.spawn(dispatcher.run(stopping.clone()));
+    let notifier_task = delivery.spawn(notifier.run(stopping.clone()));
+    let applier_task = delivery.spawn(applier.run(applier_stopping));
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // Accepted messages wake the dispatcher directly.
@@ -124,12 +125,53 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let _ = stop_applier.send(true);
     let _ = applier_task.await;
     let _ = tokio::time::timeout(Duration::from_secs(15), notifier_task).await;
+    // Whatever is left (a report delivery past the 15 s) is abandoned, as before; the runtime
+    // cannot be dropped inside this one.
+    delivery.shutdown_background();
     if let Some(why) = store.fatal() {
         // Exit non-zero so that a supervisor restarts the process on a store that works.
         anyhow::bail!("stopped because the store can no longer write: {why}");
     }
     println!("Tern stopped");
     Ok(())
+}
+
+/// Niceness of the delivery runtime's threads: a weight of about a tenth of the HTTP threads'
+/// (Linux's nice 10 against 0) when both want a CPU.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+const DELIVERY_NICENESS: i32 = 10;
+
+/// The name of the delivery runtime's threads. The store's writer serves the writes made on
+/// threads of this name as background writes, after the submissions (`DELIVERY_THREAD` in
+/// `tern-store/src/sqlite/writer.rs`): the two must stay the same.
+const DELIVERY_THREAD: &str = "tern-delivery";
+
+/// The runtime that delivers: the dispatcher, the simulator, the event applier and the
+/// status-report notifier. It is a runtime of its own, with threads of a lower scheduling priority
+/// than the HTTP runtime's, so that during a burst of intake the machine's CPUs serve the
+/// requests (whose answers wait on their commits) before the delivery of what was accepted:
+/// delivery slows down then, but never stops (the scheduler still gives its threads a share,
+/// and all of the CPU once intake pauses). Its writes are the store writer's background writes
+/// (see [`DELIVERY_THREAD`]). Measured in docs/benchmarks.md ("intake first").
+fn delivery_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .thread_name(DELIVERY_THREAD)
+        .on_thread_start(lower_priority)
+        .enable_all()
+        .build()
+        .context("cannot start the delivery runtime")
+}
+
+/// Lower the calling thread's scheduling priority to [`DELIVERY_NICENESS`]. Linux applies
+/// `setpriority` to one thread (its id), not to the process. Failing is harmless: the thread then
+/// runs at the same priority as the others, as it did before.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority take plain integers and touch no memory of ours.
+    unsafe {
+        let thread = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, thread as libc::id_t, DELIVERY_NICENESS);
+    }
 }
 
 /// The system's clock, for the submission service.

@@ -4,7 +4,25 @@
 //! "durable" (or "failed, nothing of it stored"). A job that panics is undone and answered with an
 //! error, and the writer goes on; should the thread itself stop, [`Writer::failure`] says why and
 //! every later write fails at once.
+//!
+//! **Intake first.** A write made from a delivery thread (one named [`DELIVERY_THREAD`]: the
+//! dispatcher, the event applier, the status-report notifier) is a *background* write; any other
+//! (a submission, an account, the readiness probe) is a *foreground* write. Foreground writes run
+//! in the next transaction, as before. Intake *presses* when a transaction finds many foreground
+//! writes waiting ([`PRESSING_JOBS`], or [`PRESSING_TIME`] of work), and more foreground work than
+//! the background jobs of the transaction before took (those make foreground writes wait too, and
+//! are no sign of pressing intake); it goes on pressing for [`INTAKE_QUIET`] after the last such
+//! transaction. Meanwhile background writes get
+//! [`BACKGROUND_SHARE`] of the writer's time (on the wall clock, fsyncs included): a burst of
+//! submissions is stored and answered first and delivery slows down, but it never stops. Under a
+//! lighter intake, and once a burst is over, background writes run whenever they are waiting, as
+//! before, so that delivery keeps up with a steady intake the machine can carry.
+//!
+//! Writes of one class run in the order they were made. A write made after another one was
+//! answered always runs after it (answers come only after the commit), so reordering writes that
+//! wait at the same time changes nothing any caller can observe.
 
+use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -25,9 +43,50 @@ type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
 /// Most jobs in one transaction.
 const MAX_BATCH: usize = 1024;
 
+/// The name of the threads whose writes are background writes: the binary's delivery runtime
+/// names its threads so (`DELIVERY_THREAD` in `tern/src/serve.rs`; the two must stay the same).
+pub const DELIVERY_THREAD: &str = "tern-delivery";
+
+/// The share of the writer's time that background writes get while intake presses.
+const BACKGROUND_SHARE: f64 = 0.1;
+
+/// Intake presses when a transaction finds at least this many foreground writes waiting...
+const PRESSING_JOBS: usize = 32;
+
+/// ...or its foreground writes take at least this long.
+const PRESSING_TIME: Duration = Duration::from_millis(1);
+
+/// Intake presses until this long after the last transaction that found it pressing; background
+/// writes then run without limit again.
+const INTAKE_QUIET: Duration = Duration::from_millis(20);
+
+/// Most background time saved up, in nanoseconds: how long delivery may run at once, after a
+/// pause, before intake is served again.
+const MAX_CREDIT_NANOS: f64 = 2_000_000.0;
+
+/// Who a write is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// Someone waits for the answer (a submission): served first.
+    Foreground,
+    /// Delivery: served in what foreground writes leave, and at least its share.
+    Background,
+}
+
+impl Class {
+    /// The class of a write made on the current thread.
+    fn of_current_thread() -> Class {
+        if thread::current().name() == Some(DELIVERY_THREAD) {
+            Class::Background
+        } else {
+            Class::Foreground
+        }
+    }
+}
+
 /// What the writer thread is sent.
 enum Command {
-    Job(Job),
+    Job(Job, Class),
     /// Stop the thread as an unexpected fault would (tests of what follows such a fault).
     #[cfg_attr(not(test), allow(dead_code))]
     Crash,
@@ -126,7 +185,7 @@ impl Writer {
             })
         });
         self.jobs
-            .send(Command::Job(job))
+            .send(Command::Job(job, Class::of_current_thread()))
             .map_err(|_| E::from(self.closed()))?;
         // An answer dropped unsent: the job panicked (and was undone) or the thread stopped.
         answered.await.map_err(|_| {
@@ -186,28 +245,167 @@ fn run_job(connection: &Connection, job: Job, completions: &mut Vec<Completion>)
     }
 }
 
+/// When background writes may run: the allowance of writer time they get while intake presses,
+/// in nanoseconds (it grows with the wall clock at [`BACKGROUND_SHARE`], up to
+/// [`MAX_CREDIT_NANOS`], and each background write run meanwhile spends its duration), and when
+/// intake last pressed.
+struct Pacing {
+    nanos: f64,
+    updated: Instant,
+    pressed: Option<Instant>,
+}
+
+impl Pacing {
+    fn new() -> Self {
+        Pacing {
+            nanos: 0.0,
+            updated: Instant::now(),
+            pressed: None,
+        }
+    }
+
+    /// A transaction found `jobs` foreground jobs waiting, which took `took` to run, after one
+    /// whose background jobs took `background`.
+    fn foreground_ran(&mut self, jobs: usize, took: Duration, background: Duration) {
+        // Foreground jobs that waited behind background ones are no sign of pressing intake
+        // unless they are more work than what made them wait.
+        if (jobs >= PRESSING_JOBS || took >= PRESSING_TIME) && took >= background {
+            self.pressed = Some(Instant::now());
+        }
+    }
+
+    /// How long until a background write may run: zero when it may now.
+    fn background_wait(&mut self) -> Duration {
+        let now = Instant::now();
+        let quiet_in = match self.pressed {
+            Some(at) => INTAKE_QUIET.saturating_sub(now.duration_since(at)),
+            None => return Duration::ZERO,
+        };
+        if quiet_in.is_zero() {
+            return Duration::ZERO;
+        }
+        let earned = now.duration_since(self.updated).as_nanos() as f64 * BACKGROUND_SHARE;
+        self.nanos = (self.nanos + earned).min(MAX_CREDIT_NANOS);
+        self.updated = now;
+        if self.nanos > 0.0 {
+            return Duration::ZERO;
+        }
+        let earned_in = Duration::from_nanos((-self.nanos / BACKGROUND_SHARE) as u64 + 1);
+        quiet_in.min(earned_in)
+    }
+
+    /// A background write ran for `spent`: charged to the allowance while intake presses.
+    fn background_ran(&mut self, spent: Duration) {
+        if self.pressed.is_some_and(|at| at.elapsed() < INTAKE_QUIET) {
+            self.nanos -= spent.as_nanos() as f64;
+        }
+    }
+}
+
+fn begin(connection: &Connection, last_failure: &LastFailure) {
+    // Another process (e.g. `tern account create`) may hold the write lock for a moment;
+    // busy_timeout already waited, so keep trying rather than fail work that is queued.
+    while let Err(error) = run_cached(connection, "BEGIN IMMEDIATE") {
+        tracing::warn!(%error, "sqlite writer cannot begin a transaction; retrying");
+        record_failure(last_failure, &error);
+        thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Run one background job and charge it.
+fn run_background(
+    connection: &Connection,
+    job: Job,
+    completions: &mut Vec<Completion>,
+    pacing: &mut Pacing,
+) -> Duration {
+    let started = Instant::now();
+    run_job(connection, job, completions);
+    let took = started.elapsed();
+    pacing.background_ran(took);
+    took
+}
+
 fn run(connection: Connection, receiver: mpsc::Receiver<Command>, last_failure: LastFailure) {
     let mut completions: Vec<Completion> = Vec::with_capacity(MAX_BATCH);
-    while let Ok(first) = receiver.recv() {
-        let first = match first {
-            Command::Job(job) => job,
-            Command::Crash => panic!("writer crash requested by a test"),
-        };
-        // Another process (e.g. `tern account create`) may hold the write lock for a moment;
-        // busy_timeout already waited, so keep trying rather than fail work that is queued.
-        while let Err(error) = run_cached(&connection, "BEGIN IMMEDIATE") {
-            tracing::warn!(%error, "sqlite writer cannot begin a transaction; retrying");
-            record_failure(&last_failure, &error);
-            thread::sleep(std::time::Duration::from_millis(50));
-        }
-        run_job(&connection, first, &mut completions);
-        while completions.len() < MAX_BATCH {
-            match receiver.try_recv() {
-                Ok(Command::Job(job)) => run_job(&connection, job, &mut completions),
-                Ok(Command::Crash) => panic!("writer crash requested by a test"),
+    // Background jobs received and not run yet, oldest first.
+    let mut deferred: VecDeque<Job> = VecDeque::new();
+    let mut pacing = Pacing::new();
+    // Every handle is gone: what is deferred runs at once, then the thread ends.
+    let mut disconnected = false;
+    // How long the background jobs of the last transaction took.
+    let mut previous_background = Duration::ZERO;
+    loop {
+        // Wait for a job that may run: any foreground one, or a deferred background one once it
+        // may.
+        let first = if deferred.is_empty() {
+            match receiver.recv() {
+                Ok(command) => Some(command),
                 Err(_) => break,
             }
+        } else if disconnected {
+            None
+        } else {
+            match pacing.background_wait() {
+                wait if wait.is_zero() => None,
+                wait => match receiver.recv_timeout(wait) {
+                    Ok(command) => Some(command),
+                    Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        disconnected = true;
+                        None
+                    }
+                },
+            }
+        };
+        begin(&connection, &last_failure);
+        // Foreground jobs run in this transaction before its first background job, and how long
+        // they took.
+        let mut foreground = (0usize, Duration::ZERO);
+        let mut background = Duration::ZERO;
+        let take = |command: Command,
+                    completions: &mut Vec<Completion>,
+                    deferred: &mut VecDeque<Job>,
+                    foreground: &mut (usize, Duration)| match command {
+            Command::Job(job, Class::Foreground) => {
+                let started = Instant::now();
+                run_job(&connection, job, completions);
+                foreground.0 += 1;
+                foreground.1 += started.elapsed();
+            }
+            Command::Job(job, Class::Background) => deferred.push_back(job),
+            Command::Crash => panic!("writer crash requested by a test"),
+        };
+        if let Some(first) = first {
+            take(first, &mut completions, &mut deferred, &mut foreground);
         }
+        loop {
+            // Every foreground job waiting now, and any background job received meanwhile.
+            while completions.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(command) => take(command, &mut completions, &mut deferred, &mut foreground),
+                    Err(mpsc::TryRecvError::Empty) => break,
+                    Err(mpsc::TryRecvError::Disconnected) => {
+                        disconnected = true;
+                        break;
+                    }
+                }
+            }
+            if background.is_zero() {
+                // What waited for this transaction (not what came while it ran background jobs).
+                pacing.foreground_ran(foreground.0, foreground.1, previous_background);
+            }
+            if completions.len() >= MAX_BATCH || deferred.is_empty() {
+                break;
+            }
+            // One background job if it may run, then look for foreground ones again.
+            if !disconnected && !pacing.background_wait().is_zero() {
+                break;
+            }
+            let job = deferred.pop_front().expect("not empty");
+            background += run_background(&connection, job, &mut completions, &mut pacing);
+        }
+        previous_background = background;
         let committed = run_cached(&connection, "COMMIT").map_err(backend_error);
         if let Err(error) = &committed {
             tracing::error!(%error, "sqlite writer cannot commit; the batch's writes failed");
@@ -217,6 +415,167 @@ fn run(connection: Connection, receiver: mpsc::Receiver<Command>, last_failure: 
         for completion in completions.drain(..) {
             completion(committed.clone());
         }
+        if disconnected && deferred.is_empty() {
+            break;
+        }
     }
     tracing::debug!("sqlite writer stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use super::*;
+
+    fn writer() -> Arc<Writer> {
+        let connection = Connection::open_in_memory().unwrap();
+        connection
+            .execute_batch("CREATE TABLE log (seq INTEGER PRIMARY KEY, who TEXT NOT NULL)")
+            .unwrap();
+        Arc::new(Writer::start(connection))
+    }
+
+    /// Run `work` on a thread named as the delivery runtime's threads are: its writes are
+    /// background writes.
+    fn on_delivery_thread<T: Send + 'static>(
+        work: impl FnOnce(tokio::runtime::Runtime) -> T + Send + 'static,
+    ) -> thread::JoinHandle<T> {
+        thread::Builder::new()
+            .name(DELIVERY_THREAD.into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                work(runtime)
+            })
+            .unwrap()
+    }
+
+    async fn log(writer: &Writer, who: &'static str) {
+        writer
+            .write(move |connection| {
+                connection
+                    .execute("INSERT INTO log (who) VALUES (?1)", [who])
+                    .map_err(backend_error)
+            })
+            .await
+            .unwrap();
+    }
+
+    #[test]
+    fn writes_are_classed_by_the_thread_that_makes_them() {
+        assert_eq!(Class::of_current_thread(), Class::Foreground);
+        let class = on_delivery_thread(|_| Class::of_current_thread())
+            .join()
+            .unwrap();
+        assert_eq!(class, Class::Background);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn waiting_foreground_writes_run_before_a_background_write_sent_earlier() {
+        let writer = writer();
+        // Hold the writer, so that what follows is all waiting when it is free again.
+        let (held, release) = std::sync::mpsc::channel::<()>();
+        let holding = {
+            let writer = Arc::clone(&writer);
+            tokio::spawn(async move {
+                writer
+                    .write(move |_| {
+                        release.recv().unwrap();
+                        Ok::<_, StoreError>(())
+                    })
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let background = {
+            let writer = Arc::clone(&writer);
+            on_delivery_thread(move |runtime| runtime.block_on(log(&writer, "background")))
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let foreground: Vec<_> = (0..4)
+            .map(|_| {
+                let writer = Arc::clone(&writer);
+                tokio::spawn(async move { log(&writer, "foreground").await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        held.send(()).unwrap();
+        holding.await.unwrap().unwrap();
+        for task in foreground {
+            task.await.unwrap();
+        }
+        background.join().unwrap();
+        let order: Vec<String> = writer
+            .write(|connection| {
+                let mut statement = connection
+                    .prepare("SELECT who FROM log ORDER BY seq")
+                    .map_err(backend_error)?;
+                let rows = statement
+                    .query_map([], |row| row.get(0))
+                    .map_err(backend_error)?;
+                rows.collect::<rusqlite::Result<Vec<String>>>()
+                    .map_err(backend_error)
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            order,
+            [
+                "foreground",
+                "foreground",
+                "foreground",
+                "foreground",
+                "background"
+            ]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn background_writes_go_on_while_intake_presses() {
+        let writer = writer();
+        let stop = Arc::new(AtomicBool::new(false));
+        // Intake that presses: many foreground writes waiting at every transaction.
+        let intake: Vec<_> = (0..4 * PRESSING_JOBS)
+            .map(|_| {
+                let (writer, stop) = (Arc::clone(&writer), Arc::clone(&stop));
+                tokio::spawn(async move {
+                    let mut written = 0usize;
+                    while !stop.load(Ordering::Relaxed) {
+                        log(&writer, "foreground").await;
+                        written += 1;
+                    }
+                    written
+                })
+            })
+            .collect();
+        let delivered = Arc::new(AtomicUsize::new(0));
+        let delivery = {
+            let (writer, stop, delivered) = (
+                Arc::clone(&writer),
+                Arc::clone(&stop),
+                Arc::clone(&delivered),
+            );
+            on_delivery_thread(move |runtime| {
+                runtime.block_on(async {
+                    while !stop.load(Ordering::Relaxed) {
+                        log(&writer, "background").await;
+                        delivered.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let during = delivered.load(Ordering::Relaxed);
+        stop.store(true, Ordering::Relaxed);
+        let mut taken = 0;
+        for task in intake {
+            taken += task.await.unwrap();
+        }
+        delivery.join().unwrap();
+        assert!(taken > 0, "intake wrote nothing");
+        assert!(during > 0, "delivery stopped while intake pressed");
+    }
 }
