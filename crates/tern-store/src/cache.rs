@@ -16,11 +16,15 @@ const MAX_ENTRIES: usize = 10_000;
 
 /// An [`AccountStore`] that serves an account found by its token from memory for `ttl` (a change
 /// to an account reaches requests within that time). Unknown tokens are not remembered: each is
-/// looked up again, so that an account created a moment ago is found at once.
+/// looked up again, so that an account created a moment ago is found at once. Lookups of one
+/// token take turns: when its entry is missing or has run out, the requests that want it at the
+/// same moment cost the backend one lookup, not one each.
 pub struct CachedAccounts {
     inner: Arc<dyn AccountStore>,
     ttl: Duration,
     by_token: Mutex<HashMap<[u8; 32], (Account, Instant)>>,
+    /// The turn of each token being looked up now.
+    lookups: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl CachedAccounts {
@@ -32,7 +36,15 @@ impl CachedAccounts {
             inner,
             ttl,
             by_token: Mutex::new(HashMap::new()),
+            lookups: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The account of `hash` if memory has it and it has not run out.
+    fn fresh(&self, hash: &TokenHash) -> Option<Account> {
+        let cache = self.by_token.lock().expect("cache");
+        let (account, at) = cache.get(&hash.0)?;
+        (at.elapsed() < self.ttl && account.token_hash.matches(hash)).then(|| account.clone())
     }
 }
 
@@ -47,12 +59,27 @@ impl AccountStore for CachedAccounts {
     }
 
     async fn account_by_token(&self, hash: TokenHash) -> Result<Option<Account>, StoreError> {
-        if let Some((account, at)) = self.by_token.lock().expect("cache").get(&hash.0)
-            && at.elapsed() < self.ttl
-            && account.token_hash.matches(&hash)
-        {
-            return Ok(Some(account.clone()));
+        if let Some(account) = self.fresh(&hash) {
+            return Ok(Some(account));
         }
+        let turn = Arc::clone(
+            self.lookups
+                .lock()
+                .expect("lookups")
+                .entry(hash.0)
+                .or_default(),
+        );
+        let _turn = turn.lock().await;
+        // Whoever had the turn before may have found it.
+        if let Some(account) = self.fresh(&hash) {
+            return Ok(Some(account));
+        }
+        // However this lookup ends (found, failed, or its request gone), later requests for the
+        // token start from the cache, or take a new turn.
+        let _done = TurnDone {
+            lookups: &self.lookups,
+            token: hash.0,
+        };
         let found = self.inner.account_by_token(hash).await?;
         if let Some(account) = &found {
             let mut cache = self.by_token.lock().expect("cache");
@@ -62,5 +89,19 @@ impl AccountStore for CachedAccounts {
             cache.insert(hash.0, (account.clone(), Instant::now()));
         }
         Ok(found)
+    }
+}
+
+/// Ends a token's turn of lookups when dropped.
+struct TurnDone<'a> {
+    lookups: &'a Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
+    token: [u8; 32],
+}
+
+impl Drop for TurnDone<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut lookups) = self.lookups.lock() {
+            lookups.remove(&self.token);
+        }
     }
 }

@@ -141,9 +141,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 const DELIVERY_NICENESS: i32 = 10;
 
-/// The name of the delivery runtime's threads. The store's writer serves the writes made on
-/// threads of this name as background writes, after the submissions (`DELIVERY_THREAD` in
-/// `tern-store/src/sqlite/writer.rs`): the two must stay the same.
+/// The name of the delivery runtime's threads (as `top -H` and debuggers show them).
 const DELIVERY_THREAD: &str = "tern-delivery";
 
 /// The runtime that delivers: the dispatcher, the simulator, the event applier and the
@@ -152,7 +150,8 @@ const DELIVERY_THREAD: &str = "tern-delivery";
 /// requests (whose answers wait on their commits) before the delivery of what was accepted:
 /// delivery slows down then, but never stops (the scheduler still gives its threads a share,
 /// and all of the CPU once intake pauses). Its writes are the store writer's background writes
-/// (see [`DELIVERY_THREAD`]). Measured in docs/benchmarks.md ("intake first").
+/// (the store's queue and outbox roles make them so). Measured in docs/benchmarks.md ("intake
+/// first").
 fn delivery_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .thread_name(DELIVERY_THREAD)

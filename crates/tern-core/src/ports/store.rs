@@ -134,9 +134,10 @@ pub trait IntakeStore: Send + Sync + 'static {
     /// ([`AcceptError::InsufficientBalance`] and nothing stored when it says no), so that
     /// requests racing on one balance (on one node or several) never overdraw it; an account
     /// stored without a balance is not debited. Without a `charge` (an account with no balance)
-    /// no balance is read. Messages that share one [`Content`] in memory (the recipients of one
-    /// `msg`) share it in the store too: a content is written once. An account that does not
-    /// exist is a [`StoreError::Conflict`], with a charge or without.
+    /// nothing is debited, whatever the stored balance. Messages that share one [`Content`] in
+    /// memory (the recipients of one `msg`) share it in the store too: a content is written
+    /// once. An account that does not exist is a [`StoreError::Conflict`], with a charge or
+    /// without.
     async fn accept(
         &self,
         account: AccountId,

@@ -106,14 +106,14 @@ impl IntakeStore for SqliteStore {
         let _waiting = IntakeGuard::new(&self.intake, messages.len());
         self.writer
             .write(move |connection: &Connection| {
+                // One look at the account per request (the schema's foreign keys are not enforced
+                // on every message row: see `open_connection`).
+                let balance: Option<i64> = connection
+                    .prepare_cached("SELECT balance_micros FROM accounts WHERE id = ?1")
+                    .and_then(|mut s| s.query_row(params![account], |row| row.get(0)).optional())
+                    .map_err(backend_error)?
+                    .ok_or_else(|| StoreError::Conflict(format!("no account {account}")))?;
                 if let Some(price) = charge {
-                    let balance: Option<i64> = connection
-                        .prepare_cached("SELECT balance_micros FROM accounts WHERE id = ?1")
-                        .and_then(|mut s| {
-                            s.query_row(params![account], |row| row.get(0)).optional()
-                        })
-                        .map_err(backend_error)?
-                        .ok_or_else(|| StoreError::Conflict(format!("no account {account}")))?;
                     // An account stored without a balance has nothing to debit.
                     if let Some(balance) = balance.map(Money) {
                         let left = debit(balance, price).ok_or(AcceptError::InsufficientBalance)?;

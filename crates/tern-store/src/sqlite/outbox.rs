@@ -151,7 +151,7 @@ impl OutboxStore for SqliteStore {
     ) -> Result<Vec<ClaimedEntry>, StoreError> {
         let node = self.node.clone();
         self.writer
-            .write(move |connection: &Connection| {
+            .write_background(move |connection: &Connection| {
                 let claim = || -> rusqlite::Result<Vec<ClaimedEntry>> {
                     // The lowest entry of each key only: one in flight per key, in order.
                     let heads: Vec<Head> = connection
@@ -191,7 +191,7 @@ impl OutboxStore for SqliteStore {
 
     async fn finish_entries(&self, outcomes: Vec<(EntryId, Outcome)>) -> Result<(), StoreError> {
         self.writer
-            .write(move |connection: &Connection| {
+            .write_background(move |connection: &Connection| {
                 let finish = || -> rusqlite::Result<()> {
                     let mut delete = connection
                         .prepare_cached("DELETE FROM outbox WHERE id = ?1 RETURNING rendered_id")?;

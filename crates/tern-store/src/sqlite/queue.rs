@@ -166,7 +166,7 @@ impl QueueStore for SqliteStore {
     ) -> Result<Vec<Dispatch>, StoreError> {
         let node = self.node.clone();
         self.writer
-            .write(move |connection: &Connection| {
+            .write_background(move |connection: &Connection| {
                 let mut contents = Contents::new();
                 let due: Vec<StoredMessage> = connection
                     .prepare_cached(&format!(
@@ -208,7 +208,7 @@ impl QueueStore for SqliteStore {
     ) -> Result<Vec<Next>, StoreError> {
         let node = self.node.clone();
         self.writer
-            .write(move |connection: &Connection| {
+            .write_background(move |connection: &Connection| {
                 // The events of one message are decided one after the other on its state in
                 // memory, then recorded with one load and one write (a channel's report often
                 // arrives in the same batch as the send it follows).

@@ -5,9 +5,9 @@
 //! error, and the writer goes on; should the thread itself stop, [`Writer::failure`] says why and
 //! every later write fails at once.
 //!
-//! **Intake first.** A write made from a delivery thread (one named [`DELIVERY_THREAD`]: the
-//! dispatcher, the event applier, the status-report notifier) is a *background* write; any other
-//! (a submission, an account, the readiness probe) is a *foreground* write. Foreground writes run
+//! **Intake first.** A write of delivery ([`Writer::write_background`]: claims of due messages,
+//! events applied, outbox claims and outcomes) is a *background* write; any other
+//! ([`Writer::write`]: a submission, an account, the readiness probe) is a *foreground* write. Foreground writes run
 //! in the next transaction, as before. Intake *presses* when a transaction finds many foreground
 //! writes waiting ([`PRESSING_JOBS`], or [`PRESSING_TIME`] of work), and more foreground work than
 //! the background jobs of the transaction before took (those make foreground writes wait too, and
@@ -43,10 +43,6 @@ type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
 /// Most jobs in one transaction.
 const MAX_BATCH: usize = 1024;
 
-/// The name of the threads whose writes are background writes: the binary's delivery runtime
-/// names its threads so (`DELIVERY_THREAD` in `tern/src/serve.rs`; the two must stay the same).
-pub const DELIVERY_THREAD: &str = "tern-delivery";
-
 /// The share of the writer's time that background writes get while intake presses.
 const BACKGROUND_SHARE: f64 = 0.1;
 
@@ -71,17 +67,6 @@ enum Class {
     Foreground,
     /// Delivery: served in what foreground writes leave, and at least its share.
     Background,
-}
-
-impl Class {
-    /// The class of a write made on the current thread.
-    fn of_current_thread() -> Class {
-        if thread::current().name() == Some(DELIVERY_THREAD) {
-            Class::Background
-        } else {
-            Class::Foreground
-        }
-    }
 }
 
 /// What the writer thread is sent.
@@ -165,10 +150,36 @@ impl Writer {
         let _ = self.jobs.send(Command::Crash);
     }
 
-    /// Run `work` in the next group commit; the result is returned after the commit is durable.
+    /// Run `work` in the next group commit, as a foreground write (someone waits for it: a
+    /// submission); the result is returned after the commit is durable.
     pub async fn write<T, E>(
         &self,
         work: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.send(work, Class::Foreground).await
+    }
+
+    /// [`Writer::write`] for delivery's own work: served after the foreground writes waiting
+    /// while intake presses, and at least its share of the writer's time.
+    pub async fn write_background<T, E>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.send(work, Class::Background).await
+    }
+
+    async fn send<T, E>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        class: Class,
     ) -> Result<T, E>
     where
         T: Send + 'static,
@@ -185,7 +196,7 @@ impl Writer {
             })
         });
         self.jobs
-            .send(Command::Job(job, Class::of_current_thread()))
+            .send(Command::Job(job, class))
             .map_err(|_| E::from(self.closed()))?;
         // An answer dropped unsent: the job panicked (and was undone) or the thread stopped.
         answered.await.map_err(|_| {
@@ -436,41 +447,18 @@ mod tests {
         Arc::new(Writer::start(connection))
     }
 
-    /// Run `work` on a thread named as the delivery runtime's threads are: its writes are
-    /// background writes.
-    fn on_delivery_thread<T: Send + 'static>(
-        work: impl FnOnce(tokio::runtime::Runtime) -> T + Send + 'static,
-    ) -> thread::JoinHandle<T> {
-        thread::Builder::new()
-            .name(DELIVERY_THREAD.into())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                work(runtime)
-            })
-            .unwrap()
-    }
-
+    /// Write `who` into the log: a background write when `who` is "background".
     async fn log(writer: &Writer, who: &'static str) {
-        writer
-            .write(move |connection| {
-                connection
-                    .execute("INSERT INTO log (who) VALUES (?1)", [who])
-                    .map_err(backend_error)
-            })
-            .await
-            .unwrap();
-    }
-
-    #[test]
-    fn writes_are_classed_by_the_thread_that_makes_them() {
-        assert_eq!(Class::of_current_thread(), Class::Foreground);
-        let class = on_delivery_thread(|_| Class::of_current_thread())
-            .join()
-            .unwrap();
-        assert_eq!(class, Class::Background);
+        let work = move |connection: &Connection| {
+            connection
+                .execute("INSERT INTO log (who) VALUES (?1)", [who])
+                .map_err(backend_error)
+        };
+        if who == "background" {
+            writer.write_background(work).await.unwrap();
+        } else {
+            writer.write(work).await.unwrap();
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -492,7 +480,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let background = {
             let writer = Arc::clone(&writer);
-            on_delivery_thread(move |runtime| runtime.block_on(log(&writer, "background")))
+            tokio::spawn(async move { log(&writer, "background").await })
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
         let foreground: Vec<_> = (0..4)
@@ -507,7 +495,7 @@ mod tests {
         for task in foreground {
             task.await.unwrap();
         }
-        background.join().unwrap();
+        background.await.unwrap();
         let order: Vec<String> = writer
             .write(|connection| {
                 let mut statement = connection
@@ -558,13 +546,11 @@ mod tests {
                 Arc::clone(&stop),
                 Arc::clone(&delivered),
             );
-            on_delivery_thread(move |runtime| {
-                runtime.block_on(async {
-                    while !stop.load(Ordering::Relaxed) {
-                        log(&writer, "background").await;
-                        delivered.fetch_add(1, Ordering::Relaxed);
-                    }
-                })
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    log(&writer, "background").await;
+                    delivered.fetch_add(1, Ordering::Relaxed);
+                }
             })
         };
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -574,7 +560,7 @@ mod tests {
         for task in intake {
             taken += task.await.unwrap();
         }
-        delivery.join().unwrap();
+        delivery.await.unwrap();
         assert!(taken > 0, "intake wrote nothing");
         assert!(during > 0, "delivery stopped while intake pressed");
     }

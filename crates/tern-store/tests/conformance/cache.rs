@@ -110,3 +110,62 @@ async fn a_duplicate_token_is_a_conflict_through_the_cache() {
         "{again:?}"
     );
 }
+
+/// The backend under test, counting the lookups by token it is asked for.
+struct Counted {
+    inner: Arc<dyn AccountStore>,
+    lookups: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl AccountStore for Counted {
+    async fn create_account(
+        &self,
+        account: tern_core::account::NewAccount,
+    ) -> Result<tern_core::account::Account, tern_core::ports::StoreError> {
+        self.inner.create_account(account).await
+    }
+    async fn accounts(
+        &self,
+    ) -> Result<Vec<tern_core::account::Account>, tern_core::ports::StoreError> {
+        self.inner.accounts().await
+    }
+    async fn account_by_token(
+        &self,
+        hash: tern_core::account::TokenHash,
+    ) -> Result<Option<tern_core::account::Account>, tern_core::ports::StoreError> {
+        self.lookups
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.account_by_token(hash).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_for_one_token_at_the_same_moment_cost_one_lookup() {
+    let backend = Backend::new();
+    let store = backend.open();
+    let counted = Arc::new(Counted {
+        inner: Arc::clone(&store) as Arc<dyn AccountStore>,
+        lookups: Default::default(),
+    });
+    let cached = Arc::new(CachedAccounts::new(
+        Arc::clone(&counted) as Arc<dyn AccountStore>,
+        CachedAccounts::DEFAULT_TTL,
+    ));
+    let token = ProductToken::generate();
+    let account = cached
+        .create_account(new_account(&token, None))
+        .await
+        .unwrap();
+    let requests: Vec<_> = (0..64)
+        .map(|_| {
+            let cached = Arc::clone(&cached);
+            let hash = token.hash();
+            tokio::spawn(async move { cached.account_by_token(hash).await })
+        })
+        .collect();
+    for request in requests {
+        assert_eq!(request.await.unwrap().unwrap(), Some(account.clone()));
+    }
+    assert_eq!(counted.lookups.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
