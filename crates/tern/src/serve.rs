@@ -101,7 +101,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     let state = Arc::new(AppState {
         submitter,
-        store: Arc::clone(&store),
+        log: Arc::clone(&store) as _,
+        health: Arc::clone(&store) as _,
         clock,
         max_body_bytes: config.max_body_bytes,
     });

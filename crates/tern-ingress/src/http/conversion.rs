@@ -95,7 +95,7 @@ pub async fn post(State(state): State<Arc<AppState>>, request: Request) -> Respo
         Err(error) => return refused(error),
     };
     let recorded = state
-        .store
+        .log
         .record_conversion(
             account.id,
             number_forms(&valid.recipient),

@@ -115,7 +115,7 @@ pub async fn list(
         Err(why) => return error(why),
     };
     let limit = filter.limit;
-    match state.store.messages(account.id, filter).await {
+    match state.log.messages(account.id, filter).await {
         Ok(records) => {
             let next = (records.len() == limit)
                 .then(|| records.last().map(|r| r.message.id.to_string()))

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures_util::FutureExt;
 use tern_core::error_code::{RequestError, Surface};
-use tern_core::ports::Store;
+use tern_core::ports::{MessageLogStore, StoreHealth};
 use tern_core::submitter::{Clock, Submitter};
 use tern_proto::cm::response::SubmitResponse;
 
@@ -25,8 +25,10 @@ use tern_proto::cm::response::SubmitResponse;
 pub struct AppState {
     /// Authenticates requests and takes submissions in (every surface's one path).
     pub submitter: Submitter,
-    /// For what is not a submission: conversions, the message log, readiness.
-    pub store: Arc<dyn Store>,
+    /// The message log and conversions recorded on it.
+    pub log: Arc<dyn MessageLogStore>,
+    /// Whether the store accepts writes (`/ready`).
+    pub health: Arc<dyn StoreHealth>,
     pub clock: Arc<dyn Clock>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
@@ -137,7 +139,7 @@ async fn health() -> Response {
 /// `200 ready` only while the store accepts writes (a real write, at most about once a second);
 /// else `503` with the reason, also logged. Load balancers and orchestrators route by this.
 async fn ready(State(state): State<Arc<AppState>>) -> Response {
-    match state.store.ready().await {
+    match state.health.ready().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(error) => {
             tracing::error!(%error, "not ready: the store does not accept writes");
