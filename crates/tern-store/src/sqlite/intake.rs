@@ -15,6 +15,31 @@ use tern_core::ports::{AcceptError, IntakeStore, StoreError};
 use super::rows::millis;
 use super::{SqliteStore, backend_error};
 
+/// Messages inserted by one statement: a statement run per row cost more than the row itself
+/// (docs/benchmarks.md).
+const ROWS_PER_INSERT: usize = 32;
+
+/// The columns of a `messages` row as intake writes it, and the values of one row.
+const MESSAGE_INSERT: &str = "INSERT INTO messages (id, account_id, recipient, content_id, parts,
+    reference, channels, accepted_at, valid_until, price_micros, state, channel_index, attempt,
+    due_at, events, has_groupings) VALUES ";
+const MESSAGE_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, 0, ?, 0, ?)";
+/// The values of one row of [`MESSAGE_ROW`].
+const MESSAGE_VALUES: usize = 12;
+
+/// The statement that inserts `rows` messages.
+fn message_insert(rows: usize) -> String {
+    let mut sql = String::with_capacity(MESSAGE_INSERT.len() + rows * (MESSAGE_ROW.len() + 2));
+    sql.push_str(MESSAGE_INSERT);
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(MESSAGE_ROW);
+    }
+    sql
+}
+
 /// Insert accepted messages, queued and due at once. Messages that share one [`Content`] in
 /// memory (the recipients of one `msg`) share one `contents` row.
 fn insert_messages(connection: &Connection, messages: &[NewMessage]) -> rusqlite::Result<()> {
@@ -23,13 +48,8 @@ fn insert_messages(connection: &Connection, messages: &[NewMessage]) -> rusqlite
             custom_grouping1, custom_grouping2, custom_grouping3, udh)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
-    let mut insert = connection.prepare_cached(
-        "INSERT INTO messages (id, account_id, recipient, content_id, parts, reference, channels,
-            accepted_at, valid_until, price_micros, state, channel_index, attempt, due_at, events,
-            has_groupings)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', 0, 0, ?8, 0, ?11)",
-    )?;
     let mut stored: HashMap<*const Content, i64> = HashMap::new();
+    let mut content_ids = Vec::with_capacity(messages.len());
     for message in messages {
         let key = Arc::as_ptr(&message.content);
         let content_id = match stored.get(&key) {
@@ -54,19 +74,47 @@ fn insert_messages(connection: &Connection, messages: &[NewMessage]) -> rusqlite
                 id
             }
         };
-        insert.execute(params![
-            message.id.0.as_bytes().as_slice(),
-            message.account_id,
-            message.recipient,
+        content_ids.push(content_id);
+    }
+    // Full statements of ROWS_PER_INSERT rows, then one row at a time: two statements to keep
+    // prepared, whatever the request's size.
+    let full = messages.len() / ROWS_PER_INSERT * ROWS_PER_INSERT;
+    let rows = messages.iter().zip(&content_ids);
+    let (mut many, mut one) = (None, None);
+    for (index, (message, content_id)) in rows.enumerate() {
+        let (statement, size) = if index < full {
+            (&mut many, ROWS_PER_INSERT)
+        } else {
+            (&mut one, 1)
+        };
+        let insert = match statement {
+            Some(insert) => insert,
+            None => statement.insert(connection.prepare_cached(&message_insert(size))?),
+        };
+        let channels = tern_core::channel::Channel::join(&message.channels);
+        let accepted_at = millis(message.accepted_at);
+        let values: [&dyn rusqlite::ToSql; MESSAGE_VALUES] = [
+            &message.id.0.as_bytes().as_slice(),
+            &message.account_id,
+            &message.recipient,
             content_id,
-            message.parts,
-            message.reference,
-            tern_core::channel::Channel::join(&message.channels),
-            millis(message.accepted_at),
-            millis(message.valid_until),
-            message.price.micros(),
-            message.content.custom_groupings.iter().any(Option::is_some),
-        ])?;
+            &message.parts,
+            &message.reference,
+            &channels,
+            &accepted_at,
+            &millis(message.valid_until),
+            &message.price.micros(),
+            // Due at once.
+            &accepted_at,
+            &message.content.custom_groupings.iter().any(Option::is_some),
+        ];
+        let first = (index % size) * MESSAGE_VALUES + 1;
+        for (offset, value) in values.into_iter().enumerate() {
+            insert.raw_bind_parameter(first + offset, value)?;
+        }
+        if (index + 1) % size == 0 {
+            insert.raw_execute()?;
+        }
     }
     Ok(())
 }

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use jiff::SignedDuration;
+
 use tern_core::account::AccountId;
 use tern_core::channel::Channel;
 use tern_core::message::{Content, DeliveryState, MessageId, NewMessage};
@@ -361,4 +363,59 @@ async fn messages_of_an_account_that_does_not_exist_are_a_conflict_and_nothing_i
         );
     }
     assert!(store.claim_due(now, 10, LEASE).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn every_message_of_a_large_request_is_stored_as_accepted() {
+    let backend = Backend::new();
+    let store = backend.open();
+    let account = account(&*store, None).await;
+    let now = now();
+    // More messages than a backend may write in one statement, and not a multiple of it; every
+    // field differs from one message to the next.
+    let messages: Vec<NewMessage> = (0..101u32)
+        .map(|n| {
+            let content = Arc::new(Content {
+                from: format!("S{n}"),
+                body: format!("body {n}"),
+                body_type: (n % 2 == 0).then(|| "AUTO".to_owned()),
+                dcs: (n % 3 == 0).then_some(8),
+                app_key: None,
+                rich_content: None,
+                custom_groupings: [(n % 5 == 0).then(|| format!("g{n}")), None, None],
+                udh: (n % 7 == 0).then(|| vec![0x05, 0x00, 0x03, n as u8, 0x02, 0x01]),
+            });
+            NewMessage {
+                recipient: format!("00316{n:08}"),
+                content,
+                parts: 1 + n % 4,
+                reference: (n % 2 == 1).then(|| format!("ref{n}")),
+                valid_until: now + SignedDuration::from_mins(i64::from(n) + 1),
+                ..message(
+                    account.id,
+                    if n % 2 == 0 {
+                        &[Channel::Sms]
+                    } else {
+                        &[Channel::WhatsApp, Channel::Sms]
+                    },
+                    Money(i64::from(n)),
+                    now,
+                )
+            }
+        })
+        .collect();
+    store
+        .accept(account.id, None, messages.clone())
+        .await
+        .unwrap();
+    let mut logged: Vec<NewMessage> = log(&*store, account.id)
+        .await
+        .into_iter()
+        .map(|record| record.message)
+        .collect();
+    logged.sort_by_key(|message| message.id);
+    let mut expected = messages;
+    expected.sort_by_key(|message| message.id);
+    assert_eq!(logged, expected);
+    assert_eq!(store.claim_due(now, 1000, LEASE).await.unwrap().len(), 101);
 }
