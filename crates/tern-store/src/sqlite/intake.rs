@@ -112,7 +112,7 @@ fn insert_messages(connection: &Connection, messages: &[NewMessage]) -> rusqlite
         for (offset, value) in values.into_iter().enumerate() {
             insert.raw_bind_parameter(first + offset, value)?;
         }
-        if (index + 1) % size == 0 {
+        if (index + 1).is_multiple_of(size) {
             insert.raw_execute()?;
         }
     }
