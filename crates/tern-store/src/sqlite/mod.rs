@@ -103,7 +103,14 @@ fn open_connection(path: &Path, role: Role) -> rusqlite::Result<Connection> {
             "journal_mode is {mode}, not WAL"
         )));
     }
-    connection.pragma_update(None, "synchronous", "FULL")?;
+    // The writer's commits are made durable by its sync thread before they are answered
+    // (`writer::WalSync`), so that the writer need not wait for the disk between transactions;
+    // every other connection syncs what it writes itself (the checkpointer's checkpoints).
+    let synchronous = match role {
+        Role::Writer => "NORMAL",
+        Role::Reader | Role::Checkpointer => "FULL",
+    };
+    connection.pragma_update(None, "synchronous", synchronous)?;
     connection.pragma_update(None, "fullfsync", "ON")?;
     connection.pragma_update(None, "checkpoint_fullfsync", "ON")?;
     if role == Role::Writer {
@@ -162,7 +169,7 @@ impl SqliteStore {
             readers.push(open_connection(&path, Role::Reader).map_err(backend_error)?);
         }
         Ok(SqliteStore {
-            writer: Writer::start(connection),
+            writer: Writer::start_with(connection, Box::new(writer::WalSync::of(&path))),
             intake: Arc::new(AtomicUsize::new(0)),
             _checkpointer: checkpointer,
             readers: Arc::new(Mutex::new(readers)),

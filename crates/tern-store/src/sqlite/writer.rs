@@ -18,12 +18,25 @@
 //! lighter intake, and once a burst is over, background writes run whenever they are waiting, as
 //! before, so that delivery keeps up with a steady intake the machine can carry.
 //!
+//! **Durable before answered, without the writer waiting.** The writer's connection commits
+//! without syncing (`synchronous=NORMAL`, WAL); each committed batch's answers go to a sync
+//! thread, which makes everything written so far durable ([`Durability::sync`]: `fdatasync` of
+//! the write-ahead log, whose frames hold every commit) and only then answers them, while the
+//! writer runs the next transaction. Batches that commit while a sync runs share the next one.
+//! Answers still come only once their commit is on disk; a commit is visible to the store's
+//! readers before that, but nothing leaves the gateway on the strength of a write until that
+//! write's own answer (a claim, an event, an outbox entry) came. A sync that fails stops the
+//! store: that batch and every later one is answered with an error and [`Writer::failure`] says
+//! why (whether the OS kept the pages is unknown after a failed sync).
+//!
 //! Writes of one class run in the order they were made. A write made after another one was
 //! answered always runs after it (answers come only after the commit), so reordering writes that
 //! wait at the same time changes nothing any caller can observe.
 
 use std::collections::VecDeque;
+use std::fs::File;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -69,6 +82,56 @@ enum Class {
     Background,
 }
 
+/// Makes the writer's commits durable.
+pub trait Durability: Send + 'static {
+    /// Return once everything committed before the call is on disk.
+    fn sync(&mut self) -> std::io::Result<()>;
+}
+
+/// Commits that are durable when they return (an in-memory database, or a connection at
+/// `synchronous=FULL`): nothing more to do.
+#[cfg(test)]
+pub struct DurableCommits;
+
+#[cfg(test)]
+impl Durability for DurableCommits {
+    fn sync(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `fdatasync` of the write-ahead log (the database's `-wal` file), where WAL mode appends
+/// every commit's pages: after it, every commit made before is on disk. (The log is checkpointed
+/// into the database by SQLite, which syncs both around each checkpoint.) The standard library's
+/// `sync_data` is the platform's full sync (`F_FULLFSYNC` on macOS).
+pub struct WalSync {
+    path: PathBuf,
+    file: Option<File>,
+}
+
+impl WalSync {
+    /// The log of the database at `database`.
+    pub fn of(database: &std::path::Path) -> WalSync {
+        let mut path = database.as_os_str().to_owned();
+        path.push("-wal");
+        WalSync {
+            path: PathBuf::from(path),
+            file: None,
+        }
+    }
+}
+
+impl Durability for WalSync {
+    fn sync(&mut self) -> std::io::Result<()> {
+        if self.file.is_none() {
+            // The log exists once the writer committed (WAL mode keeps it while the store's
+            // connections are open).
+            self.file = Some(File::options().read(true).write(true).open(&self.path)?);
+        }
+        self.file.as_ref().expect("opened above").sync_data()
+    }
+}
+
 /// What the writer thread is sent.
 enum Command {
     Job(Job, Class),
@@ -111,18 +174,32 @@ impl Drop for FailureGuard {
 }
 
 impl Writer {
-    /// Start the writer on `connection`.
+    /// Start the writer on `connection`, whose commits are durable when they return.
+    #[cfg(test)]
     pub fn start(connection: Connection) -> Writer {
+        Writer::start_with(connection, Box::new(DurableCommits))
+    }
+
+    /// Start the writer on `connection`, whose commits `durability` makes durable.
+    pub fn start_with(connection: Connection, durability: Box<dyn Durability>) -> Writer {
         let (jobs, receiver) = mpsc::channel::<Command>();
         let failure = Arc::new(Mutex::new(None));
         let guard = FailureGuard(Arc::clone(&failure));
         let last_failed_commit: LastFailure = Arc::new(Mutex::new(None));
         let last = Arc::clone(&last_failed_commit);
+        let (committed, to_sync) = mpsc::channel::<Vec<Completion>>();
+        {
+            let (failure, last) = (Arc::clone(&failure), Arc::clone(&last_failed_commit));
+            thread::Builder::new()
+                .name("tern-sqlite-sync".into())
+                .spawn(move || run_sync(to_sync, durability, failure, last))
+                .expect("spawn sync thread");
+        }
         thread::Builder::new()
             .name("tern-sqlite-writer".into())
             .spawn(move || {
                 let _guard = guard;
-                run(connection, receiver, last)
+                run(connection, receiver, last, committed)
             })
             .expect("spawn writer thread");
         Writer {
@@ -337,7 +414,49 @@ fn run_background(
     took
 }
 
-fn run(connection: Connection, receiver: mpsc::Receiver<Command>, last_failure: LastFailure) {
+/// Answer committed batches once [`Durability::sync`] made them durable, in commit order; every
+/// batch that waits when a sync starts is answered by it.
+fn run_sync(
+    batches: mpsc::Receiver<Vec<Completion>>,
+    mut durability: Box<dyn Durability>,
+    failure: Arc<Mutex<Option<String>>>,
+    last_failure: LastFailure,
+) {
+    let mut failed: Option<String> = None;
+    while let Ok(first) = batches.recv() {
+        let mut waiting = vec![first];
+        while let Ok(more) = batches.try_recv() {
+            waiting.push(more);
+        }
+        if failed.is_none()
+            && let Err(error) = durability.sync()
+        {
+            let why = format!(
+                "the store cannot make its writes durable (sync of the write-ahead log failed: {error}); no write is answered as stored any more"
+            );
+            tracing::error!("{why}");
+            record_failure(&last_failure, &why);
+            if let Ok(mut failure) = failure.lock() {
+                *failure = Some(why.clone());
+            }
+            failed = Some(why);
+        }
+        let outcome = match &failed {
+            None => Ok(()),
+            Some(why) => Err(StoreError::Backend(why.clone())),
+        };
+        for completion in waiting.into_iter().flatten() {
+            completion(outcome.clone());
+        }
+    }
+}
+
+fn run(
+    connection: Connection,
+    receiver: mpsc::Receiver<Command>,
+    last_failure: LastFailure,
+    to_sync: mpsc::Sender<Vec<Completion>>,
+) {
     let mut completions: Vec<Completion> = Vec::with_capacity(MAX_BATCH);
     // Background jobs received and not run yet, oldest first.
     let mut deferred: VecDeque<Job> = VecDeque::new();
@@ -417,14 +536,25 @@ fn run(connection: Connection, receiver: mpsc::Receiver<Command>, last_failure: 
             background += run_background(&connection, job, &mut completions, &mut pacing);
         }
         previous_background = background;
-        let committed = run_cached(&connection, "COMMIT").map_err(backend_error);
-        if let Err(error) = &committed {
-            tracing::error!(%error, "sqlite writer cannot commit; the batch's writes failed");
-            record_failure(&last_failure, error);
-            let _ = connection.execute_batch("ROLLBACK");
-        }
-        for completion in completions.drain(..) {
-            completion(committed.clone());
+        match run_cached(&connection, "COMMIT").map_err(backend_error) {
+            // Answered once durable, by the sync thread (which outlives every batch sent).
+            Ok(()) => {
+                let batch = std::mem::replace(&mut completions, Vec::with_capacity(MAX_BATCH));
+                if let Err(mpsc::SendError(batch)) = to_sync.send(batch) {
+                    let stopped = StoreError::Backend("the store's sync thread stopped".into());
+                    for completion in batch {
+                        completion(Err(stopped.clone()));
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "sqlite writer cannot commit; the batch's writes failed");
+                record_failure(&last_failure, &error);
+                let _ = connection.execute_batch("ROLLBACK");
+                for completion in completions.drain(..) {
+                    completion(Err(error.clone()));
+                }
+            }
         }
         if disconnected && deferred.is_empty() {
             break;
@@ -563,5 +693,96 @@ mod tests {
         delivery.await.unwrap();
         assert!(taken > 0, "intake wrote nothing");
         assert!(during > 0, "delivery stopped while intake pressed");
+    }
+
+    /// A sync that waits until the test lets it finish, and fails when told to.
+    struct HeldSync {
+        go: std::sync::mpsc::Receiver<std::io::Result<()>>,
+        syncs: Arc<AtomicUsize>,
+    }
+
+    impl Durability for HeldSync {
+        fn sync(&mut self) -> std::io::Result<()> {
+            self.syncs.fetch_add(1, Ordering::SeqCst);
+            self.go.recv().unwrap_or(Ok(()))
+        }
+    }
+
+    fn held_writer() -> (
+        Arc<Writer>,
+        std::sync::mpsc::Sender<std::io::Result<()>>,
+        Arc<AtomicUsize>,
+    ) {
+        let connection = Connection::open_in_memory().unwrap();
+        connection
+            .execute_batch("CREATE TABLE log (seq INTEGER PRIMARY KEY, who TEXT NOT NULL)")
+            .unwrap();
+        let (go, held) = std::sync::mpsc::channel();
+        let syncs = Arc::new(AtomicUsize::new(0));
+        let durability = HeldSync {
+            go: held,
+            syncs: Arc::clone(&syncs),
+        };
+        (
+            Arc::new(Writer::start_with(connection, Box::new(durability))),
+            go,
+            syncs,
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_is_answered_only_after_the_sync_that_covers_it() {
+        let (writer, go, syncs) = held_writer();
+        let first = {
+            let writer = Arc::clone(&writer);
+            tokio::spawn(async move { log(&writer, "first").await })
+        };
+        // Committed, and its sync started: not answered while the sync runs.
+        while syncs.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // The writer goes on meanwhile: a second write commits while the first one's sync runs.
+        let second = {
+            let writer = Arc::clone(&writer);
+            tokio::spawn(async move { log(&writer, "second").await })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!first.is_finished(), "answered before its sync finished");
+        assert!(!second.is_finished());
+        go.send(Ok(())).unwrap();
+        first.await.unwrap();
+        // The second write's commit came after the first sync began: it waits for one more.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            !second.is_finished(),
+            "answered by a sync that began before its commit"
+        );
+        go.send(Ok(())).unwrap();
+        second.await.unwrap();
+        assert_eq!(syncs.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_sync_fails_its_writes_and_every_later_one() {
+        let (writer, go, _syncs) = held_writer();
+        go.send(Err(std::io::Error::other("disk gone"))).unwrap();
+        let work = |connection: &Connection| {
+            connection
+                .execute("INSERT INTO log (who) VALUES ('x')", [])
+                .map_err(backend_error)
+        };
+        let failed = writer.write(work).await;
+        assert!(
+            matches!(&failed, Err(StoreError::Backend(why)) if why.contains("disk gone")),
+            "{failed:?}"
+        );
+        assert!(
+            writer
+                .failure()
+                .is_some_and(|why| why.contains("disk gone"))
+        );
+        // No later write is answered as stored, whatever the next sync would say.
+        go.send(Ok(())).unwrap();
+        assert!(writer.write(work).await.is_err());
     }
 }
