@@ -164,16 +164,13 @@ pub fn first_rejection(outcomes: &[RecipientOutcome]) -> Option<&Rejection> {
     })
 }
 
-/// The total the account is debited for the accepted messages.
-pub fn total_price(outcomes: &[RecipientOutcome]) -> Money {
+/// What `messages` cost together (saturating: no sum of prices wraps into a credit).
+pub fn total_price(messages: &[NewMessage]) -> Money {
     Money(
-        outcomes
+        messages
             .iter()
-            .map(|o| match o {
-                RecipientOutcome::Accepted(message) => message.price.micros(),
-                RecipientOutcome::Rejected { .. } => 0,
-            })
-            .sum(),
+            .map(|message| message.price.micros())
+            .fold(0i64, i64::saturating_add),
     )
 }
 
@@ -476,7 +473,7 @@ fn check_msg(
         content: Arc::new(Content {
             from,
             body: content,
-            body_type: body_type.map(|t| body_type_name(t).to_owned()),
+            body_type: body_type.map(|t| t.to_string()),
             dcs,
             app_key,
             rich_content: msg.rich_content_json.clone(),
@@ -534,14 +531,6 @@ fn check_channel_limits(
         }
     }
     Ok(())
-}
-
-fn body_type_name(body_type: BodyType) -> &'static str {
-    match body_type {
-        BodyType::Auto => "AUTO",
-        BodyType::Text => "TEXT",
-        BodyType::Binary => "BINARY",
-    }
 }
 
 /// A reference is 1 to 32 letters, digits, `-` or `_`.

@@ -13,7 +13,6 @@ use tern_proto::cm::submission::SubmitRequest;
 use crate::account::Account;
 use crate::error_code::{Rejection, RequestError, Surface};
 use crate::message::{MessageId, NewMessage};
-use crate::money::Money;
 use crate::ports::{AcceptError, AccountStore, IntakeStore};
 use crate::short_message::{self, ShortMessage};
 use crate::submission::{self, RecipientOutcome, RecipientResult, SubmissionPolicy};
@@ -211,14 +210,7 @@ impl Submitter {
         // Once handed to the store the write commits whether or not this future is still awaited
         // (a client that disconnects drops it): the dispatcher is woken in either case.
         let _wake = WakeOnDrop(&*self.wake);
-        let charge = account.balance.map(|_| {
-            Money(
-                accepted
-                    .iter()
-                    .map(|message| message.price.micros())
-                    .fold(0i64, i64::saturating_add),
-            )
-        });
+        let charge = account.balance.map(|_| submission::total_price(&accepted));
         match self.intake.accept(account.id, charge, accepted).await {
             Ok(()) => Ok(()),
             Err(AcceptError::InsufficientBalance) => Err(RequestError::InsufficientBalance),

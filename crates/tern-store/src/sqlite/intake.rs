@@ -2,8 +2,8 @@
 //! transaction of the writer's group commit.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -26,6 +26,10 @@ const MESSAGE_INSERT: &str = "INSERT INTO messages (id, account_id, recipient, c
 const MESSAGE_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, 0, ?, 0, ?)";
 /// The values of one row of [`MESSAGE_ROW`].
 const MESSAGE_VALUES: usize = 12;
+
+/// The statements intake inserts messages with, built once: [`ROWS_PER_INSERT`] rows, and one.
+static MESSAGE_INSERTS: LazyLock<[String; 2]> =
+    LazyLock::new(|| [message_insert(ROWS_PER_INSERT), message_insert(1)]);
 
 /// The statement that inserts `rows` messages.
 fn message_insert(rows: usize) -> String {
@@ -89,7 +93,10 @@ fn insert_messages(connection: &Connection, messages: &[NewMessage]) -> rusqlite
         };
         let insert = match statement {
             Some(insert) => insert,
-            None => statement.insert(connection.prepare_cached(&message_insert(size))?),
+            None => {
+                let sql = &MESSAGE_INSERTS[usize::from(size == 1)];
+                statement.insert(connection.prepare_cached(sql)?)
+            }
         };
         let channels = tern_core::channel::Channel::join(&message.channels);
         let accepted_at = millis(message.accepted_at);
