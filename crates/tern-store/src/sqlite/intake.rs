@@ -20,7 +20,11 @@ use super::{SqliteStore, backend_error};
 const ROWS_PER_INSERT: usize = 32;
 
 /// The columns of a `messages` row as intake writes it, and the values of one row.
-const MESSAGE_INSERT: &str = "INSERT INTO messages (id, account_id, recipient, content_id, parts,
+/// `OR ROLLBACK`: a statement of many rows that may fail half-way needs a journal to undo its
+/// rows alone; intake has none to undo alone (see `accept`), so a conflict (an id stored twice,
+/// which the ids' randomness rules out) ends the whole transaction instead.
+const MESSAGE_INSERT: &str =
+    "INSERT OR ROLLBACK INTO messages (id, account_id, recipient, content_id, parts,
     reference, channels, accepted_at, valid_until, price_micros, state, channel_index, attempt,
     due_at, events, has_groupings) VALUES ";
 const MESSAGE_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, 0, ?, 0, ?)";
@@ -159,32 +163,40 @@ impl IntakeStore for SqliteStore {
         messages: Vec<NewMessage>,
     ) -> Result<(), AcceptError> {
         let _waiting = IntakeGuard::new(&self.intake, messages.len());
+        // No savepoint per request: what can refuse a request (no account, too low a balance) is
+        // decided before anything is written; the writes after it fail only when the store does.
         self.writer
-            .write(move |connection: &Connection| {
-                // One look at the account per request (the schema's foreign keys are not enforced
-                // on every message row: see `open_connection`).
-                let balance: Option<i64> = connection
-                    .prepare_cached("SELECT balance_micros FROM accounts WHERE id = ?1")
-                    .and_then(|mut s| s.query_row(params![account], |row| row.get(0)).optional())
-                    .map_err(backend_error)?
-                    .ok_or_else(|| StoreError::Conflict(format!("no account {account}")))?;
-                if let Some(price) = charge {
+            .write_unguarded(
+                move |connection: &Connection| {
+                    // One look at the account per request (the schema's foreign keys are not
+                    // enforced on every message row: see `open_connection`).
+                    let balance: Option<i64> = connection
+                        .prepare_cached("SELECT balance_micros FROM accounts WHERE id = ?1")
+                        .and_then(|mut s| {
+                            s.query_row(params![account], |row| row.get(0)).optional()
+                        })
+                        .map_err(backend_error)?
+                        .ok_or_else(|| StoreError::Conflict(format!("no account {account}")))?;
                     // An account stored without a balance has nothing to debit.
-                    if let Some(balance) = balance.map(Money) {
-                        let left = debit(balance, price).ok_or(AcceptError::InsufficientBalance)?;
-                        if left != balance {
-                            connection
-                                .prepare_cached(
-                                    "UPDATE accounts SET balance_micros = ?2 WHERE id = ?1",
-                                )
-                                .and_then(|mut s| s.execute(params![account, left.micros()]))
-                                .map_err(backend_error)?;
+                    match (charge, balance.map(Money)) {
+                        (Some(price), Some(balance)) => {
+                            let left =
+                                debit(balance, price).ok_or(AcceptError::InsufficientBalance)?;
+                            Ok((left != balance).then_some(left))
                         }
+                        _ => Ok(None),
                     }
-                }
-                insert_messages(connection, &messages).map_err(backend_error)?;
-                Ok(())
-            })
+                },
+                move |connection: &Connection, debited: Option<Money>| {
+                    if let Some(left) = debited {
+                        connection
+                            .prepare_cached("UPDATE accounts SET balance_micros = ?2 WHERE id = ?1")
+                            .and_then(|mut s| s.execute(params![account, left.micros()]))
+                            .map_err(backend_error)?;
+                    }
+                    insert_messages(connection, &messages).map_err(backend_error)
+                },
+            )
             .await
     }
 }

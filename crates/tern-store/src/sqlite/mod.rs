@@ -5,6 +5,7 @@ mod accounts;
 mod checkpointer;
 mod intake;
 mod log;
+mod memory;
 mod outbox;
 mod queue;
 mod rows;
@@ -22,6 +23,7 @@ use rusqlite::{Connection, OpenFlags, params};
 use tern_core::ports::{NodeId, StoreError, StoreHealth};
 
 use checkpointer::Checkpointer;
+pub use memory::use_mimalloc;
 use rows::millis;
 use writer::Writer;
 
@@ -84,6 +86,7 @@ enum Role {
 /// rather than left to SQLite's defaults: WAL, `synchronous=FULL` (a committed transaction
 /// survives power loss), and `fullfsync` (on macOS a plain fsync does not reach the disk).
 fn open_connection(path: &Path, role: Role) -> rusqlite::Result<Connection> {
+    use_mimalloc();
     let connection = match role {
         Role::Reader => Connection::open_with_flags(
             path,

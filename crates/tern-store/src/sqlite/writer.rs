@@ -50,8 +50,11 @@ use super::backend_error;
 
 /// Called with the commit's result once the job's transaction has ended.
 type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-/// A unit of work: runs inside the batch transaction and returns its completion.
-type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+/// A unit of work: runs inside the batch transaction and returns its completion. A job that
+/// leaves the transaction unusable (an unguarded write that failed after writing, see
+/// [`Writer::write_unguarded`]) says why in `spoiled`: the transaction is then rolled back and
+/// every job in it fails.
+type Job = Box<dyn FnOnce(&Connection, &mut Option<StoreError>) -> Completion + Send>;
 
 /// Most jobs in one transaction.
 const MAX_BATCH: usize = 1024;
@@ -253,6 +256,62 @@ impl Writer {
         self.send(work, Class::Background).await
     }
 
+    /// A foreground write without a savepoint of its own, for intake, where a savepoint per
+    /// request cost a tenth of the writer's time (the undo copies of every page it touched;
+    /// docs/benchmarks.md). `check` only reads and decides: its error is the job's answer and
+    /// leaves the transaction as it was (a `check` that wrote anything is treated as a failed
+    /// `write`). `write` writes what `check` decided; should it fail, or either panic, nothing of
+    /// the transaction can be kept: it is rolled back and every job in it is answered with the
+    /// error. `write` therefore fails only when the store does (a full disk, an I/O error), when
+    /// the other jobs would fail too.
+    pub async fn write_unguarded<C, T, E>(
+        &self,
+        check: impl FnOnce(&Connection) -> Result<C, E> + Send + 'static,
+        write: impl FnOnce(&Connection, C) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.submit(
+            move |connection: &Connection, spoiled: &mut Option<StoreError>| {
+                let before = connection.total_changes();
+                let outcome = catch_unwind(AssertUnwindSafe(|| {
+                    let checked = check(connection);
+                    if connection.total_changes() != before {
+                        return Err(Err(StoreError::Backend(
+                            "an unguarded write's check wrote to the store".into(),
+                        )));
+                    }
+                    match checked {
+                        Ok(checked) => write(connection, checked).map_err(Err),
+                        Err(refused) => Err(Ok(refused)),
+                    }
+                }));
+                match outcome {
+                    Ok(Ok(written)) => Ok(written),
+                    // Refused by the check: nothing was written.
+                    Ok(Err(Ok(refused))) => Err(refused),
+                    Ok(Err(Err(failed))) => {
+                        *spoiled = Some(failed.clone());
+                        Err(E::from(failed))
+                    }
+                    Err(panic) => {
+                        let why = StoreError::Backend(format!(
+                            "a store write panicked ({}); its transaction was rolled back",
+                            panic_cause(panic.as_ref())
+                        ));
+                        tracing::error!("{why}");
+                        *spoiled = Some(why.clone());
+                        Err(E::from(why))
+                    }
+                }
+            },
+            Class::Foreground,
+        )
+        .await
+    }
+
     async fn send<T, E>(
         &self,
         work: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
@@ -262,9 +321,28 @@ impl Writer {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        self.submit(
+            move |connection: &Connection, _: &mut Option<StoreError>| {
+                in_savepoint(connection, work)
+            },
+            class,
+        )
+        .await
+    }
+
+    /// Send `run` to the writer and wait for its answer, given once its transaction ended.
+    async fn submit<T, E>(
+        &self,
+        run: impl FnOnce(&Connection, &mut Option<StoreError>) -> Result<T, E> + Send + 'static,
+        class: Class,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
         let (answer, answered) = oneshot::channel::<Result<T, E>>();
-        let job: Job = Box::new(move |connection: &Connection| {
-            let result = in_savepoint(connection, work);
+        let job: Job = Box::new(move |connection: &Connection, spoiled| {
+            let result = run(connection, spoiled);
             Box::new(move |committed: Result<(), StoreError>| {
                 let _ = answer.send(match committed {
                     Ok(()) => result,
@@ -315,17 +393,28 @@ fn run_cached(connection: &Connection, sql: &str) -> rusqlite::Result<()> {
     connection.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
+/// What a panic carried, for the log.
+fn panic_cause(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown")
+}
+
 /// Run one job; a job that panics is undone (its savepoint rolled back) and answered by the
-/// dropping of its answer, and the batch goes on.
-fn run_job(connection: &Connection, job: Job, completions: &mut Vec<Completion>) {
-    match catch_unwind(AssertUnwindSafe(|| job(connection))) {
+/// dropping of its answer, and the batch goes on. A job that spoils the transaction says so in
+/// `spoiled`.
+fn run_job(
+    connection: &Connection,
+    job: Job,
+    completions: &mut Vec<Completion>,
+    spoiled: &mut Option<StoreError>,
+) {
+    match catch_unwind(AssertUnwindSafe(|| job(connection, spoiled))) {
         Ok(completion) => completions.push(completion),
         Err(panic) => {
-            let cause = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("unknown");
+            let cause = panic_cause(panic.as_ref());
             tracing::error!(%cause, "a store write job panicked; it was undone");
             // The job may have panicked inside its savepoint.
             let _ = connection.execute_batch("ROLLBACK TO job; RELEASE job");
@@ -406,9 +495,10 @@ fn run_background(
     job: Job,
     completions: &mut Vec<Completion>,
     pacing: &mut Pacing,
+    spoiled: &mut Option<StoreError>,
 ) -> Duration {
     let started = Instant::now();
-    run_job(connection, job, completions);
+    run_job(connection, job, completions, spoiled);
     let took = started.elapsed();
     pacing.background_ran(took);
     took
@@ -493,13 +583,17 @@ fn run(
         // they took.
         let mut foreground = (0usize, Duration::ZERO);
         let mut background = Duration::ZERO;
+        // Why this transaction cannot be committed, once a job spoiled it: no job runs in it
+        // after that.
+        let mut spoiled: Option<StoreError> = None;
         let take = |command: Command,
                     completions: &mut Vec<Completion>,
                     deferred: &mut VecDeque<Job>,
-                    foreground: &mut (usize, Duration)| match command {
+                    foreground: &mut (usize, Duration),
+                    spoiled: &mut Option<StoreError>| match command {
             Command::Job(job, Class::Foreground) => {
                 let started = Instant::now();
-                run_job(&connection, job, completions);
+                run_job(&connection, job, completions, spoiled);
                 foreground.0 += 1;
                 foreground.1 += started.elapsed();
             }
@@ -507,13 +601,25 @@ fn run(
             Command::Crash => panic!("writer crash requested by a test"),
         };
         if let Some(first) = first {
-            take(first, &mut completions, &mut deferred, &mut foreground);
+            take(
+                first,
+                &mut completions,
+                &mut deferred,
+                &mut foreground,
+                &mut spoiled,
+            );
         }
-        loop {
+        while spoiled.is_none() {
             // Every foreground job waiting now, and any background job received meanwhile.
-            while completions.len() < MAX_BATCH {
+            while completions.len() < MAX_BATCH && spoiled.is_none() {
                 match receiver.try_recv() {
-                    Ok(command) => take(command, &mut completions, &mut deferred, &mut foreground),
+                    Ok(command) => take(
+                        command,
+                        &mut completions,
+                        &mut deferred,
+                        &mut foreground,
+                        &mut spoiled,
+                    ),
                     Err(mpsc::TryRecvError::Empty) => break,
                     Err(mpsc::TryRecvError::Disconnected) => {
                         disconnected = true;
@@ -525,7 +631,7 @@ fn run(
                 // What waited for this transaction (not what came while it ran background jobs).
                 pacing.foreground_ran(foreground.0, foreground.1, previous_background);
             }
-            if completions.len() >= MAX_BATCH || deferred.is_empty() {
+            if completions.len() >= MAX_BATCH || deferred.is_empty() || spoiled.is_some() {
                 break;
             }
             // One background job if it may run, then look for foreground ones again.
@@ -533,10 +639,21 @@ fn run(
                 break;
             }
             let job = deferred.pop_front().expect("not empty");
-            background += run_background(&connection, job, &mut completions, &mut pacing);
+            background += run_background(
+                &connection,
+                job,
+                &mut completions,
+                &mut pacing,
+                &mut spoiled,
+            );
         }
         previous_background = background;
-        match run_cached(&connection, "COMMIT").map_err(backend_error) {
+        let ended = match spoiled {
+            // SQLite may have rolled back already (a conflict of an `INSERT OR ROLLBACK`).
+            Some(why) => Err(why),
+            None => run_cached(&connection, "COMMIT").map_err(backend_error),
+        };
+        match ended {
             // Answered once durable, by the sync thread (which outlives every batch sent).
             Ok(()) => {
                 let batch = std::mem::replace(&mut completions, Vec::with_capacity(MAX_BATCH));
@@ -548,7 +665,7 @@ fn run(
                 }
             }
             Err(error) => {
-                tracing::error!(%error, "sqlite writer cannot commit; the batch's writes failed");
+                tracing::error!(%error, "sqlite writer did not commit; the batch's writes failed");
                 record_failure(&last_failure, &error);
                 let _ = connection.execute_batch("ROLLBACK");
                 for completion in completions.drain(..) {
@@ -784,5 +901,162 @@ mod tests {
         // No later write is answered as stored, whatever the next sync would say.
         go.send(Ok(())).unwrap();
         assert!(writer.write(work).await.is_err());
+    }
+    /// How unguarded writes end, each sent while the writer runs a guarded write that holds it,
+    /// so that all of them run in its transaction after it and another guarded write.
+    #[derive(Debug, Clone, Copy)]
+    enum Unguarded {
+        Written,
+        Refused,
+        FailsWriting,
+        PanicsWriting,
+        WritesInCheck,
+    }
+
+    async fn unguarded(writer: &Writer, how: Unguarded) -> Result<i64, StoreError> {
+        writer
+            .write_unguarded(
+                move |connection: &Connection| match how {
+                    Unguarded::Refused => Err(StoreError::Conflict("refused".into())),
+                    Unguarded::WritesInCheck => {
+                        connection
+                            .execute("INSERT INTO log (who) VALUES ('check')", [])
+                            .map_err(backend_error)?;
+                        Ok(())
+                    }
+                    _ => Ok(()),
+                },
+                move |connection: &Connection, ()| {
+                    connection
+                        .execute("INSERT INTO log (who) VALUES ('unguarded')", [])
+                        .map_err(backend_error)?;
+                    match how {
+                        Unguarded::FailsWriting => connection
+                            .execute("INSERT INTO log (seq, who) VALUES (1, 'twice')", [])
+                            .map(|_| ())
+                            .map_err(backend_error)?,
+                        Unguarded::PanicsWriting => panic!("a write that panics"),
+                        _ => {}
+                    }
+                    Ok(connection.last_insert_rowid())
+                },
+            )
+            .await
+    }
+
+    /// Runs `hows` as unguarded writes in one transaction after two guarded writes (one that
+    /// holds the writer, one that logs "guarded"); returns the guarded writes' answers, each
+    /// unguarded one's, and what the log holds afterwards.
+    async fn in_one_transaction(
+        hows: &[Unguarded],
+    ) -> (
+        [Result<(), StoreError>; 2],
+        Vec<Result<i64, StoreError>>,
+        Vec<String>,
+    ) {
+        let writer = writer();
+        // Row 1 exists, so that `FailsWriting` conflicts.
+        log(&writer, "first").await;
+        let (held, release) = std::sync::mpsc::channel::<()>();
+        let holding = {
+            let writer = Arc::clone(&writer);
+            tokio::spawn(async move {
+                writer
+                    .write(move |_| {
+                        release.recv().unwrap();
+                        Ok::<_, StoreError>(())
+                    })
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let guarded = {
+            let writer = Arc::clone(&writer);
+            tokio::spawn(async move {
+                writer
+                    .write(|connection: &Connection| {
+                        connection
+                            .execute("INSERT INTO log (who) VALUES ('guarded')", [])
+                            .map(|_| ())
+                            .map_err(backend_error)
+                    })
+                    .await
+            })
+        };
+        let mut tasks = Vec::new();
+        for &how in hows {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let writer = Arc::clone(&writer);
+            tasks.push(tokio::spawn(async move { unguarded(&writer, how).await }));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        held.send(()).unwrap();
+        let guarded = [holding.await.unwrap(), guarded.await.unwrap()];
+        let mut answers = Vec::new();
+        for task in tasks {
+            answers.push(task.await.unwrap());
+        }
+        let stored: Vec<String> = writer
+            .write(|connection| {
+                let mut statement = connection
+                    .prepare("SELECT who FROM log ORDER BY seq")
+                    .map_err(backend_error)?;
+                let rows = statement
+                    .query_map([], |row| row.get(0))
+                    .map_err(backend_error)?;
+                rows.collect::<rusqlite::Result<Vec<String>>>()
+                    .map_err(backend_error)
+            })
+            .await
+            .unwrap();
+        (guarded, answers, stored)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unguarded_write_refused_by_its_check_changes_nothing_and_others_commit() {
+        let (guarded, answers, stored) =
+            in_one_transaction(&[Unguarded::Written, Unguarded::Refused, Unguarded::Written]).await;
+        for answer in guarded {
+            answer.unwrap();
+        }
+        assert_eq!(answers[0].as_ref().unwrap(), &3);
+        assert!(
+            matches!(&answers[1], Err(StoreError::Conflict(why)) if why == "refused"),
+            "{:?}",
+            answers[1]
+        );
+        assert_eq!(answers[2].as_ref().unwrap(), &4);
+        assert_eq!(stored, ["first", "guarded", "unguarded", "unguarded"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unguarded_write_that_fails_rolls_its_whole_transaction_back() {
+        for spoiler in [
+            Unguarded::FailsWriting,
+            Unguarded::PanicsWriting,
+            Unguarded::WritesInCheck,
+        ] {
+            let (guarded, answers, stored) =
+                in_one_transaction(&[Unguarded::Written, spoiler, Unguarded::Written]).await;
+            // Every job of the transaction fails, with the same error, and nothing of it is
+            // stored; the writer goes on (the log was read by a later write).
+            let expected = match spoiler {
+                Unguarded::FailsWriting => "UNIQUE constraint failed",
+                Unguarded::PanicsWriting => "a write that panics",
+                _ => "check wrote",
+            };
+            let guarded = guarded.into_iter().map(|answer| answer.map(|()| 0));
+            for answer in guarded.chain(answers.into_iter().take(2)) {
+                assert!(
+                    matches!(&answer, Err(error) if format!("{error:?}").contains(expected)),
+                    "{spoiler:?}: {answer:?}"
+                );
+            }
+            assert_eq!(stored[0], "first", "{spoiler:?}");
+            assert!(
+                !stored.iter().any(|who| who == "guarded" || who == "check"),
+                "{spoiler:?}: {stored:?}"
+            );
+        }
     }
 }
