@@ -59,6 +59,15 @@ type Job = Box<dyn FnOnce(&Connection, &mut Option<StoreError>) -> Completion + 
 /// Most jobs in one transaction.
 const MAX_BATCH: usize = 1024;
 
+/// A transaction takes no more foreground jobs once those it ran took this long; the others wait
+/// for the next one, begun as soon as it commits. One long transaction answers all its requests
+/// at once, after the writer has written them all: their clients' next requests then arrive
+/// together, and while they are read and parsed the writer has nothing to do. Shorter
+/// transactions keep the writer busy while earlier answers go out (100-message intake +25 %,
+/// docs/benchmarks.md). A transaction cut short counts as pressing intake ([`PRESSING_TIME`] is
+/// no longer than this).
+const MAX_FOREGROUND_WORK: Duration = Duration::from_millis(1);
+
 /// The share of the writer's time that background writes get while intake presses.
 const BACKGROUND_SHARE: f64 = 0.1;
 
@@ -66,7 +75,7 @@ const BACKGROUND_SHARE: f64 = 0.1;
 const PRESSING_JOBS: usize = 32;
 
 /// ...or its foreground writes take at least this long.
-const PRESSING_TIME: Duration = Duration::from_millis(1);
+const PRESSING_TIME: Duration = MAX_FOREGROUND_WORK;
 
 /// Intake presses until this long after the last transaction that found it pressing; background
 /// writes then run without limit again.
@@ -611,7 +620,10 @@ fn run(
         }
         while spoiled.is_none() {
             // Every foreground job waiting now, and any background job received meanwhile.
-            while completions.len() < MAX_BATCH && spoiled.is_none() {
+            while completions.len() < MAX_BATCH
+                && spoiled.is_none()
+                && foreground.1 < MAX_FOREGROUND_WORK
+            {
                 match receiver.try_recv() {
                     Ok(command) => take(
                         command,
@@ -902,8 +914,10 @@ mod tests {
         go.send(Ok(())).unwrap();
         assert!(writer.write(work).await.is_err());
     }
-    /// How unguarded writes end, each sent while the writer runs a guarded write that holds it,
-    /// so that all of them run in its transaction after it and another guarded write.
+    /// How unguarded writes end, each sent while the writer runs a guarded background write that
+    /// holds it (background, so that its time is not foreground work that would end the
+    /// transaction), so that all of them run in its transaction after it and another guarded
+    /// write.
     #[derive(Debug, Clone, Copy)]
     enum Unguarded {
         Written,
@@ -962,7 +976,7 @@ mod tests {
             let writer = Arc::clone(&writer);
             tokio::spawn(async move {
                 writer
-                    .write(move |_| {
+                    .write_background(move |_| {
                         release.recv().unwrap();
                         Ok::<_, StoreError>(())
                     })
@@ -1058,5 +1072,56 @@ mod tests {
                 "{spoiler:?}: {stored:?}"
             );
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_transaction_takes_foreground_jobs_for_at_most_its_share_of_work() {
+        let connection = Connection::open_in_memory().unwrap();
+        let commits = Arc::new(AtomicUsize::new(0));
+        {
+            let commits = Arc::clone(&commits);
+            connection.commit_hook(Some(move || {
+                commits.fetch_add(1, Ordering::SeqCst);
+                false
+            }));
+        }
+        let writer = Arc::new(Writer::start(connection));
+        let (held, release) = std::sync::mpsc::channel::<()>();
+        let holding = {
+            let writer = Arc::clone(&writer);
+            tokio::spawn(async move {
+                writer
+                    .write(move |_| {
+                        release.recv().unwrap();
+                        Ok::<_, StoreError>(())
+                    })
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Jobs of 0.4 of the share each, all waiting when the writer is free again.
+        let jobs: Vec<_> = (0..6)
+            .map(|_| {
+                let writer = Arc::clone(&writer);
+                tokio::spawn(async move {
+                    writer
+                        .write(|_| {
+                            thread::sleep(MAX_FOREGROUND_WORK * 2 / 5);
+                            Ok::<_, StoreError>(())
+                        })
+                        .await
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        held.send(()).unwrap();
+        holding.await.unwrap().unwrap();
+        for job in jobs {
+            job.await.unwrap().unwrap();
+        }
+        // The holding job filled its transaction; the six others took three (two or three
+        // each) or more, never one.
+        let commits = commits.load(Ordering::SeqCst);
+        assert!((3..=7).contains(&commits), "{commits} commits");
     }
 }
