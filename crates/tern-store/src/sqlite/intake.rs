@@ -1,9 +1,15 @@
 //! The [`IntakeStore`] role on SQLite: accepted messages and the balance debit in one
 //! transaction of the writer's group commit.
+//!
+//! Submissions waiting for the writer are written together: each `accept` queues its request
+//! ([`Pending`]) and sends the writer a job, and the first of those jobs to run writes every
+//! request queued by then (up to [`MERGED_MESSAGES`] messages) with one balance read per account
+//! and multi-row `INSERT`s. Sixty-four single-message requests cost the writer about what one
+//! request of sixty-four messages does, instead of sixty-four rounds of statements.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
@@ -11,8 +17,10 @@ use tern_core::account::AccountId;
 use tern_core::message::{Content, NewMessage};
 use tern_core::money::{Money, debit};
 use tern_core::ports::{AcceptError, IntakeStore, StoreError};
+use tokio::sync::oneshot;
 
 use super::rows::millis;
+use super::writer::Completion;
 use super::{SqliteStore, backend_error};
 
 /// Rows inserted by one statement: a statement run per row cost more than the row itself
@@ -115,7 +123,7 @@ impl Derived {
 /// Insert accepted messages, queued and due at once. Messages that share one [`Content`] in
 /// memory (the recipients of one `msg`) share one `contents` row, whose id intake gives: the
 /// ids after the largest stored (the writer is the one connection that inserts contents).
-fn insert_messages(connection: &Connection, messages: &[NewMessage]) -> rusqlite::Result<()> {
+fn insert_messages(connection: &Connection, messages: &[&NewMessage]) -> rusqlite::Result<()> {
     let mut next_id: i64 = connection
         .prepare_cached("SELECT COALESCE(MAX(id), 0) + 1 FROM contents")?
         .query_row([], |row| row.get(0))?;
@@ -155,7 +163,10 @@ fn insert_messages(connection: &Connection, messages: &[NewMessage]) -> rusqlite
         }),
     )?;
     // The values a message row holds that are not fields of the message.
-    let derived: Vec<Derived> = messages.iter().map(Derived::of).collect();
+    let derived: Vec<Derived> = messages
+        .iter()
+        .map(|message| Derived::of(message))
+        .collect();
     insert_rows::<MESSAGE_VALUES>(
         connection,
         &MESSAGE_INSERTS,
@@ -203,6 +214,145 @@ impl Drop for IntakeGuard<'_> {
     }
 }
 
+/// Most messages one intake job writes: about a millisecond of the writer's work, so that a
+/// transaction stays short (see the writer's `MAX_FOREGROUND_WORK`).
+const MERGED_MESSAGES: usize = 256;
+
+/// A submission waiting for the writer.
+pub(super) struct Pending {
+    account: AccountId,
+    charge: Option<Money>,
+    messages: Vec<NewMessage>,
+    /// Answered once the transaction that wrote it ended; the messages come back with the
+    /// answer, to be freed off the writer's and the sync thread's time.
+    answer: oneshot::Sender<(Result<(), AcceptError>, Vec<NewMessage>)>,
+}
+
+/// Submissions waiting for the writer, oldest first.
+pub(super) type PendingQueue = Arc<Mutex<VecDeque<Pending>>>;
+
+/// Take the requests waiting, oldest first, up to [`MERGED_MESSAGES`] messages (at least one
+/// request, if any waits).
+fn take_pending(queue: &Mutex<VecDeque<Pending>>) -> Vec<Pending> {
+    let mut queue = queue
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut taken = Vec::new();
+    let mut messages = 0;
+    while messages < MERGED_MESSAGES
+        && let Some(pending) = queue.pop_front()
+    {
+        messages += pending.messages.len();
+        taken.push(pending);
+    }
+    taken
+}
+
+/// What intake decided for each request of a batch, from one read of each account: accepted
+/// (and the balances left), or refused. Reads only.
+fn decide(
+    connection: &Connection,
+    batch: &[Pending],
+) -> Result<(Vec<Result<(), AcceptError>>, Vec<(AccountId, Money)>), StoreError> {
+    // Each account's balance as stored, and as the requests before left it (`None`: stored
+    // without a balance, nothing to debit). One look at the account per account and batch (the
+    // schema's foreign keys are not enforced on every message row: see `open_connection`).
+    let mut accounts: HashMap<AccountId, Option<(Money, Money)>> = HashMap::new();
+    let mut read = connection
+        .prepare_cached("SELECT balance_micros FROM accounts WHERE id = ?1")
+        .map_err(backend_error)?;
+    let mut decisions = Vec::with_capacity(batch.len());
+    for pending in batch {
+        let account = pending.account;
+        let balance = match accounts.get_mut(&account) {
+            Some(balance) => balance,
+            None => {
+                let stored: Option<Option<i64>> = read
+                    .query_row(params![account], |row| row.get(0))
+                    .optional()
+                    .map_err(backend_error)?;
+                let Some(stored) = stored else {
+                    decisions.push(Err(AcceptError::from(StoreError::Conflict(format!(
+                        "no account {account}"
+                    )))));
+                    continue;
+                };
+                accounts
+                    .entry(account)
+                    .or_insert(stored.map(|micros| (Money(micros), Money(micros))))
+            }
+        };
+        decisions.push(match (pending.charge, balance.as_mut()) {
+            (Some(price), Some((_, left))) => match debit(*left, price) {
+                Some(after) => {
+                    *left = after;
+                    Ok(())
+                }
+                None => Err(AcceptError::InsufficientBalance),
+            },
+            _ => Ok(()),
+        });
+    }
+    let debits = accounts
+        .into_iter()
+        .filter_map(|(account, balance)| match balance {
+            Some((stored, left)) if left != stored => Some((account, left)),
+            _ => None,
+        })
+        .collect();
+    Ok((decisions, debits))
+}
+
+/// The intake job: write the requests waiting (see the module's comment), and answer each once
+/// the transaction ended. A failure to write spoils the transaction (the writer's
+/// `send_unguarded`): nothing is refused after anything was written.
+fn write_pending(
+    connection: &Connection,
+    queue: &Mutex<VecDeque<Pending>>,
+) -> (Completion, Option<StoreError>) {
+    let batch = take_pending(queue);
+    if batch.is_empty() {
+        // An earlier job wrote this one's request.
+        return (Box::new(|_| {}), None);
+    }
+    let (decisions, failed) = match decide(connection, &batch) {
+        Ok((decisions, debits)) => {
+            let accepted: Vec<&NewMessage> = batch
+                .iter()
+                .zip(&decisions)
+                .filter(|(_, decision)| decision.is_ok())
+                .flat_map(|(pending, _)| &pending.messages)
+                .collect();
+            let written = debit_accounts(connection, &debits)
+                .and_then(|()| insert_messages(connection, &accepted))
+                .map_err(backend_error);
+            (Ok(decisions), written.err())
+        }
+        // Nothing was written: the whole batch fails with the error.
+        Err(error) => (Err(error), None),
+    };
+    let completion: Completion = Box::new(move |ended: Result<(), StoreError>| {
+        for (index, pending) in batch.into_iter().enumerate() {
+            let answer = match (&ended, &decisions) {
+                (Err(error), _) | (Ok(()), Err(error)) => Err(AcceptError::from(error.clone())),
+                (Ok(()), Ok(decisions)) => decisions[index].clone(),
+            };
+            let _ = pending.answer.send((answer, pending.messages));
+        }
+    });
+    (completion, failed)
+}
+
+/// Store the balances the batch left.
+fn debit_accounts(connection: &Connection, debits: &[(AccountId, Money)]) -> rusqlite::Result<()> {
+    let mut update =
+        connection.prepare_cached("UPDATE accounts SET balance_micros = ?2 WHERE id = ?1")?;
+    for (account, left) in debits {
+        update.execute(params![account, left.micros()])?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl IntakeStore for SqliteStore {
     fn intake_waiting(&self) -> usize {
@@ -216,43 +366,22 @@ impl IntakeStore for SqliteStore {
         messages: Vec<NewMessage>,
     ) -> Result<(), AcceptError> {
         let _waiting = IntakeGuard::new(&self.intake, messages.len());
-        // No savepoint per request: what can refuse a request (no account, too low a balance) is
-        // decided before anything is written; the writes after it fail only when the store does.
+        let (answer, answered) = oneshot::channel();
+        self.pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push_back(Pending {
+                account,
+                charge,
+                messages,
+                answer,
+            });
+        let queue = Arc::clone(&self.pending);
         self.writer
-            .write_unguarded(
-                move |connection: &Connection| {
-                    // One look at the account per request (the schema's foreign keys are not
-                    // enforced on every message row: see `open_connection`).
-                    let balance: Option<i64> = connection
-                        .prepare_cached("SELECT balance_micros FROM accounts WHERE id = ?1")
-                        .and_then(|mut s| {
-                            s.query_row(params![account], |row| row.get(0)).optional()
-                        })
-                        .map_err(backend_error)?
-                        .ok_or_else(|| StoreError::Conflict(format!("no account {account}")))?;
-                    // An account stored without a balance has nothing to debit.
-                    match (charge, balance.map(Money)) {
-                        (Some(price), Some(balance)) => {
-                            let left =
-                                debit(balance, price).ok_or(AcceptError::InsufficientBalance)?;
-                            Ok((left != balance).then_some(left))
-                        }
-                        _ => Ok(None),
-                    }
-                },
-                move |connection: &Connection, debited: Option<Money>| {
-                    if let Some(left) = debited {
-                        connection
-                            .prepare_cached("UPDATE accounts SET balance_micros = ?2 WHERE id = ?1")
-                            .and_then(|mut s| s.execute(params![account, left.micros()]))
-                            .map_err(backend_error)?;
-                    }
-                    insert_messages(connection, &messages).map_err(backend_error)?;
-                    // Freed here, off the writer's thread.
-                    Ok(messages)
-                },
-            )
-            .await
-            .map(drop)
+            .send_unguarded(move |connection: &Connection| write_pending(connection, &queue))?;
+        // Dropped unanswered: its transaction panicked, or the writer stopped.
+        let (answer, messages) = answered.await.map_err(|_| self.writer.lost())?;
+        drop(messages);
+        answer
     }
 }

@@ -42,6 +42,8 @@ pub struct SqliteStore {
     /// Submitted messages waiting for their commit (see
     /// [`tern_core::ports::IntakeStore::intake_waiting`]).
     intake: Arc<AtomicUsize>,
+    /// Submissions waiting for the writer, written together (see `intake`).
+    pending: intake::PendingQueue,
     _checkpointer: Checkpointer,
     readers: Arc<Mutex<Vec<Connection>>>,
     path: PathBuf,
@@ -174,6 +176,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer: Writer::start_with(connection, Box::new(writer::WalSync::of(&path))),
             intake: Arc::new(AtomicUsize::new(0)),
+            pending: Default::default(),
             _checkpointer: checkpointer,
             readers: Arc::new(Mutex::new(readers)),
             path,

@@ -49,7 +49,7 @@ use tokio::sync::oneshot;
 use super::backend_error;
 
 /// Called with the commit's result once the job's transaction has ended.
-type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+pub type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 /// A unit of work: runs inside the batch transaction and returns its completion. A job that
 /// leaves the transaction unusable (an unguarded write that failed after writing, see
 /// [`Writer::write_unguarded`]) says why in `spoiled`: the transaction is then rolled back and
@@ -273,6 +273,7 @@ impl Writer {
     /// the transaction can be kept: it is rolled back and every job in it is answered with the
     /// error. `write` therefore fails only when the store does (a full disk, an I/O error), when
     /// the other jobs would fail too.
+    #[cfg(test)]
     pub async fn write_unguarded<C, T, E>(
         &self,
         check: impl FnOnce(&Connection) -> Result<C, E> + Send + 'static,
@@ -282,43 +283,68 @@ impl Writer {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        self.submit(
-            move |connection: &Connection, spoiled: &mut Option<StoreError>| {
-                let before = connection.total_changes();
-                let outcome = catch_unwind(AssertUnwindSafe(|| {
-                    let checked = check(connection);
-                    if connection.total_changes() != before {
-                        return Err(Err(StoreError::Backend(
-                            "an unguarded write's check wrote to the store".into(),
-                        )));
-                    }
-                    match checked {
-                        Ok(checked) => write(connection, checked).map_err(Err),
-                        Err(refused) => Err(Ok(refused)),
-                    }
-                }));
-                match outcome {
-                    Ok(Ok(written)) => Ok(written),
+        let (answer, answered) = oneshot::channel::<Result<T, E>>();
+        self.send_unguarded(move |connection: &Connection| {
+            let before = connection.total_changes();
+            let checked = check(connection);
+            let result = if connection.total_changes() != before {
+                Err(StoreError::Backend(
+                    "an unguarded write's check wrote to the store".into(),
+                ))
+            } else {
+                match checked {
+                    Ok(checked) => write(connection, checked).map(Ok),
                     // Refused by the check: nothing was written.
-                    Ok(Err(Ok(refused))) => Err(refused),
-                    Ok(Err(Err(failed))) => {
-                        *spoiled = Some(failed.clone());
-                        Err(E::from(failed))
-                    }
-                    Err(panic) => {
-                        let why = StoreError::Backend(format!(
-                            "a store write panicked ({}); its transaction was rolled back",
-                            panic_cause(panic.as_ref())
-                        ));
-                        tracing::error!("{why}");
-                        *spoiled = Some(why.clone());
-                        Err(E::from(why))
-                    }
+                    Err(refused) => Ok(Err(refused)),
                 }
-            },
-            Class::Foreground,
-        )
-        .await
+            };
+            let (result, spoiled) = match result {
+                Ok(result) => (result, None),
+                Err(failed) => (Err(E::from(failed.clone())), Some(failed)),
+            };
+            let completion: Completion = Box::new(move |committed: Result<(), StoreError>| {
+                let _ = answer.send(match committed {
+                    Ok(()) => result,
+                    Err(error) => Err(error.into()),
+                });
+            });
+            (completion, spoiled)
+        })
+        .map_err(E::from)?;
+        answered.await.map_err(|_| E::from(self.lost()))?
+    }
+
+    /// Send a foreground job that runs without a savepoint of its own (see
+    /// [`Writer::write_unguarded`]) and answers through the completion it returns: `run` returns
+    /// it with, when it failed after writing, why. Such a failure, or a panic in `run` (which
+    /// drops what `run` held: its answers are never sent), rolls the whole transaction back, and
+    /// every job in it is answered with the error.
+    pub fn send_unguarded(
+        &self,
+        run: impl FnOnce(&Connection) -> (Completion, Option<StoreError>) + Send + 'static,
+    ) -> Result<(), StoreError> {
+        let job: Job = Box::new(move |connection: &Connection, spoiled| {
+            match catch_unwind(AssertUnwindSafe(|| run(connection))) {
+                Ok((completion, failed)) => {
+                    if failed.is_some() {
+                        *spoiled = failed;
+                    }
+                    completion
+                }
+                Err(panic) => {
+                    let why = StoreError::Backend(format!(
+                        "a store write panicked ({}); its transaction was rolled back",
+                        panic_cause(panic.as_ref())
+                    ));
+                    tracing::error!("{why}");
+                    *spoiled = Some(why);
+                    Box::new(|_| {})
+                }
+            }
+        });
+        self.jobs
+            .send(Command::Job(job, Class::Foreground))
+            .map_err(|_| self.closed())
     }
 
     async fn send<T, E>(
@@ -362,15 +388,16 @@ impl Writer {
         self.jobs
             .send(Command::Job(job, class))
             .map_err(|_| E::from(self.closed()))?;
-        // An answer dropped unsent: the job panicked (and was undone) or the thread stopped.
-        answered.await.map_err(|_| {
-            E::from(match self.failure() {
-                Some(why) => StoreError::Backend(why),
-                None => {
-                    StoreError::Backend("the write failed inside the store (see the log)".into())
-                }
-            })
-        })?
+        answered.await.map_err(|_| E::from(self.lost()))?
+    }
+
+    /// Why an answer was dropped unsent: the job panicked (and was undone) or the thread
+    /// stopped.
+    pub fn lost(&self) -> StoreError {
+        match self.failure() {
+            Some(why) => StoreError::Backend(why),
+            None => StoreError::Backend("the write failed inside the store (see the log)".into()),
+        }
     }
 
     fn closed(&self) -> StoreError {
@@ -1059,8 +1086,12 @@ mod tests {
                 Unguarded::PanicsWriting => "a write that panics",
                 _ => "check wrote",
             };
+            let mut answers = answers.into_iter();
+            let (written, spoiler_answer) = (answers.next().unwrap(), answers.next().unwrap());
+            // A panicking job's own answer is dropped with it: "failed inside the store".
+            assert!(spoiler_answer.is_err(), "{spoiler:?}");
             let guarded = guarded.into_iter().map(|answer| answer.map(|()| 0));
-            for answer in guarded.chain(answers.into_iter().take(2)) {
+            for answer in guarded.chain([written]) {
                 assert!(
                     matches!(&answer, Err(error) if format!("{error:?}").contains(expected)),
                     "{spoiler:?}: {answer:?}"

@@ -342,6 +342,59 @@ async fn requests_racing_on_one_balance_never_overdraw_it() {
     assert_eq!(log(&*nodes[1], account.id).await.len(), 10);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_taken_together_each_get_their_own_answer() {
+    // Requests of several accounts at once (a backend may write them in one transaction): each
+    // is accepted or refused as if it came alone, in the order the balance allows.
+    let backend = Backend::new();
+    let store = backend.open();
+    let paying = account(&*store, Some(Money(25))).await;
+    let unlimited = account(&*store, None).await;
+    let ghost: AccountId = 4242;
+    let now = now();
+    let mut requests = Vec::new();
+    for round in 0..3 {
+        for (account, charge) in [
+            (paying.id, Some(Money(10))),
+            (unlimited.id, Some(Money(10))),
+            (ghost, None),
+        ] {
+            let store = Arc::clone(&store);
+            let msgs: Vec<NewMessage> = (0..=round)
+                .map(|_| message(account, &[Channel::Sms], Money(10), now))
+                .collect();
+            let charge = charge.map(|Money(each)| Money(each * msgs.len() as i64));
+            requests.push(tokio::spawn(async move {
+                (account, store.accept(account, charge, msgs).await)
+            }));
+        }
+    }
+    let (mut paid, mut refused) = (0, 0);
+    for request in requests {
+        match request.await.unwrap() {
+            (account, Ok(())) if account == paying.id => paid += 1,
+            (account, Err(AcceptError::InsufficientBalance)) if account == paying.id => {
+                refused += 1
+            }
+            (account, answer) if account == unlimited.id => answer.unwrap(),
+            (_, answer) => assert!(
+                matches!(answer, Err(AcceptError::Store(StoreError::Conflict(_)))),
+                "{answer:?}"
+            ),
+        }
+    }
+    // 25 pays for the request of one message (10) or of two (20), whichever came first, and
+    // then for nothing more (the rest do not fit in 15 or 5); never overdrawn.
+    let left = balance_of(&*store, paying.id).await.unwrap();
+    let stored = log(&*store, paying.id).await.len() as i64;
+    assert!([1, 2].contains(&stored), "{stored} messages stored");
+    assert_eq!(left, Money(25 - 10 * stored));
+    assert_eq!((paid, refused), (1, 2));
+    assert_eq!(log(&*store, unlimited.id).await.len(), 1 + 2 + 3);
+    assert_eq!(balance_of(&*store, unlimited.id).await, None);
+    assert!(log(&*store, ghost).await.is_empty());
+}
+
 #[tokio::test]
 async fn messages_of_an_account_that_does_not_exist_are_a_conflict_and_nothing_is_stored() {
     let backend = Backend::new();
