@@ -248,12 +248,16 @@ fn take_pending(queue: &Mutex<VecDeque<Pending>>) -> Vec<Pending> {
     taken
 }
 
-/// What intake decided for each request of a batch, from one read of each account: accepted
-/// (and the balances left), or refused. Reads only.
-fn decide(
-    connection: &Connection,
-    batch: &[Pending],
-) -> Result<(Vec<Result<(), AcceptError>>, Vec<(AccountId, Money)>), StoreError> {
+/// What intake decided for a batch of requests.
+struct Decisions {
+    /// Each request's answer, in the batch's order: accepted, or refused.
+    answers: Vec<Result<(), AcceptError>>,
+    /// The balances the accepted requests left, of the accounts they changed.
+    debits: Vec<(AccountId, Money)>,
+}
+
+/// What intake decided for each request of a batch, from one read of each account. Reads only.
+fn decide(connection: &Connection, batch: &[Pending]) -> Result<Decisions, StoreError> {
     // Each account's balance as stored, and as the requests before left it (`None`: stored
     // without a balance, nothing to debit). One look at the account per account and batch (the
     // schema's foreign keys are not enforced on every message row: see `open_connection`).
@@ -300,7 +304,10 @@ fn decide(
             _ => None,
         })
         .collect();
-    Ok((decisions, debits))
+    Ok(Decisions {
+        answers: decisions,
+        debits,
+    })
 }
 
 /// The intake job: write the requests waiting (see the module's comment), and answer each once
@@ -316,7 +323,10 @@ fn write_pending(
         return (Box::new(|_| {}), None);
     }
     let (decisions, failed) = match decide(connection, &batch) {
-        Ok((decisions, debits)) => {
+        Ok(Decisions {
+            answers: decisions,
+            debits,
+        }) => {
             let accepted: Vec<&NewMessage> = batch
                 .iter()
                 .zip(&decisions)
