@@ -1,9 +1,14 @@
 //! The single writer thread and its group commit. Callers send jobs; the thread runs as many as are
-//! waiting inside one transaction, each in its own savepoint (one job's failure does not undo
-//! another's), commits once, and only then answers every job. An answer therefore always means
-//! "durable" (or "failed, nothing of it stored"). A job that panics is undone and answered with an
-//! error, and the writer goes on; should the thread itself stop, [`Writer::failure`] says why and
-//! every later write fails at once.
+//! waiting inside one transaction (up to [`MAX_FOREGROUND_WORK`] of submissions), each in its own
+//! savepoint (one job's failure does not undo another's), commits once, and only then answers
+//! every job. An answer therefore always means "durable" (or "failed, nothing of it stored"). A
+//! job that panics is undone and answered with an error, and the writer goes on; should the
+//! thread itself stop, [`Writer::failure`] says why and every later write fails at once.
+//!
+//! Intake's jobs run without a savepoint ([`Writer::send_unguarded`]): they decide everything
+//! that can refuse a request before writing, so what fails after that is the store itself (a full
+//! disk, an I/O error), and such a failure rolls the whole transaction back: every job in it is
+//! answered with the error, nothing of it stored.
 //!
 //! **Intake first.** A write of delivery ([`Writer::write_background`]: claims of due messages,
 //! events applied, outbox claims and outcomes) is a *background* write; any other
