@@ -755,22 +755,52 @@ mod tests {
         }
     }
 
+    /// Hold the writer with a job of `class` until the returned sender sends (or is dropped), so
+    /// that what is sent meanwhile is all waiting when it is free again; and that job's answer.
+    fn hold(
+        writer: &Arc<Writer>,
+        class: Class,
+    ) -> (
+        std::sync::mpsc::Sender<()>,
+        tokio::task::JoinHandle<Result<(), StoreError>>,
+    ) {
+        let (held, release) = std::sync::mpsc::channel::<()>();
+        let writer = Arc::clone(writer);
+        let holding = tokio::spawn(async move {
+            let work = move |_: &Connection| {
+                let _ = release.recv();
+                Ok::<_, StoreError>(())
+            };
+            match class {
+                Class::Foreground => writer.write(work).await,
+                Class::Background => writer.write_background(work).await,
+            }
+        });
+        (held, holding)
+    }
+
+    /// The `who` of every row of the log, in order.
+    async fn logged(writer: &Writer) -> Vec<String> {
+        writer
+            .write(|connection| {
+                let mut statement = connection
+                    .prepare("SELECT who FROM log ORDER BY seq")
+                    .map_err(backend_error)?;
+                let rows = statement
+                    .query_map([], |row| row.get(0))
+                    .map_err(backend_error)?;
+                rows.collect::<rusqlite::Result<Vec<String>>>()
+                    .map_err(backend_error)
+            })
+            .await
+            .unwrap()
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn waiting_foreground_writes_run_before_a_background_write_sent_earlier() {
         let writer = writer();
         // Hold the writer, so that what follows is all waiting when it is free again.
-        let (held, release) = std::sync::mpsc::channel::<()>();
-        let holding = {
-            let writer = Arc::clone(&writer);
-            tokio::spawn(async move {
-                writer
-                    .write(move |_| {
-                        release.recv().unwrap();
-                        Ok::<_, StoreError>(())
-                    })
-                    .await
-            })
-        };
+        let (held, holding) = hold(&writer, Class::Foreground);
         tokio::time::sleep(Duration::from_millis(50)).await;
         let background = {
             let writer = Arc::clone(&writer);
@@ -790,19 +820,7 @@ mod tests {
             task.await.unwrap();
         }
         background.await.unwrap();
-        let order: Vec<String> = writer
-            .write(|connection| {
-                let mut statement = connection
-                    .prepare("SELECT who FROM log ORDER BY seq")
-                    .map_err(backend_error)?;
-                let rows = statement
-                    .query_map([], |row| row.get(0))
-                    .map_err(backend_error)?;
-                rows.collect::<rusqlite::Result<Vec<String>>>()
-                    .map_err(backend_error)
-            })
-            .await
-            .unwrap();
+        let order = logged(&writer).await;
         assert_eq!(
             order,
             [
@@ -1006,18 +1024,7 @@ mod tests {
         let writer = writer();
         // Row 1 exists, so that `FailsWriting` conflicts.
         log(&writer, "first").await;
-        let (held, release) = std::sync::mpsc::channel::<()>();
-        let holding = {
-            let writer = Arc::clone(&writer);
-            tokio::spawn(async move {
-                writer
-                    .write_background(move |_| {
-                        release.recv().unwrap();
-                        Ok::<_, StoreError>(())
-                    })
-                    .await
-            })
-        };
+        let (held, holding) = hold(&writer, Class::Background);
         tokio::time::sleep(Duration::from_millis(50)).await;
         let guarded = {
             let writer = Arc::clone(&writer);
@@ -1045,19 +1052,7 @@ mod tests {
         for task in tasks {
             answers.push(task.await.unwrap());
         }
-        let stored: Vec<String> = writer
-            .write(|connection| {
-                let mut statement = connection
-                    .prepare("SELECT who FROM log ORDER BY seq")
-                    .map_err(backend_error)?;
-                let rows = statement
-                    .query_map([], |row| row.get(0))
-                    .map_err(backend_error)?;
-                rows.collect::<rusqlite::Result<Vec<String>>>()
-                    .map_err(backend_error)
-            })
-            .await
-            .unwrap();
+        let stored = logged(&writer).await;
         (guarded, answers, stored)
     }
 
@@ -1125,18 +1120,7 @@ mod tests {
             }));
         }
         let writer = Arc::new(Writer::start(connection));
-        let (held, release) = std::sync::mpsc::channel::<()>();
-        let holding = {
-            let writer = Arc::clone(&writer);
-            tokio::spawn(async move {
-                writer
-                    .write(move |_| {
-                        release.recv().unwrap();
-                        Ok::<_, StoreError>(())
-                    })
-                    .await
-            })
-        };
+        let (held, holding) = hold(&writer, Class::Foreground);
         tokio::time::sleep(Duration::from_millis(50)).await;
         // Jobs of 0.4 of the share each, all waiting when the writer is free again.
         let jobs: Vec<_> = (0..6)
