@@ -5,12 +5,15 @@ use rusqlite::ffi;
 
 #[test]
 fn sqlite_allocates_with_mimalloc_once_configured_first() {
-    assert!(
-        tern_store::sqlite::use_mimalloc(),
-        "nothing initialised SQLite before"
-    );
-    // Asking again changes nothing and says the same.
-    assert!(tern_store::sqlite::use_mimalloc());
+    // SAFETY: the one test of this binary: no other thread uses SQLite.
+    unsafe {
+        assert!(
+            tern_store::sqlite::use_mimalloc(),
+            "nothing initialised SQLite before"
+        );
+        // Asking again changes nothing and says the same.
+        assert!(tern_store::sqlite::use_mimalloc());
+    }
     let connection = rusqlite::Connection::open_in_memory().unwrap();
     let text: String = connection
         .query_row("SELECT printf('%.*c', 50000, 'x')", [], |row| row.get(0))

@@ -14,6 +14,8 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
+    // SAFETY: first thing in the process: no thread has been spawned, nothing has used SQLite.
+    unsafe { tern_store::sqlite::use_mimalloc() };
     let cli = cli::Cli::parse();
     // reqwest is built without a bundled crypto provider; ring is the one we ship.
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -2,8 +2,10 @@
 //! the C library's `malloc`. The binary's Rust allocations already go to mimalloc; SQLite calls
 //! `malloc` directly, and glibc's allocator, with its arena locks and free-list walks, took about
 //! a sixth of the writer's time inserting messages (docs/benchmarks.md). SQLite's
-//! `SQLITE_CONFIG_MALLOC` is the supported way to replace it; it has to be set before SQLite
-//! initialises, so every connection of the store is opened after [`use_mimalloc`].
+//! `SQLITE_CONFIG_MALLOC` is the supported way to replace it. It is not thread-safe and has to be
+//! set before SQLite initialises: a thread using SQLite meanwhile could free with one allocator
+//! what the other allocated. So the binary calls [`use_mimalloc`] first thing in `main`, before
+//! any thread starts; a process that does not (a test) keeps the C library's allocator.
 
 use std::ffi::{c_int, c_void};
 use std::sync::OnceLock;
@@ -54,16 +56,21 @@ fn methods() -> ffi::sqlite3_mem_methods {
     }
 }
 
-/// Make SQLite allocate with mimalloc, once per process, before its first connection; whether
-/// it does. Where SQLite was initialised already (a connection opened elsewhere first), it keeps
-/// its allocator: only slower, never wrong.
-pub fn use_mimalloc() -> bool {
+/// Make SQLite allocate with mimalloc, once per process; whether it does. Where SQLite was
+/// initialised already, it keeps its allocator: only slower, never wrong.
+///
+/// # Safety
+///
+/// No other thread may use SQLite while this runs (SQLite's `sqlite3_config` is not
+/// thread-safe): call it at the start of `main`, before any thread is spawned.
+pub unsafe fn use_mimalloc() -> bool {
     static CONFIGURED: OnceLock<bool> = OnceLock::new();
     *CONFIGURED.get_or_init(|| {
         // SAFETY: SQLITE_CONFIG_MALLOC takes a pointer to a `sqlite3_mem_methods` that SQLite
         // copies; the functions above keep SQLite's contract (xSize of a live allocation is at
-        // least its requested size, xRealloc keeps the contents). No connection exists yet, or
-        // SQLite answers SQLITE_MISUSE and changes nothing.
+        // least its requested size, xRealloc keeps the contents). The caller promises that no
+        // other thread uses SQLite meanwhile; if SQLite was initialised already it answers
+        // SQLITE_MISUSE and changes nothing.
         let status = unsafe { ffi::sqlite3_config(ffi::SQLITE_CONFIG_MALLOC, &methods()) };
         if status != ffi::SQLITE_OK {
             tracing::debug!(

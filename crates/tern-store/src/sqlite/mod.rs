@@ -88,7 +88,6 @@ enum Role {
 /// rather than left to SQLite's defaults: WAL, `synchronous=FULL` (a committed transaction
 /// survives power loss), and `fullfsync` (on macOS a plain fsync does not reach the disk).
 fn open_connection(path: &Path, role: Role) -> rusqlite::Result<Connection> {
-    use_mimalloc();
     let connection = match role {
         Role::Reader => Connection::open_with_flags(
             path,
