@@ -204,3 +204,45 @@ fn a_submit_sm_reads_the_same_in_both() {
         Some(TlvValue::SarMsgRefNum(reference)) if Some(*reference) == our_sm.tlvs.sar_msg_ref_num
     ));
 }
+
+/// Why Tern reads PDUs itself rather than through rusmpp 0.4: rusmpp reads a fixed-size TLV
+/// by its type, not by its length field, so a sar_msg_ref_num declared 1 octet long swallows
+/// the next octet and the PDU still decodes, with a wrong reference. Tern refuses it with
+/// ESME_RINVPARLEN. (If rusmpp starts refusing it, this test says so.)
+#[test]
+fn rusmpp_reads_a_short_fixed_size_tlv_past_its_length() {
+    let mut bytes = submit_sm_bytes();
+    let tlvs_at = bytes.len() - 16;
+    bytes.truncate(tlvs_at);
+    bytes.extend_from_slice(&[0x02, 0x0C, 0x00, 0x01, 0x07, 0xFF]);
+    bytes.extend_from_slice(&[0x02, 0x0E, 0x00, 0x01, 0x02]);
+    let length = bytes.len() as u32;
+    bytes[..4].copy_from_slice(&length.to_be_bytes());
+
+    let mut buf = BytesMut::from(&bytes[4..]);
+    let (theirs, _) = rusmpp::Command::decode(&mut buf, bytes.len() - 4).unwrap();
+    let Some(rusmpp::Pdu::SubmitSm(sm)) = theirs.pdu() else {
+        panic!("{theirs:?}")
+    };
+    assert!(matches!(
+        tlv_value(sm.tlvs(), TlvTag::SarMsgRefNum),
+        Some(TlvValue::SarMsgRefNum(0x07FF))
+    ));
+
+    let ours = smpp::decode(&bytes).unwrap_err();
+    assert_eq!(ours.command_status(), CommandStatus::ESME_RINVPARLEN);
+}
+
+/// rusmpp accepts octets after a command that has no body (enquire_link), decoding it with no
+/// PDU at all; Tern answers generic_nack ESME_RINVCMDLEN.
+#[test]
+fn rusmpp_accepts_a_body_on_enquire_link() {
+    let bytes = [0, 0, 0, 17, 0, 0, 0, 0x15, 0, 0, 0, 0, 0, 0, 0, 1, 0xAA];
+    let mut buf = BytesMut::from(&bytes[4..]);
+    let (theirs, _) = rusmpp::Command::decode(&mut buf, bytes.len() - 4).unwrap();
+    assert!(theirs.pdu().is_none());
+    assert_eq!(
+        smpp::decode(&bytes).unwrap_err().answer().pdu,
+        Pdu::GenericNack
+    );
+}

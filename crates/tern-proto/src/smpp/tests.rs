@@ -1152,15 +1152,28 @@ proptest! {
 
     #[test]
     fn arbitrary_bodies_behind_valid_headers_never_panic(
-        id in prop::sample::select(vec![
-            1u32, 2, 3, 4, 5, 6, 7, 8, 9, 0x15, 0x21, 0x103, 0x8000_0000, 0x8000_0001,
-            0x8000_0003, 0x8000_0004, 0x8000_0005, 0x8000_0103, 0x8000_0015, 0x8000_0006, 0x99,
-        ]),
-        body in proptest::collection::vec(any::<u8>(), 0..200),
+        bind_first in any::<bool>(),
+        frames in proptest::collection::vec(
+            (
+                prop::sample::select(vec![
+                    1u32, 2, 3, 4, 5, 6, 7, 8, 9, 0x15, 0x21, 0x103, 0x8000_0000, 0x8000_0001,
+                    0x8000_0003, 0x8000_0004, 0x8000_0005, 0x8000_0103, 0x8000_0015,
+                    0x8000_0006, 0x99,
+                ]),
+                any::<u32>(),
+                proptest::collection::vec(any::<u8>(), 0..200),
+            ),
+            0..8,
+        ),
     ) {
-        let bind = request(command_id::BIND_TRANSCEIVER, 1, b"a\0b\0\0\x34\0\0\0");
-        let mut bytes = bind;
-        bytes.extend_from_slice(&request(id, 2, &body));
+        let mut bytes = if bind_first {
+            request(command_id::BIND_TRANSCEIVER, 1, b"a\0b\0\0\x34\0\0\0")
+        } else {
+            Vec::new()
+        };
+        for (id, sequence_number, body) in frames {
+            bytes.extend_from_slice(&request(id, sequence_number, &body));
+        }
         drive(&bytes, 65536);
     }
 }
