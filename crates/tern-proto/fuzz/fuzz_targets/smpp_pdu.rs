@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tern_proto::smpp::{self, Action, Frame, Session};
+use tern_proto::smpp::{self, Action, Frame, Session, SessionState};
 
 /// Small enough that oversize lengths are exercised, large enough for a full submit_sm.
 const MAX_PDU_BYTES: u32 = 1024;
@@ -47,6 +47,10 @@ fuzz_target!(|data: &[u8]| {
                         }
                         _ => {}
                     }
+                }
+                if session.state() == SessionState::Closed {
+                    // The connection task stops reading here.
+                    break;
                 }
                 rest = &rest[len..];
             }

@@ -1134,10 +1134,14 @@ fn drive(bytes: &[u8], max_pdu_bytes: u32) {
                         _ => {}
                     }
                 }
+                if session.state() == SessionState::Closed {
+                    break;
+                }
                 rest = &rest[len..];
             }
             Err(error) => {
-                session.frame_error(error, sequence_number_of(rest));
+                let actions = session.frame_error(error, sequence_number_of(rest));
+                assert_eq!(actions.last(), Some(&Action::Close));
                 break;
             }
         }
