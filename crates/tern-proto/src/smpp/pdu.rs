@@ -7,6 +7,12 @@
 //! PDU and the TLV's type, and a PDU without TLVs must end where its last field ends.
 //! Unknown TLVs are skipped. Message bodies (`short_message`, `message_payload`) are kept as raw
 //! octets: GSM 0x00 (`@`), UCS2 byte order and UDH headers are never touched here.
+//!
+//! The reader is Tern's own rather than the `rusmpp` crate's because rusmpp 0.4 cannot give
+//! these statuses: it reads a fixed-size TLV by its type, not its length field (a 1-octet
+//! sar_msg_ref_num swallows the next octet and still decodes), accepts octets after a
+//! bodyless command, and names the failing field only with its `verbose` feature. rusmpp
+//! stays the independent check: `tests/smpp_rusmpp.rs` reads everything Tern writes with it.
 
 use thiserror::Error;
 

@@ -8,7 +8,8 @@
 //! and generic_nack before a bind; a second bind is ESME_RALYBND; submissions need a
 //! transmitter or transceiver bind (ESME_RINVBNDSTS otherwise); receipts go only to receiver
 //! or transceiver binds; unknown commands and submit_multi get generic_nack ESME_RINVCMDID;
-//! enquire_link is answered in every state; unbind is answered, then the session closes.
+//! enquire_link is answered in every state; unbind is answered, then the session closes. The
+//! bind-state rules apply to a PDU whose body does not decode as to one that does.
 
 use thiserror::Error;
 
@@ -16,7 +17,7 @@ use super::frame::FrameError;
 use super::pdu::{
     Bind, BindKind, CancelSm, Command, DataSm, DecodeError, Pdu, QuerySm, ReplaceSm, SubmitSm,
 };
-use super::status::CommandStatus;
+use super::status::{CommandStatus, command_id};
 
 /// Where a session is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,6 +232,42 @@ impl Session {
         }
     }
 
+    /// The answer to a PDU that did not decode. A command the session's state forbids gets the
+    /// same answer it would get decoded (ESME_RALYBND, ESME_RINVBNDSTS), so the bind-state
+    /// rules do not depend on the body; otherwise the decode error's own answer. Bad lengths and
+    /// unknown ids are always generic_nack.
+    fn answer_to_undecodable(&self, error: &DecodeError) -> Command {
+        let answer = error.answer();
+        if matches!(answer.pdu, Pdu::GenericNack) {
+            return answer;
+        }
+        let bound = match self.state {
+            SessionState::Bound(kind) => Some(kind),
+            _ => None,
+        };
+        let may_submit = matches!(bound, Some(BindKind::Transmitter | BindKind::Transceiver));
+        let refused_by_state = match error.command_id {
+            command_id::BIND_TRANSMITTER
+            | command_id::BIND_RECEIVER
+            | command_id::BIND_TRANSCEIVER => {
+                (self.state != SessionState::Open).then_some(CommandStatus::ESME_RALYBND)
+            }
+            command_id::SUBMIT_SM
+            | command_id::DATA_SM
+            | command_id::QUERY_SM
+            | command_id::CANCEL_SM
+            | command_id::REPLACE_SM => (!may_submit).then_some(CommandStatus::ESME_RINVBNDSTS),
+            _ => None,
+        };
+        match refused_by_state {
+            Some(status) => Command {
+                command_status: status,
+                ..answer
+            },
+            None => answer,
+        }
+    }
+
     /// One PDU from the peer, or why it could not be decoded.
     pub fn receive(&mut self, decoded: Result<Command, DecodeError>) -> Vec<Action> {
         if self.state == SessionState::Closed {
@@ -238,7 +275,7 @@ impl Session {
         }
         let command = match decoded {
             Ok(command) => command,
-            Err(error) => return vec![Action::Send(error.answer())],
+            Err(error) => return vec![Action::Send(self.answer_to_undecodable(&error))],
         };
         let seq = command.sequence_number;
         let state = self.state;

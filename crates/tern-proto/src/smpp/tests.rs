@@ -1092,6 +1092,61 @@ fn a_frame_error_nacks_and_closes() {
 }
 
 #[test]
+fn bind_state_rules_apply_to_pdus_that_do_not_decode() {
+    // A submit_sm whose source_addr has no terminator.
+    let broken_submit = request(command_id::SUBMIT_SM, 3, &[0x00, 0x01, 0x01, b'3', b'1']);
+    let broken_bind = request(command_id::BIND_RECEIVER, 4, b"acme");
+    let submit_answer = |session: &mut Session| session.receive(decode(&broken_submit));
+    assert_eq!(
+        submit_answer(&mut Session::new()),
+        [sent(
+            CommandStatus::ESME_RINVBNDSTS,
+            3,
+            Pdu::SubmitSmResp(String::new())
+        )]
+    );
+    assert_eq!(
+        submit_answer(&mut bound(BindKind::Receiver)),
+        [sent(
+            CommandStatus::ESME_RINVBNDSTS,
+            3,
+            Pdu::SubmitSmResp(String::new())
+        )]
+    );
+    assert_eq!(
+        submit_answer(&mut bound(BindKind::Transmitter)),
+        [sent(
+            CommandStatus::ESME_RINVSRCADR,
+            3,
+            Pdu::SubmitSmResp(String::new())
+        )]
+    );
+    assert_eq!(
+        bound(BindKind::Transceiver).receive(decode(&broken_bind)),
+        [sent(
+            CommandStatus::ESME_RALYBND,
+            4,
+            Pdu::BindResp(BindKind::Receiver, String::new())
+        )]
+    );
+    let mut open = Session::new();
+    assert_eq!(
+        open.receive(decode(&broken_bind)),
+        [sent(
+            CommandStatus::ESME_RINVSYSID,
+            4,
+            Pdu::BindResp(BindKind::Receiver, String::new())
+        )]
+    );
+    assert_eq!(open.state(), SessionState::Open);
+    // Bad lengths and unknown ids stay generic_nack whatever the state.
+    assert_eq!(
+        open.receive(decode(&request(command_id::ENQUIRE_LINK, 5, &[1]))),
+        [sent(CommandStatus::ESME_RINVCMDLEN, 5, Pdu::GenericNack)]
+    );
+}
+
+#[test]
 fn enquire_link_is_answered_in_every_live_state() {
     let mut sessions = vec![Session::new(), bound(BindKind::Receiver)];
     let mut binding = Session::new();
