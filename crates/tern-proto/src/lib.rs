@@ -1,6 +1,8 @@
 //! Wire formats and pure algorithms for Tern, with no I/O: the CM Business Messaging request and
-//! response types (case-insensitive keys) and SMS encoding. Everything here is deterministic and
-//! testable without a runtime, so the edges (HTTP, SMPP) and the domain share one parser.
+//! response types (case-insensitive keys), SMS encoding, and the SMPP 3.4 codec and session
+//! state machine. Everything here is deterministic and testable without a runtime, so the edges
+//! (HTTP, SMPP) and the domain share one parser.
 
 pub mod cm;
+pub mod smpp;
 pub mod sms;
