@@ -73,6 +73,11 @@ impl SmppStatus {
         self as u32
     }
 
+    /// The `command_status` the SMPP codec writes.
+    pub fn command_status(self) -> tern_proto::smpp::CommandStatus {
+        tern_proto::smpp::CommandStatus(self.value())
+    }
+
     /// The specification's name.
     pub fn name(self) -> &'static str {
         match self {

@@ -845,3 +845,26 @@ fn delivery_error_rows() {
         assert_eq!(DeliveryError::from_code(missing), None);
     }
 }
+
+#[test]
+fn every_smpp_status_is_the_codec_status_of_its_name() {
+    use tern_proto::smpp::CommandStatus as C;
+    let table = [
+        (SmppStatus::InvalidMessageLength, C::ESME_RINVMSGLEN),
+        (SmppStatus::InvalidCommandLength, C::ESME_RINVCMDLEN),
+        (SmppStatus::SystemError, C::ESME_RSYSERR),
+        (SmppStatus::InvalidSourceAddress, C::ESME_RINVSRCADR),
+        (SmppStatus::InvalidDestinationAddress, C::ESME_RINVDSTADR),
+        (SmppStatus::BindFailed, C::ESME_RBINDFAIL),
+        (SmppStatus::InvalidPassword, C::ESME_RINVPASWD),
+        // ESME_RINVNUMDESTS and ESME_RX_T_APPN: SMPP 3.4's values, not named by the codec.
+        (SmppStatus::InvalidNumberOfDestinations, C(0x33)),
+        (SmppStatus::SubmitFailed, C::ESME_RSUBMITFAIL),
+        (SmppStatus::Throttled, C::ESME_RTHROTTLED),
+        (SmppStatus::InvalidExpiry, C::ESME_RINVEXPIRY),
+        (SmppStatus::TemporaryAppError, C(0x64)),
+    ];
+    for (status, expected) in table {
+        assert_eq!(status.command_status(), expected, "{}", status.name());
+    }
+}
