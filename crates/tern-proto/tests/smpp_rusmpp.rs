@@ -141,7 +141,7 @@ fn receipts_tern_sends_read_the_same_in_rusmpp() {
     ));
     assert!(matches!(
         tlv_value(tlvs, TlvTag::Other(0x140A)),
-        Some(TlvValue::Other { value, .. }) if value.as_ref() == [0, 0, 0, 7]
+        Some(TlvValue::Other { value, .. }) if value.as_ref() == b"7\0"
     ));
 
     let data = DataSm {

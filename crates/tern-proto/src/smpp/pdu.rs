@@ -71,8 +71,8 @@ pub struct Tlvs {
     pub network_error_code: Option<[u8; 3]>,
     /// 0x1401, CM's vendor TLV: the operator as MCC+MNC decimal digits, a C-octet string.
     pub cm_operator_mcc_mnc: Option<String>,
-    /// 0x140A, CM's vendor TLV: the part's tariff in cents. Tern writes it as a 4-octet
-    /// big-endian unsigned integer (SMPP's integer TLV form) and reads 1, 2 or 4 octets.
+    /// 0x140A, CM's vendor TLV: the part's tariff in cents, a C-octet string of decimal digits
+    /// (1-6 octets with its NUL, so at most 99,999 cents), as CM's SMPP chapter defines it.
     pub cm_tariff_cents: Option<u32>,
 }
 
@@ -392,7 +392,7 @@ pub mod tlv_tag {
     pub const MESSAGE_STATE: u16 = 0x0427;
     /// CM: operator MCC+MNC, C-octet string.
     pub const CM_OPERATOR_MCC_MNC: u16 = 0x1401;
-    /// CM: tariff in cents, integer.
+    /// CM: tariff in cents, C-octet string of decimal digits.
     pub const CM_TARIFF_CENTS: u16 = 0x140A;
 }
 
@@ -610,7 +610,10 @@ impl<'a> BodyReader<'a> {
     }
 }
 
-fn read_tlv(tlvs: &mut Tlvs, tag: u16, value: &[u8]) -> Result<(), DecodeErrorKind> {
+/// Most octets of CM's tariff TLV (0x140A) value, its NUL included.
+const MAX_TARIFF_OCTETS: usize = 6;
+
+pub(super) fn read_tlv(tlvs: &mut Tlvs, tag: u16, value: &[u8]) -> Result<(), DecodeErrorKind> {
     let bad_length = || DecodeErrorKind::TlvLength {
         tag,
         length: value.len() as u16,
@@ -651,12 +654,19 @@ fn read_tlv(tlvs: &mut Tlvs, tag: u16, value: &[u8]) -> Result<(), DecodeErrorKi
         }
         tlv_tag::CM_OPERATOR_MCC_MNC => tlvs.cm_operator_mcc_mnc = Some(c_string()?),
         tlv_tag::CM_TARIFF_CENTS => {
-            tlvs.cm_tariff_cents = Some(match value {
-                [a] => u32::from(*a),
-                [a, b] => u32::from(u16::from_be_bytes([*a, *b])),
-                [a, b, c, d] => u32::from_be_bytes([*a, *b, *c, *d]),
-                _ => return Err(bad_length()),
-            })
+            // A C-octet string of decimal digits, 1-6 octets with its NUL (the CM spec).
+            if value.len() > MAX_TARIFF_OCTETS {
+                return Err(bad_length());
+            }
+            let digits = c_string()?;
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(DecodeErrorKind::TlvValue { tag });
+            }
+            tlvs.cm_tariff_cents = Some(
+                digits
+                    .parse()
+                    .map_err(|_| DecodeErrorKind::TlvValue { tag })?,
+            )
         }
         _ => {}
     }
@@ -957,7 +967,14 @@ impl BodyWriter {
             self.tlv_c_string(t::CM_OPERATOR_MCC_MNC, operator)?;
         }
         if let Some(cents) = tlvs.cm_tariff_cents {
-            self.tlv(t::CM_TARIFF_CENTS, &cents.to_be_bytes())?;
+            let digits = cents.to_string();
+            if digits.len() >= MAX_TARIFF_OCTETS {
+                return Err(EncodeError::TlvTooLong {
+                    tag: t::CM_TARIFF_CENTS,
+                    octets: digits.len(),
+                });
+            }
+            self.tlv_c_string(t::CM_TARIFF_CENTS, &digits)?;
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 
 use proptest::prelude::*;
 
+use super::pdu::read_tlv;
 use super::*;
 
 /// A request PDU built by hand: header with the given id and sequence, then `body`.
@@ -238,7 +239,7 @@ fn receipt_deliver_sm_is_encoded_byte_exact() {
     };
     #[rustfmt::skip]
     let expected: Vec<u8> = [
-        &[0x00, 0x00, 0x00, 0x63, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x09][..],
+        &[0x00, 0x00, 0x00, 0x61, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x09][..],
         &[0x00],                                  // service_type
         &[0x01, 0x01], b"31612345678\0",          // source ton, npi, addr
         &[0x00, 0x00], b"CM\0",                   // dest ton, npi, addr
@@ -250,7 +251,7 @@ fn receipt_deliver_sm_is_encoded_byte_exact() {
         &[0x04, 0x23, 0x00, 0x03, 0x03, 0x00, 0x00], // network_error_code
         &[0x04, 0x27, 0x00, 0x01, 0x02],          // message_state DELIVERED
         &[0x14, 0x01, 0x00, 0x06], b"20408\0",    // CM operator
-        &[0x14, 0x0A, 0x00, 0x04, 0x00, 0x00, 0x00, 0x07], // CM tariff in cents
+        &[0x14, 0x0A, 0x00, 0x02, b'7', 0x00],    // CM tariff in cents, decimal C-octet string
     ]
     .concat();
     let bytes = encoded(
@@ -258,7 +259,7 @@ fn receipt_deliver_sm_is_encoded_byte_exact() {
         9,
         Pdu::DeliverSm(Box::new(receipt.clone())),
     );
-    assert_eq!(bytes.len(), 0x63);
+    assert_eq!(bytes.len(), 0x61);
     assert_eq!(bytes, expected);
     assert_eq!(
         decode(&bytes).unwrap().pdu,
@@ -1235,4 +1236,37 @@ proptest! {
         }
         drive(&bytes, 65536);
     }
+}
+
+#[test]
+fn cm_tariff_is_a_decimal_c_octet_string_of_at_most_six_octets() {
+    let mut tlvs = Tlvs::default();
+    for (value, expected) in [
+        (&b"7\0"[..], Ok(7)),
+        (b"99999\0", Ok(99_999)),
+        (b"0\0", Ok(0)),
+        (b"\0", Err(())),
+        (b"12a\0", Err(())),
+        (b"7", Err(())),
+        (b"123456\0", Err(())),
+        (&[0, 0, 0, 7], Err(())),
+    ] {
+        let read = read_tlv(&mut tlvs, tlv_tag::CM_TARIFF_CENTS, value)
+            .map(|()| tlvs.cm_tariff_cents.take().unwrap())
+            .map_err(|_| ());
+        assert_eq!(read, expected, "{value:?}");
+    }
+    let too_many_cents = SubmitSm {
+        tlvs: Tlvs {
+            cm_tariff_cents: Some(100_000),
+            ..Tlvs::default()
+        },
+        ..SubmitSm::default()
+    };
+    let command = Command {
+        command_status: CommandStatus::ESME_ROK,
+        sequence_number: 1,
+        pdu: Pdu::DeliverSm(Box::new(too_many_cents)),
+    };
+    assert!(command.encode().is_err());
 }
