@@ -19,6 +19,7 @@
 
 mod frame;
 mod pdu;
+mod receipt;
 mod session;
 mod status;
 
@@ -31,5 +32,6 @@ pub use pdu::{
     DeliverSm, EncodeError, MAX_SHORT_MESSAGE_OCTETS, Pdu, QuerySm, QuerySmResp, ReplaceSm,
     SubmitSm, Tlvs, decode, tlv_tag,
 };
+pub use receipt::{APPENDIX_B_TEXT_CHARS, MessageState, Receipt, ReceiptTime};
 pub use session::{Action, SendRefused, Session, SessionState};
 pub use status::{CommandStatus, command_id};
