@@ -67,6 +67,7 @@ pub async fn create(args: AccountCreateArgs) -> anyhow::Result<()> {
             status_format,
             inbound_url: args.inbound_url,
             channels,
+            smpp: None,
         })
         .await
         .map_err(|error| match error {
