@@ -3,12 +3,14 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::channel::Channel;
 use crate::money::Money;
+use crate::smpp_account::SmppSettings;
 
 /// A product token: a GUID, held in its canonical lower-case hyphenated form.
 #[derive(Clone, PartialEq, Eq)]
@@ -139,6 +141,9 @@ pub struct Account {
     pub status_format: ReportFormat,
     pub inbound_url: Option<String>,
     pub channels: Vec<Channel>,
+    /// What SMPP clients bind with, and how its sessions behave; `None`: no SMPP. Shared, so
+    /// that cloning an account (the cache hands out a clone per request) copies no strings.
+    pub smpp: Option<Arc<SmppSettings>>,
     pub created_at: jiff::Timestamp,
 }
 
@@ -152,6 +157,8 @@ pub struct NewAccount {
     pub status_format: ReportFormat,
     pub inbound_url: Option<String>,
     pub channels: Vec<Channel>,
+    /// SMPP credentials and options; `None`: no SMPP. A system id unique across accounts.
+    pub smpp: Option<SmppSettings>,
 }
 
 #[cfg(test)]

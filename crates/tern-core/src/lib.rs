@@ -16,6 +16,7 @@ pub mod report;
 pub mod rich_content;
 pub mod routing;
 pub mod short_message;
+pub mod smpp_account;
 pub mod smpp_receipt;
 pub mod status;
 pub mod submission;

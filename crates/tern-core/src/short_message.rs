@@ -335,6 +335,7 @@ mod tests {
                 status_format: crate::account::ReportFormat::Json,
                 inbound_url: None,
                 channels: Channel::ALL.to_vec(),
+                smpp: None,
                 created_at: Timestamp::UNIX_EPOCH,
             }
         }

@@ -30,6 +30,7 @@ fn account() -> Account {
         status_format: ReportFormat::Json,
         inbound_url: None,
         channels: Channel::ALL.to_vec(),
+        smpp: None,
         created_at: Timestamp::UNIX_EPOCH,
     }
 }

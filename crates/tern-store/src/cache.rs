@@ -1,6 +1,8 @@
 //! The account cache, as a decorator in front of any [`AccountStore`]: every request looks its
 //! product token up, and a backend should not pay a read for each. Kept outside the backends so
-//! that each backend stays a plain recorder and every one is cached alike.
+//! that each backend stays a plain recorder and every one is cached alike. Only lookups by token
+//! are cached: an SMPP bind (by system id) is rare next to requests, costs a password hash anyway,
+//! and should find a password or an account changed a moment ago, so it goes to the backend.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -89,6 +91,14 @@ impl AccountStore for CachedAccounts {
             cache.insert(hash.0, (account.clone(), Instant::now()));
         }
         Ok(found)
+    }
+
+    /// Not cached (see the module's comment): straight to the backend.
+    async fn account_by_smpp_system_id(
+        &self,
+        system_id: &str,
+    ) -> Result<Option<Account>, StoreError> {
+        self.inner.account_by_smpp_system_id(system_id).await
     }
 }
 

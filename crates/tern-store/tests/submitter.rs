@@ -78,6 +78,7 @@ async fn gateway(balance: Option<Money>, limits: RequestLimits) -> Gateway {
             status_format: ReportFormat::Json,
             inbound_url: None,
             channels: Channel::ALL.to_vec(),
+            smpp: None,
         })
         .await
         .unwrap();

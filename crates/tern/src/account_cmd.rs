@@ -1,6 +1,7 @@
 //! `tern account create` and `tern account list`. They open the data directory directly, so they
 //! work whether or not a gateway is running on it (SQLite serialises the writers).
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -8,6 +9,7 @@ use tern_core::account::{NewAccount, ProductToken, ReportFormat};
 use tern_core::channel::Channel;
 use tern_core::money::Money;
 use tern_core::ports::{NodeId, Store, StoreError};
+use tern_core::smpp_account::{ReceiptFormat, ReceiptPdu, SmppSettings, check_system_id};
 use tern_store::StoreConfig;
 
 use crate::cli::{AccountCreateArgs, AccountListArgs};
@@ -57,6 +59,8 @@ pub async fn create(args: AccountCreateArgs) -> anyhow::Result<()> {
     }
     let name = args.name.trim().to_owned();
     anyhow::ensure!(!name.is_empty(), "--name must not be empty");
+    let smpp = smpp_settings(&args)?;
+    let system_id = smpp.as_ref().map(|smpp| smpp.system_id.clone());
     let store = open(&args.data_dir)?;
     let account = store
         .create_account(NewAccount {
@@ -67,12 +71,26 @@ pub async fn create(args: AccountCreateArgs) -> anyhow::Result<()> {
             status_format,
             inbound_url: args.inbound_url,
             channels,
+            smpp,
         })
-        .await
-        .map_err(|error| match error {
-            StoreError::Conflict(_) => anyhow::anyhow!("an account with this token exists already"),
-            other => anyhow::Error::new(other),
-        })?;
+        .await;
+    let account = match account {
+        Ok(account) => account,
+        Err(StoreError::Conflict(_)) => {
+            // Which rule was broken: the system id's, if an account has it, else the token's.
+            if let Some(system_id) = system_id
+                && let Some(holder) = store.account_by_smpp_system_id(&system_id).await?
+            {
+                anyhow::bail!(
+                    "--smpp-system-id: account {} ({}) has SMPP system id '{system_id}' already; system ids are unique",
+                    holder.id,
+                    holder.name
+                );
+            }
+            anyhow::bail!("an account with this token exists already");
+        }
+        Err(other) => return Err(other.into()),
+    };
     println!(
         "Created account {} ({}), channels {}",
         account.id,
@@ -81,6 +99,60 @@ pub async fn create(args: AccountCreateArgs) -> anyhow::Result<()> {
     );
     println!("{token}");
     Ok(())
+}
+
+/// The SMPP settings the flags ask for: none without `--smpp-system-id` (and then no other
+/// `--smpp-*` flag may be given: it would have no effect), else the id and password checked, the
+/// password hashed, and the options given or their defaults.
+fn smpp_settings(args: &AccountCreateArgs) -> anyhow::Result<Option<SmppSettings>> {
+    let Some(system_id) = &args.smpp_system_id else {
+        anyhow::ensure!(
+            args.smpp_password.is_none(),
+            "--smpp-password needs --smpp-system-id: a password alone names no SMPP login"
+        );
+        let options = [
+            ("--smpp-max-binds", &args.smpp_max_binds),
+            ("--smpp-rate", &args.smpp_rate),
+            ("--smpp-receipt-format", &args.smpp_receipt_format),
+            ("--smpp-receipt-pdu", &args.smpp_receipt_pdu),
+        ];
+        if let Some((flag, _)) = options.iter().find(|(_, value)| value.is_some()) {
+            anyhow::bail!(
+                "{flag} needs --smpp-system-id: SMPP options apply only to an account SMPP clients can bind to"
+            );
+        }
+        return Ok(None);
+    };
+    check_system_id(system_id).map_err(|e| anyhow::anyhow!("--smpp-system-id: {e}"))?;
+    let password = args.smpp_password.as_deref().ok_or_else(|| {
+        anyhow::anyhow!("--smpp-system-id needs --smpp-password: SMPP clients bind with both")
+    })?;
+    let mut settings = SmppSettings::new(system_id, password)
+        .map_err(|e| anyhow::anyhow!("--smpp-password: {e}"))?;
+    if let Some(text) = &args.smpp_max_binds {
+        settings.max_binds = at_least_one("--smpp-max-binds", text)?;
+    }
+    if let Some(text) = &args.smpp_rate {
+        settings.rate = Some(at_least_one("--smpp-rate", text)?);
+    }
+    if let Some(text) = &args.smpp_receipt_format {
+        settings.receipt_format = text
+            .parse::<ReceiptFormat>()
+            .map_err(|e| anyhow::anyhow!("--smpp-receipt-format: {e}"))?;
+    }
+    if let Some(text) = &args.smpp_receipt_pdu {
+        settings.receipt_pdu = text
+            .parse::<ReceiptPdu>()
+            .map_err(|e| anyhow::anyhow!("--smpp-receipt-pdu: {e}"))?;
+    }
+    Ok(Some(settings))
+}
+
+/// A whole number of at least 1.
+fn at_least_one(flag: &str, text: &str) -> anyhow::Result<NonZeroU32> {
+    text.trim()
+        .parse::<NonZeroU32>()
+        .map_err(|_| anyhow::anyhow!("{flag}: '{text}' is not a whole number of at least 1"))
 }
 
 /// Why `url` cannot be a webhook URL: it must parse as an absolute URL with an http or https
@@ -99,10 +171,25 @@ fn check_webhook_url(url: &str) -> Result<(), String> {
 pub async fn list(args: AccountListArgs) -> anyhow::Result<()> {
     let store = open(&args.data_dir)?;
     let accounts = store.accounts().await?;
-    println!("ID\tNAME\tCHANNELS\tBALANCE\tSTATUS_URL\tFORMAT");
+    println!(
+        "ID\tNAME\tCHANNELS\tBALANCE\tSTATUS_URL\tFORMAT\tSMPP_SYSTEM_ID\tSMPP_MAX_BINDS\tSMPP_RATE\tSMPP_RECEIPT_FORMAT\tSMPP_RECEIPT_PDU"
+    );
     for account in accounts {
+        // An account without SMPP shows `-` in each SMPP column; the password never shows.
+        let smpp = match &account.smpp {
+            Some(smpp) => [
+                smpp.system_id.clone(),
+                smpp.max_binds.to_string(),
+                smpp.rate
+                    .map(|rate| rate.to_string())
+                    .unwrap_or_else(|| "unlimited".into()),
+                smpp.receipt_format.as_str().into(),
+                smpp.receipt_pdu.as_str().into(),
+            ],
+            None => std::array::from_fn(|_| "-".to_owned()),
+        };
         println!(
-            "{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
             account.id,
             account.name,
             Channel::join(&account.channels),
@@ -112,6 +199,7 @@ pub async fn list(args: AccountListArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|| "unlimited".into()),
             account.status_url.as_deref().unwrap_or("-"),
             account.status_format.as_str(),
+            smpp.join("\t"),
         );
     }
     Ok(())

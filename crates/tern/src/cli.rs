@@ -40,7 +40,7 @@ pub struct ServeArgs {
 #[derive(Debug, Subcommand)]
 pub enum AccountCommand {
     /// Create an account; prints its product token as the last line.
-    Create(AccountCreateArgs),
+    Create(Box<AccountCreateArgs>),
     /// List accounts.
     List(AccountListArgs),
 }
@@ -71,6 +71,25 @@ pub struct AccountCreateArgs {
     /// Channels the account may use, comma-separated.
     #[arg(long, default_value = "SMS,WhatsApp,RCS,Viber,Push")]
     pub channels: String,
+    /// SMPP system id clients bind with: 1-15 printable ASCII characters, no spaces, unique.
+    #[arg(long, value_name = "ID")]
+    pub smpp_system_id: Option<String>,
+    /// SMPP password: 1-8 printable ASCII characters; required with --smpp-system-id. Stored
+    /// hashed (Argon2id).
+    #[arg(long, value_name = "PW")]
+    pub smpp_password: Option<String>,
+    /// Most SMPP sessions bound at once (at least 1) [default: 8].
+    #[arg(long, value_name = "N")]
+    pub smpp_max_binds: Option<String>,
+    /// Submitted SMS parts per second over SMPP (at least 1) [default: unlimited].
+    #[arg(long, value_name = "N")]
+    pub smpp_rate: Option<String>,
+    /// SMPP delivery receipt text: cm or appendix-b [default: cm].
+    #[arg(long, value_name = "FORMAT")]
+    pub smpp_receipt_format: Option<String>,
+    /// SMPP PDU receipts are sent in: deliver_sm or data_sm [default: deliver_sm].
+    #[arg(long, value_name = "PDU")]
+    pub smpp_receipt_pdu: Option<String>,
 }
 
 #[derive(Debug, Args)]

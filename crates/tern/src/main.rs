@@ -33,7 +33,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             cli::Command::Serve(args) => serve::run(args).await,
             cli::Command::Account(cli::AccountCommand::Create(args)) => {
-                account_cmd::create(args).await
+                account_cmd::create(*args).await
             }
             cli::Command::Account(cli::AccountCommand::List(args)) => account_cmd::list(args).await,
             cli::Command::Openapi => {

@@ -319,6 +319,7 @@ async fn create_demo_account(store: &dyn Store, address: &str) -> anyhow::Result
             status_format: ReportFormat::Json,
             inbound_url: None,
             channels: Channel::ALL.to_vec(),
+            smpp: None,
         })
         .await?;
     println!("Created the demo account. Its product token (shown only now):");

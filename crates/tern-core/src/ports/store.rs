@@ -116,12 +116,20 @@ pub struct SentPart {
 /// Accounts: who may submit, what they may spend, where their reports go.
 #[async_trait]
 pub trait AccountStore: Send + Sync + 'static {
-    /// Create an account; a token that exists already is a [`StoreError::Conflict`].
+    /// Create an account; a token, or an SMPP system id, that exists already is a
+    /// [`StoreError::Conflict`] (nothing is created). Accounts without SMPP settings never
+    /// conflict over them.
     async fn create_account(&self, account: NewAccount) -> Result<Account, StoreError>;
     /// Every account, oldest first.
     async fn accounts(&self) -> Result<Vec<Account>, StoreError>;
     /// The account whose token hashes to `hash`.
     async fn account_by_token(&self, hash: TokenHash) -> Result<Option<Account>, StoreError>;
+    /// The account whose SMPP system id is exactly `system_id` (case-sensitive), what a bind
+    /// names; its password is checked by the caller ([`crate::smpp_account::SmppSettings::verify`]).
+    async fn account_by_smpp_system_id(
+        &self,
+        system_id: &str,
+    ) -> Result<Option<Account>, StoreError>;
 }
 
 /// Intake: accepted messages into the queue.

@@ -25,6 +25,7 @@ fn account(channels: &[Channel]) -> Account {
         status_format: ReportFormat::Json,
         inbound_url: None,
         channels: channels.to_vec(),
+        smpp: None,
         created_at: Timestamp::UNIX_EPOCH,
     }
 }

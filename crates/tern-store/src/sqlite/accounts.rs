@@ -1,5 +1,7 @@
 //! The [`AccountStore`] role on SQLite: accounts and their product tokens (stored as hashes).
 
+use std::num::NonZeroU32;
+
 use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -16,10 +18,12 @@ impl AccountStore for SqliteStore {
         let id = self
             .writer
             .write(move |connection: &Connection| {
+                let smpp = account.smpp.as_ref();
                 connection
                     .execute(
-                        "INSERT INTO accounts (name, token_hash, balance_micros, status_url, status_format, inbound_url, channels, created_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                        "INSERT INTO accounts (name, token_hash, balance_micros, status_url, status_format, inbound_url, channels, created_at,
+                             smpp_system_id, smpp_password_hash, smpp_max_binds, smpp_rate, smpp_receipt_format, smpp_receipt_pdu)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                         params![
                             account.name,
                             account.token_hash.to_hex(),
@@ -29,6 +33,12 @@ impl AccountStore for SqliteStore {
                             account.inbound_url,
                             tern_core::channel::Channel::join(&account.channels),
                             millis(now),
+                            smpp.map(|s| s.system_id.as_str()),
+                            smpp.map(|s| s.password.as_phc()),
+                            smpp.map(|s| s.max_binds.get()),
+                            smpp.and_then(|s| s.rate).map(NonZeroU32::get),
+                            smpp.map(|s| s.receipt_format.as_str()),
+                            smpp.map(|s| s.receipt_pdu.as_str()),
                         ],
                     )
                     .map_err(backend_error)?;
@@ -69,5 +79,21 @@ impl AccountStore for SqliteStore {
             })
             .await?
             .filter(|account| account.token_hash.matches(&hash)))
+    }
+
+    async fn account_by_smpp_system_id(
+        &self,
+        system_id: &str,
+    ) -> Result<Option<Account>, StoreError> {
+        let system_id = system_id.to_owned();
+        self.read(move |connection| {
+            connection
+                .prepare_cached(&format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE smpp_system_id = ?1"
+                ))?
+                .query_row(params![system_id], account_from_row)
+                .optional()
+        })
+        .await
     }
 }

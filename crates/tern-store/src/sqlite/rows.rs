@@ -1,6 +1,7 @@
 //! Mapping between SQLite rows and domain values.
 
 use std::collections::HashMap;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -15,9 +16,11 @@ use tern_core::message::{
 };
 use tern_core::money::Money;
 use tern_core::outbox::{RenderedWebhook, StatusFact};
+use tern_core::smpp_account::{SmppPasswordHash, SmppSettings};
 use tern_core::status::CmStatus;
 
-pub const ACCOUNT_COLUMNS: &str = "id, name, token_hash, balance_micros, status_url, status_format, inbound_url, channels, created_at";
+pub const ACCOUNT_COLUMNS: &str = "id, name, token_hash, balance_micros, status_url, status_format, inbound_url, channels, created_at, \
+    smpp_system_id, smpp_password_hash, smpp_max_binds, smpp_rate, smpp_receipt_format, smpp_receipt_pdu";
 
 /// The columns of a message row with its content and its account's status URL; select
 /// them `FROM` [`MESSAGE_TABLES`].
@@ -98,8 +101,44 @@ pub fn account_from_row(row: &Row) -> rusqlite::Result<Account> {
         status_format: format.parse().map_err(|_| bad(5, "status format"))?,
         inbound_url: row.get(6)?,
         channels: channels(row, 7)?,
+        smpp: smpp_settings(row, 9)?.map(Arc::new),
         created_at: timestamp(row.get(8)?),
     })
+}
+
+/// An account's SMPP settings from the six `smpp_*` columns starting at `first`: `None` when its
+/// system id is NULL (an account without SMPP, or one created before schema version 11).
+fn smpp_settings(row: &Row, first: usize) -> rusqlite::Result<Option<SmppSettings>> {
+    let Some(system_id) = row.get::<_, Option<String>>(first)? else {
+        return Ok(None);
+    };
+    let hash: String = row.get(first + 1)?;
+    let count = |index: usize, what: &str| -> rusqlite::Result<Option<NonZeroU32>> {
+        row.get::<_, Option<i64>>(index)?
+            .map(|n| {
+                u32::try_from(n)
+                    .ok()
+                    .and_then(NonZeroU32::new)
+                    .ok_or_else(|| bad(index, what))
+            })
+            .transpose()
+    };
+    let format: String = row.get(first + 4)?;
+    let pdu: String = row.get(first + 5)?;
+    Ok(Some(SmppSettings {
+        system_id,
+        password: SmppPasswordHash::from_phc(&hash)
+            .ok_or_else(|| bad(first + 1, "SMPP password hash"))?,
+        max_binds: count(first + 2, "SMPP max binds")?
+            .ok_or_else(|| bad(first + 2, "SMPP max binds"))?,
+        rate: count(first + 3, "SMPP rate")?,
+        receipt_format: format
+            .parse()
+            .map_err(|_| bad(first + 4, "SMPP receipt format"))?,
+        receipt_pdu: pdu
+            .parse()
+            .map_err(|_| bad(first + 5, "SMPP receipt PDU"))?,
+    }))
 }
 
 pub fn stored_message_from_row(

@@ -256,6 +256,20 @@ ALTER TABLE contents ADD COLUMN udh BLOB;
     r#"
 ALTER TABLE messages ADD COLUMN connector TEXT;
 "#,
+    // 11: an account's SMPP credentials and options (all NULL for an account without SMPP, as
+    // every account created before is): its system id, unique among the accounts that have one,
+    // the password's Argon2 PHC string, the most binds, the rate in parts per second (NULL:
+    // unlimited), and the receipts' format and PDU.
+    r#"
+ALTER TABLE accounts ADD COLUMN smpp_system_id TEXT;
+ALTER TABLE accounts ADD COLUMN smpp_password_hash TEXT;
+ALTER TABLE accounts ADD COLUMN smpp_max_binds INTEGER;
+ALTER TABLE accounts ADD COLUMN smpp_rate INTEGER;
+ALTER TABLE accounts ADD COLUMN smpp_receipt_format TEXT;
+ALTER TABLE accounts ADD COLUMN smpp_receipt_pdu TEXT;
+CREATE UNIQUE INDEX accounts_smpp_system_id ON accounts(smpp_system_id)
+    WHERE smpp_system_id IS NOT NULL;
+"#,
 ];
 
 /// The version [`migrate`] brings a database to.

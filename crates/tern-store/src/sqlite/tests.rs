@@ -27,6 +27,7 @@ fn new_account(token: &ProductToken, balance: Option<Money>) -> NewAccount {
         status_format: ReportFormat::Json,
         inbound_url: None,
         channels: Channel::ALL.to_vec(),
+        smpp: None,
     }
 }
 
@@ -615,4 +616,55 @@ fn the_message_column_count_is_the_number_of_message_columns() {
         rows::EVENT_COLUMNS.split(',').count(),
         rows::MESSAGE_COLUMN_COUNT
     );
+}
+
+#[tokio::test]
+async fn accounts_of_a_version_10_database_have_no_smpp_settings_and_can_get_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = ProductToken::generate();
+    {
+        // A database as Tern wrote it at schema version 10, before accounts had SMPP settings.
+        let old = Connection::open(dir.path().join("tern.db")).unwrap();
+        schema::migrate_to(&old, 10).unwrap();
+        old.execute(
+            "INSERT INTO accounts (id, name, token_hash, status_format, channels, created_at)
+             VALUES (1, 'old', ?1, 'json', 'SMS', 0)",
+            [token.hash().to_hex()],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let old = store.account_by_token(token.hash()).await.unwrap().unwrap();
+    assert_eq!((old.name.as_str(), old.smpp), ("old", None));
+    // Every SMPP column is NULL, and the old account is found by no system id.
+    let nulls: i64 = Connection::open(dir.path().join("tern.db"))
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM accounts WHERE smpp_system_id IS NULL AND smpp_password_hash IS NULL
+                AND smpp_max_binds IS NULL AND smpp_rate IS NULL AND smpp_receipt_format IS NULL
+                AND smpp_receipt_pdu IS NULL",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(nulls, 1);
+    assert_eq!(store.account_by_smpp_system_id("old").await.unwrap(), None);
+    // A new account beside it gets SMPP settings; system ids are unique from now on.
+    let smpp = tern_core::smpp_account::SmppSettings::new("newer", "pw").unwrap();
+    let newer = store
+        .create_account(NewAccount {
+            smpp: Some(smpp.clone()),
+            ..new_account(&ProductToken::generate(), None)
+        })
+        .await
+        .unwrap();
+    assert_eq!(newer.smpp.as_deref(), Some(&smpp));
+    let again = store
+        .create_account(NewAccount {
+            smpp: Some(smpp),
+            ..new_account(&ProductToken::generate(), None)
+        })
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert_eq!(store.accounts().await.unwrap().len(), 2);
 }

@@ -111,7 +111,44 @@ async fn a_duplicate_token_is_a_conflict_through_the_cache() {
     );
 }
 
-/// The backend under test, counting the lookups by token it is asked for.
+#[tokio::test]
+async fn lookups_by_smpp_system_id_go_to_the_backend_every_time() {
+    let backend = Backend::new();
+    let store = backend.open();
+    let counted = Arc::new(Counted {
+        inner: Arc::clone(&store) as Arc<dyn AccountStore>,
+        lookups: Default::default(),
+    });
+    let cached = CachedAccounts::new(
+        Arc::clone(&counted) as Arc<dyn AccountStore>,
+        CachedAccounts::DEFAULT_TTL,
+    );
+    assert_eq!(
+        cached.account_by_smpp_system_id("acme").await.unwrap(),
+        None
+    );
+    // Created a moment after a lookup missed, it is found at once.
+    let account = cached
+        .create_account(tern_core::account::NewAccount {
+            smpp: Some(tern_core::smpp_account::SmppSettings::new("acme", "pw").unwrap()),
+            ..new_account(&ProductToken::generate(), None)
+        })
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            cached.account_by_smpp_system_id("acme").await.unwrap(),
+            Some(account.clone())
+        );
+    }
+    assert_eq!(
+        counted.lookups.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "every lookup by system id reaches the backend"
+    );
+}
+
+/// The backend under test, counting the lookups (by token or system id) it is asked for.
 struct Counted {
     inner: Arc<dyn AccountStore>,
     lookups: std::sync::atomic::AtomicUsize,
@@ -137,6 +174,14 @@ impl AccountStore for Counted {
         self.lookups
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.inner.account_by_token(hash).await
+    }
+    async fn account_by_smpp_system_id(
+        &self,
+        system_id: &str,
+    ) -> Result<Option<tern_core::account::Account>, tern_core::ports::StoreError> {
+        self.lookups
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.account_by_smpp_system_id(system_id).await
     }
 }
 

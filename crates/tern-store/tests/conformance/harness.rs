@@ -108,6 +108,7 @@ pub fn new_account(token: &ProductToken, balance: Option<Money>) -> NewAccount {
         status_format: ReportFormat::Json,
         inbound_url: None,
         channels: Channel::ALL.to_vec(),
+        smpp: None,
     }
 }
 

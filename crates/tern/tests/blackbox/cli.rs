@@ -19,6 +19,9 @@ fn tern(args: &[&str], data_dir: &std::path::Path) -> (bool, String, String) {
     )
 }
 
+/// The header line of `tern account list`.
+const LIST_HEADER: &str = "ID\tNAME\tCHANNELS\tBALANCE\tSTATUS_URL\tFORMAT\tSMPP_SYSTEM_ID\tSMPP_MAX_BINDS\tSMPP_RATE\tSMPP_RECEIPT_FORMAT\tSMPP_RECEIPT_PDU\n";
+
 #[test]
 fn account_create_prints_the_token_last_and_list_shows_the_account() {
     let dir = tempfile::tempdir().unwrap();
@@ -48,7 +51,9 @@ fn account_create_prints_the_token_last_and_list_shows_the_account() {
     assert!(ok);
     assert_eq!(
         stdout,
-        "ID\tNAME\tCHANNELS\tBALANCE\tSTATUS_URL\tFORMAT\n1\tacme\tSMS,WhatsApp\t12.5\thttp://127.0.0.1:9/s\txml\n"
+        format!(
+            "{LIST_HEADER}1\tacme\tSMS,WhatsApp\t12.5\thttp://127.0.0.1:9/s\txml\t-\t-\t-\t-\t-\n"
+        )
     );
     // The same token twice is refused.
     let (ok, _, stderr) = tern(
@@ -88,6 +93,209 @@ fn bad_flags_are_refused_with_the_reason() {
         assert!(!ok, "{extra:?} accepted");
         assert!(stderr.contains(expected), "{extra:?}: {stderr}");
     }
+}
+
+#[test]
+fn smpp_credentials_and_options_are_created_and_listed_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, stdout, stderr) = tern(
+        &[
+            "account",
+            "create",
+            "--name",
+            "bulk",
+            "--channels",
+            "sms",
+            "--smpp-system-id",
+            "bulk_sender-15c",
+            "--smpp-password",
+            "pa$$ w0r",
+            "--smpp-max-binds",
+            "3",
+            "--smpp-rate",
+            "250",
+            "--smpp-receipt-format",
+            "appendix-b",
+            "--smpp-receipt-pdu",
+            "data_sm",
+        ],
+        dir.path(),
+    );
+    assert!(ok, "{stderr}");
+    assert!(!stdout.contains("pa$$"), "{stdout}");
+    // Defaults: 8 binds, unlimited rate, CM receipts in deliver_sm.
+    let (ok, _, stderr) = tern(
+        &[
+            "account",
+            "create",
+            "--name",
+            "defaults",
+            "--channels",
+            "sms",
+            "--smpp-system-id",
+            "plain",
+            "--smpp-password",
+            "x",
+        ],
+        dir.path(),
+    );
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = tern(
+        &[
+            "account",
+            "create",
+            "--name",
+            "http-only",
+            "--channels",
+            "sms",
+        ],
+        dir.path(),
+    );
+    assert!(ok, "{stderr}");
+    let (ok, stdout, _) = tern(&["account", "list"], dir.path());
+    assert!(ok);
+    assert_eq!(
+        stdout,
+        format!(
+            "{LIST_HEADER}\
+             1\tbulk\tSMS\tunlimited\t-\tjson\tbulk_sender-15c\t3\t250\tappendix-b\tdata_sm\n\
+             2\tdefaults\tSMS\tunlimited\t-\tjson\tplain\t8\tunlimited\tcm\tdeliver_sm\n\
+             3\thttp-only\tSMS\tunlimited\t-\tjson\t-\t-\t-\t-\t-\n"
+        )
+    );
+    // Neither the password nor its hash is shown.
+    assert!(
+        !stdout.contains("pa$$") && !stdout.contains("argon2"),
+        "{stdout}"
+    );
+
+    // A second account with the same system id is refused, and nothing is created.
+    let (ok, stdout, stderr) = tern(
+        &[
+            "account",
+            "create",
+            "--name",
+            "copycat",
+            "--smpp-system-id",
+            "plain",
+            "--smpp-password",
+            "y",
+        ],
+        dir.path(),
+    );
+    assert!(!ok, "{stdout}");
+    assert!(
+        stderr.contains(
+            "--smpp-system-id: account 2 (defaults) has SMPP system id 'plain' already; system ids are unique"
+        ),
+        "{stderr}"
+    );
+    let (_, stdout, _) = tern(&["account", "list"], dir.path());
+    assert_eq!(stdout.lines().count(), 4, "{stdout}");
+}
+
+#[test]
+fn bad_smpp_flags_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = ["--smpp-system-id", "acme", "--smpp-password", "secret"];
+    let with_id = |extra: &[&'static str]| -> Vec<&'static str> {
+        let mut args = id.to_vec();
+        args.extend_from_slice(extra);
+        args
+    };
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "--smpp-system-id",
+                "a234567890123456",
+                "--smpp-password",
+                "pw",
+            ],
+            "--smpp-system-id: the SMPP system id has 16 characters; SMPP 3.4 allows at most 15",
+        ),
+        (
+            vec!["--smpp-system-id", "has space", "--smpp-password", "pw"],
+            "--smpp-system-id: the SMPP system id may hold only printable ASCII characters without spaces (found ' ')",
+        ),
+        (
+            vec!["--smpp-system-id", "", "--smpp-password", "pw"],
+            "--smpp-system-id: the SMPP system id must not be empty",
+        ),
+        (
+            vec!["--smpp-system-id", "acme", "--smpp-password", "123456789"],
+            "--smpp-password: the SMPP password has 9 characters; SMPP 3.4 allows at most 8",
+        ),
+        (
+            vec!["--smpp-system-id", "acme", "--smpp-password", ""],
+            "--smpp-password: the SMPP password must not be empty",
+        ),
+        (
+            vec!["--smpp-system-id", "acme"],
+            "--smpp-system-id needs --smpp-password: SMPP clients bind with both",
+        ),
+        (
+            vec!["--smpp-password", "secret"],
+            "--smpp-password needs --smpp-system-id: a password alone names no SMPP login",
+        ),
+        (
+            vec!["--smpp-max-binds", "4"],
+            "--smpp-max-binds needs --smpp-system-id: SMPP options apply only to an account SMPP clients can bind to",
+        ),
+        (
+            vec!["--smpp-rate", "10"],
+            "--smpp-rate needs --smpp-system-id: SMPP options apply only to an account SMPP clients can bind to",
+        ),
+        (
+            vec!["--smpp-receipt-format", "cm"],
+            "--smpp-receipt-format needs --smpp-system-id: SMPP options apply only to an account SMPP clients can bind to",
+        ),
+        (
+            vec!["--smpp-receipt-pdu", "data_sm"],
+            "--smpp-receipt-pdu needs --smpp-system-id: SMPP options apply only to an account SMPP clients can bind to",
+        ),
+        (
+            with_id(&["--smpp-max-binds", "0"]),
+            "--smpp-max-binds: '0' is not a whole number of at least 1",
+        ),
+        (
+            with_id(&["--smpp-max-binds", "many"]),
+            "--smpp-max-binds: 'many' is not a whole number of at least 1",
+        ),
+        (
+            with_id(&["--smpp-rate", "0"]),
+            "--smpp-rate: '0' is not a whole number of at least 1",
+        ),
+        (
+            with_id(&["--smpp-rate=-5"]),
+            "--smpp-rate: '-5' is not a whole number of at least 1",
+        ),
+        (
+            with_id(&["--smpp-receipt-format", "appendix_b"]),
+            "--smpp-receipt-format: unknown SMPP receipt format 'appendix_b': use cm or appendix-b",
+        ),
+        (
+            with_id(&["--smpp-receipt-pdu", "submit_sm"]),
+            "--smpp-receipt-pdu: unknown SMPP receipt PDU 'submit_sm': use deliver_sm or data_sm",
+        ),
+    ];
+    for (extra, expected) in &cases {
+        let mut args = vec!["account", "create", "--name", "x"];
+        args.extend_from_slice(extra);
+        let output = Command::new(TERN)
+            .args(&args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("TERN_LOG", "warn")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{extra:?}: {stderr}");
+        assert!(stderr.contains(expected), "{extra:?}: {stderr}");
+    }
+    // None of them created an account.
+    let (ok, stdout, _) = tern(&["account", "list"], dir.path());
+    assert!(ok);
+    assert_eq!(stdout, LIST_HEADER);
 }
 
 #[test]
