@@ -30,6 +30,64 @@ pub fn valid_until(validity: Option<&str>, now: Timestamp) -> Result<Timestamp, 
     Ok(until.min(latest))
 }
 
+/// When a message submitted over SMPP at `now` stops being deliverable, from its
+/// `validity_period` field (SMPP's `YYMMDDhhmmsstnnp`, absolute or relative): `None` when the
+/// field is empty (the default applies). The submission's rules then refuse a time already
+/// past and bring a later one back to [`MAX_VALIDITY`], as for CM's `validity`.
+pub fn smpp_valid_until(field: &str, now: Timestamp) -> Result<Option<Timestamp>, InvalidValidity> {
+    use tern_proto::smpp::{SmppTime, parse_time};
+    let invalid = || InvalidValidity(field.to_owned());
+    let until = match parse_time(field).map_err(|_| invalid())? {
+        None => return Ok(None),
+        Some(SmppTime::Relative {
+            years,
+            months,
+            days,
+            hours,
+            minutes,
+            seconds,
+        }) => {
+            let span = jiff::Span::new()
+                .years(i64::from(years))
+                .months(i64::from(months))
+                .days(i64::from(days))
+                .hours(i64::from(hours))
+                .minutes(i64::from(minutes))
+                .seconds(i64::from(seconds));
+            let later = TimeZone::UTC
+                .to_datetime(now)
+                .checked_add(span)
+                .map_err(|_| invalid())?;
+            Offset::UTC.to_timestamp(later).map_err(|_| invalid())?
+        }
+        Some(SmppTime::Absolute {
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            tenths,
+            offset_quarter_hours,
+        }) => {
+            let local = DateTime::new(
+                year as i16,
+                month as i8,
+                day as i8,
+                hour as i8,
+                minute as i8,
+                second as i8,
+                i32::from(tenths) * 100_000_000,
+            )
+            .map_err(|_| invalid())?;
+            let offset = Offset::from_seconds(i32::from(offset_quarter_hours) * 15 * 60)
+                .map_err(|_| invalid())?;
+            offset.to_timestamp(local).map_err(|_| invalid())?
+        }
+    };
+    Ok(Some(until))
+}
+
 fn relative(text: &str) -> Option<SignedDuration> {
     // The unit is the last character, which may be any character (split on its boundary).
     let unit = text.chars().next_back()?;
@@ -115,6 +173,35 @@ mod tests {
 
     fn at(text: &str) -> Timestamp {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn smpp_validity_periods_become_moments() {
+        let now = at("2026-11-30T09:00:00Z");
+        let cases = [
+            ("", None),
+            // Absolute, with the offset in quarter hours: 04+ is UTC+1, 32- is UTC-8.
+            ("261130103000104+", Some("2026-11-30T09:30:00.1Z")),
+            ("261130013000032-", Some("2026-11-30T09:30:00Z")),
+            ("261130093000000+", Some("2026-11-30T09:30:00Z")),
+            // Relative: one day, two hours and thirty minutes; one month (calendar).
+            ("000001023000000R", Some("2026-12-01T11:30:00Z")),
+            ("000100000000000R", Some("2026-12-30T09:00:00Z")),
+        ];
+        for (field, expected) in cases {
+            assert_eq!(
+                smpp_valid_until(field, now),
+                Ok(expected.map(at)),
+                "{field}"
+            );
+        }
+        // A day the month does not have, and text that is no SMPP time.
+        for field in ["260230093000000+", "2h", "261130093000104X"] {
+            assert_eq!(
+                smpp_valid_until(field, now),
+                Err(InvalidValidity(field.to_owned()))
+            );
+        }
     }
 
     #[test]

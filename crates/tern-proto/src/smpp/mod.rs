@@ -22,6 +22,7 @@ mod pdu;
 mod receipt;
 mod session;
 mod status;
+mod time;
 
 #[cfg(test)]
 mod tests;
@@ -35,3 +36,4 @@ pub use pdu::{
 pub use receipt::{APPENDIX_B_TEXT_CHARS, MessageState, Receipt, ReceiptTime};
 pub use session::{Action, SendRefused, Session, SessionState};
 pub use status::{CommandStatus, command_id};
+pub use time::{InvalidSmppTime, SmppTime, parse_time};
