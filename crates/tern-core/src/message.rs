@@ -27,6 +27,21 @@ impl MessageId {
     pub fn parse(text: &str) -> Option<Self> {
         uuid::Uuid::parse_str(text).ok().map(MessageId)
     }
+
+    /// The id as SMPP carries it (submit_sm_resp, receipts): the same UUID as 32 lowercase hex
+    /// digits, no hyphens.
+    pub fn smpp_id(&self) -> String {
+        self.0.simple().to_string()
+    }
+
+    /// An id as an SMPP client sends it back (query_sm, cancel_sm, replace_sm): 32 hex digits,
+    /// in either case; anything else names no message.
+    pub fn from_smpp_id(text: &str) -> Option<Self> {
+        if text.len() != 32 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        uuid::Uuid::try_parse(text).ok().map(MessageId)
+    }
 }
 
 impl fmt::Display for MessageId {
@@ -160,4 +175,33 @@ pub struct MessageFilter {
     /// Only messages with an id after this one (paging cursor).
     pub after: Option<MessageId>,
     pub limit: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smpp_ids_are_the_uuid_in_32_lowercase_hex_digits_and_read_back_in_any_case() {
+        let id = MessageId::parse("0195D3B2-C4E4-7A1B-9C3F-00112233AABB").unwrap();
+        assert_eq!(id.smpp_id(), "0195d3b2c4e47a1b9c3f00112233aabb");
+        assert_eq!(id.to_string(), "0195d3b2-c4e4-7a1b-9c3f-00112233aabb");
+        for text in [
+            "0195d3b2c4e47a1b9c3f00112233aabb",
+            "0195D3B2C4E47A1B9C3F00112233AABB",
+        ] {
+            assert_eq!(MessageId::from_smpp_id(text), Some(id));
+        }
+        for text in [
+            "",
+            "0195d3b2-c4e4-7a1b-9c3f-00112233aabb",
+            "0195d3b2c4e47a1b9c3f00112233aab",
+            "0195d3b2c4e47a1b9c3f00112233aabbc",
+            "0195d3b2c4e47a1b9c3f00112233aabg",
+            "{0195d3b2c4e47a1b9c3f00112233aab}",
+            "1234567890",
+        ] {
+            assert_eq!(MessageId::from_smpp_id(text), None, "{text}");
+        }
+    }
 }
