@@ -265,7 +265,7 @@ fn decide(connection: &Connection, batch: &[Pending]) -> Result<Decisions, Store
     let mut read = connection
         .prepare_cached("SELECT balance_micros FROM accounts WHERE id = ?1")
         .map_err(backend_error)?;
-    let mut decisions = Vec::with_capacity(batch.len());
+    let mut answers = Vec::with_capacity(batch.len());
     for pending in batch {
         let account = pending.account;
         let balance = match accounts.get_mut(&account) {
@@ -276,7 +276,7 @@ fn decide(connection: &Connection, batch: &[Pending]) -> Result<Decisions, Store
                     .optional()
                     .map_err(backend_error)?;
                 let Some(stored) = stored else {
-                    decisions.push(Err(AcceptError::from(StoreError::Conflict(format!(
+                    answers.push(Err(AcceptError::from(StoreError::Conflict(format!(
                         "no account {account}"
                     )))));
                     continue;
@@ -286,7 +286,7 @@ fn decide(connection: &Connection, batch: &[Pending]) -> Result<Decisions, Store
                     .or_insert(stored.map(|micros| (Money(micros), Money(micros))))
             }
         };
-        decisions.push(match (pending.charge, balance.as_mut()) {
+        answers.push(match (pending.charge, balance.as_mut()) {
             (Some(price), Some((_, left))) => match debit(*left, price) {
                 Some(after) => {
                     *left = after;
@@ -304,10 +304,7 @@ fn decide(connection: &Connection, batch: &[Pending]) -> Result<Decisions, Store
             _ => None,
         })
         .collect();
-    Ok(Decisions {
-        answers: decisions,
-        debits,
-    })
+    Ok(Decisions { answers, debits })
 }
 
 /// The intake job: write the requests waiting (see the module's comment), and answer each once
