@@ -24,6 +24,28 @@ pub enum Surface {
     Smpp,
 }
 
+impl Surface {
+    /// Every surface.
+    pub const ALL: [Surface; 4] = [Surface::Json, Surface::Xml, Surface::Get, Surface::Smpp];
+
+    /// Its name in the message log (`source`) and in stored rows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Surface::Json => "json",
+            Surface::Xml => "xml",
+            Surface::Get => "get",
+            Surface::Smpp => "smpp",
+        }
+    }
+
+    /// The surface of a name [`Surface::as_str`] gave.
+    pub fn parse(text: &str) -> Option<Surface> {
+        Surface::ALL
+            .into_iter()
+            .find(|surface| surface.as_str() == text)
+    }
+}
+
 /// The plain-text answer of the XML and GET interfaces.
 fn error_line(text: &str) -> String {
     format!("Error: ERROR {text}")

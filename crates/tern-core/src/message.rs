@@ -10,6 +10,7 @@ use jiff::Timestamp;
 
 use crate::account::AccountId;
 use crate::channel::Channel;
+use crate::error_code::Surface;
 use crate::money::Money;
 use crate::status::CmStatus;
 
@@ -88,6 +89,11 @@ pub struct NewMessage {
     pub valid_until: Timestamp,
     /// What the account is debited for this message.
     pub price: Money,
+    /// The surface it was submitted on (the message log's `source`).
+    pub source: Surface,
+    /// The SMPP `registered_delivery` it was submitted with: which receipts its client asked for
+    /// (see `smpp_receipt::wanted`). 0 (none) for the HTTP surfaces.
+    pub smpp_registered_delivery: u8,
 }
 
 /// Where a message is in its life.

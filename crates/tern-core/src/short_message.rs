@@ -26,7 +26,7 @@ use tern_proto::sms::{self, BodyType, SmsEncoding};
 
 use crate::account::Account;
 use crate::channel::Channel;
-use crate::error_code::Rejection;
+use crate::error_code::{Rejection, Surface};
 use crate::message::{Content, NewMessage};
 use crate::submission::{self, RecipientOutcome, SubmissionPolicy};
 use crate::submitter::MessageIds;
@@ -55,6 +55,8 @@ pub struct ShortMessage {
     pub reference: Option<String>,
     /// When the message stops being deliverable; the default validity when absent.
     pub valid_until: Option<Timestamp>,
+    /// The SMPP `registered_delivery`: which receipts the client wants (kept with each message).
+    pub registered_delivery: u8,
 }
 
 /// Why the user data of a short message cannot be sent. Rendered by the error table
@@ -256,6 +258,8 @@ pub fn judge(
                 accepted_at: now,
                 valid_until: judged.valid_until,
                 price: policy.price_per_part.times(u64::from(judged.parts)),
+                source: Surface::Smpp,
+                smpp_registered_delivery: message.registered_delivery,
             })),
         })
         .collect()
@@ -359,6 +363,7 @@ mod tests {
                     udh,
                     reference: None,
                     valid_until: None,
+                    registered_delivery: 0,
                 };
                 let now = Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_hours(500_000);
                 let outcomes = judge(&message, &account(), now, &SubmissionPolicy::default(), &TimeOrderedIds);

@@ -13,7 +13,7 @@ use tern_proto::sms::{self, BodyType};
 
 use crate::account::{Account, ProductToken};
 use crate::channel::{Channel, ChannelName};
-use crate::error_code::{Field as ErrorField, Rejection, RequestError};
+use crate::error_code::{Field as ErrorField, Rejection, RequestError, Surface};
 use crate::message::{Content, MessageId, NewMessage};
 use crate::money::Money;
 use crate::submitter::MessageIds;
@@ -117,10 +117,11 @@ pub fn validate(
     now: Timestamp,
     policy: &SubmissionPolicy,
     ids: &dyn MessageIds,
+    surface: Surface,
 ) -> Vec<RecipientOutcome> {
     let mut outcomes = Vec::new();
     for msg in msgs {
-        validate_msg(msg, account, now, policy, ids, &mut outcomes);
+        validate_msg(msg, account, now, policy, ids, surface, &mut outcomes);
     }
     outcomes
 }
@@ -287,6 +288,7 @@ fn validate_msg(
     now: Timestamp,
     policy: &SubmissionPolicy,
     ids: &dyn MessageIds,
+    surface: Surface,
     outcomes: &mut Vec<RecipientOutcome>,
 ) {
     let reference = msg.reference.clone().ok().flatten();
@@ -345,6 +347,8 @@ fn validate_msg(
                     accepted_at: now,
                     valid_until: checked.valid_until,
                     price: policy.price_per_part.times(u64::from(checked.parts)),
+                    source: surface,
+                    smpp_registered_delivery: 0,
                 })),
             },
         };

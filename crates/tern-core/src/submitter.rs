@@ -162,7 +162,14 @@ impl Submitter {
                 {
                     return Ok(Submitted::Refused(rejection));
                 }
-                submission::validate(msgs, account, self.clock.now(), &self.policy, &*self.ids)
+                submission::validate(
+                    msgs,
+                    account,
+                    self.clock.now(),
+                    &self.policy,
+                    &*self.ids,
+                    surface,
+                )
             }
             Submission::Sms(message) => {
                 let limit = self.policy.limits.max_recipients_per_request;

@@ -9,6 +9,7 @@ use proptest::prelude::*;
 use tern_core::account::{Account, ReportFormat, TokenHash};
 use tern_core::channel::Channel;
 use tern_core::conversion;
+use tern_core::error_code::Surface;
 use tern_core::submission::{self, RecipientOutcome, SubmissionPolicy};
 use tern_core::submitter::TimeOrderedIds;
 use tern_core::validity::{self, MAX_VALIDITY};
@@ -54,6 +55,7 @@ fn judge(msg: SubmittedMsg) -> Vec<RecipientOutcome> {
         now(),
         &SubmissionPolicy::default(),
         &TimeOrderedIds,
+        Surface::Json,
     )
 }
 
@@ -119,6 +121,7 @@ proptest! {
             now(),
             &SubmissionPolicy::default(),
             &TimeOrderedIds,
+            Surface::Json,
         );
         prop_assert_eq!(outcomes.len(), 1);
     }

@@ -337,6 +337,7 @@ fn short_message(to: &[&str], data_coding: u8, user_data: &[u8]) -> ShortMessage
         udh: None,
         reference: None,
         valid_until: None,
+        registered_delivery: 0,
     }
 }
 

@@ -39,6 +39,7 @@ fn judge(body: &str, channels: &[Channel]) -> Vec<RecipientOutcome> {
         "2026-01-01T00:00:00Z".parse().unwrap(),
         &SubmissionPolicy::default(),
         &SequentialIds::default(),
+        Surface::Json,
     )
 }
 
@@ -274,6 +275,7 @@ fn texts_are_bounded_by_every_channel_the_message_may_travel_on() {
             "2026-01-01T00:00:00Z".parse().unwrap(),
             &SubmissionPolicy::default(),
             &SequentialIds::default(),
+            Surface::Json,
         )
     };
     let at = |n: usize| "é".repeat(n);

@@ -11,6 +11,7 @@ use tern_core::account::{Account, AccountId, TokenHash};
 use tern_core::channel::Channel;
 use tern_core::dispatch::{Progress, Report};
 use tern_core::error_code::DeliveryError;
+use tern_core::error_code::Surface;
 use tern_core::message::{
     Content, DeliveryState, MessageFilter, MessageId, MessageRecord, NewMessage, StatusEvent,
 };
@@ -177,6 +178,8 @@ pub fn stored_message_from_row(
         accepted_at: timestamp(row.get(16)?),
         valid_until,
         price: Money(row.get(18)?),
+        source: Surface::Json,
+        smpp_registered_delivery: 0,
     };
     Ok(StoredMessage {
         events: row.get(23)?,

@@ -9,6 +9,7 @@ use jiff::SignedDuration;
 use tern_core::account::{AccountId, NewAccount, ProductToken, ReportFormat};
 use tern_core::channel::Channel;
 use tern_core::dispatch::{Event, ExternalIds};
+use tern_core::error_code::Surface;
 use tern_core::message::{Content, MessageId, NewMessage};
 use tern_core::money::Money;
 use tern_core::outbox::{
@@ -53,6 +54,8 @@ fn message(account: AccountId, channels: &[Channel], price: Money, now: Timestam
         accepted_at: now,
         valid_until: now + SignedDuration::from_hours(24),
         price,
+        source: Surface::Json,
+        smpp_registered_delivery: 0,
     }
 }
 

@@ -9,6 +9,7 @@ use tern_core::account::{Account, AccountId, NewAccount, ProductToken, ReportFor
 use tern_core::channel::Channel;
 use tern_core::dispatch::{Event, ExternalIds};
 use tern_core::error_code::DeliveryError;
+use tern_core::error_code::Surface;
 use tern_core::message::{Content, MessageFilter, MessageId, MessageRecord, NewMessage};
 use tern_core::money::Money;
 use tern_core::ports::{NodeId, Store};
@@ -148,6 +149,8 @@ pub fn message(
         accepted_at: now,
         valid_until: now + VALIDITY,
         price,
+        source: Surface::Json,
+        smpp_registered_delivery: 0,
     }
 }
 
