@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark in one command: build release, then run tern-bench against the release gateway.
 # Options (after the script name): --duration-secs N (per phase, default 10), --connections N
-# (default 64), --batch-connections N (default 16), --quick (short phases, a smoke run),
+# (default 64), --batch-connections N (default 16), --smpp-messages N (default 200000),
+# --phases single,half,batched,e2e,smpp (default all), --quick (short phases, a smoke run),
 # --allow-tmpfs (run even when the data directory is on tmpfs/ramfs; also BENCH_ALLOW_TMPFS=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,4 +32,10 @@ case "$fs_type" in
 esac
 
 cargo build --release -p tern -p tern-bench
+# The SMPP phase's client and reference server: smsc-sink from ../shared/bench (SHARED_BENCH says
+# where else), built into target/shared-bench as that folder's README says.
+shared_bench="${SHARED_BENCH:-../shared/bench}"
+if [ -f "$shared_bench/smsc-sink/Cargo.toml" ]; then
+    cargo build --release --manifest-path "$shared_bench/smsc-sink/Cargo.toml" --target-dir target/shared-bench
+fi
 exec target/release/tern-bench --tern target/release/tern ${args[@]+"${args[@]}"}

@@ -49,12 +49,23 @@ pub struct Gateway {
 impl Gateway {
     /// Start `tern serve` on 127.0.0.1 with an OS-chosen port and wait for its address.
     pub fn start(tern: &Path, data_dir: &Path, config: &Path) -> anyhow::Result<Gateway> {
+        Gateway::start_with(tern, data_dir, config, &[])
+    }
+
+    /// [`Gateway::start`] with more arguments to `tern serve`.
+    pub fn start_with(
+        tern: &Path,
+        data_dir: &Path,
+        config: &Path,
+        more: &[&str],
+    ) -> anyhow::Result<Gateway> {
         let mut child = Command::new(tern)
             .arg("serve")
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--http-addr", "127.0.0.1:0", "--config"])
             .arg(config)
+            .args(more)
             .env("TERN_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

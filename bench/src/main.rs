@@ -6,6 +6,7 @@
 mod gateway;
 mod load;
 mod receiver;
+mod smpp;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -53,10 +54,17 @@ struct Args {
     /// A smoke run: 2-second phases, at most 20,000 end-to-end messages.
     #[arg(long)]
     quick: bool,
-    /// Phases to run, in this order: single, half, batched, e2e (for experiments; the figures
-    /// of record come from all four).
-    #[arg(long, value_delimiter = ',', default_values_t = [PhaseName::Single, PhaseName::Half, PhaseName::Batched, PhaseName::E2e])]
+    /// Phases to run, in this order: single, half, batched, e2e, smpp (for experiments; the
+    /// figures of record come from all five).
+    #[arg(long, value_delimiter = ',', default_values_t = [PhaseName::Single, PhaseName::Half, PhaseName::Batched, PhaseName::E2e, PhaseName::Smpp])]
     phases: Vec<PhaseName>,
+    /// `smsc-sink` from ../shared/bench (`bench/run.sh` builds it): the SMPP phase's client, and
+    /// its reference server.
+    #[arg(long, default_value = "target/shared-bench/release/smsc-sink")]
+    smsc_sink: PathBuf,
+    /// Messages submitted in the SMPP phase (a smoke run: at most 20,000).
+    #[arg(long, default_value_t = 200_000)]
+    smpp_messages: u64,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +73,7 @@ enum PhaseName {
     Half,
     Batched,
     E2e,
+    Smpp,
 }
 
 impl std::fmt::Display for PhaseName {
@@ -74,6 +83,7 @@ impl std::fmt::Display for PhaseName {
             PhaseName::Half => "half",
             PhaseName::Batched => "batched",
             PhaseName::E2e => "e2e",
+            PhaseName::Smpp => "smpp",
         })
     }
 }
@@ -83,6 +93,8 @@ const TARGET_SINGLE: f64 = 20_000.0;
 const TARGET_BATCHED: f64 = 150_000.0;
 const TARGET_E2E: f64 = 20_000.0;
 const TARGET_HALF_P99_MS: f64 = 20.0;
+/// The SMPP server issue's target: submit_sm/s, every submit committed before its resp.
+const TARGET_SMPP: f64 = 50_000.0;
 
 /// CPU use over one phase.
 struct Cpu {
@@ -566,6 +578,42 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "tern exited with {status} after SIGTERM (expected 0)"
     );
 
+    // 5. SMPP: its own gateway (the HTTP one is stopped), and the reference beside it.
+    let mut smpp = None;
+    if wants(PhaseName::Smpp) {
+        let sink = std::fs::canonicalize(&args.smsc_sink).with_context(|| {
+            format!(
+                "no smsc-sink at {} (bench/run.sh builds it from ../shared/bench)",
+                args.smsc_sink.display()
+            )
+        })?;
+        let messages = if args.quick {
+            args.smpp_messages.min(20_000)
+        } else {
+            args.smpp_messages
+        };
+        eprintln!(
+            "SMPP: {} messages over {} binds with a window of {} each, registered_delivery 1",
+            thousands(messages as f64),
+            smpp::BINDS,
+            smpp::WINDOW
+        );
+        let reference = smpp::reference(&sink, messages, report_limit)?;
+        let line = reference.line(smpp::REFERENCE);
+        eprintln!("{line}");
+        let tern_run = smpp::tern(&tern, &sink, scratch.path(), messages, report_limit)?;
+        let tern_line = tern_run.run.line("Tern");
+        eprintln!("{tern_line}");
+        ensure!(
+            tern_run.run.receipts_matched == tern_run.run.acknowledged && tern_run.run.errors == 0,
+            "SMPP: {} of {} acknowledged submits got a receipt, {} errors",
+            tern_run.run.receipts_matched,
+            tern_run.run.acknowledged,
+            tern_run.run.errors
+        );
+        smpp = Some((reference, tern_run));
+    }
+
     print_report(&Report {
         args: &args,
         duration,
@@ -575,6 +623,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         half: half.as_ref().map(|(result, rate)| (result, *rate)),
         batched: batched.as_ref(),
         e2e: e2e.as_ref(),
+        smpp: smpp.as_ref().map(|(reference, tern)| (reference, tern)),
         peak_rss,
         rss_now,
         db_bytes,
@@ -597,6 +646,8 @@ struct Report<'a> {
     half: Option<(&'a LoadResult, f64)>,
     batched: Option<&'a LoadResult>,
     e2e: Option<&'a EndToEnd>,
+    /// The reference's run and Tern's.
+    smpp: Option<(&'a smpp::SmppRun, &'a smpp::TernRun)>,
     peak_rss: u64,
     rss_now: u64,
     db_bytes: u64,
@@ -712,6 +763,37 @@ fn print_report(r: &Report) {
         "| Peak RSS of the gateway (VmHWM) | {:.1} MiB | | |",
         mib(r.peak_rss)
     );
+    match r.smpp {
+        Some((reference, tern)) => {
+            println!(
+                "| SMPP submit_sm/s ({} messages, {} binds, window {}, registered_delivery 1; \
+                 reference smsc-sink {} = {:.1} %) {}",
+                thousands(tern.run.acknowledged as f64),
+                smpp::BINDS,
+                smpp::WINDOW,
+                thousands(reference.submit_per_sec),
+                100.0 * tern.run.submit_per_sec / reference.submit_per_sec.max(1e-9),
+                rate_row(tern.run.submit_per_sec, TARGET_SMPP)
+            );
+            println!(
+                "| SMPP submit_sm_resp latency p50 / p99 | {:.2} / {:.2} ms | | |",
+                tern.run.p50_ms, tern.run.p99_ms
+            );
+            println!(
+                "| SMPP receipts/s (first submit to last receipt; {} of {} delivered, {} twice) | \
+                 {} | | |",
+                thousands(tern.run.receipts_matched as f64),
+                thousands(tern.run.acknowledged as f64),
+                tern.run.receipts_duplicated,
+                thousands(tern.run.receipt_per_sec)
+            );
+            println!(
+                "| Peak RSS of the SMPP gateway (VmHWM) | {:.1} MiB | | |",
+                mib(tern.peak_rss)
+            );
+        }
+        None => println!("| SMPP submit_sm/s {SKIPPED}"),
+    }
     println!();
     println!(
         "Where the CPU went (cores busy over each phase, {} = all of them; \"waiting\": runnable \
@@ -746,6 +828,10 @@ fn print_report(r: &Report) {
     println!("Details:");
     for phase in r.phases {
         println!("  {}", phase.what);
+    }
+    if let Some((reference, tern)) = r.smpp {
+        println!("  {}", reference.line(smpp::REFERENCE));
+        println!("  {}", tern.run.line("Tern"));
     }
     println!(
         "  gateway: RSS now {:.1} MiB, peak {:.1} MiB; data dir {:.1} MiB; {} messages accepted, {} \
