@@ -1,11 +1,18 @@
 //! Which SMPP delivery receipts a status change produces, and what they report: the SMPP
-//! `message_state` of a CM status and error, and whether a client's `registered_delivery` asked
-//! for it. The receipt's text is rendered by `tern_proto::smpp::Receipt`; this is the rule
-//! behind its `stat`, kept with the other status rules in the domain.
+//! `message_state` of a CM status and error, whether a client's `registered_delivery` asked
+//! for it, and what one receipt says ([`contents`]: its text in the account's format, the state,
+//! error, operator and tariff its TLVs carry). The text's wire form is
+//! `tern_proto::smpp::Receipt`'s; which PDU carries it is the SMPP surface's.
 
-use tern_proto::smpp::MessageState;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use tern_proto::smpp::{MessageState, Receipt, ReceiptTime};
 
+use crate::dispatch::Report;
 use crate::error_code::DeliveryError;
+use crate::message::MessageId;
+use crate::money::Money;
+use crate::smpp_account::ReceiptFormat;
 use crate::status::{CmStatus, EXPIRED_ERROR};
 
 /// The state a receipt reports for a message with `status` and `error`: delivered (and read)
@@ -41,9 +48,142 @@ pub fn wanted(registered_delivery: u8, state: MessageState) -> bool {
     }
 }
 
+/// What a receipt is about: one status change of one message.
+#[derive(Debug, Clone, Copy)]
+pub struct ReceiptFacts<'a> {
+    pub message_id: MessageId,
+    /// When the message was accepted (the receipt's submit date).
+    pub submitted: Timestamp,
+    /// When the status change was recorded (its done date).
+    pub done: Timestamp,
+    pub report: &'a Report,
+    /// The message's text (Appendix B repeats its start; a binary body is its hex).
+    pub text: &'a str,
+    /// The price of one of its parts.
+    pub part_price: Money,
+}
+
+/// What a receipt says, for the SMPP surface to put in a `deliver_sm` or `data_sm`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptContents {
+    /// The text, in the account's format.
+    pub text: String,
+    /// `receipted_message_id` (TLV 0x001E): the id submit_sm_resp gave.
+    pub receipted_message_id: String,
+    /// `message_state` (TLV 0x0427).
+    pub state: MessageState,
+    /// CM's error code, when the channel gave one (TLV 0x0423 as a GSM network error).
+    pub error: Option<u16>,
+    /// The operator as MCC+MNC digits, when the channel reported one (CM's TLV 0x1401).
+    pub operator: Option<String>,
+    /// The part's price in whole cents, rounded half up (CM's TLV 0x140A), when it fits the
+    /// TLV (at most 99,999).
+    pub tariff_cents: Option<u32>,
+}
+
+/// Largest tariff CM's TLV 0x140A carries (5 digits and its NUL).
+const MAX_TARIFF_CENTS: i64 = 99_999;
+
+fn receipt_time(at: Timestamp) -> ReceiptTime {
+    let utc = TimeZone::UTC.to_datetime(at);
+    ReceiptTime {
+        year: utc.year().max(0) as u16,
+        month: utc.month() as u8,
+        day: utc.day() as u8,
+        hour: utc.hour() as u8,
+        minute: utc.minute() as u8,
+        second: utc.second() as u8,
+    }
+}
+
+/// The receipt of `facts` in `format`: dates in UTC, `err` the CM error code (000 for none), the
+/// operator only when it is MCC+MNC digits (5 or 6), the tariff in cents.
+pub fn contents(facts: &ReceiptFacts<'_>, format: ReceiptFormat) -> ReceiptContents {
+    let id = facts.message_id.smpp_id();
+    let state = message_state(facts.report.status, facts.report.error_code);
+    let error = facts.report.error_code.map(DeliveryError::code);
+    let receipt = Receipt {
+        id: &id,
+        submitted: receipt_time(facts.submitted),
+        done: receipt_time(facts.done),
+        state,
+        error: error.unwrap_or(0),
+        text: facts.text,
+    };
+    let text = match format {
+        ReceiptFormat::Cm => receipt.cm(),
+        ReceiptFormat::AppendixB => receipt.appendix_b(),
+    };
+    let operator = facts.report.operator.clone().filter(|operator| {
+        (5..=6).contains(&operator.len()) && operator.bytes().all(|b| b.is_ascii_digit())
+    });
+    let cents = (facts.part_price.micros().max(0) + 5_000) / 10_000;
+    ReceiptContents {
+        text,
+        receipted_message_id: id,
+        state,
+        error,
+        operator,
+        tariff_cents: (cents <= MAX_TARIFF_CENTS).then_some(cents as u32),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channel::Channel;
+
+    #[test]
+    fn a_receipt_says_the_state_error_operator_and_tariff_of_its_status_change() {
+        let message_id = MessageId::parse("0195d3b2-c4e4-7a1b-9c3f-00112233aabb").unwrap();
+        let report = Report {
+            channel: Channel::Sms,
+            status: CmStatus::Failed,
+            error_code: Some(DeliveryError::ExpiredAtThirdParty),
+            operator: Some("20416".into()),
+        };
+        let facts = ReceiptFacts {
+            message_id,
+            submitted: "2026-11-30T09:05:07Z".parse().unwrap(),
+            done: "2026-12-01T23:59:58.9Z".parse().unwrap(),
+            report: &report,
+            text: "Hello there, this is a long text",
+            part_price: Money(75_000),
+        };
+        assert_eq!(
+            contents(&facts, ReceiptFormat::Cm),
+            ReceiptContents {
+                text: "id:0195d3b2c4e47a1b9c3f00112233aabb submit date:20261130090507 done date:20261201235958 stat:EXPIRED err:008".into(),
+                receipted_message_id: "0195d3b2c4e47a1b9c3f00112233aabb".into(),
+                state: MessageState::Expired,
+                error: Some(8),
+                operator: Some("20416".into()),
+                tariff_cents: Some(8),
+            }
+        );
+        assert_eq!(
+            contents(&facts, ReceiptFormat::AppendixB).text,
+            "id:0195d3b2c4e47a1b9c3f00112233aabb sub:001 dlvrd:000 submit date:2611300905 done date:2612012359 stat:EXPIRED err:008 text:Hello there, this is"
+        );
+        let delivered = Report {
+            channel: Channel::Sms,
+            status: CmStatus::Delivered,
+            error_code: None,
+            operator: Some("KPN".into()),
+        };
+        let facts = ReceiptFacts {
+            report: &delivered,
+            part_price: Money(1_000_000_000),
+            ..facts
+        };
+        let contents = contents(&facts, ReceiptFormat::Cm);
+        assert_eq!(contents.state, MessageState::Delivered);
+        assert_eq!(contents.error, None);
+        assert!(contents.text.ends_with(" stat:DELIVRD err:000"));
+        // Not MCC+MNC digits: no operator TLV. 1,000.00 a part: beyond the tariff TLV.
+        assert_eq!(contents.operator, None);
+        assert_eq!(contents.tariff_cents, None);
+    }
 
     #[test]
     fn each_status_reports_its_state() {
