@@ -29,10 +29,10 @@ pub const MESSAGE_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.content_id
     c.body_type, c.dcs, c.app_key, c.rich_content, c.custom_grouping1, c.custom_grouping2, \
     c.custom_grouping3, m.parts, m.reference, m.channels, m.accepted_at, m.valid_until, \
     m.price_micros, m.state, m.channel_index, m.attempt, a.status_url, m.events, m.deferrals, \
-    c.udh";
+    c.udh, m.source, m.smpp_registered_delivery";
 
 /// How many columns [`MESSAGE_COLUMNS`] has: a query may select more after them.
-pub const MESSAGE_COLUMN_COUNT: usize = 26;
+pub const MESSAGE_COLUMN_COUNT: usize = 28;
 
 /// [`MESSAGE_COLUMNS`] without the content (sender, body and groupings empty), for the decisions
 /// that do not look at it; select them `FROM` [`EVENT_TABLES`]. Events are the most frequent
@@ -41,7 +41,7 @@ pub const MESSAGE_COLUMN_COUNT: usize = 26;
 pub const EVENT_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.content_id, '', '', \
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, m.parts, m.reference, m.channels, m.accepted_at, \
     m.valid_until, m.price_micros, m.state, m.channel_index, m.attempt, a.status_url, m.events, \
-    m.deferrals, NULL";
+    m.deferrals, NULL, m.source, m.smpp_registered_delivery";
 
 /// The tables [`MESSAGE_COLUMNS`] come from.
 pub const MESSAGE_TABLES: &str =
@@ -178,8 +178,11 @@ pub fn stored_message_from_row(
         accepted_at: timestamp(row.get(16)?),
         valid_until,
         price: Money(row.get(18)?),
-        source: Surface::Json,
-        smpp_registered_delivery: 0,
+        source: {
+            let source: String = row.get(26)?;
+            Surface::parse(&source).ok_or_else(|| bad(26, "source"))?
+        },
+        smpp_registered_delivery: row.get(27)?,
     };
     Ok(StoredMessage {
         events: row.get(23)?,

@@ -270,6 +270,17 @@ ALTER TABLE accounts ADD COLUMN smpp_receipt_pdu TEXT;
 CREATE UNIQUE INDEX accounts_smpp_system_id ON accounts(smpp_system_id)
     WHERE smpp_system_id IS NOT NULL;
 "#,
+    // 12: the surface a message was submitted on (the message log's `source`; messages stored
+    // before came in over JSON or XML, and are taken to be JSON) and the SMPP
+    // `registered_delivery` it asked for (0, no receipts, for every message stored before). The
+    // outbox is claimed by kind (the webhook runner and the SMPP receipt runner each claim their
+    // own), so its due index leads with the kind.
+    r#"
+ALTER TABLE messages ADD COLUMN source TEXT NOT NULL DEFAULT 'json';
+ALTER TABLE messages ADD COLUMN smpp_registered_delivery INTEGER NOT NULL DEFAULT 0;
+DROP INDEX outbox_due;
+CREATE INDEX outbox_kind_due ON outbox(kind, due_at);
+"#,
 ];
 
 /// The version [`migrate`] brings a database to.

@@ -10,7 +10,7 @@ use tern_core::account::{AccountId, NewAccount, ProductToken, ReportFormat};
 use tern_core::channel::Channel;
 use tern_core::dispatch::{Event, ExternalIds};
 use tern_core::error_code::Surface;
-use tern_core::message::{Content, MessageId, NewMessage};
+use tern_core::message::{Content, MessageFilter, MessageId, NewMessage};
 use tern_core::money::Money;
 use tern_core::outbox::{
     Fact, OrderingKey, OutboxKind, Outcome, RenderedWebhook, Resolved, StatusFact,
@@ -670,4 +670,44 @@ async fn accounts_of_a_version_10_database_have_no_smpp_settings_and_can_get_the
         .await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
     assert_eq!(store.accounts().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn messages_of_a_version_11_database_came_in_over_json_and_asked_for_no_receipts() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = ProductToken::generate();
+    let id = MessageId::generate();
+    {
+        // A database as Tern wrote it at schema version 11, before messages kept their surface.
+        let old = Connection::open(dir.path().join("tern.db")).unwrap();
+        schema::migrate_to(&old, 11).unwrap();
+        old.execute_batch(&format!(
+            "INSERT INTO accounts (id, name, token_hash, status_format, channels, created_at)
+                VALUES (1, 'old', '{}', 'json', 'SMS', 0);
+             INSERT INTO contents (id, sender, body) VALUES (1, 'Tern', 'Hello');
+             INSERT INTO messages (id, account_id, recipient, content_id, parts, channels,
+                accepted_at, valid_until, price_micros, state, channel_index, attempt, due_at,
+                events, has_groupings)
+                VALUES (x'{}', 1, '0031612345678', 1, 1, 'SMS', 0, 86400000, 0, 'queued', 0, 0, 0,
+                0, 0);",
+            token.hash().to_hex(),
+            id.smpp_id()
+        ))
+        .unwrap();
+    }
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let logged = store
+        .messages(
+            1,
+            MessageFilter {
+                limit: 10,
+                ..MessageFilter::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0].message.id, id);
+    assert_eq!(logged[0].message.source, Surface::Json);
+    assert_eq!(logged[0].message.smpp_registered_delivery, 0);
 }
