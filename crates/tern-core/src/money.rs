@@ -32,6 +32,12 @@ pub fn debit(balance: Money, price: Money) -> Option<Money> {
     can_pay(Some(balance), price).then(|| Money(balance.0 - price.0))
 }
 
+/// What one of the `parts` of a message priced `price` costs (rounded down to the micro-unit; a
+/// message of no parts counts as one): the tariff an SMPP receipt of a part carries.
+pub fn per_part(price: Money, parts: u32) -> Money {
+    Money(price.0 / i64::from(parts.max(1)))
+}
+
 impl Money {
     /// Whole micro-units.
     pub fn micros(self) -> i64 {
@@ -106,6 +112,14 @@ mod tests {
         assert_eq!(debit(Money(10), Money(10)), Some(Money(0)));
         assert_eq!(debit(Money(10), Money(11)), None);
         assert_eq!(debit(Money(0), Money(0)), None);
+    }
+
+    #[test]
+    fn a_part_costs_the_price_divided_by_the_parts_rounded_down() {
+        assert_eq!(per_part(Money(225_000), 3), Money(75_000));
+        assert_eq!(per_part(Money(100), 3), Money(33));
+        assert_eq!(per_part(Money(75_000), 1), Money(75_000));
+        assert_eq!(per_part(Money(75_000), 0), Money(75_000));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::channel::Channel;
 use crate::dispatch::{Event, Next};
 use crate::message::{Content, MessageFilter, MessageId, MessageRecord, NewMessage};
 use crate::money::Money;
-use crate::outbox::{ClaimedEntry, EntryId, Outcome};
+use crate::outbox::{ClaimedEntry, EntryFilter, EntryId, OutboxKind, Outcome};
 
 /// A store failure. `retryable` says whether trying again may help (as Pingora's errors do).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -216,7 +216,8 @@ pub trait QueueStore: Send + Sync + 'static {
 /// they report, as [`crate::outbox::entries`] decides.
 #[async_trait]
 pub trait OutboxStore: Send + Sync + 'static {
-    /// Claim up to `limit` due entries, earliest due first, leased to this node for `lease`
+    /// Claim up to `limit` due entries that `filter` takes (of its kinds and, when it names
+    /// accounts, going to one of them), earliest due first, leased to this node for `lease`
     /// (their attempts counted), each with its fact and its destination as they are now. At most
     /// one entry per ordering key is out at a time, and it is the key's lowest: while an entry
     /// is leased or waiting for a retry, the entries after it on its key are not handed out.
@@ -225,6 +226,7 @@ pub trait OutboxStore: Send + Sync + 'static {
         now: Timestamp,
         limit: usize,
         lease: SignedDuration,
+        filter: &EntryFilter,
     ) -> Result<Vec<ClaimedEntry>, StoreError>;
     /// Record what became of a claimed entry.
     async fn finish_entry(&self, id: EntryId, outcome: Outcome) -> Result<(), StoreError> {
@@ -233,8 +235,16 @@ pub trait OutboxStore: Send + Sync + 'static {
     /// Record what became of several claimed entries, in one transaction: a delivered or given
     /// up entry is removed, a retried one is due again at its time (and no longer leased).
     async fn finish_entries(&self, outcomes: Vec<(EntryId, Outcome)>) -> Result<(), StoreError>;
-    /// The earliest time an entry becomes due, if any.
-    async fn next_entry_due(&self) -> Result<Option<Timestamp>, StoreError>;
+    /// The earliest time an entry that `filter` takes becomes due, if any (a runner sleeps until
+    /// then; entries it never claims do not wake it).
+    async fn next_entry_due(&self, filter: &EntryFilter) -> Result<Option<Timestamp>, StoreError>;
+    /// Remove the entries of `kind` created before `created_before` that are not leased (SMPP
+    /// receipts that waited for a bind past the account's retention); returns how many.
+    async fn expire_entries(
+        &self,
+        kind: OutboxKind,
+        created_before: Timestamp,
+    ) -> Result<u64, StoreError>;
 }
 
 /// The message log: what an account sent and what became of it, and conversions recorded on it.

@@ -147,7 +147,10 @@ impl<'c> Recorder<'c> {
             ])?;
         }
         // Which entries its changes produce is decided in core; they are written as they are.
-        let subscriptions = Subscriptions::of(stored.status_url.as_deref());
+        let subscriptions = Subscriptions::of(
+            stored.status_url.as_deref(),
+            stored.message.smpp_registered_delivery,
+        );
         let account = stored.message.account_id;
         for entry in entries(stored.message.id, account, subscriptions, record) {
             insert_entry(&mut self.entry, &entry)?;

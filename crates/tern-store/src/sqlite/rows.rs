@@ -15,7 +15,7 @@ use tern_core::error_code::Surface;
 use tern_core::message::{
     Content, DeliveryState, MessageFilter, MessageId, MessageRecord, NewMessage, StatusEvent,
 };
-use tern_core::money::Money;
+use tern_core::money::{Money, per_part};
 use tern_core::outbox::{RenderedWebhook, StatusFact};
 use tern_core::smpp_account::{SmppPasswordHash, SmppSettings};
 use tern_core::status::CmStatus;
@@ -202,7 +202,8 @@ pub fn stored_message_from_row(
 /// The columns of a status change with what its report says of the message; select them `FROM`
 /// [`STATUS_FACT_TABLES`] (read by [`status_fact_from_row`]).
 pub const STATUS_FACT_COLUMNS: &str = "s.message_id, s.seq, s.at, s.channel, s.status, s.error_code, \
-    s.operator, m.recipient, m.reference, c.custom_grouping1, c.custom_grouping2, c.custom_grouping3";
+    s.operator, m.recipient, m.reference, c.custom_grouping1, c.custom_grouping2, c.custom_grouping3, \
+    m.accepted_at, c.sender, c.body, c.body_type, m.price_micros, m.parts";
 
 /// The tables [`STATUS_FACT_COLUMNS`] come from.
 pub const STATUS_FACT_TABLES: &str = "status_events s JOIN messages m ON m.id = s.message_id \
@@ -212,6 +213,7 @@ pub const STATUS_FACT_TABLES: &str = "status_events s JOIN messages m ON m.id = 
 pub fn status_fact_from_row(row: &Row) -> rusqlite::Result<StatusFact> {
     let channel: String = row.get(3)?;
     let status: u8 = row.get(4)?;
+    let parts: u32 = row.get(17)?;
     Ok(StatusFact {
         message_id: message_id(row, 0)?,
         seq: row.get(1)?,
@@ -229,6 +231,12 @@ pub fn status_fact_from_row(row: &Row) -> rusqlite::Result<StatusFact> {
         recipient: row.get(7)?,
         reference: row.get(8)?,
         custom_groupings: [row.get(9)?, row.get(10)?, row.get(11)?],
+        accepted_at: timestamp(row.get(12)?),
+        from: row.get(13)?,
+        body: row.get(14)?,
+        body_binary: row.get::<_, Option<String>>(15)?.as_deref() == Some("BINARY"),
+        part_price: per_part(Money(row.get(16)?), parts),
+        parts,
     })
 }
 

@@ -239,7 +239,7 @@ async fn a_database_of_the_first_schema_is_migrated_with_everything_it_holds() {
     // change: it goes out as it was rendered, to the URL it was rendered for, with the id step 2
     // gave it.
     let entries = store
-        .claim_entries(Timestamp::now(), 10, LEASE)
+        .claim_entries(Timestamp::now(), 10, LEASE, &webhooks())
         .await
         .unwrap();
     assert_eq!(entries.len(), 1);
@@ -286,7 +286,10 @@ async fn a_database_of_the_first_schema_is_migrated_with_everything_it_holds() {
         operator: None,
     };
     store.apply(message_id, delivered, now).await.unwrap();
-    let entries = store.claim_entries(now, 10, LEASE).await.unwrap();
+    let entries = store
+        .claim_entries(now, 10, LEASE, &webhooks())
+        .await
+        .unwrap();
     let Some(Fact::StatusChange(fact)) = &entries[0].fact else {
         panic!("{entries:?}")
     };
@@ -421,6 +424,13 @@ fn rendered_at_decision(
         recipient: "0031612345678".into(),
         reference: Some("ref7".into()),
         custom_groupings: groupings,
+        // A report does not show these.
+        accepted_at: at,
+        from: String::new(),
+        body: String::new(),
+        body_binary: false,
+        part_price: Money(0),
+        parts: 1,
     });
     report::render(&fields, format)
 }
@@ -542,7 +552,7 @@ async fn queued_reports_of_a_version_7_database_become_entries_and_are_all_deliv
     let now = Timestamp::now();
     assert_eq!(
         store
-            .claim_entries(now, 10, LEASE)
+            .claim_entries(now, 10, LEASE, &webhooks())
             .await
             .unwrap()
             .iter()
@@ -551,7 +561,10 @@ async fn queued_reports_of_a_version_7_database_become_entries_and_are_all_deliv
         vec![OutboxKind::RenderedWebhook]
     );
     store.release_leases(now).await.unwrap();
-    let mut claimed = store.claim_entries(now, 10, LEASE).await.unwrap();
+    let mut claimed = store
+        .claim_entries(now, 10, LEASE, &webhooks())
+        .await
+        .unwrap();
     claimed.sort_by_key(|entry| entry.kind.as_str());
     assert_eq!(
         claimed.iter().map(|entry| entry.kind).collect::<Vec<_>>(),
@@ -579,7 +592,7 @@ async fn queued_reports_of_a_version_7_database_become_entries_and_are_all_deliv
     // In order: the second status change of `traced` only after the first.
     assert!(
         store
-            .claim_entries(now, 10, LEASE)
+            .claim_entries(now, 10, LEASE, &webhooks())
             .await
             .unwrap()
             .is_empty()
@@ -593,7 +606,10 @@ async fn queued_reports_of_a_version_7_database_become_entries_and_are_all_deliv
         )
         .await
         .unwrap();
-    let rest = store.claim_entries(now, 10, LEASE).await.unwrap();
+    let rest = store
+        .claim_entries(now, 10, LEASE, &webhooks())
+        .await
+        .unwrap();
     assert_eq!(rest.len(), 1);
     let Some(Fact::StatusChange(fact)) = &rest[0].fact else {
         panic!("{rest:?}")
@@ -603,7 +619,7 @@ async fn queued_reports_of_a_version_7_database_become_entries_and_are_all_deliv
         .finish_entry(rest[0].id, Outcome::Delivered)
         .await
         .unwrap();
-    assert_eq!(store.next_entry_due().await.unwrap(), None);
+    assert_eq!(store.next_entry_due(&webhooks()).await.unwrap(), None);
     drop(store);
     assert_eq!(count(dir.path(), "outbox"), 0);
     assert_eq!(count(dir.path(), "rendered_webhooks"), 0);
@@ -710,4 +726,45 @@ async fn messages_of_a_version_11_database_came_in_over_json_and_asked_for_no_re
     assert_eq!(logged[0].message.id, id);
     assert_eq!(logged[0].message.source, Surface::Json);
     assert_eq!(logged[0].message.smpp_registered_delivery, 0);
+}
+
+#[test]
+fn claims_of_entries_read_one_index_in_due_order_for_a_kind_and_for_an_accounts_receipts() {
+    let dir = tempfile::tempdir().unwrap();
+    let connection = Connection::open(dir.path().join("tern.db")).unwrap();
+    schema::migrate(&connection).unwrap();
+    let plan = |sql: &str| -> String {
+        let mut statement = connection
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let details: Vec<String> = statement
+            .query_map([0i64, 0, 0], |row| row.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        details.join("\n")
+    };
+    let webhooks = plan(&super::outbox::due_heads_sql(
+        OutboxKind::StatusWebhook,
+        false,
+    ));
+    assert!(
+        webhooks.starts_with("SEARCH o USING INDEX outbox_kind_due (kind=? AND due_at<?)"),
+        "{webhooks}"
+    );
+    let receipts = plan(&super::outbox::due_heads_sql(OutboxKind::SmppReceipt, true));
+    assert!(
+        receipts
+            .starts_with("SEARCH o USING INDEX outbox_receipts_due (account_id=? AND due_at<?)"),
+        "{receipts}"
+    );
+    for plan in [webhooks, receipts] {
+        assert!(!plan.contains("TEMP B-TREE"), "no sort: {plan}");
+        assert!(!plan.contains("SCAN"), "no scan: {plan}");
+    }
+}
+
+/// The entries the webhook runner claims.
+fn webhooks() -> tern_core::outbox::EntryFilter {
+    tern_core::outbox::EntryFilter::kinds([OutboxKind::StatusWebhook, OutboxKind::RenderedWebhook])
 }

@@ -16,3 +16,4 @@ mod intake;
 mod log;
 mod outbox;
 mod queue;
+mod receipts;
