@@ -269,6 +269,13 @@ pub trait MessageLogStore: Send + Sync + 'static {
         account: AccountId,
         filter: MessageFilter,
     ) -> Result<Vec<MessageRecord>, StoreError>;
+    /// Message `id` of `account`, as the log shows it (SMPP's query_sm); `None` when there is
+    /// no such message or it is another account's.
+    async fn message(
+        &self,
+        account: AccountId,
+        id: MessageId,
+    ) -> Result<Option<MessageRecord>, StoreError>;
 }
 
 /// Whether the store can work.

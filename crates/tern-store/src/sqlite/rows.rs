@@ -281,9 +281,32 @@ pub fn list_messages(
     }
     sql.push_str(" ORDER BY m.id LIMIT ?");
     values.push((filter.limit as i64).into());
+    records(connection, &sql, values)
+}
+
+/// Message `id` of `account` as the log shows it (`None`: none, or another account's).
+pub fn message_record(
+    connection: &Connection,
+    account: AccountId,
+    id: MessageId,
+) -> rusqlite::Result<Option<MessageRecord>> {
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_TABLES} WHERE m.id = ? AND m.account_id = ?"
+    );
+    let values: Vec<rusqlite::types::Value> = vec![id.0.as_bytes().to_vec().into(), account.into()];
+    Ok(records(connection, &sql, values)?.pop())
+}
+
+/// The messages `sql` (selecting [`MESSAGE_COLUMNS`]) finds with `values`, in its order, each
+/// with its status history and conversions.
+fn records(
+    connection: &Connection,
+    sql: &str,
+    values: Vec<rusqlite::types::Value>,
+) -> rusqlite::Result<Vec<MessageRecord>> {
     let mut contents = Contents::new();
     let stored: Vec<StoredMessage> = connection
-        .prepare(&sql)?
+        .prepare(sql)?
         .query_map(params_from_iter(values), |row| {
             stored_message_from_row(row, &mut contents)
         })?

@@ -311,3 +311,39 @@ async fn a_message_reads_back_with_the_surface_and_registered_delivery_it_came_i
         sent
     );
 }
+
+#[tokio::test]
+async fn one_message_is_found_by_its_id_only_by_its_own_account() {
+    let backend = Backend::new();
+    let store = backend.open();
+    let account = account(&*store, None).await;
+    let other = crate::harness::account(&*store, None).await;
+    let t0 = now();
+    let id = accept_one(&*store, account.id, t0).await;
+    store.claim_due(t0, 10, LEASE).await.unwrap();
+    store
+        .apply_batch(
+            vec![(id, sent(1)), (id, report(1, CmStatus::Delivered, None))],
+            t0,
+        )
+        .await
+        .unwrap();
+
+    let found = store.message(account.id, id).await.unwrap();
+    let listed = log(&*store, account.id).await;
+    assert_eq!(found.as_ref(), listed.first());
+    let found = found.unwrap();
+    assert_eq!(
+        (found.message.id, found.state),
+        (id, DeliveryState::Delivered)
+    );
+    assert_eq!(found.history.len(), 1);
+    assert_eq!(store.message(other.id, id).await.unwrap(), None);
+    assert_eq!(
+        store
+            .message(account.id, MessageId::generate())
+            .await
+            .unwrap(),
+        None
+    );
+}
