@@ -32,6 +32,13 @@ pub fn debit(balance: Money, price: Money) -> Option<Money> {
     can_pay(Some(balance), price).then(|| Money(balance.0 - price.0))
 }
 
+/// The balance an account with `balance` is left with after `amount` is given back to it (a
+/// cancelled message's price): the one rule of a credit, applied like [`debit`] inside the
+/// transaction that records why. Saturating: a balance never wraps around.
+pub fn credit(balance: Money, amount: Money) -> Money {
+    Money(balance.0.saturating_add(amount.0))
+}
+
 /// What one of the `parts` of a message priced `price` costs (rounded down to the micro-unit; a
 /// message of no parts counts as one): the tariff an SMPP receipt of a part carries.
 pub fn per_part(price: Money, parts: u32) -> Money {
@@ -112,6 +119,13 @@ mod tests {
         assert_eq!(debit(Money(10), Money(10)), Some(Money(0)));
         assert_eq!(debit(Money(10), Money(11)), None);
         assert_eq!(debit(Money(0), Money(0)), None);
+    }
+
+    #[test]
+    fn a_credit_adds_the_amount_and_saturates() {
+        assert_eq!(credit(Money(10), Money(4)), Money(14));
+        assert_eq!(credit(Money(-5), Money(5)), Money(0));
+        assert_eq!(credit(Money(i64::MAX - 1), Money(5)), Money(i64::MAX));
     }
 
     #[test]

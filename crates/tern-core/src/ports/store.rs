@@ -15,7 +15,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::account::{Account, AccountId, NewAccount, TokenHash};
 use crate::channel::Channel;
-use crate::dispatch::{Event, Next};
+use crate::dispatch::{CancelOutcome, Event, Next};
 use crate::message::{Content, MessageFilter, MessageId, MessageRecord, NewMessage};
 use crate::money::Money;
 use crate::outbox::{ClaimedEntry, EntryFilter, EntryId, OutboxKind, Outcome};
@@ -209,6 +209,20 @@ pub trait QueueStore: Send + Sync + 'static {
     /// The earliest time a message becomes due, if any (a claimed message's is the end of its
     /// lease; a message handed to a channel's, the end of its validity).
     async fn next_due(&self) -> Result<Option<Timestamp>, StoreError>;
+    /// Cancel message `id` of `account` (SMPP's cancel_sm) at `now`, as
+    /// [`crate::dispatch::cancel`] decides, in one transaction: a message still queued and never
+    /// handed to a channel becomes [`crate::message::DeliveryState::Cancelled`], leaves the
+    /// queue (never claimed again), gets no status change (no report, no receipt), and its
+    /// account, when it has a balance, is credited its price ([`crate::money::credit`]).
+    /// [`CancelOutcome::NotFound`] when the account has no such message (another account's
+    /// included); [`CancelOutcome::TooLate`] for any other (also one cancelled before: a second
+    /// cancel changes nothing).
+    async fn cancel(
+        &self,
+        account: AccountId,
+        id: MessageId,
+        now: Timestamp,
+    ) -> Result<CancelOutcome, StoreError>;
 }
 
 /// The outbox: entries waiting to be delivered (see [`crate::outbox`]), claimed under leases in

@@ -30,7 +30,7 @@ pub struct LogQuery {
     reference: Option<String>,
     /// Only messages to this number (as sent).
     to: Option<String>,
-    /// queued, sent, accepted, delivered, read, failed, rejected or expired.
+    /// queued, sent, accepted, delivered, read, failed, rejected, expired or cancelled.
     status: Option<String>,
     /// Only messages accepted at or after this RFC 3339 time.
     since: Option<String>,
@@ -203,7 +203,7 @@ pub struct LoggedMessage {
     /// How `body` is written: `text`, or `hex` for a binary body.
     pub body_encoding: String,
     pub parts: u32,
-    /// queued, sent, accepted, delivered, read, failed, rejected or expired.
+    /// queued, sent, accepted, delivered, read, failed, rejected, expired or cancelled.
     pub status: String,
     /// RFC 3339, UTC.
     pub accepted_at: String,

@@ -7,9 +7,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
-use tern_core::dispatch::{Event, ExternalIds, Next, Position, Record, apply, claim};
+use tern_core::account::AccountId;
+use tern_core::dispatch::{
+    CancelOutcome, Event, ExternalIds, Next, Position, Record, apply, cancel, claim,
+};
 use tern_core::error_code::DeliveryError;
 use tern_core::message::MessageId;
+use tern_core::money::{Money, credit};
 use tern_core::outbox::{Subscriptions, entries};
 use tern_core::ports::{AwaitingReport, Dispatch, NodeId, QueueStore, SentPart, StoreError};
 
@@ -157,6 +161,20 @@ impl<'c> Recorder<'c> {
         }
         Ok(())
     }
+}
+
+/// Give `amount` back to `account`, when it has a balance (as [`credit`] says); an account
+/// without one is left as it is.
+fn refund(connection: &Connection, account: AccountId, amount: Money) -> rusqlite::Result<()> {
+    let balance: Option<i64> = connection
+        .prepare_cached("SELECT balance_micros FROM accounts WHERE id = ?1")?
+        .query_row(params![account], |row| row.get(0))?;
+    if let Some(balance) = balance {
+        connection
+            .prepare_cached("UPDATE accounts SET balance_micros = ?2 WHERE id = ?1")?
+            .execute(params![account, credit(Money(balance), amount).micros()])?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -336,6 +354,46 @@ impl QueueStore for SqliteStore {
                 .collect()
         })
         .await
+    }
+
+    async fn cancel(
+        &self,
+        account: AccountId,
+        id: MessageId,
+        now: Timestamp,
+    ) -> Result<CancelOutcome, StoreError> {
+        // The decision needs no clock: a message never claimed has not been sent, whatever
+        // the time.
+        let _ = now;
+        let node = self.node.clone();
+        self.writer
+            .write(move |connection: &Connection| {
+                let cancel_it = || -> rusqlite::Result<CancelOutcome> {
+                    let mut contents = Contents::new();
+                    let found = connection
+                        .prepare_cached(&format!(
+                            "SELECT {EVENT_COLUMNS}, m.leased_by IS NOT NULL FROM {EVENT_TABLES}
+                             WHERE m.id = ?1 AND m.account_id = ?2"
+                        ))?
+                        .query_row(params![id.0.as_bytes(), account], |row| {
+                            let stored = stored_message_from_row(row, &mut contents)?;
+                            Ok((stored, row.get::<_, bool>(MESSAGE_COLUMN_COUNT)?))
+                        })
+                        .optional()?;
+                    let Some((stored, leased)) = found else {
+                        return Ok(CancelOutcome::NotFound);
+                    };
+                    let Some(cancellation) = cancel(&stored.progress, leased, stored.message.price)
+                    else {
+                        return Ok(CancelOutcome::TooLate);
+                    };
+                    Recorder::new(connection)?.record(&stored, &cancellation.record, &node)?;
+                    refund(connection, account, cancellation.refund)?;
+                    Ok(CancelOutcome::Cancelled)
+                };
+                cancel_it().map_err(backend_error)
+            })
+            .await
     }
 
     async fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {

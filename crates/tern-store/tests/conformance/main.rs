@@ -10,6 +10,7 @@
 
 mod accounts;
 mod cache;
+mod cancel;
 mod harness;
 mod health;
 mod intake;

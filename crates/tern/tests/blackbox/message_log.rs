@@ -207,7 +207,7 @@ async fn the_message_log_filters_by_status_and_since_and_pages_with_after() {
     for (query, details) in [
         (
             "?status=lost",
-            "status 'lost' must be one of queued, sent, accepted, delivered, read, failed, rejected, expired",
+            "status 'lost' must be one of queued, sent, accepted, delivered, read, failed, rejected, expired, cancelled",
         ),
         (
             "?since=yesterday",
