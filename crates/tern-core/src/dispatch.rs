@@ -490,6 +490,40 @@ pub fn cancel(progress: &Progress, leased: bool, price: Money) -> Option<Cancell
     })
 }
 
+/// What a client's replace_sm of one of its messages came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplaceOutcome {
+    /// Its content (and validity and receipts, when given) were replaced, and the difference
+    /// in price debited or credited.
+    Replaced,
+    /// The account has no message with that id.
+    NotFound,
+    /// It is no longer only queued ([`still_queued`]): it goes on as it was.
+    TooLate,
+    /// The account's balance does not cover what the new content costs more
+    /// ([`crate::money::reprice`]): nothing changed.
+    InsufficientBalance,
+}
+
+/// A message's new content as [`crate::short_message::judge_replacement`] judged it: what a
+/// store writes in place of the old when the message is [`still_queued`]. The sender, the
+/// recipient, the reference and the channels stay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replacement {
+    /// The body as stored (hex digits for a binary one), its type and `dcs`, and its header.
+    pub body: String,
+    pub body_type: Option<String>,
+    pub dcs: Option<u8>,
+    pub udh: Option<Vec<u8>>,
+    pub parts: u32,
+    /// What the message costs now.
+    pub price: Money,
+    /// A new end of validity; `None` keeps the old.
+    pub valid_until: Option<Timestamp>,
+    /// A new SMPP `registered_delivery`; `None` keeps the old.
+    pub smpp_registered_delivery: Option<u8>,
+}
+
 fn expire(progress: &Progress) -> Decision {
     Decision {
         progress: Progress {

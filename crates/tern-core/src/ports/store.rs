@@ -15,7 +15,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::account::{Account, AccountId, NewAccount, TokenHash};
 use crate::channel::Channel;
-use crate::dispatch::{CancelOutcome, Event, Next};
+use crate::dispatch::{CancelOutcome, Event, Next, ReplaceOutcome, Replacement};
 use crate::message::{Content, MessageFilter, MessageId, MessageRecord, NewMessage};
 use crate::money::Money;
 use crate::outbox::{ClaimedEntry, EntryFilter, EntryId, OutboxKind, Outcome};
@@ -223,6 +223,22 @@ pub trait QueueStore: Send + Sync + 'static {
         id: MessageId,
         now: Timestamp,
     ) -> Result<CancelOutcome, StoreError>;
+    /// Replace the content of message `id` of `account` (SMPP's replace_sm) at `now` with
+    /// `replacement` ([`crate::short_message::judge_replacement`]'s), in one transaction, when
+    /// it is [`crate::dispatch::still_queued`]: its body, body type, `dcs`, header, parts and
+    /// price become the replacement's (sender, groupings and the rest of its content stay), and
+    /// its validity and `registered_delivery` too when the replacement gives them; an account
+    /// with a balance is debited or credited the difference in price as
+    /// [`crate::money::reprice`] decides ([`ReplaceOutcome::InsufficientBalance`] and nothing
+    /// changed when it cannot pay it). [`ReplaceOutcome::NotFound`] when the account has no
+    /// such message; [`ReplaceOutcome::TooLate`] when it is no longer only queued.
+    async fn replace(
+        &self,
+        account: AccountId,
+        id: MessageId,
+        replacement: Replacement,
+        now: Timestamp,
+    ) -> Result<ReplaceOutcome, StoreError>;
 }
 
 /// The outbox: entries waiting to be delivered (see [`crate::outbox`]), claimed under leases in

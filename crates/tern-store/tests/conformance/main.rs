@@ -18,3 +18,4 @@ mod log;
 mod outbox;
 mod queue;
 mod receipts;
+mod replace;
