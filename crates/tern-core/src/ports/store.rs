@@ -1,6 +1,7 @@
 //! The store port, split by role so that each consumer takes only what it uses: the submission
 //! service the [`AccountStore`] and the [`IntakeStore`], the dispatcher and the event applier the
-//! [`QueueStore`], the outbox runner (the notifier) the [`OutboxStore`], the message log the [`MessageLogStore`], the
+//! [`QueueStore`], the outbox runners (the notifier, the SMPP receipt runner) the
+//! [`OutboxStore`], the message log the [`MessageLogStore`], the
 //! readiness probe the [`StoreHealth`]. A backend implements every role; [`Store`] names them
 //! together. A backend records the decisions of `tern-core` (what an event does to a message, what
 //! a debit leaves, which status changes produce which outbox entries): it makes none of its own, so that a second
