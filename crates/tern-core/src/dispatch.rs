@@ -22,6 +22,7 @@ use jiff::{SignedDuration, Timestamp};
 use crate::channel::Channel;
 use crate::error_code::DeliveryError;
 use crate::message::DeliveryState;
+use crate::money::Money;
 use crate::status::{CmStatus, EXPIRED_ERROR, NOT_DELIVERED_ERROR};
 
 /// The part of a message the decision depends on.
@@ -441,6 +442,88 @@ fn fall_back(progress: &Progress, report: Report, final_state: DeliveryState) ->
     }
 }
 
+/// What a client's cancel_sm of one of its messages came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// It was cancelled: it will never be sent, and its price was given back.
+    Cancelled,
+    /// The account has no message with that id.
+    NotFound,
+    /// It was handed to a channel (or is being, or has finished, or was cancelled already):
+    /// it goes on as it would have.
+    TooLate,
+}
+
+/// A cancellation to record: the message's new progress and queue position, and what its
+/// account gets back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cancellation {
+    /// Finished as [`DeliveryState::Cancelled`], out of the queue, with no status change (so
+    /// no report or receipt).
+    pub record: Record,
+    /// The price to credit back to an account that has a balance ([`crate::money::credit`]).
+    pub refund: Money,
+}
+
+/// Whether a message in `progress` is still only queued: waiting for its first send, never
+/// handed to a channel (no claim ever took it, so no channel can have it) and not `leased` by a
+/// claim now. Only such a message may still be cancelled or replaced.
+pub fn still_queued(progress: &Progress, leased: bool) -> bool {
+    progress.state == DeliveryState::Queued && progress.attempt == 0 && !leased
+}
+
+/// What cancel_sm does to a message in `progress` that cost `price` (`leased`: a claim holds
+/// it): its cancellation when it is [`still_queued`], `None` when it is too late
+/// ([`CancelOutcome::TooLate`]; also for a message cancelled before).
+pub fn cancel(progress: &Progress, leased: bool, price: Money) -> Option<Cancellation> {
+    still_queued(progress, leased).then(|| Cancellation {
+        record: Record {
+            progress: Progress {
+                state: DeliveryState::Cancelled,
+                ..progress.clone()
+            },
+            position: Position::Finished,
+            changes: Vec::new(),
+            sent_by: None,
+        },
+        refund: price,
+    })
+}
+
+/// What a client's replace_sm of one of its messages came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplaceOutcome {
+    /// Its content (and validity and receipts, when given) were replaced, and the difference
+    /// in price debited or credited.
+    Replaced,
+    /// The account has no message with that id.
+    NotFound,
+    /// It is no longer only queued ([`still_queued`]): it goes on as it was.
+    TooLate,
+    /// The account's balance does not cover what the new content costs more
+    /// ([`crate::money::reprice`]): nothing changed.
+    InsufficientBalance,
+}
+
+/// A message's new content as [`crate::short_message::judge_replacement`] judged it: what a
+/// store writes in place of the old when the message is [`still_queued`]. The sender, the
+/// recipient, the reference and the channels stay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replacement {
+    /// The body as stored (hex digits for a binary one), its type and `dcs`, and its header.
+    pub body: String,
+    pub body_type: Option<String>,
+    pub dcs: Option<u8>,
+    pub udh: Option<Vec<u8>>,
+    pub parts: u32,
+    /// What the message costs now.
+    pub price: Money,
+    /// A new end of validity; `None` keeps the old.
+    pub valid_until: Option<Timestamp>,
+    /// A new SMPP `registered_delivery`; `None` keeps the old.
+    pub smpp_registered_delivery: Option<u8>,
+}
+
 fn expire(progress: &Progress) -> Decision {
     Decision {
         progress: Progress {
@@ -517,6 +600,48 @@ mod tests {
             }
         );
         assert_eq!(record.progress.channel_index, 1);
+    }
+
+    #[test]
+    fn only_a_message_never_claimed_and_not_leased_can_be_cancelled() {
+        let price = Money(75_000);
+        let start = queued(&[Channel::Sms]);
+        let cancelled = cancel(&start, false, price).unwrap();
+        assert_eq!(cancelled.refund, price);
+        assert_eq!(
+            cancelled.record,
+            Record {
+                progress: Progress {
+                    state: DeliveryState::Cancelled,
+                    ..start.clone()
+                },
+                position: Position::Finished,
+                changes: Vec::new(),
+                sent_by: None,
+            }
+        );
+        assert!(cancelled.record.progress.state.is_final());
+        // Leased by a claim: it is being handed over.
+        assert_eq!(cancel(&start, true, price), None);
+        // Claimed once (its lease ended, or it waits for a retry or a fallback): a channel may
+        // have it.
+        let claimed = decide(&start, &Event::Due, at(NOW)).progress;
+        assert_eq!(claimed.state, DeliveryState::Queued);
+        assert_eq!(cancel(&claimed, false, price), None);
+        for state in [
+            DeliveryState::Sent,
+            DeliveryState::Accepted,
+            DeliveryState::Delivered,
+            DeliveryState::Failed,
+            DeliveryState::Expired,
+            DeliveryState::Cancelled,
+        ] {
+            let progress = Progress {
+                state,
+                ..start.clone()
+            };
+            assert_eq!(cancel(&progress, false, price), None, "{state:?}");
+        }
     }
 
     fn queued(channels: &[Channel]) -> Progress {
@@ -903,7 +1028,10 @@ mod tests {
                 DeliveryState::Accepted => 2,
                 DeliveryState::Delivered => 3,
                 DeliveryState::Read => 4,
-                DeliveryState::Failed | DeliveryState::Rejected | DeliveryState::Expired => 5,
+                DeliveryState::Failed
+                | DeliveryState::Rejected
+                | DeliveryState::Expired
+                | DeliveryState::Cancelled => 5,
             }
         }
 

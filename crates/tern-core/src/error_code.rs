@@ -745,7 +745,7 @@ impl MessageLogError {
             MessageLogError::Unauthenticated(error) => error.details(),
             MessageLogError::RepeatedParameter(name) => format!("{name} is given more than once"),
             MessageLogError::InvalidStatus(text) => format!(
-                "status '{text}' must be one of queued, sent, accepted, delivered, read, failed, rejected, expired"
+                "status '{text}' must be one of queued, sent, accepted, delivered, read, failed, rejected, expired, cancelled"
             ),
             MessageLogError::InvalidSince(text) => {
                 format!("since '{text}' must be an RFC 3339 time such as 2026-11-25T10:00:00Z")

@@ -110,6 +110,9 @@ pub enum DeliveryState {
     Failed,
     Rejected,
     Expired,
+    /// Cancelled by its client (SMPP cancel_sm) before it was handed to a channel: never sent,
+    /// never reported, its price given back.
+    Cancelled,
 }
 
 impl DeliveryState {
@@ -123,6 +126,7 @@ impl DeliveryState {
             DeliveryState::Failed => "failed",
             DeliveryState::Rejected => "rejected",
             DeliveryState::Expired => "expired",
+            DeliveryState::Cancelled => "cancelled",
         }
     }
 
@@ -136,6 +140,7 @@ impl DeliveryState {
             "failed" => DeliveryState::Failed,
             "rejected" => DeliveryState::Rejected,
             "expired" => DeliveryState::Expired,
+            "cancelled" => DeliveryState::Cancelled,
             _ => return None,
         })
     }

@@ -32,6 +32,31 @@ pub fn debit(balance: Money, price: Money) -> Option<Money> {
     can_pay(Some(balance), price).then(|| Money(balance.0 - price.0))
 }
 
+/// The balance an account with `balance` is left with after `amount` is given back to it (a
+/// cancelled message's price): the one rule of a credit, applied like [`debit`] inside the
+/// transaction that records why. Saturating: a balance never wraps around.
+pub fn credit(balance: Money, amount: Money) -> Money {
+    Money(balance.0.saturating_add(amount.0))
+}
+
+/// The balance an account with `balance` is left with when a message it paid `paid` for is
+/// changed to cost `price` (SMPP's replace_sm): the difference debited as [`debit`] decides
+/// (`None`: it cannot pay it), or credited back as [`credit`] does. Nothing changes hands when
+/// the price stays.
+pub fn reprice(balance: Money, paid: Money, price: Money) -> Option<Money> {
+    if price.0 > paid.0 {
+        debit(balance, Money(price.0 - paid.0))
+    } else {
+        Some(credit(balance, Money(paid.0 - price.0)))
+    }
+}
+
+/// What one of the `parts` of a message priced `price` costs (rounded down to the micro-unit; a
+/// message of no parts counts as one): the tariff an SMPP receipt of a part carries.
+pub fn per_part(price: Money, parts: u32) -> Money {
+    Money(price.0 / i64::from(parts.max(1)))
+}
+
 impl Money {
     /// Whole micro-units.
     pub fn micros(self) -> i64 {
@@ -106,6 +131,30 @@ mod tests {
         assert_eq!(debit(Money(10), Money(10)), Some(Money(0)));
         assert_eq!(debit(Money(10), Money(11)), None);
         assert_eq!(debit(Money(0), Money(0)), None);
+    }
+
+    #[test]
+    fn a_credit_adds_the_amount_and_saturates() {
+        assert_eq!(credit(Money(10), Money(4)), Money(14));
+        assert_eq!(credit(Money(-5), Money(5)), Money(0));
+        assert_eq!(credit(Money(i64::MAX - 1), Money(5)), Money(i64::MAX));
+    }
+
+    #[test]
+    fn a_new_price_debits_or_credits_the_difference() {
+        assert_eq!(reprice(Money(100), Money(10), Money(30)), Some(Money(80)));
+        assert_eq!(reprice(Money(100), Money(30), Money(10)), Some(Money(120)));
+        assert_eq!(reprice(Money(0), Money(10), Money(10)), Some(Money(0)));
+        assert_eq!(reprice(Money(15), Money(10), Money(30)), None);
+        assert_eq!(reprice(Money(20), Money(10), Money(30)), Some(Money(0)));
+    }
+
+    #[test]
+    fn a_part_costs_the_price_divided_by_the_parts_rounded_down() {
+        assert_eq!(per_part(Money(225_000), 3), Money(75_000));
+        assert_eq!(per_part(Money(100), 3), Money(33));
+        assert_eq!(per_part(Money(75_000), 1), Money(75_000));
+        assert_eq!(per_part(Money(75_000), 0), Money(75_000));
     }
 
     #[test]

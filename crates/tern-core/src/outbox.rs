@@ -1,5 +1,5 @@
-//! The outbox: what the gateway owes someone outside it (a status webhook today; inbound
-//! webhooks, SMPP receipts and SMPP MO later), kept as entries that point at facts the store
+//! The outbox: what the gateway owes someone outside it (status webhooks and SMPP delivery
+//! receipts today; inbound webhooks and SMPP MO later), kept as entries that point at facts the store
 //! already holds, so that what is sent is rendered when it is sent. An entry has a *kind* (which
 //! sender delivers it), a *destination* (whose settings say where it goes, looked up when it is
 //! sent, so a changed status URL or format reaches entries already queued), an *ordering key*
@@ -18,6 +18,8 @@ use jiff::Timestamp;
 use crate::account::{Account, AccountId};
 use crate::dispatch::{Record, Report};
 use crate::message::MessageId;
+use crate::money::Money;
+use crate::smpp_receipt;
 
 /// What an entry is, and so which sender delivers it. Closed: every kind is named here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -29,17 +31,26 @@ pub enum OutboxKind {
     /// earlier Tern that cannot be traced to its status change): POSTed as it was rendered, to
     /// the URL it was rendered for. Its fact is a [`Fact::Rendered`]; nothing creates new ones.
     RenderedWebhook,
+    /// An SMPP delivery receipt (deliver_sm or data_sm) sent to a receiver or transceiver bind of
+    /// the account, in the receipt format and PDU its SMPP settings name when it is sent. Its fact
+    /// is a [`Fact::StatusChange`]; it waits while the account has no such bind.
+    SmppReceipt,
 }
 
 impl OutboxKind {
     /// Every kind.
-    pub const ALL: [OutboxKind; 2] = [OutboxKind::StatusWebhook, OutboxKind::RenderedWebhook];
+    pub const ALL: [OutboxKind; 3] = [
+        OutboxKind::StatusWebhook,
+        OutboxKind::RenderedWebhook,
+        OutboxKind::SmppReceipt,
+    ];
 
     /// Its stored name.
     pub fn as_str(self) -> &'static str {
         match self {
             OutboxKind::StatusWebhook => "status_webhook",
             OutboxKind::RenderedWebhook => "rendered_webhook",
+            OutboxKind::SmppReceipt => "smpp_receipt",
         }
     }
 
@@ -72,9 +83,15 @@ pub enum Destination {
 pub struct OrderingKey(pub String);
 
 impl OrderingKey {
-    /// The key of every entry about one message (its reports arrive in order).
+    /// The key of every webhook about one message (its reports arrive in order).
     pub fn message(id: MessageId) -> OrderingKey {
         OrderingKey(id.to_string())
+    }
+
+    /// The key of the SMPP receipts of one message (`smpp:` and its id): its receipts arrive in
+    /// order, and one waiting for a bind never holds back the message's webhooks.
+    pub fn smpp_receipt(id: MessageId) -> OrderingKey {
+        OrderingKey(format!("smpp:{id}"))
     }
 }
 
@@ -96,48 +113,85 @@ pub struct NewEntry {
     pub created_at: Timestamp,
 }
 
-/// What an account has asked to be told about its messages, when a status change is decided.
+/// What an account, and the client that submitted a message, have asked to be told about it,
+/// when a status change is decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Subscriptions {
     /// It has a status URL: each status change is reported to it.
     pub status_webhook: bool,
+    /// The SMPP `registered_delivery` the message was submitted with (0 for the HTTP surfaces):
+    /// which status changes become SMPP receipts ([`smpp_receipt::wanted`]).
+    pub smpp_registered_delivery: u8,
 }
 
 impl Subscriptions {
-    /// What an account with these settings has asked for.
-    pub fn of(status_url: Option<&str>) -> Subscriptions {
+    /// What an account with this status URL asked for, for a message submitted with this
+    /// `registered_delivery`.
+    pub fn of(status_url: Option<&str>, smpp_registered_delivery: u8) -> Subscriptions {
         Subscriptions {
             status_webhook: status_url.is_some(),
+            smpp_registered_delivery,
         }
     }
 }
 
-/// The entries the status changes of `record` produce for message `message_id` of `account`:
-/// one status webhook per change, in order, when the account has a status URL. (Whether the
-/// URL is still there, and what it is, is looked up again when each is sent.)
+/// The entries the status changes of `record` produce for message `message_id` of `account`,
+/// change by change in order: a status webhook when the account has a status URL (whether the
+/// URL is still there, and what it is, is looked up again when each is sent), and an SMPP
+/// receipt to the account when the message's `registered_delivery` asked for the state the
+/// change reports ([`smpp_receipt::wanted`] of [`smpp_receipt::message_state`]).
 pub fn entries(
     message_id: MessageId,
     account: AccountId,
     subscriptions: Subscriptions,
     record: &Record,
 ) -> Vec<NewEntry> {
-    if !subscriptions.status_webhook {
-        return Vec::new();
-    }
-    record
-        .changes
-        .iter()
-        .map(|change| NewEntry {
-            kind: OutboxKind::StatusWebhook,
+    let mut entries = Vec::new();
+    for change in &record.changes {
+        let entry = |kind, ordering_key| NewEntry {
+            kind,
             destination: Destination::Account(account),
-            ordering_key: OrderingKey::message(message_id),
+            ordering_key,
             fact: FactRef::StatusChange {
                 message_id,
                 seq: change.seq,
             },
             created_at: change.at,
-        })
-        .collect()
+        };
+        if subscriptions.status_webhook {
+            entries.push(entry(
+                OutboxKind::StatusWebhook,
+                OrderingKey::message(message_id),
+            ));
+        }
+        let state = smpp_receipt::message_state(change.report.status, change.report.error_code);
+        if smpp_receipt::wanted(subscriptions.smpp_registered_delivery, state) {
+            entries.push(entry(
+                OutboxKind::SmppReceipt,
+                OrderingKey::smpp_receipt(message_id),
+            ));
+        }
+    }
+    entries
+}
+
+/// Which entries a runner claims: those of `kinds` and, when `accounts` is given, only those
+/// whose destination is one of these accounts (the SMPP receipt runner claims the receipts of
+/// the accounts that have a receiving bind on this node).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryFilter {
+    pub kinds: Vec<OutboxKind>,
+    pub accounts: Option<Vec<AccountId>>,
+}
+
+impl EntryFilter {
+    /// Entries of `kinds`, whatever their destination.
+    pub fn kinds(kinds: impl IntoIterator<Item = OutboxKind>) -> EntryFilter {
+        EntryFilter {
+            kinds: kinds.into_iter().collect(),
+            accounts: None,
+        }
+    }
 }
 
 /// The store's id of an entry.
@@ -156,6 +210,19 @@ pub struct StatusFact {
     pub reference: Option<String>,
     /// Its content's custom groupings.
     pub custom_groupings: [Option<String>; 3],
+    /// When the message was accepted (an SMPP receipt's submit date).
+    pub accepted_at: Timestamp,
+    /// Its sender.
+    pub from: String,
+    /// Its content's body as stored (hex digits when `body_binary`): an Appendix B receipt's
+    /// `text:` is its first 20 characters.
+    pub body: String,
+    /// Whether the body is binary (body type `BINARY`).
+    pub body_binary: bool,
+    /// What one of its parts cost ([`crate::money::per_part`]): CM's tariff TLV.
+    pub part_price: Money,
+    /// Its SMS parts.
+    pub parts: u32,
 }
 
 /// A webhook rendered by an earlier Tern (see [`OutboxKind::RenderedWebhook`]).
@@ -226,10 +293,20 @@ mod tests {
     use super::*;
     use crate::channel::Channel;
     use crate::dispatch::{Position, Progress, StatusChange};
+    use crate::error_code::DeliveryError;
     use crate::message::DeliveryState;
     use crate::status::CmStatus;
 
     fn record(seqs: &[u32]) -> Record {
+        let changes: Vec<(u32, CmStatus, Option<DeliveryError>)> = seqs
+            .iter()
+            .map(|&seq| (seq, CmStatus::Delivered, None))
+            .collect();
+        record_of(&changes)
+    }
+
+    /// A record of changes `(seq, status, error)`.
+    fn record_of(changes: &[(u32, CmStatus, Option<DeliveryError>)]) -> Record {
         let at: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         Record {
             progress: Progress {
@@ -242,15 +319,15 @@ mod tests {
             },
             position: Position::Finished,
             sent_by: None,
-            changes: seqs
+            changes: changes
                 .iter()
-                .map(|&seq| StatusChange {
+                .map(|&(seq, status, error_code)| StatusChange {
                     seq,
                     at: at + jiff::SignedDuration::from_secs(seq.into()),
                     report: Report {
                         channel: Channel::Sms,
-                        status: CmStatus::Delivered,
-                        error_code: None,
+                        status,
+                        error_code,
                         operator: None,
                     },
                 })
@@ -262,9 +339,7 @@ mod tests {
     fn each_status_change_of_an_account_with_a_status_url_is_one_status_webhook() {
         let id = MessageId::generate();
         let record = record(&[3, 4]);
-        let subscribed = Subscriptions {
-            status_webhook: true,
-        };
+        let subscribed = Subscriptions::of(Some("http://example.com/status"), 0);
         let entries = entries(id, 7, subscribed, &record);
         assert_eq!(entries.len(), 2);
         for (entry, change) in entries.iter().zip(&record.changes) {
@@ -298,6 +373,102 @@ mod tests {
         for kind in OutboxKind::ALL {
             assert_eq!(OutboxKind::parse(kind.as_str()), Some(kind));
         }
-        assert_eq!(OutboxKind::parse("smpp_receipt"), None);
+        assert_eq!(
+            OutboxKind::parse("smpp_receipt"),
+            Some(OutboxKind::SmppReceipt)
+        );
+        assert_eq!(OutboxKind::parse("smpp"), None);
+    }
+
+    #[test]
+    fn a_receipts_ordering_key_is_its_messages_id_behind_smpp() {
+        let id = MessageId::parse("0195d3b2-c4e4-7a1b-9c3f-00112233aabb").unwrap();
+        assert_eq!(
+            OrderingKey::smpp_receipt(id),
+            OrderingKey("smpp:0195d3b2-c4e4-7a1b-9c3f-00112233aabb".into())
+        );
+        assert_ne!(OrderingKey::smpp_receipt(id), OrderingKey::message(id));
+    }
+
+    /// The kinds and seqs of the entries `registered_delivery` gives for `changes`, for an
+    /// account with a status URL or without.
+    fn kinds(
+        status_url: bool,
+        registered_delivery: u8,
+        changes: &[(u32, CmStatus, Option<DeliveryError>)],
+    ) -> Vec<(OutboxKind, u32)> {
+        let id = MessageId::generate();
+        let url = status_url.then_some("http://example.com/status");
+        entries(
+            id,
+            7,
+            Subscriptions::of(url, registered_delivery),
+            &record_of(changes),
+        )
+        .into_iter()
+        .map(|entry| {
+            let FactRef::StatusChange { message_id, seq } = entry.fact;
+            assert_eq!(message_id, id);
+            assert_eq!(entry.destination, Destination::Account(7));
+            let key = match entry.kind {
+                OutboxKind::SmppReceipt => OrderingKey::smpp_receipt(id),
+                _ => OrderingKey::message(id),
+            };
+            assert_eq!(entry.ordering_key, key);
+            (entry.kind, seq)
+        })
+        .collect()
+    }
+
+    #[test]
+    fn registered_delivery_chooses_which_status_changes_become_smpp_receipts() {
+        use OutboxKind::{SmppReceipt as Receipt, StatusWebhook as Webhook};
+        let accepted = (1, CmStatus::Accepted, None);
+        let delivered = (2, CmStatus::Delivered, None);
+        let failed = (
+            2,
+            CmStatus::Failed,
+            Some(DeliveryError::NotDeliveredAtThirdParty),
+        );
+        let expired = (
+            2,
+            CmStatus::Failed,
+            Some(DeliveryError::ExpiredAtThirdParty),
+        );
+        let rejected = (1, CmStatus::Rejected, None);
+        // Without a status URL, only receipts.
+        assert_eq!(kinds(false, 0, &[accepted, delivered]), []);
+        assert_eq!(kinds(false, 1, &[accepted, delivered]), [(Receipt, 2)]);
+        assert_eq!(kinds(false, 1, &[accepted, failed]), [(Receipt, 2)]);
+        assert_eq!(kinds(false, 1, &[rejected]), [(Receipt, 1)]);
+        assert_eq!(kinds(false, 2, &[accepted, delivered]), []);
+        assert_eq!(kinds(false, 2, &[accepted, failed]), [(Receipt, 2)]);
+        assert_eq!(kinds(false, 2, &[accepted, expired]), [(Receipt, 2)]);
+        assert_eq!(kinds(false, 2, &[rejected]), [(Receipt, 1)]);
+        assert_eq!(kinds(false, 0x10, &[accepted, delivered]), [(Receipt, 1)]);
+        assert_eq!(
+            kinds(false, 0x11, &[accepted, delivered]),
+            [(Receipt, 1), (Receipt, 2)]
+        );
+        // With one, a webhook for every change besides, change by change.
+        assert_eq!(
+            kinds(true, 1, &[accepted, delivered]),
+            [(Webhook, 1), (Webhook, 2), (Receipt, 2)]
+        );
+        assert_eq!(
+            kinds(true, 0, &[accepted, failed]),
+            [(Webhook, 1), (Webhook, 2)]
+        );
+    }
+
+    #[test]
+    fn the_entry_filter_of_kinds_takes_every_destination() {
+        assert_eq!(
+            EntryFilter::kinds([OutboxKind::StatusWebhook]),
+            EntryFilter {
+                kinds: vec![OutboxKind::StatusWebhook],
+                accounts: None
+            }
+        );
     }
 }

@@ -265,6 +265,67 @@ pub fn judge(
         .collect()
 }
 
+/// What an SMPP replace_sm asks of a message still queued: new user data (in `data_coding`,
+/// with a header when `udh` is given), and a new validity and `registered_delivery` when given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShortReplacement {
+    pub data_coding: u8,
+    pub user_data: Vec<u8>,
+    pub udh: Option<Vec<u8>>,
+    pub valid_until: Option<Timestamp>,
+    pub registered_delivery: Option<u8>,
+}
+
+/// Judge a replacement at `now` by the rules a submitted short message's content and validity
+/// are judged by (the data codings of the module's table, a header's one-part rule, the part
+/// limits, a validity in the future and at most [`MAX_VALIDITY`] away), priced by `policy`:
+/// what the store writes in place of the message's content, or why it cannot.
+pub fn judge_replacement(
+    replacement: &ShortReplacement,
+    now: Timestamp,
+    policy: &SubmissionPolicy,
+) -> Result<crate::dispatch::Replacement, Rejection> {
+    let valid_until = match replacement.valid_until {
+        None => None,
+        Some(until) if until <= now => {
+            return Err(Rejection::InvalidValidity(until.to_string()));
+        }
+        Some(until) => Some(until.min(now + MAX_VALIDITY)),
+    };
+    if replacement.user_data.is_empty() {
+        return Err(Rejection::EmptyBody);
+    }
+    let (body, body_type, dcs) =
+        content_of(replacement.data_coding, &replacement.user_data).map_err(Rejection::SmsBody)?;
+    let plan = sms::plan_parts(&body, body_type, dcs).map_err(Rejection::BodyEncoding)?;
+    let parts = match &replacement.udh {
+        Some(udh) => {
+            if udh.is_empty() || usize::from(udh[0]) + 1 != udh.len() {
+                return Err(Rejection::SmsBody(SmsBodyError::InvalidUdh));
+            }
+            if !fits_one_part(udh, &plan) {
+                return Err(Rejection::SmsBody(SmsBodyError::NotOnePart));
+            }
+            1
+        }
+        None => {
+            let needed = plan.parts.max(1);
+            sms::check_part_limits(None, None, needed).map_err(Rejection::PartLimit)?;
+            needed
+        }
+    };
+    Ok(crate::dispatch::Replacement {
+        body,
+        body_type: body_type.map(|t| t.to_string()),
+        dcs,
+        udh: replacement.udh.clone(),
+        parts,
+        price: policy.price_per_part.times(u64::from(parts)),
+        valid_until,
+        smpp_registered_delivery: replacement.registered_delivery,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,5 +442,86 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_replacement_is_judged_and_priced_as_a_submitted_content_is() {
+        use crate::money::Money;
+        let now: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let policy = SubmissionPolicy {
+            price_per_part: Money(75_000),
+            ..SubmissionPolicy::default()
+        };
+        let replacement = |data_coding, user_data: &[u8]| ShortReplacement {
+            data_coding,
+            user_data: user_data.to_vec(),
+            udh: None,
+            valid_until: None,
+            registered_delivery: None,
+        };
+        // GSM, '@' included: one part, the dcs kept, validity and receipts left as they were.
+        let judged = judge_replacement(&replacement(0, &[0x00, b'h', b'i']), now, &policy).unwrap();
+        assert_eq!(
+            judged,
+            crate::dispatch::Replacement {
+                body: "@hi".into(),
+                body_type: None,
+                dcs: Some(0),
+                udh: None,
+                parts: 1,
+                price: Money(75_000),
+                valid_until: None,
+                smpp_registered_delivery: None,
+            }
+        );
+        // 161 GSM characters are two parts, priced so.
+        let long = judge_replacement(&replacement(0, &[b'a'; 161]), now, &policy).unwrap();
+        assert_eq!((long.parts, long.price), (2, Money(150_000)));
+        // Binary is stored as hex.
+        let binary = judge_replacement(&replacement(4, &[0xCA, 0xFE]), now, &policy).unwrap();
+        assert_eq!(
+            (binary.body.as_str(), binary.body_type.as_deref()),
+            ("CAFE", Some("BINARY"))
+        );
+        // A new validity and registered_delivery are kept; a validity in the past is refused.
+        let later = now + jiff::SignedDuration::from_hours(1);
+        let asked = ShortReplacement {
+            valid_until: Some(later),
+            registered_delivery: Some(1),
+            ..replacement(0, b"x")
+        };
+        let judged = judge_replacement(&asked, now, &policy).unwrap();
+        assert_eq!(
+            (judged.valid_until, judged.smpp_registered_delivery),
+            (Some(later), Some(1))
+        );
+        let past = ShortReplacement {
+            valid_until: Some(now),
+            ..replacement(0, b"x")
+        };
+        assert_eq!(
+            judge_replacement(&past, now, &policy),
+            Err(Rejection::InvalidValidity(now.to_string()))
+        );
+        assert_eq!(
+            judge_replacement(&replacement(0, b""), now, &policy),
+            Err(Rejection::EmptyBody)
+        );
+        assert_eq!(
+            judge_replacement(&replacement(8, &[0x00]), now, &policy),
+            Err(Rejection::SmsBody(SmsBodyError::OddUcs2Length(1)))
+        );
+        assert_eq!(
+            judge_replacement(&replacement(0x05, b"x"), now, &policy),
+            Err(Rejection::SmsBody(SmsBodyError::UnsupportedDataCoding(5)))
+        );
+        let bad_header = ShortReplacement {
+            udh: Some(vec![0x05, 0x00]),
+            ..replacement(0, b"x")
+        };
+        assert_eq!(
+            judge_replacement(&bad_header, now, &policy),
+            Err(Rejection::SmsBody(SmsBodyError::InvalidUdh))
+        );
     }
 }

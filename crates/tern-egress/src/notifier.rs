@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
-use tern_core::outbox::{ClaimedEntry, EntryId, OutboxKind, Outcome};
+use tern_core::outbox::{ClaimedEntry, EntryFilter, EntryId, OutboxKind, Outcome};
 use tern_core::ports::OutboxStore;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -123,6 +123,8 @@ impl Notifier {
     /// recorded in batches: whatever finished since the last turn, in one store transaction.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let this = Arc::new(self);
+        // Only the kinds this runner has senders for (SMPP receipts are the receipt runner's).
+        let filter = EntryFilter::kinds(this.senders.keys().copied());
         let lease = SignedDuration::from_millis(this.config.timeout_ms as i64 + 30_000);
         let mut tasks: JoinSet<(EntryId, Outcome)> = JoinSet::new();
         let mut finished: Vec<(EntryId, Outcome)> = Vec::new();
@@ -139,7 +141,7 @@ impl Notifier {
                     return Vec::new();
                 }
                 this.store
-                    .claim_entries(Timestamp::now(), free, lease)
+                    .claim_entries(Timestamp::now(), free, lease, &filter)
                     .await
                     .unwrap_or_else(|error| {
                         tracing::error!(%error, "claiming outbox entries failed");
@@ -158,7 +160,9 @@ impl Notifier {
             if (count > 0 && count == free) || recorded > 0 {
                 continue;
             }
-            let sleep = this.idle_sleep(count == 0 && tasks.is_empty()).await;
+            let sleep = this
+                .idle_sleep(count == 0 && tasks.is_empty(), &filter)
+                .await;
             tokio::select! {
                 _ = this.wakeups.reports.notified() => {}
                 _ = tokio::time::sleep(sleep) => {}
@@ -188,12 +192,12 @@ impl Notifier {
         count
     }
 
-    async fn idle_sleep(&self, idle: bool) -> Duration {
+    async fn idle_sleep(&self, idle: bool, filter: &EntryFilter) -> Duration {
         let poll = Duration::from_millis(500);
         if !idle {
             return Duration::from_millis(20);
         }
-        match self.store.next_entry_due().await {
+        match self.store.next_entry_due(filter).await {
             Ok(Some(due)) => Duration::try_from(due.duration_since(Timestamp::now()))
                 .unwrap_or(Duration::ZERO)
                 .min(poll),

@@ -743,7 +743,7 @@ fn message_log_error_rows() {
             MessageLogError::InvalidStatus("x".into()),
             202,
             400,
-            "status 'x' must be one of queued, sent, accepted, delivered, read, failed, rejected, expired",
+            "status 'x' must be one of queued, sent, accepted, delivered, read, failed, rejected, expired, cancelled",
         ),
         (
             MessageLogError::InvalidSince("x".into()),

@@ -1,6 +1,7 @@
 //! The store port, split by role so that each consumer takes only what it uses: the submission
 //! service the [`AccountStore`] and the [`IntakeStore`], the dispatcher and the event applier the
-//! [`QueueStore`], the outbox runner (the notifier) the [`OutboxStore`], the message log the [`MessageLogStore`], the
+//! [`QueueStore`], the outbox runners (the notifier, the SMPP receipt runner) the
+//! [`OutboxStore`], the message log the [`MessageLogStore`], the
 //! readiness probe the [`StoreHealth`]. A backend implements every role; [`Store`] names them
 //! together. A backend records the decisions of `tern-core` (what an event does to a message, what
 //! a debit leaves, which status changes produce which outbox entries): it makes none of its own, so that a second
@@ -15,10 +16,10 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::account::{Account, AccountId, NewAccount, TokenHash};
 use crate::channel::Channel;
-use crate::dispatch::{Event, Next};
+use crate::dispatch::{CancelOutcome, Event, Next, ReplaceOutcome, Replacement};
 use crate::message::{Content, MessageFilter, MessageId, MessageRecord, NewMessage};
 use crate::money::Money;
-use crate::outbox::{ClaimedEntry, EntryId, Outcome};
+use crate::outbox::{ClaimedEntry, EntryFilter, EntryId, OutboxKind, Outcome};
 
 /// A store failure. `retryable` says whether trying again may help (as Pingora's errors do).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -209,6 +210,36 @@ pub trait QueueStore: Send + Sync + 'static {
     /// The earliest time a message becomes due, if any (a claimed message's is the end of its
     /// lease; a message handed to a channel's, the end of its validity).
     async fn next_due(&self) -> Result<Option<Timestamp>, StoreError>;
+    /// Cancel message `id` of `account` (SMPP's cancel_sm) at `now`, as
+    /// [`crate::dispatch::cancel`] decides, in one transaction: a message still queued and never
+    /// handed to a channel becomes [`crate::message::DeliveryState::Cancelled`], leaves the
+    /// queue (never claimed again), gets no status change (no report, no receipt), and its
+    /// account, when it has a balance, is credited its price ([`crate::money::credit`]).
+    /// [`CancelOutcome::NotFound`] when the account has no such message (another account's
+    /// included); [`CancelOutcome::TooLate`] for any other (also one cancelled before: a second
+    /// cancel changes nothing).
+    async fn cancel(
+        &self,
+        account: AccountId,
+        id: MessageId,
+        now: Timestamp,
+    ) -> Result<CancelOutcome, StoreError>;
+    /// Replace the content of message `id` of `account` (SMPP's replace_sm) at `now` with
+    /// `replacement` ([`crate::short_message::judge_replacement`]'s), in one transaction, when
+    /// it is [`crate::dispatch::still_queued`]: its body, body type, `dcs`, header, parts and
+    /// price become the replacement's (sender, groupings and the rest of its content stay), and
+    /// its validity and `registered_delivery` too when the replacement gives them; an account
+    /// with a balance is debited or credited the difference in price as
+    /// [`crate::money::reprice`] decides ([`ReplaceOutcome::InsufficientBalance`] and nothing
+    /// changed when it cannot pay it). [`ReplaceOutcome::NotFound`] when the account has no
+    /// such message; [`ReplaceOutcome::TooLate`] when it is no longer only queued.
+    async fn replace(
+        &self,
+        account: AccountId,
+        id: MessageId,
+        replacement: Replacement,
+        now: Timestamp,
+    ) -> Result<ReplaceOutcome, StoreError>;
 }
 
 /// The outbox: entries waiting to be delivered (see [`crate::outbox`]), claimed under leases in
@@ -216,7 +247,8 @@ pub trait QueueStore: Send + Sync + 'static {
 /// they report, as [`crate::outbox::entries`] decides.
 #[async_trait]
 pub trait OutboxStore: Send + Sync + 'static {
-    /// Claim up to `limit` due entries, earliest due first, leased to this node for `lease`
+    /// Claim up to `limit` due entries that `filter` takes (of its kinds and, when it names
+    /// accounts, going to one of them), earliest due first, leased to this node for `lease`
     /// (their attempts counted), each with its fact and its destination as they are now. At most
     /// one entry per ordering key is out at a time, and it is the key's lowest: while an entry
     /// is leased or waiting for a retry, the entries after it on its key are not handed out.
@@ -225,6 +257,7 @@ pub trait OutboxStore: Send + Sync + 'static {
         now: Timestamp,
         limit: usize,
         lease: SignedDuration,
+        filter: &EntryFilter,
     ) -> Result<Vec<ClaimedEntry>, StoreError>;
     /// Record what became of a claimed entry.
     async fn finish_entry(&self, id: EntryId, outcome: Outcome) -> Result<(), StoreError> {
@@ -233,8 +266,16 @@ pub trait OutboxStore: Send + Sync + 'static {
     /// Record what became of several claimed entries, in one transaction: a delivered or given
     /// up entry is removed, a retried one is due again at its time (and no longer leased).
     async fn finish_entries(&self, outcomes: Vec<(EntryId, Outcome)>) -> Result<(), StoreError>;
-    /// The earliest time an entry becomes due, if any.
-    async fn next_entry_due(&self) -> Result<Option<Timestamp>, StoreError>;
+    /// The earliest time an entry that `filter` takes becomes due, if any (a runner sleeps until
+    /// then; entries it never claims do not wake it).
+    async fn next_entry_due(&self, filter: &EntryFilter) -> Result<Option<Timestamp>, StoreError>;
+    /// Remove the entries of `kind` created before `created_before` that are not leased (SMPP
+    /// receipts that waited for a bind past the account's retention); returns how many.
+    async fn expire_entries(
+        &self,
+        kind: OutboxKind,
+        created_before: Timestamp,
+    ) -> Result<u64, StoreError>;
 }
 
 /// The message log: what an account sent and what became of it, and conversions recorded on it.
@@ -259,6 +300,13 @@ pub trait MessageLogStore: Send + Sync + 'static {
         account: AccountId,
         filter: MessageFilter,
     ) -> Result<Vec<MessageRecord>, StoreError>;
+    /// Message `id` of `account`, as the log shows it (SMPP's query_sm); `None` when there is
+    /// no such message or it is another account's.
+    async fn message(
+        &self,
+        account: AccountId,
+        id: MessageId,
+    ) -> Result<Option<MessageRecord>, StoreError>;
 }
 
 /// Whether the store can work.

@@ -30,7 +30,7 @@ pub struct LogQuery {
     reference: Option<String>,
     /// Only messages to this number (as sent).
     to: Option<String>,
-    /// queued, sent, accepted, delivered, read, failed, rejected or expired.
+    /// queued, sent, accepted, delivered, read, failed, rejected, expired or cancelled.
     status: Option<String>,
     /// Only messages accepted at or after this RFC 3339 time.
     since: Option<String>,
@@ -195,8 +195,15 @@ pub struct LoggedMessage {
     pub allowed_channels: Vec<String>,
     /// The channel it is on now, or finished on.
     pub channel: Option<String>,
+    /// The surface it was submitted on: json, xml, get or smpp.
+    pub source: String,
+    /// Its text as stored (UTF-8 whatever the surface and data coding it came in with); a binary
+    /// body as hex digits.
+    pub body: String,
+    /// How `body` is written: `text`, or `hex` for a binary body.
+    pub body_encoding: String,
     pub parts: u32,
-    /// queued, sent, accepted, delivered, read, failed, rejected or expired.
+    /// queued, sent, accepted, delivered, read, failed, rejected, expired or cancelled.
     pub status: String,
     /// RFC 3339, UTC.
     pub accepted_at: String,
@@ -238,6 +245,9 @@ fn logged(record: &MessageRecord) -> LoggedMessage {
             .map(|c| c.as_str().to_owned())
             .collect(),
         channel: record.channel.map(|c| c.as_str().to_owned()),
+        source: message.source.as_str().to_owned(),
+        body: message.content.body.clone(),
+        body_encoding: body_encoding(message.content.body_type.as_deref()).to_owned(),
         parts: message.parts,
         status: record.state.as_str().to_owned(),
         accepted_at: message.accepted_at.to_string(),
@@ -256,5 +266,75 @@ fn logged(record: &MessageRecord) -> LoggedMessage {
             })
             .collect(),
         conversions: record.conversions.iter().map(|at| at.to_string()).collect(),
+    }
+}
+
+/// How the log writes a body of `body_type` (normalised upper case): a binary body is stored as
+/// hex digits and shown so; any other is its text.
+fn body_encoding(body_type: Option<&str>) -> &'static str {
+    match body_type {
+        Some("BINARY") => "hex",
+        _ => "text",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tern_core::channel::Channel;
+    use tern_core::error_code::Surface;
+    use tern_core::message::{Content, NewMessage};
+    use tern_core::money::Money;
+
+    use super::*;
+
+    fn record(source: Surface, body: &str, body_type: Option<&str>) -> MessageRecord {
+        let at: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        MessageRecord {
+            message: NewMessage {
+                id: MessageId::parse("0195d3b2-c4e4-7a1b-9c3f-00112233aabb").unwrap(),
+                account_id: 1,
+                recipient: "0031612345678".into(),
+                content: Arc::new(Content {
+                    from: "Tern".into(),
+                    body: body.into(),
+                    body_type: body_type.map(str::to_owned),
+                    dcs: None,
+                    app_key: None,
+                    rich_content: None,
+                    custom_groupings: [None, None, None],
+                    udh: None,
+                }),
+                parts: 1,
+                reference: None,
+                channels: vec![Channel::Sms],
+                accepted_at: at,
+                valid_until: at,
+                price: Money(0),
+                source,
+                smpp_registered_delivery: 1,
+            },
+            state: DeliveryState::Queued,
+            channel: Some(Channel::Sms),
+            history: Vec::new(),
+            conversions: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn each_message_shows_its_surface_and_its_body_as_text_or_hex() {
+        let cases = [
+            (Surface::Json, "Hallo @ €", None, "json", "text"),
+            (Surface::Xml, "x", Some("TEXT"), "xml", "text"),
+            (Surface::Get, "y", Some("AUTO"), "get", "text"),
+            (Surface::Smpp, "CAFE00", Some("BINARY"), "smpp", "hex"),
+        ];
+        for (source, body, body_type, shown_source, encoding) in cases {
+            let json = serde_json::to_value(logged(&record(source, body, body_type))).unwrap();
+            assert_eq!(json["source"], shown_source);
+            assert_eq!(json["body"], body);
+            assert_eq!(json["bodyEncoding"], encoding);
+        }
     }
 }

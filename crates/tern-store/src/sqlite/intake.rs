@@ -33,10 +33,10 @@ const ROWS_PER_INSERT: usize = 32;
 /// ends the whole transaction instead.
 const MESSAGE_INSERT: &str = "INSERT OR ROLLBACK INTO messages (id, account_id, recipient,
     content_id, parts, reference, channels, accepted_at, valid_until, price_micros, state,
-    channel_index, attempt, due_at, events, has_groupings) VALUES ";
-const MESSAGE_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, 0, ?, 0, ?)";
+    channel_index, attempt, due_at, events, has_groupings, source, smpp_registered_delivery) VALUES ";
+const MESSAGE_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, 0, ?, 0, ?, ?, ?)";
 /// The values of one row of [`MESSAGE_ROW`].
-const MESSAGE_VALUES: usize = 12;
+const MESSAGE_VALUES: usize = 14;
 
 const CONTENT_INSERT: &str = "INSERT OR ROLLBACK INTO contents (id, sender, body, body_type, dcs,
     app_key, rich_content, custom_grouping1, custom_grouping2, custom_grouping3, udh) VALUES ";
@@ -106,6 +106,7 @@ struct Derived {
     valid_until: i64,
     price_micros: i64,
     has_groupings: bool,
+    source: &'static str,
 }
 
 impl Derived {
@@ -116,6 +117,7 @@ impl Derived {
             valid_until: millis(message.valid_until),
             price_micros: message.price.micros(),
             has_groupings: message.content.custom_groupings.iter().any(Option::is_some),
+            source: message.source.as_str(),
         }
     }
 }
@@ -189,6 +191,8 @@ fn insert_messages(connection: &Connection, messages: &[&NewMessage]) -> rusqlit
                     // Due at once.
                     &derived.accepted_at,
                     &derived.has_groupings,
+                    &derived.source,
+                    &message.smpp_registered_delivery,
                 ]
             }),
     )

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{Connection, params};
 use tern_core::account::AccountId;
-use tern_core::message::{MessageFilter, MessageRecord};
+use tern_core::message::{MessageFilter, MessageId, MessageRecord};
 use tern_core::ports::{MessageLogStore, StoreError};
 
 use super::rows::{self, millis};
@@ -55,6 +55,15 @@ impl MessageLogStore for SqliteStore {
         filter: MessageFilter,
     ) -> Result<Vec<MessageRecord>, StoreError> {
         self.read(move |connection| rows::list_messages(connection, account, &filter))
+            .await
+    }
+
+    async fn message(
+        &self,
+        account: AccountId,
+        id: MessageId,
+    ) -> Result<Option<MessageRecord>, StoreError> {
+        self.read(move |connection| rows::message_record(connection, account, id))
             .await
     }
 }

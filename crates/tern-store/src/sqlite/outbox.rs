@@ -9,7 +9,8 @@ use jiff::{SignedDuration, Timestamp};
 use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
 use tern_core::account::{Account, AccountId};
 use tern_core::outbox::{
-    ClaimedEntry, Destination, EntryId, Fact, FactRef, NewEntry, OutboxKind, Outcome, Resolved,
+    ClaimedEntry, Destination, EntryFilter, EntryId, Fact, FactRef, NewEntry, OutboxKind, Outcome,
+    Resolved,
 };
 use tern_core::ports::{OutboxStore, StoreError};
 
@@ -141,6 +142,71 @@ impl<'c> Resolver<'c> {
     }
 }
 
+/// The columns of an entry as claimed, read by [`head_from_row`] (its due time after them).
+const HEAD_COLUMNS: &str = "o.id, o.kind, o.account_id, o.url, o.ordering_key, o.message_id, \
+    o.seq, o.rendered_id, o.attempts, o.created_at, o.due_at";
+
+/// The due heads (the lowest entry of their key) of `kind`, going to `account` when given,
+/// earliest due first, at most `limit`, with their due times. The kind is written into the
+/// statement (it is one of [`OutboxKind`]'s names), so that the planner sees which partial
+/// index serves it: `outbox_kind_due` for a kind, `outbox_receipts_due` for the receipts of an
+/// account. Each query is a range of one index read in order, stopped at `limit`.
+fn due_heads(
+    connection: &Connection,
+    kind: OutboxKind,
+    account: Option<AccountId>,
+    now: Timestamp,
+    limit: usize,
+) -> rusqlite::Result<Vec<(Head, i64)>> {
+    connection
+        .prepare_cached(&due_heads_sql(kind, account.is_some()))?
+        .query_map(params![millis(now), limit as i64, account], |row| {
+            Ok((head_from_row(row)?, row.get(10)?))
+        })?
+        .collect()
+}
+
+/// The statement of [`due_heads`]: `?1` now, `?2` the limit, `?3` the account (NULL for any).
+pub(super) fn due_heads_sql(kind: OutboxKind, of_an_account: bool) -> String {
+    let destination = if of_an_account {
+        "AND o.account_id = ?3"
+    } else {
+        "AND ?3 IS NULL"
+    };
+    format!(
+        "SELECT {HEAD_COLUMNS} FROM outbox o
+         WHERE o.kind = '{kind}' {destination} AND o.due_at <= ?1
+           AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.ordering_key = o.ordering_key)
+         ORDER BY o.due_at LIMIT ?2",
+        kind = kind.as_str()
+    )
+}
+
+/// The due heads `filter` takes, earliest due first (then in id order), at most `limit`.
+fn filtered_heads(
+    connection: &Connection,
+    filter: &EntryFilter,
+    now: Timestamp,
+    limit: usize,
+) -> rusqlite::Result<Vec<Head>> {
+    let mut heads: Vec<(Head, i64)> = Vec::new();
+    for &kind in &filter.kinds {
+        match &filter.accounts {
+            None => heads.extend(due_heads(connection, kind, None, now, limit)?),
+            Some(accounts) => {
+                for &account in accounts {
+                    heads.extend(due_heads(connection, kind, Some(account), now, limit)?);
+                }
+            }
+        }
+    }
+    heads.sort_by_key(|(head, due_at)| (*due_at, head.id));
+    // A kind or account named twice finds its entries twice.
+    heads.dedup_by_key(|(head, _)| head.id);
+    heads.truncate(limit);
+    Ok(heads.into_iter().map(|(head, _)| head).collect())
+}
+
 #[async_trait]
 impl OutboxStore for SqliteStore {
     async fn claim_entries(
@@ -148,23 +214,15 @@ impl OutboxStore for SqliteStore {
         now: Timestamp,
         limit: usize,
         lease: SignedDuration,
+        filter: &EntryFilter,
     ) -> Result<Vec<ClaimedEntry>, StoreError> {
         let node = self.node.clone();
+        let filter = filter.clone();
         self.writer
             .write_background(move |connection: &Connection| {
                 let claim = || -> rusqlite::Result<Vec<ClaimedEntry>> {
                     // The lowest entry of each key only: one in flight per key, in order.
-                    let heads: Vec<Head> = connection
-                        .prepare_cached(
-                            "SELECT o.id, o.kind, o.account_id, o.url, o.ordering_key, o.message_id,
-                                o.seq, o.rendered_id, o.attempts, o.created_at
-                             FROM outbox o
-                             WHERE o.due_at <= ?1
-                               AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.ordering_key = o.ordering_key)
-                             ORDER BY o.due_at LIMIT ?2",
-                        )?
-                        .query_map(params![millis(now), limit as i64], head_from_row)?
-                        .collect::<rusqlite::Result<_>>()?;
+                    let heads = filtered_heads(connection, &filter, now, limit)?;
                     let mut lease_it = connection.prepare_cached(
                         "UPDATE outbox SET due_at = ?2, attempts = attempts + 1, leased_by = ?3 WHERE id = ?1",
                     )?;
@@ -222,13 +280,67 @@ impl OutboxStore for SqliteStore {
             .await
     }
 
-    async fn next_entry_due(&self) -> Result<Option<Timestamp>, StoreError> {
-        self.read(|connection| {
-            connection.query_row("SELECT MIN(due_at) FROM outbox", [], |row| {
-                row.get::<_, Option<i64>>(0)
-            })
+    async fn next_entry_due(&self, filter: &EntryFilter) -> Result<Option<Timestamp>, StoreError> {
+        let filter = filter.clone();
+        self.read(move |connection| {
+            let mut earliest: Option<i64> = None;
+            for &kind in &filter.kinds {
+                let accounts: Vec<Option<AccountId>> = match &filter.accounts {
+                    None => vec![None],
+                    Some(accounts) => accounts.iter().copied().map(Some).collect(),
+                };
+                for account in accounts {
+                    let destination = if account.is_some() {
+                        "AND account_id = ?1"
+                    } else {
+                        "AND ?1 IS NULL"
+                    };
+                    let due: Option<i64> = connection
+                        .prepare_cached(&format!(
+                            "SELECT MIN(due_at) FROM outbox WHERE kind = '{kind}' {destination}",
+                            kind = kind.as_str()
+                        ))?
+                        .query_row(params![account], |row| row.get(0))?;
+                    earliest = match (earliest, due) {
+                        (Some(earliest), Some(due)) => Some(earliest.min(due)),
+                        (earliest, due) => earliest.or(due),
+                    };
+                }
+            }
+            Ok(earliest)
         })
         .await
         .map(|due| due.map(timestamp))
+    }
+
+    async fn expire_entries(
+        &self,
+        kind: OutboxKind,
+        created_before: Timestamp,
+    ) -> Result<u64, StoreError> {
+        self.writer
+            .write_background(move |connection: &Connection| {
+                let expire = || -> rusqlite::Result<u64> {
+                    // A leased entry is being delivered: what becomes of it is its runner's.
+                    let rendered: Vec<Option<i64>> = connection
+                        .prepare_cached(
+                            "DELETE FROM outbox WHERE kind = ?1 AND created_at < ?2 AND leased_by IS NULL
+                             RETURNING rendered_id",
+                        )?
+                        .query_map(params![kind.as_str(), millis(created_before)], |row| {
+                            row.get(0)
+                        })?
+                        .collect::<rusqlite::Result<_>>()?;
+                    // A rendered webhook's fact is its own: it goes with it.
+                    let mut delete_rendered =
+                        connection.prepare_cached("DELETE FROM rendered_webhooks WHERE id = ?1")?;
+                    for id in rendered.iter().flatten() {
+                        delete_rendered.execute(params![id])?;
+                    }
+                    Ok(rendered.len() as u64)
+                };
+                expire().map_err(backend_error)
+            })
+            .await
     }
 }

@@ -7,9 +7,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
-use tern_core::dispatch::{Event, ExternalIds, Next, Position, Record, apply, claim};
+use tern_core::account::AccountId;
+use tern_core::dispatch::{
+    CancelOutcome, Event, ExternalIds, Next, Position, Record, ReplaceOutcome, Replacement, apply,
+    cancel, claim, still_queued,
+};
 use tern_core::error_code::DeliveryError;
 use tern_core::message::MessageId;
+use tern_core::money::{Money, credit, reprice};
 use tern_core::outbox::{Subscriptions, entries};
 use tern_core::ports::{AwaitingReport, Dispatch, NodeId, QueueStore, SentPart, StoreError};
 
@@ -147,13 +152,90 @@ impl<'c> Recorder<'c> {
             ])?;
         }
         // Which entries its changes produce is decided in core; they are written as they are.
-        let subscriptions = Subscriptions::of(stored.status_url.as_deref());
+        let subscriptions = Subscriptions::of(
+            stored.status_url.as_deref(),
+            stored.message.smpp_registered_delivery,
+        );
         let account = stored.message.account_id;
         for entry in entries(stored.message.id, account, subscriptions, record) {
             insert_entry(&mut self.entry, &entry)?;
         }
         Ok(())
     }
+}
+
+/// Message `id` of `account` for cancel_sm or replace_sm, with whether a claim holds it.
+fn load_own(
+    connection: &Connection,
+    account: AccountId,
+    id: MessageId,
+) -> rusqlite::Result<Option<(StoredMessage, bool)>> {
+    let mut contents = Contents::new();
+    connection
+        .prepare_cached(&format!(
+            "SELECT {EVENT_COLUMNS}, m.leased_by IS NOT NULL FROM {EVENT_TABLES}
+             WHERE m.id = ?1 AND m.account_id = ?2"
+        ))?
+        .query_row(params![id.0.as_bytes(), account], |row| {
+            let stored = stored_message_from_row(row, &mut contents)?;
+            Ok((stored, row.get::<_, bool>(MESSAGE_COLUMN_COUNT)?))
+        })
+        .optional()
+}
+
+/// Write `replacement` in place of message `id`'s content: a content row of its own (the old one
+/// may be shared with the other recipients of its `msg`), with the old one's sender, app key,
+/// rich content and groupings.
+fn write_replacement(
+    connection: &Connection,
+    id: MessageId,
+    replacement: &Replacement,
+) -> rusqlite::Result<()> {
+    let id = id.0.as_bytes().as_slice();
+    connection
+        .prepare_cached(
+            "INSERT INTO contents (sender, body, body_type, dcs, app_key, rich_content,
+                custom_grouping1, custom_grouping2, custom_grouping3, udh)
+             SELECT c.sender, ?2, ?3, ?4, c.app_key, c.rich_content, c.custom_grouping1,
+                c.custom_grouping2, c.custom_grouping3, ?5
+             FROM messages m JOIN contents c ON c.id = m.content_id WHERE m.id = ?1",
+        )?
+        .execute(params![
+            id,
+            replacement.body,
+            replacement.body_type,
+            replacement.dcs,
+            replacement.udh,
+        ])?;
+    connection
+        .prepare_cached(
+            "UPDATE messages SET content_id = last_insert_rowid(), parts = ?2, price_micros = ?3,
+                valid_until = COALESCE(?4, valid_until),
+                smpp_registered_delivery = COALESCE(?5, smpp_registered_delivery)
+             WHERE id = ?1",
+        )?
+        .execute(params![
+            id,
+            replacement.parts,
+            replacement.price.micros(),
+            replacement.valid_until.map(millis),
+            replacement.smpp_registered_delivery,
+        ])?;
+    Ok(())
+}
+
+/// Give `amount` back to `account`, when it has a balance (as [`credit`] says); an account
+/// without one is left as it is.
+fn refund(connection: &Connection, account: AccountId, amount: Money) -> rusqlite::Result<()> {
+    let balance: Option<i64> = connection
+        .prepare_cached("SELECT balance_micros FROM accounts WHERE id = ?1")?
+        .query_row(params![account], |row| row.get(0))?;
+    if let Some(balance) = balance {
+        connection
+            .prepare_cached("UPDATE accounts SET balance_micros = ?2 WHERE id = ?1")?
+            .execute(params![account, credit(Money(balance), amount).micros()])?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -333,6 +415,75 @@ impl QueueStore for SqliteStore {
                 .collect()
         })
         .await
+    }
+
+    async fn cancel(
+        &self,
+        account: AccountId,
+        id: MessageId,
+        now: Timestamp,
+    ) -> Result<CancelOutcome, StoreError> {
+        // The decision needs no clock: a message never claimed has not been sent, whatever
+        // the time.
+        let _ = now;
+        let node = self.node.clone();
+        self.writer
+            .write(move |connection: &Connection| {
+                let cancel_it = || -> rusqlite::Result<CancelOutcome> {
+                    let Some((stored, leased)) = load_own(connection, account, id)? else {
+                        return Ok(CancelOutcome::NotFound);
+                    };
+                    let Some(cancellation) = cancel(&stored.progress, leased, stored.message.price)
+                    else {
+                        return Ok(CancelOutcome::TooLate);
+                    };
+                    Recorder::new(connection)?.record(&stored, &cancellation.record, &node)?;
+                    refund(connection, account, cancellation.refund)?;
+                    Ok(CancelOutcome::Cancelled)
+                };
+                cancel_it().map_err(backend_error)
+            })
+            .await
+    }
+
+    async fn replace(
+        &self,
+        account: AccountId,
+        id: MessageId,
+        replacement: Replacement,
+        now: Timestamp,
+    ) -> Result<ReplaceOutcome, StoreError> {
+        // Judged at `now` already (judge_replacement): the store decides by position alone.
+        let _ = now;
+        self.writer
+            .write(move |connection: &Connection| {
+                let replace_it = || -> rusqlite::Result<ReplaceOutcome> {
+                    let Some((stored, leased)) = load_own(connection, account, id)? else {
+                        return Ok(ReplaceOutcome::NotFound);
+                    };
+                    if !still_queued(&stored.progress, leased) {
+                        return Ok(ReplaceOutcome::TooLate);
+                    }
+                    let balance: Option<i64> = connection
+                        .prepare_cached("SELECT balance_micros FROM accounts WHERE id = ?1")?
+                        .query_row(params![account], |row| row.get(0))?;
+                    if let Some(balance) = balance {
+                        let paid = stored.message.price;
+                        let Some(left) = reprice(Money(balance), paid, replacement.price) else {
+                            return Ok(ReplaceOutcome::InsufficientBalance);
+                        };
+                        connection
+                            .prepare_cached(
+                                "UPDATE accounts SET balance_micros = ?2 WHERE id = ?1",
+                            )?
+                            .execute(params![account, left.micros()])?;
+                    }
+                    write_replacement(connection, id, &replacement)?;
+                    Ok(ReplaceOutcome::Replaced)
+                };
+                replace_it().map_err(backend_error)
+            })
+            .await
     }
 
     async fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {

@@ -15,7 +15,7 @@ use tern_core::error_code::Surface;
 use tern_core::message::{
     Content, DeliveryState, MessageFilter, MessageId, MessageRecord, NewMessage, StatusEvent,
 };
-use tern_core::money::Money;
+use tern_core::money::{Money, per_part};
 use tern_core::outbox::{RenderedWebhook, StatusFact};
 use tern_core::smpp_account::{SmppPasswordHash, SmppSettings};
 use tern_core::status::CmStatus;
@@ -29,10 +29,10 @@ pub const MESSAGE_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.content_id
     c.body_type, c.dcs, c.app_key, c.rich_content, c.custom_grouping1, c.custom_grouping2, \
     c.custom_grouping3, m.parts, m.reference, m.channels, m.accepted_at, m.valid_until, \
     m.price_micros, m.state, m.channel_index, m.attempt, a.status_url, m.events, m.deferrals, \
-    c.udh";
+    c.udh, m.source, m.smpp_registered_delivery";
 
 /// How many columns [`MESSAGE_COLUMNS`] has: a query may select more after them.
-pub const MESSAGE_COLUMN_COUNT: usize = 26;
+pub const MESSAGE_COLUMN_COUNT: usize = 28;
 
 /// [`MESSAGE_COLUMNS`] without the content (sender, body and groupings empty), for the decisions
 /// that do not look at it; select them `FROM` [`EVENT_TABLES`]. Events are the most frequent
@@ -41,7 +41,7 @@ pub const MESSAGE_COLUMN_COUNT: usize = 26;
 pub const EVENT_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.content_id, '', '', \
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, m.parts, m.reference, m.channels, m.accepted_at, \
     m.valid_until, m.price_micros, m.state, m.channel_index, m.attempt, a.status_url, m.events, \
-    m.deferrals, NULL";
+    m.deferrals, NULL, m.source, m.smpp_registered_delivery";
 
 /// The tables [`MESSAGE_COLUMNS`] come from.
 pub const MESSAGE_TABLES: &str =
@@ -178,8 +178,11 @@ pub fn stored_message_from_row(
         accepted_at: timestamp(row.get(16)?),
         valid_until,
         price: Money(row.get(18)?),
-        source: Surface::Json,
-        smpp_registered_delivery: 0,
+        source: {
+            let source: String = row.get(26)?;
+            Surface::parse(&source).ok_or_else(|| bad(26, "source"))?
+        },
+        smpp_registered_delivery: row.get(27)?,
     };
     Ok(StoredMessage {
         events: row.get(23)?,
@@ -199,7 +202,8 @@ pub fn stored_message_from_row(
 /// The columns of a status change with what its report says of the message; select them `FROM`
 /// [`STATUS_FACT_TABLES`] (read by [`status_fact_from_row`]).
 pub const STATUS_FACT_COLUMNS: &str = "s.message_id, s.seq, s.at, s.channel, s.status, s.error_code, \
-    s.operator, m.recipient, m.reference, c.custom_grouping1, c.custom_grouping2, c.custom_grouping3";
+    s.operator, m.recipient, m.reference, c.custom_grouping1, c.custom_grouping2, c.custom_grouping3, \
+    m.accepted_at, c.sender, c.body, c.body_type, m.price_micros, m.parts";
 
 /// The tables [`STATUS_FACT_COLUMNS`] come from.
 pub const STATUS_FACT_TABLES: &str = "status_events s JOIN messages m ON m.id = s.message_id \
@@ -209,6 +213,7 @@ pub const STATUS_FACT_TABLES: &str = "status_events s JOIN messages m ON m.id = 
 pub fn status_fact_from_row(row: &Row) -> rusqlite::Result<StatusFact> {
     let channel: String = row.get(3)?;
     let status: u8 = row.get(4)?;
+    let parts: u32 = row.get(17)?;
     Ok(StatusFact {
         message_id: message_id(row, 0)?,
         seq: row.get(1)?,
@@ -226,6 +231,12 @@ pub fn status_fact_from_row(row: &Row) -> rusqlite::Result<StatusFact> {
         recipient: row.get(7)?,
         reference: row.get(8)?,
         custom_groupings: [row.get(9)?, row.get(10)?, row.get(11)?],
+        accepted_at: timestamp(row.get(12)?),
+        from: row.get(13)?,
+        body: row.get(14)?,
+        body_binary: row.get::<_, Option<String>>(15)?.as_deref() == Some("BINARY"),
+        part_price: per_part(Money(row.get(16)?), parts),
+        parts,
     })
 }
 
@@ -270,9 +281,32 @@ pub fn list_messages(
     }
     sql.push_str(" ORDER BY m.id LIMIT ?");
     values.push((filter.limit as i64).into());
+    records(connection, &sql, values)
+}
+
+/// Message `id` of `account` as the log shows it (`None`: none, or another account's).
+pub fn message_record(
+    connection: &Connection,
+    account: AccountId,
+    id: MessageId,
+) -> rusqlite::Result<Option<MessageRecord>> {
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_TABLES} WHERE m.id = ? AND m.account_id = ?"
+    );
+    let values: Vec<rusqlite::types::Value> = vec![id.0.as_bytes().to_vec().into(), account.into()];
+    Ok(records(connection, &sql, values)?.pop())
+}
+
+/// The messages `sql` (selecting [`MESSAGE_COLUMNS`]) finds with `values`, in its order, each
+/// with its status history and conversions.
+fn records(
+    connection: &Connection,
+    sql: &str,
+    values: Vec<rusqlite::types::Value>,
+) -> rusqlite::Result<Vec<MessageRecord>> {
     let mut contents = Contents::new();
     let stored: Vec<StoredMessage> = connection
-        .prepare(&sql)?
+        .prepare(sql)?
         .query_map(params_from_iter(values), |row| {
             stored_message_from_row(row, &mut contents)
         })?

@@ -270,6 +270,20 @@ ALTER TABLE accounts ADD COLUMN smpp_receipt_pdu TEXT;
 CREATE UNIQUE INDEX accounts_smpp_system_id ON accounts(smpp_system_id)
     WHERE smpp_system_id IS NOT NULL;
 "#,
+    // 12: the surface a message was submitted on (the message log's `source`; messages stored
+    // before came in over JSON or XML, and are taken to be JSON) and the SMPP
+    // `registered_delivery` it asked for (0, no receipts, for every message stored before). The
+    // outbox is claimed by kind (the webhook runner and the SMPP receipt runner each claim their
+    // own), so its due index leads with the kind; the receipt runner claims the receipts of the
+    // accounts bound to it, read by account from an index of receipts alone (webhooks do not pay
+    // for it).
+    r#"
+ALTER TABLE messages ADD COLUMN source TEXT NOT NULL DEFAULT 'json';
+ALTER TABLE messages ADD COLUMN smpp_registered_delivery INTEGER NOT NULL DEFAULT 0;
+DROP INDEX outbox_due;
+CREATE INDEX outbox_kind_due ON outbox(kind, due_at);
+CREATE INDEX outbox_receipts_due ON outbox(account_id, due_at) WHERE kind = 'smpp_receipt';
+"#,
 ];
 
 /// The version [`migrate`] brings a database to.

@@ -10,7 +10,7 @@ use tern_core::account::{AccountId, NewAccount, ProductToken, ReportFormat};
 use tern_core::channel::Channel;
 use tern_core::dispatch::{Event, ExternalIds};
 use tern_core::error_code::Surface;
-use tern_core::message::{Content, MessageId, NewMessage};
+use tern_core::message::{Content, MessageFilter, MessageId, NewMessage};
 use tern_core::money::Money;
 use tern_core::outbox::{
     Fact, OrderingKey, OutboxKind, Outcome, RenderedWebhook, Resolved, StatusFact,
@@ -239,7 +239,7 @@ async fn a_database_of_the_first_schema_is_migrated_with_everything_it_holds() {
     // change: it goes out as it was rendered, to the URL it was rendered for, with the id step 2
     // gave it.
     let entries = store
-        .claim_entries(Timestamp::now(), 10, LEASE)
+        .claim_entries(Timestamp::now(), 10, LEASE, &webhooks())
         .await
         .unwrap();
     assert_eq!(entries.len(), 1);
@@ -286,7 +286,10 @@ async fn a_database_of_the_first_schema_is_migrated_with_everything_it_holds() {
         operator: None,
     };
     store.apply(message_id, delivered, now).await.unwrap();
-    let entries = store.claim_entries(now, 10, LEASE).await.unwrap();
+    let entries = store
+        .claim_entries(now, 10, LEASE, &webhooks())
+        .await
+        .unwrap();
     let Some(Fact::StatusChange(fact)) = &entries[0].fact else {
         panic!("{entries:?}")
     };
@@ -421,6 +424,13 @@ fn rendered_at_decision(
         recipient: "0031612345678".into(),
         reference: Some("ref7".into()),
         custom_groupings: groupings,
+        // A report does not show these.
+        accepted_at: at,
+        from: String::new(),
+        body: String::new(),
+        body_binary: false,
+        part_price: Money(0),
+        parts: 1,
     });
     report::render(&fields, format)
 }
@@ -542,7 +552,7 @@ async fn queued_reports_of_a_version_7_database_become_entries_and_are_all_deliv
     let now = Timestamp::now();
     assert_eq!(
         store
-            .claim_entries(now, 10, LEASE)
+            .claim_entries(now, 10, LEASE, &webhooks())
             .await
             .unwrap()
             .iter()
@@ -551,7 +561,10 @@ async fn queued_reports_of_a_version_7_database_become_entries_and_are_all_deliv
         vec![OutboxKind::RenderedWebhook]
     );
     store.release_leases(now).await.unwrap();
-    let mut claimed = store.claim_entries(now, 10, LEASE).await.unwrap();
+    let mut claimed = store
+        .claim_entries(now, 10, LEASE, &webhooks())
+        .await
+        .unwrap();
     claimed.sort_by_key(|entry| entry.kind.as_str());
     assert_eq!(
         claimed.iter().map(|entry| entry.kind).collect::<Vec<_>>(),
@@ -579,7 +592,7 @@ async fn queued_reports_of_a_version_7_database_become_entries_and_are_all_deliv
     // In order: the second status change of `traced` only after the first.
     assert!(
         store
-            .claim_entries(now, 10, LEASE)
+            .claim_entries(now, 10, LEASE, &webhooks())
             .await
             .unwrap()
             .is_empty()
@@ -593,7 +606,10 @@ async fn queued_reports_of_a_version_7_database_become_entries_and_are_all_deliv
         )
         .await
         .unwrap();
-    let rest = store.claim_entries(now, 10, LEASE).await.unwrap();
+    let rest = store
+        .claim_entries(now, 10, LEASE, &webhooks())
+        .await
+        .unwrap();
     assert_eq!(rest.len(), 1);
     let Some(Fact::StatusChange(fact)) = &rest[0].fact else {
         panic!("{rest:?}")
@@ -603,7 +619,7 @@ async fn queued_reports_of_a_version_7_database_become_entries_and_are_all_deliv
         .finish_entry(rest[0].id, Outcome::Delivered)
         .await
         .unwrap();
-    assert_eq!(store.next_entry_due().await.unwrap(), None);
+    assert_eq!(store.next_entry_due(&webhooks()).await.unwrap(), None);
     drop(store);
     assert_eq!(count(dir.path(), "outbox"), 0);
     assert_eq!(count(dir.path(), "rendered_webhooks"), 0);
@@ -670,4 +686,85 @@ async fn accounts_of_a_version_10_database_have_no_smpp_settings_and_can_get_the
         .await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
     assert_eq!(store.accounts().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn messages_of_a_version_11_database_came_in_over_json_and_asked_for_no_receipts() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = ProductToken::generate();
+    let id = MessageId::generate();
+    {
+        // A database as Tern wrote it at schema version 11, before messages kept their surface.
+        let old = Connection::open(dir.path().join("tern.db")).unwrap();
+        schema::migrate_to(&old, 11).unwrap();
+        old.execute_batch(&format!(
+            "INSERT INTO accounts (id, name, token_hash, status_format, channels, created_at)
+                VALUES (1, 'old', '{}', 'json', 'SMS', 0);
+             INSERT INTO contents (id, sender, body) VALUES (1, 'Tern', 'Hello');
+             INSERT INTO messages (id, account_id, recipient, content_id, parts, channels,
+                accepted_at, valid_until, price_micros, state, channel_index, attempt, due_at,
+                events, has_groupings)
+                VALUES (x'{}', 1, '0031612345678', 1, 1, 'SMS', 0, 86400000, 0, 'queued', 0, 0, 0,
+                0, 0);",
+            token.hash().to_hex(),
+            id.smpp_id()
+        ))
+        .unwrap();
+    }
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let logged = store
+        .messages(
+            1,
+            MessageFilter {
+                limit: 10,
+                ..MessageFilter::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0].message.id, id);
+    assert_eq!(logged[0].message.source, Surface::Json);
+    assert_eq!(logged[0].message.smpp_registered_delivery, 0);
+}
+
+#[test]
+fn claims_of_entries_read_one_index_in_due_order_for_a_kind_and_for_an_accounts_receipts() {
+    let dir = tempfile::tempdir().unwrap();
+    let connection = Connection::open(dir.path().join("tern.db")).unwrap();
+    schema::migrate(&connection).unwrap();
+    let plan = |sql: &str| -> String {
+        let mut statement = connection
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let details: Vec<String> = statement
+            .query_map([0i64, 0, 0], |row| row.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        details.join("\n")
+    };
+    let webhooks = plan(&super::outbox::due_heads_sql(
+        OutboxKind::StatusWebhook,
+        false,
+    ));
+    assert!(
+        webhooks.starts_with("SEARCH o USING INDEX outbox_kind_due (kind=? AND due_at<?)"),
+        "{webhooks}"
+    );
+    let receipts = plan(&super::outbox::due_heads_sql(OutboxKind::SmppReceipt, true));
+    assert!(
+        receipts
+            .starts_with("SEARCH o USING INDEX outbox_receipts_due (account_id=? AND due_at<?)"),
+        "{receipts}"
+    );
+    for plan in [webhooks, receipts] {
+        assert!(!plan.contains("TEMP B-TREE"), "no sort: {plan}");
+        assert!(!plan.contains("SCAN"), "no scan: {plan}");
+    }
+}
+
+/// The entries the webhook runner claims.
+fn webhooks() -> tern_core::outbox::EntryFilter {
+    tern_core::outbox::EntryFilter::kinds([OutboxKind::StatusWebhook, OutboxKind::RenderedWebhook])
 }

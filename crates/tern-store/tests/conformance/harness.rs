@@ -224,3 +224,11 @@ pub async fn logged(store: &dyn Store, account: AccountId, id: MessageId) -> Mes
 pub fn ids<T>(items: &[T], id: impl Fn(&T) -> MessageId) -> Vec<MessageId> {
     items.iter().map(id).collect()
 }
+
+/// The entries the webhook runner claims: status webhooks and rendered ones, to any account.
+pub fn webhooks() -> tern_core::outbox::EntryFilter {
+    tern_core::outbox::EntryFilter::kinds([
+        tern_core::outbox::OutboxKind::StatusWebhook,
+        tern_core::outbox::OutboxKind::RenderedWebhook,
+    ])
+}

@@ -261,3 +261,89 @@ async fn a_conversion_is_recorded_on_every_message_to_the_number_with_the_refere
         0
     );
 }
+
+#[tokio::test]
+async fn a_message_reads_back_with_the_surface_and_registered_delivery_it_came_in_with() {
+    use tern_core::error_code::Surface;
+    let backend = Backend::new();
+    let store = backend.open();
+    let account = account(&*store, None).await;
+    let t0 = now();
+    let ids = ascending_ids(Surface::ALL.len());
+    let sent: Vec<NewMessage> = Surface::ALL
+        .into_iter()
+        .zip(&ids)
+        .enumerate()
+        .map(|(index, (source, &id))| NewMessage {
+            source,
+            smpp_registered_delivery: if source == Surface::Smpp { 0x11 } else { 0 },
+            ..message_to(
+                account.id,
+                id,
+                NUMBER,
+                None,
+                t0 + SignedDuration::from_secs(index as i64),
+            )
+        })
+        .collect();
+    store.accept(account.id, None, sent.clone()).await.unwrap();
+    let logged = log(&*store, account.id).await;
+    let read: Vec<(Surface, u8)> = logged
+        .iter()
+        .map(|record| {
+            (
+                record.message.source,
+                record.message.smpp_registered_delivery,
+            )
+        })
+        .collect();
+    assert_eq!(
+        read,
+        vec![
+            (Surface::Json, 0),
+            (Surface::Xml, 0),
+            (Surface::Get, 0),
+            (Surface::Smpp, 0x11)
+        ]
+    );
+    assert_eq!(
+        logged.iter().map(|r| r.message.clone()).collect::<Vec<_>>(),
+        sent
+    );
+}
+
+#[tokio::test]
+async fn one_message_is_found_by_its_id_only_by_its_own_account() {
+    let backend = Backend::new();
+    let store = backend.open();
+    let account = account(&*store, None).await;
+    let other = crate::harness::account(&*store, None).await;
+    let t0 = now();
+    let id = accept_one(&*store, account.id, t0).await;
+    store.claim_due(t0, 10, LEASE).await.unwrap();
+    store
+        .apply_batch(
+            vec![(id, sent(1)), (id, report(1, CmStatus::Delivered, None))],
+            t0,
+        )
+        .await
+        .unwrap();
+
+    let found = store.message(account.id, id).await.unwrap();
+    let listed = log(&*store, account.id).await;
+    assert_eq!(found.as_ref(), listed.first());
+    let found = found.unwrap();
+    assert_eq!(
+        (found.message.id, found.state),
+        (id, DeliveryState::Delivered)
+    );
+    assert_eq!(found.history.len(), 1);
+    assert_eq!(store.message(other.id, id).await.unwrap(), None);
+    assert_eq!(
+        store
+            .message(account.id, MessageId::generate())
+            .await
+            .unwrap(),
+        None
+    );
+}

@@ -10,9 +10,12 @@
 
 mod accounts;
 mod cache;
+mod cancel;
 mod harness;
 mod health;
 mod intake;
 mod log;
 mod outbox;
 mod queue;
+mod receipts;
+mod replace;

@@ -18,7 +18,7 @@ use tern_core::ports::Store;
 use tern_core::report;
 use tern_core::status::CmStatus;
 
-use crate::harness::{Backend, LEASE, account, message, new_account, now, sent};
+use crate::harness::{Backend, LEASE, account, message, new_account, now, sent, webhooks};
 
 fn channel_report(attempt: u32, status: CmStatus, error_code: Option<u16>) -> Event {
     Event::ChannelReport {
@@ -70,7 +70,10 @@ fn destination(entry: &ClaimedEntry) -> &Account {
 }
 
 async fn claim(store: &dyn Store, now: Timestamp) -> Vec<ClaimedEntry> {
-    store.claim_entries(now, 10, LEASE).await.unwrap()
+    store
+        .claim_entries(now, 10, LEASE, &webhooks())
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -103,7 +106,7 @@ async fn each_status_change_is_one_entry_and_a_message_s_go_out_in_order_one_at_
     assert_eq!(store.apply(id, delivered, later).await.unwrap(), Next::Done);
 
     // Two entries; only the first is handed out until it is finished.
-    assert_eq!(store.next_entry_due().await.unwrap(), Some(now));
+    assert_eq!(store.next_entry_due(&webhooks()).await.unwrap(), Some(now));
     let batch = claim(&*store, later).await;
     assert_eq!(batch.len(), 1);
     let first = &batch[0];
@@ -163,7 +166,10 @@ async fn each_status_change_is_one_entry_and_a_message_s_go_out_in_order_one_at_
         .finish_entry(second.id, Outcome::RetryAt(retry_at))
         .await
         .unwrap();
-    assert_eq!(store.next_entry_due().await.unwrap(), Some(retry_at));
+    assert_eq!(
+        store.next_entry_due(&webhooks()).await.unwrap(),
+        Some(retry_at)
+    );
     assert!(claim(&*store, later).await.is_empty());
     let retried = claim(&*store, retry_at).await;
     assert_eq!((retried[0].id, retried[0].attempts), (second.id, 1));
@@ -172,7 +178,7 @@ async fn each_status_change_is_one_entry_and_a_message_s_go_out_in_order_one_at_
         .finish_entry(retried[0].id, Outcome::Delivered)
         .await
         .unwrap();
-    assert_eq!(store.next_entry_due().await.unwrap(), None);
+    assert_eq!(store.next_entry_due(&webhooks()).await.unwrap(), None);
     assert!(claim(&*store, retry_at).await.is_empty());
 }
 
@@ -244,7 +250,7 @@ async fn an_entry_given_up_leaves_and_the_next_of_its_message_follows() {
         .finish_entry(next[0].id, Outcome::GiveUp)
         .await
         .unwrap();
-    assert_eq!(store.next_entry_due().await.unwrap(), None);
+    assert_eq!(store.next_entry_due(&webhooks()).await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -297,10 +303,16 @@ async fn a_node_releases_only_its_own_outbox_leases() {
     let account = account(&*mine, None).await;
     let now = now();
     let my_message = reported(&*mine, &account, CmStatus::Delivered, now).await;
-    let mine_claimed = mine.claim_entries(now, 1, LEASE).await.unwrap();
+    let mine_claimed = mine
+        .claim_entries(now, 1, LEASE, &webhooks())
+        .await
+        .unwrap();
     assert_eq!(status_fact(&mine_claimed[0]).message_id, my_message);
     let their_message = reported(&*mine, &account, CmStatus::Delivered, now).await;
-    let theirs_claimed = theirs.claim_entries(now, 10, LEASE).await.unwrap();
+    let theirs_claimed = theirs
+        .claim_entries(now, 10, LEASE, &webhooks())
+        .await
+        .unwrap();
     assert_eq!(
         theirs_claimed
             .iter()
@@ -311,14 +323,20 @@ async fn a_node_releases_only_its_own_outbox_leases() {
 
     // The other node restarts: its entry is due again, mine stays leased to me.
     theirs.release_leases(now).await.unwrap();
-    let again = theirs.claim_entries(now, 10, LEASE).await.unwrap();
+    let again = theirs
+        .claim_entries(now, 10, LEASE, &webhooks())
+        .await
+        .unwrap();
     assert_eq!(
         again.iter().map(|e| e.id).collect::<Vec<_>>(),
         vec![theirs_claimed[0].id]
     );
     // And the other way round.
     mine.release_leases(now).await.unwrap();
-    let mine_again = mine.claim_entries(now, 10, LEASE).await.unwrap();
+    let mine_again = mine
+        .claim_entries(now, 10, LEASE, &webhooks())
+        .await
+        .unwrap();
     assert_eq!(
         mine_again.iter().map(|e| e.id).collect::<Vec<_>>(),
         vec![mine_claimed[0].id]
@@ -391,7 +409,7 @@ async fn an_account_without_a_status_url_gets_no_entries() {
     let now = now();
     reported(&*store, &quiet, CmStatus::Delivered, now).await;
     assert!(claim(&*store, now).await.is_empty());
-    assert_eq!(store.next_entry_due().await.unwrap(), None);
+    assert_eq!(store.next_entry_due(&webhooks()).await.unwrap(), None);
 }
 
 #[tokio::test]

@@ -127,6 +127,13 @@ async fn the_message_log_filters_by_status_and_since_and_pages_with_after() {
             .all(|m| m["status"] == "delivered")
     );
     assert_eq!(page["next"], Value::Null);
+    // Each message shows the surface it came in on and its text as stored.
+    let shown = &page["messages"][0];
+    assert_eq!(
+        (&shown["source"], &shown["body"], &shown["bodyEncoding"]),
+        (&json!("json"), &json!("log"), &json!("text")),
+        "{shown}"
+    );
     assert_eq!(numbers(&setup.log("?status=DELIVERED").await), delivered);
     assert_eq!(
         numbers(&setup.log("?status=failed").await),
@@ -200,7 +207,7 @@ async fn the_message_log_filters_by_status_and_since_and_pages_with_after() {
     for (query, details) in [
         (
             "?status=lost",
-            "status 'lost' must be one of queued, sent, accepted, delivered, read, failed, rejected, expired",
+            "status 'lost' must be one of queued, sent, accepted, delivered, read, failed, rejected, expired, cancelled",
         ),
         (
             "?since=yesterday",
