@@ -205,9 +205,11 @@ impl SmppServer {
         &self,
         listener: TcpListener,
         tls: Option<tokio_rustls::TlsAcceptor>,
-        mut stop: watch::Receiver<bool>,
+        stop: watch::Receiver<bool>,
     ) {
         let mut connections = JoinSet::new();
+        let stopped = stopped(stop.clone());
+        tokio::pin!(stopped);
         loop {
             let (stream, peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
@@ -218,7 +220,7 @@ impl SmppServer {
                         continue;
                     }
                 },
-                _ = stop.wait_for(|stop| *stop) => break,
+                () = &mut stopped => break,
                 Some(_) = connections.join_next(), if !connections.is_empty() => continue,
             };
             let _ = stream.set_nodelay(true);
@@ -254,6 +256,18 @@ impl SmppServer {
         .is_err()
         {
             connections.abort_all();
+        }
+    }
+}
+
+/// Completes when `stop` turns true (or its sender is gone).
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    loop {
+        if *stop.borrow_and_update() {
+            return;
+        }
+        if stop.changed().await.is_err() {
+            return;
         }
     }
 }
