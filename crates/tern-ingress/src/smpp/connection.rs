@@ -46,7 +46,8 @@ struct Bound {
     account: Arc<Account>,
     system_id: String,
     kind: BindKind,
-    _guard: BindGuard,
+    /// Held while bound; released as soon as the session closes.
+    guard: Option<BindGuard>,
 }
 
 /// Runs the connection until it closes.
@@ -266,6 +267,13 @@ impl Connection {
 
     /// Carries out the session's actions; `false` once one closes the session.
     async fn carry_out(&mut self, actions: Vec<Action>) -> bool {
+        if actions.iter().any(|action| matches!(action, Action::Close)) {
+            // The bind is free again before the client reads unbind_resp: it may bind anew at
+            // once.
+            if let Some(bound) = &mut self.bound {
+                bound.guard = None;
+            }
+        }
         let mut pending = actions;
         while !pending.is_empty() {
             let mut next = Vec::new();
@@ -397,7 +405,7 @@ impl Connection {
                     account,
                     system_id: bind.system_id,
                     kind,
-                    _guard: guard,
+                    guard: Some(guard),
                 });
                 Ok(self.shared.system_id.clone())
             }

@@ -1,0 +1,193 @@
+//! Malformed PDUs over raw TCP: each gets its exact generic_nack or error response (or, when the
+//! stream cannot be resynchronised, a nack and a clean close), and the gateway goes on serving a
+//! well-behaved client afterwards.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use crate::smpp::{SmppSetup, smpp_setup};
+
+/// A PDU with this header and body (command_length computed).
+fn pdu(command_id: u32, sequence: u32, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(16 + body.len() as u32).to_be_bytes());
+    out.extend_from_slice(&command_id.to_be_bytes());
+    out.extend_from_slice(&0u32.to_be_bytes());
+    out.extend_from_slice(&sequence.to_be_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// A header-only response.
+fn header(command_id: u32, status: u32, sequence: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&16u32.to_be_bytes());
+    out.extend_from_slice(&command_id.to_be_bytes());
+    out.extend_from_slice(&status.to_be_bytes());
+    out.extend_from_slice(&sequence.to_be_bytes());
+    out
+}
+
+fn bind_body(password: &str) -> Vec<u8> {
+    let mut body = b"tern1\0".to_vec();
+    body.extend_from_slice(password.as_bytes());
+    body.extend_from_slice(&[0, 0, 0x34, 0, 0, 0]);
+    body
+}
+
+/// A submit_sm body to +31612345678 with `short_message` and raw `tlvs`.
+fn submit_body(short_message: &[u8], tlvs: &[u8]) -> Vec<u8> {
+    let mut body = vec![0, 5, 0];
+    body.extend_from_slice(b"Tern\0");
+    body.extend_from_slice(&[1, 1]);
+    body.extend_from_slice(b"31612345678\0");
+    body.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    body.push(short_message.len() as u8);
+    body.extend_from_slice(short_message);
+    body.extend_from_slice(tlvs);
+    body
+}
+
+fn connect(setup: &SmppSetup) -> TcpStream {
+    let stream = TcpStream::connect(setup.gateway.smpp_addr.unwrap()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+}
+
+/// The next PDU, or `None` at a clean close. A read timeout fails the test.
+fn read_pdu(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut length = [0u8; 4];
+    match stream.read_exact(&mut length) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return None,
+        Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => return None,
+        Err(error) => panic!("reading a PDU: {error}"),
+    }
+    let mut rest = vec![0u8; u32::from_be_bytes(length) as usize - 4];
+    stream.read_exact(&mut rest).unwrap();
+    let mut whole = length.to_vec();
+    whole.extend(rest);
+    Some(whole)
+}
+
+/// Binds a transmitter on a new connection.
+fn bound(setup: &SmppSetup) -> TcpStream {
+    let mut stream = connect(setup);
+    stream.write_all(&pdu(2, 1, &bind_body("secret1"))).unwrap();
+    let mut expected = vec![0, 0, 0, 21, 0x80, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1];
+    expected.extend_from_slice(b"Tern\0");
+    assert_eq!(read_pdu(&mut stream).unwrap(), expected);
+    stream
+}
+
+/// A good client still binds and submits.
+fn still_serves(setup: &SmppSetup) {
+    let mut stream = bound(setup);
+    stream
+        .write_all(&pdu(4, 2, &submit_body(b"still here", &[])))
+        .unwrap();
+    let resp = read_pdu(&mut stream).unwrap();
+    assert_eq!(resp.len(), 16 + 33, "{resp:?}");
+    assert_eq!(resp[4..16], [0x80, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 2]);
+    assert!(
+        resp[16..48]
+            .iter()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    );
+    assert_eq!(resp[48], 0);
+}
+
+#[test]
+fn length_errors_get_generic_nack_and_a_close() {
+    let setup = smpp_setup(None, &[]);
+    // command_length over max_pdu_bytes (1 MiB > 65536): refused from the header alone.
+    let mut stream = connect(&setup);
+    stream
+        .write_all(&[0, 0x10, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 7])
+        .unwrap();
+    assert_eq!(
+        read_pdu(&mut stream).unwrap(),
+        header(0x8000_0000, 0x02, 7),
+        "generic_nack ESME_RINVCMDLEN"
+    );
+    assert_eq!(read_pdu(&mut stream), None, "then closed");
+    // command_length under the header's 16.
+    let mut stream = connect(&setup);
+    stream
+        .write_all(&[0, 0, 0, 8, 0, 0, 0, 0x15, 0, 0, 0, 0, 0, 0, 0, 3])
+        .unwrap();
+    assert_eq!(read_pdu(&mut stream).unwrap(), header(0x8000_0000, 0x02, 3));
+    assert_eq!(read_pdu(&mut stream), None);
+    // A PDU cut short by the client's close: nothing to answer, the session just ends.
+    let mut stream = connect(&setup);
+    stream
+        .write_all(&pdu(2, 1, &bind_body("secret1"))[..10])
+        .unwrap();
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(read_pdu(&mut stream), None);
+    still_serves(&setup);
+}
+
+#[test]
+fn broken_bodies_get_their_exact_status_and_the_session_goes_on() {
+    let setup = smpp_setup(None, &[]);
+    // A bind body of garbage: system_id has no NUL → ESME_RINVSYSID, header-only.
+    let mut stream = connect(&setup);
+    stream.write_all(&pdu(2, 5, &[0xFF, 0xFF, 0xFF])).unwrap();
+    assert_eq!(read_pdu(&mut stream).unwrap(), header(0x8000_0002, 0x0F, 5));
+    // A C-string without its terminator inside its 16 octets.
+    stream.write_all(&pdu(2, 6, &[b'x'; 20])).unwrap();
+    assert_eq!(read_pdu(&mut stream).unwrap(), header(0x8000_0002, 0x0F, 6));
+    // Still open and unbound: a good bind works on the same session.
+    stream.write_all(&pdu(2, 7, &bind_body("secret1"))).unwrap();
+    let mut expected = vec![0, 0, 0, 21, 0x80, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 7];
+    expected.extend_from_slice(b"Tern\0");
+    assert_eq!(read_pdu(&mut stream).unwrap(), expected);
+    drop(stream);
+
+    let mut stream = bound(&setup);
+    // An unknown command_id: generic_nack ESME_RINVCMDID, echoing the sequence number.
+    stream.write_all(&pdu(0x99, 11, &[])).unwrap();
+    assert_eq!(
+        read_pdu(&mut stream).unwrap(),
+        header(0x8000_0000, 0x03, 11)
+    );
+    // A body cut inside its fixed fields (command_length matches what was sent).
+    stream.write_all(&pdu(4, 12, &[0, 5])).unwrap();
+    assert_eq!(
+        read_pdu(&mut stream).unwrap(),
+        header(0x8000_0000, 0x02, 12),
+        "generic_nack ESME_RINVCMDLEN"
+    );
+    // sar_total_segments (1 octet) sent with length 2: ESME_RINVPARLEN.
+    let bad_length = [0x02, 0x0E, 0, 2, 0, 3];
+    stream
+        .write_all(&pdu(4, 13, &submit_body(b"hi", &bad_length)))
+        .unwrap();
+    assert_eq!(
+        read_pdu(&mut stream).unwrap(),
+        header(0x8000_0004, 0xC2, 13)
+    );
+    // A TLV running past the end of the PDU: ESME_RINVOPTPARSTREAM.
+    let past_end = [0x04, 0x24, 0, 50, b'x'];
+    stream
+        .write_all(&pdu(4, 14, &submit_body(b"", &past_end)))
+        .unwrap();
+    assert_eq!(
+        read_pdu(&mut stream).unwrap(),
+        header(0x8000_0004, 0xC0, 14)
+    );
+    // submit_multi is not implemented: generic_nack ESME_RINVCMDID.
+    stream.write_all(&pdu(0x21, 15, &[0; 8])).unwrap();
+    assert_eq!(
+        read_pdu(&mut stream).unwrap(),
+        header(0x8000_0000, 0x03, 15)
+    );
+    // The session still works.
+    stream.write_all(&pdu(0x15, 16, &[])).unwrap();
+    assert_eq!(read_pdu(&mut stream).unwrap(), header(0x8000_0015, 0, 16));
+    still_serves(&setup);
+}
