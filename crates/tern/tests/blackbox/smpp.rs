@@ -94,7 +94,7 @@ print(json.dumps(out))
 pub struct SmppSetup {
     pub gateway: Gateway,
     pub token: String,
-    pub dir: tempfile::TempDir,
+    pub _dir: tempfile::TempDir,
 }
 
 /// Starts a gateway whose account has SMPP credentials and `account_args`.
@@ -115,7 +115,7 @@ pub fn smpp_setup(config: Option<&str>, account_args: &[&str]) -> SmppSetup {
     SmppSetup {
         gateway,
         token,
-        dir,
+        _dir: dir,
     }
 }
 
