@@ -18,7 +18,7 @@ mod restart;
 mod sdk_replay;
 mod simulator;
 mod smpp;
-mod smpp_malformed;
+mod smpp_raw;
 mod spec_examples;
 mod xml_get;
 mod zero_config;

@@ -1,6 +1,7 @@
-//! Malformed PDUs over raw TCP: each gets its exact generic_nack or error response (or, when the
-//! stream cannot be resynchronised, a nack and a clean close), and the gateway goes on serving a
-//! well-behaved client afterwards.
+//! The SMPP server over raw TCP, byte for byte. Malformed PDUs: each gets its exact generic_nack
+//! or error response (or, when the stream cannot be resynchronised, a nack and a clean close),
+//! and the gateway goes on serving a well-behaved client afterwards. Also data_sm, the answers
+//! to query_sm / cancel_sm / replace_sm, and the unbind a stopping gateway sends.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -190,4 +191,74 @@ fn broken_bodies_get_their_exact_status_and_the_session_goes_on() {
     stream.write_all(&pdu(0x15, 16, &[])).unwrap();
     assert_eq!(read_pdu(&mut stream).unwrap(), header(0x8000_0015, 0, 16));
     still_serves(&setup);
+}
+
+#[test]
+fn data_sm_is_submitted_and_query_cancel_replace_are_answered() {
+    let setup = smpp_setup(None, &[]);
+    let mut stream = bound(&setup);
+    // data_sm with the text in message_payload.
+    let mut body = vec![0, 5, 0];
+    body.extend_from_slice(b"Tern\0");
+    body.extend_from_slice(&[1, 1]);
+    body.extend_from_slice(b"31612345678\0");
+    body.extend_from_slice(&[0, 0, 0]);
+    body.extend_from_slice(&[0x04, 0x24, 0, 7]);
+    body.extend_from_slice(b"payload");
+    stream.write_all(&pdu(0x103, 21, &body)).unwrap();
+    let resp = read_pdu(&mut stream).unwrap();
+    assert_eq!(resp.len(), 16 + 33, "{resp:?}");
+    assert_eq!(resp[4..16], [0x80, 0, 1, 3, 0, 0, 0, 0, 0, 0, 0, 21]);
+    let id = std::str::from_utf8(&resp[16..48]).unwrap().to_owned();
+    assert!(id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+    // query_sm, cancel_sm and replace_sm, until the store's lookups are joined to them.
+    let mut query = id.as_bytes().to_vec();
+    query.extend_from_slice(&[0, 5, 0]);
+    query.extend_from_slice(b"Tern\0");
+    stream.write_all(&pdu(3, 22, &query)).unwrap();
+    assert_eq!(
+        read_pdu(&mut stream).unwrap(),
+        header(0x8000_0003, 0x67, 22)
+    );
+    let mut cancel = vec![0];
+    cancel.extend_from_slice(id.as_bytes());
+    cancel.extend_from_slice(&[0, 5, 0]);
+    cancel.extend_from_slice(b"Tern\0");
+    cancel.extend_from_slice(&[1, 1]);
+    cancel.extend_from_slice(b"31612345678\0");
+    stream.write_all(&pdu(8, 23, &cancel)).unwrap();
+    assert_eq!(
+        read_pdu(&mut stream).unwrap(),
+        header(0x8000_0008, 0x11, 23)
+    );
+    let mut replace = id.as_bytes().to_vec();
+    replace.extend_from_slice(&[0, 5, 0]);
+    replace.extend_from_slice(b"Tern\0");
+    replace.extend_from_slice(&[0, 0, 0, 0, 2]);
+    replace.extend_from_slice(b"hi");
+    stream.write_all(&pdu(7, 24, &replace)).unwrap();
+    assert_eq!(
+        read_pdu(&mut stream).unwrap(),
+        header(0x8000_0007, 0x13, 24)
+    );
+}
+
+#[test]
+fn stopping_the_gateway_unbinds_its_sessions() {
+    let setup = smpp_setup(None, &[]);
+    let mut stream = connect(&setup);
+    let mut receiver = b"tern1\0secret1\0\0".to_vec();
+    receiver.extend_from_slice(&[0x34, 0, 0, 0]);
+    stream.write_all(&pdu(1, 1, &receiver)).unwrap();
+    let mut expected = vec![0, 0, 0, 21, 0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1];
+    expected.extend_from_slice(b"Tern\0");
+    assert_eq!(read_pdu(&mut stream).unwrap(), expected);
+    let SmppSetup { gateway, _dir, .. } = setup;
+    let stopped = std::thread::spawn(move || gateway.stop());
+    let unbind = read_pdu(&mut stream).unwrap();
+    assert_eq!(unbind[..12], [0, 0, 0, 16, 0, 0, 0, 6, 0, 0, 0, 0]);
+    let sequence = u32::from_be_bytes(unbind[12..16].try_into().unwrap());
+    stream.write_all(&header(0x8000_0006, 0, sequence)).unwrap();
+    assert_eq!(read_pdu(&mut stream), None, "closed after unbind_resp");
+    assert!(stopped.join().unwrap().success());
 }
