@@ -538,3 +538,49 @@ fn a_tls_listener_without_a_usable_certificate_stops_the_start() {
         assert!(stderr.contains("tls"), "{config}: {stderr}");
     }
 }
+
+#[test]
+fn a_balance_that_cannot_pay_is_refused_with_the_error_table_s_status_and_a_log_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    create_account(
+        TERN,
+        &data_dir,
+        &[
+            "--name",
+            "poor",
+            "--balance",
+            "0.01",
+            "--smpp-system-id",
+            "tern1",
+            "--smpp-password",
+            "secret1",
+        ],
+    );
+    let gateway = Gateway::start_logged(TERN, &data_dir, Some("price_per_part = \"0.05\"\n"));
+    let results = drive(
+        &gateway,
+        None,
+        json!([
+            {"op": "connect"},
+            bind("transmitter", "secret1"),
+            submit(b"too dear", json!({})),
+        ]),
+    );
+    // The error table's row for an unpaid message: ESME_RX_T_APPN (0x64), which may succeed
+    // once the balance is topped up.
+    assert_eq!(answer(&results[1]), ("submit_sm_resp".into(), 0x64));
+    assert!(results[1].get("message_id").is_none_or(|id| id == ""));
+    futures_block_on(
+        gateway.wait_for_log(&["SMPP submit refused", "balance"], Duration::from_secs(10)),
+    );
+}
+
+/// Runs a future to completion on a runtime of its own (the log wait is async).
+fn futures_block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
