@@ -91,9 +91,22 @@ impl SessionHandle {
         let _ = self.bound.set(session);
     }
 
-    /// Hands an encoded PDU to the writer; `false` when the connection is gone.
+    /// Hands an encoded PDU to the writer; `false` when the connection is gone. A peer that
+    /// reads nothing for `response_timeout` while the writer's queue is full is taken for dead:
+    /// the session is closed.
     pub async fn send(&self, frame: Vec<u8>) -> bool {
-        !frame.is_empty() && self.out.send(frame).await.is_ok()
+        if frame.is_empty() {
+            return false;
+        }
+        match self.out.send_timeout(frame, self.response_timeout).await {
+            Ok(()) => true,
+            Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                tracing::warn!(peer = %self.peer, "SMPP session error: the client reads nothing");
+                self.close();
+                false
+            }
+            Err(mpsc::error::SendTimeoutError::Closed(_)) => false,
+        }
     }
 
     /// Encodes and sends a command, logging what cannot be encoded.
@@ -109,7 +122,10 @@ impl SessionHandle {
 
     /// Asks the writer to write what it has and finish.
     pub async fn finish_writer(&self) {
-        let _ = self.out.send(Vec::new()).await;
+        let _ = self
+            .out
+            .send_timeout(Vec::new(), self.response_timeout)
+            .await;
     }
 
     /// Sends `command` (a request with `command.sequence_number` from [`Self::next_sequence`])

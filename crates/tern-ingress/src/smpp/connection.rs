@@ -68,7 +68,7 @@ pub(crate) async fn run<S>(
         shared.timings.window,
         shared.timings.response_timeout,
     ));
-    let writer_task = tokio::spawn(write_frames(writer, frames, Arc::clone(&handle)));
+    let mut writer_task = tokio::spawn(write_frames(writer, frames, Arc::clone(&handle)));
     let mut connection = Connection {
         shared,
         handle: Arc::clone(&handle),
@@ -88,7 +88,13 @@ pub(crate) async fn run<S>(
     .await;
     handle.close();
     handle.finish_writer().await;
-    let _ = tokio::time::timeout(Duration::from_secs(5), writer_task).await;
+    if tokio::time::timeout(Duration::from_secs(5), &mut writer_task)
+        .await
+        .is_err()
+    {
+        // A peer that reads nothing: the connection is dropped with what is left unwritten.
+        writer_task.abort();
+    }
     if let Some(bound) = connection.bound.take() {
         tracing::info!(
             system_id = %bound.system_id,

@@ -584,3 +584,114 @@ fn futures_block_on<F: std::future::Future>(future: F) -> F::Output {
         .unwrap()
         .block_on(future)
 }
+
+/// `tern serve` on `data_dir` with `args`, the environment `env` (no other `TERN_*` variable) and
+/// its log at `info` in `log`.
+fn serve_with(data_dir: &Path, args: &[&str], env: &[(&str, &str)], log: &Path) -> Gateway {
+    let mut command = Command::new(TERN);
+    command
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--http-addr", "127.0.0.1:0"])
+        .args(args);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("TERN_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .env("TERN_LOG", "info")
+        .envs(env.iter().copied())
+        .stderr(std::fs::File::create(log).unwrap());
+    Gateway::spawn(command, data_dir)
+}
+
+#[test]
+fn the_smpp_address_comes_from_the_flag_the_environment_or_the_file_and_off_disables_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let log = dir.path().join("log");
+    let off = serve_with(&data_dir, &["--smpp-addr", "off"], &[], &log);
+    assert_eq!(off.smpp_addr, None);
+    assert_eq!(off.smpp_tls_addr, None);
+    assert!(off.stop().success());
+    let from_env = serve_with(&data_dir, &[], &[("TERN_SMPP_ADDR", "127.0.0.1:0")], &log);
+    let address = from_env.smpp_addr.expect("listening");
+    assert!(address.ip().is_loopback() && address.port() != 0 && address.port() != 2775);
+    assert!(from_env.stop().success());
+    let config = dir.path().join("tern.toml");
+    std::fs::write(&config, "smpp_addr = \"off\"\n").unwrap();
+    let from_file = serve_with(
+        &data_dir,
+        &["--config", config.to_str().unwrap()],
+        &[],
+        &log,
+    );
+    assert_eq!(from_file.smpp_addr, None);
+    assert!(from_file.stop().success());
+}
+
+#[test]
+fn binds_unbinds_and_refusals_are_logged_with_system_id_peer_and_bind_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    create_account(
+        TERN,
+        &data_dir,
+        &[
+            "--name",
+            "logged",
+            "--smpp-system-id",
+            "tern1",
+            "--smpp-password",
+            "secret1",
+        ],
+    );
+    let log = dir.path().join("log");
+    let gateway = serve_with(&data_dir, &["--smpp-addr", "127.0.0.1:0"], &[], &log);
+    let results = drive(
+        &gateway,
+        None,
+        json!([
+            {"op": "connect"},
+            bind("receiver", "nope"),
+            bind("receiver", "secret1"),
+            submit(b"not on a receiver", json!({})),
+            {"op": "unbind"},
+        ]),
+    );
+    assert_eq!(answer(&results[0]), ("bind_receiver_resp".into(), 0x0E));
+    assert_eq!(answer(&results[1]), ("bind_receiver_resp".into(), 0));
+    assert_eq!(answer(&results[3]), ("unbind_resp".into(), 0));
+    assert!(gateway.stop().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("tern_ingress::smpp"))
+        .collect();
+    let with = |needles: &[&str]| {
+        lines
+            .iter()
+            .filter(|line| needles.iter().all(|needle| line.contains(needle)))
+            .count()
+    };
+    let common = ["tern1", "127.0.0.1:", "Receiver"];
+    assert_eq!(
+        with(&[&common[..], &["SMPP bind refused", "wrong password"]].concat()),
+        1,
+        "{lines:#?}"
+    );
+    assert_eq!(
+        with(&[&common[..], &["SMPP bind "]].concat()) - 1,
+        1,
+        "one bind besides the refused one: {lines:#?}"
+    );
+    assert_eq!(
+        with(&[&common[..], &["SMPP unbind", "unbind"]].concat()),
+        1,
+        "{lines:#?}"
+    );
+    // Nothing per PDU at the default level: the submit_sm left no line.
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+}

@@ -262,3 +262,18 @@ fn stopping_the_gateway_unbinds_its_sessions() {
     assert_eq!(read_pdu(&mut stream), None, "closed after unbind_resp");
     assert!(stopped.join().unwrap().success());
 }
+
+#[test]
+fn a_session_that_does_not_answer_enquire_link_is_closed() {
+    let setup = smpp_setup(
+        Some("[smpp]\nenquire_link_secs = 1\nresponse_timeout_secs = 1\n"),
+        &[],
+    );
+    let started = std::time::Instant::now();
+    let mut stream = bound(&setup);
+    let enquire = read_pdu(&mut stream).unwrap();
+    assert_eq!(enquire[..12], [0, 0, 0, 16, 0, 0, 0, 0x15, 0, 0, 0, 0]);
+    // Not answered: the server closes the session once response_timeout_secs have passed.
+    assert_eq!(read_pdu(&mut stream), None);
+    assert!(started.elapsed() < Duration::from_secs(8));
+}
