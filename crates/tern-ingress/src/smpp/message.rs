@@ -310,4 +310,45 @@ mod tests {
             Err(CommandStatus::ESME_RINVSCHED)
         );
     }
+
+    mod any_input {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            /// Whatever a client sends, reading it answers (a message or a status) and never
+            /// panics; a UDH it announces is cut exactly.
+            #[test]
+            fn any_submit_sm_is_read_or_refused(
+                ton in 0u8..8,
+                destination in "[+0-9a-z]{0,20}",
+                esm_class in any::<u8>(),
+                body in proptest::collection::vec(any::<u8>(), 0..254),
+                payload in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..300)),
+                sar in proptest::option::of((any::<u16>(), any::<u8>(), any::<u8>())),
+                validity in "[0-9R+-]{0,16}",
+            ) {
+                let mut sm = submit(&destination, &body);
+                sm.dest_addr_ton = ton;
+                sm.esm_class = esm_class;
+                sm.validity_period = validity;
+                sm.tlvs.message_payload = payload;
+                if let Some((reference, total, seqnum)) = sar {
+                    sm.tlvs.sar_msg_ref_num = Some(reference);
+                    sm.tlvs.sar_total_segments = Some(total);
+                    sm.tlvs.sar_segment_seqnum = Some(seqnum);
+                }
+                if let Ok(message) = short_message((&sm).into(), now()) {
+                    let whole = sm.tlvs.message_payload.clone().unwrap_or(sm.short_message.clone());
+                    if esm_class & 0x40 != 0 {
+                        let udh = message.udh.clone().unwrap();
+                        prop_assert_eq!([udh, message.user_data.clone()].concat(), whole);
+                    } else {
+                        prop_assert_eq!(message.user_data.clone(), whole);
+                    }
+                }
+            }
+        }
+    }
 }

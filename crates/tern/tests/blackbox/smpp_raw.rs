@@ -277,3 +277,35 @@ fn a_session_that_does_not_answer_enquire_link_is_closed() {
     assert_eq!(read_pdu(&mut stream), None);
     assert!(started.elapsed() < Duration::from_secs(8));
 }
+
+#[test]
+fn garbage_streams_never_stop_the_server() {
+    let setup = smpp_setup(None, &[]);
+    // xorshift: the same bytes every run.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for round in 0..40 {
+        let mut stream = connect(&setup);
+        let mut garbage: Vec<u8> = (0..4096).map(|_| next() as u8).collect();
+        if round % 2 == 0 {
+            // Plausible headers: a small command_length and a known command_id, garbage after.
+            garbage[..8].copy_from_slice(&[0, 0, 0, 40, 0, 0, 0, (round % 10) as u8]);
+        }
+        // The server may close the connection before all of it is written.
+        let _ = stream.write_all(&garbage);
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+        // Whatever it answers, it ends the session (at the end of the input at the latest).
+        let mut sink = Vec::new();
+        match stream.read_to_end(&mut sink) {
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(error) => panic!("round {round}: the session did not end: {error}"),
+        }
+    }
+    still_serves(&setup);
+}
