@@ -1,7 +1,9 @@
 //! The per-account rate of `--smpp-rate`: submitted parts per second, across all of an account's
 //! binds. A token bucket per account holding at most one second's worth of parts, refilled
 //! continuously; a submission whose parts do not fit is refused (ESME_RTHROTTLED) and costs
-//! nothing. Kept apart from the connection so that every bind of an account draws on one bucket.
+//! nothing. The parts are taken before the submission is judged, so a submission tern-core then
+//! refuses still counts (the rate bounds what a client asks for, not only what is sent). Kept
+//! apart from the connection so that every bind of an account draws on one bucket.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
