@@ -127,6 +127,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_body_bytes: config.max_body_bytes,
     });
 
+    let shutdown = shutdown_signal()?;
     let smpp = Arc::new(SmppServer::new(
         smpp_submitter,
         Arc::clone(&store) as _,
@@ -152,7 +153,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store_failed = store_failure(Arc::clone(&store));
     serve_http(listener, router(state), async {
         tokio::select! {
-            () = shutdown_signal() => {}
+            () = shutdown => {}
             () = store_failed => {}
         }
     })
@@ -358,20 +359,28 @@ fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
     }
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// SIGINT or SIGTERM, listened for from the moment this is called (not from the first poll): a
+/// supervisor, or a test, that signals as soon as it reads the "listening" lines is heard rather
+/// than killed by the default action.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("install SIGTERM handler");
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).context("install SIGINT handler")?;
+        let mut terminate = signal(SignalKind::terminate()).context("install SIGTERM handler")?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        })
     }
     #[cfg(not(unix))]
-    let _ = interrupt.await;
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
 }
 
 /// On a store with no accounts, create `demo` and print how to use it.
