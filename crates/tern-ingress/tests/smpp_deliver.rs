@@ -38,7 +38,7 @@ struct Running {
     binds: Arc<Binds>,
     account: AccountId,
     address: std::net::SocketAddr,
-    _stop: watch::Sender<bool>,
+    stop: watch::Sender<bool>,
     _dir: tempfile::TempDir,
 }
 
@@ -88,7 +88,7 @@ async fn start(config: SmppConfig) -> Running {
         binds,
         account: account.id,
         address,
-        _stop: stop,
+        stop,
         _dir: dir,
     }
 }
@@ -352,4 +352,28 @@ async fn an_unanswered_deliver_sm_times_out() {
         Err(DeliverError::Timeout(limit)) if limit == Duration::from_secs(1)
     ));
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_session_being_unbound_gets_no_new_deliveries() {
+    let running = start(SmppConfig::default()).await;
+    let mut client = Client::bind_receiver(&running).await;
+    until_receiving(&running.binds, running.account, 1).await;
+    running.stop.send(true).unwrap();
+    let unbind = client.read(Duration::from_secs(10)).await.expect("unbind");
+    assert_eq!(unbind.pdu, Pdu::Unbind);
+    assert!(matches!(
+        running
+            .binds
+            .deliver(running.account, receipt("too late"))
+            .await,
+        Err(DeliverError::NoBind)
+    ));
+    client
+        .send(Command {
+            command_status: CommandStatus::ESME_ROK,
+            sequence_number: unbind.sequence_number,
+            pdu: Pdu::UnbindResp,
+        })
+        .await;
 }

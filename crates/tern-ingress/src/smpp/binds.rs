@@ -52,6 +52,8 @@ pub(crate) struct SessionHandle {
     window: Semaphore,
     response_timeout: Duration,
     closed: AtomicBool,
+    /// Set when the server unbinds the session: no new deliver_sm is sent to it.
+    unbinding: AtomicBool,
     /// Notified when the session is closed from outside the reader (writer failure, a request
     /// without a response).
     pub close_requested: Notify,
@@ -73,6 +75,7 @@ impl SessionHandle {
             window: Semaphore::new(window.max(1) as usize),
             response_timeout,
             closed: AtomicBool::new(false),
+            unbinding: AtomicBool::new(false),
             close_requested: Notify::new(),
         }
     }
@@ -191,6 +194,19 @@ impl SessionHandle {
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
+
+    /// The server is unbinding the session: deliveries waiting for room fail, none start, and
+    /// [`Binds::deliver`] picks the account's other binds; those already sent may still be
+    /// answered.
+    pub fn stop_deliveries(&self) {
+        self.unbinding.store(true, Ordering::Release);
+        self.window.close();
+    }
+
+    /// Whether new deliveries may be sent to it.
+    fn delivers(&self) -> bool {
+        !self.is_closed() && !self.unbinding.load(Ordering::Acquire)
+    }
 }
 
 #[derive(Default)]
@@ -303,7 +319,7 @@ impl Binds {
         let handle = {
             let mut accounts = self.accounts.lock().expect("binds lock");
             let binds = accounts.get_mut(&account).ok_or(DeliverError::NoBind)?;
-            binds.receivers.retain(|(_, handle)| !handle.is_closed());
+            binds.receivers.retain(|(_, handle)| handle.delivers());
             if binds.receivers.is_empty() {
                 return Err(DeliverError::NoBind);
             }

@@ -424,6 +424,7 @@ impl Connection {
 
     /// Starts a server-side unbind: the session closes at its unbind_resp or after a brief wait.
     async fn unbind(&mut self) {
+        self.handle.stop_deliveries();
         let actions = self.session.start_unbind(self.handle.next_sequence());
         self.closing = Some(Instant::now() + UNBIND_WAIT);
         if !self.carry_out(actions).await {
