@@ -326,6 +326,19 @@ pub fn judge_replacement(
     })
 }
 
+/// How many SMS parts `message` is, for counting an SMPP account's rate in parts: 1 with a user
+/// data header (the client concatenates), else as the gateway would split its body; 1 when the
+/// body cannot be read (the submission then refuses it).
+pub fn parts(message: &ShortMessage) -> u32 {
+    if message.udh.is_some() {
+        return 1;
+    }
+    content_of(message.data_coding, &message.user_data)
+        .ok()
+        .and_then(|(body, body_type, dcs)| sms::plan_parts(&body, body_type, dcs).ok())
+        .map_or(1, |plan| plan.parts.max(1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

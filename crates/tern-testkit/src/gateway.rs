@@ -1,6 +1,7 @@
 //! Spawning `tern serve` on a loopback port chosen by the OS, and stopping it by signal.
 
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -14,8 +15,14 @@ pub struct Gateway {
     pub data_dir: PathBuf,
     /// The demo account's token, when this start created it.
     pub demo_token: Option<String>,
-    /// What the gateway printed on stdout up to and including its "Tern listening on" line.
+    /// What the gateway printed on stdout up to and including its "Tern listening on" line,
+    /// without the SMPP listeners' lines (those are [`smpp_addr`](Self::smpp_addr) and
+    /// [`smpp_tls_addr`](Self::smpp_tls_addr)).
     pub startup: Vec<String>,
+    /// Where its SMPP server listens ("Tern SMPP listening on ADDR"), unless it is off.
+    pub smpp_addr: Option<SocketAddr>,
+    /// Where its SMPP TLS listener listens ("Tern SMPP over TLS listening on ADDR"), if any.
+    pub smpp_tls_addr: Option<SocketAddr>,
     /// Everything the gateway printed on stdout after that, line by line (filled in as it runs).
     pub stdout: mpsc::Receiver<String>,
     /// Where its log (stderr) goes, when started with [`Gateway::start_logged`].
@@ -52,6 +59,9 @@ impl Gateway {
             .arg(data_dir)
             .arg("--http-addr")
             .arg("127.0.0.1:0")
+            // Many gateways run at once in tests: never SMPP's fixed 2775.
+            .arg("--smpp-addr")
+            .arg("127.0.0.1:0")
             .env(
                 "TERN_LOG",
                 std::env::var("DEBUG_TERN_LOG").unwrap_or("warn".into()),
@@ -81,10 +91,20 @@ impl Gateway {
         });
         let mut demo_token = None;
         let mut startup: Vec<String> = Vec::new();
+        let mut smpp_addr = None;
+        let mut smpp_tls_addr = None;
         let base_url = loop {
             let line = receiver
                 .recv_timeout(Duration::from_secs(30))
                 .expect("tern did not report its address within 30 s");
+            if let Some(addr) = line.strip_prefix("Tern SMPP listening on ") {
+                smpp_addr = Some(addr.trim().parse().expect("SMPP address"));
+                continue;
+            }
+            if let Some(addr) = line.strip_prefix("Tern SMPP over TLS listening on ") {
+                smpp_tls_addr = Some(addr.trim().parse().expect("SMPP TLS address"));
+                continue;
+            }
             if startup
                 .last()
                 .is_some_and(|previous| previous.starts_with("Created the demo account"))
@@ -105,6 +125,8 @@ impl Gateway {
             data_dir: data_dir.to_owned(),
             demo_token,
             startup,
+            smpp_addr,
+            smpp_tls_addr,
             stdout: receiver,
             log_file: None,
         }

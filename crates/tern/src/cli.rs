@@ -35,6 +35,9 @@ pub struct ServeArgs {
     /// HTTP listen address (default 127.0.0.1:8080).
     #[arg(long, env = "TERN_HTTP_ADDR")]
     pub http_addr: Option<SocketAddr>,
+    /// SMPP listen address, or `off` (default 127.0.0.1:2775).
+    #[arg(long, env = "TERN_SMPP_ADDR", value_name = "ADDR")]
+    pub smpp_addr: Option<crate::config::SmppAddr>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,6 +15,7 @@ use tern_core::submission::RequestLimits;
 use tern_egress::notifier::NotifierConfig;
 use tern_egress::simulator::SimulatorConfig;
 use tern_egress::webhook_target::WebhookTargets;
+use tern_ingress::smpp::SmppConfig;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -22,6 +23,11 @@ use tern_egress::webhook_target::WebhookTargets;
 pub struct Config {
     pub data_dir: PathBuf,
     pub http_addr: SocketAddr,
+    /// Where the SMPP server listens, or `off`.
+    pub smpp_addr: SmppAddr,
+    /// `[smpp]`: the SMPP server's TLS listener and session settings.
+    #[serde(default)]
+    pub smpp: SmppConfig,
     /// Largest request body, bytes.
     pub max_body_bytes: usize,
     /// Price debited per accepted message part (decimal, account currency).
@@ -57,10 +63,50 @@ impl Default for DispatchConfig {
     }
 }
 
+/// `smpp_addr` (`--smpp-addr`): an address, or `off` for no SMPP listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum SmppAddr {
+    Off,
+    At(SocketAddr),
+}
+
+impl std::str::FromStr for SmppAddr {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text.trim().eq_ignore_ascii_case("off") {
+            return Ok(SmppAddr::Off);
+        }
+        text.trim()
+            .parse()
+            .map(SmppAddr::At)
+            .map_err(|_| format!("{text:?} is neither an address (HOST:PORT) nor `off`"))
+    }
+}
+
+impl TryFrom<String> for SmppAddr {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
+impl From<SmppAddr> for String {
+    fn from(addr: SmppAddr) -> String {
+        match addr {
+            SmppAddr::Off => "off".into(),
+            SmppAddr::At(addr) => addr.to_string(),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Defaults {
     data_dir: PathBuf,
     http_addr: SocketAddr,
+    smpp_addr: SmppAddr,
     max_body_bytes: usize,
     price_per_part: String,
 }
@@ -159,10 +205,12 @@ pub fn load(
     file: Option<&Path>,
     data_dir: Option<PathBuf>,
     http_addr: Option<SocketAddr>,
+    smpp_addr: Option<SmppAddr>,
 ) -> anyhow::Result<Config> {
     let mut figment = Figment::from(Serialized::defaults(Defaults {
         data_dir: PathBuf::from("./tern-data"),
         http_addr: "127.0.0.1:8080".parse().expect("valid default address"),
+        smpp_addr: SmppAddr::At("127.0.0.1:2775".parse().expect("valid default address")),
         max_body_bytes: 10 * 1024 * 1024,
         price_per_part: "0".into(),
     }));
@@ -181,6 +229,9 @@ pub fn load(
     if let Some(http_addr) = http_addr {
         flags = flags.merge(Serialized::default("http_addr", http_addr));
     }
+    if let Some(smpp_addr) = smpp_addr {
+        flags = flags.merge(Serialized::default("smpp_addr", smpp_addr));
+    }
     let config = extract_ignoring_foreign_env(&figment, &flags)?;
     config
         .simulator
@@ -190,5 +241,11 @@ pub fn load(
         .price_per_part
         .parse::<tern_core::money::Money>()
         .context("invalid configuration: price_per_part")?;
+    if config.smpp.tls_addr.is_some() {
+        anyhow::ensure!(
+            config.smpp.tls_cert_file.is_some() && config.smpp.tls_key_file.is_some(),
+            "invalid configuration: [smpp] tls_addr needs tls_cert_file and tls_key_file"
+        );
+    }
     Ok(config)
 }

@@ -1,4 +1,4 @@
-//! `tern serve`: open the store, start the HTTP API, the dispatcher, the event applier and the
+//! `tern serve`: open the store, start the HTTP API, the SMPP server, the dispatcher, the event applier and the
 //! status-report notifier, and stop them in order on SIGINT/SIGTERM so nothing accepted is lost.
 
 use std::sync::Arc;
@@ -20,14 +20,20 @@ use tern_egress::notifier::Notifier;
 use tern_egress::simulator::Simulator;
 use tern_egress::webhook_target::{GuardedResolver, TargetPolicy};
 use tern_ingress::http::{AppState, router};
+use tern_ingress::smpp::SmppServer;
 use tern_store::{CachedAccounts, StoreConfig};
 use tokio::sync::watch;
 
 use crate::cli::ServeArgs;
-use crate::config;
+use crate::config::{self, SmppAddr};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let config = config::load(args.config.as_deref(), args.data_dir, args.http_addr)?;
+    let config = config::load(
+        args.config.as_deref(),
+        args.data_dir,
+        args.http_addr,
+        args.smpp_addr,
+    )?;
     let _data_dir_lock = lock_data_dir(&config.data_dir)?;
     let store = tern_store::open(
         &StoreConfig::Sqlite {
@@ -44,6 +50,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.http_addr))?;
     let address = listener.local_addr()?;
+    let smpp_listeners = smpp_listeners(&config).await?;
     create_demo_account(&*store, &address.to_string()).await?;
 
     let wakeups = Arc::new(Wakeups::default());
@@ -99,26 +106,66 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             limits: config.limits,
         },
     );
+    // The SMPP server's own submission service, over the same store, clock, wakeups and policy:
+    // SMPP binds authenticate by system_id, so it needs no token cache.
+    let smpp_submitter = Arc::new(Submitter::new(
+        Arc::clone(&store) as _,
+        Arc::clone(&store) as _,
+        Arc::clone(&clock),
+        Arc::clone(&wakeups) as Arc<dyn Wake>,
+        Arc::new(TimeOrderedIds),
+        SubmissionPolicy {
+            price_per_part: config.price_per_part.parse()?,
+            limits: config.limits,
+        },
+    ));
     let state = Arc::new(AppState {
         submitter,
         log: Arc::clone(&store) as _,
         health: Arc::clone(&store) as _,
-        clock,
+        clock: Arc::clone(&clock),
         max_body_bytes: config.max_body_bytes,
     });
 
+    let shutdown = shutdown_signal()?;
+    let smpp = Arc::new(SmppServer::new(
+        smpp_submitter,
+        Arc::clone(&store) as _,
+        Arc::clone(&clock),
+        &config.smpp,
+    ));
+    let (stop_smpp, smpp_stopping) = watch::channel(false);
+    let mut smpp_tasks = Vec::new();
+    for (listener, tls) in smpp_listeners {
+        let smpp_address = listener.local_addr()?;
+        match tls {
+            None => println!("Tern SMPP listening on {smpp_address}"),
+            Some(_) => println!("Tern SMPP over TLS listening on {smpp_address}"),
+        }
+        let smpp = Arc::clone(&smpp);
+        let stopping = smpp_stopping.clone();
+        smpp_tasks.push(tokio::spawn(async move {
+            smpp.serve(listener, tls, stopping).await
+        }));
+    }
     println!("Tern listening on http://{address}");
     tracing::info!(%address, data_dir = %config.data_dir.display(), "tern serving");
     let store_failed = store_failure(Arc::clone(&store));
     serve_http(listener, router(state), async {
         tokio::select! {
-            () = shutdown_signal() => {}
+            () = shutdown => {}
             () = store_failed => {}
         }
     })
     .await;
 
-    tracing::info!("stopping: HTTP closed, finishing dispatch and reports");
+    // SMPP sessions are unbound (a brief wait for their unbind_resp) once their submissions in
+    // flight are answered.
+    let _ = stop_smpp.send(true);
+    for task in smpp_tasks {
+        let _ = task.await;
+    }
+    tracing::info!("stopping: HTTP and SMPP closed, finishing dispatch and reports");
     let _ = stop.send(true);
     // The dispatcher finishes its batch, then drains the connectors (no new sends, those in
     // flight finished); what they report meanwhile is still recorded by the applier.
@@ -135,6 +182,30 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     println!("Tern stopped");
     Ok(())
+}
+
+/// The SMPP listeners the configuration asks for: plain (`smpp_addr`) and TLS (`[smpp]
+/// tls_addr`), each with its TLS acceptor. A TLS certificate or key that cannot be used stops the
+/// start.
+async fn smpp_listeners(
+    config: &config::Config,
+) -> anyhow::Result<Vec<(tokio::net::TcpListener, Option<tokio_rustls::TlsAcceptor>)>> {
+    let mut listeners = Vec::new();
+    if let SmppAddr::At(addr) = config.smpp_addr {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen for SMPP on {addr}"))?;
+        listeners.push((listener, None));
+    }
+    let acceptor =
+        tern_ingress::smpp::tls_acceptor(&config.smpp).context("cannot set up SMPP over TLS")?;
+    if let (Some(addr), Some(acceptor)) = (config.smpp.tls_addr, acceptor) {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen for SMPP over TLS on {addr}"))?;
+        listeners.push((listener, Some(acceptor)));
+    }
+    Ok(listeners)
 }
 
 /// Niceness of the delivery runtime's threads: a weight of about a tenth of the HTTP threads'
@@ -288,20 +359,28 @@ fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
     }
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// SIGINT or SIGTERM, listened for from the moment this is called (not from the first poll): a
+/// supervisor, or a test, that signals as soon as it reads the "listening" lines is heard rather
+/// than killed by the default action.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("install SIGTERM handler");
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).context("install SIGINT handler")?;
+        let mut terminate = signal(SignalKind::terminate()).context("install SIGTERM handler")?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        })
     }
     #[cfg(not(unix))]
-    let _ = interrupt.await;
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
 }
 
 /// On a store with no accounts, create `demo` and print how to use it.

@@ -314,7 +314,14 @@ fn serve_refuses_an_invalid_configuration() {
     for (toml, expected) in cases {
         std::fs::write(&config, toml).unwrap();
         let output = Command::new(TERN)
-            .args(["serve", "--http-addr", "127.0.0.1:0", "--config"])
+            .args([
+                "serve",
+                "--http-addr",
+                "127.0.0.1:0",
+                "--smpp-addr",
+                "off",
+                "--config",
+            ])
             .arg(&config)
             .arg("--data-dir")
             .arg(dir.path().join("data"))

@@ -18,7 +18,7 @@ async fn a_store_that_cannot_write_answers_500_unknown_error() {
     let token = create_account(TERN, &data_dir, &["--name", "full"]);
     // bash counts `ulimit -f` in KiB: 3 MiB per file, far below what the requests below write.
     let script = format!(
-        "trap '' XFSZ; ulimit -f 3072; exec '{TERN}' serve --data-dir '{}' --http-addr 127.0.0.1:0",
+        "trap '' XFSZ; ulimit -f 3072; exec '{TERN}' serve --data-dir '{}' --http-addr 127.0.0.1:0 --smpp-addr off",
         data_dir.display()
     );
     let mut command = Command::new("bash");

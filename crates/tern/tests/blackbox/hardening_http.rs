@@ -357,11 +357,12 @@ fn serve_command(
     let data_dir = dir.join("data");
     let stderr_path = dir.join("stderr.txt");
     let mut command = Command::new(TERN);
-    command
-        .arg("serve")
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .args(["--http-addr", "127.0.0.1:0"]);
+    command.arg("serve").arg("--data-dir").arg(&data_dir).args([
+        "--http-addr",
+        "127.0.0.1:0",
+        "--smpp-addr",
+        "off",
+    ]);
     for (name, _) in std::env::vars() {
         if name.starts_with("TERN_") {
             command.env_remove(name);

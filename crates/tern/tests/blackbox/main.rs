@@ -17,6 +17,8 @@ mod python_sdk;
 mod restart;
 mod sdk_replay;
 mod simulator;
+mod smpp;
+mod smpp_raw;
 mod spec_examples;
 mod xml_get;
 mod zero_config;

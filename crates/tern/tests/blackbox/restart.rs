@@ -143,7 +143,14 @@ fn accepted_reports(receiver: &tern_testkit::WebhookReceiver) -> HashMap<String,
 async fn sigterm_exits_zero_and_a_second_serve_on_the_same_dir_is_refused() {
     let setup = setup(None, &[], false).await;
     let output = std::process::Command::new(TERN)
-        .args(["serve", "--http-addr", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--smpp-addr",
+            "off",
+            "--data-dir",
+        ])
         .arg(&setup.gateway.data_dir)
         .output()
         .unwrap();

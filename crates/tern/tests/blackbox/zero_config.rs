@@ -24,6 +24,8 @@ fn serve_in(dir: &Path, variables: &[(&str, &str)], data_dir: &Path) -> Gateway 
         }
     }
     command.env("TERN_LOG", "warn");
+    // Tests run at once: SMPP on a port of the OS's choosing, not the fixed 2775.
+    command.env("TERN_SMPP_ADDR", "127.0.0.1:0");
     command.envs(variables.iter().copied());
     Gateway::spawn(command, data_dir)
 }

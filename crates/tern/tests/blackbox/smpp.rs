@@ -1,0 +1,697 @@
+//! The SMPP server with a client not written in this project: `smpplib` 2.2.3 from PyPI. Each
+//! test runs a small driver (below) that carries out steps on one or more connections and prints
+//! what every response said; the tests assert the exact command, command_status and ids, and
+//! what the message log then holds.
+//!
+//! The driver sends every PDU itself (`sendall`), not through smpplib's own state checks, so a
+//! PDU the client library would refuse to send (submit_sm on a receiver, a second bind) reaches
+//! the server as a misbehaving client would send it.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tern_testkit::{Gateway, create_account, http_client};
+
+use crate::TERN;
+
+const DRIVER: &str = r#"
+import json, ssl, sys, socket
+import smpplib.client, smpplib.smpp, smpplib.exceptions
+spec = json.load(sys.stdin)
+host, port, tls_port, ca = spec["host"], spec["port"], spec.get("tls_port"), spec.get("ca")
+clients = {}
+out = []
+
+def text(value):
+    return value.decode() if isinstance(value, bytes) else value
+
+def result(pdu):
+    r = {"command": pdu.command, "status": int(pdu.status), "sequence": pdu.sequence}
+    for name in ("system_id", "message_id"):
+        value = getattr(pdu, name, None)
+        if value is not None:
+            r[name] = text(value)
+    return r
+
+def fields(step):
+    f = dict(step.get("fields", {}))
+    for name in ("short_message", "message_payload"):
+        if name + "_hex" in step:
+            f[name] = bytes.fromhex(step[name + "_hex"])
+    return f
+
+for step in spec["steps"]:
+    op = step["op"]
+    name = step.get("conn", "a")
+    if op == "connect":
+        context = None
+        target = port
+        if step.get("tls"):
+            context = ssl.create_default_context(cafile=ca)
+            context.check_hostname = False
+            target = tls_port
+        c = smpplib.client.Client(host, target, timeout=10, ssl_context=context, allow_unknown_opt_params=True)
+        c.connect()
+        clients[name] = c
+        continue
+    c = clients[name]
+    if op == "read":
+        try:
+            out.append(result(c.read_pdu()))
+        except (smpplib.exceptions.ConnectionError, socket.timeout, ssl.SSLError, OSError):
+            out.append({"closed": True})
+        continue
+    if op == "bind":
+        pdu = smpplib.smpp.make_pdu("bind_" + step["kind"], client=c, system_id=step["system_id"], password=step["password"])
+    elif op == "submit":
+        pdu = smpplib.smpp.make_pdu("submit_sm", client=c, **fields(step))
+    elif op == "enquire_link":
+        pdu = smpplib.smpp.make_pdu("enquire_link", client=c)
+    elif op == "unbind":
+        pdu = smpplib.smpp.make_pdu("unbind", client=c)
+    else:
+        raise Exception("unknown op " + op)
+    sent = []
+    for _ in range(step.get("times", 1)):
+        c._socket.sendall(pdu.generate())
+        sent.append(pdu.sequence)
+        pdu.sequence = c.next_sequence()
+    for _ in range(step.get("times", 1)):
+        r = result(c.read_pdu())
+        # Whether the response echoes the sequence number of a request of this step (each
+        # request's once).
+        sequence = r.pop("sequence")
+        r["echoed"] = sequence in sent
+        if sequence in sent:
+            sent.remove(sequence)
+        out.append(r)
+print(json.dumps(out))
+"#;
+
+/// A gateway with one SMPP account (`tern1` / `secret1`), and the account's product token.
+pub struct SmppSetup {
+    pub gateway: Gateway,
+    pub token: String,
+    pub _dir: tempfile::TempDir,
+}
+
+/// Starts a gateway whose account has SMPP credentials and `account_args`.
+pub fn smpp_setup(config: Option<&str>, account_args: &[&str]) -> SmppSetup {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let mut args = vec![
+        "--name",
+        "smpp",
+        "--smpp-system-id",
+        "tern1",
+        "--smpp-password",
+        "secret1",
+    ];
+    args.extend(account_args);
+    let token = create_account(TERN, &data_dir, &args);
+    let gateway = Gateway::start(TERN, &data_dir, config);
+    SmppSetup {
+        gateway,
+        token,
+        _dir: dir,
+    }
+}
+
+/// Runs the driver's `steps` against `gateway`; returns one result per response read.
+pub fn drive(gateway: &Gateway, ca: Option<&Path>, steps: Value) -> Vec<Value> {
+    let target = Path::new(TERN).parent().unwrap().parent().unwrap();
+    let python = tern_testkit::python::smpplib_python(target);
+    let address = gateway.smpp_addr.expect("SMPP is on");
+    let spec = json!({
+        "host": "127.0.0.1",
+        "port": address.port(),
+        "tls_port": gateway.smpp_tls_addr.map(|a| a.port()),
+        "ca": ca.map(|p| p.display().to_string()),
+        "steps": steps,
+    });
+    let mut child = Command::new(python)
+        .arg("-c")
+        .arg(DRIVER)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(spec.to_string().as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "driver failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn bind(kind: &str, password: &str) -> Value {
+    json!({"op": "bind", "kind": kind, "system_id": "tern1", "password": password})
+}
+
+/// A submit_sm to +31 6 12345678 from "Tern" with `short_message` and extra `fields`.
+fn submit(short_message: &[u8], fields: Value) -> Value {
+    let mut all = json!({
+        "source_addr_ton": 5, "source_addr": "Tern",
+        "dest_addr_ton": 1, "dest_addr_npi": 1, "destination_addr": "31612345678",
+        "data_coding": 0, "esm_class": 0,
+    });
+    for (key, value) in fields.as_object().unwrap() {
+        all[key] = value.clone();
+    }
+    json!({"op": "submit", "fields": all, "short_message_hex": hex(short_message)})
+}
+
+fn hex(octets: &[u8]) -> String {
+    octets.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A response's command and status; a response to a request must echo its sequence number.
+fn answer(result: &Value) -> (String, u64) {
+    if let Some(echoed) = result.get("echoed") {
+        assert_eq!(echoed, true, "the sequence number is echoed: {result}");
+    }
+    (
+        result["command"].as_str().unwrap_or("?").to_owned(),
+        result["status"].as_u64().unwrap_or(u64::MAX),
+    )
+}
+
+/// The SMPP id (32 lowercase hex digits) of a message log id.
+fn smpp_id(log_id: &str) -> String {
+    log_id.replace('-', "")
+}
+
+/// The message log entry of an SMPP message id.
+async fn logged(setup: &SmppSetup, id: &str) -> Value {
+    let response = http_client()
+        .get(setup.gateway.url("/v1.0/messages?limit=100"))
+        .header("X-CM-PRODUCTTOKEN", &setup.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let page: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| smpp_id(m["messageId"].as_str().unwrap()) == id)
+        .unwrap_or_else(|| panic!("{id} not in the log: {page}"))
+        .clone()
+}
+
+/// Asserts a log entry's recipient, sender and parts, and its `body` and `source` once the log
+/// shows them (the store's side of this work adds them to the log).
+fn assert_logged(entry: &Value, body: &str, parts: u64) {
+    assert_eq!(entry["to"], "0031612345678", "{entry}");
+    assert_eq!(entry["from"], "Tern", "{entry}");
+    assert_eq!(entry["parts"], parts, "{entry}");
+    if entry.get("body").is_some() {
+        assert_eq!(entry["body"], body, "{entry}");
+    }
+    if entry.get("source").is_some() {
+        assert_eq!(entry["source"], "smpp", "{entry}");
+    }
+}
+
+fn is_smpp_id(id: &Value) -> bool {
+    id.as_str().is_some_and(|id| {
+        id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
+}
+
+#[test]
+fn binds_each_way_enquire_link_and_unbind() {
+    let setup = smpp_setup(None, &[]);
+    let mut steps = Vec::new();
+    for (conn, kind) in [
+        ("t", "transmitter"),
+        ("r", "receiver"),
+        ("x", "transceiver"),
+    ] {
+        steps.push(json!({"op": "connect", "conn": conn}));
+        let mut step = bind(kind, "secret1");
+        step["conn"] = json!(conn);
+        steps.push(step);
+    }
+    for conn in ["t", "r", "x"] {
+        steps.push(json!({"op": "enquire_link", "conn": conn}));
+        steps.push(json!({"op": "unbind", "conn": conn}));
+        steps.push(json!({"op": "read", "conn": conn}));
+    }
+    let results = drive(&setup.gateway, None, json!(steps));
+    let expected = [
+        json!({"command": "bind_transmitter_resp", "status": 0, "echoed": true, "system_id": "Tern"}),
+        json!({"command": "bind_receiver_resp", "status": 0, "echoed": true, "system_id": "Tern"}),
+        json!({"command": "bind_transceiver_resp", "status": 0, "echoed": true, "system_id": "Tern"}),
+    ];
+    assert_eq!(results[..3], expected);
+    for i in 0..3 {
+        let at = 3 + i * 3;
+        assert_eq!(
+            results[at],
+            json!({"command": "enquire_link_resp", "status": 0, "echoed": true})
+        );
+        assert_eq!(
+            results[at + 1],
+            json!({"command": "unbind_resp", "status": 0, "echoed": true})
+        );
+        // The server closes the connection after unbind_resp.
+        assert_eq!(results[at + 2], json!({"closed": true}));
+    }
+}
+
+#[test]
+fn refused_binds_wrong_state_and_second_bind() {
+    let setup = smpp_setup(None, &["--smpp-max-binds", "2"]);
+    let results = drive(
+        &setup.gateway,
+        None,
+        json!([
+            {"op": "connect", "conn": "p"},
+            {"op": "bind", "conn": "p", "kind": "transmitter", "system_id": "tern1", "password": "wrong"},
+            {"op": "bind", "conn": "p", "kind": "transmitter", "system_id": "nobody", "password": "secret1"},
+            {"op": "connect", "conn": "a"},
+            {"op": "bind", "conn": "a", "kind": "receiver", "system_id": "tern1", "password": "secret1"},
+            // submit_sm on a receiver.
+            {"op": "submit", "conn": "a", "fields": {"source_addr": "Tern", "destination_addr": "31612345678", "dest_addr_ton": 1}, "short_message_hex": "4869"},
+            // A second bind on one session.
+            {"op": "bind", "conn": "a", "kind": "transmitter", "system_id": "tern1", "password": "secret1"},
+            {"op": "connect", "conn": "b"},
+            {"op": "bind", "conn": "b", "kind": "transmitter", "system_id": "tern1", "password": "secret1"},
+            // A third bind of an account allowed two.
+            {"op": "connect", "conn": "c"},
+            {"op": "bind", "conn": "c", "kind": "transceiver", "system_id": "tern1", "password": "secret1"},
+            // Once one unbinds, there is room again.
+            {"op": "unbind", "conn": "b"},
+            {"op": "bind", "conn": "c", "kind": "transceiver", "system_id": "tern1", "password": "secret1"},
+        ]),
+    );
+    let answers: Vec<(String, u64)> = results.iter().map(answer).collect();
+    let expected: Vec<(String, u64)> = [
+        ("bind_transmitter_resp", 0x0E), // ESME_RINVPASWD
+        ("bind_transmitter_resp", 0x0F), // ESME_RINVSYSID
+        ("bind_receiver_resp", 0),
+        ("submit_sm_resp", 0x04),        // ESME_RINVBNDSTS
+        ("bind_transmitter_resp", 0x05), // ESME_RALYBND
+        ("bind_transmitter_resp", 0),
+        ("bind_transceiver_resp", 0x0D), // ESME_RBINDFAIL
+        ("unbind_resp", 0),
+        ("bind_transceiver_resp", 0),
+    ]
+    .iter()
+    .map(|(c, s)| (c.to_string(), *s))
+    .collect();
+    assert_eq!(answers, expected, "{results:?}");
+    // A refused bind's response has no body: smpplib reads no system_id.
+    assert!(results[0].get("system_id").is_none_or(|id| id == ""));
+}
+
+#[tokio::test]
+async fn gsm_and_ucs2_submits_are_logged_with_their_ids() {
+    let setup = smpp_setup(None, &[]);
+    // "Hi @ 5€ [ok]" in GSM 03.38, one septet per octet: '@' is 0x00, '€' 1B 65, '[' 1B 3C,
+    // ']' 1B 3E.
+    let gsm = [
+        b'H', b'i', b' ', 0x00, b' ', b'5', 0x1B, 0x65, b' ', 0x1B, 0x3C, b'o', b'k', 0x1B, 0x3E,
+    ];
+    let ucs2_text = "Привет ✓";
+    let ucs2: Vec<u8> = ucs2_text
+        .encode_utf16()
+        .flat_map(u16::to_be_bytes)
+        .collect();
+    let results = drive(
+        &setup.gateway,
+        None,
+        json!([
+            {"op": "connect"},
+            bind("transceiver", "secret1"),
+            submit(&gsm, json!({"registered_delivery": 1})),
+            submit(&ucs2, json!({"data_coding": 8})),
+            {"op": "unbind"},
+        ]),
+    );
+    assert_eq!(answer(&results[1]), ("submit_sm_resp".into(), 0));
+    assert_eq!(answer(&results[2]), ("submit_sm_resp".into(), 0));
+    assert!(is_smpp_id(&results[1]["message_id"]), "{results:?}");
+    assert!(is_smpp_id(&results[2]["message_id"]), "{results:?}");
+    let gsm_entry = logged(&setup, results[1]["message_id"].as_str().unwrap()).await;
+    assert_logged(&gsm_entry, "Hi @ 5€ [ok]", 1);
+    let ucs2_entry = logged(&setup, results[2]["message_id"].as_str().unwrap()).await;
+    assert_logged(&ucs2_entry, ucs2_text, 1);
+}
+
+#[tokio::test]
+async fn three_part_messages_by_udh_and_by_sar_get_three_ids() {
+    let setup = smpp_setup(None, &[]);
+    let segments = ["First part ", "second part ", "third part"];
+    let mut steps = vec![json!({"op": "connect"}), bind("transmitter", "secret1")];
+    for (i, text) in segments.iter().enumerate() {
+        let mut octets = vec![0x05, 0x00, 0x03, 0x2A, 0x03, i as u8 + 1];
+        octets.extend_from_slice(text.as_bytes());
+        steps.push(submit(&octets, json!({"esm_class": 0x40})));
+    }
+    for (i, text) in segments.iter().enumerate() {
+        steps.push(submit(
+            text.as_bytes(),
+            json!({"sar_msg_ref_num": 0x1234, "sar_total_segments": 3, "sar_segment_seqnum": i + 1}),
+        ));
+    }
+    let results = drive(&setup.gateway, None, json!(steps));
+    let ids: Vec<String> = results[1..7]
+        .iter()
+        .map(|r| {
+            assert_eq!(answer(r), ("submit_sm_resp".into(), 0), "{results:?}");
+            assert!(is_smpp_id(&r["message_id"]), "{r}");
+            r["message_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let mut distinct = ids.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 6, "each segment has its own id");
+    for (i, id) in ids.iter().enumerate() {
+        let entry = logged(&setup, id).await;
+        assert_logged(&entry, segments[i % 3], 1);
+    }
+}
+
+#[test]
+fn submits_over_the_account_rate_are_throttled() {
+    let setup = smpp_setup(None, &["--smpp-rate", "3"]);
+    // 250 GSM characters: 2 parts.
+    let long = vec![b'a'; 250];
+    let results = drive(
+        &setup.gateway,
+        None,
+        json!([
+            {"op": "connect"},
+            bind("transmitter", "secret1"),
+            submit(&long, json!({})),
+            // 2 parts, more than the 1 left in this second.
+            submit(&long, json!({})),
+            // One part fits.
+            submit(b"short", json!({})),
+        ]),
+    );
+    let answers: Vec<(String, u64)> = results[1..].iter().map(answer).collect();
+    assert_eq!(
+        answers,
+        [
+            ("submit_sm_resp".to_owned(), 0),
+            ("submit_sm_resp".to_owned(), 0x58), // ESME_RTHROTTLED
+            ("submit_sm_resp".to_owned(), 0),
+        ],
+        "{results:?}"
+    );
+}
+
+#[test]
+fn a_pipelined_window_is_answered_with_every_sequence_number() {
+    let setup = smpp_setup(None, &[]);
+    let results = drive(
+        &setup.gateway,
+        None,
+        json!([
+            {"op": "connect"},
+            bind("transceiver", "secret1"),
+            {
+                "op": "submit", "times": 100,
+                "fields": {"source_addr": "Tern", "dest_addr_ton": 1, "destination_addr": "31612345678"},
+                "short_message_hex": hex(b"pipelined"),
+            },
+        ]),
+    );
+    assert_eq!(results.len(), 101);
+    let mut ids = Vec::new();
+    for r in &results[1..] {
+        assert_eq!(answer(r), ("submit_sm_resp".into(), 0), "{r}");
+        assert_eq!(
+            r["echoed"], true,
+            "each request's sequence number, once: {r}"
+        );
+        assert!(is_smpp_id(&r["message_id"]), "{r}");
+        ids.push(r["message_id"].as_str().unwrap().to_owned());
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 100);
+}
+
+#[test]
+fn the_server_sends_enquire_link_and_unbinds_a_silent_session() {
+    let setup = smpp_setup(
+        Some("[smpp]\nenquire_link_secs = 1\ninactivity_secs = 3\n"),
+        &[],
+    );
+    let started = std::time::Instant::now();
+    let results = drive(
+        &setup.gateway,
+        None,
+        json!([
+            {"op": "connect"},
+            bind("receiver", "secret1"),
+            // The client answers nothing: the server asks, then gives up on the silence.
+            {"op": "read"},
+            {"op": "read"},
+        ]),
+    );
+    assert_eq!(
+        answer(&results[1]),
+        ("enquire_link".into(), 0),
+        "{results:?}"
+    );
+    assert_eq!(answer(&results[2]), ("unbind".into(), 0), "{results:?}");
+    assert!(started.elapsed() < Duration::from_secs(8));
+}
+
+#[test]
+fn a_tls_bind_behaves_like_a_plain_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
+    let config = format!(
+        "[smpp]\ntls_addr = \"127.0.0.1:0\"\ntls_cert_file = \"{}\"\ntls_key_file = \"{}\"\n",
+        cert.display(),
+        key.display()
+    );
+    let setup = smpp_setup(Some(&config), &[]);
+    assert!(setup.gateway.smpp_tls_addr.is_some());
+    let results = drive(
+        &setup.gateway,
+        Some(&cert),
+        json!([
+            {"op": "connect", "tls": true},
+            bind("transceiver", "secret1"),
+            submit(b"over TLS", json!({})),
+            {"op": "unbind"},
+        ]),
+    );
+    assert_eq!(
+        results[0],
+        json!({"command": "bind_transceiver_resp", "status": 0, "echoed": true, "system_id": "Tern"})
+    );
+    assert_eq!(answer(&results[1]), ("submit_sm_resp".into(), 0));
+    assert!(is_smpp_id(&results[1]["message_id"]));
+    assert_eq!(answer(&results[2]), ("unbind_resp".into(), 0));
+}
+
+#[test]
+fn a_tls_listener_without_a_usable_certificate_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("cert.pem");
+    std::fs::write(&cert, "not a certificate").unwrap();
+    for config in [
+        "[smpp]\ntls_addr = \"127.0.0.1:0\"\n".to_owned(),
+        format!(
+            "[smpp]\ntls_addr = \"127.0.0.1:0\"\ntls_cert_file = \"{0}\"\ntls_key_file = \"{0}\"\n",
+            cert.display()
+        ),
+    ] {
+        let path = dir.path().join("tern.toml");
+        std::fs::write(&path, &config).unwrap();
+        let output = Command::new(TERN)
+            .args(["serve", "--http-addr", "127.0.0.1:0", "--smpp-addr", "off"])
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("--config")
+            .arg(&path)
+            .env("TERN_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{config} accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr).to_lowercase();
+        assert!(stderr.contains("tls"), "{config}: {stderr}");
+    }
+}
+
+#[test]
+fn a_balance_that_cannot_pay_is_refused_with_the_error_table_s_status_and_a_log_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    create_account(
+        TERN,
+        &data_dir,
+        &[
+            "--name",
+            "poor",
+            "--balance",
+            "0.01",
+            "--smpp-system-id",
+            "tern1",
+            "--smpp-password",
+            "secret1",
+        ],
+    );
+    let gateway = Gateway::start_logged(TERN, &data_dir, Some("price_per_part = \"0.05\"\n"));
+    let results = drive(
+        &gateway,
+        None,
+        json!([
+            {"op": "connect"},
+            bind("transmitter", "secret1"),
+            submit(b"too dear", json!({})),
+        ]),
+    );
+    // The error table's row for an unpaid message: ESME_RX_T_APPN (0x64), which may succeed
+    // once the balance is topped up.
+    assert_eq!(answer(&results[1]), ("submit_sm_resp".into(), 0x64));
+    assert!(results[1].get("message_id").is_none_or(|id| id == ""));
+    futures_block_on(
+        gateway.wait_for_log(&["SMPP submit refused", "balance"], Duration::from_secs(10)),
+    );
+}
+
+/// Runs a future to completion on a runtime of its own (the log wait is async).
+fn futures_block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+/// `tern serve` on `data_dir` with `args`, the environment `env` (no other `TERN_*` variable) and
+/// its log at `info` in `log`.
+fn serve_with(data_dir: &Path, args: &[&str], env: &[(&str, &str)], log: &Path) -> Gateway {
+    let mut command = Command::new(TERN);
+    command
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--http-addr", "127.0.0.1:0"])
+        .args(args);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("TERN_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .env("TERN_LOG", "info")
+        .envs(env.iter().copied())
+        .stderr(std::fs::File::create(log).unwrap());
+    Gateway::spawn(command, data_dir)
+}
+
+#[test]
+fn the_smpp_address_comes_from_the_flag_the_environment_or_the_file_and_off_disables_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let log = dir.path().join("log");
+    let off = serve_with(&data_dir, &["--smpp-addr", "off"], &[], &log);
+    assert_eq!(off.smpp_addr, None);
+    assert_eq!(off.smpp_tls_addr, None);
+    assert!(off.stop().success());
+    let from_env = serve_with(&data_dir, &[], &[("TERN_SMPP_ADDR", "127.0.0.1:0")], &log);
+    let address = from_env.smpp_addr.expect("listening");
+    assert!(address.ip().is_loopback() && address.port() != 0 && address.port() != 2775);
+    assert!(from_env.stop().success());
+    let config = dir.path().join("tern.toml");
+    std::fs::write(&config, "smpp_addr = \"off\"\n").unwrap();
+    let from_file = serve_with(
+        &data_dir,
+        &["--config", config.to_str().unwrap()],
+        &[],
+        &log,
+    );
+    assert_eq!(from_file.smpp_addr, None);
+    assert!(from_file.stop().success());
+}
+
+#[test]
+fn binds_unbinds_and_refusals_are_logged_with_system_id_peer_and_bind_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    create_account(
+        TERN,
+        &data_dir,
+        &[
+            "--name",
+            "logged",
+            "--smpp-system-id",
+            "tern1",
+            "--smpp-password",
+            "secret1",
+        ],
+    );
+    let log = dir.path().join("log");
+    let gateway = serve_with(&data_dir, &["--smpp-addr", "127.0.0.1:0"], &[], &log);
+    let results = drive(
+        &gateway,
+        None,
+        json!([
+            {"op": "connect"},
+            bind("receiver", "nope"),
+            bind("receiver", "secret1"),
+            submit(b"not on a receiver", json!({})),
+            {"op": "unbind"},
+        ]),
+    );
+    assert_eq!(answer(&results[0]), ("bind_receiver_resp".into(), 0x0E));
+    assert_eq!(answer(&results[1]), ("bind_receiver_resp".into(), 0));
+    assert_eq!(answer(&results[3]), ("unbind_resp".into(), 0));
+    assert!(gateway.stop().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("tern_ingress::smpp"))
+        .collect();
+    let with = |needles: &[&str]| {
+        lines
+            .iter()
+            .filter(|line| needles.iter().all(|needle| line.contains(needle)))
+            .count()
+    };
+    let common = ["tern1", "127.0.0.1:", "Receiver"];
+    assert_eq!(
+        with(&[&common[..], &["SMPP bind refused", "wrong password"]].concat()),
+        1,
+        "{lines:#?}"
+    );
+    assert_eq!(
+        with(&[&common[..], &["SMPP bind "]].concat()) - 1,
+        1,
+        "one bind besides the refused one: {lines:#?}"
+    );
+    assert_eq!(
+        with(&[&common[..], &["SMPP unbind", "unbind"]].concat()),
+        1,
+        "{lines:#?}"
+    );
+    // Nothing per PDU at the default level: the submit_sm left no line.
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+}
