@@ -58,8 +58,8 @@ fn error_line(text: &str) -> String {
 /// `ESME_RINVEXPIRY`, bad credentials `ESME_RINVPASWD` (malformed) or `ESME_RBINDFAIL` (no such
 /// account: the answer does not tell whether the system_id exists). A rule a client breaks that
 /// SMPP has no status for is `ESME_RSUBMITFAIL` (permanent: resending the same message fails
-/// again), not `ESME_RX_T_APPN`, which is kept for what may succeed later (no balance yet);
-/// anything unexpected is `ESME_RSYSERR`.
+/// again), and so is a balance that cannot pay (the SMPP issue's contract; the session logs why);
+/// the store failing or refusing work is `ESME_RMSGQFUL` (the ESME should resend later).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u32)]
 pub enum SmppStatus {
@@ -69,6 +69,8 @@ pub enum SmppStatus {
     InvalidCommandLength = 0x02,
     /// 0x08: system error.
     SystemError = 0x08,
+    /// 0x14: message queue full.
+    MessageQueueFull = 0x14,
     /// 0x0A: invalid source address.
     InvalidSourceAddress = 0x0A,
     /// 0x0B: invalid destination address.
@@ -85,8 +87,6 @@ pub enum SmppStatus {
     Throttled = 0x58,
     /// 0x62: invalid message validity period (expiry time).
     InvalidExpiry = 0x62,
-    /// 0x64: ESME receiver temporary app error.
-    TemporaryAppError = 0x64,
 }
 
 impl SmppStatus {
@@ -106,6 +106,7 @@ impl SmppStatus {
             SmppStatus::InvalidMessageLength => "ESME_RINVMSGLEN",
             SmppStatus::InvalidCommandLength => "ESME_RINVCMDLEN",
             SmppStatus::SystemError => "ESME_RSYSERR",
+            SmppStatus::MessageQueueFull => "ESME_RMSGQFUL",
             SmppStatus::InvalidSourceAddress => "ESME_RINVSRCADR",
             SmppStatus::InvalidDestinationAddress => "ESME_RINVDSTADR",
             SmppStatus::BindFailed => "ESME_RBINDFAIL",
@@ -114,7 +115,6 @@ impl SmppStatus {
             SmppStatus::SubmitFailed => "ESME_RSUBMITFAIL",
             SmppStatus::Throttled => "ESME_RTHROTTLED",
             SmppStatus::InvalidExpiry => "ESME_RINVEXPIRY",
-            SmppStatus::TemporaryAppError => "ESME_RX_T_APPN",
         }
     }
 }
@@ -187,8 +187,8 @@ impl RequestError {
             // Unknown credentials: a bind failure that does not tell whether the id exists.
             RequestError::NoAccount => SmppStatus::BindFailed,
             RequestError::InvalidProductToken => SmppStatus::InvalidPassword,
-            // The same message may be accepted once the balance is topped up.
-            RequestError::InsufficientBalance => SmppStatus::TemporaryAppError,
+            // As the SMPP issue asks; the session logs that the balance refused it.
+            RequestError::InsufficientBalance => SmppStatus::SubmitFailed,
             RequestError::Unroutable => SmppStatus::SubmitFailed,
             RequestError::NoMsg | RequestError::MsgNotArray => SmppStatus::SubmitFailed,
             RequestError::TooManyMsgs { .. } | RequestError::TooManyRecipients { .. } => {
@@ -198,7 +198,8 @@ impl RequestError {
                 SmppStatus::SubmitFailed
             }
             RequestError::BodyTooLarge { .. } => SmppStatus::InvalidCommandLength,
-            RequestError::Unknown => SmppStatus::SystemError,
+            // On a submission, the store failing or refusing work: resend later.
+            RequestError::Unknown => SmppStatus::MessageQueueFull,
         }
     }
 

@@ -46,7 +46,7 @@ fn request_error_rows() {
             "Insufficient balance.",
             "Insufficient balance.",
             "Insufficient balance.",
-            0x64,
+            0x45,
         ),
         (
             RequestError::Unroutable,
@@ -136,7 +136,7 @@ fn request_error_rows() {
             "Unknown Error",
             "Unknown error",
             "Unknown error",
-            0x08,
+            0x14,
         ),
     ];
     for (error, code, http, json, xml, get, smpp) in rows {
@@ -633,6 +633,7 @@ fn smpp_statuses_have_their_spec_names() {
         (SmppStatus::InvalidMessageLength, 0x01, "ESME_RINVMSGLEN"),
         (SmppStatus::InvalidCommandLength, 0x02, "ESME_RINVCMDLEN"),
         (SmppStatus::SystemError, 0x08, "ESME_RSYSERR"),
+        (SmppStatus::MessageQueueFull, 0x14, "ESME_RMSGQFUL"),
         (SmppStatus::InvalidSourceAddress, 0x0A, "ESME_RINVSRCADR"),
         (
             SmppStatus::InvalidDestinationAddress,
@@ -649,7 +650,6 @@ fn smpp_statuses_have_their_spec_names() {
         (SmppStatus::SubmitFailed, 0x45, "ESME_RSUBMITFAIL"),
         (SmppStatus::Throttled, 0x58, "ESME_RTHROTTLED"),
         (SmppStatus::InvalidExpiry, 0x62, "ESME_RINVEXPIRY"),
-        (SmppStatus::TemporaryAppError, 0x64, "ESME_RX_T_APPN"),
     ];
     for (status, value, name) in named {
         assert_eq!((status.value(), status.name()), (value, name));
@@ -853,16 +853,16 @@ fn every_smpp_status_is_the_codec_status_of_its_name() {
         (SmppStatus::InvalidMessageLength, C::ESME_RINVMSGLEN),
         (SmppStatus::InvalidCommandLength, C::ESME_RINVCMDLEN),
         (SmppStatus::SystemError, C::ESME_RSYSERR),
+        (SmppStatus::MessageQueueFull, C::ESME_RMSGQFUL),
         (SmppStatus::InvalidSourceAddress, C::ESME_RINVSRCADR),
         (SmppStatus::InvalidDestinationAddress, C::ESME_RINVDSTADR),
         (SmppStatus::BindFailed, C::ESME_RBINDFAIL),
         (SmppStatus::InvalidPassword, C::ESME_RINVPASWD),
-        // ESME_RINVNUMDESTS and ESME_RX_T_APPN: SMPP 3.4's values, not named by the codec.
+        // ESME_RINVNUMDESTS: SMPP 3.4's value, not named by the codec.
         (SmppStatus::InvalidNumberOfDestinations, C(0x33)),
         (SmppStatus::SubmitFailed, C::ESME_RSUBMITFAIL),
         (SmppStatus::Throttled, C::ESME_RTHROTTLED),
         (SmppStatus::InvalidExpiry, C::ESME_RINVEXPIRY),
-        (SmppStatus::TemporaryAppError, C(0x64)),
     ];
     for (status, expected) in table {
         assert_eq!(status.command_status(), expected, "{}", status.name());

@@ -567,9 +567,9 @@ fn a_balance_that_cannot_pay_is_refused_with_the_error_table_s_status_and_a_log_
             submit(b"too dear", json!({})),
         ]),
     );
-    // The error table's row for an unpaid message: ESME_RX_T_APPN (0x64), which may succeed
-    // once the balance is topped up.
-    assert_eq!(answer(&results[1]), ("submit_sm_resp".into(), 0x64));
+    // The error table's row for an unpaid message: ESME_RSUBMITFAIL, as the issue asks, and a log
+    // line saying why.
+    assert_eq!(answer(&results[1]), ("submit_sm_resp".into(), 0x45));
     assert!(results[1].get("message_id").is_none_or(|id| id == ""));
     futures_block_on(
         gateway.wait_for_log(&["SMPP submit refused", "balance"], Duration::from_secs(10)),
