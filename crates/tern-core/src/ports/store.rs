@@ -17,7 +17,9 @@ use jiff::{SignedDuration, Timestamp};
 use crate::account::{Account, AccountId, NewAccount, TokenHash};
 use crate::channel::Channel;
 use crate::dispatch::{CancelOutcome, Event, Next, ReplaceOutcome, Replacement};
-use crate::message::{Content, MessageFilter, MessageId, MessageRecord, NewMessage};
+use crate::message::{
+    Content, MessageFilter, MessageId, MessageRecord, NewMessage, Segment, SegmentKey,
+};
 use crate::money::Money;
 use crate::outbox::{ClaimedEntry, EntryFilter, EntryId, OutboxKind, Outcome};
 
@@ -92,6 +94,23 @@ pub struct Dispatch {
     pub content: Arc<Content>,
     pub parts: u32,
     pub reference: Option<String>,
+    /// Where it belongs when it is a segment of a concatenated message: a claim hands the
+    /// segments of one group on together, one after the other in order, and the dispatcher
+    /// sends them so (see `segments`).
+    pub segment: Option<Segment>,
+}
+
+impl Dispatch {
+    /// The key of the concatenated message it is a segment of, when it is one.
+    pub fn segment_key(&self) -> Option<SegmentKey> {
+        self.segment.map(|segment| SegmentKey {
+            account_id: self.account_id,
+            sender: self.content.from.clone(),
+            recipient: self.recipient.clone(),
+            reference: segment.reference,
+            total: segment.total,
+        })
+    }
 }
 
 /// A message whose report is awaited (see [`QueueStore::awaiting_report`]).
@@ -168,7 +187,11 @@ pub trait QueueStore: Send + Sync + 'static {
     /// lease of `lease` held in this node's name (each is due again when it ends, unless an event
     /// settles it first), applying [`Event::Due`] to each: the ones to send now are returned;
     /// expired ones (also those waiting on a channel's report past their validity) are finished
-    /// and reported.
+    /// and reported. A due segment of a concatenated message still waiting for its group is
+    /// decided with its group (`segments::group_due`, on every waiting segment of its key, in the
+    /// order they were stored): kept waiting, each is due again when the group's hold ends;
+    /// handed on, every segment of the group is claimed in this claim, whatever the limit, and
+    /// returned one after the other in the order decided.
     async fn claim_due(
         &self,
         now: Timestamp,

@@ -314,11 +314,13 @@ mod tests {
                 price: Money(0),
                 source,
                 smpp_registered_delivery: 1,
+                segment: None,
             },
             state: DeliveryState::Queued,
             channel: Some(Channel::Sms),
             history: Vec::new(),
             conversions: Vec::new(),
+            segments: None,
         }
     }
 

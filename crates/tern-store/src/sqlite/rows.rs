@@ -13,7 +13,8 @@ use tern_core::dispatch::{Progress, Report};
 use tern_core::error_code::DeliveryError;
 use tern_core::error_code::Surface;
 use tern_core::message::{
-    Content, DeliveryState, MessageFilter, MessageId, MessageRecord, NewMessage, StatusEvent,
+    Content, DeliveryState, MessageFilter, MessageId, MessageRecord, NewMessage, Segment,
+    StatusEvent,
 };
 use tern_core::money::{Money, per_part};
 use tern_core::outbox::{RenderedWebhook, StatusFact};
@@ -29,19 +30,20 @@ pub const MESSAGE_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.content_id
     c.body_type, c.dcs, c.app_key, c.rich_content, c.custom_grouping1, c.custom_grouping2, \
     c.custom_grouping3, m.parts, m.reference, m.channels, m.accepted_at, m.valid_until, \
     m.price_micros, m.state, m.channel_index, m.attempt, a.status_url, m.events, m.deferrals, \
-    c.udh, m.source, m.smpp_registered_delivery";
+    c.udh, m.source, m.smpp_registered_delivery, m.segment_ref, m.segment_total, m.segment_seq";
 
 /// How many columns [`MESSAGE_COLUMNS`] has: a query may select more after them.
-pub const MESSAGE_COLUMN_COUNT: usize = 28;
+pub const MESSAGE_COLUMN_COUNT: usize = 31;
 
 /// [`MESSAGE_COLUMNS`] without the content (sender, body and groupings empty), for the decisions
 /// that do not look at it; select them `FROM` [`EVENT_TABLES`]. Events are the most frequent
 /// load, so they do not read `contents` at all: a report reads the custom groupings when it is
-/// sent (see [`STATUS_FACT_COLUMNS`]).
+/// sent (see [`STATUS_FACT_COLUMNS`]). Nor the segment (its key needs the sender): no event
+/// decision looks at it.
 pub const EVENT_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.content_id, '', '', \
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, m.parts, m.reference, m.channels, m.accepted_at, \
     m.valid_until, m.price_micros, m.state, m.channel_index, m.attempt, a.status_url, m.events, \
-    m.deferrals, NULL, m.source, m.smpp_registered_delivery";
+    m.deferrals, NULL, m.source, m.smpp_registered_delivery, NULL, NULL, NULL";
 
 /// The tables [`MESSAGE_COLUMNS`] come from.
 pub const MESSAGE_TABLES: &str =
@@ -183,6 +185,7 @@ pub fn stored_message_from_row(
             Surface::parse(&source).ok_or_else(|| bad(26, "source"))?
         },
         smpp_registered_delivery: row.get(27)?,
+        segment: segment(row, 28)?,
     };
     Ok(StoredMessage {
         events: row.get(23)?,
@@ -197,6 +200,19 @@ pub fn stored_message_from_row(
         message,
         status_url: row.get(22)?,
     })
+}
+
+/// A segment from the `segment_ref, segment_total, segment_seq` columns starting at `first`:
+/// `None` when they are NULL (a message that is no segment).
+fn segment(row: &Row, first: usize) -> rusqlite::Result<Option<Segment>> {
+    let Some(reference) = row.get::<_, Option<u16>>(first)? else {
+        return Ok(None);
+    };
+    Ok(Some(Segment {
+        reference,
+        total: row.get(first + 1)?,
+        seq: row.get(first + 2)?,
+    }))
 }
 
 /// The columns of a status change with what its report says of the message; select them `FROM`
@@ -344,6 +360,7 @@ fn records(
                 channel,
                 history,
                 conversions: converted,
+                segments: None,
                 message: stored.message,
             })
         })
