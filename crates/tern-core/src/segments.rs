@@ -221,6 +221,120 @@ mod tests {
     }
 
     #[test]
+    fn a_group_is_logged_as_one_message_of_its_segments() {
+        use crate::channel::Channel;
+        use crate::error_code::Surface;
+        use crate::message::{MessageId, NewMessage, Segment, StatusEvent};
+        use crate::money::Money;
+        use crate::status::CmStatus;
+        let member = |id: &str, seq, body: &str, state, history: Vec<StatusEvent>| MessageRecord {
+            message: NewMessage {
+                id: MessageId::parse(id).unwrap(),
+                account_id: 1,
+                recipient: "0031612345678".into(),
+                content: Arc::new(Content {
+                    from: "Tern".into(),
+                    body: body.into(),
+                    body_type: None,
+                    dcs: Some(0),
+                    app_key: None,
+                    rich_content: None,
+                    custom_groupings: [None, None, None],
+                    udh: Some(vec![0x05, 0x00, 0x03, 0x2A, 0x02, seq]),
+                }),
+                parts: 1,
+                reference: None,
+                channels: vec![Channel::Sms],
+                accepted_at: at("2026-01-01T00:00:00Z"),
+                valid_until: at("2026-01-02T00:00:00Z"),
+                price: Money(75_000),
+                source: Surface::Smpp,
+                smpp_registered_delivery: 1,
+                segment: Some(Segment {
+                    reference: 0x2A,
+                    total: 2,
+                    seq,
+                }),
+            },
+            state,
+            channel: Some(Channel::Sms),
+            history,
+            conversions: Vec::new(),
+            segments: None,
+        };
+        let delivered = |at_text: &str| StatusEvent {
+            at: at(at_text),
+            channel: Channel::Sms,
+            status: CmStatus::Delivered,
+            error_code: None,
+            operator: None,
+        };
+        let ids = [
+            "0195d3b2-c4e4-7a1b-9c3f-000000000001",
+            "0195d3b2-c4e4-7a1b-9c3f-000000000002",
+            "0195d3b2-c4e4-7a1b-9c3f-000000000003",
+        ];
+        // Stored 2, 1, 1 (the client sent 1 twice).
+        let members = vec![
+            member(
+                ids[0],
+                2,
+                "world",
+                DeliveryState::Delivered,
+                vec![delivered("2026-01-01T00:00:05Z")],
+            ),
+            member(
+                ids[1],
+                1,
+                "Hello, ",
+                DeliveryState::Delivered,
+                vec![delivered("2026-01-01T00:00:09Z")],
+            ),
+            member(ids[2], 1, "Hello, ", DeliveryState::Failed, Vec::new()),
+        ];
+        let group = group_record(members).unwrap();
+        assert_eq!(group.message.id, MessageId::parse(ids[0]).unwrap());
+        assert_eq!(group.message.content.body, "Hello, Hello, world");
+        assert_eq!(group.message.content.udh, None);
+        assert_eq!(
+            (group.message.parts, group.message.price),
+            (3, Money(225_000))
+        );
+        assert_eq!(group.state, DeliveryState::Failed);
+        assert_eq!(
+            group
+                .history
+                .iter()
+                .map(|event| event.at)
+                .collect::<Vec<_>>(),
+            vec![at("2026-01-01T00:00:05Z"), at("2026-01-01T00:00:09Z")]
+        );
+        let segments: Vec<(MessageId, u8, DeliveryState)> = group
+            .segments
+            .unwrap()
+            .into_iter()
+            .map(|segment| (segment.id, segment.seq, segment.state))
+            .collect();
+        assert_eq!(
+            segments,
+            vec![
+                (
+                    MessageId::parse(ids[1]).unwrap(),
+                    1,
+                    DeliveryState::Delivered
+                ),
+                (MessageId::parse(ids[2]).unwrap(), 1, DeliveryState::Failed),
+                (
+                    MessageId::parse(ids[0]).unwrap(),
+                    2,
+                    DeliveryState::Delivered
+                ),
+            ]
+        );
+        assert_eq!(group_record(Vec::new()), None);
+    }
+
+    #[test]
     fn a_group_is_as_far_as_its_least_advanced_segment() {
         use DeliveryState::*;
         assert_eq!(group_state(&[Delivered, Delivered]), Delivered);

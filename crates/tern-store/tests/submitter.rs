@@ -452,6 +452,14 @@ async fn a_part_its_client_concatenates_keeps_its_header_and_must_fit_one_part()
             seq: 1
         })
     );
+    // The log shows it as its concatenated message, of the one segment stored so far.
+    let logged = gateway.stored().await;
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0].message.parts, 1);
+    assert_eq!(
+        logged[0].segments.as_ref().map(|segments| segments.len()),
+        Some(1)
+    );
 }
 
 #[tokio::test]

@@ -317,7 +317,10 @@ pub trait MessageLogStore: Send + Sync + 'static {
     /// The account's messages that match every filter given (`reference`; `recipient` as the
     /// client sent it; `state`; accepted at or after `since`), in id order (ids are time-ordered:
     /// oldest first), only those with an id after the `after` cursor, at most `limit`; each with
-    /// its status history in order and its conversions.
+    /// its status history in order and its conversions. The segments of a concatenated message
+    /// are one entry (`segments::group_record`, with `segments` set) at the place of the segment
+    /// stored first, the filters but the state read on that segment, the state filter on the
+    /// group's state (`segments::group_state`); `after` and `limit` count entries.
     async fn messages(
         &self,
         account: AccountId,

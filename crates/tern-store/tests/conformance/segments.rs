@@ -1,12 +1,17 @@
 //! Segments of a concatenated message (`tern_core::segments`): stored each on its own, claimed
-//! together and in order once their group is complete or its hold has ended.
+//! together and in order once their group is complete or its hold has ended, and shown in the
+//! message log as one message of N parts.
 
 use jiff::{SignedDuration, Timestamp};
 use tern_core::channel::Channel;
-use tern_core::message::{Content, MessageId, NewMessage, Segment};
+use tern_core::message::{
+    Content, DeliveryState, MessageFilter, MessageId, MessageRecord, NewMessage, Segment,
+    SegmentState,
+};
 use tern_core::money::Money;
 use tern_core::ports::{Dispatch, Store};
 use tern_core::segments::SEGMENT_HOLD;
+use tern_core::status::CmStatus;
 
 use crate::harness::*;
 
@@ -240,4 +245,229 @@ async fn a_segment_after_its_group_was_handed_on_starts_a_new_group() {
     .await;
     let claim = store.claim_due(t0, 100, LEASE).await.unwrap();
     assert_eq!(claimed(&claim), vec![(ids[2], Some(1)), (ids[3], Some(2))]);
+    // The log shows two messages of two parts.
+    let entries = log(&*store, account.id).await;
+    let shown: Vec<(MessageId, u32, String)> = entries
+        .iter()
+        .map(|entry| {
+            (
+                entry.message.id,
+                entry.message.parts,
+                entry.message.content.body.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        vec![(ids[0], 2, "ab".into()), (ids[2], 2, "cd".into())]
+    );
+}
+
+fn states(record: &MessageRecord) -> Option<Vec<SegmentState>> {
+    record.segments.clone()
+}
+
+#[tokio::test]
+async fn the_log_shows_a_group_once_at_its_first_segments_place_with_every_segment() {
+    let backend = Backend::new();
+    let store = backend.open();
+    let account = account(&*store, None).await;
+    let t0 = now();
+    let ids = ascending_ids(5);
+    let [plain_a, two, plain_b, one, three] = [ids[0], ids[1], ids[2], ids[3], ids[4]];
+    let plain = |id| NewMessage {
+        id,
+        ..message(account.id, &[Channel::Sms], Money(0), t0)
+    };
+    store_one(&*store, plain(plain_a)).await;
+    store_one(
+        &*store,
+        segment(account.id, two, "Tern", NUMBER, 3, 3, 2, "lo, ", t0),
+    )
+    .await;
+    store_one(&*store, plain(plain_b)).await;
+    store_one(
+        &*store,
+        segment(account.id, one, "Tern", NUMBER, 3, 3, 1, "Hel", t0),
+    )
+    .await;
+
+    // Waiting: the two segments stored are one entry of two parts.
+    let entries = log(&*store, account.id).await;
+    assert_eq!(ids_of(&entries), vec![plain_a, two, plain_b]);
+    let group = &entries[1];
+    assert_eq!(
+        (group.message.parts, group.message.content.body.as_str()),
+        (2, "Hello, ")
+    );
+    assert_eq!(group.state, DeliveryState::Queued);
+    assert_eq!(
+        states(group),
+        Some(vec![
+            SegmentState {
+                id: one,
+                seq: 1,
+                state: DeliveryState::Queued
+            },
+            SegmentState {
+                id: two,
+                seq: 2,
+                state: DeliveryState::Queued
+            },
+        ])
+    );
+    assert_eq!(states(&entries[0]), None);
+    assert_eq!(states(&entries[2]), None);
+
+    // Complete and handed on: still one entry, now of three parts, each segment its own state.
+    store_one(
+        &*store,
+        segment(account.id, three, "Tern", NUMBER, 3, 3, 3, "world", t0),
+    )
+    .await;
+    assert_eq!(store.claim_due(t0, 100, LEASE).await.unwrap().len(), 5);
+    store
+        .apply_batch(
+            vec![
+                (one, sent(1)),
+                (one, report(1, CmStatus::Delivered, None)),
+                (two, sent(1)),
+                (three, sent(1)),
+            ],
+            t0,
+        )
+        .await
+        .unwrap();
+    let entries = log(&*store, account.id).await;
+    assert_eq!(ids_of(&entries), vec![plain_a, two, plain_b]);
+    let group = &entries[1];
+    assert_eq!(
+        (
+            group.message.parts,
+            group.message.content.body.as_str(),
+            group.state
+        ),
+        (3, "Hello, world", DeliveryState::Sent)
+    );
+    assert_eq!(
+        states(group),
+        Some(vec![
+            SegmentState {
+                id: one,
+                seq: 1,
+                state: DeliveryState::Delivered
+            },
+            SegmentState {
+                id: two,
+                seq: 2,
+                state: DeliveryState::Sent
+            },
+            SegmentState {
+                id: three,
+                seq: 3,
+                state: DeliveryState::Sent
+            },
+        ])
+    );
+    // A segment read alone (SMPP's query_sm) is itself.
+    let alone = store.message(account.id, three).await.unwrap().unwrap();
+    assert_eq!(
+        (alone.message.parts, alone.message.content.body.as_str()),
+        (1, "world")
+    );
+    assert_eq!(alone.segments, None);
+}
+
+fn ids_of(entries: &[MessageRecord]) -> Vec<MessageId> {
+    ids(entries, |entry| entry.message.id)
+}
+
+#[tokio::test]
+async fn the_log_pages_and_filters_by_group() {
+    let backend = Backend::new();
+    let store = backend.open();
+    let account = account(&*store, None).await;
+    let t0 = now();
+    let ids = ascending_ids(4);
+    let plain = |id| NewMessage {
+        id,
+        ..message(account.id, &[Channel::Sms], Money(0), t0)
+    };
+    store_one(
+        &*store,
+        segment(account.id, ids[0], "Tern", NUMBER, 4, 2, 1, "a", t0),
+    )
+    .await;
+    store_one(&*store, plain(ids[1])).await;
+    store_one(
+        &*store,
+        segment(account.id, ids[2], "Tern", NUMBER, 4, 2, 2, "b", t0),
+    )
+    .await;
+    store_one(&*store, plain(ids[3])).await;
+
+    // One entry a page: the group's second segment never shows again.
+    let mut pages = Vec::new();
+    let mut after = None;
+    loop {
+        let page = log_of(
+            &*store,
+            account.id,
+            MessageFilter {
+                after,
+                limit: 1,
+                ..MessageFilter::default()
+            },
+        )
+        .await;
+        let Some(last) = page.last() else { break };
+        after = Some(last.message.id);
+        pages.push(ids_of(&page));
+    }
+    assert_eq!(pages, vec![vec![ids[0]], vec![ids[1]], vec![ids[3]]]);
+
+    // The state filter matches the group's state: queued while a segment is queued, then the
+    // least advanced segment's.
+    let with_state = |state| MessageFilter {
+        state: Some(state),
+        limit: 10,
+        ..MessageFilter::default()
+    };
+    assert_eq!(
+        ids_of(&log_of(&*store, account.id, with_state(DeliveryState::Queued)).await),
+        vec![ids[0], ids[1], ids[3]]
+    );
+    assert_eq!(store.claim_due(t0, 100, LEASE).await.unwrap().len(), 4);
+    store
+        .apply_batch(
+            vec![
+                (ids[0], sent(1)),
+                (ids[0], report(1, CmStatus::Delivered, None)),
+                (ids[1], sent(1)),
+                (ids[1], report(1, CmStatus::Delivered, None)),
+                (ids[2], sent(1)),
+            ],
+            t0,
+        )
+        .await
+        .unwrap();
+    let delivered = log_of(&*store, account.id, with_state(DeliveryState::Delivered)).await;
+    assert_eq!(ids_of(&delivered), vec![ids[1]]);
+    let sent_ones = log_of(&*store, account.id, with_state(DeliveryState::Sent)).await;
+    assert_eq!(ids_of(&sent_ones), vec![ids[0]]);
+    // A page of one under a filter that skips the entries before still finds the next match.
+    let one_delivered = MessageFilter {
+        limit: 1,
+        ..with_state(DeliveryState::Delivered)
+    };
+    assert_eq!(
+        ids_of(&log_of(&*store, account.id, one_delivered).await),
+        vec![ids[1]]
+    );
+    store
+        .apply_batch(vec![(ids[2], report(1, CmStatus::Delivered, None))], t0)
+        .await
+        .unwrap();
+    let delivered = log_of(&*store, account.id, with_state(DeliveryState::Delivered)).await;
+    assert_eq!(ids_of(&delivered), vec![ids[0], ids[1]]);
 }
