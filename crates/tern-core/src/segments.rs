@@ -14,14 +14,19 @@
 //!   shows what it gets, and holding them longer would only let them all expire.
 //! - **In order**: by sequence number; a number submitted twice (the client asked twice) is
 //!   stored, billed and sent twice, the earlier-stored first.
+//! - **Claimed again together**: segments of a group handed on earlier that one claim takes again
+//!   (their lease ran out, or their node restarted) are sent together in order too
+//!   ([`send_order`]).
 //! - **In the log** ([`group_record`]): one entry at its first-stored segment's place, its bodies
 //!   joined in order, its parts the segments stored, its state [`group_state`].
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::message::{Content, DeliveryState, MessageRecord, SegmentState};
+use crate::message::{Content, DeliveryState, MessageRecord, SegmentKey, SegmentState};
+use crate::ports::Dispatch;
 
 /// How long the segments of an incomplete group wait for the rest, from the first one's
 /// acceptance.
@@ -62,6 +67,43 @@ pub fn group_due(total: u8, waiting: &[Waiting], now: Timestamp) -> GroupDue {
     } else {
         GroupDue::Wait { until: hold_ends }
     }
+}
+
+/// A claim's messages in the order the dispatcher is handed them: as claimed, except that the
+/// segments of one key are brought together at the place of the first of them, in sequence
+/// order (a number claimed twice in the order it was claimed), so that they are sent one after
+/// the other. A group [`group_due`] handed on is so already; segments claimed again after their
+/// lease ran out come in due order, which is not theirs.
+pub fn send_order(claimed: Vec<Dispatch>) -> Vec<Dispatch> {
+    let mut groups: HashMap<SegmentKey, Vec<usize>> = HashMap::new();
+    let keys: Vec<Option<SegmentKey>> = claimed.iter().map(Dispatch::segment_key).collect();
+    for (index, key) in keys.iter().enumerate() {
+        if let Some(key) = key {
+            groups.entry(key.clone()).or_default().push(index);
+        }
+    }
+    let seq = |dispatch: &Option<Dispatch>| {
+        dispatch
+            .as_ref()
+            .and_then(|dispatch| dispatch.segment)
+            .map_or(0, |segment| segment.seq)
+    };
+    let mut slots: Vec<Option<Dispatch>> = claimed.into_iter().map(Some).collect();
+    let mut ordered = Vec::with_capacity(slots.len());
+    for (index, key) in keys.into_iter().enumerate() {
+        match key.and_then(|key| groups.remove(&key)) {
+            Some(mut members) => {
+                members.sort_by_key(|&member| seq(&slots[member]));
+                ordered.extend(
+                    members
+                        .into_iter()
+                        .filter_map(|member| slots[member].take()),
+                );
+            }
+            None => ordered.extend(slots[index].take()),
+        }
+    }
+    ordered
 }
 
 /// Where a message in `state` is in its life, for [`group_state`]: pending ones first, least
@@ -332,6 +374,54 @@ mod tests {
             ]
         );
         assert_eq!(group_record(Vec::new()), None);
+    }
+
+    #[test]
+    fn a_claims_segments_of_one_key_are_sent_together_in_order_at_the_first_ones_place() {
+        use crate::channel::Channel;
+        use crate::message::{MessageId, Segment};
+        let dispatch = |recipient: &str, segment: Option<(u16, u8)>| Dispatch {
+            id: MessageId::generate(),
+            account_id: 1,
+            attempt: 2,
+            channel: Channel::Sms,
+            recipient: recipient.into(),
+            content: Arc::new(Content {
+                from: "Tern".into(),
+                body: "x".into(),
+                body_type: None,
+                dcs: None,
+                app_key: None,
+                rich_content: None,
+                custom_groupings: [None, None, None],
+                udh: None,
+            }),
+            parts: 1,
+            reference: None,
+            segment: segment.map(|(reference, seq)| Segment {
+                reference,
+                total: 3,
+                seq,
+            }),
+        };
+        let claimed = vec![
+            dispatch("0031600000001", None),
+            dispatch("0031600000002", Some((7, 3))),
+            dispatch("0031600000003", Some((7, 1))),
+            dispatch("0031600000002", Some((7, 1))),
+            dispatch("0031600000001", None),
+            dispatch("0031600000002", Some((7, 2))),
+            dispatch("0031600000002", Some((8, 1))),
+        ];
+        let ids: Vec<MessageId> = claimed.iter().map(|dispatch| dispatch.id).collect();
+        let ordered: Vec<MessageId> = send_order(claimed)
+            .iter()
+            .map(|dispatch| dispatch.id)
+            .collect();
+        assert_eq!(
+            ordered,
+            vec![ids[0], ids[3], ids[5], ids[1], ids[2], ids[4], ids[6]]
+        );
     }
 
     #[test]

@@ -191,7 +191,8 @@ pub trait QueueStore: Send + Sync + 'static {
     /// decided with its group (`segments::group_due`, on every waiting segment of its key, in the
     /// order they were stored): kept waiting, each is due again when the group's hold ends;
     /// handed on, every segment of the group is claimed in this claim, whatever the limit, and
-    /// returned one after the other in the order decided.
+    /// returned one after the other in the order decided. The claim is returned in
+    /// `segments::send_order` (segments of one key claimed again together, in order).
     async fn claim_due(
         &self,
         now: Timestamp,

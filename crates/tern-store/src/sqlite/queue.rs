@@ -17,7 +17,7 @@ use tern_core::message::MessageId;
 use tern_core::money::{Money, credit, reprice};
 use tern_core::outbox::{Subscriptions, entries};
 use tern_core::ports::{AwaitingReport, Dispatch, NodeId, QueueStore, SentPart, StoreError};
-use tern_core::segments::{GroupDue, Waiting, group_due};
+use tern_core::segments::{GroupDue, Waiting, group_due, send_order};
 
 use super::outbox::{INSERT_ENTRY, insert_entry};
 use super::rows::{
@@ -388,7 +388,7 @@ impl QueueStore for SqliteStore {
                         }));
                     }
                 }
-                Ok::<_, StoreError>(dispatches)
+                Ok::<_, StoreError>(send_order(dispatches))
             })
             .await
     }

@@ -110,6 +110,32 @@ async fn segments_wait_for_their_group_then_are_claimed_together_in_order() {
 }
 
 #[tokio::test]
+async fn a_group_claimed_again_after_its_lease_is_claimed_together_in_order() {
+    let backend = Backend::new();
+    let store = backend.open();
+    let account = account(&*store, None).await;
+    let t0 = now();
+    let ids = ascending_ids(3);
+    for (id, seq) in [(ids[0], 3), (ids[1], 1), (ids[2], 2)] {
+        store_one(
+            &*store,
+            segment(account.id, id, "Tern", NUMBER, 11, 3, seq, "x", t0),
+        )
+        .await;
+    }
+    let order = vec![(ids[1], Some(1)), (ids[2], Some(2)), (ids[0], Some(3))];
+    assert_eq!(
+        claimed(&store.claim_due(t0, 100, LEASE).await.unwrap()),
+        order
+    );
+    // A restart releases the node's leases: all three are due at once, stored 3, 1, 2.
+    store.release_leases(t0).await.unwrap();
+    let again = store.claim_due(t0, 100, LEASE).await.unwrap();
+    assert_eq!(claimed(&again), order);
+    assert!(again.iter().all(|dispatch| dispatch.attempt == 2));
+}
+
+#[tokio::test]
 async fn an_incomplete_group_is_claimed_in_order_when_its_hold_ends() {
     let backend = Backend::new();
     let store = backend.open();
