@@ -490,7 +490,9 @@ impl Rejection {
             | Rejection::DcsOutOfRange
             | Rejection::UnknownChannel(_)
             | Rejection::RichContent(_)
-            | Rejection::SmsBody(SmsBodyError::UnsupportedDataCoding(_))
+            | Rejection::SmsBody(
+                SmsBodyError::UnsupportedDataCoding(_) | SmsBodyError::InvalidConcatenation { .. },
+            )
             | Rejection::Unroutable => SmppStatus::SubmitFailed,
         }
     }

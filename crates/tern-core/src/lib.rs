@@ -15,6 +15,7 @@ pub mod ports;
 pub mod report;
 pub mod rich_content;
 pub mod routing;
+pub mod segments;
 pub mod short_message;
 pub mod smpp_account;
 pub mod smpp_receipt;

@@ -94,6 +94,46 @@ pub struct NewMessage {
     /// The SMPP `registered_delivery` it was submitted with: which receipts its client asked for
     /// (see `smpp_receipt::wanted`). 0 (none) for the HTTP surfaces.
     pub smpp_registered_delivery: u8,
+    /// Where it belongs when it is one segment of a message its client concatenated itself (its
+    /// header's concatenation element); `None` for every other message.
+    pub segment: Option<Segment>,
+}
+
+impl NewMessage {
+    /// The key of the concatenated message it is a segment of, when it is one.
+    pub fn segment_key(&self) -> Option<SegmentKey> {
+        self.segment.map(|segment| SegmentKey {
+            account_id: self.account_id,
+            sender: self.content.from.clone(),
+            recipient: self.recipient.clone(),
+            reference: segment.reference,
+            total: segment.total,
+        })
+    }
+}
+
+/// A segment of a concatenated message, as its concatenation element (IEI 0x00 or 0x08) says:
+/// the reference (an 8-bit one widened), the number of segments and this one's number. Judged
+/// by `short_message::judge`: `1 <= seq <= total`, `total >= 2`. The rest of what identifies its
+/// concatenated message (the account, the sender, the recipient) is the message's own: see
+/// [`NewMessage::segment_key`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Segment {
+    pub reference: u16,
+    pub total: u8,
+    pub seq: u8,
+}
+
+/// What identifies one concatenated message, as a handset joins its segments: the account that
+/// submitted it, the sender, the recipient, the reference and the total. Segments with one key
+/// that wait together are one group (`segments::group_due`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SegmentKey {
+    pub account_id: AccountId,
+    pub sender: String,
+    pub recipient: String,
+    pub reference: u16,
+    pub total: u8,
 }
 
 /// Where a message is in its life.
@@ -174,6 +214,18 @@ pub struct MessageRecord {
     pub history: Vec<StatusEvent>,
     /// When the recipient converted, as reported through the Conversion API.
     pub conversions: Vec<Timestamp>,
+    /// For a concatenated message the log shows as one (`segments::group_record`): each of its
+    /// segments, in order; `None` for every other message (a segment read alone included).
+    pub segments: Option<Vec<SegmentState>>,
+}
+
+/// One segment of a concatenated message in the log: its own id and state (its receipts name
+/// it), and its number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentState {
+    pub id: MessageId,
+    pub seq: u8,
+    pub state: DeliveryState,
 }
 
 /// Filters of the message log.

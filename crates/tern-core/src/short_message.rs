@@ -18,6 +18,13 @@
 //! A message with a user data header (a part its client concatenates itself, a port header) is
 //! sent as it came: it must fit one part with its header, and it stays on SMS. One without is
 //! split by the gateway like a CM text.
+//!
+//! A header's concatenation element (IEI 0x00, 8-bit reference; 0x08, 16-bit) makes the message
+//! a [`Segment`] of a concatenated message: still one message of one part with its own id, price
+//! and receipts, linked to the other segments of its key for dispatch and the log (see
+//! `segments`). Its number must be in `1..=total`; a header that says "1 of 1" is no
+//! concatenation, and the message is sent as a plain one-part message with its header. A header
+//! whose elements do not parse is not read for one either: it is sent as it came, unlinked.
 
 use std::sync::Arc;
 
@@ -27,7 +34,7 @@ use tern_proto::sms::{self, BodyType, SmsEncoding};
 use crate::account::Account;
 use crate::channel::Channel;
 use crate::error_code::{Rejection, Surface};
-use crate::message::{Content, NewMessage};
+use crate::message::{Content, NewMessage, Segment};
 use crate::submission::{self, RecipientOutcome, SubmissionPolicy};
 use crate::submitter::MessageIds;
 use crate::validity::{DEFAULT_VALIDITY, MAX_VALIDITY};
@@ -75,6 +82,30 @@ pub enum SmsBodyError {
         "a message with a user data header must fit one part: at most {PART_OCTETS} octets with its header"
     )]
     NotOnePart,
+    #[error(
+        "the concatenation header says segment {sequence} of {total}: the number must be 1 to the total"
+    )]
+    InvalidConcatenation { sequence: u8, total: u8 },
+}
+
+/// The segment a user data header (length octet included) makes its message, read from its
+/// concatenation element with `tern_proto::sms::parse_udh`: `None` without one (or for "1 of 1",
+/// or a header that does not parse), an error for a number outside `1..=total`.
+pub fn segment_of(udh: &[u8]) -> Result<Option<Segment>, SmsBodyError> {
+    let Some(concat) = sms::parse_udh(udh).ok().and_then(|header| header.concat) else {
+        return Ok(None);
+    };
+    if concat.sequence == 0 || concat.sequence > concat.total {
+        return Err(SmsBodyError::InvalidConcatenation {
+            sequence: concat.sequence,
+            total: concat.total,
+        });
+    }
+    Ok((concat.total >= 2).then_some(Segment {
+        reference: concat.reference,
+        total: concat.total,
+        seq: concat.sequence,
+    }))
 }
 
 /// What the user data of a short message is stored as: its body, body type and `dcs`.
@@ -150,6 +181,7 @@ fn fits_one_part(udh: &[u8], plan: &sms::PartPlan) -> bool {
 struct Judged {
     content: Arc<Content>,
     parts: u32,
+    segment: Option<Segment>,
     channels: Vec<Channel>,
     valid_until: Timestamp,
 }
@@ -182,7 +214,7 @@ fn judge_message(
     let (body, body_type, dcs) =
         content_of(message.data_coding, &message.user_data).map_err(Rejection::SmsBody)?;
     let plan = sms::plan_parts(&body, body_type, dcs).map_err(Rejection::BodyEncoding)?;
-    let parts = match &message.udh {
+    let (parts, segment) = match &message.udh {
         Some(udh) => {
             if udh.is_empty() || usize::from(udh[0]) + 1 != udh.len() {
                 return Err(Rejection::SmsBody(SmsBodyError::InvalidUdh));
@@ -190,15 +222,16 @@ fn judge_message(
             if !fits_one_part(udh, &plan) {
                 return Err(Rejection::SmsBody(SmsBodyError::NotOnePart));
             }
-            1
+            (1, segment_of(udh).map_err(Rejection::SmsBody)?)
         }
         None => {
             let needed = plan.parts.max(1);
             sms::check_part_limits(None, None, needed).map_err(Rejection::PartLimit)?;
-            needed
+            (needed, None)
         }
     };
     Ok(Judged {
+        segment,
         content: Arc::new(Content {
             from: message.from.clone(),
             body,
@@ -260,6 +293,7 @@ pub fn judge(
                 price: policy.price_per_part.times(u64::from(judged.parts)),
                 source: Surface::Smpp,
                 smpp_registered_delivery: message.registered_delivery,
+                segment: judged.segment,
             })),
         })
         .collect()
@@ -393,6 +427,139 @@ mod tests {
         assert!(!fits_one_part(&udh, &octets(SmsEncoding::Binary8, 135)));
         assert!(fits_one_part(&udh, &octets(SmsEncoding::Ucs2, 67)));
         assert!(!fits_one_part(&udh, &octets(SmsEncoding::Ucs2, 68)));
+    }
+
+    #[test]
+    fn a_concatenation_element_makes_a_segment_of_its_message() {
+        let segment = |reference, total, seq| {
+            Ok(Some(Segment {
+                reference,
+                total,
+                seq,
+            }))
+        };
+        assert_eq!(
+            segment_of(&[0x05, 0x00, 0x03, 0x2A, 0x03, 0x02]),
+            segment(0x2A, 3, 2)
+        );
+        assert_eq!(
+            segment_of(&[0x06, 0x08, 0x04, 0x12, 0x34, 0x03, 0x03]),
+            segment(0x1234, 3, 3)
+        );
+        // After a port element, the concatenation element still counts.
+        assert_eq!(
+            segment_of(&[
+                0x0B, 0x05, 0x04, 0x0B, 0x84, 0x23, 0xF0, 0x00, 0x03, 0x07, 0x02, 0x01
+            ]),
+            segment(7, 2, 1)
+        );
+        // 1 of 1 is no concatenation; neither is a port header alone, nor a header that does
+        // not parse.
+        assert_eq!(segment_of(&[0x05, 0x00, 0x03, 0x2A, 0x01, 0x01]), Ok(None));
+        assert_eq!(
+            segment_of(&[0x06, 0x05, 0x04, 0x0B, 0x84, 0x23, 0xF0]),
+            Ok(None)
+        );
+        assert_eq!(segment_of(&[0x03, 0x00, 0x03, 0x2A]), Ok(None));
+        for (total, seq) in [(3, 0), (3, 4), (0, 0), (0, 1)] {
+            assert_eq!(
+                segment_of(&[0x05, 0x00, 0x03, 0x2A, total, seq]),
+                Err(SmsBodyError::InvalidConcatenation {
+                    sequence: seq,
+                    total
+                }),
+                "{seq} of {total}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_recipient_of_a_segment_is_that_segment_of_one_part() {
+        use crate::account::ProductToken;
+        use crate::submitter::TimeOrderedIds;
+        let account = Account {
+            id: 1,
+            name: "acme".into(),
+            token_hash: ProductToken::generate().hash(),
+            balance: None,
+            status_url: None,
+            status_format: crate::account::ReportFormat::Json,
+            inbound_url: None,
+            channels: Channel::ALL.to_vec(),
+            smpp: None,
+            created_at: Timestamp::UNIX_EPOCH,
+        };
+        let now: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let part = |udh: Vec<u8>| ShortMessage {
+            from: "Tern".into(),
+            to: vec!["0031612345678".into(), "0031687654321".into()],
+            data_coding: 0,
+            user_data: b"hello".to_vec(),
+            udh: Some(udh),
+            reference: None,
+            valid_until: None,
+            registered_delivery: 1,
+        };
+        let judged = |message| {
+            judge(
+                &message,
+                &account,
+                now,
+                &SubmissionPolicy::default(),
+                &TimeOrderedIds,
+            )
+        };
+        let outcomes = judged(part(vec![0x05, 0x00, 0x03, 0x2A, 0x03, 0x02]));
+        assert_eq!(outcomes.len(), 2);
+        for outcome in outcomes {
+            let RecipientOutcome::Accepted(message) = outcome else {
+                panic!("accepted: {outcome:?}");
+            };
+            assert_eq!(message.parts, 1);
+            assert_eq!(
+                message.segment,
+                Some(Segment {
+                    reference: 0x2A,
+                    total: 3,
+                    seq: 2
+                })
+            );
+            assert_eq!(
+                message.content.udh.as_deref(),
+                Some(&[0x05, 0x00, 0x03, 0x2A, 0x03, 0x02][..])
+            );
+            let key = message.segment_key().unwrap();
+            assert_eq!(
+                (
+                    key.account_id,
+                    key.sender.as_str(),
+                    key.recipient.as_str(),
+                    key.reference,
+                    key.total
+                ),
+                (1, "Tern", message.recipient.as_str(), 0x2A, 3)
+            );
+        }
+        // 1 of 1: a plain message of one part that keeps its header.
+        for outcome in judged(part(vec![0x05, 0x00, 0x03, 0x2A, 0x01, 0x01])) {
+            let RecipientOutcome::Accepted(message) = outcome else {
+                panic!("accepted: {outcome:?}");
+            };
+            assert_eq!((message.parts, message.segment), (1, None));
+            assert!(message.content.udh.is_some());
+        }
+        for outcome in judged(part(vec![0x05, 0x00, 0x03, 0x2A, 0x03, 0x04])) {
+            let RecipientOutcome::Rejected { rejection, .. } = outcome else {
+                panic!("rejected: {outcome:?}");
+            };
+            assert_eq!(
+                rejection,
+                Rejection::SmsBody(SmsBodyError::InvalidConcatenation {
+                    sequence: 4,
+                    total: 3
+                })
+            );
+        }
     }
 
     mod any_input {

@@ -349,6 +349,7 @@ fn validate_msg(
                     price: policy.price_per_part.times(u64::from(checked.parts)),
                     source: surface,
                     smpp_registered_delivery: 0,
+                    segment: None,
                 })),
             },
         };

@@ -5,7 +5,8 @@
 //! message on the same channel later; a permanent one falls back to the next channel at once
 //! (never to a failover: the channel refused the message, not the link). A crash mid-send leaves
 //! the lease to expire, and the message is claimed again (a new attempt, so late events of the
-//! old one are ignored).
+//! old one are ignored). The segments of a concatenated message that a claim hands on together
+//! are sent one after the other, in the claim's order ([`runs`]); everything else side by side.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -113,15 +114,22 @@ impl Dispatcher {
             };
             // Claiming may have expired messages, which makes reports.
             self.wakeups.reports.notify_one();
-            let full = claimed.len() == limit;
+            // A claim may hold a group of segments beyond the limit.
+            let full = claimed.len() >= limit;
             if !claimed.is_empty() {
                 let dispatcher = &self;
-                let sends = claimed.iter().map(|message| async move {
-                    let event =
-                        send_on_route(&dispatcher.connectors, &dispatcher.routes, message).await;
-                    (message.id, event)
+                // Runs are sent side by side; the segments of one run one after the other.
+                let sends = runs(&claimed).into_iter().map(|run| async move {
+                    let mut events = Vec::with_capacity(run.len());
+                    for message in run {
+                        let event =
+                            send_on_route(&dispatcher.connectors, &dispatcher.routes, message)
+                                .await;
+                        events.push((message.id, event));
+                    }
+                    events
                 });
-                for (id, event) in join_all(sends).await {
+                for (id, event) in join_all(sends).await.into_iter().flatten() {
                     self.events.emit(id, event);
                 }
                 // Claim more only once what was sent is (nearly all) recorded: the claims hold
@@ -153,6 +161,25 @@ impl Dispatcher {
             _ => self.settings.idle_poll,
         }
     }
+}
+
+/// A claim cut into what is sent side by side: each segment group the claim handed on together
+/// (consecutive segments of one key, in their order) is one run, sent one after the other so
+/// that the channel is handed them in order; every other message is a run of its own.
+pub fn runs(claimed: &[Dispatch]) -> Vec<&[Dispatch]> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for index in 1..=claimed.len() {
+        let joins = index < claimed.len() && {
+            let key = claimed[index].segment_key();
+            key.is_some() && key == claimed[start].segment_key()
+        };
+        if !joins {
+            runs.push(&claimed[start..index]);
+            start = index;
+        }
+    }
+    runs
 }
 
 /// The connector a message awaiting its report is resumed on: the one that took it, or, when
@@ -287,6 +314,35 @@ mod tests {
     use tern_core::routing::RouteRule;
 
     use super::*;
+
+    #[test]
+    fn a_claim_runs_each_group_of_segments_together_and_every_other_message_alone() {
+        use tern_core::message::Segment;
+        let segment = |reference, seq| {
+            let mut message = crate::test_support::dispatch(1);
+            message.segment = Some(Segment {
+                reference,
+                total: 2,
+                seq,
+            });
+            message
+        };
+        let mut other_recipient = segment(7, 1);
+        other_recipient.recipient = "0031600000000".into();
+        let claimed = vec![
+            crate::test_support::dispatch(1),
+            crate::test_support::dispatch(1),
+            segment(7, 1),
+            segment(7, 2),
+            segment(8, 1),
+            other_recipient,
+            crate::test_support::dispatch(1),
+        ];
+        let lengths: Vec<usize> = runs(&claimed).iter().map(|run| run.len()).collect();
+        assert_eq!(lengths, [1, 1, 2, 1, 1, 1]);
+        assert_eq!(runs(&claimed)[2][1].id, claimed[3].id);
+        assert!(runs(&[]).is_empty());
+    }
 
     /// A connector that answers every send with one result, and counts its sends.
     struct Scripted {

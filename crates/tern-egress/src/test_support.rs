@@ -26,5 +26,6 @@ pub fn dispatch(attempt: u32) -> Dispatch {
         }),
         parts: 1,
         reference: None,
+        segment: None,
     }
 }

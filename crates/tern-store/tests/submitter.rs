@@ -435,10 +435,31 @@ async fn a_part_its_client_concatenates_keeps_its_header_and_must_fit_one_part()
         assert_eq!(rejection, &Rejection::SmsBody(error));
         assert_eq!(rejection.smpp_status(), status);
     }
-    let stored = gateway.stored().await;
-    assert_eq!(stored.len(), 1);
-    assert_eq!(stored[0].message.content.udh.as_deref(), Some(&udh[..]));
-    assert_eq!(stored[0].message.parts, 1);
+    // Segment 1 of 2: stored as itself, with its header, and linked as that segment.
+    let stored = gateway
+        .store
+        .message(gateway.account.id, id(1))
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(stored.message.content.udh.as_deref(), Some(&udh[..]));
+    assert_eq!(stored.message.parts, 1);
+    assert_eq!(
+        stored.message.segment,
+        Some(tern_core::message::Segment {
+            reference: 0x2A,
+            total: 2,
+            seq: 1
+        })
+    );
+    // The log shows it as its concatenated message, of the one segment stored so far.
+    let logged = gateway.stored().await;
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0].message.parts, 1);
+    assert_eq!(
+        logged[0].segments.as_ref().map(|segments| segments.len()),
+        Some(1)
+    );
 }
 
 #[tokio::test]

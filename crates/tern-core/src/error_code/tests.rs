@@ -608,6 +608,15 @@ fn rejection_rows() {
             0x01,
         ),
         row(
+            Rejection::SmsBody(SmsBodyError::InvalidConcatenation {
+                sequence: 4,
+                total: 3,
+            }),
+            304,
+            same("the concatenation header says segment 4 of 3: the number must be 1 to the total"),
+            0x45,
+        ),
+        row(
             Rejection::Unroutable,
             305,
             (

@@ -17,7 +17,9 @@ use jiff::{SignedDuration, Timestamp};
 use crate::account::{Account, AccountId, NewAccount, TokenHash};
 use crate::channel::Channel;
 use crate::dispatch::{CancelOutcome, Event, Next, ReplaceOutcome, Replacement};
-use crate::message::{Content, MessageFilter, MessageId, MessageRecord, NewMessage};
+use crate::message::{
+    Content, MessageFilter, MessageId, MessageRecord, NewMessage, Segment, SegmentKey,
+};
 use crate::money::Money;
 use crate::outbox::{ClaimedEntry, EntryFilter, EntryId, OutboxKind, Outcome};
 
@@ -92,6 +94,23 @@ pub struct Dispatch {
     pub content: Arc<Content>,
     pub parts: u32,
     pub reference: Option<String>,
+    /// Where it belongs when it is a segment of a concatenated message: a claim hands the
+    /// segments of one group on together, one after the other in order, and the dispatcher
+    /// sends them so (see `segments`).
+    pub segment: Option<Segment>,
+}
+
+impl Dispatch {
+    /// The key of the concatenated message it is a segment of, when it is one.
+    pub fn segment_key(&self) -> Option<SegmentKey> {
+        self.segment.map(|segment| SegmentKey {
+            account_id: self.account_id,
+            sender: self.content.from.clone(),
+            recipient: self.recipient.clone(),
+            reference: segment.reference,
+            total: segment.total,
+        })
+    }
 }
 
 /// A message whose report is awaited (see [`QueueStore::awaiting_report`]).
@@ -168,7 +187,12 @@ pub trait QueueStore: Send + Sync + 'static {
     /// lease of `lease` held in this node's name (each is due again when it ends, unless an event
     /// settles it first), applying [`Event::Due`] to each: the ones to send now are returned;
     /// expired ones (also those waiting on a channel's report past their validity) are finished
-    /// and reported.
+    /// and reported. A due segment of a concatenated message still waiting for its group is
+    /// decided with its group (`segments::group_due`, on every waiting segment of its key, in the
+    /// order they were stored): kept waiting, each is due again when the group's hold ends;
+    /// handed on, every segment of the group is claimed in this claim, whatever the limit, and
+    /// returned one after the other in the order decided. The claim is returned in
+    /// `segments::send_order` (segments of one key claimed again together, in order).
     async fn claim_due(
         &self,
         now: Timestamp,
@@ -294,7 +318,10 @@ pub trait MessageLogStore: Send + Sync + 'static {
     /// The account's messages that match every filter given (`reference`; `recipient` as the
     /// client sent it; `state`; accepted at or after `since`), in id order (ids are time-ordered:
     /// oldest first), only those with an id after the `after` cursor, at most `limit`; each with
-    /// its status history in order and its conversions.
+    /// its status history in order and its conversions. The segments of a concatenated message
+    /// are one entry (`segments::group_record`, with `segments` set) at the place of the segment
+    /// stored first, the filters but the state read on that segment, the state filter on the
+    /// group's state (`segments::group_state`); `after` and `limit` count entries.
     async fn messages(
         &self,
         account: AccountId,

@@ -2,6 +2,11 @@
 //! filters `reference`, `to`, `status`, `since`, paged by `limit` and the `after` cursor. Every
 //! error is CM's JSON error body: the query string is read here rather than by axum's `Query`
 //! extractor, whose rejections are plain text.
+//!
+//! The segments of a message its SMPP client concatenated itself are one entry: its `parts` the
+//! segments stored, its `body` theirs joined in order, its `status` the group's (the `status`
+//! filter matches that), and a `segments` array with each segment's own `messageId` (the id its
+//! receipts and query_sm name), `seq` and `status`. Any other message has no `segments` key.
 
 use std::sync::Arc;
 
@@ -211,6 +216,26 @@ pub struct LoggedMessage {
     pub history: Vec<LoggedStatus>,
     /// Conversions reported through the Conversion API (RFC 3339, UTC).
     pub conversions: Vec<String>,
+    /// Only for a message its SMPP client concatenated itself (absent for any other): each of
+    /// its segments, in order. The entry's `messageId` is the segment stored first, its `parts`
+    /// the segments stored, its `body` their bodies joined in order, its `status` the least
+    /// advanced segment's (delivered only once every one is; a failure state once all are final
+    /// and one is not delivered), its `history` every segment's status changes in time order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub segments: Option<Vec<LoggedSegment>>,
+}
+
+/// One segment of a concatenated message.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoggedSegment {
+    /// The segment's own id (its receipts and SMPP query_sm name it).
+    pub message_id: String,
+    /// Its number in the concatenated message, from 1.
+    pub seq: u8,
+    /// queued, sent, accepted, delivered, read, failed, rejected, expired or cancelled.
+    pub status: String,
 }
 
 /// One status change.
@@ -266,6 +291,16 @@ fn logged(record: &MessageRecord) -> LoggedMessage {
             })
             .collect(),
         conversions: record.conversions.iter().map(|at| at.to_string()).collect(),
+        segments: record.segments.as_ref().map(|segments| {
+            segments
+                .iter()
+                .map(|segment| LoggedSegment {
+                    message_id: segment.id.to_string(),
+                    seq: segment.seq,
+                    status: segment.state.as_str().to_owned(),
+                })
+                .collect()
+        }),
     }
 }
 
@@ -314,11 +349,13 @@ mod tests {
                 price: Money(0),
                 source,
                 smpp_registered_delivery: 1,
+                segment: None,
             },
             state: DeliveryState::Queued,
             channel: Some(Channel::Sms),
             history: Vec::new(),
             conversions: Vec::new(),
+            segments: None,
         }
     }
 
@@ -335,6 +372,39 @@ mod tests {
             assert_eq!(json["source"], shown_source);
             assert_eq!(json["body"], body);
             assert_eq!(json["bodyEncoding"], encoding);
+            assert!(json.get("segments").is_none());
         }
+    }
+
+    #[test]
+    fn a_concatenated_message_lists_each_segment_with_its_id_number_and_status() {
+        use tern_core::message::SegmentState;
+        let ids = [
+            "0195d3b2-c4e4-7a1b-9c3f-00112233aabb",
+            "0195d3b2-c4e4-7a1b-9c3f-00112233aabc",
+        ];
+        let mut group = record(Surface::Smpp, "Hello, world", None);
+        group.message.parts = 2;
+        group.segments = Some(vec![
+            SegmentState {
+                id: MessageId::parse(ids[1]).unwrap(),
+                seq: 1,
+                state: DeliveryState::Delivered,
+            },
+            SegmentState {
+                id: MessageId::parse(ids[0]).unwrap(),
+                seq: 2,
+                state: DeliveryState::Queued,
+            },
+        ]);
+        let json = serde_json::to_value(logged(&group)).unwrap();
+        assert_eq!(json["parts"], 2);
+        assert_eq!(
+            json["segments"],
+            serde_json::json!([
+                { "messageId": ids[1], "seq": 1, "status": "delivered" },
+                { "messageId": ids[0], "seq": 2, "status": "queued" },
+            ])
+        );
     }
 }

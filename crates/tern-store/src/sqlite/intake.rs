@@ -33,10 +33,11 @@ const ROWS_PER_INSERT: usize = 32;
 /// ends the whole transaction instead.
 const MESSAGE_INSERT: &str = "INSERT OR ROLLBACK INTO messages (id, account_id, recipient,
     content_id, parts, reference, channels, accepted_at, valid_until, price_micros, state,
-    channel_index, attempt, due_at, events, has_groupings, source, smpp_registered_delivery) VALUES ";
-const MESSAGE_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, 0, ?, 0, ?, ?, ?)";
+    channel_index, attempt, due_at, events, has_groupings, source, smpp_registered_delivery,
+    segment_ref, segment_total, segment_seq) VALUES ";
+const MESSAGE_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, 0, ?, 0, ?, ?, ?, ?, ?, ?)";
 /// The values of one row of [`MESSAGE_ROW`].
-const MESSAGE_VALUES: usize = 14;
+const MESSAGE_VALUES: usize = 17;
 
 const CONTENT_INSERT: &str = "INSERT OR ROLLBACK INTO contents (id, sender, body, body_type, dcs,
     app_key, rich_content, custom_grouping1, custom_grouping2, custom_grouping3, udh) VALUES ";
@@ -107,6 +108,8 @@ struct Derived {
     price_micros: i64,
     has_groupings: bool,
     source: &'static str,
+    /// A segment's reference, total and number (NULL for any other message).
+    segment: [Option<u16>; 3],
 }
 
 impl Derived {
@@ -118,6 +121,14 @@ impl Derived {
             price_micros: message.price.micros(),
             has_groupings: message.content.custom_groupings.iter().any(Option::is_some),
             source: message.source.as_str(),
+            segment: match message.segment {
+                Some(segment) => [
+                    Some(segment.reference),
+                    Some(u16::from(segment.total)),
+                    Some(u16::from(segment.seq)),
+                ],
+                None => [None; 3],
+            },
         }
     }
 }
@@ -193,6 +204,9 @@ fn insert_messages(connection: &Connection, messages: &[&NewMessage]) -> rusqlit
                     &derived.has_groupings,
                     &derived.source,
                     &message.smpp_registered_delivery,
+                    &derived.segment[0],
+                    &derived.segment[1],
+                    &derived.segment[2],
                 ]
             }),
     )

@@ -1,7 +1,7 @@
 //! The [`QueueStore`] role on SQLite: claims of due messages, events applied to them, and the
 //! ids channels gave the parts they took.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -17,6 +17,7 @@ use tern_core::message::MessageId;
 use tern_core::money::{Money, credit, reprice};
 use tern_core::outbox::{Subscriptions, entries};
 use tern_core::ports::{AwaitingReport, Dispatch, NodeId, QueueStore, SentPart, StoreError};
+use tern_core::segments::{GroupDue, Waiting, group_due, send_order};
 
 use super::outbox::{INSERT_ENTRY, insert_entry};
 use super::rows::{
@@ -61,6 +62,7 @@ fn dispatch_of(stored: StoredMessage) -> Dispatch {
         content: message.content,
         parts: message.parts,
         reference: message.reference,
+        segment: message.segment,
     }
 }
 
@@ -238,6 +240,89 @@ fn refund(connection: &Connection, account: AccountId, amount: Money) -> rusqlit
     Ok(())
 }
 
+/// The group of `due`, a segment still waiting: what `segments::group_due` decides for the
+/// waiting segments of its key (in the order they were stored), recorded. Kept waiting: each is
+/// due again when the hold ends. Handed on: each is claimed as any message is
+/// ([`claim`]), in the order decided, its dispatch pushed after the one before, and each records
+/// the group it was handed on in (its first-stored segment's id).
+#[allow(clippy::too_many_arguments)]
+fn claim_group(
+    connection: &Connection,
+    due: &StoredMessage,
+    now: Timestamp,
+    lease: SignedDuration,
+    node: &NodeId,
+    recorder: &mut Recorder,
+    contents: &mut Contents,
+    decided: &mut HashSet<MessageId>,
+    dispatches: &mut Vec<Dispatch>,
+) -> rusqlite::Result<()> {
+    let (Some(segment), Some(key)) = (due.message.segment, due.message.segment_key()) else {
+        return Ok(());
+    };
+    let members: Vec<StoredMessage> = connection
+        .prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_TABLES}
+             WHERE m.account_id = ?1 AND m.recipient = ?2 AND m.segment_ref = ?3
+                AND m.segment_total = ?4 AND m.segment_group IS NULL AND m.due_at IS NOT NULL
+                AND c.sender = ?5
+             ORDER BY m.id"
+        ))?
+        .query_map(
+            params![
+                key.account_id,
+                key.recipient,
+                segment.reference,
+                segment.total,
+                key.sender
+            ],
+            |row| stored_message_from_row(row, contents),
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    let waiting: Vec<Waiting> = members
+        .iter()
+        .map(|member| Waiting {
+            seq: member.message.segment.map_or(0, |segment| segment.seq),
+            accepted_at: member.message.accepted_at,
+            valid_until: member.message.valid_until,
+        })
+        .collect();
+    decided.extend(members.iter().map(|member| member.message.id));
+    match group_due(segment.total, &waiting, now) {
+        GroupDue::Wait { until } => {
+            let mut wait =
+                connection.prepare_cached("UPDATE messages SET due_at = ?2 WHERE id = ?1")?;
+            for member in &members {
+                wait.execute(params![member.message.id.0.as_bytes(), millis(until)])?;
+            }
+        }
+        GroupDue::Send { order } => {
+            let Some(first) = members.first().map(|member| member.message.id) else {
+                return Ok(());
+            };
+            let mut group = connection
+                .prepare_cached("UPDATE messages SET segment_group = ?2 WHERE id = ?1")?;
+            let mut members: Vec<Option<StoredMessage>> = members.into_iter().map(Some).collect();
+            for index in order {
+                let Some(member) = members.get_mut(index).and_then(Option::take) else {
+                    continue;
+                };
+                group.execute(params![member.message.id.0.as_bytes(), first.0.as_bytes()])?;
+                let (record, next) = claim(&member.progress, member.events, now, lease);
+                let Some(record) = record else { continue };
+                recorder.record(&member, &record, node)?;
+                if let Next::Send { .. } = next {
+                    dispatches.push(dispatch_of(StoredMessage {
+                        progress: record.progress,
+                        ..member
+                    }));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl QueueStore for SqliteStore {
     async fn claim_due(
@@ -250,22 +335,47 @@ impl QueueStore for SqliteStore {
         self.writer
             .write_background(move |connection: &Connection| {
                 let mut contents = Contents::new();
-                let due: Vec<StoredMessage> = connection
+                // Each due message, and whether it is a segment still waiting for its group.
+                let due: Vec<(StoredMessage, bool)> = connection
                     .prepare_cached(&format!(
-                        "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_TABLES}
+                        "SELECT {MESSAGE_COLUMNS}, m.segment_group IS NULL
+                         FROM {MESSAGE_TABLES}
                          WHERE m.due_at IS NOT NULL AND m.due_at <= ?1 ORDER BY m.due_at LIMIT ?2"
                     ))
                     .and_then(|mut statement| {
                         statement
                             .query_map(params![millis(now), limit as i64], |row| {
-                                stored_message_from_row(row, &mut contents)
+                                let stored = stored_message_from_row(row, &mut contents)?;
+                                let waiting = stored.message.segment.is_some()
+                                    && row.get::<_, bool>(MESSAGE_COLUMN_COUNT)?;
+                                Ok((stored, waiting))
                             })?
                             .collect()
                     })
                     .map_err(backend_error)?;
                 let mut dispatches = Vec::new();
                 let mut recorder = Recorder::new(connection).map_err(backend_error)?;
-                for stored in due {
+                // The segments a group decision of this claim took already.
+                let mut decided: HashSet<MessageId> = HashSet::new();
+                for (stored, waiting) in due {
+                    if decided.contains(&stored.message.id) {
+                        continue;
+                    }
+                    if waiting {
+                        claim_group(
+                            connection,
+                            &stored,
+                            now,
+                            lease,
+                            &node,
+                            &mut recorder,
+                            &mut contents,
+                            &mut decided,
+                            &mut dispatches,
+                        )
+                        .map_err(backend_error)?;
+                        continue;
+                    }
                     let (record, next) = claim(&stored.progress, stored.events, now, lease);
                     let Some(record) = record else { continue };
                     recorder
@@ -278,7 +388,7 @@ impl QueueStore for SqliteStore {
                         }));
                     }
                 }
-                Ok::<_, StoreError>(dispatches)
+                Ok::<_, StoreError>(send_order(dispatches))
             })
             .await
     }

@@ -13,10 +13,12 @@ use tern_core::dispatch::{Progress, Report};
 use tern_core::error_code::DeliveryError;
 use tern_core::error_code::Surface;
 use tern_core::message::{
-    Content, DeliveryState, MessageFilter, MessageId, MessageRecord, NewMessage, StatusEvent,
+    Content, DeliveryState, MessageFilter, MessageId, MessageRecord, NewMessage, Segment,
+    StatusEvent,
 };
 use tern_core::money::{Money, per_part};
 use tern_core::outbox::{RenderedWebhook, StatusFact};
+use tern_core::segments::group_record;
 use tern_core::smpp_account::{SmppPasswordHash, SmppSettings};
 use tern_core::status::CmStatus;
 
@@ -29,19 +31,20 @@ pub const MESSAGE_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.content_id
     c.body_type, c.dcs, c.app_key, c.rich_content, c.custom_grouping1, c.custom_grouping2, \
     c.custom_grouping3, m.parts, m.reference, m.channels, m.accepted_at, m.valid_until, \
     m.price_micros, m.state, m.channel_index, m.attempt, a.status_url, m.events, m.deferrals, \
-    c.udh, m.source, m.smpp_registered_delivery";
+    c.udh, m.source, m.smpp_registered_delivery, m.segment_ref, m.segment_total, m.segment_seq";
 
 /// How many columns [`MESSAGE_COLUMNS`] has: a query may select more after them.
-pub const MESSAGE_COLUMN_COUNT: usize = 28;
+pub const MESSAGE_COLUMN_COUNT: usize = 31;
 
 /// [`MESSAGE_COLUMNS`] without the content (sender, body and groupings empty), for the decisions
 /// that do not look at it; select them `FROM` [`EVENT_TABLES`]. Events are the most frequent
 /// load, so they do not read `contents` at all: a report reads the custom groupings when it is
-/// sent (see [`STATUS_FACT_COLUMNS`]).
+/// sent (see [`STATUS_FACT_COLUMNS`]). Nor the segment (its key needs the sender): no event
+/// decision looks at it.
 pub const EVENT_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.content_id, '', '', \
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, m.parts, m.reference, m.channels, m.accepted_at, \
     m.valid_until, m.price_micros, m.state, m.channel_index, m.attempt, a.status_url, m.events, \
-    m.deferrals, NULL, m.source, m.smpp_registered_delivery";
+    m.deferrals, NULL, m.source, m.smpp_registered_delivery, NULL, NULL, NULL";
 
 /// The tables [`MESSAGE_COLUMNS`] come from.
 pub const MESSAGE_TABLES: &str =
@@ -183,6 +186,7 @@ pub fn stored_message_from_row(
             Surface::parse(&source).ok_or_else(|| bad(26, "source"))?
         },
         smpp_registered_delivery: row.get(27)?,
+        segment: segment(row, 28)?,
     };
     Ok(StoredMessage {
         events: row.get(23)?,
@@ -197,6 +201,19 @@ pub fn stored_message_from_row(
         message,
         status_url: row.get(22)?,
     })
+}
+
+/// A segment from the `segment_ref, segment_total, segment_seq` columns starting at `first`:
+/// `None` when they are NULL (a message that is no segment).
+fn segment(row: &Row, first: usize) -> rusqlite::Result<Option<Segment>> {
+    let Some(reference) = row.get::<_, Option<u16>>(first)? else {
+        return Ok(None);
+    };
+    Ok(Some(Segment {
+        reference,
+        total: row.get(first + 1)?,
+        seq: row.get(first + 2)?,
+    }))
 }
 
 /// The columns of a status change with what its report says of the message; select them `FROM`
@@ -251,37 +268,115 @@ pub fn rendered_webhook_from_row(row: &Row) -> rusqlite::Result<RenderedWebhook>
     })
 }
 
-/// The message log query.
+/// Whether a message row is an entry of the log: a message that is no segment; the segment a
+/// group handed on together is named by (its first-stored); a segment finished while waiting
+/// (cancelled), alone; or the first-stored of the segments of one key still waiting. The
+/// segments that are no entry are shown in their group's.
+const LOG_ENTRY: &str = "(m.segment_ref IS NULL OR m.segment_group = m.id
+    OR (m.segment_group IS NULL AND m.due_at IS NULL)
+    OR (m.segment_group IS NULL AND NOT EXISTS (SELECT 1 FROM messages w
+        JOIN contents wc ON wc.id = w.content_id
+        WHERE w.account_id = m.account_id AND w.recipient = m.recipient
+            AND w.segment_ref = m.segment_ref AND w.segment_total = m.segment_total
+            AND w.segment_group IS NULL AND w.due_at IS NOT NULL AND wc.sender = c.sender
+            AND w.id < m.id)))";
+
+/// The message log query. A concatenated message is one entry (`segments::group_record`) at its
+/// first-stored segment's place; the filters other than the state are those of that segment (a
+/// group's segments share the recipient), the state filter is the group's state
+/// (`segments::group_state`). Paged by entry: `after` names an entry.
 pub fn list_messages(
     connection: &Connection,
     account: AccountId,
     filter: &MessageFilter,
 ) -> rusqlite::Result<Vec<MessageRecord>> {
-    let mut sql = format!("SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_TABLES} WHERE m.account_id = ?");
-    let mut values: Vec<rusqlite::types::Value> = vec![account.into()];
-    if let Some(reference) = &filter.reference {
-        sql.push_str(" AND m.reference = ?");
-        values.push(reference.clone().into());
+    let mut entries = Vec::with_capacity(filter.limit);
+    let mut after = filter.after;
+    loop {
+        let mut sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_TABLES} WHERE m.account_id = ? AND {LOG_ENTRY}"
+        );
+        let mut values: Vec<rusqlite::types::Value> = vec![account.into()];
+        if let Some(reference) = &filter.reference {
+            sql.push_str(" AND m.reference = ?");
+            values.push(reference.clone().into());
+        }
+        if let Some(recipient) = &filter.recipient {
+            sql.push_str(" AND m.recipient = ?");
+            values.push(recipient.clone().into());
+        }
+        if let Some(state) = filter.state {
+            // A group's state is decided on all its segments, below.
+            sql.push_str(" AND (m.segment_ref IS NOT NULL OR m.state = ?)");
+            values.push(state.as_str().to_owned().into());
+        }
+        if let Some(since) = filter.since {
+            sql.push_str(" AND m.accepted_at >= ?");
+            values.push(millis(since).into());
+        }
+        if let Some(after) = after {
+            sql.push_str(" AND m.id > ?");
+            values.push(after.0.as_bytes().to_vec().into());
+        }
+        let wanted = filter.limit - entries.len();
+        sql.push_str(" ORDER BY m.id LIMIT ?");
+        values.push((wanted as i64).into());
+        let found = records(connection, &sql, values)?;
+        let exhausted = found.len() < wanted;
+        after = found.last().map(|record| record.message.id);
+        for record in found {
+            if record.message.segment.is_none() {
+                entries.push(record);
+                continue;
+            }
+            let Some(group) = group_record(group_members(connection, record.message.id)?) else {
+                continue;
+            };
+            if filter.state.is_none_or(|state| state == group.state) {
+                entries.push(group);
+            }
+        }
+        if exhausted || entries.len() >= filter.limit {
+            return Ok(entries);
+        }
     }
-    if let Some(recipient) = &filter.recipient {
-        sql.push_str(" AND m.recipient = ?");
-        values.push(recipient.clone().into());
-    }
-    if let Some(state) = filter.state {
-        sql.push_str(" AND m.state = ?");
-        values.push(state.as_str().to_owned().into());
-    }
-    if let Some(since) = filter.since {
-        sql.push_str(" AND m.accepted_at >= ?");
-        values.push(millis(since).into());
-    }
-    if let Some(after) = filter.after {
-        sql.push_str(" AND m.id > ?");
-        values.push(after.0.as_bytes().to_vec().into());
-    }
-    sql.push_str(" ORDER BY m.id LIMIT ?");
-    values.push((filter.limit as i64).into());
-    records(connection, &sql, values)
+}
+
+/// The segments shown in the log entry of segment `entry` (see [`LOG_ENTRY`]), in the order they
+/// were stored: those its group was handed on with, or the waiting ones of its key, or itself.
+fn group_members(
+    connection: &Connection,
+    entry: MessageId,
+) -> rusqlite::Result<Vec<MessageRecord>> {
+    let id = entry.0.as_bytes().to_vec();
+    let (group, waiting): (Option<Vec<u8>>, bool) = connection
+        .prepare_cached("SELECT segment_group, due_at IS NOT NULL FROM messages WHERE id = ?1")?
+        .query_row([&id], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    let (sql, value) = match (group, waiting) {
+        (Some(group), _) => (
+            format!(
+                "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_TABLES} WHERE m.segment_group = ?
+                 ORDER BY m.id"
+            ),
+            group,
+        ),
+        (None, true) => (
+            format!(
+                "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_TABLES}
+                 JOIN messages e ON e.id = ? JOIN contents ec ON ec.id = e.content_id
+                 WHERE m.account_id = e.account_id AND m.recipient = e.recipient
+                    AND m.segment_ref = e.segment_ref AND m.segment_total = e.segment_total
+                    AND m.segment_group IS NULL AND m.due_at IS NOT NULL AND c.sender = ec.sender
+                 ORDER BY m.id"
+            ),
+            id,
+        ),
+        (None, false) => (
+            format!("SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_TABLES} WHERE m.id = ?"),
+            id,
+        ),
+    };
+    records(connection, &sql, vec![value.into()])
 }
 
 /// Message `id` of `account` as the log shows it (`None`: none, or another account's).
@@ -344,6 +439,7 @@ fn records(
                 channel,
                 history,
                 conversions: converted,
+                segments: None,
                 message: stored.message,
             })
         })

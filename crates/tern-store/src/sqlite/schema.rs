@@ -284,6 +284,23 @@ DROP INDEX outbox_due;
 CREATE INDEX outbox_kind_due ON outbox(kind, due_at);
 CREATE INDEX outbox_receipts_due ON outbox(account_id, due_at) WHERE kind = 'smpp_receipt';
 "#,
+    // 13: a message that is a segment of a concatenated message (an SMPP client's header with a
+    // concatenation element) keeps its reference, total and number (all NULL for any other
+    // message, as for every message stored before). Its group is found by its key, read from an
+    // index of segments alone on the account, recipient, reference and total (the sender, the
+    // rest of the key, is its content's). `segment_group` is the id of the group's first-stored
+    // segment, written on each segment when a claim hands the group on (NULL while it waits), so
+    // that the log shows the segments handed on together as one message even when a later group
+    // reuses the reference.
+    r#"
+ALTER TABLE messages ADD COLUMN segment_ref INTEGER;
+ALTER TABLE messages ADD COLUMN segment_total INTEGER;
+ALTER TABLE messages ADD COLUMN segment_seq INTEGER;
+ALTER TABLE messages ADD COLUMN segment_group BLOB;
+CREATE INDEX messages_segment ON messages(account_id, recipient, segment_ref, segment_total)
+    WHERE segment_ref IS NOT NULL;
+CREATE INDEX messages_segment_group ON messages(segment_group) WHERE segment_group IS NOT NULL;
+"#,
 ];
 
 /// The version [`migrate`] brings a database to.

@@ -56,6 +56,7 @@ fn message(account: AccountId, channels: &[Channel], price: Money, now: Timestam
         price,
         source: Surface::Json,
         smpp_registered_delivery: 0,
+        segment: None,
     }
 }
 

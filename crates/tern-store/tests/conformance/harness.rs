@@ -151,6 +151,7 @@ pub fn message(
         price,
         source: Surface::Json,
         smpp_registered_delivery: 0,
+        segment: None,
     }
 }
 

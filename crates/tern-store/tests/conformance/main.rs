@@ -19,3 +19,4 @@ mod outbox;
 mod queue;
 mod receipts;
 mod replace;
+mod segments;
