@@ -113,7 +113,7 @@ impl Dispatcher {
                 }
             };
             // Claiming may have expired messages, which makes reports.
-            self.wakeups.reports.notify_one();
+            self.wakeups.outbox_written();
             // A claim may hold a group of segments beyond the limit.
             let full = claimed.len() >= limit;
             if !claimed.is_empty() {

@@ -136,5 +136,5 @@ pub async fn apply_all(
             tracing::error!(%error, count, "could not record a batch of events");
         }
     }
-    wakeups.reports.notify_one();
+    wakeups.outbox_written();
 }

@@ -13,11 +13,21 @@ pub mod webhook_target;
 #[cfg(test)]
 mod test_support;
 
-/// Wake-ups shared by the pieces: new work for the dispatcher, new reports for the notifier.
+/// Wake-ups shared by the pieces: new work for the dispatcher, new outbox entries for the
+/// notifier (`reports`) and for the SMPP receipt runner (`receipts`).
 #[derive(Debug, Default)]
 pub struct Wakeups {
     pub dispatch: tokio::sync::Notify,
     pub reports: tokio::sync::Notify,
+    pub receipts: tokio::sync::Notify,
+}
+
+impl Wakeups {
+    /// Status changes were recorded: the outbox may hold new entries for both runners.
+    pub fn outbox_written(&self) {
+        self.reports.notify_one();
+        self.receipts.notify_one();
+    }
 }
 
 impl tern_core::submitter::Wake for Wakeups {

@@ -16,13 +16,14 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 use tern_core::outbox::{ClaimedEntry, EntryFilter, EntryId, OutboxKind, Outcome};
-use tern_core::ports::OutboxStore;
+use tern_core::ports::{OutboxStore, SmppReceivers};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::Wakeups;
 use crate::senders::{
-    Delivery, OutboxSender, RenderedWebhookSender, StatusWebhookSender, WebhookPoster,
+    Delivery, OutboxSender, RenderedWebhookSender, SmppReceiptSender, StatusWebhookSender,
+    WebhookPoster,
 };
 use crate::webhook_target::TargetPolicy;
 
@@ -86,7 +87,28 @@ pub struct Notifier {
     wakeups: Arc<Wakeups>,
     config: NotifierConfig,
     senders: HashMap<OutboxKind, Arc<dyn OutboxSender>>,
+    role: Role,
 }
+
+/// Which entries a runner claims.
+enum Role {
+    /// Every entry of its senders' kinds (the webhooks), woken by `Wakeups::reports`.
+    Webhooks,
+    /// SMPP receipts, only those of accounts with a receiver bound on this node, woken by
+    /// `Wakeups::receipts` and by a bind; those nobody bound for within the retry window are
+    /// expired (they are never claimed, so never given up otherwise).
+    Receipts(Arc<dyn SmppReceivers>),
+}
+
+/// How long a claimed SMPP receipt stays leased: it may wait for room in a bind's window, then
+/// for the client's response (at most the server's response timeout), before it is recorded.
+const RECEIPT_LEASE: SignedDuration = SignedDuration::from_mins(10);
+/// How often receipts past their retry window are expired.
+const EXPIRE_EVERY: Duration = Duration::from_secs(60);
+/// The wait before an entry nobody could take ([`Delivery::Unreachable`]) is tried again.
+const UNREACHABLE_RETRY: SignedDuration = SignedDuration::from_secs(1);
+/// Receipts handed to sessions at once (each bind's window bounds those on the wire).
+const RECEIPTS_IN_FLIGHT: usize = 2048;
 
 impl Notifier {
     /// A runner with the senders every gateway has: status reports POSTed with `client`, to the
@@ -108,9 +130,82 @@ impl Notifier {
             wakeups,
             config,
             senders: HashMap::new(),
+            role: Role::Webhooks,
         }
         .with_sender(Arc::new(StatusWebhookSender::new(Arc::clone(&poster))))
         .with_sender(Arc::new(RenderedWebhookSender::new(poster)))
+    }
+
+    /// The runner of SMPP receipts: claims the receipts of accounts with a receiver bound among
+    /// `receivers` and hands each to one of them; `config`'s retry window and backoff apply.
+    pub fn receipts(
+        store: Arc<dyn OutboxStore>,
+        receivers: Arc<dyn SmppReceivers>,
+        wakeups: Arc<Wakeups>,
+        config: NotifierConfig,
+    ) -> Notifier {
+        Notifier {
+            store,
+            wakeups,
+            config: NotifierConfig {
+                concurrency: RECEIPTS_IN_FLIGHT,
+                ..config
+            },
+            senders: HashMap::new(),
+            role: Role::Receipts(Arc::clone(&receivers)),
+        }
+        .with_sender(Arc::new(SmppReceiptSender::new(receivers)))
+    }
+
+    /// What to claim now: the senders' kinds; for receipts, of the accounts bound now (`None`:
+    /// none is, nothing to claim).
+    fn filter(&self) -> Option<EntryFilter> {
+        let filter = EntryFilter::kinds(self.senders.keys().copied());
+        match &self.role {
+            Role::Webhooks => Some(filter),
+            Role::Receipts(receivers) => {
+                let accounts = receivers.receiving_accounts();
+                (!accounts.is_empty()).then_some(EntryFilter {
+                    accounts: Some(accounts),
+                    ..filter
+                })
+            }
+        }
+    }
+
+    /// Resolves when this runner may have new work: new entries, or (receipts) a bind.
+    async fn woken(&self) {
+        match &self.role {
+            Role::Webhooks => self.wakeups.reports.notified().await,
+            Role::Receipts(receivers) => {
+                tokio::select! {
+                    _ = self.wakeups.receipts.notified() => {}
+                    _ = receivers.bound() => {}
+                }
+            }
+        }
+    }
+
+    /// Receipts only: remove those created before the retry window that nobody bound for.
+    async fn expire(&self) {
+        if !matches!(self.role, Role::Receipts(_)) {
+            return;
+        }
+        let before =
+            Timestamp::now() - SignedDuration::from_hours(self.config.max_age_hours as i64);
+        match self
+            .store
+            .expire_entries(OutboxKind::SmppReceipt, before)
+            .await
+        {
+            Ok(0) => {}
+            Ok(count) => {
+                tracing::warn!(target: LOG_TARGET, count, "SMPP receipts given up: no receiver of their account bound within the retry window")
+            }
+            Err(error) => {
+                tracing::error!(target: LOG_TARGET, %error, "expiring SMPP receipts failed")
+            }
+        }
     }
 
     /// Deliver the entries of `sender`'s kind with it (instead of the one before, if any).
@@ -123,16 +218,28 @@ impl Notifier {
     /// recorded in batches: whatever finished since the last turn, in one store transaction.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let this = Arc::new(self);
-        // Only the kinds this runner has senders for (SMPP receipts are the receipt runner's).
-        let filter = EntryFilter::kinds(this.senders.keys().copied());
-        let lease = SignedDuration::from_millis(this.config.timeout_ms as i64 + 30_000);
+        let lease = match this.role {
+            Role::Webhooks => SignedDuration::from_millis(this.config.timeout_ms as i64 + 30_000),
+            Role::Receipts(_) => RECEIPT_LEASE,
+        };
         let mut tasks: JoinSet<(EntryId, Outcome)> = JoinSet::new();
         let mut finished: Vec<(EntryId, Outcome)> = Vec::new();
+        let mut expire_at = tokio::time::Instant::now();
         while !*shutdown.borrow() {
             while let Some(joined) = tasks.try_join_next() {
                 finished.extend(joined.ok());
             }
-            let free = this.config.concurrency.saturating_sub(tasks.len());
+            if tokio::time::Instant::now() >= expire_at {
+                this.expire().await;
+                expire_at = tokio::time::Instant::now() + EXPIRE_EVERY;
+            }
+            // Only the kinds this runner has senders for (webhooks and receipts have runners of
+            // their own), and for receipts only the accounts bound now.
+            let filter = this.filter();
+            let free = match filter {
+                Some(_) => this.config.concurrency.saturating_sub(tasks.len()),
+                None => 0,
+            };
             // Record outcomes and claim more side by side: both land in one group commit. An
             // entry freed by a finish here is claimed on the next turn.
             let record = this.record(std::mem::take(&mut finished));
@@ -140,8 +247,11 @@ impl Notifier {
                 if free == 0 {
                     return Vec::new();
                 }
+                let Some(filter) = &filter else {
+                    return Vec::new();
+                };
                 this.store
-                    .claim_entries(Timestamp::now(), free, lease, &filter)
+                    .claim_entries(Timestamp::now(), free, lease, filter)
                     .await
                     .unwrap_or_else(|error| {
                         tracing::error!(%error, "claiming outbox entries failed");
@@ -161,10 +271,10 @@ impl Notifier {
                 continue;
             }
             let sleep = this
-                .idle_sleep(count == 0 && tasks.is_empty(), &filter)
+                .idle_sleep(count == 0 && tasks.is_empty(), filter.as_ref())
                 .await;
             tokio::select! {
-                _ = this.wakeups.reports.notified() => {}
+                _ = this.woken() => {}
                 _ = tokio::time::sleep(sleep) => {}
                 _ = shutdown.changed() => {}
                 Some(joined) = tasks.join_next(), if !tasks.is_empty() => finished.extend(joined.ok()),
@@ -192,11 +302,14 @@ impl Notifier {
         count
     }
 
-    async fn idle_sleep(&self, idle: bool, filter: &EntryFilter) -> Duration {
+    async fn idle_sleep(&self, idle: bool, filter: Option<&EntryFilter>) -> Duration {
         let poll = Duration::from_millis(500);
         if !idle {
             return Duration::from_millis(20);
         }
+        let Some(filter) = filter else {
+            return poll;
+        };
         match self.store.next_entry_due(filter).await {
             Ok(Some(due)) => Duration::try_from(due.duration_since(Timestamp::now()))
                 .unwrap_or(Duration::ZERO)
@@ -217,6 +330,18 @@ impl Notifier {
         match delivery {
             Delivery::Delivered => Outcome::Delivered,
             Delivery::Abandoned => Outcome::GiveUp,
+            Delivery::Unreachable(why) => {
+                let deadline =
+                    created_at + SignedDuration::from_hours(self.config.max_age_hours as i64);
+                let at = Timestamp::now() + UNREACHABLE_RETRY;
+                if at <= deadline {
+                    tracing::debug!(id, %kind, %why, "outbox entry not taken; will retry shortly");
+                    Outcome::RetryAt(at)
+                } else {
+                    tracing::warn!(id, %kind, %why, "outbox entry given up after its retry window");
+                    Outcome::GiveUp
+                }
+            }
             Delivery::Failed(why) => {
                 match self
                     .config

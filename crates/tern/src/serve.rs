@@ -134,6 +134,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Arc::clone(&clock),
         &config.smpp,
     ));
+    // SMPP receipts go out of the outbox to this node's bound receivers.
+    let receipts = Notifier::receipts(
+        Arc::clone(&store) as _,
+        smpp.binds() as _,
+        Arc::clone(&wakeups),
+        config.status_reports.clone(),
+    );
+    let receipts_task = delivery.spawn(receipts.run(stopping.clone()));
     let (stop_smpp, smpp_stopping) = watch::channel(false);
     let mut smpp_tasks = Vec::new();
     for (listener, tls) in smpp_listeners {
@@ -172,7 +180,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let _ = dispatcher_task.await;
     let _ = stop_applier.send(true);
     let _ = applier_task.await;
-    let _ = tokio::time::timeout(Duration::from_secs(15), notifier_task).await;
+    let _ = tokio::time::timeout(Duration::from_secs(15), async {
+        let _ = tokio::join!(notifier_task, receipts_task);
+    })
+    .await;
     // Whatever is left (a report delivery past the 15 s) is abandoned, as before; the runtime
     // cannot be dropped inside this one.
     delivery.shutdown_background();

@@ -8,10 +8,12 @@ use async_trait::async_trait;
 use tern_core::outbox::{ClaimedEntry, OutboxKind};
 
 mod rendered_webhook;
+mod smpp_receipt;
 mod status_webhook;
 mod webhook;
 
 pub use rendered_webhook::RenderedWebhookSender;
+pub use smpp_receipt::SmppReceiptSender;
 pub use status_webhook::StatusWebhookSender;
 pub use webhook::{REPORT_ID_HEADER, WebhookPoster};
 
@@ -22,6 +24,9 @@ pub enum Delivery {
     Delivered,
     /// Not taken this time (why, for the log): tried again until its retry window ends.
     Failed(String),
+    /// Nobody could take it just now (why, for the log: no session bound any more, no response):
+    /// tried again a moment later, without backing off, until its retry window ends.
+    Unreachable(String),
     /// Never to be delivered (its target is refused, its destination asks for it no more, its
     /// fact is gone): removed now. The sender has logged why.
     Abandoned,

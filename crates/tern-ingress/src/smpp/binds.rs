@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tern_core::account::AccountId;
+use tern_core::ports::{ReceiverError, SmppReceivers};
 use tern_proto::smpp::{BindKind, Command, CommandStatus, EncodeError, Pdu, SendRefused, Session};
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 
@@ -328,5 +329,31 @@ impl Binds {
             Arc::clone(&binds.receivers[index].1)
         };
         handle.deliver(pdu).await
+    }
+}
+
+/// The binds as the outbox's receipt sender reaches them.
+#[async_trait::async_trait]
+impl SmppReceivers for Binds {
+    fn receiving_accounts(&self) -> Vec<AccountId> {
+        Binds::receiving_accounts(self)
+    }
+
+    async fn bound(&self) {
+        Binds::bound(self).notified().await
+    }
+
+    async fn deliver(&self, account: AccountId, pdu: Pdu) -> Result<CommandStatus, ReceiverError> {
+        Binds::deliver(self, account, pdu)
+            .await
+            .map_err(|error| match error {
+                DeliverError::NoBind => ReceiverError::NoBind,
+                DeliverError::Closed | DeliverError::Timeout(_) => {
+                    ReceiverError::NoResponse(error.to_string())
+                }
+                DeliverError::Refused(_) | DeliverError::Encode(_) => {
+                    ReceiverError::Unsendable(error.to_string())
+                }
+            })
     }
 }
