@@ -193,7 +193,7 @@ fn smpp_id(log_id: &str) -> String {
 }
 
 /// The message log entry of an SMPP message id.
-async fn logged(setup: &SmppSetup, id: &str) -> Value {
+pub(crate) async fn logged(setup: &SmppSetup, id: &str) -> Value {
     let response = http_client()
         .get(setup.gateway.url("/v1.0/messages?limit=100"))
         .header("X-CM-PRODUCTTOKEN", &setup.token)
