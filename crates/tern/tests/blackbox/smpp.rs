@@ -395,9 +395,31 @@ async fn three_part_messages_by_udh_and_by_sar_get_three_ids() {
     distinct.sort();
     distinct.dedup();
     assert_eq!(distinct.len(), 6, "each segment has its own id");
-    for (i, id) in ids.iter().enumerate() {
-        let entry = logged(&setup, id).await;
-        assert_logged(&entry, segments[i % 3], 1);
+    // The log shows each concatenated message as one entry, named by its first segment, of
+    // three parts with the texts joined, listing each segment's own id and number.
+    for group in ids.chunks(3) {
+        let entry = logged(&setup, &group[0]).await;
+        assert_logged(&entry, &segments.concat(), 3);
+        let listed: Vec<(String, u64)> = entry["segments"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no segments: {entry}"))
+            .iter()
+            .map(|segment| {
+                (
+                    smpp_id(segment["messageId"].as_str().unwrap()),
+                    segment["seq"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                (group[0].clone(), 1),
+                (group[1].clone(), 2),
+                (group[2].clone(), 3)
+            ],
+            "{entry}"
+        );
     }
 }
 
