@@ -588,6 +588,66 @@ async fn another_account_s_message_cannot_be_queried_cancelled_or_replaced() {
     assert_eq!(read_pdu(&mut owner).unwrap(), header(0x8000_0008, 0, 3));
 }
 
+#[tokio::test]
+async fn replace_sm_is_paid_for_and_cancel_sm_gives_the_price_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let token = create_account(
+        TERN,
+        &data_dir,
+        &[
+            "--name",
+            "paying",
+            "--balance",
+            "0.05",
+            "--smpp-system-id",
+            "tern1",
+            "--smpp-password",
+            "secret1",
+        ],
+    );
+    let gateway = Gateway::start_logged(TERN, &data_dir, Some("price_per_part = \"0.05\"\n"));
+    let setup = SmppSetup {
+        gateway,
+        token,
+        _dir: dir,
+    };
+    let mut stream = bound(&setup);
+    // One part: the whole balance.
+    let id = submitted(&mut stream, 2, &lone_segment(b"one part"));
+    // Two parts cost 0.05 more than the balance has: ESME_RREPLACEFAIL, a log line saying why,
+    // and nothing changed.
+    stream
+        .write_all(&pdu(7, 3, &replace_body(&id, "", "", &[b'a'; 200])))
+        .unwrap();
+    assert_eq!(read_pdu(&mut stream).unwrap(), header(0x8000_0007, 0x13, 3));
+    setup
+        .gateway
+        .wait_for_log(
+            &["SMPP replace refused", "balance"],
+            Duration::from_secs(10),
+        )
+        .await;
+    let entry = logged(&setup, &id).await;
+    assert_eq!(
+        (entry["body"].as_str(), entry["parts"].as_u64()),
+        (Some("one part"), Some(1))
+    );
+    // One part again costs nothing more.
+    stream
+        .write_all(&pdu(7, 4, &replace_body(&id, "", "", b"still one part")))
+        .unwrap();
+    assert_eq!(read_pdu(&mut stream).unwrap(), header(0x8000_0007, 0, 4));
+    // Nothing left for another message until the cancel gives the price back.
+    stream
+        .write_all(&pdu(4, 5, &submit_to("31612345678", 0, 0, b"unpaid")))
+        .unwrap();
+    assert_eq!(read_pdu(&mut stream).unwrap(), header(0x8000_0004, 0x45, 5));
+    stream.write_all(&pdu(8, 6, &cancel_body(&id))).unwrap();
+    assert_eq!(read_pdu(&mut stream).unwrap(), header(0x8000_0008, 0, 6));
+    submitted(&mut stream, 7, &submit_to("31612345678", 0, 0, b"paid"));
+}
+
 #[test]
 fn stopping_the_gateway_unbinds_its_sessions() {
     let setup = smpp_setup(None, &[]);
