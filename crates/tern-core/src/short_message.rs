@@ -310,6 +310,19 @@ pub struct ShortReplacement {
     pub registered_delivery: Option<u8>,
 }
 
+/// The `data_coding` a replace_sm's short_message is read in for a message stored with
+/// `content`: replace_sm carries none, so the message's own, as stored: its `dcs` when it has one
+/// (GSM, UCS2, 8-bit data and the message classes keep theirs); 4 (8-bit data) for a binary body
+/// without one; 0 (GSM) for text stored as `AUTO` or without a type (IA5 and Latin-1 submits,
+/// CM texts).
+pub fn replacement_data_coding(content: &Content) -> u8 {
+    match content.dcs {
+        Some(dcs) => dcs,
+        None if content.body_type.as_deref() == Some("BINARY") => 4,
+        None => 0,
+    }
+}
+
 /// Judge a replacement at `now` by the rules a submitted short message's content and validity
 /// are judged by (the data codings of the module's table, a header's one-part rule, the part
 /// limits, a validity in the future and at most [`MAX_VALIDITY`] away), priced by `policy`:
@@ -703,5 +716,28 @@ mod tests {
             judge_replacement(&bad_header, now, &policy),
             Err(Rejection::SmsBody(SmsBodyError::InvalidUdh))
         );
+    }
+
+    #[test]
+    fn a_replacement_is_read_in_the_data_coding_its_message_was_stored_with() {
+        let content = |body_type: Option<&str>, dcs: Option<u8>| Content {
+            from: "Tern".into(),
+            body: "hi".into(),
+            body_type: body_type.map(str::to_owned),
+            dcs,
+            app_key: None,
+            rich_content: None,
+            custom_groupings: [None, None, None],
+            udh: None,
+        };
+        assert_eq!(replacement_data_coding(&content(None, Some(8))), 8);
+        assert_eq!(replacement_data_coding(&content(None, Some(0xF1))), 0xF1);
+        assert_eq!(
+            replacement_data_coding(&content(Some("BINARY"), Some(0xF4))),
+            0xF4
+        );
+        assert_eq!(replacement_data_coding(&content(Some("BINARY"), None)), 4);
+        assert_eq!(replacement_data_coding(&content(Some("AUTO"), None)), 0);
+        assert_eq!(replacement_data_coding(&content(None, None)), 0);
     }
 }

@@ -2,15 +2,16 @@
 //! `message_state` of a CM status and error, whether a client's `registered_delivery` asked
 //! for it, and what one receipt says ([`contents`]: its text in the account's format, the state,
 //! error, operator and tariff its TLVs carry). The text's wire form is
-//! `tern_proto::smpp::Receipt`'s; which PDU carries it is the SMPP surface's.
+//! `tern_proto::smpp::Receipt`'s; which PDU carries it is the SMPP surface's. Also what a
+//! query_sm answers about a stored message ([`query_answer`]: its state, final date and error).
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use tern_proto::smpp::{MessageState, Receipt, ReceiptTime};
+use tern_proto::smpp::{MessageState, Receipt, ReceiptTime, SmppTime};
 
 use crate::dispatch::Report;
 use crate::error_code::DeliveryError;
-use crate::message::MessageId;
+use crate::message::{DeliveryState, MessageId, MessageRecord};
 use crate::money::Money;
 use crate::smpp_account::ReceiptFormat;
 use crate::status::{CmStatus, EXPIRED_ERROR};
@@ -45,6 +46,68 @@ pub fn wanted(registered_delivery: u8, state: MessageState) -> bool {
         0 => false,
         2 => state != MessageState::Delivered,
         _ => true,
+    }
+}
+
+/// The state query_sm reports for a message in `state` whose last status change had `error`
+/// (CM's code): queued or handed to a channel is ENROUTE, accepted by the operator ACCEPTD,
+/// delivered (and read) DELIVRD, failed UNDELIV (EXPIRED when its validity ended, error 8),
+/// expired EXPIRED, rejected REJECTD, cancelled by its client DELETED.
+pub fn query_state(state: DeliveryState, error: Option<u16>) -> MessageState {
+    match state {
+        DeliveryState::Queued | DeliveryState::Sent => MessageState::Enroute,
+        DeliveryState::Accepted => MessageState::Accepted,
+        DeliveryState::Delivered | DeliveryState::Read => MessageState::Delivered,
+        DeliveryState::Failed if error == Some(EXPIRED_ERROR.code()) => MessageState::Expired,
+        DeliveryState::Failed => MessageState::Undeliverable,
+        DeliveryState::Expired => MessageState::Expired,
+        DeliveryState::Rejected => MessageState::Rejected,
+        DeliveryState::Cancelled => MessageState::Deleted,
+    }
+}
+
+/// What a query_sm_resp says about a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryAnswer {
+    /// `message_state` ([`query_state`]).
+    pub state: MessageState,
+    /// `final_date`: when a message in a final state reached it (its last status change, in
+    /// UTC); `None` (an empty field) while it is not final, and for a cancelled message (the
+    /// store keeps no time of a cancellation: it records no status change).
+    pub final_date: Option<SmppTime>,
+    /// `error_code`: CM's error code of the last status change of a message in a final state,
+    /// when it fits the field's octet; 0 otherwise.
+    pub error_code: u8,
+}
+
+/// The moment `at` as an absolute SMPP time in UTC, to the second (`YYMMDDhhmmss000+`).
+pub fn smpp_time(at: Timestamp) -> SmppTime {
+    let utc = TimeZone::UTC.to_datetime(at);
+    SmppTime::Absolute {
+        year: utc.year().max(0) as u16,
+        month: utc.month() as u8,
+        day: utc.day() as u8,
+        hour: utc.hour() as u8,
+        minute: utc.minute() as u8,
+        second: utc.second() as u8,
+        tenths: 0,
+        offset_quarter_hours: 0,
+    }
+}
+
+/// What query_sm answers about `record` (the message as the log shows it).
+pub fn query_answer(record: &MessageRecord) -> QueryAnswer {
+    let last = record.history.last();
+    let error = last.and_then(|change| change.error_code);
+    let state = query_state(record.state, error);
+    let reported = record.state.is_final() && record.state != DeliveryState::Cancelled;
+    QueryAnswer {
+        state,
+        final_date: last.filter(|_| reported).map(|change| smpp_time(change.at)),
+        error_code: error
+            .filter(|_| reported)
+            .and_then(|code| u8::try_from(code).ok())
+            .unwrap_or(0),
     }
 }
 
@@ -213,6 +276,160 @@ mod tests {
         for (status, error, state) in cases {
             assert_eq!(message_state(status, error), state, "{status:?} {error:?}");
         }
+    }
+
+    #[test]
+    fn each_delivery_state_answers_query_sm_with_its_state() {
+        use DeliveryState as D;
+        use MessageState as S;
+        let cases = [
+            (D::Queued, None, S::Enroute),
+            (D::Sent, None, S::Enroute),
+            (D::Accepted, None, S::Accepted),
+            (D::Delivered, None, S::Delivered),
+            (D::Read, None, S::Delivered),
+            (D::Failed, Some(8), S::Expired),
+            (D::Failed, Some(9), S::Undeliverable),
+            (D::Failed, None, S::Undeliverable),
+            (D::Expired, Some(8), S::Expired),
+            (D::Rejected, Some(9), S::Rejected),
+            (D::Cancelled, None, S::Deleted),
+        ];
+        for (state, error, expected) in cases {
+            assert_eq!(query_state(state, error), expected, "{state:?} {error:?}");
+        }
+    }
+
+    fn record(state: DeliveryState, history: Vec<crate::message::StatusEvent>) -> MessageRecord {
+        use crate::error_code::Surface;
+        use crate::message::{Content, NewMessage};
+        use std::sync::Arc;
+        MessageRecord {
+            message: NewMessage {
+                id: MessageId::parse("0195d3b2-c4e4-7a1b-9c3f-00112233aabb").unwrap(),
+                account_id: 1,
+                recipient: "0031612345678".into(),
+                content: Arc::new(Content {
+                    from: "Tern".into(),
+                    body: "hi".into(),
+                    body_type: None,
+                    dcs: Some(0),
+                    app_key: None,
+                    rich_content: None,
+                    custom_groupings: [None, None, None],
+                    udh: None,
+                }),
+                parts: 1,
+                reference: None,
+                channels: vec![Channel::Sms],
+                accepted_at: "2026-11-30T09:00:00Z".parse().unwrap(),
+                valid_until: "2026-12-01T09:00:00Z".parse().unwrap(),
+                price: Money(75_000),
+                source: Surface::Smpp,
+                smpp_registered_delivery: 1,
+                segment: None,
+            },
+            state,
+            channel: Some(Channel::Sms),
+            history,
+            conversions: Vec::new(),
+            segments: None,
+        }
+    }
+
+    fn change(at: &str, status: CmStatus, error_code: Option<u16>) -> crate::message::StatusEvent {
+        crate::message::StatusEvent {
+            at: at.parse().unwrap(),
+            channel: Channel::Sms,
+            status,
+            error_code,
+            operator: None,
+        }
+    }
+
+    #[test]
+    fn query_sm_gives_the_final_date_and_error_of_a_final_state_only() {
+        let field = |answer: &QueryAnswer| answer.final_date.map(|date| date.to_field());
+        // Queued: no status change yet.
+        let queued = query_answer(&record(DeliveryState::Queued, Vec::new()));
+        assert_eq!(
+            queued,
+            QueryAnswer {
+                state: MessageState::Enroute,
+                final_date: None,
+                error_code: 0
+            }
+        );
+        // Accepted by the operator, not final: no date, no error.
+        let accepted = query_answer(&record(
+            DeliveryState::Accepted,
+            vec![change("2026-11-30T09:00:01Z", CmStatus::Accepted, None)],
+        ));
+        assert_eq!(
+            (accepted.state, field(&accepted)),
+            (MessageState::Accepted, None)
+        );
+        // Delivered, then read: the last change's time, in UTC, to the second.
+        let read = query_answer(&record(
+            DeliveryState::Read,
+            vec![
+                change("2026-11-30T09:00:02Z", CmStatus::Delivered, None),
+                change("2026-11-30T23:59:58.9+00:00", CmStatus::Read, None),
+            ],
+        ));
+        assert_eq!(read.state, MessageState::Delivered);
+        assert_eq!(field(&read).as_deref(), Some("261130235958000+"));
+        assert_eq!(read.error_code, 0);
+        // Failed: UNDELIV with its error; error 8 is EXPIRED.
+        let failed = query_answer(&record(
+            DeliveryState::Failed,
+            vec![change("2026-11-30T10:00:00Z", CmStatus::Failed, Some(9))],
+        ));
+        assert_eq!(
+            (failed.state, field(&failed).as_deref(), failed.error_code),
+            (MessageState::Undeliverable, Some("261130100000000+"), 9)
+        );
+        let expired = query_answer(&record(
+            DeliveryState::Failed,
+            vec![change("2026-11-30T10:00:00Z", CmStatus::Failed, Some(8))],
+        ));
+        assert_eq!(
+            (expired.state, expired.error_code),
+            (MessageState::Expired, 8)
+        );
+        // An error code beyond one octet is 0.
+        let wide = query_answer(&record(
+            DeliveryState::Rejected,
+            vec![change(
+                "2026-11-30T10:00:00Z",
+                CmStatus::Rejected,
+                Some(300),
+            )],
+        ));
+        assert_eq!((wide.state, wide.error_code), (MessageState::Rejected, 0));
+        // Cancelled: final, but the store keeps no time of it.
+        let cancelled = query_answer(&record(DeliveryState::Cancelled, Vec::new()));
+        assert_eq!(
+            cancelled,
+            QueryAnswer {
+                state: MessageState::Deleted,
+                final_date: None,
+                error_code: 0
+            }
+        );
+        // Queued again on its next channel after a failure: en route, the failure not reported.
+        let again = query_answer(&record(
+            DeliveryState::Queued,
+            vec![change("2026-11-30T10:00:00Z", CmStatus::Failed, Some(9))],
+        ));
+        assert_eq!(
+            again,
+            QueryAnswer {
+                state: MessageState::Enroute,
+                final_date: None,
+                error_code: 0
+            }
+        );
     }
 
     #[test]

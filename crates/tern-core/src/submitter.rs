@@ -108,6 +108,12 @@ impl Submitter {
         }
     }
 
+    /// What messages cost and the request limits (an SMPP replace_sm prices its new content by
+    /// it, as a submission is).
+    pub fn policy(&self) -> &SubmissionPolicy {
+        &self.policy
+    }
+
     /// The account of a product token: the one token → account lookup of the gateway.
     /// [`RequestError::InvalidProductToken`] when it is absent or not a GUID,
     /// [`RequestError::NoAccount`] when no account has it, [`RequestError::Unknown`] when the

@@ -13,7 +13,7 @@ use tern_core::ports::{NodeId, Store};
 use tern_core::smpp_account::SmppSettings;
 use tern_core::submission::SubmissionPolicy;
 use tern_core::submitter::{Clock, Submitter, TimeOrderedIds, Wake};
-use tern_ingress::smpp::{Binds, DeliverError, SmppConfig, SmppServer};
+use tern_ingress::smpp::{Binds, DeliverError, SmppConfig, SmppServer, SmppStores};
 use tern_proto::smpp::{self, Bind, BindKind, Command, CommandStatus, DeliverSm, Frame, Pdu, Tlvs};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -75,7 +75,11 @@ async fn start(config: SmppConfig) -> Running {
     );
     let server = Arc::new(SmppServer::new(
         Arc::new(submitter),
-        Arc::clone(&store) as _,
+        SmppStores {
+            accounts: Arc::clone(&store) as _,
+            messages: Arc::clone(&store) as _,
+            queue: Arc::clone(&store) as _,
+        },
         clock,
         &config,
     ));

@@ -130,7 +130,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     let smpp = Arc::new(SmppServer::new(
         smpp_submitter,
-        Arc::clone(&store) as _,
+        tern_ingress::smpp::SmppStores {
+            accounts: Arc::clone(&store) as _,
+            messages: Arc::clone(&store) as _,
+            queue: Arc::clone(&store) as _,
+        },
         Arc::clone(&clock),
         &config.smpp,
     ));

@@ -6,6 +6,7 @@
 //! - [`SmppServer`]: accepts connections on a listener and runs one task per connection
 //!   (`connection`), until told to stop; then it unbinds every session and waits briefly.
 //! - [`Binds`]: who is bound, per account; how receipts reach a client.
+//! - `stored`: query_sm, cancel_sm and replace_sm, about messages already stored.
 //!
 //! Rules live elsewhere: what a session may do in which state in tern-proto's `Session`, what a
 //! message may be in tern-core. This module authenticates binds, reads PDUs into those, and
@@ -14,6 +15,7 @@
 mod binds;
 mod connection;
 mod message;
+mod stored;
 mod throttle;
 
 use std::net::SocketAddr;
@@ -23,17 +25,16 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tern_core::account::Account;
-use tern_core::ports::AccountStore;
+use tern_core::ports::{AccountStore, MessageLogStore, QueueStore};
 use tern_core::submitter::{Clock, Submitter};
-use tern_proto::smpp::{
-    BindKind, CancelSm, Command, CommandStatus, Pdu, QuerySm, QuerySmResp, ReplaceSm,
-};
+use tern_proto::smpp::{BindKind, CommandStatus};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub use binds::{Binds, DeliverError};
 pub use message::{Incoming, destination, short_message};
+pub use stored::short_replacement;
 pub use throttle::Throttle;
 
 use binds::{BindGuard, SessionHandle};
@@ -152,10 +153,22 @@ pub fn tls_acceptor(
     Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(server))))
 }
 
+/// The store's roles the server uses.
+pub struct SmppStores {
+    /// Binds: the account of a system_id.
+    pub accounts: Arc<dyn AccountStore>,
+    /// query_sm: a message as the log shows it.
+    pub messages: Arc<dyn MessageLogStore>,
+    /// cancel_sm and replace_sm.
+    pub queue: Arc<dyn QueueStore>,
+}
+
 /// What every connection shares.
 pub(crate) struct Shared {
     pub submitter: Arc<Submitter>,
     pub accounts: Arc<dyn AccountStore>,
+    pub messages: Arc<dyn MessageLogStore>,
+    pub queue: Arc<dyn QueueStore>,
     pub clock: Arc<dyn Clock>,
     pub binds: Arc<Binds>,
     pub throttle: Throttle,
@@ -173,17 +186,21 @@ pub struct SmppServer {
 const UNBIND_WAIT: Duration = Duration::from_secs(2);
 
 impl SmppServer {
-    /// A server submitting through `submitter`, authenticating binds with `accounts`.
+    /// A server submitting through `submitter`, authenticating binds with `stores.accounts`,
+    /// answering query_sm from `stores.messages` and cancel_sm / replace_sm through
+    /// `stores.queue`.
     pub fn new(
         submitter: Arc<Submitter>,
-        accounts: Arc<dyn AccountStore>,
+        stores: SmppStores,
         clock: Arc<dyn Clock>,
         config: &SmppConfig,
     ) -> SmppServer {
         SmppServer {
             shared: Arc::new(Shared {
                 submitter,
-                accounts,
+                accounts: stores.accounts,
+                messages: stores.messages,
+                queue: stores.queue,
                 clock,
                 binds: Arc::new(Binds::new()),
                 throttle: Throttle::default(),
@@ -310,50 +327,5 @@ impl Shared {
             .register(account.id, settings.max_binds.get(), kind, handle)
             .ok_or((CommandStatus::ESME_RBINDFAIL, "too many binds"))?;
         Ok((Arc::new(account), guard))
-    }
-
-    /// Answers a query_sm. Joined by the lead: the message log lookup comes from the store.
-    pub(crate) async fn query(
-        &self,
-        _account: &Account,
-        sequence_number: u32,
-        _query: QuerySm,
-    ) -> Command {
-        // joined by the lead
-        Command {
-            command_status: CommandStatus::ESME_RQUERYFAIL,
-            sequence_number,
-            pdu: Pdu::QuerySmResp(QuerySmResp::default()),
-        }
-    }
-
-    /// Answers a cancel_sm. Joined by the lead: the queue's cancel comes from the store.
-    pub(crate) async fn cancel(
-        &self,
-        _account: &Account,
-        sequence_number: u32,
-        _cancel: CancelSm,
-    ) -> Command {
-        // joined by the lead
-        Command {
-            command_status: CommandStatus::ESME_RCANCELFAIL,
-            sequence_number,
-            pdu: Pdu::CancelSmResp,
-        }
-    }
-
-    /// Answers a replace_sm. Joined by the lead: the queue's replace comes from the store.
-    pub(crate) async fn replace(
-        &self,
-        _account: &Account,
-        sequence_number: u32,
-        _replace: Box<ReplaceSm>,
-    ) -> Command {
-        // joined by the lead
-        Command {
-            command_status: CommandStatus::ESME_RREPLACEFAIL,
-            sequence_number,
-            pdu: Pdu::ReplaceSmResp,
-        }
     }
 }

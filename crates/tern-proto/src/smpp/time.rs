@@ -1,7 +1,8 @@
 //! SMPP 3.4's time format (§7.1.1), as `schedule_delivery_time` and `validity_period` carry it:
 //! `YYMMDDhhmmsstnnp`, absolute (`p` is `+` or `-`: `nn` quarter hours ahead of or behind UTC)
-//! or relative (`p` is `R`: the fields are an amount of time from now). Parsing only: what a time
-//! means for a message (its validity, clamped to Tern's limits) is the domain's.
+//! or relative (`p` is `R`: the fields are an amount of time from now). Parsing, and writing a
+//! time back in that form (query_sm_resp's `final_date`): what a time means for a message (its
+//! validity, clamped to Tern's limits) is the domain's.
 
 /// A time field's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,10 +99,55 @@ pub fn parse_time(text: &str) -> Result<Option<SmppTime>, InvalidSmppTime> {
     Ok(Some(time))
 }
 
+impl SmppTime {
+    /// The time as a 16-character field, `YYMMDDhhmmsstnnp` (the year's last two digits).
+    pub fn to_field(&self) -> String {
+        match *self {
+            SmppTime::Absolute {
+                year,
+                month,
+                day,
+                hour,
+                minute,
+                second,
+                tenths,
+                offset_quarter_hours,
+            } => format!(
+                "{:02}{month:02}{day:02}{hour:02}{minute:02}{second:02}{}{:02}{}",
+                year % 100,
+                tenths % 10,
+                offset_quarter_hours.unsigned_abs(),
+                if offset_quarter_hours < 0 { '-' } else { '+' },
+            ),
+            SmppTime::Relative {
+                years,
+                months,
+                days,
+                hours,
+                minutes,
+                seconds,
+            } => format!("{years:02}{months:02}{days:02}{hours:02}{minutes:02}{seconds:02}000R"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn times_are_written_as_they_parse() {
+        for field in [
+            "261130093000104+",
+            "261130093000032-",
+            "000001023000000R",
+            "010203040506000+",
+        ] {
+            let time = parse_time(field).unwrap().unwrap();
+            assert_eq!(time.to_field(), field);
+        }
+    }
 
     #[test]
     fn absolute_and_relative_times_parse() {

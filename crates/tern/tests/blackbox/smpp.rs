@@ -5,7 +5,8 @@
 //!
 //! The driver sends every PDU itself (`sendall`), not through smpplib's own state checks, so a
 //! PDU the client library would refuse to send (submit_sm on a receiver, a second bind) reaches
-//! the server as a misbehaving client would send it.
+//! the server as a misbehaving client would send it. smpplib has query_sm but neither cancel_sm
+//! nor replace_sm: those are tested byte for byte in `smpp_raw`.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -17,7 +18,7 @@ use tern_testkit::{Gateway, create_account, http_client};
 use crate::TERN;
 
 const DRIVER: &str = r#"
-import json, ssl, sys, socket
+import json, ssl, sys, socket, time
 import smpplib.client, smpplib.smpp, smpplib.exceptions
 spec = json.load(sys.stdin)
 host, port, tls_port, ca = spec["host"], spec["port"], spec.get("tls_port"), spec.get("ca")
@@ -29,10 +30,14 @@ def text(value):
 
 def result(pdu):
     r = {"command": pdu.command, "status": int(pdu.status), "sequence": pdu.sequence}
-    for name in ("system_id", "message_id"):
+    for name in ("system_id", "message_id", "final_date"):
         value = getattr(pdu, name, None)
         if value is not None:
             r[name] = text(value)
+    for name in ("message_state", "error_code"):
+        value = getattr(pdu, name, None)
+        if value is not None:
+            r[name] = int(value)
     return r
 
 def fields(step):
@@ -57,6 +62,9 @@ for step in spec["steps"]:
         clients[name] = c
         continue
     c = clients[name]
+    if op == "sleep":
+        time.sleep(step["secs"])
+        continue
     if op == "read":
         try:
             out.append(result(c.read_pdu()))
@@ -67,6 +75,12 @@ for step in spec["steps"]:
         pdu = smpplib.smpp.make_pdu("bind_" + step["kind"], client=c, system_id=step["system_id"], password=step["password"])
     elif op == "submit":
         pdu = smpplib.smpp.make_pdu("submit_sm", client=c, **fields(step))
+    elif op == "query":
+        # The message_id of result `of` (an earlier submit_sm_resp), or the one given.
+        f = fields(step)
+        if "of" in step:
+            f["message_id"] = out[step["of"]]["message_id"]
+        pdu = smpplib.smpp.make_pdu("query_sm", client=c, **f)
     elif op == "enquire_link":
         pdu = smpplib.smpp.make_pdu("enquire_link", client=c)
     elif op == "unbind":
@@ -193,7 +207,7 @@ fn smpp_id(log_id: &str) -> String {
 }
 
 /// The message log entry of an SMPP message id.
-async fn logged(setup: &SmppSetup, id: &str) -> Value {
+pub(crate) async fn logged(setup: &SmppSetup, id: &str) -> Value {
     let response = http_client()
         .get(setup.gateway.url("/v1.0/messages?limit=100"))
         .header("X-CM-PRODUCTTOKEN", &setup.token)
@@ -381,10 +395,105 @@ async fn three_part_messages_by_udh_and_by_sar_get_three_ids() {
     distinct.sort();
     distinct.dedup();
     assert_eq!(distinct.len(), 6, "each segment has its own id");
-    for (i, id) in ids.iter().enumerate() {
-        let entry = logged(&setup, id).await;
-        assert_logged(&entry, segments[i % 3], 1);
+    // The log shows each concatenated message as one entry, named by its first segment, of
+    // three parts with the texts joined, listing each segment's own id and number.
+    for group in ids.chunks(3) {
+        let entry = logged(&setup, &group[0]).await;
+        assert_logged(&entry, &segments.concat(), 3);
+        let listed: Vec<(String, u64)> = entry["segments"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no segments: {entry}"))
+            .iter()
+            .map(|segment| {
+                (
+                    smpp_id(segment["messageId"].as_str().unwrap()),
+                    segment["seq"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                (group[0].clone(), 1),
+                (group[1].clone(), 2),
+                (group[2].clone(), 3)
+            ],
+            "{entry}"
+        );
     }
+}
+
+#[tokio::test]
+async fn query_sm_reads_each_message_s_state_final_date_and_error() {
+    let config = r#"
+[[simulator.rule]]
+to_prefix = "0031699"
+outcome = "silent"
+[[simulator.rule]]
+to_prefix = "0031688"
+outcome = "expired"
+delay_ms = 10
+[[simulator.rule]]
+outcome = "delivered"
+delay_ms = 10
+"#;
+    let setup = smpp_setup(Some(config), &[]);
+    let to = |number: &str| json!({"destination_addr": number});
+    let query = |of: usize| {
+        json!({"op": "query", "of": of,
+            "fields": {"source_addr_ton": 5, "source_addr_npi": 0, "source_addr": "Tern"}})
+    };
+    let results = drive(
+        &setup.gateway,
+        None,
+        json!([
+            {"op": "connect"},
+            bind("transmitter", "secret1"),
+            submit(b"delivered", to("31612345678")),
+            submit(b"silent", to("31699999999")),
+            submit(b"expired", to("31688888888")),
+            {"op": "sleep", "secs": 1.5},
+            query(1),
+            query(2),
+            query(3),
+            {"op": "query", "fields": {"message_id": "0195d3b2c4e47a1b9c3f00112233aabb", "source_addr": "Tern"}},
+            {"op": "query", "fields": {"message_id": "not-an-id", "source_addr": "Tern"}},
+        ]),
+    );
+    let ids: Vec<String> = results[1..4]
+        .iter()
+        .map(|r| {
+            assert_eq!(answer(r), ("submit_sm_resp".into(), 0), "{results:?}");
+            r["message_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let final_date = |entry: &Value| {
+        let at: jiff::Timestamp = entry["history"].as_array().unwrap().last().unwrap()["at"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        format!("{}000+", at.strftime("%y%m%d%H%M%S"))
+    };
+    let delivered = logged(&setup, &ids[0]).await;
+    let expired = logged(&setup, &ids[2]).await;
+    assert_eq!(
+        results[4..7],
+        [
+            // DELIVRD (2), when.
+            json!({"command": "query_sm_resp", "status": 0, "echoed": true, "message_id": ids[0],
+                "final_date": final_date(&delivered), "message_state": 2, "error_code": 0}),
+            // Handed to the channel, no report yet: ENROUTE (1), no final date.
+            json!({"command": "query_sm_resp", "status": 0, "echoed": true, "message_id": ids[1],
+                "final_date": "", "message_state": 1, "error_code": 0}),
+            // Expired at the operator: EXPIRED (3), error 8.
+            json!({"command": "query_sm_resp", "status": 0, "echoed": true, "message_id": ids[2],
+                "final_date": final_date(&expired), "message_state": 3, "error_code": 8}),
+        ],
+        "{results:?}"
+    );
+    assert_eq!(answer(&results[7]), ("query_sm_resp".into(), 0x67)); // ESME_RQUERYFAIL
+    assert_eq!(answer(&results[8]), ("query_sm_resp".into(), 0x0C)); // ESME_RINVMSGID
 }
 
 #[test]

@@ -1,13 +1,22 @@
 //! The SMPP server over raw TCP, byte for byte. Malformed PDUs: each gets its exact generic_nack
 //! or error response (or, when the stream cannot be resynchronised, a nack and a clean close),
-//! and the gateway goes on serving a well-behaved client afterwards. Also data_sm, the answers
-//! to query_sm / cancel_sm / replace_sm, and the unbind a stopping gateway sends.
+//! and the gateway goes on serving a well-behaved client afterwards. Also data_sm, query_sm /
+//! cancel_sm / replace_sm (their exact responses, and what the message log then shows), and the
+//! unbind a stopping gateway sends.
+//!
+//! A message that stays queued (never handed to a channel, so it may still be cancelled or
+//! replaced) is a lone segment of a concatenated message: it waits up to 10 minutes for the rest
+//! of its group.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use crate::smpp::{SmppSetup, smpp_setup};
+use serde_json::Value;
+use tern_testkit::{Gateway, create_account};
+
+use crate::TERN;
+use crate::smpp::{SmppSetup, logged, smpp_setup};
 
 /// A PDU with this header and body (command_length computed).
 fn pdu(command_id: u32, sequence: u32, body: &[u8]) -> Vec<u8> {
@@ -31,7 +40,12 @@ fn header(command_id: u32, status: u32, sequence: u32) -> Vec<u8> {
 }
 
 fn bind_body(password: &str) -> Vec<u8> {
-    let mut body = b"tern1\0".to_vec();
+    bind_body_as("tern1", password)
+}
+
+fn bind_body_as(system_id: &str, password: &str) -> Vec<u8> {
+    let mut body = system_id.as_bytes().to_vec();
+    body.push(0);
     body.extend_from_slice(password.as_bytes());
     body.extend_from_slice(&[0, 0, 0x34, 0, 0, 0]);
     body
@@ -82,6 +96,164 @@ fn bound(setup: &SmppSetup) -> TcpStream {
     expected.extend_from_slice(b"Tern\0");
     assert_eq!(read_pdu(&mut stream).unwrap(), expected);
     stream
+}
+
+/// Binds `system_id` as a transmitter on a new connection.
+fn bound_as(setup: &SmppSetup, system_id: &str, password: &str) -> TcpStream {
+    let mut stream = connect(setup);
+    stream
+        .write_all(&pdu(2, 1, &bind_body_as(system_id, password)))
+        .unwrap();
+    let mut expected = vec![0, 0, 0, 21, 0x80, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1];
+    expected.extend_from_slice(b"Tern\0");
+    assert_eq!(read_pdu(&mut stream).unwrap(), expected);
+    stream
+}
+
+/// A submit_sm body from "Tern" to `destination` (international) with these fields.
+fn submit_to(destination: &str, esm_class: u8, data_coding: u8, short_message: &[u8]) -> Vec<u8> {
+    let mut body = vec![0, 5, 0];
+    body.extend_from_slice(b"Tern\0");
+    body.extend_from_slice(&[1, 1]);
+    body.extend_from_slice(destination.as_bytes());
+    body.push(0);
+    body.extend_from_slice(&[esm_class, 0, 0, 0, 0, 0, 0, data_coding, 0]);
+    body.push(short_message.len() as u8);
+    body.extend_from_slice(short_message);
+    body
+}
+
+/// Submits `body` as submit_sm `sequence`; returns the id its response gives.
+fn submitted(stream: &mut TcpStream, sequence: u32, body: &[u8]) -> String {
+    stream.write_all(&pdu(4, sequence, body)).unwrap();
+    let resp = read_pdu(stream).unwrap();
+    assert_eq!(resp.len(), 16 + 33, "{resp:?}");
+    assert_eq!(resp[4..12], [0x80, 0, 0, 4, 0, 0, 0, 0], "{resp:?}");
+    assert_eq!(resp[12..16], sequence.to_be_bytes());
+    std::str::from_utf8(&resp[16..48]).unwrap().to_owned()
+}
+
+/// A lone segment (1 of 2, 8-bit reference 0x2A) of GSM `text` to +31612345678: it stays queued.
+fn lone_segment(text: &[u8]) -> Vec<u8> {
+    let mut octets = vec![0x05, 0x00, 0x03, 0x2A, 0x02, 0x01];
+    octets.extend_from_slice(text);
+    submit_to("31612345678", 0x40, 0, &octets)
+}
+
+fn query_body(id: &str) -> Vec<u8> {
+    let mut body = id.as_bytes().to_vec();
+    body.extend_from_slice(&[0, 5, 0]);
+    body.extend_from_slice(b"Tern\0");
+    body
+}
+
+fn cancel_body(id: &str) -> Vec<u8> {
+    let mut body = vec![0];
+    body.extend_from_slice(id.as_bytes());
+    body.extend_from_slice(&[0, 5, 0]);
+    body.extend_from_slice(b"Tern\0");
+    body.extend_from_slice(&[1, 1]);
+    body.extend_from_slice(b"31612345678\0");
+    body
+}
+
+fn replace_body(id: &str, schedule: &str, validity: &str, short_message: &[u8]) -> Vec<u8> {
+    let mut body = id.as_bytes().to_vec();
+    body.extend_from_slice(&[0, 5, 0]);
+    body.extend_from_slice(b"Tern\0");
+    for field in [schedule, validity] {
+        body.extend_from_slice(field.as_bytes());
+        body.push(0);
+    }
+    body.extend_from_slice(&[1, 0, short_message.len() as u8]);
+    body.extend_from_slice(short_message);
+    body
+}
+
+/// The query_sm_resp `sequence` answers with when all is well.
+fn query_resp(sequence: u32, id: &str, final_date: &str, state: u8, error: u8) -> Vec<u8> {
+    let mut body = id.as_bytes().to_vec();
+    body.push(0);
+    body.extend_from_slice(final_date.as_bytes());
+    body.push(0);
+    body.extend_from_slice(&[state, error]);
+    let mut out = header(0x8000_0003, 0, sequence);
+    out[..4].copy_from_slice(&(16 + body.len() as u32).to_be_bytes());
+    out.extend(body);
+    out
+}
+
+/// Sends query_sm `sequence` for `id`; its response.
+fn query(stream: &mut TcpStream, sequence: u32, id: &str) -> Vec<u8> {
+    stream
+        .write_all(&pdu(3, sequence, &query_body(id)))
+        .unwrap();
+    read_pdu(stream).unwrap()
+}
+
+/// Queries `id` until its message_state is `state` (10 s at most); the response.
+fn query_until(stream: &mut TcpStream, id: &str, state: u8) -> Vec<u8> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    for sequence in 1000.. {
+        let resp = query(stream, sequence, id);
+        if resp.len() > 18 && resp[resp.len() - 2] == state {
+            return resp;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{id} never reached state {state}: {resp:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    unreachable!()
+}
+
+/// `YYMMDDhhmmss000+` of a log entry's last status change.
+fn final_date_of(entry: &Value) -> String {
+    let history = entry["history"].as_array().unwrap();
+    let at: jiff::Timestamp = history.last().unwrap()["at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    format!("{}000+", at.strftime("%y%m%d%H%M%S"))
+}
+
+/// A gateway with two SMPP accounts, `tern1` / `secret1` (whose token the setup holds) and
+/// `tern2` / `secret2`.
+fn two_accounts(config: Option<&str>) -> SmppSetup {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let token = create_account(
+        TERN,
+        &data_dir,
+        &[
+            "--name",
+            "one",
+            "--smpp-system-id",
+            "tern1",
+            "--smpp-password",
+            "secret1",
+        ],
+    );
+    create_account(
+        TERN,
+        &data_dir,
+        &[
+            "--name",
+            "two",
+            "--smpp-system-id",
+            "tern2",
+            "--smpp-password",
+            "secret2",
+        ],
+    );
+    let gateway = Gateway::start(TERN, &data_dir, config);
+    SmppSetup {
+        gateway,
+        token,
+        _dir: dir,
+    }
 }
 
 /// A good client still binds and submits.
@@ -193,9 +365,10 @@ fn broken_bodies_get_their_exact_status_and_the_session_goes_on() {
     still_serves(&setup);
 }
 
-#[test]
-fn data_sm_is_submitted_and_query_cancel_replace_are_answered() {
-    let setup = smpp_setup(None, &[]);
+#[tokio::test]
+async fn data_sm_is_submitted_and_query_cancel_replace_are_answered() {
+    // The simulator takes the message and reports nothing: it stays sent (ENROUTE).
+    let setup = smpp_setup(Some("[[simulator.rule]]\noutcome = \"silent\"\n"), &[]);
     let mut stream = bound(&setup);
     // data_sm with the text in message_payload.
     let mut body = vec![0, 5, 0];
@@ -211,36 +384,268 @@ fn data_sm_is_submitted_and_query_cancel_replace_are_answered() {
     assert_eq!(resp[4..16], [0x80, 0, 1, 3, 0, 0, 0, 0, 0, 0, 0, 21]);
     let id = std::str::from_utf8(&resp[16..48]).unwrap().to_owned();
     assert!(id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
-    // query_sm, cancel_sm and replace_sm, until the store's lookups are joined to them.
-    let mut query = id.as_bytes().to_vec();
-    query.extend_from_slice(&[0, 5, 0]);
-    query.extend_from_slice(b"Tern\0");
-    stream.write_all(&pdu(3, 22, &query)).unwrap();
-    assert_eq!(
-        read_pdu(&mut stream).unwrap(),
-        header(0x8000_0003, 0x67, 22)
-    );
-    let mut cancel = vec![0];
-    cancel.extend_from_slice(id.as_bytes());
-    cancel.extend_from_slice(&[0, 5, 0]);
-    cancel.extend_from_slice(b"Tern\0");
-    cancel.extend_from_slice(&[1, 1]);
-    cancel.extend_from_slice(b"31612345678\0");
-    stream.write_all(&pdu(8, 23, &cancel)).unwrap();
+    // Handed to the channel: the log says sent.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while logged(&setup, &id).await["status"] != "sent" {
+        assert!(std::time::Instant::now() < deadline, "never sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // query_sm: ENROUTE (1), no final date, no error; the id echoed.
+    assert_eq!(query(&mut stream, 22, &id), query_resp(22, &id, "", 1, 0));
+    // Too late to cancel or replace a message a channel has: ESME_RCANCELFAIL,
+    // ESME_RREPLACEFAIL, and it goes on unchanged.
+    stream.write_all(&pdu(8, 23, &cancel_body(&id))).unwrap();
     assert_eq!(
         read_pdu(&mut stream).unwrap(),
         header(0x8000_0008, 0x11, 23)
     );
-    let mut replace = id.as_bytes().to_vec();
-    replace.extend_from_slice(&[0, 5, 0]);
-    replace.extend_from_slice(b"Tern\0");
-    replace.extend_from_slice(&[0, 0, 0, 0, 2]);
-    replace.extend_from_slice(b"hi");
-    stream.write_all(&pdu(7, 24, &replace)).unwrap();
+    stream
+        .write_all(&pdu(7, 24, &replace_body(&id, "", "", b"hi")))
+        .unwrap();
     assert_eq!(
         read_pdu(&mut stream).unwrap(),
         header(0x8000_0007, 0x13, 24)
     );
+    let entry = logged(&setup, &id).await;
+    assert_eq!(entry["status"], "sent", "{entry}");
+    assert_eq!(entry["body"], "payload", "{entry}");
+}
+
+#[tokio::test]
+async fn query_sm_answers_each_state_with_its_final_date_and_error() {
+    let config = r#"
+[[simulator.rule]]
+to_prefix = "0031699"
+outcome = "failed"
+error_code = 24
+delay_ms = 10
+[[simulator.rule]]
+outcome = "delivered"
+delay_ms = 10
+"#;
+    let setup = smpp_setup(Some(config), &[]);
+    let mut stream = bound(&setup);
+    let delivered = submitted(&mut stream, 2, &submit_to("31612345678", 0, 0, b"ok"));
+    let failed = submitted(&mut stream, 3, &submit_to("31699999999", 0, 0, b"no"));
+    // DELIVRD (2) with the time of its last status change, in UTC.
+    let resp = query_until(&mut stream, &delivered, 2);
+    let sequence = u32::from_be_bytes(resp[12..16].try_into().unwrap());
+    let date = final_date_of(&logged(&setup, &delivered).await);
+    assert_eq!(resp, query_resp(sequence, &delivered, &date, 2, 0));
+    // UNDELIV (5) with CM's error code.
+    let resp = query_until(&mut stream, &failed, 5);
+    let sequence = u32::from_be_bytes(resp[12..16].try_into().unwrap());
+    let date = final_date_of(&logged(&setup, &failed).await);
+    assert_eq!(resp, query_resp(sequence, &failed, &date, 5, 24));
+    // An id in upper case names the same message, and is echoed as sent.
+    let upper = delivered.to_uppercase();
+    let resp = query(&mut stream, 4, &upper);
+    assert_eq!(
+        resp,
+        query_resp(4, &upper, &date_of(&setup, &delivered).await, 2, 0)
+    );
+    // No such message: ESME_RQUERYFAIL; not 32 hex digits: ESME_RINVMSGID. Header only.
+    assert_eq!(
+        query(&mut stream, 5, "0195d3b2c4e47a1b9c3f00112233aabb"),
+        header(0x8000_0003, 0x67, 5)
+    );
+    assert_eq!(
+        query(&mut stream, 6, "not-an-id"),
+        header(0x8000_0003, 0x0C, 6)
+    );
+    assert_eq!(query(&mut stream, 7, ""), header(0x8000_0003, 0x0C, 7));
+}
+
+async fn date_of(setup: &SmppSetup, id: &str) -> String {
+    final_date_of(&logged(setup, id).await)
+}
+
+#[tokio::test]
+async fn cancel_sm_cancels_a_queued_message_once() {
+    let setup = smpp_setup(None, &[]);
+    let mut stream = bound(&setup);
+    let id = submitted(&mut stream, 2, &lone_segment(b"cancel me"));
+    assert_eq!(query(&mut stream, 3, &id), query_resp(3, &id, "", 1, 0));
+    stream.write_all(&pdu(8, 4, &cancel_body(&id))).unwrap();
+    assert_eq!(read_pdu(&mut stream).unwrap(), header(0x8000_0008, 0, 4));
+    let entry = logged(&setup, &id).await;
+    assert_eq!(entry["status"], "cancelled", "{entry}");
+    assert_eq!(entry["history"], serde_json::json!([]), "{entry}");
+    // DELETED (4); the store keeps no time of a cancellation: no final date.
+    assert_eq!(query(&mut stream, 5, &id), query_resp(5, &id, "", 4, 0));
+    // A second cancel changes nothing: ESME_RCANCELFAIL.
+    stream.write_all(&pdu(8, 6, &cancel_body(&id))).unwrap();
+    assert_eq!(read_pdu(&mut stream).unwrap(), header(0x8000_0008, 0x11, 6));
+    // Nor can it be replaced now.
+    stream
+        .write_all(&pdu(7, 7, &replace_body(&id, "", "", b"too late")))
+        .unwrap();
+    assert_eq!(read_pdu(&mut stream).unwrap(), header(0x8000_0007, 0x13, 7));
+    // Without a message_id (by source and destination): not supported, ESME_RCANCELFAIL.
+    stream.write_all(&pdu(8, 8, &cancel_body(""))).unwrap();
+    assert_eq!(read_pdu(&mut stream).unwrap(), header(0x8000_0008, 0x11, 8));
+    // Not 32 hex digits: ESME_RINVMSGID. No such message: ESME_RCANCELFAIL.
+    stream.write_all(&pdu(8, 9, &cancel_body("12345"))).unwrap();
+    assert_eq!(read_pdu(&mut stream).unwrap(), header(0x8000_0008, 0x0C, 9));
+    stream
+        .write_all(&pdu(
+            8,
+            10,
+            &cancel_body("0195d3b2c4e47a1b9c3f00112233aabb"),
+        ))
+        .unwrap();
+    assert_eq!(
+        read_pdu(&mut stream).unwrap(),
+        header(0x8000_0008, 0x11, 10)
+    );
+}
+
+#[tokio::test]
+async fn replace_sm_replaces_a_queued_message_s_text() {
+    let setup = smpp_setup(None, &[]);
+    let mut stream = bound(&setup);
+    let id = submitted(&mut stream, 2, &lone_segment(b"old text"));
+    stream
+        .write_all(&pdu(7, 3, &replace_body(&id, "", "", b"new @ text")))
+        .unwrap();
+    assert_eq!(read_pdu(&mut stream).unwrap(), header(0x8000_0007, 0, 3));
+    let entry = logged(&setup, &id).await;
+    // Read as the message's own data_coding (GSM: '@' is 0x40 in IA5 but '¡' in GSM 03.38).
+    assert_eq!(entry["body"], "new ¡ text", "{entry}");
+    assert_eq!(entry["status"], "queued", "{entry}");
+    assert_eq!(entry["parts"], 1, "{entry}");
+    assert_eq!(query(&mut stream, 4, &id), query_resp(4, &id, "", 1, 0));
+    // A UCS2 message is replaced in UCS2.
+    let mut octets = vec![0x05, 0x00, 0x03, 0x2B, 0x02, 0x01];
+    octets.extend("старый".encode_utf16().flat_map(u16::to_be_bytes));
+    let ucs2 = submitted(&mut stream, 5, &submit_to("31612345678", 0x40, 8, &octets));
+    let new: Vec<u8> = "новый ✓"
+        .encode_utf16()
+        .flat_map(u16::to_be_bytes)
+        .collect();
+    stream
+        .write_all(&pdu(
+            7,
+            6,
+            &replace_body(&ucs2, "", "000001000000000R", &new),
+        ))
+        .unwrap();
+    assert_eq!(read_pdu(&mut stream).unwrap(), header(0x8000_0007, 0, 6));
+    let entry = logged(&setup, &ucs2).await;
+    assert_eq!(entry["body"], "новый ✓", "{entry}");
+    // A new validity: a day from the replace.
+    let accepted: jiff::Timestamp = entry["acceptedAt"].as_str().unwrap().parse().unwrap();
+    let valid: jiff::Timestamp = entry["validUntil"].as_str().unwrap().parse().unwrap();
+    let day = jiff::SignedDuration::from_hours(24);
+    assert!(
+        valid - accepted >= day && valid - accepted < day + jiff::SignedDuration::from_secs(30),
+        "{entry}"
+    );
+    // Refused fields: a schedule (ESME_RINVSCHED), a validity that is no SMPP time
+    // (ESME_RINVEXPIRY), an empty text (ESME_RINVMSGLEN, the error table's status for an empty body), a
+    // malformed id (ESME_RINVMSGID), no such message (ESME_RREPLACEFAIL). Nothing changes.
+    let refused = [
+        (replace_body(&id, "000001000000000R", "", b"x"), 0x61),
+        (replace_body(&id, "", "garbage", b"x"), 0x62),
+        (replace_body(&id, "", "", b""), 0x01),
+        (replace_body("xyz", "", "", b"x"), 0x0C),
+        (
+            replace_body("0195d3b2c4e47a1b9c3f00112233aabb", "", "", b"x"),
+            0x13,
+        ),
+    ];
+    for (sequence, (body, status)) in (10..).zip(refused) {
+        stream.write_all(&pdu(7, sequence, &body)).unwrap();
+        assert_eq!(
+            read_pdu(&mut stream).unwrap(),
+            header(0x8000_0007, status, sequence)
+        );
+    }
+    assert_eq!(logged(&setup, &id).await["body"], "new ¡ text");
+}
+
+#[tokio::test]
+async fn another_account_s_message_cannot_be_queried_cancelled_or_replaced() {
+    let setup = two_accounts(None);
+    let mut owner = bound_as(&setup, "tern1", "secret1");
+    let id = submitted(&mut owner, 2, &lone_segment(b"mine"));
+    let mut other = bound_as(&setup, "tern2", "secret2");
+    assert_eq!(query(&mut other, 2, &id), header(0x8000_0003, 0x67, 2));
+    other.write_all(&pdu(8, 3, &cancel_body(&id))).unwrap();
+    assert_eq!(read_pdu(&mut other).unwrap(), header(0x8000_0008, 0x11, 3));
+    other
+        .write_all(&pdu(7, 4, &replace_body(&id, "", "", b"theirs")))
+        .unwrap();
+    assert_eq!(read_pdu(&mut other).unwrap(), header(0x8000_0007, 0x13, 4));
+    // Untouched: still queued with its text, and its owner can still cancel it.
+    let entry = logged(&setup, &id).await;
+    assert_eq!(
+        (entry["status"].as_str(), entry["body"].as_str()),
+        (Some("queued"), Some("mine")),
+        "{entry}"
+    );
+    owner.write_all(&pdu(8, 3, &cancel_body(&id))).unwrap();
+    assert_eq!(read_pdu(&mut owner).unwrap(), header(0x8000_0008, 0, 3));
+}
+
+#[tokio::test]
+async fn replace_sm_is_paid_for_and_cancel_sm_gives_the_price_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let token = create_account(
+        TERN,
+        &data_dir,
+        &[
+            "--name",
+            "paying",
+            "--balance",
+            "0.05",
+            "--smpp-system-id",
+            "tern1",
+            "--smpp-password",
+            "secret1",
+        ],
+    );
+    let gateway = Gateway::start_logged(TERN, &data_dir, Some("price_per_part = \"0.05\"\n"));
+    let setup = SmppSetup {
+        gateway,
+        token,
+        _dir: dir,
+    };
+    let mut stream = bound(&setup);
+    // One part: the whole balance.
+    let id = submitted(&mut stream, 2, &lone_segment(b"one part"));
+    // Two parts cost 0.05 more than the balance has: ESME_RREPLACEFAIL, a log line saying why,
+    // and nothing changed.
+    stream
+        .write_all(&pdu(7, 3, &replace_body(&id, "", "", &[b'a'; 200])))
+        .unwrap();
+    assert_eq!(read_pdu(&mut stream).unwrap(), header(0x8000_0007, 0x13, 3));
+    setup
+        .gateway
+        .wait_for_log(
+            &["SMPP replace refused", "balance"],
+            Duration::from_secs(10),
+        )
+        .await;
+    let entry = logged(&setup, &id).await;
+    assert_eq!(
+        (entry["body"].as_str(), entry["parts"].as_u64()),
+        (Some("one part"), Some(1))
+    );
+    // One part again costs nothing more.
+    stream
+        .write_all(&pdu(7, 4, &replace_body(&id, "", "", b"still one part")))
+        .unwrap();
+    assert_eq!(read_pdu(&mut stream).unwrap(), header(0x8000_0007, 0, 4));
+    // Nothing left for another message until the cancel gives the price back.
+    stream
+        .write_all(&pdu(4, 5, &submit_to("31612345678", 0, 0, b"unpaid")))
+        .unwrap();
+    assert_eq!(read_pdu(&mut stream).unwrap(), header(0x8000_0004, 0x45, 5));
+    stream.write_all(&pdu(8, 6, &cancel_body(&id))).unwrap();
+    assert_eq!(read_pdu(&mut stream).unwrap(), header(0x8000_0008, 0, 6));
+    submitted(&mut stream, 7, &submit_to("31612345678", 0, 0, b"paid"));
 }
 
 #[test]
