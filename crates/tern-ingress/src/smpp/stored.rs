@@ -11,14 +11,18 @@
 //! - cancel_sm without a message_id (every message of a source and destination) is not
 //!   supported: ESME_RCANCELFAIL.
 //! - replace_sm's short_message is read in the data_coding the message was stored with
-//!   (`short_message::replacement_data_coding`) and carries no user data header (replace_sm has
-//!   no esm_class): the new content has none. Its registered_delivery replaces the message's;
+//!   (`short_message::replacement_data_coding`) and is the user data alone (replace_sm has no
+//!   esm_class): the message keeps the user data header it was submitted with, if any (a segment
+//!   of a concatenated message stays one, and its new text must fit one part with the header).
+//!   Its registered_delivery replaces the message's;
 //!   its validity_period, when given, too (read as submit_sm's); a schedule_delivery_time is
 //!   refused as submit_sm refuses it (ESME_RINVSCHED); sm_default_msg_id (canned messages) is
-//!   ignored.
+//!   ignored. Only a message that goes out on SMS alone is replaced (ESME_RREPLACEFAIL
+//!   otherwise: an HTTP submission's other channels are not octets).
 
 use jiff::Timestamp;
 use tern_core::account::Account;
+use tern_core::channel::Channel;
 use tern_core::dispatch::{CancelOutcome, ReplaceOutcome};
 use tern_core::message::{Content, MessageId};
 use tern_core::short_message::{ShortReplacement, judge_replacement, replacement_data_coding};
@@ -43,7 +47,7 @@ pub fn short_replacement(
     Ok(ShortReplacement {
         data_coding: replacement_data_coding(content),
         user_data: replace.short_message.clone(),
-        udh: None,
+        udh: content.udh.clone(),
         valid_until,
         registered_delivery: Some(replace.registered_delivery),
     })
@@ -143,6 +147,11 @@ impl Shared {
             Ok(None) => return answer(CommandStatus::ESME_RREPLACEFAIL),
             Err(error) => return store_failed(&error),
         };
+        // A short message replaces a short message: one that may go out on another channel (an
+        // HTTP submission's WhatsApp or RCS content) is not replaced by octets.
+        if record.message.channels != [Channel::Sms] {
+            return answer(CommandStatus::ESME_RREPLACEFAIL);
+        }
         let now = self.clock.now();
         let short = match short_replacement(&replace, &record.message.content, now) {
             Ok(short) => short,
@@ -216,6 +225,15 @@ mod tests {
             Some("2026-03-02T12:00:00Z".parse().unwrap())
         );
         assert_eq!(short.registered_delivery, Some(0));
+        // A segment keeps its concatenation header.
+        let segment = Content {
+            udh: Some(vec![0x05, 0x00, 0x03, 0x2A, 0x02, 0x01]),
+            ..content(None, Some(0))
+        };
+        assert_eq!(
+            short_replacement(&replace, &segment, now).unwrap().udh,
+            segment.udh
+        );
         replace.validity_period = "garbage".into();
         assert_eq!(
             short_replacement(&replace, &content(None, Some(0)), now),
