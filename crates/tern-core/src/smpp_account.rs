@@ -162,6 +162,17 @@ impl SmppPasswordHash {
     }
 }
 
+/// Spend the time checking a password takes, for a bind whose system_id names no account (or one
+/// without SMPP), so that how long a refusal takes does not tell whether the id exists. Always
+/// `false`.
+pub fn verify_unknown(password: &str) -> bool {
+    static UNKNOWN: std::sync::OnceLock<Option<SmppPasswordHash>> = std::sync::OnceLock::new();
+    if let Some(hash) = UNKNOWN.get_or_init(|| SmppPasswordHash::hash("unknown").ok()) {
+        hash.verify(password);
+    }
+    false
+}
+
 impl fmt::Debug for SmppPasswordHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SmppPasswordHash(…)")
@@ -241,6 +252,14 @@ impl FromStr for ReceiptPdu {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bind_of_no_account_is_refused_whatever_its_password() {
+        // Even the password the stand-in hash was made from.
+        for password in ["", "unknown", "secret1"] {
+            assert!(!verify_unknown(password));
+        }
+    }
 
     #[test]
     fn a_password_verifies_against_its_hash_only() {

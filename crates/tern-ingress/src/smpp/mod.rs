@@ -26,6 +26,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tern_core::account::Account;
 use tern_core::ports::{AccountStore, MessageLogStore, QueueStore};
+use tern_core::smpp_account::verify_unknown;
 use tern_core::submitter::{Clock, Submitter};
 use tern_proto::smpp::{BindKind, CommandStatus};
 use tokio::net::TcpListener;
@@ -299,19 +300,24 @@ impl Shared {
         password: String,
         handle: &Arc<SessionHandle>,
     ) -> Result<(Arc<Account>, BindGuard), (CommandStatus, &'static str)> {
+        // An unknown system_id is refused after as long a check as a known one's.
+        let unknown = |why: &'static str| {
+            let password = password.clone();
+            async move {
+                let _ = tokio::task::spawn_blocking(move || verify_unknown(&password)).await;
+                Err((CommandStatus::ESME_RINVSYSID, why))
+            }
+        };
         let account = match self.accounts.account_by_smpp_system_id(system_id).await {
             Ok(Some(account)) => account,
-            Ok(None) => return Err((CommandStatus::ESME_RINVSYSID, "unknown system_id")),
+            Ok(None) => return unknown("unknown system_id").await,
             Err(error) => {
                 tracing::error!(%error, "SMPP bind: account lookup failed");
                 return Err((CommandStatus::ESME_RBINDFAIL, "account lookup failed"));
             }
         };
         let Some(settings) = account.smpp.clone() else {
-            return Err((
-                CommandStatus::ESME_RINVSYSID,
-                "the account has no SMPP settings",
-            ));
+            return unknown("the account has no SMPP settings").await;
         };
         let verified = {
             let settings = Arc::clone(&settings);
