@@ -225,18 +225,14 @@ pub(crate) async fn logged(setup: &SmppSetup, id: &str) -> Value {
         .clone()
 }
 
-/// Asserts a log entry's recipient, sender and parts, and its `body` and `source` once the log
-/// shows them (the store's side of this work adds them to the log).
+/// Asserts a log entry's recipient, sender, parts, text body and source.
 fn assert_logged(entry: &Value, body: &str, parts: u64) {
     assert_eq!(entry["to"], "0031612345678", "{entry}");
     assert_eq!(entry["from"], "Tern", "{entry}");
     assert_eq!(entry["parts"], parts, "{entry}");
-    if entry.get("body").is_some() {
-        assert_eq!(entry["body"], body, "{entry}");
-    }
-    if entry.get("source").is_some() {
-        assert_eq!(entry["source"], "smpp", "{entry}");
-    }
+    assert_eq!(entry["body"], body, "{entry}");
+    assert_eq!(entry["bodyEncoding"], "text", "{entry}");
+    assert_eq!(entry["source"], "smpp", "{entry}");
 }
 
 fn is_smpp_id(id: &Value) -> bool {
@@ -803,4 +799,57 @@ fn binds_unbinds_and_refusals_are_logged_with_system_id_peer_and_bind_type() {
     );
     // Nothing per PDU at the default level: the submit_sm left no line.
     assert_eq!(lines.len(), 3, "{lines:#?}");
+}
+
+/// An SMPP message goes through the same status flow as an HTTP one: the account's status URL
+/// gets its report (the message id in its UUID form); a binary body is logged as hex.
+#[tokio::test]
+async fn smpp_messages_produce_status_webhooks_and_a_binary_body_is_logged_as_hex() {
+    let receiver = tern_testkit::WebhookReceiver::start().await;
+    let setup = smpp_setup(None, &["--status-url", &receiver.url]);
+    let results = drive(
+        &setup.gateway,
+        None,
+        json!([
+            {"op": "connect"},
+            bind("transmitter", "secret1"),
+            submit(b"webhook me", json!({"user_message_reference": 7})),
+            submit(&[0xCA, 0xFE, 0x00, 0x01], json!({"data_coding": 4})),
+            {"op": "unbind"},
+        ]),
+    );
+    assert_eq!(answer(&results[1]), ("submit_sm_resp".into(), 0));
+    assert_eq!(answer(&results[2]), ("submit_sm_resp".into(), 0));
+    let text_id = results[1]["message_id"].as_str().unwrap().to_owned();
+    let binary_id = results[2]["message_id"].as_str().unwrap().to_owned();
+
+    // The simulator delivers both: one report each (delivered), to the account's status URL.
+    let received = receiver.wait_for(2, Duration::from_secs(15)).await;
+    let mut reported: Vec<(String, Value)> = received
+        .iter()
+        .map(|r| {
+            let msg = r.json()["messages"]["msg"].clone();
+            (
+                smpp_id(msg["messageId"].as_str().unwrap()),
+                msg["status"]["code"].clone(),
+            )
+        })
+        .collect();
+    reported.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut expected = vec![
+        (text_id.clone(), json!("2")),
+        (binary_id.clone(), json!("2")),
+    ];
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(reported, expected);
+
+    let text = logged(&setup, &text_id).await;
+    assert_logged(&text, "webhook me", 1);
+    assert_eq!(text["reference"], "7", "{text}");
+    let binary = logged(&setup, &binary_id).await;
+    assert_eq!(
+        (&binary["body"], &binary["bodyEncoding"], &binary["source"]),
+        (&json!("CAFE0001"), &json!("hex"), &json!("smpp")),
+        "{binary}"
+    );
 }
