@@ -186,6 +186,59 @@ struct Judged {
     valid_until: Timestamp,
 }
 
+/// A validity a client asked for, at `now`: in the future, at most [`MAX_VALIDITY`] away.
+fn valid_until(until: Timestamp, now: Timestamp) -> Result<Timestamp, Rejection> {
+    if until <= now {
+        return Err(Rejection::InvalidValidity(until.to_string()));
+    }
+    Ok(until.min(now + MAX_VALIDITY))
+}
+
+/// User data as it is stored, with the parts it takes.
+struct JudgedBody {
+    body: String,
+    body_type: Option<BodyType>,
+    dcs: Option<u8>,
+    parts: u32,
+}
+
+/// Judge user data in `data_coding`, with its header if any: not empty, a data coding of the
+/// module's table, one part with a header (the client concatenates), within the part limits
+/// without one.
+fn judge_body(
+    data_coding: u8,
+    user_data: &[u8],
+    udh: Option<&[u8]>,
+) -> Result<JudgedBody, Rejection> {
+    if user_data.is_empty() {
+        return Err(Rejection::EmptyBody);
+    }
+    let (body, body_type, dcs) = content_of(data_coding, user_data).map_err(Rejection::SmsBody)?;
+    let plan = sms::plan_parts(&body, body_type, dcs).map_err(Rejection::BodyEncoding)?;
+    let parts = match udh {
+        Some(udh) => {
+            if udh.is_empty() || usize::from(udh[0]) + 1 != udh.len() {
+                return Err(Rejection::SmsBody(SmsBodyError::InvalidUdh));
+            }
+            if !fits_one_part(udh, &plan) {
+                return Err(Rejection::SmsBody(SmsBodyError::NotOnePart));
+            }
+            1
+        }
+        None => {
+            let needed = plan.parts.max(1);
+            sms::check_part_limits(None, None, needed).map_err(Rejection::PartLimit)?;
+            needed
+        }
+    };
+    Ok(JudgedBody {
+        body,
+        body_type,
+        dcs,
+        parts,
+    })
+}
+
 fn judge_message(
     message: &ShortMessage,
     account: &Account,
@@ -203,32 +256,21 @@ fn judge_message(
     }
     let valid_until = match message.valid_until {
         None => now + DEFAULT_VALIDITY,
-        Some(until) if until <= now => {
-            return Err(Rejection::InvalidValidity(until.to_string()));
-        }
-        Some(until) => until.min(now + MAX_VALIDITY),
+        Some(until) => valid_until(until, now)?,
     };
-    if message.user_data.is_empty() {
-        return Err(Rejection::EmptyBody);
-    }
-    let (body, body_type, dcs) =
-        content_of(message.data_coding, &message.user_data).map_err(Rejection::SmsBody)?;
-    let plan = sms::plan_parts(&body, body_type, dcs).map_err(Rejection::BodyEncoding)?;
-    let (parts, segment) = match &message.udh {
-        Some(udh) => {
-            if udh.is_empty() || usize::from(udh[0]) + 1 != udh.len() {
-                return Err(Rejection::SmsBody(SmsBodyError::InvalidUdh));
-            }
-            if !fits_one_part(udh, &plan) {
-                return Err(Rejection::SmsBody(SmsBodyError::NotOnePart));
-            }
-            (1, segment_of(udh).map_err(Rejection::SmsBody)?)
-        }
-        None => {
-            let needed = plan.parts.max(1);
-            sms::check_part_limits(None, None, needed).map_err(Rejection::PartLimit)?;
-            (needed, None)
-        }
+    let JudgedBody {
+        body,
+        body_type,
+        dcs,
+        parts,
+    } = judge_body(
+        message.data_coding,
+        &message.user_data,
+        message.udh.as_deref(),
+    )?;
+    let segment = match &message.udh {
+        Some(udh) => segment_of(udh).map_err(Rejection::SmsBody)?,
+        None => None,
     };
     Ok(Judged {
         segment,
@@ -334,33 +376,18 @@ pub fn judge_replacement(
 ) -> Result<crate::dispatch::Replacement, Rejection> {
     let valid_until = match replacement.valid_until {
         None => None,
-        Some(until) if until <= now => {
-            return Err(Rejection::InvalidValidity(until.to_string()));
-        }
-        Some(until) => Some(until.min(now + MAX_VALIDITY)),
+        Some(until) => Some(valid_until(until, now)?),
     };
-    if replacement.user_data.is_empty() {
-        return Err(Rejection::EmptyBody);
-    }
-    let (body, body_type, dcs) =
-        content_of(replacement.data_coding, &replacement.user_data).map_err(Rejection::SmsBody)?;
-    let plan = sms::plan_parts(&body, body_type, dcs).map_err(Rejection::BodyEncoding)?;
-    let parts = match &replacement.udh {
-        Some(udh) => {
-            if udh.is_empty() || usize::from(udh[0]) + 1 != udh.len() {
-                return Err(Rejection::SmsBody(SmsBodyError::InvalidUdh));
-            }
-            if !fits_one_part(udh, &plan) {
-                return Err(Rejection::SmsBody(SmsBodyError::NotOnePart));
-            }
-            1
-        }
-        None => {
-            let needed = plan.parts.max(1);
-            sms::check_part_limits(None, None, needed).map_err(Rejection::PartLimit)?;
-            needed
-        }
-    };
+    let JudgedBody {
+        body,
+        body_type,
+        dcs,
+        parts,
+    } = judge_body(
+        replacement.data_coding,
+        &replacement.user_data,
+        replacement.udh.as_deref(),
+    )?;
     Ok(crate::dispatch::Replacement {
         body,
         body_type: body_type.map(|t| t.to_string()),
