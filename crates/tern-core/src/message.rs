@@ -102,13 +102,8 @@ pub struct NewMessage {
 impl NewMessage {
     /// The key of the concatenated message it is a segment of, when it is one.
     pub fn segment_key(&self) -> Option<SegmentKey> {
-        self.segment.map(|segment| SegmentKey {
-            account_id: self.account_id,
-            sender: self.content.from.clone(),
-            recipient: self.recipient.clone(),
-            reference: segment.reference,
-            total: segment.total,
-        })
+        self.segment
+            .map(|segment| SegmentKey::of(segment, self.account_id, &self.content, &self.recipient))
     }
 }
 
@@ -134,6 +129,24 @@ pub struct SegmentKey {
     pub recipient: String,
     pub reference: u16,
     pub total: u8,
+}
+
+impl SegmentKey {
+    /// The key of `segment` of a message of `account_id` with `content` to `recipient`.
+    pub fn of(
+        segment: Segment,
+        account_id: AccountId,
+        content: &Content,
+        recipient: &str,
+    ) -> SegmentKey {
+        SegmentKey {
+            account_id,
+            sender: content.from.clone(),
+            recipient: recipient.to_owned(),
+            reference: segment.reference,
+            total: segment.total,
+        }
+    }
 }
 
 /// Where a message is in its life.

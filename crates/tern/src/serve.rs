@@ -95,16 +95,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // Accepted messages wake the dispatcher directly.
     let accounts = CachedAccounts::new(Arc::clone(&store) as _, CachedAccounts::DEFAULT_TTL);
+    let policy = SubmissionPolicy {
+        price_per_part: config.price_per_part.parse()?,
+        limits: config.limits,
+    };
     let submitter = Submitter::new(
         Arc::new(accounts),
         Arc::clone(&store) as _,
         Arc::clone(&clock),
         Arc::clone(&wakeups) as Arc<dyn Wake>,
         Arc::new(TimeOrderedIds),
-        SubmissionPolicy {
-            price_per_part: config.price_per_part.parse()?,
-            limits: config.limits,
-        },
+        policy,
     );
     // The SMPP server's own submission service, over the same store, clock, wakeups and policy:
     // SMPP binds authenticate by system_id, so it needs no token cache.
@@ -114,10 +115,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Arc::clone(&clock),
         Arc::clone(&wakeups) as Arc<dyn Wake>,
         Arc::new(TimeOrderedIds),
-        SubmissionPolicy {
-            price_per_part: config.price_per_part.parse()?,
-            limits: config.limits,
-        },
+        policy,
     ));
     let state = Arc::new(AppState {
         submitter,

@@ -103,13 +103,8 @@ pub struct Dispatch {
 impl Dispatch {
     /// The key of the concatenated message it is a segment of, when it is one.
     pub fn segment_key(&self) -> Option<SegmentKey> {
-        self.segment.map(|segment| SegmentKey {
-            account_id: self.account_id,
-            sender: self.content.from.clone(),
-            recipient: self.recipient.clone(),
-            reference: segment.reference,
-            total: segment.total,
-        })
+        self.segment
+            .map(|segment| SegmentKey::of(segment, self.account_id, &self.content, &self.recipient))
     }
 }
 
