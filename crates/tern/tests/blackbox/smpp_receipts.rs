@@ -871,3 +871,78 @@ fn a_refused_receipt_is_sent_again_after_the_backoff_until_it_is_taken() {
     assert!(at(2) - at(0) < 5_000, "{results}");
     assert_eq!(receipts(&results, "more"), &[] as &[Value]);
 }
+
+#[test]
+fn receipts_go_round_robin_over_the_account_s_receiving_binds() {
+    let setup = smpp_setup(None, &[]);
+    let results = run(
+        &setup.gateway,
+        json!([
+            connect("r1"),
+            bind("r1", "receiver"),
+            connect("r2"),
+            bind("r2", "transceiver"),
+            connect("t"),
+            bind("t", "transmitter"),
+            {
+                "op": "submit", "conn": "t", "as": "ids", "times": 4,
+                "fields": {
+                    "source_addr_ton": 5, "source_addr": "Tern",
+                    "dest_addr_ton": 1, "dest_addr_npi": 1, "destination_addr": "31612345678",
+                    "registered_delivery": 1,
+                },
+                "short_message_hex": hex(b"round robin"),
+            },
+            receive("r1", "r1", None, 3_000, Some(0)),
+            receive("r2", "r2", None, 1_000, Some(0)),
+            // The transmitter is sent none.
+            receive("t", "t", None, 500, Some(0)),
+            {"op": "unbind", "conn": "t"},
+            {"op": "unbind", "conn": "r2"},
+            {"op": "unbind", "conn": "r1"},
+        ]),
+    );
+    let ids: Vec<String> = results["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(receipts(&results, "r1").len(), 2, "{results}");
+    assert_eq!(receipts(&results, "r2").len(), 2, "{results}");
+    assert_eq!(receipts(&results, "t"), &[] as &[Value]);
+    let mut all = receipt_ids(receipts(&results, "r1"));
+    all.extend(receipt_ids(receipts(&results, "r2")));
+    assert_eq!(sorted(all), sorted(ids), "each id once: {results}");
+}
+
+#[test]
+fn an_intermediate_receipt_only_when_bit_4_asks_for_it() {
+    // The operator accepts messages to +31 6 00000…, and says no more.
+    let config = "[[simulator.rule]]\nto_prefix = \"0031600000\"\noutcome = \"accepted\"\n";
+    let setup = smpp_setup(Some(config), &[]);
+    let before = Timestamp::now();
+    let results = run(
+        &setup.gateway,
+        json!([
+            connect("x"),
+            bind("x", "transceiver"),
+            submit("x", "asked", "31600000001", "accepted, asked 0x11", 0x11),
+            submit("x", "final_only", "31600000002", "accepted, asked 1", 1),
+            receive("x", "receipts", None, 2_000, Some(0)),
+            {"op": "unbind", "conn": "x"},
+        ]),
+    );
+    let id = id_of(&results, "asked");
+    let received = receipts(&results, "receipts");
+    assert_eq!(receipt_ids(received), vec![id.clone()], "{results}");
+    let text = cm_text(&received[0], &id, before, "ACCEPTD", "000");
+    let mut expected = deliver_sm(
+        &id,
+        &text,
+        6,
+        json!({"1401": c_hex(SIMULATOR_OPERATOR), "140a": c_hex("0")}),
+    );
+    expected["source_addr"] = json!("31600000001");
+    assert_eq!(fields(&received[0]), expected);
+}
