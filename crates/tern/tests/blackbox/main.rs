@@ -19,6 +19,7 @@ mod sdk_replay;
 mod simulator;
 mod smpp;
 mod smpp_raw;
+mod smpp_receipts;
 mod spec_examples;
 mod xml_get;
 mod zero_config;
