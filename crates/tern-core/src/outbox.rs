@@ -164,8 +164,10 @@ pub fn entries(
                 OrderingKey::message(message_id),
             ));
         }
-        let state = smpp_receipt::message_state(change.report.status, change.report.error_code);
-        if smpp_receipt::wanted(subscriptions.smpp_registered_delivery, state) {
+        let state = smpp_receipt::receipted_state(change.report.status, change.report.error_code);
+        if state.is_some_and(|state| {
+            smpp_receipt::wanted(subscriptions.smpp_registered_delivery, state)
+        }) {
             entries.push(entry(
                 OutboxKind::SmppReceipt,
                 OrderingKey::smpp_receipt(message_id),
@@ -458,6 +460,16 @@ mod tests {
         assert_eq!(
             kinds(true, 0, &[accepted, failed]),
             [(Webhook, 1), (Webhook, 2)]
+        );
+        // Read after delivered: its webhook, but no second DELIVRD receipt.
+        let read = (3, CmStatus::Read, None);
+        assert_eq!(
+            kinds(false, 0x11, &[accepted, delivered, read]),
+            [(Receipt, 1), (Receipt, 2)]
+        );
+        assert_eq!(
+            kinds(true, 1, &[delivered, read]),
+            [(Webhook, 2), (Receipt, 2), (Webhook, 3)]
         );
     }
 

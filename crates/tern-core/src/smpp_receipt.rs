@@ -29,6 +29,13 @@ pub fn message_state(status: CmStatus, error: Option<DeliveryError>) -> MessageS
     }
 }
 
+/// The state a receipt of a status change reports, if the change gets one: a read message was
+/// delivered first, and its DELIVRD receipt already said so (SMPP has no read state), so a read
+/// report gets none.
+pub fn receipted_state(status: CmStatus, error: Option<DeliveryError>) -> Option<MessageState> {
+    (status != CmStatus::Read).then(|| message_state(status, error))
+}
+
 /// Whether a state is the message's last.
 pub fn is_final(state: MessageState) -> bool {
     !matches!(state, MessageState::Enroute | MessageState::Accepted)

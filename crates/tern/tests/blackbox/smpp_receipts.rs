@@ -946,3 +946,33 @@ fn an_intermediate_receipt_only_when_bit_4_asks_for_it() {
     expected["source_addr"] = json!("31600000001");
     assert_eq!(fields(&received[0]), expected);
 }
+
+#[test]
+fn a_message_delivered_then_read_gets_one_delivered_receipt() {
+    // The simulator reports messages to +31 6 00000… delivered, then read.
+    let config = "[[simulator.rule]]\nto_prefix = \"0031600000\"\noutcome = \"read\"\n";
+    let setup = smpp_setup(Some(config), &[]);
+    let before = Timestamp::now();
+    let results = run(
+        &setup.gateway,
+        json!([
+            connect("x"),
+            bind("x", "transceiver"),
+            submit("x", "read", "31600000001", "delivered, then read", 1),
+            receive("x", "receipts", None, 2_000, Some(0)),
+            {"op": "unbind", "conn": "x"},
+        ]),
+    );
+    let id = id_of(&results, "read");
+    let received = receipts(&results, "receipts");
+    assert_eq!(receipt_ids(received), vec![id.clone()], "{results}");
+    let text = cm_text(&received[0], &id, before, "DELIVRD", "000");
+    let mut expected = deliver_sm(
+        &id,
+        &text,
+        2,
+        json!({"1401": c_hex(SIMULATOR_OPERATOR), "140a": c_hex("0")}),
+    );
+    expected["source_addr"] = json!("31600000001");
+    assert_eq!(fields(&received[0]), expected);
+}
