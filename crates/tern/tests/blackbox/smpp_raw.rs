@@ -707,3 +707,71 @@ fn garbage_streams_never_stop_the_server() {
     }
     still_serves(&setup);
 }
+
+/// A submit_sm the rules refuse gets the error table's status, header only, and nothing is stored.
+#[tokio::test]
+async fn refused_submissions_get_their_exact_status_and_store_nothing() {
+    let setup = smpp_setup(None, &[]);
+    let mut stream = bound(&setup);
+    // A sender: TON 5, then an empty one.
+    let no_sender = {
+        let mut body = vec![0, 5, 0, 0, 1, 1];
+        body.extend_from_slice(b"31612345678\0");
+        body.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        body.extend_from_slice(b"hi");
+        body
+    };
+    // A validity in the past (absolute, 2001).
+    let past = {
+        let mut body = vec![0, 5, 0];
+        body.extend_from_slice(b"Tern\0");
+        body.extend_from_slice(&[1, 1]);
+        body.extend_from_slice(b"31612345678\0");
+        body.extend_from_slice(&[0, 0, 0, 0]);
+        body.extend_from_slice(b"010101000000000+\0");
+        body.extend_from_slice(&[0, 0, 0, 0, 2]);
+        body.extend_from_slice(b"hi");
+        body
+    };
+    // National numbers (TON 2): their country is unknown.
+    let mut national = submit_to("612345678", 0, 0, b"hi");
+    national[8] = 2;
+    // 8 parts of GSM text is the most: 9 parts in message_payload is too long.
+    let mut too_long = submit_to("31612345678", 0, 0, b"");
+    too_long.extend_from_slice(&[0x04, 0x24]);
+    too_long.extend_from_slice(&(153u16 * 8 + 1).to_be_bytes());
+    too_long.extend(std::iter::repeat_n(b'a', 153 * 8 + 1));
+    let cases: [(&str, Vec<u8>, u32); 7] = [
+        ("data_coding 5", submit_to("31612345678", 0, 5, b"hi"), 0x45),
+        ("odd UCS2", submit_to("31612345678", 0, 8, b"abc"), 0x01),
+        ("no destination digits", submit_to("abc", 0, 0, b"hi"), 0x0B),
+        ("national destination", national, 0x50),
+        ("no sender", no_sender, 0x0A),
+        ("validity in the past", past, 0x62),
+        ("nine parts", too_long, 0x01),
+    ];
+    for (sequence, (what, body, status)) in (10u32..).zip(cases) {
+        stream.write_all(&pdu(4, sequence, &body)).unwrap();
+        assert_eq!(
+            read_pdu(&mut stream).unwrap(),
+            header(0x8000_0004, status, sequence),
+            "{what}"
+        );
+    }
+    // Nothing of them was stored; the session goes on.
+    let id = submitted(&mut stream, 20, &submit_to("31612345678", 0, 0, b"fine"));
+    let response = tern_testkit::http_client()
+        .get(setup.gateway.url("/v1.0/messages"))
+        .header("X-CM-PRODUCTTOKEN", &setup.token)
+        .send()
+        .await
+        .unwrap();
+    let page: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    let ids: Vec<String> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["messageId"].as_str().unwrap().replace('-', ""))
+        .collect();
+    assert_eq!(ids, vec![id]);
+}
