@@ -775,3 +775,116 @@ async fn refused_submissions_get_their_exact_status_and_store_nothing() {
         .collect();
     assert_eq!(ids, vec![id]);
 }
+
+/// A store that cannot write (the gateway under a file-size limit, as in `faults.rs`) refuses
+/// submit_sm with ESME_RMSGQFUL, the session goes on answering, and every id a submit_sm_resp gave
+/// is in the message log.
+#[tokio::test]
+async fn a_store_that_cannot_write_answers_esme_rmsgqful_and_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let token = create_account(
+        TERN,
+        &data_dir,
+        &[
+            "--name",
+            "full",
+            "--smpp-system-id",
+            "tern1",
+            "--smpp-password",
+            "secret1",
+        ],
+    );
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 3072; exec '{TERN}' serve --data-dir '{}' --http-addr 127.0.0.1:0 --smpp-addr 127.0.0.1:0",
+        data_dir.display()
+    );
+    let mut command = std::process::Command::new("bash");
+    command
+        .arg("-c")
+        .arg(script)
+        .env("TERN_LOG", "off")
+        .stderr(std::process::Stdio::null());
+    let setup = SmppSetup {
+        gateway: Gateway::spawn(command, &data_dir),
+        token,
+        _dir: dir,
+    };
+    let mut stream = bound(&setup);
+    // 1,000 octets of text a message (in message_payload): the store fills in a few thousand.
+    let mut body = submit_to("31612345678", 0, 0, b"");
+    body.extend_from_slice(&[0x04, 0x24, 0x03, 0xE8]);
+    body.extend(std::iter::repeat_n(b'x', 1000));
+    let mut acknowledged = Vec::new();
+    let mut refused = None;
+    let mut sequence = 1u32;
+    'filling: for _ in 0..400 {
+        // A window of 25 at a time.
+        for _ in 0..25 {
+            sequence += 1;
+            stream.write_all(&pdu(4, sequence, &body)).unwrap();
+        }
+        for _ in 0..25 {
+            let resp = read_pdu(&mut stream).unwrap();
+            assert_eq!(resp[4..8], [0x80, 0, 0, 4], "{resp:?}");
+            match u32::from_be_bytes(resp[8..12].try_into().unwrap()) {
+                0 => acknowledged.push(std::str::from_utf8(&resp[16..48]).unwrap().to_owned()),
+                status => {
+                    assert_eq!(resp.len(), 16, "an error resp has no body");
+                    refused.get_or_insert(status);
+                }
+            }
+        }
+        if refused.is_some() {
+            break 'filling;
+        }
+    }
+    assert_eq!(
+        refused,
+        Some(0x14),
+        "ESME_RMSGQFUL once the store cannot write"
+    );
+    assert!(
+        !acknowledged.is_empty(),
+        "the store failed before any submit"
+    );
+    // The session still answers.
+    stream.write_all(&pdu(0x15, 9_999, &[])).unwrap();
+    assert_eq!(
+        read_pdu(&mut stream).unwrap(),
+        header(0x8000_0015, 0, 9_999)
+    );
+    // Every acknowledged id is stored, and nothing else.
+    let client = tern_testkit::http_client();
+    let mut listed = std::collections::HashSet::new();
+    let mut after = String::new();
+    loop {
+        let response = client
+            .get(
+                setup
+                    .gateway
+                    .url(&format!("/v1.0/messages?limit=1000{after}")),
+            )
+            .header("X-CM-PRODUCTTOKEN", &setup.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let page: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+        for message in page["messages"].as_array().unwrap() {
+            listed.insert(message["messageId"].as_str().unwrap().replace('-', ""));
+        }
+        match page["next"].as_str() {
+            Some(next) => after = format!("&after={next}"),
+            None => break,
+        }
+    }
+    for id in &acknowledged {
+        assert!(
+            listed.contains(id),
+            "{id} was acknowledged but is not stored"
+        );
+    }
+    assert_eq!(listed.len(), acknowledged.len());
+    setup.gateway.kill();
+}
