@@ -38,6 +38,15 @@ const MESSAGE_INSERT: &str = "INSERT OR ROLLBACK INTO messages (id, account_id, 
 const MESSAGE_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, 0, ?, 0, ?, ?, ?, ?, ?, ?)";
 /// The values of one row of [`MESSAGE_ROW`].
 const MESSAGE_VALUES: usize = 17;
+/// The same insert for a message without SMPP receipts or a segment (every HTTP message, most
+/// SMPP ones): those four columns keep their defaults (0 and NULL), four values fewer to bind a
+/// row (docs/benchmarks.md, 2026-12-01).
+const PLAIN_MESSAGE_INSERT: &str = "INSERT OR ROLLBACK INTO messages (id, account_id, recipient,
+    content_id, parts, reference, channels, accepted_at, valid_until, price_micros, state,
+    channel_index, attempt, due_at, events, has_groupings, source) VALUES ";
+const PLAIN_MESSAGE_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, 0, ?, 0, ?, ?)";
+/// The values of one row of [`PLAIN_MESSAGE_ROW`].
+const PLAIN_MESSAGE_VALUES: usize = 13;
 
 const CONTENT_INSERT: &str = "INSERT OR ROLLBACK INTO contents (id, sender, body, body_type, dcs,
     app_key, rich_content, custom_grouping1, custom_grouping2, custom_grouping3, udh) VALUES ";
@@ -48,6 +57,8 @@ const CONTENT_VALUES: usize = 11;
 /// The statements intake inserts rows with, built once: [`ROWS_PER_INSERT`] rows, and one.
 static MESSAGE_INSERTS: LazyLock<[String; 2]> =
     LazyLock::new(|| multi_row_inserts(MESSAGE_INSERT, MESSAGE_ROW));
+static PLAIN_MESSAGE_INSERTS: LazyLock<[String; 2]> =
+    LazyLock::new(|| multi_row_inserts(PLAIN_MESSAGE_INSERT, PLAIN_MESSAGE_ROW));
 static CONTENT_INSERTS: LazyLock<[String; 2]> =
     LazyLock::new(|| multi_row_inserts(CONTENT_INSERT, CONTENT_ROW));
 
@@ -180,35 +191,58 @@ fn insert_messages(connection: &Connection, messages: &[&NewMessage]) -> rusqlit
         .iter()
         .map(|message| Derived::of(message))
         .collect();
+    let (plain, other): (Vec<usize>, Vec<usize>) = (0..messages.len()).partition(|&index| {
+        messages[index].smpp_registered_delivery == 0 && messages[index].segment.is_none()
+    });
+    insert_rows::<PLAIN_MESSAGE_VALUES>(
+        connection,
+        &PLAIN_MESSAGE_INSERTS,
+        plain.iter().map(|&index| {
+            let (message, derived) = (messages[index], &derived[index]);
+            [
+                message.id.0.as_bytes() as &dyn ToSql,
+                &message.account_id,
+                &message.recipient,
+                &content_ids[index],
+                &message.parts,
+                &message.reference,
+                &derived.channels,
+                &derived.accepted_at,
+                &derived.valid_until,
+                &derived.price_micros,
+                // Due at once.
+                &derived.accepted_at,
+                &derived.has_groupings,
+                &derived.source,
+            ]
+        }),
+    )?;
     insert_rows::<MESSAGE_VALUES>(
         connection,
         &MESSAGE_INSERTS,
-        messages
-            .iter()
-            .zip(&derived)
-            .zip(&content_ids)
-            .map(|((message, derived), content_id)| {
-                [
-                    message.id.0.as_bytes() as &dyn ToSql,
-                    &message.account_id,
-                    &message.recipient,
-                    content_id,
-                    &message.parts,
-                    &message.reference,
-                    &derived.channels,
-                    &derived.accepted_at,
-                    &derived.valid_until,
-                    &derived.price_micros,
-                    // Due at once.
-                    &derived.accepted_at,
-                    &derived.has_groupings,
-                    &derived.source,
-                    &message.smpp_registered_delivery,
-                    &derived.segment[0],
-                    &derived.segment[1],
-                    &derived.segment[2],
-                ]
-            }),
+        other.iter().map(|&index| {
+            let (message, derived) = (messages[index], &derived[index]);
+            [
+                message.id.0.as_bytes() as &dyn ToSql,
+                &message.account_id,
+                &message.recipient,
+                &content_ids[index],
+                &message.parts,
+                &message.reference,
+                &derived.channels,
+                &derived.accepted_at,
+                &derived.valid_until,
+                &derived.price_micros,
+                // Due at once.
+                &derived.accepted_at,
+                &derived.has_groupings,
+                &derived.source,
+                &message.smpp_registered_delivery,
+                &derived.segment[0],
+                &derived.segment[1],
+                &derived.segment[2],
+            ]
+        }),
     )
 }
 
