@@ -20,6 +20,7 @@ mod simulator;
 mod smpp;
 mod smpp_raw;
 mod smpp_receipts;
+mod smpp_rusmpp;
 mod spec_examples;
 mod xml_get;
 mod zero_config;
