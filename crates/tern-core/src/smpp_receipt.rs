@@ -87,16 +87,29 @@ pub struct QueryAnswer {
     pub error_code: u8,
 }
 
+/// The calendar fields of `at` in UTC, to the second: year, month, day, hour, minute, second.
+fn utc_fields(at: Timestamp) -> (u16, u8, u8, u8, u8, u8) {
+    let utc = TimeZone::UTC.to_datetime(at);
+    (
+        utc.year().max(0) as u16,
+        utc.month() as u8,
+        utc.day() as u8,
+        utc.hour() as u8,
+        utc.minute() as u8,
+        utc.second() as u8,
+    )
+}
+
 /// The moment `at` as an absolute SMPP time in UTC, to the second (`YYMMDDhhmmss000+`).
 pub fn smpp_time(at: Timestamp) -> SmppTime {
-    let utc = TimeZone::UTC.to_datetime(at);
+    let (year, month, day, hour, minute, second) = utc_fields(at);
     SmppTime::Absolute {
-        year: utc.year().max(0) as u16,
-        month: utc.month() as u8,
-        day: utc.day() as u8,
-        hour: utc.hour() as u8,
-        minute: utc.minute() as u8,
-        second: utc.second() as u8,
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
         tenths: 0,
         offset_quarter_hours: 0,
     }
@@ -155,14 +168,14 @@ pub struct ReceiptContents {
 const MAX_TARIFF_CENTS: i64 = 99_999;
 
 fn receipt_time(at: Timestamp) -> ReceiptTime {
-    let utc = TimeZone::UTC.to_datetime(at);
+    let (year, month, day, hour, minute, second) = utc_fields(at);
     ReceiptTime {
-        year: utc.year().max(0) as u16,
-        month: utc.month() as u8,
-        day: utc.day() as u8,
-        hour: utc.hour() as u8,
-        minute: utc.minute() as u8,
-        second: utc.second() as u8,
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
     }
 }
 
