@@ -53,8 +53,8 @@ fn error_line(text: &str) -> String {
 
 /// An SMPP 3.4 `command_status` (section 5.1.3) an SMPP session answers an error with.
 ///
-/// How the table chooses: a sender problem is `ESME_RINVSRCADR`, a recipient problem
-/// `ESME_RINVDSTADR`, a body length or part-count problem `ESME_RINVMSGLEN`, a validity problem
+/// How the table chooses: a sender problem is `ESME_RINVSRCADR`, a recipient problem (a
+/// malformed number, or one no route carries: `Message is unroutable.`) `ESME_RINVDSTADR`, a body length or part-count problem `ESME_RINVMSGLEN`, a validity problem
 /// `ESME_RINVEXPIRY`, bad credentials `ESME_RINVPASWD` (malformed) or `ESME_RBINDFAIL` (no such
 /// account: the answer does not tell whether the system_id exists). A rule a client breaks that
 /// SMPP has no status for is `ESME_RSUBMITFAIL` (permanent: resending the same message fails
@@ -492,8 +492,10 @@ impl Rejection {
             | Rejection::RichContent(_)
             | Rejection::SmsBody(
                 SmsBodyError::UnsupportedDataCoding(_) | SmsBodyError::InvalidConcatenation { .. },
-            )
-            | Rejection::Unroutable => SmppStatus::SubmitFailed,
+            ) => SmppStatus::SubmitFailed,
+            // No route to the destination (or SMS is not the account's): the address is what
+            // cannot be served.
+            Rejection::Unroutable => SmppStatus::InvalidDestinationAddress,
         }
     }
 

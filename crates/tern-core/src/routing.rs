@@ -8,6 +8,15 @@
 //! message's account comes before a rule for any account, and among those, the longest matching
 //! destination prefix (no prefix is the shortest); the earlier rule wins a tie. So a rule for
 //! one account or one country never has to be listed before the general ones to take effect.
+//!
+//! Routes are per channel ([`RoutingTable::configured`]): a channel no configured rule names is
+//! carried by the default connector (the built-in simulator), so with no rules at all nothing is
+//! restricted; on a channel that has rules, a destination and account none of them matches has no
+//! route. [`routable_channels`] keeps the channels of a message that have a route for it: the
+//! submission service refuses a message left with none (`Message is unroutable.`).
+//!
+//! Prefixes are in `00`-international form; a destination written with a leading `+` matches
+//! them as its `00` form (`+3161…` matches `0031`).
 
 use std::sync::Arc;
 
@@ -59,7 +68,7 @@ impl RouteRule {
             && self
                 .destination_prefix
                 .as_deref()
-                .is_none_or(|prefix| destination.starts_with(prefix))
+                .is_none_or(|prefix| starts_with_prefix(destination, prefix))
             && self.account.is_none_or(|only| only == account)
     }
 
@@ -69,6 +78,19 @@ impl RouteRule {
             self.account.is_some(),
             self.destination_prefix.as_deref().map_or(0, str::len),
         )
+    }
+}
+
+/// Whether `destination` starts with `prefix` (`00`-international), reading a leading `+` of the
+/// destination as `00`.
+fn starts_with_prefix(destination: &str, prefix: &str) -> bool {
+    match destination.strip_prefix('+') {
+        None => destination.starts_with(prefix),
+        Some(rest) => match prefix.strip_prefix("00") {
+            Some(country) => rest.starts_with(country),
+            // `""` and `"0"` are the start of every `00` form.
+            None => "00".starts_with(prefix),
+        },
     }
 }
 
@@ -124,6 +146,24 @@ impl RoutingTable {
         }
     }
 
+    /// The configured `rules`, and for every channel none of them names, a rule handing all its
+    /// messages to `default` (the built-in simulator): routes are per channel, and a channel
+    /// without any is carried as if nothing were configured.
+    pub fn configured(
+        rules: Vec<RouteRule>,
+        default: ConnectorName,
+    ) -> Result<RoutingTable, RoutingTableError> {
+        let mut table = RoutingTable::new(rules)?;
+        for channel in Channel::ALL {
+            if !table.rules.iter().any(|rule| rule.channel == channel) {
+                table
+                    .rules
+                    .push(RouteRule::new(channel, vec![Arc::clone(&default)]));
+            }
+        }
+        Ok(table)
+    }
+
     /// The rules, in the order given.
     pub fn rules(&self) -> &[RouteRule] {
         &self.rules
@@ -159,6 +199,21 @@ pub fn route<'table>(
             destination: destination.to_owned(),
             account,
         })
+}
+
+/// The channels of `channels` on which a message to `destination` of `account` has a route, in
+/// their order: a message whose allowed channels this leaves empty is unroutable.
+pub fn routable_channels(
+    table: &RoutingTable,
+    channels: &[Channel],
+    destination: &str,
+    account: AccountId,
+) -> Vec<Channel> {
+    channels
+        .iter()
+        .copied()
+        .filter(|&channel| route(table, channel, destination, account).is_ok())
+        .collect()
 }
 
 #[cfg(test)]
@@ -287,5 +342,70 @@ mod tests {
         for channel in Channel::ALL {
             assert_eq!(routed(&table, channel, "0031612345678", 1), ["simulator"]);
         }
+    }
+
+    #[test]
+    fn a_channel_without_configured_rules_goes_to_the_default() {
+        let table = RoutingTable::configured(
+            vec![RouteRule::new(Channel::Sms, names(&["op-a"])).for_destination_prefix("0031")],
+            "simulator".into(),
+        )
+        .unwrap();
+        assert_eq!(routed(&table, Channel::Sms, "0031612345678", 1), ["op-a"]);
+        // SMS has a rule, so a destination it does not match has no route on SMS...
+        assert!(route(&table, Channel::Sms, "0032471234567", 1).is_err());
+        // ...while every other channel, which has none, goes to the simulator.
+        for channel in Channel::ALL.into_iter().filter(|c| *c != Channel::Sms) {
+            assert_eq!(routed(&table, channel, "0032471234567", 1), ["simulator"]);
+        }
+        // No rules at all: everything to the default, as before routes were configured.
+        assert_eq!(
+            RoutingTable::configured(Vec::new(), "simulator".into()).unwrap(),
+            RoutingTable::every_channel_to("simulator".into())
+        );
+    }
+
+    #[test]
+    fn routable_channels_keeps_those_with_a_route_in_order() {
+        let table = RoutingTable::configured(
+            vec![
+                RouteRule::new(Channel::Sms, names(&["op-a"])).for_destination_prefix("0031"),
+                RouteRule::new(Channel::WhatsApp, names(&["wa"])).for_account(7),
+            ],
+            "simulator".into(),
+        )
+        .unwrap();
+        let allowed = [Channel::WhatsApp, Channel::Viber, Channel::Sms];
+        assert_eq!(
+            routable_channels(&table, &allowed, "0031612345678", 7),
+            [Channel::WhatsApp, Channel::Viber, Channel::Sms]
+        );
+        assert_eq!(
+            routable_channels(&table, &allowed, "0032471234567", 8),
+            [Channel::Viber]
+        );
+        assert_eq!(
+            routable_channels(
+                &table,
+                &[Channel::Sms, Channel::WhatsApp],
+                "0032471234567",
+                8
+            ),
+            []
+        );
+    }
+
+    #[test]
+    fn a_plus_destination_matches_its_00_form() {
+        let table = RoutingTable::new(vec![
+            RouteRule::new(Channel::Sms, names(&["nl"])).for_destination_prefix("0031"),
+        ])
+        .unwrap();
+        assert_eq!(routed(&table, Channel::Sms, "+31612345678", 1), ["nl"]);
+        assert!(route(&table, Channel::Sms, "+32471234567", 1).is_err());
+        assert!(route(&table, Channel::Sms, "32471234567", 1).is_err());
+        assert!(starts_with_prefix("+31", "0"));
+        assert!(starts_with_prefix("+31", "00"));
+        assert!(!starts_with_prefix("+31", "1"));
     }
 }

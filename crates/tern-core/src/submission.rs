@@ -16,6 +16,7 @@ use crate::channel::{Channel, ChannelName};
 use crate::error_code::{Field as ErrorField, Rejection, RequestError, Surface};
 use crate::message::{Content, MessageId, NewMessage};
 use crate::money::Money;
+use crate::routing::{self, RoutingTable};
 use crate::submitter::MessageIds;
 use crate::{rich_content, validity};
 
@@ -124,6 +125,43 @@ pub fn validate(
         validate_msg(msg, account, now, policy, ids, surface, &mut outcomes);
     }
     outcomes
+}
+
+/// Apply the routes to judged `outcomes`: an accepted message keeps only the allowed channels
+/// on which `routes` carries it (in order), and one left with none is rejected as
+/// [`Rejection::Unroutable`]. A message that loses SMS travels as one part, priced so.
+pub fn keep_routable(
+    outcomes: Vec<RecipientOutcome>,
+    routes: &RoutingTable,
+    policy: &SubmissionPolicy,
+) -> Vec<RecipientOutcome> {
+    outcomes
+        .into_iter()
+        .map(|outcome| match outcome {
+            RecipientOutcome::Accepted(mut message) => {
+                let channels = routing::routable_channels(
+                    routes,
+                    &message.channels,
+                    &message.recipient,
+                    message.account_id,
+                );
+                if channels.is_empty() {
+                    return RecipientOutcome::Rejected {
+                        to: message.recipient,
+                        reference: message.reference,
+                        rejection: Rejection::Unroutable,
+                    };
+                }
+                if message.channels.contains(&Channel::Sms) && !channels.contains(&Channel::Sms) {
+                    message.parts = 1;
+                    message.price = policy.price_per_part.times(1);
+                }
+                message.channels = channels;
+                RecipientOutcome::Accepted(message)
+            }
+            rejected => rejected,
+        })
+        .collect()
 }
 
 /// The GET interface carries one number and at most this many characters (it has no multipart).

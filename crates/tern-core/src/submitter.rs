@@ -14,6 +14,7 @@ use crate::account::Account;
 use crate::error_code::{Rejection, RequestError, Surface};
 use crate::message::{MessageId, NewMessage};
 use crate::ports::{AcceptError, AccountStore, IntakeStore};
+use crate::routing::RoutingTable;
 use crate::short_message::{self, ShortMessage};
 use crate::submission::{self, RecipientOutcome, RecipientResult, SubmissionPolicy};
 
@@ -87,6 +88,8 @@ pub struct Submitter {
     wake: Arc<dyn Wake>,
     ids: Arc<dyn MessageIds>,
     policy: SubmissionPolicy,
+    /// Which channels carry which messages; `None`: every channel carries every message.
+    routes: Option<Arc<RoutingTable>>,
 }
 
 impl Submitter {
@@ -105,7 +108,16 @@ impl Submitter {
             wake,
             ids,
             policy,
+            routes: None,
         }
+    }
+
+    /// Refuse what `routes` cannot carry: an accepted message keeps only its allowed channels
+    /// that have a route for it, and one left with none is `Message is unroutable.`
+    /// ([`submission::keep_routable`]). Without this, every channel carries every message.
+    pub fn with_routes(mut self, routes: Arc<RoutingTable>) -> Self {
+        self.routes = Some(routes);
+        self
     }
 
     /// What messages cost and the request limits (an SMPP replace_sm prices its new content by
@@ -190,6 +202,10 @@ impl Submitter {
                     &*self.ids,
                 )
             }
+        };
+        let outcomes = match &self.routes {
+            Some(routes) => submission::keep_routable(outcomes, routes, &self.policy),
+            None => outcomes,
         };
         if all_or_nothing(surface) {
             if let Some(rejection) = submission::first_rejection(&outcomes) {

@@ -624,7 +624,7 @@ fn rejection_rows() {
                 "Message is unrouteable.",
                 "Message is unrouteable.",
             ),
-            0x45,
+            0x0B,
         ),
     ];
     for (rejection, code, json, xml, get, smpp) in rows {

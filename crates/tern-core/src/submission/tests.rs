@@ -336,3 +336,58 @@ fn too_many_parts_is_rejected_with_the_count() {
     assert_eq!(code, 305);
     assert!(text.contains('2') && text.contains('1'), "{text}");
 }
+
+#[test]
+fn routes_keep_the_routable_channels_and_refuse_a_message_with_none() {
+    use crate::routing::{RouteRule, RoutingTable};
+    let routes = RoutingTable::configured(
+        vec![RouteRule::new(Channel::Sms, vec!["op-a".into()]).for_destination_prefix("0031")],
+        "simulator".into(),
+    )
+    .unwrap();
+    let policy = SubmissionPolicy {
+        price_per_part: "0.10".parse().unwrap(),
+        ..SubmissionPolicy::default()
+    };
+    let all = [Channel::Sms, Channel::WhatsApp];
+    let long = "x".repeat(200);
+    let outcomes = keep_routable(
+        judge(
+            &format!(
+                r#"{{"messages":{{"msg":[
+                {{"from":"a","to":[{{"number":"0031612345678"}},{{"number":"0032471234567"}}],"body":{{"content":"{long}"}},"reference":"r1"}},
+                {{"from":"a","to":[{{"number":"0032471234567"}}],"body":{{"content":"{long}"}},"allowedChannels":["SMS","WhatsApp"]}}
+            ]}}}}"#
+            ),
+            &all,
+        ),
+        &routes,
+        &policy,
+    );
+    assert_eq!(outcomes.len(), 3);
+    let RecipientOutcome::Accepted(nl) = &outcomes[0] else {
+        panic!("{:?}", outcomes[0]);
+    };
+    assert_eq!(nl.channels, [Channel::Sms]);
+    assert_eq!(nl.parts, 2);
+    assert_eq!(
+        outcomes[1],
+        RecipientOutcome::Rejected {
+            to: "0032471234567".into(),
+            reference: Some("r1".into()),
+            rejection: Rejection::Unroutable,
+        }
+    );
+    assert_eq!(
+        rejection(&outcomes[1]),
+        (305, "Message is unroutable.".into())
+    );
+    // SMS has no route to 0032, WhatsApp (no routes configured) does: it keeps WhatsApp alone,
+    // one part at one part's price.
+    let RecipientOutcome::Accepted(be) = &outcomes[2] else {
+        panic!("{:?}", outcomes[2]);
+    };
+    assert_eq!(be.channels, [Channel::WhatsApp]);
+    assert_eq!(be.parts, 1);
+    assert_eq!(be.price, "0.10".parse().unwrap());
+}
