@@ -141,6 +141,12 @@ impl Simulator {
         }
     }
 
+    /// The same simulator under another name (a `[[connector]]` of kind `simulator`).
+    pub fn with_name(mut self, name: impl Into<Arc<str>>) -> Simulator {
+        self.name = name.into();
+        self
+    }
+
     fn schedule(&self, message: &Dispatch) {
         let (outcome, error_code, delay) = self.config.decide(message.channel, &message.recipient);
         let operator = (message.channel == Channel::Sms).then(|| "20416".to_owned());

@@ -2,8 +2,12 @@
 //! with `__`, e.g. `TERN_STATUS_REPORTS__TIMEOUT_MS`), then command-line flags. `TERN_*` variables
 //! that name no configuration key are warned about and ignored; unknown keys in the file are
 //! errors.
+//!
+//! `[[connector]]` and `[[route]]` are checked here as far as the file alone can say (known
+//! kinds, unique names, routes naming configured connectors and known channels); the accounts a
+//! route names are resolved by [`route_rules`] once the store is open.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -11,9 +15,12 @@ use anyhow::Context;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
+use tern_core::account::Account;
+use tern_core::channel::{Channel, ChannelName};
+use tern_core::routing::RouteRule;
 use tern_core::submission::RequestLimits;
 use tern_egress::notifier::NotifierConfig;
-use tern_egress::simulator::SimulatorConfig;
+use tern_egress::simulator::{SIMULATOR_NAME, SimulatorConfig};
 use tern_egress::webhook_target::WebhookTargets;
 use tern_ingress::smpp::SmppConfig;
 
@@ -44,6 +51,157 @@ pub struct Config {
     /// `[webhooks]`: which targets webhooks may be POSTed to.
     #[serde(default)]
     pub webhooks: WebhookTargets,
+    /// `[[connector]]`: connectors besides the built-in simulator.
+    #[serde(default, rename = "connector")]
+    pub connectors: Vec<ConnectorConfig>,
+    /// `[[route]]`: which connectors carry which messages.
+    #[serde(default, rename = "route")]
+    pub routes: Vec<RouteConfig>,
+}
+
+/// The connector kinds this version builds.
+pub const CONNECTOR_KINDS: [&str; 1] = ["simulator"];
+
+/// One `[[connector]]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConnectorConfig {
+    /// What routes name it by; never `simulator`, the built-in one's.
+    pub name: String,
+    /// One of [`CONNECTOR_KINDS`]: `simulator` (another simulator, with the `[simulator]`
+    /// settings, under this name).
+    pub kind: String,
+    /// Every other key, kept so that a kind's settings are judged by that kind: the simulator
+    /// kind has none, so any is an error.
+    #[serde(flatten)]
+    pub settings: BTreeMap<String, figment::value::Value>,
+}
+
+/// One `[[route]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// The channel's name, as in `allowedChannels`; SMS when absent.
+    #[serde(default = "default_route_channel")]
+    pub channel: String,
+    /// A destination prefix in `00`-international form (digits); any destination when absent.
+    pub prefix: Option<String>,
+    /// The name (`tern account create --name`) of the only account this route is for.
+    pub account: Option<String>,
+    /// The connector that carries the route's messages.
+    pub connector: String,
+    /// Connectors tried in order after `connector`.
+    #[serde(default)]
+    pub failover: Vec<String>,
+}
+
+fn default_route_channel() -> String {
+    "SMS".into()
+}
+
+impl RouteConfig {
+    fn channel(&self) -> Result<Channel, String> {
+        match Channel::parse_name(&self.channel) {
+            Ok(ChannelName::Routable(channel)) => Ok(channel),
+            _ => Err(format!(
+                "channel {:?} is not one Tern carries",
+                self.channel
+            )),
+        }
+    }
+}
+
+/// Check `[[connector]]` and `[[route]]` as far as the file can say.
+fn check_connectors_and_routes(config: &Config) -> anyhow::Result<()> {
+    let mut names = BTreeSet::from([SIMULATOR_NAME.to_owned()]);
+    for connector in &config.connectors {
+        let name = &connector.name;
+        anyhow::ensure!(
+            !name.trim().is_empty(),
+            "invalid configuration: a [[connector]] needs a name"
+        );
+        anyhow::ensure!(
+            CONNECTOR_KINDS.contains(&connector.kind.as_str()),
+            "invalid configuration: [[connector]] {name:?}: kind {:?} is not available in this version (available: {})",
+            connector.kind,
+            CONNECTOR_KINDS.join(", ")
+        );
+        if let Some(key) = connector.settings.keys().next() {
+            anyhow::bail!(
+                "invalid configuration: [[connector]] {name:?}: unknown key {key:?} for kind {:?}",
+                connector.kind
+            );
+        }
+        anyhow::ensure!(
+            names.insert(name.clone()),
+            "invalid configuration: [[connector]] {name:?}: the name is already taken{}",
+            if name == SIMULATOR_NAME {
+                " by the built-in simulator"
+            } else {
+                ""
+            }
+        );
+    }
+    for (index, route) in config.routes.iter().enumerate() {
+        let number = index + 1;
+        route.channel().map_err(|error| {
+            anyhow::anyhow!("invalid configuration: [[route]] {number}: {error}")
+        })?;
+        if let Some(prefix) = &route.prefix {
+            anyhow::ensure!(
+                !prefix.is_empty() && prefix.bytes().all(|b| b.is_ascii_digit()),
+                "invalid configuration: [[route]] {number}: prefix {prefix:?} must be digits (00 and the country code, e.g. \"0031\")"
+            );
+        }
+        for connector in std::iter::once(&route.connector).chain(&route.failover) {
+            anyhow::ensure!(
+                names.contains(connector),
+                "invalid configuration: [[route]] {number}: no connector named {connector:?} (configured: {})",
+                names
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The routing rules of `routes` (checked by [`load`]), with account names resolved among
+/// `accounts`: a route for a name no account has is an error; a name several accounts share
+/// gives each of them the route.
+pub fn route_rules(routes: &[RouteConfig], accounts: &[Account]) -> anyhow::Result<Vec<RouteRule>> {
+    let mut rules = Vec::new();
+    for (index, route) in routes.iter().enumerate() {
+        let number = index + 1;
+        let channel = route.channel().map_err(|error| {
+            anyhow::anyhow!("invalid configuration: [[route]] {number}: {error}")
+        })?;
+        let connectors = std::iter::once(&route.connector)
+            .chain(&route.failover)
+            .map(|name| name.as_str().into())
+            .collect();
+        let mut rule = RouteRule::new(channel, connectors);
+        if let Some(prefix) = &route.prefix {
+            rule = rule.for_destination_prefix(prefix.clone());
+        }
+        match &route.account {
+            None => rules.push(rule),
+            Some(name) => {
+                let ids: Vec<_> = accounts
+                    .iter()
+                    .filter(|account| &account.name == name)
+                    .map(|account| account.id)
+                    .collect();
+                anyhow::ensure!(
+                    !ids.is_empty(),
+                    "invalid configuration: [[route]] {number}: no account named {name:?}"
+                );
+                rules.extend(ids.into_iter().map(|id| rule.clone().for_account(id)));
+            }
+        }
+    }
+    Ok(rules)
 }
 
 /// `[dispatch]`.
@@ -241,6 +399,7 @@ pub fn load(
         .price_per_part
         .parse::<tern_core::money::Money>()
         .context("invalid configuration: price_per_part")?;
+    check_connectors_and_routes(&config)?;
     if config.smpp.tls_addr.is_some() {
         anyhow::ensure!(
             config.smpp.tls_cert_file.is_some() && config.smpp.tls_key_file.is_some(),

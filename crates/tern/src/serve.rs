@@ -59,9 +59,26 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         config.simulator.clone(),
         Arc::new(sink.clone()) as Arc<dyn EventSink>,
     ));
-    // Every channel to the simulator, until connectors and routes are configured.
-    let routes = RoutingTable::every_channel_to(simulator.name());
-    let connectors = ConnectorRegistry::new([simulator])?;
+    // The configured routes; a channel without any goes to the built-in simulator.
+    let accounts = store
+        .accounts()
+        .await
+        .context("cannot read the accounts the routes name")?;
+    let routes = Arc::new(RoutingTable::configured(
+        config::route_rules(&config.routes, &accounts)?,
+        simulator.name(),
+    )?);
+    // Every configured connector is a simulator in this version (`config::load` checked the kinds).
+    let configured = config.connectors.iter().map(|connector| {
+        Arc::new(
+            Simulator::new(
+                config.simulator.clone(),
+                Arc::new(sink.clone()) as Arc<dyn EventSink>,
+            )
+            .with_name(connector.name.as_str()),
+        ) as Arc<dyn Connector>
+    });
+    let connectors = ConnectorRegistry::new(std::iter::once(simulator).chain(configured))?;
     connectors.serves(&routes)?;
     let (stop, stopping) = watch::channel(false);
     // The event applier records what the dispatcher sent: it stops after the dispatcher.
@@ -70,7 +87,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let dispatcher = Dispatcher {
         store: Arc::clone(&store),
         connectors,
-        routes,
+        routes: RoutingTable::clone(&routes),
         wakeups: Arc::clone(&wakeups),
         settings: DispatchSettings {
             batch_size: config.dispatch.batch_size.max(1),
@@ -106,17 +123,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Arc::clone(&wakeups) as Arc<dyn Wake>,
         Arc::new(TimeOrderedIds),
         policy,
-    );
+    )
+    .with_routes(Arc::clone(&routes));
     // The SMPP server's own submission service, over the same store, clock, wakeups and policy:
     // SMPP binds authenticate by system_id, so it needs no token cache.
-    let smpp_submitter = Arc::new(Submitter::new(
-        Arc::clone(&store) as _,
-        Arc::clone(&store) as _,
-        Arc::clone(&clock),
-        Arc::clone(&wakeups) as Arc<dyn Wake>,
-        Arc::new(TimeOrderedIds),
-        policy,
-    ));
+    let smpp_submitter = Arc::new(
+        Submitter::new(
+            Arc::clone(&store) as _,
+            Arc::clone(&store) as _,
+            Arc::clone(&clock),
+            Arc::clone(&wakeups) as Arc<dyn Wake>,
+            Arc::new(TimeOrderedIds),
+            policy,
+        )
+        .with_routes(Arc::clone(&routes)),
+    );
     let state = Arc::new(AppState {
         submitter,
         log: Arc::clone(&store) as _,

@@ -15,6 +15,7 @@ mod openapi;
 mod outbox;
 mod python_sdk;
 mod restart;
+mod routes;
 mod sdk_replay;
 mod simulator;
 mod smpp;
