@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tern_testkit::{Gateway, create_account, http_client};
 
+use crate::xml_get::{get, logged, post_xml, xml};
 use crate::{TERN, delivered_on, setup, without_ids};
 
 /// POST `msgs` (JSON) with `token`; status and body.
@@ -228,4 +229,33 @@ async fn a_configured_simulator_connector_carries_its_route() {
     assert_eq!(status, 200, "{response}");
     let log = setup.wait_final(1, Duration::from_secs(10)).await;
     assert_eq!(log["messages"][0]["status"], "delivered", "{log}");
+}
+
+#[tokio::test]
+async fn xml_and_get_refuse_an_unroutable_message_whole() {
+    let config = "[[route]]\nprefix = \"0031\"\nconnector = \"simulator\"\n";
+    let setup = setup(Some(config), &[], false).await;
+    let both = xml(
+        &setup.token,
+        "<MSG><FROM>S</FROM><TO>0031612345678</TO><TO>0032471234567</TO><BODY>hi</BODY></MSG>",
+    );
+    assert_eq!(
+        post_xml(&setup, &both).await,
+        (200, "Error: ERROR Message is unrouteable.".to_string())
+    );
+    let query = format!(
+        "producttoken={}&body=x&to=0032471234567&from=S&reference=be",
+        setup.token
+    );
+    assert_eq!(
+        get(&setup, &query).await,
+        (200, "Error: ERROR Message is unrouteable.".to_string())
+    );
+    assert_eq!(logged(&setup).await, 0);
+    let routed = xml(
+        &setup.token,
+        "<MSG><FROM>S</FROM><TO>0031612345678</TO><BODY>hi</BODY></MSG>",
+    );
+    assert_eq!(post_xml(&setup, &routed).await, (200, String::new()));
+    assert_eq!(logged(&setup).await, 1);
 }

@@ -888,3 +888,17 @@ async fn a_store_that_cannot_write_answers_esme_rmsgqful_and_loses_nothing_ackno
     assert_eq!(listed.len(), acknowledged.len());
     setup.gateway.kill();
 }
+
+#[test]
+fn a_destination_no_route_carries_is_esme_rinvdstadr() {
+    let setup = smpp_setup(
+        Some("[[route]]\nprefix = \"0031\"\nconnector = \"simulator\"\n"),
+        &[],
+    );
+    let mut stream = bound(&setup);
+    submitted(&mut stream, 2, &submit_to("31612345678", 0, 0, b"routed"));
+    stream
+        .write_all(&pdu(4, 3, &submit_to("32471234567", 0, 0, b"unroutable")))
+        .unwrap();
+    assert_eq!(read_pdu(&mut stream).unwrap(), header(0x8000_0004, 0x0B, 3));
+}
