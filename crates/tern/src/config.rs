@@ -408,3 +408,56 @@ pub fn load(
     }
     Ok(config)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tern_core::account::{ReportFormat, TokenHash};
+
+    fn account(id: i64, name: &str) -> Account {
+        Account {
+            id,
+            name: name.into(),
+            token_hash: TokenHash([0; 32]),
+            balance: None,
+            status_url: None,
+            status_format: ReportFormat::Json,
+            inbound_url: None,
+            channels: Channel::ALL.to_vec(),
+            smpp: None,
+            created_at: jiff::Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    fn route(account: Option<&str>) -> RouteConfig {
+        RouteConfig {
+            channel: "whatsapp".into(),
+            prefix: Some("0031".into()),
+            account: account.map(Into::into),
+            connector: "sim-b".into(),
+            failover: vec!["simulator".into()],
+        }
+    }
+
+    #[test]
+    fn route_rules_resolve_account_names() {
+        let accounts = [account(1, "acme"), account(2, "other"), account(3, "acme")];
+        let expected = RouteRule::new(Channel::WhatsApp, vec!["sim-b".into(), "simulator".into()])
+            .for_destination_prefix("0031");
+        assert_eq!(
+            route_rules(&[route(None)], &accounts).unwrap(),
+            std::slice::from_ref(&expected)
+        );
+        // A name two accounts share gives each the route.
+        assert_eq!(
+            route_rules(&[route(Some("acme"))], &accounts).unwrap(),
+            [expected.clone().for_account(1), expected.for_account(3)]
+        );
+        assert_eq!(
+            route_rules(&[route(None), route(Some("nobody"))], &accounts)
+                .unwrap_err()
+                .to_string(),
+            "invalid configuration: [[route]] 2: no account named \"nobody\""
+        );
+    }
+}
