@@ -139,7 +139,7 @@ impl Conn {
                 Action::Authenticate { kind, bind } => {
                     let outcome = if self.sim.config.admits(&bind.system_id, &bind.password) {
                         self.system_id = bind.system_id;
-                        self.sim.peers().insert(
+                        self.sim.bound(
                             self.id,
                             Peer {
                                 system_id: self.system_id.clone(),
@@ -234,7 +234,7 @@ impl Conn {
                     sim.config.receipt_format,
                 );
                 if !sim.send_receipt(submitter, &system_id, pdu) {
-                    tracing::info!(message_id, "smsc-sim: no receiver bound for a receipt");
+                    tracing::info!(message_id, "smsc-sim: receipt held until a receiver binds");
                 }
             });
         }
@@ -340,11 +340,9 @@ fn receipt_pdu(
         ReceiptFormat::AppendixB => receipt.appendix_b(),
         ReceiptFormat::Cm => receipt.cm(),
     };
-    // GSM's default alphabet would change `@` and the like: the receipt text stays ASCII.
-    let short_message: Vec<u8> = text
-        .chars()
-        .map(|c| if c.is_ascii() { c as u8 } else { b'?' })
-        .collect();
+    // data_coding 0: the text in GSM septets, so a GSM message's own octets come back as
+    // they went (`_` stays 0x5F); other characters get their GSM look-alikes.
+    let short_message = sms::gsm7::encode(&text);
     Pdu::DeliverSm(Box::new(SubmitSm {
         source_addr_ton: submitted.dest_ton,
         source_addr_npi: submitted.dest_npi,

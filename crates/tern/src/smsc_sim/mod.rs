@@ -9,7 +9,7 @@ mod config;
 mod connection;
 mod control;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
@@ -69,6 +69,9 @@ pub struct Sim {
     config: SimConfig,
     /// Bound sessions by connection number.
     peers: Mutex<BTreeMap<u64, Peer>>,
+    /// Receipts no session could take yet, by system_id: sent to the next receiver or
+    /// transceiver that binds with it. Locked only with `peers` held.
+    pending_receipts: Mutex<HashMap<String, Vec<Pdu>>>,
     next_connection: AtomicU64,
     /// Ids are `id_base + n`: unique across restarts, so a gateway never matches a receipt to a
     /// message of an earlier run.
@@ -89,6 +92,7 @@ impl Sim {
         Sim {
             config,
             peers: Mutex::new(BTreeMap::new()),
+            pending_receipts: Mutex::new(HashMap::new()),
             next_connection: AtomicU64::new(1),
             id_base: millis << 16,
             next_id: AtomicU64::new(0),
@@ -128,8 +132,29 @@ impl Sim {
         self.peers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Registers a bound session; a receiver or transceiver gets the receipts held for its
+    /// system_id (queued after its bind_resp).
+    fn bound(&self, id: u64, peer: Peer) {
+        let mut peers = self.peers();
+        if peer.may_receive() {
+            let held = self
+                .pending_receipts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&peer.system_id)
+                .unwrap_or_default();
+            for receipt in held {
+                if peer.outbox.send(receipt).is_ok() {
+                    self.stats.receipts.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        peers.insert(id, peer);
+    }
+
     /// Sends a receipt to `submitter` if it is a transceiver, else to a receiver or transceiver
-    /// bound with the same system_id. False when nobody can take it.
+    /// bound with the same system_id. False when nobody can take it: the receipt is then held
+    /// for the next such bind.
     fn send_receipt(&self, submitter: u64, system_id: &str, pdu: Pdu) -> bool {
         let peers = self.peers();
         let own = peers
@@ -143,6 +168,13 @@ impl Sim {
         let sent = candidates.any(|peer| peer.outbox.send(pdu.clone()).is_ok());
         if sent {
             self.stats.receipts.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.pending_receipts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(system_id.to_owned())
+                .or_default()
+                .push(pdu);
         }
         sent
     }

@@ -613,3 +613,134 @@ async fn smsc_sim_disconnect_drops_every_session() {
     again.submit_ok("31611111111", "after", 0).await;
     assert_eq!(sim.stats().await["binds"], 3);
 }
+
+#[tokio::test]
+async fn smsc_sim_holds_receipts_until_a_receiver_binds() {
+    let sim = SmscSim::start("").await;
+    let mut tx = Client::bound(&sim, Kind::Transmitter, "acme").await;
+    let id = tx.submit_ok("31611111111", "held", 1).await;
+    // Nobody can take it yet; give the receipt task time to run.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(sim.stats().await["receipts"], 0);
+    let mut rx = Client::bound(&sim, Kind::Receiver, "acme").await;
+    let (_, receipt) = rx.deliver_sm().await;
+    let text = String::from_utf8(receipt.short_message().as_ref().to_vec()).unwrap();
+    assert!(
+        text.starts_with(&format!("id:{id} sub:001 dlvrd:001 ")),
+        "{text}"
+    );
+    assert!(text.ends_with(" stat:DELIVRD err:000 text:held"), "{text}");
+    assert_eq!(sim.stats().await["receipts"], 1);
+}
+
+#[tokio::test]
+async fn smsc_sim_data_sm_enquire_link_generic_nack_and_unbind() {
+    use rusmpp::pdus::DataSm;
+    use rusmpp::tlvs::MessageSubmissionRequestTlvValue;
+    use rusmpp::types::AnyOctetString;
+    use rusmpp::values::MessagePayload;
+
+    let sim = SmscSim::start("id_format = \"decimal\"\n").await;
+    let mut client = Client::connect(&sim).await;
+    // Not bound: submit_sm is refused with ESME_RINVBNDSTS, enquire_link answered.
+    let resp = client.submit("31611111111", "early", 0).await;
+    assert_eq!(resp.status(), CommandStatus::EsmeRinvbndsts, "{resp:?}");
+    let resp = client.request(Pdu::EnquireLink).await;
+    assert_eq!(
+        (resp.id(), resp.status()),
+        (CommandId::EnquireLinkResp, CommandStatus::EsmeRok)
+    );
+    let resp = client.bind(Kind::Transceiver, "acme", "pw").await;
+    assert_eq!(resp.status(), CommandStatus::EsmeRok, "{resp:?}");
+    let resp = client.bind(Kind::Transceiver, "acme", "pw").await;
+    assert_eq!(resp.status(), CommandStatus::EsmeRalybnd, "{resp:?}");
+
+    // data_sm with message_payload: an id and a receipt repeating the text.
+    let data = DataSm::builder()
+        .source_addr_ton(Ton::Alphanumeric)
+        .source_addr_npi(Npi::Unknown)
+        .source_addr(c("Acme"))
+        .dest_addr_ton(Ton::International)
+        .dest_addr_npi(Npi::Isdn)
+        .destination_addr(c("31611111111"))
+        .esm_class(EsmClass::from(0))
+        .registered_delivery(RegisteredDelivery::from(1))
+        .data_coding(DataCoding::McSpecific)
+        .push_tlv(MessageSubmissionRequestTlvValue::MessagePayload(
+            MessagePayload::new(AnyOctetString::from_slice(b"via data_sm")),
+        ))
+        .build();
+    let resp = client.request(data).await;
+    assert_eq!(
+        (resp.id(), resp.status()),
+        (CommandId::DataSmResp, CommandStatus::EsmeRok),
+        "{resp:?}"
+    );
+    let Some(Pdu::DataSmResp(body)) = resp.pdu() else {
+        panic!("{resp:?}");
+    };
+    let id = body.message_id().as_str().to_owned();
+    assert!(id.bytes().all(|b| b.is_ascii_digit()), "{id}");
+    let (_, receipt) = client.deliver_sm().await;
+    let text = String::from_utf8(receipt.short_message().as_ref().to_vec()).unwrap();
+    assert!(text.starts_with(&format!("id:{id} ")), "{text}");
+    assert!(text.ends_with(" text:via data_sm"), "{text}");
+
+    // A command the simulator does not take: generic_nack ESME_RINVCMDID, same sequence.
+    client.sequence += 1;
+    let raw = [
+        0,
+        0,
+        0,
+        16,
+        0x00,
+        0x00,
+        0x01,
+        0x99,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        client.sequence as u8,
+    ];
+    tokio::io::AsyncWriteExt::write_all(client.framed.get_mut(), &raw)
+        .await
+        .unwrap();
+    let (raw, nack) = client.next().await;
+    assert_eq!(
+        raw,
+        [
+            0,
+            0,
+            0,
+            16,
+            0x80,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            3,
+            0,
+            0,
+            0,
+            client.sequence as u8
+        ]
+    );
+    assert_eq!(nack.id(), CommandId::GenericNack);
+
+    // unbind: unbind_resp, then the simulator closes.
+    let resp = client.request(Pdu::Unbind).await;
+    assert_eq!(
+        (resp.id(), resp.status()),
+        (CommandId::UnbindResp, CommandStatus::EsmeRok)
+    );
+    let closed = tokio::time::timeout(WAIT, client.framed.next())
+        .await
+        .expect("not closed after unbind");
+    assert!(closed.is_none(), "{closed:?}");
+}
