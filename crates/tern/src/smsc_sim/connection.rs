@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use tern_proto::smpp::{
     self, Action, Command, CommandStatus, DataSm, Frame, MessageState, Pdu, QuerySmResp, Receipt,
@@ -17,6 +18,9 @@ use tokio::sync::{mpsc, watch};
 
 use super::config::ReceiptFormat;
 use super::{Peer, SERVER_SYSTEM_ID, Sim};
+
+/// How long a session unbound at shutdown waits for its unbind_resp.
+pub(super) const UNBIND_WAIT: Duration = Duration::from_secs(1);
 
 /// Largest PDU accepted.
 const MAX_PDU_BYTES: u32 = 65_536;
@@ -50,11 +54,22 @@ struct Conn {
 
 /// Serves one connection until it closes, the peer unbinds, or every session is dropped.
 async fn serve(sim: Arc<Sim>, stream: TcpStream, id: u64) {
+    sim.open.fetch_add(1, Ordering::Relaxed);
+    serve_until_closed(&sim, stream, id).await;
+    sim.peers().remove(&id);
+    sim.open.fetch_sub(1, Ordering::Relaxed);
+}
+
+async fn serve_until_closed(sim: &Arc<Sim>, stream: TcpStream, id: u64) {
     let mut disconnect = sim.disconnect.subscribe();
+    let mut stopping = sim.stopping.subscribe();
+    let unbind_deadline = tokio::time::sleep(Duration::MAX);
+    tokio::pin!(unbind_deadline);
+    let mut unbinding = false;
     let (mut reader, mut writer) = stream.into_split();
     let (outbox, mut queued) = mpsc::unbounded_channel::<Pdu>();
     let mut conn = Conn {
-        sim: Arc::clone(&sim),
+        sim: Arc::clone(sim),
         id,
         session: Session::new(),
         system_id: String::new(),
@@ -109,10 +124,22 @@ async fn serve(sim: Arc<Sim>, stream: TcpStream, id: u64) {
                 }
             }
             _ = disconnect.changed() => break 'connection,
+            _ = async { drop(stopping.wait_for(|stopping| *stopping).await) }, if !unbinding => {
+                unbinding = true;
+                unbind_deadline
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + UNBIND_WAIT);
+                next_sequence = next_sequence.wrapping_add(1).max(1);
+                let actions = conn.session.start_unbind(next_sequence);
+                if conn.act(actions) {
+                    let _ = writer.write_all(&conn.out).await;
+                    break 'connection;
+                }
+            }
+            _ = &mut unbind_deadline, if unbinding => break 'connection,
         }
     }
     let _ = writer.shutdown().await;
-    sim.peers().remove(&id);
 }
 
 impl Conn {

@@ -12,7 +12,7 @@ mod control;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -79,8 +79,12 @@ pub struct Sim {
     next_id: AtomicU64,
     next_concat_reference: AtomicU16,
     throttled_until: Mutex<Option<Instant>>,
-    /// Bumped to drop every session (`POST /disconnect`, shutdown).
+    /// Bumped to drop every session (`POST /disconnect`).
     disconnect: watch::Sender<u64>,
+    /// Set on SIGINT/SIGTERM: every bound session is unbound, then closed.
+    stopping: watch::Sender<bool>,
+    /// Connections open.
+    open: AtomicUsize,
     stats: Stats,
 }
 
@@ -99,6 +103,8 @@ impl Sim {
             next_concat_reference: AtomicU16::new(1),
             throttled_until: Mutex::new(None),
             disconnect: watch::channel(0).0,
+            stopping: watch::channel(false).0,
+            open: AtomicUsize::new(0),
             stats: Stats::default(),
         }
     }
@@ -225,8 +231,13 @@ pub async fn run(args: SmscSimArgs) -> anyhow::Result<()> {
     shutdown.await;
     tracing::info!("smsc-sim stopping");
     let _ = stop_tx.send(true);
-    sim.disconnect.send_modify(|generation| *generation += 1);
     let _ = accept.await;
+    // Sessions unbind (each waits up to UNBIND_WAIT for its unbind_resp) and close.
+    sim.stopping.send_replace(true);
+    let deadline = Instant::now() + connection::UNBIND_WAIT + Duration::from_millis(500);
+    while sim.open.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let _ = tokio::time::timeout(Duration::from_secs(5), control_task).await;
     println!("smsc-sim stopped");
     Ok(())

@@ -366,7 +366,7 @@ async fn smsc_sim_ids_in_each_format_and_counts() {
 }
 
 #[tokio::test]
-async fn smsc_sim_refuses_wrong_credentials_and_stops_on_sigterm() {
+async fn smsc_sim_refuses_wrong_credentials_and_unbinds_on_sigterm() {
     let mut sim = SmscSim::start("system_id = \"acme\"\npassword = \"secret\"\n").await;
     let mut client = Client::connect(&sim).await;
     let refused = client.bind(Kind::Transceiver, "acme", "wrong").await;
@@ -396,6 +396,21 @@ async fn smsc_sim_refuses_wrong_credentials_and_stops_on_sigterm() {
         .status()
         .unwrap();
     assert!(killed.success());
+    // The session is unbound; the simulator stops once unbind_resp comes.
+    let (raw, unbind) = client.next().await;
+    assert_eq!(unbind.id(), CommandId::Unbind, "{unbind:?}");
+    assert_eq!(raw[..12], [0, 0, 0, 16, 0, 0, 0, 6, 0, 0, 0, 0]);
+    client
+        .send(Command::new(
+            CommandStatus::EsmeRok,
+            unbind.sequence_number(),
+            Pdu::UnbindResp,
+        ))
+        .await;
+    let closed = tokio::time::timeout(WAIT, client.framed.next())
+        .await
+        .expect("the session was not closed");
+    assert!(closed.is_none(), "{closed:?}");
     let deadline = Instant::now() + WAIT;
     let status = loop {
         if let Some(status) = sim.child.try_wait().unwrap() {
@@ -408,10 +423,6 @@ async fn smsc_sim_refuses_wrong_credentials_and_stops_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "{status:?}");
-    let closed = tokio::time::timeout(WAIT, client.framed.next())
-        .await
-        .expect("the session was not closed");
-    assert!(closed.is_none(), "{closed:?}");
 }
 
 #[tokio::test]
