@@ -251,7 +251,10 @@ impl Conn {
             let message_id = id.clone();
             let submitted_at = receipt_time_now();
             tokio::spawn(async move {
-                tokio::time::sleep(decision.delay).await;
+                // A zero delay must not wait for the timer's next tick.
+                if !decision.delay.is_zero() {
+                    tokio::time::sleep(decision.delay).await;
+                }
                 let pdu = receipt_pdu(
                     &submitted,
                     &message_id,
