@@ -755,3 +755,65 @@ async fn smsc_sim_data_sm_enquire_link_generic_nack_and_unbind() {
         .expect("not closed after unbind");
     assert!(closed.is_none(), "{closed:?}");
 }
+
+#[tokio::test]
+async fn smsc_sim_answers_pipelined_submits_as_they_come() {
+    let sim = SmscSim::start("id_format = \"decimal\"\n").await;
+    let mut client = Client::bound(&sim, Kind::Transceiver, "acme").await;
+    let first_sequence = client.sequence + 1;
+    for n in 0..50 {
+        client.sequence += 1;
+        let submit = SubmitSm::builder()
+            .source_addr(c("Acme"))
+            .destination_addr(c("31611111111"))
+            .short_message(OctetString::from_slice(format!("m{n}").as_bytes()).unwrap())
+            .build();
+        client
+            .send(Command::new(
+                CommandStatus::EsmeRok,
+                client.sequence,
+                submit,
+            ))
+            .await;
+    }
+    let mut ids = Vec::new();
+    for sequence in first_sequence..first_sequence + 50 {
+        let (_, resp) = client.next().await;
+        assert_eq!(
+            (resp.id(), resp.status(), resp.sequence_number()),
+            (CommandId::SubmitSmResp, CommandStatus::EsmeRok, sequence)
+        );
+        let Some(Pdu::SubmitSmResp(body)) = resp.pdu() else {
+            panic!("{resp:?}");
+        };
+        ids.push(body.message_id().as_str().parse::<u64>().unwrap());
+    }
+    assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "{ids:?}");
+    assert_eq!(sim.stats().await["submits"], 50);
+}
+
+#[test]
+fn smsc_sim_refuses_a_missing_or_invalid_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.toml");
+    let invalid = dir.path().join("invalid.toml");
+    std::fs::write(&invalid, "id_format = \"octal\"\n").unwrap();
+    for (config, says) in [(&missing, "not found"), (&invalid, "id_format")] {
+        let output = std::process::Command::new(TERN)
+            .args([
+                "smsc-sim",
+                "--addr",
+                "127.0.0.1:0",
+                "--control-addr",
+                "127.0.0.1:0",
+            ])
+            .arg("--config")
+            .arg(config)
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(says), "{stderr}");
+        assert!(output.stdout.is_empty(), "nothing listens");
+    }
+}
