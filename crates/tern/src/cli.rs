@@ -22,6 +22,9 @@ pub enum Command {
     Account(AccountCommand),
     /// Print the OpenAPI 3.1 document of the JSON endpoints.
     Openapi,
+    /// Run a standalone SMSC simulator (SMPP server with receipts, MO injection and an HTTP
+    /// control API) for tests, benchmarks and trying a setup.
+    SmscSim(crate::smsc_sim::SmscSimArgs),
 }
 
 #[derive(Debug, Args)]

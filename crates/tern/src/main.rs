@@ -4,6 +4,7 @@ mod account_cmd;
 mod cli;
 mod config;
 mod serve;
+mod smsc_sim;
 
 use clap::Parser;
 
@@ -36,6 +37,7 @@ fn main() -> anyhow::Result<()> {
                 account_cmd::create(*args).await
             }
             cli::Command::Account(cli::AccountCommand::List(args)) => account_cmd::list(args).await,
+            cli::Command::SmscSim(args) => smsc_sim::run(args).await,
             cli::Command::Openapi => {
                 println!("{}", tern_ingress::http::openapi::document());
                 Ok(())

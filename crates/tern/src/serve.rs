@@ -396,7 +396,7 @@ fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
 /// SIGINT or SIGTERM, listened for from the moment this is called (not from the first poll): a
 /// supervisor, or a test, that signals as soon as it reads the "listening" lines is heard rather
 /// than killed by the default action.
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+pub(crate) fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -22,6 +22,7 @@ mod smpp;
 mod smpp_raw;
 mod smpp_receipts;
 mod smpp_rusmpp;
+mod smsc_sim;
 mod spec_examples;
 mod xml_get;
 mod zero_config;
