@@ -365,6 +365,13 @@ pub fn replacement_data_coding(content: &Content) -> u8 {
     }
 }
 
+/// Whether a message that may go out on `channels` can have its text replaced by a short message
+/// (SMPP replace_sm): only one that goes out on SMS alone; another channel's content (an HTTP
+/// submission's WhatsApp or RCS message) is not octets.
+pub fn replaceable(channels: &[Channel]) -> bool {
+    channels == [Channel::Sms]
+}
+
 /// Judge a replacement at `now` by the rules a submitted short message's content and validity
 /// are judged by (the data codings of the module's table, a header's one-part rule, the part
 /// limits, a validity in the future and at most [`MAX_VALIDITY`] away), priced by `policy`:
@@ -662,6 +669,14 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn only_a_message_on_sms_alone_is_replaceable() {
+        assert!(replaceable(&[Channel::Sms]));
+        assert!(!replaceable(&[Channel::Sms, Channel::WhatsApp]));
+        assert!(!replaceable(&[Channel::WhatsApp]));
+        assert!(!replaceable(&[]));
     }
 
     #[test]

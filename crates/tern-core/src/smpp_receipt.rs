@@ -167,7 +167,8 @@ pub struct ReceiptContents {
 /// Largest tariff CM's TLV 0x140A carries (5 digits and its NUL).
 const MAX_TARIFF_CENTS: i64 = 99_999;
 
-fn receipt_time(at: Timestamp) -> ReceiptTime {
+/// The moment `at` as a receipt's date shows it (UTC).
+pub fn receipt_time(at: Timestamp) -> ReceiptTime {
     let (year, month, day, hour, minute, second) = utc_fields(at);
     ReceiptTime {
         year,

@@ -22,10 +22,11 @@
 
 use jiff::Timestamp;
 use tern_core::account::Account;
-use tern_core::channel::Channel;
 use tern_core::dispatch::{CancelOutcome, ReplaceOutcome};
 use tern_core::message::{Content, MessageId};
-use tern_core::short_message::{ShortReplacement, judge_replacement, replacement_data_coding};
+use tern_core::short_message::{
+    ShortReplacement, judge_replacement, replaceable, replacement_data_coding,
+};
 use tern_core::smpp_receipt::query_answer;
 use tern_core::validity::smpp_valid_until;
 use tern_proto::smpp::{CancelSm, Command, CommandStatus, Pdu, QuerySm, QuerySmResp, ReplaceSm};
@@ -147,9 +148,7 @@ impl Shared {
             Ok(None) => return answer(CommandStatus::ESME_RREPLACEFAIL),
             Err(error) => return store_failed(&error),
         };
-        // A short message replaces a short message: one that may go out on another channel (an
-        // HTTP submission's WhatsApp or RCS content) is not replaced by octets.
-        if record.message.channels != [Channel::Sms] {
+        if !replaceable(&record.message.channels) {
             return answer(CommandStatus::ESME_RREPLACEFAIL);
         }
         let now = self.clock.now();

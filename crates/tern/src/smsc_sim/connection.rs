@@ -336,15 +336,7 @@ impl Submitted {
 }
 
 fn receipt_time_now() -> ReceiptTime {
-    let now = jiff::tz::Offset::UTC.to_datetime(jiff::Timestamp::now());
-    ReceiptTime {
-        year: now.year() as u16,
-        month: now.month() as u8,
-        day: now.day() as u8,
-        hour: now.hour() as u8,
-        minute: now.minute() as u8,
-        second: now.second() as u8,
-    }
+    tern_core::smpp_receipt::receipt_time(jiff::Timestamp::now())
 }
 
 /// The receipt deliver_sm: from the recipient to the sender, esm_class 0x04, the text in the

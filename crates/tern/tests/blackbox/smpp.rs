@@ -133,21 +133,14 @@ pub fn smpp_setup(config: Option<&str>, account_args: &[&str]) -> SmppSetup {
     }
 }
 
-/// Runs the driver's `steps` against `gateway`; returns one result per response read.
-pub fn drive(gateway: &Gateway, ca: Option<&Path>, steps: Value) -> Vec<Value> {
+/// Starts a Python `driver` script (smpplib in the test venv) reading `spec` as JSON on stdin,
+/// with stdout and stderr piped.
+pub fn spawn_driver(driver: &str, spec: &Value) -> std::process::Child {
     let target = Path::new(TERN).parent().unwrap().parent().unwrap();
     let python = tern_testkit::python::smpplib_python(target);
-    let address = gateway.smpp_addr.expect("SMPP is on");
-    let spec = json!({
-        "host": "127.0.0.1",
-        "port": address.port(),
-        "tls_port": gateway.smpp_tls_addr.map(|a| a.port()),
-        "ca": ca.map(|p| p.display().to_string()),
-        "steps": steps,
-    });
     let mut child = Command::new(python)
         .arg("-c")
-        .arg(DRIVER)
+        .arg(driver)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -160,6 +153,20 @@ pub fn drive(gateway: &Gateway, ca: Option<&Path>, steps: Value) -> Vec<Value> {
         .unwrap()
         .write_all(spec.to_string().as_bytes())
         .unwrap();
+    child
+}
+
+/// Runs the driver's `steps` against `gateway`; returns one result per response read.
+pub fn drive(gateway: &Gateway, ca: Option<&Path>, steps: Value) -> Vec<Value> {
+    let address = gateway.smpp_addr.expect("SMPP is on");
+    let spec = json!({
+        "host": "127.0.0.1",
+        "port": address.port(),
+        "tls_port": gateway.smpp_tls_addr.map(|a| a.port()),
+        "ca": ca.map(|p| p.display().to_string()),
+        "steps": steps,
+    });
+    let child = spawn_driver(DRIVER, &spec);
     let output = child.wait_with_output().unwrap();
     assert!(
         output.status.success(),

@@ -10,16 +10,15 @@
 //! or not at all. A bind, submit or unbind the server refuses fails the driver: receipts are what
 //! these tests are about.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout};
 use std::time::Duration;
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use tern_testkit::{Gateway, http_client};
 
-use super::smpp::{SmppSetup, smpp_setup};
+use super::smpp::{SmppSetup, smpp_setup, spawn_driver};
 use crate::TERN;
 
 const DRIVER: &str = r#"
@@ -224,27 +223,12 @@ struct Driver {
 impl Driver {
     /// The driver, started on `steps` against `gateway`.
     fn start(gateway: &Gateway, steps: Value) -> Driver {
-        let target = Path::new(TERN).parent().unwrap().parent().unwrap();
-        let python = tern_testkit::python::smpplib_python(target);
         let spec = json!({
             "host": "127.0.0.1",
             "port": gateway.smpp_addr.expect("SMPP is on").port(),
             "steps": steps,
         });
-        let mut child = Command::new(python)
-            .arg("-c")
-            .arg(DRIVER)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(spec.to_string().as_bytes())
-            .unwrap();
+        let mut child = spawn_driver(DRIVER, &spec);
         let stdout = BufReader::new(child.stdout.take().unwrap());
         Driver { child, stdout }
     }
