@@ -80,6 +80,16 @@ pub enum Event {
         attempt: u32,
         error_code: Option<DeliveryError>,
     },
+    /// The channel reported the status of one part (`part_index`, from 0) of a message: a store
+    /// keeps it and turns what the parts come to into a [`Event::ChannelReport`]
+    /// ([`crate::part_reports`]) before deciding; [`decide`] itself ignores it.
+    PartReport {
+        attempt: u32,
+        part_index: u32,
+        status: CmStatus,
+        error_code: Option<DeliveryError>,
+        operator: Option<String>,
+    },
     /// The channel reported a status.
     ChannelReport {
         attempt: u32,

@@ -11,39 +11,23 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use tern_core::account::AccountId;
+use tern_core::rate::TokenBucket;
 
 /// The buckets of the accounts that have a rate.
 #[derive(Debug, Default)]
 pub struct Throttle {
-    buckets: Mutex<HashMap<AccountId, Bucket>>,
-}
-
-#[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
+    buckets: Mutex<HashMap<AccountId, TokenBucket>>,
 }
 
 impl Throttle {
     /// Takes `parts` from `account`'s bucket of `rate` parts per second at `now`; `false`
     /// (nothing taken) when they do not fit.
     pub fn try_take(&self, account: AccountId, rate: NonZeroU32, parts: u32, now: Instant) -> bool {
-        let capacity = f64::from(rate.get());
         let mut buckets = self.buckets.lock().expect("throttle lock");
-        let bucket = buckets.entry(account).or_insert(Bucket {
-            tokens: capacity,
-            at: now,
-        });
-        let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * capacity).min(capacity);
-        bucket.at = now.max(bucket.at);
-        let wanted = f64::from(parts);
-        if bucket.tokens >= wanted {
-            bucket.tokens -= wanted;
-            true
-        } else {
-            false
-        }
+        buckets
+            .entry(account)
+            .or_insert_with(|| TokenBucket::new(rate.get(), now))
+            .try_take(parts, now)
     }
 }
 

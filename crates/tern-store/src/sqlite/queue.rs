@@ -16,8 +16,10 @@ use tern_core::error_code::DeliveryError;
 use tern_core::message::MessageId;
 use tern_core::money::{Money, credit, reprice};
 use tern_core::outbox::{Subscriptions, entries};
+use tern_core::part_reports::{PartStatus, combine, merge, part_of};
 use tern_core::ports::{AwaitingReport, Dispatch, NodeId, QueueStore, SentPart, StoreError};
 use tern_core::segments::{GroupDue, Waiting, group_due, send_order};
+use tern_core::status::CmStatus;
 
 use super::outbox::{INSERT_ENTRY, insert_entry};
 use super::rows::{
@@ -73,6 +75,8 @@ struct Recorder<'c> {
     event: rusqlite::CachedStatement<'c>,
     entry: rusqlite::CachedStatement<'c>,
     external_id: rusqlite::CachedStatement<'c>,
+    part_reports: rusqlite::CachedStatement<'c>,
+    part_report: rusqlite::CachedStatement<'c>,
 }
 
 impl<'c> Recorder<'c> {
@@ -95,6 +99,14 @@ impl<'c> Recorder<'c> {
                 "INSERT OR REPLACE INTO external_ids (connector, external_id, message_id, attempt, part_index)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )?,
+            part_reports: connection.prepare_cached(
+                "SELECT part_index, status, error_code, operator FROM part_reports
+                 WHERE message_id = ?1 AND attempt = ?2",
+            )?,
+            part_report: connection.prepare_cached(
+                "INSERT OR REPLACE INTO part_reports (message_id, attempt, part_index, status, error_code, operator)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?,
         })
     }
 
@@ -115,6 +127,53 @@ impl<'c> Recorder<'c> {
             ])?;
         }
         Ok(())
+    }
+
+    /// Record what a channel said of part `part_index` of message `id` (of `parts` parts) sent in
+    /// `attempt`; the report its parts come to now ([`combine`]). A message of one part is its
+    /// part: nothing is kept for it.
+    fn part_report(
+        &mut self,
+        id: MessageId,
+        parts: u32,
+        attempt: u32,
+        part_index: u32,
+        status: PartStatus,
+    ) -> rusqlite::Result<Option<Event>> {
+        if parts <= 1 {
+            return Ok(combine(1, attempt, &[(0, status)]));
+        }
+        let key = id.0.as_bytes().as_slice();
+        let mut known: Vec<(u32, PartStatus)> = self
+            .part_reports
+            .query_map(params![key, attempt], |row| {
+                Ok((
+                    row.get::<_, u32>(0)?,
+                    PartStatus {
+                        status: CmStatus::from_code(row.get(1)?).unwrap_or(CmStatus::Accepted),
+                        error_code: row
+                            .get::<_, Option<u16>>(2)?
+                            .and_then(DeliveryError::from_code),
+                        operator: row.get(3)?,
+                    },
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let previous = known.iter().position(|(index, _)| *index == part_index);
+        let merged = merge(previous.map(|at| &known[at].1), status);
+        self.part_report.execute(params![
+            key,
+            attempt,
+            part_index,
+            merged.status.code(),
+            merged.error_code.map(DeliveryError::code),
+            merged.operator,
+        ])?;
+        match previous {
+            Some(at) => known[at].1 = merged,
+            None => known.push((part_index, merged)),
+        }
+        Ok(combine(parts, attempt, &known))
     }
 
     /// Write `record` about `stored`, leasing it to `node` when the record says so.
@@ -439,12 +498,19 @@ impl QueueStore for SqliteStore {
                         }
                     }
                     let indexes = &by_message[&id];
-                    let (record, decided) = apply(
-                        &stored.progress,
-                        stored.events,
-                        indexes.iter().map(|&index| &events[index].1),
-                        now,
-                    );
+                    // A part's report counts for its message as its parts come to together.
+                    let mut resolved: Vec<Event> = Vec::with_capacity(indexes.len());
+                    for &index in indexes {
+                        let event = &events[index].1;
+                        resolved.push(match part_of(event) {
+                            Some((attempt, part_index, status)) => recorder
+                                .part_report(id, stored.message.parts, attempt, part_index, status)
+                                .map_err(backend_error)?
+                                .unwrap_or(Event::Due),
+                            None => event.clone(),
+                        });
+                    }
+                    let (record, decided) = apply(&stored.progress, stored.events, &resolved, now);
                     for (&index, next) in indexes.iter().zip(decided) {
                         nexts[index] = next;
                     }

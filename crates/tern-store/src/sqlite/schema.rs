@@ -301,6 +301,22 @@ CREATE INDEX messages_segment ON messages(account_id, recipient, segment_ref, se
     WHERE segment_ref IS NOT NULL;
 CREATE INDEX messages_segment_group ON messages(segment_group) WHERE segment_group IS NOT NULL;
 "#,
+    // 14: what a channel reported about each part of a message of several parts, per attempt
+    // (`part_reports::merge` decides what is kept), so that the message's report is what its parts
+    // come to, across restarts; and the ids channels gave a message's parts, read by message
+    // for its log entry (which connector took each attempt, and under which ids).
+    r#"
+CREATE TABLE part_reports (
+    message_id BLOB NOT NULL,
+    attempt INTEGER NOT NULL,
+    part_index INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    error_code INTEGER,
+    operator TEXT,
+    PRIMARY KEY (message_id, attempt, part_index)
+) WITHOUT ROWID;
+CREATE INDEX external_ids_message ON external_ids(message_id);
+"#,
 ];
 
 /// The version [`migrate`] brings a database to.

@@ -16,6 +16,7 @@ mod health;
 mod intake;
 mod log;
 mod outbox;
+mod parts;
 mod queue;
 mod receipts;
 mod replace;

@@ -1,0 +1,89 @@
+//! A rate in parts per second, as a token bucket: the SMPP server's per-account `--smpp-rate`
+//! and an SMPP connector's `max_submits_per_sec` are both counted so. Pure: the caller passes
+//! the time, so the rule is tested without a clock.
+
+use std::time::{Duration, Instant};
+
+/// A bucket holding at most one second's worth of parts, refilled continuously at `rate` per
+/// second; it starts full.
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
+    rate: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl TokenBucket {
+    /// A full bucket of `rate` parts per second (at least 1) at `now`.
+    pub fn new(rate: u32, now: Instant) -> TokenBucket {
+        let rate = f64::from(rate.max(1));
+        TokenBucket {
+            rate,
+            tokens: rate,
+            at: now,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate);
+        self.at = now.max(self.at);
+    }
+
+    /// Take `parts` at `now` if they fit (`true`); else take nothing (`false`).
+    pub fn try_take(&mut self, parts: u32, now: Instant) -> bool {
+        self.refill(now);
+        let wanted = f64::from(parts);
+        if self.tokens >= wanted {
+            self.tokens -= wanted;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Take `parts` at `now`, going into debt if need be: how long the caller waits before it
+    /// may send them (zero when they fit now). Callers that wait in turn are spaced at the rate.
+    pub fn take_or_wait(&mut self, parts: u32, now: Instant) -> Duration {
+        self.refill(now);
+        self.tokens -= f64::from(parts);
+        if self.tokens >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-self.tokens / self.rate)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_s_worth_then_the_refill() {
+        let start = Instant::now();
+        let mut bucket = TokenBucket::new(3, start);
+        assert!(bucket.try_take(2, start));
+        assert!(bucket.try_take(1, start));
+        assert!(!bucket.try_take(1, start));
+        // A third of a second refills one part.
+        let later = start + Duration::from_millis(340);
+        assert!(bucket.try_take(1, later));
+        assert!(!bucket.try_take(1, later));
+        // Never more than a second's worth.
+        let much_later = start + Duration::from_secs(60);
+        assert!(!bucket.try_take(4, much_later));
+        assert!(bucket.try_take(3, much_later));
+    }
+
+    #[test]
+    fn waiting_senders_are_spaced_at_the_rate() {
+        let start = Instant::now();
+        let mut bucket = TokenBucket::new(10, start);
+        assert_eq!(bucket.take_or_wait(10, start), Duration::ZERO);
+        assert_eq!(bucket.take_or_wait(1, start), Duration::from_millis(100));
+        assert_eq!(bucket.take_or_wait(1, start), Duration::from_millis(200));
+        let later = start + Duration::from_millis(200);
+        assert_eq!(bucket.take_or_wait(1, later), Duration::from_millis(100));
+    }
+}
