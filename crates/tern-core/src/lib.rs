@@ -11,6 +11,7 @@ pub mod error_code;
 pub mod message;
 pub mod money;
 pub mod outbox;
+pub mod outgoing_sms;
 pub mod part_reports;
 pub mod ports;
 pub mod rate;

@@ -62,7 +62,8 @@ pub fn merge(previous: Option<&PartStatus>, new: PartStatus) -> PartStatus {
 /// its parts known so far (`(part_index, status)`, any order, indexes from 0) come to; `None`
 /// while they say nothing about the message yet. Any failed or rejected part fails the message
 /// with that part's status and error (the lowest such part); every part delivered (or read)
-/// delivers it; else a part accepted or delivered makes it accepted.
+/// delivers it; else a part the operator reported accepted (buffered, en route) makes it
+/// accepted. Some parts delivered and the others not reported yet says nothing new.
 pub fn combine(parts: u32, attempt: u32, known: &[(u32, PartStatus)]) -> Option<Event> {
     let report = |status: &PartStatus, status_code: CmStatus| Event::ChannelReport {
         attempt,
@@ -95,11 +96,12 @@ pub fn combine(parts: u32, attempt: u32, known: &[(u32, PartStatus)]) -> Option<
             operator: with_operator.1.operator.clone(),
         });
     }
+    let accepted = in_range().find(|(_, part)| part.status == CmStatus::Accepted)?;
     Some(Event::ChannelReport {
         attempt,
         status: CmStatus::Accepted,
         error_code: None,
-        operator: last.1.operator.clone(),
+        operator: accepted.1.operator.clone(),
     })
 }
 
@@ -127,8 +129,13 @@ mod tests {
     #[test]
     fn delivered_only_when_every_part_is() {
         let one = [(1, part(CmStatus::Delivered))];
+        assert_eq!(status_of(combine(3, 1, &one)), None);
+        let buffered = [
+            (1, part(CmStatus::Delivered)),
+            (0, part(CmStatus::Accepted)),
+        ];
         assert_eq!(
-            status_of(combine(3, 1, &one)),
+            status_of(combine(3, 1, &buffered)),
             Some((CmStatus::Accepted, None))
         );
         let all = [
@@ -145,10 +152,7 @@ mod tests {
             (0, part(CmStatus::Delivered)),
             (0, part(CmStatus::Delivered)),
         ];
-        assert_eq!(
-            status_of(combine(2, 1, &twice)),
-            Some((CmStatus::Accepted, None))
-        );
+        assert_eq!(status_of(combine(2, 1, &twice)), None);
     }
 
     #[test]

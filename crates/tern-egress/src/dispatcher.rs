@@ -253,9 +253,12 @@ pub async fn send_on_route(
                     draining.to_string(),
                 )),
             },
-            ConnectorHealth::Down { reason } => Err(ConnectorError::temporary(
+            ConnectorHealth::Down {
+                reason,
+                retry_after,
+            } => Err(ConnectorError::temporary(
                 ErrorOrigin::Network,
-                None,
+                retry_after,
                 format!("connector {name} is down: {reason}"),
             )),
             ConnectorHealth::Draining => Err(ConnectorError::temporary(
@@ -383,6 +386,7 @@ mod tests {
             sends: Mutex::new(0),
             health: ConnectorHealth::Down {
                 reason: "not bound".into(),
+                retry_after: None,
             },
         })
     }

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use jiff::Timestamp;
 use tern_core::dispatch::{Event, Next};
 use tern_core::message::MessageId;
-use tern_core::ports::{EventSink, QueueStore, Store};
-use tokio::sync::{Notify, mpsc};
+use tern_core::ports::{EventSink, QueueStore, Recorded, Store};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::Wakeups;
 use crate::dispatcher::egress_batch;
@@ -23,20 +23,38 @@ struct Backlog {
     applied: Notify,
 }
 
+/// An event on its way to the store, and who waits for it to be recorded.
+type Emitted = (MessageId, Event, Option<oneshot::Sender<bool>>);
+
 /// An [`EventSink`] backed by a channel; [`EventApplier::run`] drains it.
 #[derive(Clone)]
 pub struct ChannelSink {
-    sender: mpsc::UnboundedSender<(MessageId, Event)>,
+    sender: mpsc::UnboundedSender<Emitted>,
     backlog: Arc<Backlog>,
+}
+
+impl ChannelSink {
+    fn send(&self, emitted: Emitted) -> bool {
+        let id = emitted.0;
+        self.backlog.events.fetch_add(1, Ordering::AcqRel);
+        if self.sender.send(emitted).is_err() {
+            self.backlog.events.fetch_sub(1, Ordering::AcqRel);
+            tracing::warn!(%id, "event dropped: the gateway is stopping (the message keeps its lease and is looked at again when it ends)");
+            return false;
+        }
+        true
+    }
 }
 
 impl EventSink for ChannelSink {
     fn emit(&self, id: MessageId, event: Event) {
-        self.backlog.events.fetch_add(1, Ordering::AcqRel);
-        if self.sender.send((id, event)).is_err() {
-            self.backlog.events.fetch_sub(1, Ordering::AcqRel);
-            tracing::warn!(%id, "event dropped: the gateway is stopping (the message keeps its lease and is looked at again when it ends)");
-        }
+        self.send((id, event, None));
+    }
+
+    fn emit_recorded(&self, id: MessageId, event: Event) -> Recorded {
+        let (recorded, outcome) = oneshot::channel();
+        let sent = self.send((id, event, Some(recorded)));
+        Box::pin(async move { sent && outcome.await.unwrap_or(false) })
     }
 }
 
@@ -58,7 +76,7 @@ impl ChannelSink {
 
 /// Applies connector events to the store.
 pub struct EventApplier {
-    receiver: mpsc::UnboundedReceiver<(MessageId, Event)>,
+    receiver: mpsc::UnboundedReceiver<Emitted>,
     store: Arc<dyn Store>,
     wakeups: Arc<Wakeups>,
     backlog: Arc<Backlog>,
@@ -106,23 +124,34 @@ impl EventApplier {
         }
     }
 
-    async fn apply(&self, batch: &mut Vec<(MessageId, Event)>) {
+    async fn apply(&self, batch: &mut Vec<Emitted>) {
         let count = batch.len();
-        apply_all(&*self.store, &self.wakeups, batch.drain(..)).await;
+        let mut waiting = Vec::new();
+        let events = batch.drain(..).map(|(id, event, recorded)| {
+            if let Some(recorded) = recorded {
+                waiting.push(recorded);
+            }
+            (id, event)
+        });
+        let events: Vec<(MessageId, Event)> = events.collect();
+        let recorded = apply_all(&*self.store, &self.wakeups, events.into_iter()).await;
+        for waiter in waiting {
+            let _ = waiter.send(recorded);
+        }
         self.backlog.events.fetch_sub(count, Ordering::AcqRel);
         self.backlog.applied.notify_waiters();
     }
 }
 
-/// Apply events in one store batch and wake whoever has new work.
+/// Apply events in one store batch and wake whoever has new work; whether they were recorded.
 pub async fn apply_all(
     store: &dyn QueueStore,
     wakeups: &Wakeups,
     events: impl Iterator<Item = (MessageId, Event)>,
-) {
+) -> bool {
     let events: Vec<(MessageId, Event)> = events.collect();
     if events.is_empty() {
-        return;
+        return true;
     }
     let count = events.len();
     match store.apply_batch(events, Timestamp::now()).await {
@@ -130,11 +159,14 @@ pub async fn apply_all(
             if nexts.contains(&Next::Requeue) {
                 wakeups.dispatch.notify_one();
             }
+            wakeups.outbox_written();
+            true
         }
         Err(error) => {
             // The messages keep their leases or waits; they are looked at again when those end.
             tracing::error!(%error, count, "could not record a batch of events");
+            wakeups.outbox_written();
+            false
         }
     }
-    wakeups.outbox_written();
 }

@@ -8,6 +8,7 @@ pub mod events;
 pub mod notifier;
 pub mod senders;
 pub mod simulator;
+pub mod smpp;
 pub mod webhook_target;
 
 #[cfg(test)]

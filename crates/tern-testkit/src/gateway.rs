@@ -38,7 +38,21 @@ impl Gateway {
     /// [`start`](Self::start), with the log (stderr, level `TERN_LOG=warn` unless
     /// `DEBUG_TERN_LOG` says otherwise) written to `DATA_DIR.log` for [`log`](Self::log).
     pub fn start_logged(binary: &str, data_dir: &Path, config_toml: Option<&str>) -> Gateway {
+        Gateway::start_logged_at(binary, data_dir, config_toml, None)
+    }
+
+    /// [`start_logged`](Self::start_logged) at log level `level` (`TERN_LOG`; `warn`, or
+    /// `DEBUG_TERN_LOG`, when `None`).
+    pub fn start_logged_at(
+        binary: &str,
+        data_dir: &Path,
+        config_toml: Option<&str>,
+        level: Option<&str>,
+    ) -> Gateway {
         let mut command = Gateway::command(binary, data_dir, config_toml);
+        if let Some(level) = level {
+            command.env("TERN_LOG", level);
+        }
         let path = data_dir.with_extension("log");
         let file = std::fs::OpenOptions::new()
             .create(true)

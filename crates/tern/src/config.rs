@@ -21,6 +21,7 @@ use tern_core::routing::RouteRule;
 use tern_core::submission::RequestLimits;
 use tern_egress::notifier::NotifierConfig;
 use tern_egress::simulator::{SIMULATOR_NAME, SimulatorConfig};
+use tern_egress::smpp::SmppConnectorConfig;
 use tern_egress::webhook_target::WebhookTargets;
 use tern_ingress::smpp::SmppConfig;
 
@@ -57,10 +58,14 @@ pub struct Config {
     /// `[[route]]`: which connectors carry which messages.
     #[serde(default, rename = "route")]
     pub routes: Vec<RouteConfig>,
+    /// The configuration file's directory (empty without a file): the base of the relative
+    /// paths the file gives.
+    #[serde(skip)]
+    pub config_dir: PathBuf,
 }
 
 /// The connector kinds this version builds.
-pub const CONNECTOR_KINDS: [&str; 1] = ["simulator"];
+pub const CONNECTOR_KINDS: [&str; 2] = ["simulator", "smpp"];
 
 /// One `[[connector]]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -74,6 +79,22 @@ pub struct ConnectorConfig {
     /// kind has none, so any is an error.
     #[serde(flatten)]
     pub settings: BTreeMap<String, figment::value::Value>,
+}
+
+impl ConnectorConfig {
+    /// The settings of a connector of kind `smpp`, checked.
+    pub fn smpp(&self) -> anyhow::Result<SmppConnectorConfig> {
+        let name = &self.name;
+        let settings = serde_json::to_value(&self.settings)
+            .with_context(|| format!("invalid configuration: [[connector]] {name:?}"))?;
+        let config: SmppConnectorConfig = serde_json::from_value(settings).map_err(|error| {
+            anyhow::anyhow!("invalid configuration: [[connector]] {name:?}: {error}")
+        })?;
+        config.validate().map_err(|error| {
+            anyhow::anyhow!("invalid configuration: [[connector]] {name:?}: {error}")
+        })?;
+        Ok(config)
+    }
 }
 
 /// One `[[route]]`.
@@ -125,11 +146,18 @@ fn check_connectors_and_routes(config: &Config) -> anyhow::Result<()> {
             connector.kind,
             CONNECTOR_KINDS.join(", ")
         );
-        if let Some(key) = connector.settings.keys().next() {
-            anyhow::bail!(
-                "invalid configuration: [[connector]] {name:?}: unknown key {key:?} for kind {:?}",
-                connector.kind
-            );
+        match connector.kind.as_str() {
+            "smpp" => {
+                connector.smpp()?;
+            }
+            _ => {
+                if let Some(key) = connector.settings.keys().next() {
+                    anyhow::bail!(
+                        "invalid configuration: [[connector]] {name:?}: unknown key {key:?} for kind {:?}",
+                        connector.kind
+                    );
+                }
+            }
         }
         anyhow::ensure!(
             names.insert(name.clone()),
@@ -311,7 +339,10 @@ fn env_provider(ignored: &BTreeSet<String>) -> Env {
 /// one warning naming every such variable, instead of stopping the start. The known keys are not
 /// listed here: extraction itself says which key is unknown, and an unknown key that the file
 /// (or the defaults) also holds stays an error, as every unknown key in a file does.
-fn extract_ignoring_foreign_env(base: &Figment, flags: &Figment) -> anyhow::Result<Config> {
+fn extract_ignoring_foreign_env(
+    base: &Figment,
+    flags: &Figment,
+) -> anyhow::Result<(Config, Figment)> {
     let variables = env_variables();
     let mut ignored: BTreeSet<String> = BTreeSet::new();
     let config = loop {
@@ -320,7 +351,7 @@ fn extract_ignoring_foreign_env(base: &Figment, flags: &Figment) -> anyhow::Resu
             .merge(env_provider(&ignored))
             .merge(flags.clone());
         let error = match figment.extract::<Config>() {
-            Ok(config) => break config,
+            Ok(config) => break (config, figment),
             Err(error) => error,
         };
         let figment::error::Kind::UnknownField(field, _) = &error.kind else {
@@ -390,7 +421,30 @@ pub fn load(
     if let Some(smpp_addr) = smpp_addr {
         flags = flags.merge(Serialized::default("smpp_addr", smpp_addr));
     }
-    let config = extract_ignoring_foreign_env(&figment, &flags)?;
+    let (mut config, merged) = extract_ignoring_foreign_env(&figment, &flags)?;
+    // Relative paths given in the file are relative to the file's directory.
+    config.config_dir = file
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let from_file = |key: &str| {
+        merged
+            .find_metadata(key)
+            .is_some_and(|metadata| matches!(metadata.source, Some(figment::Source::File(_))))
+    };
+    let relative_to_file = |path: &mut PathBuf, key: &str, dir: &Path| {
+        if path.is_relative() && from_file(key) {
+            *path = dir.join(&*path);
+        }
+    };
+    let dir = config.config_dir.clone();
+    relative_to_file(&mut config.data_dir, "data_dir", &dir);
+    if let Some(path) = config.smpp.tls_cert_file.as_mut() {
+        relative_to_file(path, "smpp.tls_cert_file", &dir);
+    }
+    if let Some(path) = config.smpp.tls_key_file.as_mut() {
+        relative_to_file(path, "smpp.tls_key_file", &dir);
+    }
     config
         .simulator
         .validate()

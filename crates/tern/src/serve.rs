@@ -8,7 +8,7 @@ use anyhow::Context;
 use jiff::SignedDuration;
 use tern_core::account::{NewAccount, ProductToken, ReportFormat};
 use tern_core::channel::Channel;
-use tern_core::ports::{Connector, EventSink, NodeId, Store};
+use tern_core::ports::{Connector, EventSink, NodeId, QueueStore, Store};
 use tern_core::routing::RoutingTable;
 use tern_core::submission::SubmissionPolicy;
 use tern_core::submitter::{Clock, Submitter, TimeOrderedIds, Wake};
@@ -18,6 +18,7 @@ use tern_egress::dispatcher::{DispatchSettings, Dispatcher};
 use tern_egress::events::event_channel;
 use tern_egress::notifier::Notifier;
 use tern_egress::simulator::Simulator;
+use tern_egress::smpp::SmppConnector;
 use tern_egress::webhook_target::{GuardedResolver, TargetPolicy};
 use tern_ingress::http::{AppState, router};
 use tern_ingress::smpp::SmppServer;
@@ -68,16 +69,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         config::route_rules(&config.routes, &accounts)?,
         simulator.name(),
     )?);
-    // Every configured connector is a simulator in this version (`config::load` checked the kinds).
-    let configured = config.connectors.iter().map(|connector| {
-        Arc::new(
-            Simulator::new(
-                config.simulator.clone(),
-                Arc::new(sink.clone()) as Arc<dyn EventSink>,
-            )
-            .with_name(connector.name.as_str()),
-        ) as Arc<dyn Connector>
-    });
+    // `config::load` checked the kinds and their settings.
+    let mut configured: Vec<Arc<dyn Connector>> = Vec::new();
+    for connector in &config.connectors {
+        let events = Arc::new(sink.clone()) as Arc<dyn EventSink>;
+        configured.push(match connector.kind.as_str() {
+            "smpp" => Arc::new(SmppConnector::new(
+                &connector.name,
+                connector.smpp()?,
+                &config.config_dir,
+                events,
+                Arc::clone(&store) as Arc<dyn QueueStore>,
+            )?),
+            _ => Arc::new(
+                Simulator::new(config.simulator.clone(), events).with_name(connector.name.as_str()),
+            ),
+        });
+    }
     let connectors = ConnectorRegistry::new(std::iter::once(simulator).chain(configured))?;
     connectors.serves(&routes)?;
     let (stop, stopping) = watch::channel(false);

@@ -106,15 +106,26 @@ pub struct Sent {
 pub trait EventSink: Send + Sync + 'static {
     /// Record `event` for message `id` (asynchronously; the sink owns durability).
     fn emit(&self, id: MessageId, event: Event);
+    /// Record `event` for message `id`; the future resolves once it is durably recorded
+    /// (`true`) or could not be (`false`). A connector acknowledges a channel's receipt only
+    /// then, so that a crash before it makes the channel send the receipt again.
+    fn emit_recorded(&self, id: MessageId, event: Event) -> Recorded;
 }
+
+/// The outcome of [`EventSink::emit_recorded`]: whether the event was durably recorded.
+pub type Recorded = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'static>>;
 
 /// How a connector is doing: what an operator (and later `/ready`) is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectorHealth {
     /// Taking sends.
     Up,
-    /// Cannot take sends now (not connected or bound yet, link lost): why, for the logs.
-    Down { reason: String },
+    /// Cannot take sends now (not connected or bound yet, link lost): why, for the logs, and
+    /// when it may be back (its next reconnect), which is when a message held back is tried again.
+    Down {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
     /// Stopping: finishing the sends in flight, taking no new ones.
     Draining,
 }

@@ -75,6 +75,8 @@ impl CommandStatus {
     pub const ESME_RINVDFTMSGID: Self = Self(0x0000_0063);
     /// query_sm failed.
     pub const ESME_RQUERYFAIL: Self = Self(0x0000_0067);
+    /// 0x64: ESME receiver temporary application error (the SMSC sends the PDU again later).
+    pub const ESME_RX_T_APPN: Self = Self(0x0000_0064);
     /// Error in the optional part of the PDU body.
     pub const ESME_RINVOPTPARSTREAM: Self = Self(0x0000_00C0);
     /// Optional parameter not allowed.

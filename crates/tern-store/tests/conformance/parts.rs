@@ -119,7 +119,7 @@ async fn one_failed_part_fails_the_message_and_stale_attempts_count_for_nothing(
         .unwrap();
     assert_eq!(
         statuses(&logged(&*store, account.id, id).await),
-        vec![(CmStatus::Accepted, None), (CmStatus::Failed, Some(24))]
+        vec![(CmStatus::Failed, Some(24))]
     );
 }
 

@@ -19,6 +19,7 @@ mod routes;
 mod sdk_replay;
 mod simulator;
 mod smpp;
+mod smpp_connector;
 mod smpp_raw;
 mod smpp_receipts;
 mod smpp_rusmpp;

@@ -25,11 +25,11 @@ use crate::TERN;
 /// How long anything awaited may take.
 const WAIT: Duration = Duration::from_secs(10);
 
-/// A running `tern smsc-sim`.
-struct SmscSim {
+/// A running `tern smsc-sim` (also the SMSC of the SMPP connector's tests).
+pub(crate) struct SmscSim {
     child: std::process::Child,
-    smpp: SocketAddr,
-    control: SocketAddr,
+    pub(crate) smpp: SocketAddr,
+    pub(crate) control: SocketAddr,
     http: reqwest::Client,
     _dir: tempfile::TempDir,
 }
@@ -43,7 +43,7 @@ impl Drop for SmscSim {
 
 impl SmscSim {
     /// Starts the simulator with this configuration file and reads its two address lines.
-    async fn start(config_toml: &str) -> SmscSim {
+    pub(crate) async fn start(config_toml: &str) -> SmscSim {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("smsc-sim.toml");
         std::fs::write(&config, config_toml).unwrap();
@@ -98,7 +98,7 @@ impl SmscSim {
         }
     }
 
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         let resp = tokio::time::timeout(
             WAIT,
             self.http
@@ -117,7 +117,7 @@ impl SmscSim {
         )
     }
 
-    async fn stats(&self) -> Value {
+    pub(crate) async fn stats(&self) -> Value {
         let resp = tokio::time::timeout(
             WAIT,
             self.http

@@ -1,0 +1,632 @@
+//! The SMPP client connector: real SMS out to an operator's or aggregator's SMSC, receipts and
+//! MO messages back. It keeps `binds` sessions bound (reconnecting with a doubling backoff
+//! between `reconnect_min_ms` and `reconnect_max_ms`, logging each state change), pipelines
+//! submit_sm within each session's `window`, holds `max_submits_per_sec` parts per second
+//! over all of them, and on ESME_RTHROTTLED or ESME_RMSGQFUL slows down and sends the part
+//! again. A part whose submit_sm_resp never came (the session dropped, or went silent) is sent
+//! again on another session, or on the same one once it is back: at least once toward the SMSC;
+//! a receipt for the lost copy names an id Tern never stored and changes nothing. Receipts are
+//! matched to the parts by the ids submit_sm_resp gave (per `receipt_id_format`) and recorded
+//! as part reports ([`tern_core::part_reports`]) before they are acknowledged.
+
+mod config;
+mod link;
+mod receipts;
+
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use tern_core::dispatch::Event;
+use tern_core::error_code::DeliveryError;
+use tern_core::outgoing_sms::outgoing_parts;
+use tern_core::ports::{
+    Connector, ConnectorError, ConnectorHealth, Dispatch, ErrorOrigin, EventSink, QueueStore, Sent,
+    SentPart,
+};
+use tern_core::rate::TokenBucket;
+use tern_core::status::CmStatus;
+use tern_proto::smpp::{Bind, BindKind, Command, CommandStatus, Pdu, SubmitSm};
+use tern_proto::sms::ConcatReferences;
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, watch};
+
+pub use config::{BindMode, SmppConnectorConfig};
+use link::{Deliveries, Link, LinkSettings};
+pub use receipts::{ReceiptIdFormat, canonical_receipt_id, canonical_submit_id};
+
+/// How long one send may keep trying (throttled, waiting for a session) before it gives the
+/// message back as a temporary failure; well within the dispatcher's lease.
+const SEND_BUDGET: Duration = Duration::from_secs(20);
+/// The first pause after ESME_RTHROTTLED / ESME_RMSGQFUL; doubled on each one in a row.
+const THROTTLE_PAUSE: Duration = Duration::from_millis(100);
+/// The longest pause after throttling.
+const MAX_THROTTLE_PAUSE: Duration = Duration::from_secs(5);
+/// How long connecting may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Recently sent parts kept in memory, for receipts that come before the send is recorded.
+const RECENT_PARTS: usize = 262_144;
+/// How long a receipt whose id is not found yet is looked up again (its send may not be
+/// recorded yet) before it is given up as unknown.
+const RECEIPT_LOOKUP: Duration = Duration::from_secs(5);
+
+/// Why an SMPP connector cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SmppSetupError {
+    #[error("[[connector]] {name:?}: {message}")]
+    Invalid { name: String, message: String },
+}
+
+/// Parts sent lately, by their canonical id.
+#[derive(Default)]
+struct RecentParts {
+    by_id: HashMap<String, SentPart>,
+    order: VecDeque<String>,
+}
+
+impl RecentParts {
+    fn insert(&mut self, id: String, part: SentPart) {
+        if self.by_id.insert(id.clone(), part).is_none() {
+            self.order.push_back(id);
+        }
+        while self.order.len() > RECENT_PARTS {
+            if let Some(old) = self.order.pop_front() {
+                self.by_id.remove(&old);
+            }
+        }
+    }
+}
+
+struct Inner {
+    name: Arc<str>,
+    config: SmppConnectorConfig,
+    sink: Arc<dyn EventSink>,
+    store: Arc<dyn QueueStore>,
+    tls: Option<tokio_rustls::TlsConnector>,
+    /// Bound sessions that take submits.
+    links: Mutex<Vec<Arc<Link>>>,
+    next_link: AtomicUsize,
+    link_up: Notify,
+    bucket: Mutex<TokenBucket>,
+    /// While set and in the future, no submit goes out (the SMSC said it is throttling).
+    paused_until: Mutex<Option<Instant>>,
+    /// Why it is down and when its next reconnect is.
+    down: Mutex<(String, Instant)>,
+    draining: std::sync::atomic::AtomicBool,
+    stop: watch::Sender<bool>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    recent: Mutex<RecentParts>,
+    references: Mutex<ConcatReferences>,
+}
+
+/// An SMPP client connector.
+pub struct SmppConnector {
+    inner: Arc<Inner>,
+}
+
+impl SmppConnector {
+    /// A connector named `name` with `config`, whose files are relative to `base_dir`;
+    /// statuses go to `sink`, receipts are matched through `store`.
+    pub fn new(
+        name: &str,
+        config: SmppConnectorConfig,
+        base_dir: &Path,
+        sink: Arc<dyn EventSink>,
+        store: Arc<dyn QueueStore>,
+    ) -> Result<SmppConnector, SmppSetupError> {
+        let invalid = |message: String| SmppSetupError::Invalid {
+            name: name.to_owned(),
+            message,
+        };
+        config.validate().map_err(invalid)?;
+        let tls = if config.tls {
+            Some(
+                tls_connector(
+                    config
+                        .tls_ca_file
+                        .as_deref()
+                        .map(|file| base_dir.join(file)),
+                )
+                .map_err(invalid)?,
+            )
+        } else {
+            None
+        };
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_nanos() as u64);
+        let (stop, _) = watch::channel(false);
+        Ok(SmppConnector {
+            inner: Arc::new(Inner {
+                name: name.into(),
+                bucket: Mutex::new(TokenBucket::new(config.max_submits_per_sec, Instant::now())),
+                config,
+                sink,
+                store,
+                tls,
+                links: Mutex::new(Vec::new()),
+                next_link: AtomicUsize::new(0),
+                link_up: Notify::new(),
+                paused_until: Mutex::new(None),
+                down: Mutex::new(("not bound yet".into(), Instant::now())),
+                draining: std::sync::atomic::AtomicBool::new(false),
+                stop,
+                tasks: Mutex::new(Vec::new()),
+                recent: Mutex::new(RecentParts::default()),
+                references: Mutex::new(ConcatReferences::with_seed(seed)),
+            }),
+        })
+    }
+}
+
+/// The TLS client of `ca_file`'s certificates, or of the system's roots.
+fn tls_connector(
+    ca_file: Option<std::path::PathBuf>,
+) -> Result<tokio_rustls::TlsConnector, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    use tokio_rustls::rustls;
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(file) => {
+            let certificates = CertificateDer::pem_file_iter(&file)
+                .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())
+                .map_err(|error| format!("cannot read tls_ca_file {}: {error}", file.display()))?;
+            if certificates.is_empty() {
+                return Err(format!(
+                    "tls_ca_file {} holds no certificate",
+                    file.display()
+                ));
+            }
+            for certificate in certificates {
+                roots
+                    .add(certificate)
+                    .map_err(|error| format!("tls_ca_file {}: {error}", file.display()))?;
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            for certificate in found.certs {
+                let _ = roots.add(certificate);
+            }
+        }
+    }
+    let client = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|error| error.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(client)))
+}
+
+impl Inner {
+    fn bind(&self) -> Bind {
+        Bind {
+            system_id: self.config.system_id.clone(),
+            password: self.config.password.clone(),
+            system_type: self.config.system_type.clone(),
+            interface_version: 0x34,
+            addr_ton: 0,
+            addr_npi: 0,
+            address_range: String::new(),
+        }
+    }
+
+    /// Connect and bind one session of `kind`.
+    async fn open(self: &Arc<Self>, kind: BindKind, label: String) -> Result<Arc<Link>, String> {
+        let address = (self.config.host.as_str(), self.config.port);
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
+            .await
+            .map_err(|_| {
+                format!(
+                    "connect to {}:{} timed out",
+                    self.config.host, self.config.port
+                )
+            })?
+            .map_err(|error| {
+                format!(
+                    "connect to {}:{}: {error}",
+                    self.config.host, self.config.port
+                )
+            })?;
+        let _ = stream.set_nodelay(true);
+        let settings = LinkSettings {
+            kind,
+            label,
+            bind: self.bind(),
+            window: self.config.window,
+            response_timeout: Duration::from_secs(self.config.response_timeout_secs),
+            enquire_link: Duration::from_secs(self.config.enquire_link_secs),
+        };
+        let deliveries: Arc<dyn Deliveries> = Arc::new(Receiving(Arc::clone(self)));
+        let opened = match &self.tls {
+            None => link::open(stream, settings, deliveries).await,
+            Some(tls) => {
+                let server = rustls_pki_types::ServerName::try_from(self.config.host.clone())
+                    .map_err(|error| {
+                        format!(
+                            "host {:?} cannot be checked by TLS: {error}",
+                            self.config.host
+                        )
+                    })?;
+                let stream = tokio::time::timeout(CONNECT_TIMEOUT, tls.connect(server, stream))
+                    .await
+                    .map_err(|_| "TLS handshake timed out".to_owned())?
+                    .map_err(|error| format!("TLS handshake: {error}"))?;
+                link::open(stream, settings, deliveries).await
+            }
+        };
+        opened.map_err(|error| error.to_string())
+    }
+
+    /// Keep one session of `kind` bound until the connector stops.
+    async fn keep_bound(self: Arc<Self>, kind: BindKind, label: String) {
+        let mut stop = self.stop.subscribe();
+        let min = Duration::from_millis(self.config.reconnect_min_ms);
+        let max = Duration::from_millis(self.config.reconnect_max_ms);
+        let mut backoff = min;
+        loop {
+            let stopping = *stop.borrow();
+            if stopping {
+                return;
+            }
+            let opened = tokio::select! {
+                opened = self.open(kind, label.clone()) => opened,
+                _ = stop.wait_for(|stop| *stop) => return,
+            };
+            let reason = match opened {
+                Ok(link) => {
+                    backoff = min;
+                    tracing::info!(connector = %self.name, session = %label, bind = ?kind, host = %self.config.host, port = self.config.port, "connector bound");
+                    if link.transmits() {
+                        self.links
+                            .lock()
+                            .expect("links lock")
+                            .push(Arc::clone(&link));
+                        self.link_up.notify_waiters();
+                    }
+                    let stopped = tokio::select! {
+                        _ = link.closed_notify.notified() => false,
+                        _ = stop.wait_for(|stop| *stop) => true,
+                    };
+                    if stopped {
+                        self.forget(&link);
+                        link.unbind().await;
+                        return;
+                    }
+                    self.forget(&link);
+                    let reason = link.reason();
+                    tracing::warn!(connector = %self.name, session = %label, %reason, "connector lost");
+                    reason
+                }
+                Err(reason) => reason,
+            };
+            let next = Instant::now() + backoff;
+            *self.down.lock().expect("down lock") = (reason.clone(), next);
+            tracing::warn!(connector = %self.name, session = %label, %reason, retry_in_ms = backoff.as_millis() as u64, "connector reconnecting");
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = stop.wait_for(|stop| *stop) => return,
+            }
+            backoff = (backoff * 2).min(max);
+        }
+    }
+
+    fn forget(&self, link: &Arc<Link>) {
+        self.links
+            .lock()
+            .expect("links lock")
+            .retain(|other| !Arc::ptr_eq(other, link));
+    }
+
+    /// A bound session that takes submits, round-robin.
+    fn pick(&self) -> Option<Arc<Link>> {
+        let links = self.links.lock().expect("links lock");
+        let open: Vec<&Arc<Link>> = links.iter().filter(|link| link.transmits()).collect();
+        if open.is_empty() {
+            return None;
+        }
+        let next = self.next_link.fetch_add(1, Ordering::Relaxed);
+        Some(Arc::clone(open[next % open.len()]))
+    }
+
+    /// Wait until the rate and any throttling pause let one more part go.
+    async fn pace(&self) {
+        let paused = *self.paused_until.lock().expect("pause lock");
+        if let Some(until) = paused {
+            let now = Instant::now();
+            if until > now {
+                tokio::time::sleep(until - now).await;
+            }
+        }
+        let wait = self
+            .bucket
+            .lock()
+            .expect("bucket lock")
+            .take_or_wait(1, Instant::now());
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Submit one part until the SMSC takes it (its id) or the budget runs out.
+    async fn submit(&self, submit: SubmitSm, deadline: Instant) -> Result<String, ConnectorError> {
+        let mut pause = THROTTLE_PAUSE;
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(ConnectorError::temporary(
+                    ErrorOrigin::Provider,
+                    Some(pause),
+                    "the SMSC did not take the part in time (throttled or unreachable)",
+                ));
+            }
+            self.pace().await;
+            let link = match self.pick() {
+                Some(link) => link,
+                None => {
+                    let up = self.link_up.notified();
+                    tokio::pin!(up);
+                    up.as_mut().enable();
+                    if self.pick().is_none() {
+                        let _ = tokio::time::timeout(deadline - Instant::now(), up).await;
+                    }
+                    continue;
+                }
+            };
+            let answer = link.request(Pdu::SubmitSm(Box::new(submit.clone()))).await;
+            let answer = match answer {
+                Ok(answer) => answer,
+                // Sent again on another session, or once one is back.
+                Err(_) => continue,
+            };
+            let status = answer.command_status;
+            match (status, answer.pdu) {
+                (CommandStatus::ESME_ROK, Pdu::SubmitSmResp(id)) if !id.is_empty() => {
+                    return Ok(id);
+                }
+                (CommandStatus::ESME_ROK, _) => {
+                    return Err(ConnectorError::temporary(
+                        ErrorOrigin::Provider,
+                        None,
+                        "submit_sm_resp without a message id",
+                    ));
+                }
+                (CommandStatus::ESME_RTHROTTLED | CommandStatus::ESME_RMSGQFUL, _) => {
+                    let until = Instant::now() + pause;
+                    {
+                        let mut paused = self.paused_until.lock().expect("pause lock");
+                        if paused.is_none_or(|at| at < until) {
+                            *paused = Some(until);
+                        }
+                    }
+                    tracing::info!(connector = %self.name, %status, pause_ms = pause.as_millis() as u64, "SMSC throttling; slowing down");
+                    pause = (pause * 2).min(MAX_THROTTLE_PAUSE);
+                }
+                (CommandStatus::ESME_RSYSERR, _) => {
+                    return Err(ConnectorError::temporary(
+                        ErrorOrigin::Provider,
+                        None,
+                        format!("submit_sm refused for now: {status}"),
+                    ));
+                }
+                (status, _) => {
+                    return Err(ConnectorError::permanent(
+                        ErrorOrigin::Provider,
+                        Some(self.config.default_error_code),
+                        format!("submit_sm refused: {status}"),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The submit_sm of one part to `recipient`.
+    fn submit_sm(
+        &self,
+        message: &Dispatch,
+        part: tern_core::outgoing_sms::OutgoingPart,
+    ) -> SubmitSm {
+        SubmitSm {
+            source_addr_ton: self.config.source_ton,
+            source_addr_npi: self.config.source_npi,
+            source_addr: address(self.config.source_ton, &message.content.from),
+            dest_addr_ton: self.config.dest_ton,
+            dest_addr_npi: self.config.dest_npi,
+            destination_addr: address(self.config.dest_ton, &message.recipient),
+            esm_class: if part.udhi { 0x40 } else { 0 },
+            registered_delivery: 1,
+            data_coding: part.data_coding,
+            short_message: part.short_message,
+            ..SubmitSm::default()
+        }
+    }
+
+    /// The part a receipt names, by its canonical id: from memory, else from the store
+    /// (looked up again for a while: its send may not be recorded yet).
+    async fn sent_part(&self, id: &str) -> Option<SentPart> {
+        let deadline = Instant::now() + RECEIPT_LOOKUP;
+        loop {
+            if let Some(part) = self.recent.lock().expect("recent lock").by_id.get(id) {
+                return Some(part.clone());
+            }
+            match self.store.sent_part(&self.name, id).await {
+                Ok(Some(part)) => return Some(part),
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(connector = %self.name, %error, "cannot look up a receipt's message");
+                }
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A receipt or MO from the SMSC: the status to answer with.
+    async fn delivered(&self, command: Command) -> CommandStatus {
+        let Some(receipt) = receipts::receipt_of(&command.pdu, self.config.default_error_code)
+        else {
+            tracing::warn!(connector = %self.name, "MO message received; inbound messages are not handled by this connector yet");
+            return CommandStatus::ESME_ROK;
+        };
+        let Some(id) = canonical_receipt_id(self.config.receipt_id_format, &receipt.id) else {
+            tracing::warn!(connector = %self.name, id = %receipt.id, format = ?self.config.receipt_id_format, "receipt id cannot be read in the configured receipt_id_format; ignored");
+            return CommandStatus::ESME_ROK;
+        };
+        let Some(part) = self.sent_part(&id).await else {
+            tracing::warn!(connector = %self.name, id = %receipt.id, "receipt for a message id Tern did not send (or no longer knows); ignored");
+            return CommandStatus::ESME_ROK;
+        };
+        let event = Event::PartReport {
+            attempt: part.attempt,
+            part_index: part.part_index,
+            status: receipt.status,
+            error_code: receipt.error_code,
+            operator: receipt.operator,
+        };
+        if self.sink.emit_recorded(part.message_id, event).await {
+            if receipt.status != CmStatus::Accepted {
+                self.recent.lock().expect("recent lock").by_id.remove(&id);
+            }
+            CommandStatus::ESME_ROK
+        } else {
+            // Not recorded: the SMSC sends it again.
+            CommandStatus::ESME_RX_T_APPN
+        }
+    }
+}
+
+/// An address in the form its TON asks for: international numbers without `+` or `00`.
+fn address(ton: u8, number: &str) -> String {
+    if ton == 1 {
+        let digits = number.trim_start_matches('+');
+        digits.strip_prefix("00").unwrap_or(digits).to_owned()
+    } else {
+        number.to_owned()
+    }
+}
+
+/// The connector as the sessions' readers reach it.
+struct Receiving(Arc<Inner>);
+
+impl Deliveries for Receiving {
+    fn deliver(
+        &self,
+        _link: Arc<Link>,
+        command: Command,
+    ) -> Pin<Box<dyn std::future::Future<Output = CommandStatus> + Send>> {
+        let inner = Arc::clone(&self.0);
+        Box::pin(async move { inner.delivered(command).await })
+    }
+}
+
+#[async_trait]
+impl Connector for SmppConnector {
+    fn name(&self) -> Arc<str> {
+        Arc::clone(&self.inner.name)
+    }
+
+    async fn send(&self, message: &Dispatch) -> Result<Sent, ConnectorError> {
+        let inner = &self.inner;
+        let reference = inner
+            .references
+            .lock()
+            .expect("references lock")
+            .next(&message.recipient);
+        let parts = outgoing_parts(&message.content, reference).map_err(|error| {
+            ConnectorError::permanent(
+                ErrorOrigin::Tern,
+                Some(DeliveryError::MalformedRequest),
+                error.to_string(),
+            )
+        })?;
+        let deadline = Instant::now() + SEND_BUDGET;
+        let mut external_ids = Vec::with_capacity(parts.len());
+        for (index, part) in parts.into_iter().enumerate() {
+            let submit = inner.submit_sm(message, part);
+            let id = inner.submit(submit, deadline).await?;
+            let id = canonical_submit_id(inner.config.receipt_id_format, &id);
+            inner.recent.lock().expect("recent lock").insert(
+                id.clone(),
+                SentPart {
+                    message_id: message.id,
+                    attempt: message.attempt,
+                    part_index: index as u32,
+                },
+            );
+            external_ids.push(id);
+        }
+        Ok(Sent { external_ids })
+    }
+
+    async fn start(&self) {
+        let inner = &self.inner;
+        let kinds: Vec<(BindKind, &str)> = match inner.config.bind {
+            BindMode::Transceiver => vec![(BindKind::Transceiver, "trx")],
+            BindMode::TransmitterReceiver => {
+                vec![(BindKind::Transmitter, "tx"), (BindKind::Receiver, "rx")]
+            }
+        };
+        // Listen before the sessions start, so that the first bind is not missed.
+        let up = inner.link_up.notified();
+        {
+            let mut tasks = inner.tasks.lock().expect("tasks lock");
+            for bind in 1..=inner.config.binds {
+                for (kind, short) in &kinds {
+                    let label = format!("{short}{bind}");
+                    tasks.push(tokio::spawn(Arc::clone(inner).keep_bound(*kind, label)));
+                }
+            }
+        }
+        // Give the first binds a moment, so that a gateway that starts with a reachable SMSC
+        // starts up.
+        let _ = tokio::time::timeout(Duration::from_secs(2), up).await;
+    }
+
+    async fn drain(&self) {
+        let inner = &self.inner;
+        inner.draining.store(true, Ordering::Release);
+        let _ = inner.stop.send(true);
+        let tasks: Vec<_> = std::mem::take(&mut *inner.tasks.lock().expect("tasks lock"));
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+
+    fn health(&self) -> ConnectorHealth {
+        let inner = &self.inner;
+        if inner.draining.load(Ordering::Acquire) {
+            return ConnectorHealth::Draining;
+        }
+        if inner
+            .links
+            .lock()
+            .expect("links lock")
+            .iter()
+            .any(|link| link.transmits())
+        {
+            return ConnectorHealth::Up;
+        }
+        let (reason, next) = inner.down.lock().expect("down lock").clone();
+        ConnectorHealth::Down {
+            reason,
+            retry_after: Some(
+                next.saturating_duration_since(Instant::now()) + Duration::from_millis(100),
+            ),
+        }
+    }
+
+    fn max_in_flight(&self) -> usize {
+        let inner = &self.inner;
+        let sessions = inner.config.binds as usize;
+        (sessions * inner.config.window as usize).max(1)
+    }
+}

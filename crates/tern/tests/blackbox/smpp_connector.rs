@@ -1,0 +1,260 @@
+//! The SMPP client connector, black-box: a gateway whose SMS route is a `[[connector]]` of kind
+//! `smpp` bound to `tern smsc-sim` (both spawned on loopback), submissions over HTTP, status
+//! reports on a local webhook. Reports are counted exactly: one per status change of a message,
+//! none twice, whatever the SMSC does to the sessions.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tern_testkit::{Gateway, WebhookReceiver, create_account, http_client};
+
+use crate::smsc_sim::SmscSim;
+use crate::{Setup, TERN};
+
+/// How long anything awaited may take.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The simulator's configuration: one account, receipts at once (or after `delay_ms`).
+fn sim_config(delay_ms: u64, extra: &str) -> String {
+    format!("system_id = \"acme\"\npassword = \"secret\"\nreceipt_delay_ms = {delay_ms}\n{extra}")
+}
+
+/// A `[[connector]]` of kind smpp named `name` to `port`, with `extra` settings.
+fn connector(name: &str, port: u16, extra: &str) -> String {
+    format!(
+        "[[connector]]\nname = \"{name}\"\nkind = \"smpp\"\nhost = \"127.0.0.1\"\nport = {port}\n\
+         system_id = \"acme\"\npassword = \"secret\"\nreconnect_min_ms = 100\nreconnect_max_ms = 400\n\
+         max_submits_per_sec = 1000\n{extra}\n"
+    )
+}
+
+/// A gateway logging at info (connector state changes) with `config`, and one account whose
+/// status reports go to a local receiver.
+async fn setup(config: Option<&str>, account_args: &[&str], _receiver: bool) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let receiver = WebhookReceiver::start().await;
+    let mut args: Vec<&str> = vec!["--name", "acme", "--status-url", receiver.url.as_str()];
+    args.extend(account_args);
+    let token = create_account(TERN, &data_dir, &args);
+    let gateway = Gateway::start_logged_at(TERN, &data_dir, config, Some("info"));
+    Setup {
+        gateway,
+        token,
+        receiver: Some(receiver),
+        client: http_client(),
+        _dir: dir,
+    }
+}
+
+/// Submit JSON `msgs` for the setup's account; the response must be 200.
+async fn submit(setup: &Setup, msgs: Value) -> Value {
+    let (status, response) = setup.post_json(&setup.request(&msgs.to_string())).await;
+    assert_eq!(status, 200, "{response}");
+    response
+}
+
+fn sms(to: &str, body: &str, reference: &str) -> Value {
+    json!({"from": "Tern", "to": [{"number": to}], "body": {"content": body, "type": "AUTO"},
+           "reference": reference})
+}
+
+/// The (reference, status code) of every report received, in order.
+fn reports(receiver: &WebhookReceiver) -> Vec<(String, String)> {
+    receiver
+        .received()
+        .iter()
+        .map(|request| {
+            let msg = &request.json()["messages"]["msg"];
+            (
+                msg["reference"].as_str().unwrap_or_default().to_owned(),
+                msg["status"]["code"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Wait until `count` reports arrived; then a moment more to see that no other comes.
+async fn wait_reports(receiver: &WebhookReceiver, count: usize) -> Vec<(String, String)> {
+    receiver.wait_for(count, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut got = reports(receiver);
+    got.sort();
+    got
+}
+
+#[tokio::test]
+async fn gsm_ucs2_and_multipart_go_through_the_smsc_with_one_report_each() {
+    let sim = SmscSim::start(&sim_config(0, "")).await;
+    let config = format!(
+        "{}[[route]]\nconnector = \"op-a\"\n",
+        connector("op-a", sim.smpp.port(), "")
+    );
+    let setup = setup(Some(&config), &[], true).await;
+    setup
+        .gateway
+        .wait_for_log(&["connector bound", "op-a"], WAIT)
+        .await;
+    let long = "a".repeat(200);
+    let response = submit(
+        &setup,
+        json!([
+            sms("0031612345678", "hello @ there", "gsm"),
+            sms("0031612345679", "Привет, мир", "ucs2"),
+            sms("0031612345670", &long, "long"),
+        ]),
+    )
+    .await;
+    assert_eq!(response["messages"][2]["parts"], 2, "{response}");
+    let receiver = setup.receiver.as_ref().unwrap();
+    assert_eq!(
+        wait_reports(receiver, 3).await,
+        vec![
+            ("gsm".into(), "2".into()),
+            ("long".into(), "2".into()),
+            ("ucs2".into(), "2".into()),
+        ]
+    );
+    let stats = sim.stats().await;
+    assert_eq!(
+        (&stats["submits"], &stats["receipts"]),
+        (&json!(4), &json!(4)),
+        "{stats}"
+    );
+    // The log names the connector that carried each message.
+    let log = setup.log("?limit=10").await;
+    for message in log["messages"].as_array().unwrap() {
+        assert_eq!(message["status"], "delivered", "{message}");
+    }
+}
+
+#[tokio::test]
+async fn a_throttling_smsc_slows_the_connector_down_and_loses_nothing() {
+    let sim = SmscSim::start(&sim_config(0, "")).await;
+    let config = format!(
+        "{}[[route]]\nconnector = \"op-a\"\n",
+        connector("op-a", sim.smpp.port(), "")
+    );
+    let setup = setup(Some(&config), &[], true).await;
+    setup
+        .gateway
+        .wait_for_log(&["connector bound", "op-a"], WAIT)
+        .await;
+    let (status, _) = sim.post("/throttle", json!({"seconds": 1})).await;
+    assert_eq!(status, 200);
+    let msgs: Vec<Value> = (0..5)
+        .map(|index| sms(&format!("003161234560{index}"), "hi", &format!("r{index}")))
+        .collect();
+    submit(&setup, Value::Array(msgs)).await;
+    let receiver = setup.receiver.as_ref().unwrap();
+    let got = wait_reports(receiver, 5).await;
+    assert_eq!(
+        got,
+        (0..5)
+            .map(|index| (format!("r{index}"), "2".to_owned()))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(sim.stats().await["receipts"], 5);
+    setup
+        .gateway
+        .wait_for_log(&["SMSC throttling; slowing down"], WAIT)
+        .await;
+}
+
+#[tokio::test]
+async fn an_smsc_that_drops_its_sessions_with_submits_outstanding_loses_nothing() {
+    // Receipts come late, so the drop finds every message sent and awaiting them.
+    let sim = SmscSim::start(&sim_config(1500, "")).await;
+    let config = format!(
+        "{}[[route]]\nconnector = \"op-a\"\n",
+        connector("op-a", sim.smpp.port(), "binds = 2")
+    );
+    let setup = setup(Some(&config), &[], true).await;
+    setup
+        .gateway
+        .wait_for_log(&["connector bound", "trx2"], WAIT)
+        .await;
+    let msgs: Vec<Value> = (0..20)
+        .map(|index| {
+            sms(
+                &format!("00316123456{index:02}"),
+                "hi",
+                &format!("r{index:02}"),
+            )
+        })
+        .collect();
+    submit(&setup, Value::Array(msgs)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, _) = sim.post("/disconnect", json!({})).await;
+    assert_eq!(status, 200);
+    setup
+        .gateway
+        .wait_for_log(&["connector lost", "connection closed by the SMSC"], WAIT)
+        .await;
+    setup
+        .gateway
+        .wait_for_log(&["connector bound", "trx1"], WAIT)
+        .await;
+    let receiver = setup.receiver.as_ref().unwrap();
+    let got = wait_reports(receiver, 20).await;
+    assert_eq!(
+        got,
+        (0..20)
+            .map(|index| (format!("r{index:02}"), "2".to_owned()))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn failover_carries_the_messages_while_the_first_connector_is_down() {
+    let sim = SmscSim::start(&sim_config(0, "")).await;
+    // Nothing listens on the first connector's port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let config = format!(
+        "{}{}[[route]]\nconnector = \"op-a\"\nfailover = [\"op-b\"]\n",
+        connector("op-a", closed_port, ""),
+        connector("op-b", sim.smpp.port(), "")
+    );
+    let setup = setup(Some(&config), &[], true).await;
+    setup
+        .gateway
+        .wait_for_log(&["connector bound", "op-b"], WAIT)
+        .await;
+    submit(&setup, json!([sms("0031612345678", "hi", "r1")])).await;
+    let receiver = setup.receiver.as_ref().unwrap();
+    assert_eq!(
+        wait_reports(receiver, 1).await,
+        vec![("r1".into(), "2".into())]
+    );
+    let log = setup.gateway.log();
+    assert!(
+        log.contains("connector reconnecting") && log.contains("op-a"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn an_undeliverable_receipt_fails_the_message_with_its_error_code() {
+    let rules = "[[rule]]\nto_prefix = \"3161\"\noutcome = \"failed\"\nerror_code = 24\n";
+    let sim = SmscSim::start(&sim_config(0, rules)).await;
+    let config = format!(
+        "{}[[route]]\nconnector = \"op-a\"\n",
+        connector("op-a", sim.smpp.port(), "")
+    );
+    let setup = setup(Some(&config), &[], true).await;
+    setup
+        .gateway
+        .wait_for_log(&["connector bound", "op-a"], WAIT)
+        .await;
+    submit(&setup, json!([sms("0031612345678", "hi", "r1")])).await;
+    let receiver = setup.receiver.as_ref().unwrap();
+    receiver.wait_for(1, WAIT).await;
+    let report = &receiver.received()[0].json()["messages"]["msg"];
+    assert_eq!(report["status"]["code"], "3", "{report}");
+    assert_eq!(report["status"]["errorCode"], "24", "{report}");
+}
