@@ -54,8 +54,13 @@ impl Progress {
 pub struct ExternalIds {
     /// The connector that sent it (its ids are unique only within it).
     pub connector: Arc<str>,
-    /// One per part, in part order; empty when the channel hands back none.
+    /// One per part, in part order; empty when the channel hands back none. In the form
+    /// receipts are matched in (an SMSC's id normalised, see the SMPP connector's
+    /// `receipt_id_format`).
     pub part_ids: Vec<String>,
+    /// The ids exactly as the channel wrote them, one per part, when that differs from
+    /// `part_ids` (what the message log shows); empty when they are the same.
+    pub given_ids: Vec<String>,
 }
 
 /// Something that happened to a message.

@@ -230,6 +230,18 @@ pub struct MessageRecord {
     /// For a concatenated message the log shows as one (`segments::group_record`): each of its
     /// segments, in order; `None` for every other message (a segment read alone included).
     pub segments: Option<Vec<SegmentState>>,
+    /// Each time a channel took it: the attempt, the connector that carried it and the ids the
+    /// channel gave its parts (an SMSC's message ids), in attempt order.
+    pub sends: Vec<SendRecord>,
+}
+
+/// One send a channel took, as the message log shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendRecord {
+    pub attempt: u32,
+    pub connector: String,
+    /// The channel's id of each part, in part order.
+    pub external_ids: Vec<String>,
 }
 
 /// One segment of a concatenated message in the log: its own id and state (its receipts name

@@ -192,6 +192,11 @@ pub fn group_record(members: Vec<MessageRecord>) -> Option<MessageRecord> {
         history,
         conversions: first.conversions.clone(),
         segments: Some(segments),
+        // Each segment is its own send of one part: every segment's, in the segments' order.
+        sends: ordered
+            .iter()
+            .flat_map(|record| record.sends.iter().cloned())
+            .collect(),
     })
 }
 
@@ -303,6 +308,7 @@ mod tests {
             history,
             conversions: Vec::new(),
             segments: None,
+            sends: Vec::new(),
         };
         let delivered = |at_text: &str| StatusEvent {
             at: at(at_text),

@@ -355,6 +355,7 @@ mod tests {
             history,
             conversions: Vec::new(),
             segments: None,
+            sends: Vec::new(),
         }
     }
 

@@ -274,6 +274,7 @@ pub async fn send_on_route(
                     external_ids: ExternalIds {
                         connector: Arc::clone(name),
                         part_ids: sent.external_ids,
+                        given_ids: sent.given_ids,
                     },
                 };
             }
@@ -394,6 +395,7 @@ mod tests {
     fn took(id: &str) -> Result<Sent, ConnectorError> {
         Ok(Sent {
             external_ids: vec![id.into()],
+            given_ids: Vec::new(),
         })
     }
 
@@ -442,6 +444,7 @@ mod tests {
             external_ids: ExternalIds {
                 connector: connector.into(),
                 part_ids: vec![id.into()],
+                given_ids: Vec::new(),
             },
         }
     }

@@ -207,6 +207,7 @@ impl Connector for Simulator {
             external_ids: (0..message.parts.max(1))
                 .map(|_| uuid::Uuid::now_v7().simple().to_string())
                 .collect(),
+            given_ids: Vec::new(),
         })
     }
 

@@ -98,8 +98,12 @@ impl ConnectorError {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Sent {
     /// The channel's id of each part, in part order (an SMSC's `message_id` per `submit_sm`, a
-    /// provider's message id); empty when it hands back none.
+    /// provider's message id), as receipts will name them (normalised); empty when it hands
+    /// back none.
     pub external_ids: Vec<String>,
+    /// The same ids exactly as the channel wrote them, when normalising changed any; else
+    /// empty.
+    pub given_ids: Vec<String>,
 }
 
 /// Where connectors deliver the statuses they learn later (delivery reports).

@@ -550,10 +550,12 @@ impl Connector for SmppConnector {
         })?;
         let deadline = Instant::now() + SEND_BUDGET;
         let mut external_ids = Vec::with_capacity(parts.len());
+        let mut given_ids = Vec::with_capacity(parts.len());
         for (index, part) in parts.into_iter().enumerate() {
             let submit = inner.submit_sm(message, part);
-            let id = inner.submit(submit, deadline).await?;
-            let id = canonical_submit_id(inner.config.receipt_id_format, &id);
+            let given = inner.submit(submit, deadline).await?;
+            let id = canonical_submit_id(inner.config.receipt_id_format, &given);
+            given_ids.push(given);
             inner.recent.lock().expect("recent lock").insert(
                 id.clone(),
                 SentPart {
@@ -564,7 +566,14 @@ impl Connector for SmppConnector {
             );
             external_ids.push(id);
         }
-        Ok(Sent { external_ids })
+        // The ids as the SMSC wrote them are kept only when normalising changed one.
+        if given_ids == external_ids {
+            given_ids.clear();
+        }
+        Ok(Sent {
+            external_ids,
+            given_ids,
+        })
     }
 
     async fn start(&self) {

@@ -224,6 +224,22 @@ pub struct LoggedMessage {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub segments: Option<Vec<LoggedSegment>>,
+    /// Each time a channel took the message, in order: the attempt, the connector that carried
+    /// it (`simulator` or a `[[connector]]`'s name) and the ids the channel gave its parts (an
+    /// SMSC's submit_sm_resp message ids). A fallback or a resend after a lost lease is a new
+    /// attempt.
+    pub sends: Vec<LoggedSend>,
+}
+
+/// One send a channel took.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoggedSend {
+    /// The attempt (from 1); its status changes are those that follow it in `history`.
+    pub attempt: u32,
+    pub connector: String,
+    /// The channel's id of each part, in part order.
+    pub external_ids: Vec<String>,
 }
 
 /// One segment of a concatenated message.
@@ -291,6 +307,15 @@ fn logged(record: &MessageRecord) -> LoggedMessage {
             })
             .collect(),
         conversions: record.conversions.iter().map(|at| at.to_string()).collect(),
+        sends: record
+            .sends
+            .iter()
+            .map(|send| LoggedSend {
+                attempt: send.attempt,
+                connector: send.connector.clone(),
+                external_ids: send.external_ids.clone(),
+            })
+            .collect(),
         segments: record.segments.as_ref().map(|segments| {
             segments
                 .iter()
@@ -356,6 +381,7 @@ mod tests {
             history: Vec::new(),
             conversions: Vec::new(),
             segments: None,
+            sends: Vec::new(),
         }
     }
 

@@ -96,8 +96,8 @@ impl<'c> Recorder<'c> {
             entry: connection.prepare_cached(INSERT_ENTRY)?,
             // A channel that reuses an id (after wrapping around) names its newest part.
             external_id: connection.prepare_cached(
-                "INSERT OR REPLACE INTO external_ids (connector, external_id, message_id, attempt, part_index)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR REPLACE INTO external_ids (connector, external_id, message_id, attempt, part_index, given_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?,
             part_reports: connection.prepare_cached(
                 "SELECT part_index, status, error_code, operator FROM part_reports
@@ -124,6 +124,7 @@ impl<'c> Recorder<'c> {
                 id.0.as_bytes().as_slice(),
                 attempt,
                 part_index as i64,
+                external_ids.given_ids.get(part_index),
             ])?;
         }
         Ok(())

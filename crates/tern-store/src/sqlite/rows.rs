@@ -14,7 +14,7 @@ use tern_core::error_code::DeliveryError;
 use tern_core::error_code::Surface;
 use tern_core::message::{
     Content, DeliveryState, MessageFilter, MessageId, MessageRecord, NewMessage, Segment,
-    StatusEvent,
+    SendRecord, StatusEvent,
 };
 use tern_core::money::{Money, per_part};
 use tern_core::outbox::{RenderedWebhook, StatusFact};
@@ -412,6 +412,10 @@ fn records(
     let mut conversions = connection.prepare_cached(
         "SELECT converted_at FROM conversions WHERE message_id = ?1 ORDER BY converted_at",
     )?;
+    let mut sent = connection.prepare_cached(
+        "SELECT attempt, connector, COALESCE(given_id, external_id) FROM external_ids WHERE message_id = ?1
+         ORDER BY attempt, part_index",
+    )?;
     stored
         .into_iter()
         .map(|stored| {
@@ -433,6 +437,27 @@ fn records(
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
+            let mut sends: Vec<SendRecord> = Vec::new();
+            let parts = sent.query_map([stored.message.id.0.as_bytes()], |row| {
+                Ok((
+                    row.get::<_, u32>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })?;
+            for part in parts {
+                let (attempt, connector, external_id) = part?;
+                match sends.last_mut() {
+                    Some(send) if send.attempt == attempt && send.connector == connector => {
+                        send.external_ids.push(external_id);
+                    }
+                    _ => sends.push(SendRecord {
+                        attempt,
+                        connector,
+                        external_ids: vec![external_id],
+                    }),
+                }
+            }
             let channel = Some(stored.progress.channel());
             Ok(MessageRecord {
                 state: stored.progress.state,
@@ -440,6 +465,7 @@ fn records(
                 history,
                 conversions: converted,
                 segments: None,
+                sends,
                 message: stored.message,
             })
         })

@@ -304,7 +304,8 @@ CREATE INDEX messages_segment_group ON messages(segment_group) WHERE segment_gro
     // 14: what a channel reported about each part of a message of several parts, per attempt
     // (`part_reports::merge` decides what is kept), so that the message's report is what its parts
     // come to, across restarts; and the ids channels gave a message's parts, read by message
-    // for its log entry (which connector took each attempt, and under which ids).
+    // for its log entry (which connector took each attempt, and under which ids: `given_id` is
+    // the id as the channel wrote it, when receipts are matched on another form of it).
     r#"
 CREATE TABLE part_reports (
     message_id BLOB NOT NULL,
@@ -316,6 +317,7 @@ CREATE TABLE part_reports (
     PRIMARY KEY (message_id, attempt, part_index)
 ) WITHOUT ROWID;
 CREATE INDEX external_ids_message ON external_ids(message_id);
+ALTER TABLE external_ids ADD COLUMN given_id TEXT;
 "#,
 ];
 

@@ -141,3 +141,36 @@ async fn a_message_of_one_part_is_its_part() {
         vec![(CmStatus::Delivered, None)]
     );
 }
+
+#[tokio::test]
+async fn the_log_shows_each_send_with_its_connector_and_the_ids_as_the_channel_wrote_them() {
+    use std::sync::Arc;
+    use tern_core::dispatch::ExternalIds;
+    use tern_core::message::SendRecord;
+    let backend = Backend::new();
+    let store = backend.open();
+    let (account, id) = three_parts_sent(&*store).await;
+    let now = now();
+    // The first attempt (sent above) named no parts; a second one is taken after its lease.
+    store.claim_due(now + LEASE, 10, LEASE).await.unwrap();
+    let sent = Event::Sent {
+        attempt: 2,
+        external_ids: ExternalIds {
+            connector: Arc::from("op-a"),
+            part_ids: vec!["ab".into(), "ac".into(), "ad".into()],
+            given_ids: vec!["00AB".into(), "00AC".into(), "00AD".into()],
+        },
+    };
+    store.apply(id, sent, now + LEASE).await.unwrap();
+    assert_eq!(
+        logged(&*store, account.id, id).await.sends,
+        vec![SendRecord {
+            attempt: 2,
+            connector: "op-a".into(),
+            external_ids: vec!["00AB".into(), "00AC".into(), "00AD".into()],
+        }]
+    );
+    // Receipts name the parts by the normalised ids.
+    let part = store.sent_part("op-a", "ac").await.unwrap().unwrap();
+    assert_eq!((part.message_id, part.attempt, part.part_index), (id, 2, 1));
+}

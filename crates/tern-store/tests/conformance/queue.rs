@@ -630,6 +630,7 @@ async fn the_ids_a_channel_gave_find_their_message_attempt_and_part() {
         external_ids: ExternalIds {
             connector: connector.into(),
             part_ids: part_ids.iter().map(|part| part.to_string()).collect(),
+            given_ids: Vec::new(),
         },
     };
     // Recorded with the send even when the send itself changes nothing (the channel's
@@ -806,6 +807,7 @@ fn sent_by(connector: &str, attempt: u32) -> Event {
         external_ids: ExternalIds {
             connector: connector.into(),
             part_ids: vec![format!("{connector}-{attempt}")],
+            given_ids: Vec::new(),
         },
     }
 }

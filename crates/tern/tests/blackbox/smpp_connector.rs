@@ -124,10 +124,17 @@ async fn gsm_ucs2_and_multipart_go_through_the_smsc_with_one_report_each() {
         (&json!(4), &json!(4)),
         "{stats}"
     );
-    // The log names the connector that carried each message.
+    // The log names the connector that carried each message and the SMSC's id of each part
+    // (the simulator's ids: 16 hex digits).
     let log = setup.log("?limit=10").await;
     for message in log["messages"].as_array().unwrap() {
         assert_eq!(message["status"], "delivered", "{message}");
+        let sends = message["sends"].as_array().unwrap();
+        assert_eq!(sends.len(), 1, "{message}");
+        assert_eq!((&sends[0]["attempt"], &sends[0]["connector"]), (&json!(1), &json!("op-a")));
+        let ids = sends[0]["externalIds"].as_array().unwrap();
+        assert_eq!(ids.len() as u64, message["parts"].as_u64().unwrap(), "{message}");
+        assert!(ids.iter().all(|id| id.as_str().unwrap().len() == 16), "{message}");
     }
 }
 
