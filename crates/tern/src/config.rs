@@ -514,4 +514,29 @@ mod tests {
             "invalid configuration: [[route]] 2: no account named \"nobody\""
         );
     }
+
+    #[test]
+    fn relative_paths_in_the_file_are_relative_to_its_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tern.toml");
+        std::fs::write(
+            &file,
+            "data_dir = \"data\"\n[smpp]\ntls_cert_file = \"certs/c.pem\"\ntls_key_file = \"/abs/k.pem\"\n",
+        )
+        .unwrap();
+        let config = load(Some(&file), None, None, None).unwrap();
+        assert_eq!(config.config_dir, dir.path());
+        assert_eq!(config.data_dir, dir.path().join("data"));
+        assert_eq!(
+            config.smpp.tls_cert_file.as_deref(),
+            Some(dir.path().join("certs/c.pem").as_path())
+        );
+        assert_eq!(
+            config.smpp.tls_key_file.as_deref(),
+            Some(Path::new("/abs/k.pem"))
+        );
+        // A flag is relative to the working directory, as any command-line path.
+        let flagged = load(Some(&file), Some(PathBuf::from("here")), None, None).unwrap();
+        assert_eq!(flagged.data_dir, PathBuf::from("here"));
+    }
 }

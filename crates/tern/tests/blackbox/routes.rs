@@ -186,9 +186,17 @@ fn a_bad_route_or_connector_stops_the_start_saying_why() {
             "invalid configuration: [[route]] 1: no connector named \"op-a\" (configured: simulator)",
         ),
         (
-            "[[connector]]\nname = \"op-a\"\nkind = \"smpp\"\nhost = \"smsc.example.net\"\nport = 2775\n\n\
-             [[route]]\nconnector = \"op-a\"\n",
-            "invalid configuration: [[connector]] \"op-a\": kind \"smpp\" is not available in this version (available: simulator)",
+            "[[connector]]\nname = \"wa\"\nkind = \"whatsapp-cloud\"\n\n\
+             [[route]]\nchannel = \"WhatsApp\"\nconnector = \"wa\"\n",
+            "invalid configuration: [[connector]] \"wa\": kind \"whatsapp-cloud\" is not available in this version (available: simulator, smpp)",
+        ),
+        (
+            "[[connector]]\nname = \"op-a\"\nkind = \"smpp\"\nhost = \"smsc.example.net\"\nsystem_id = \"acme\"\nwindw = 5\n",
+            "invalid configuration: [[connector]] \"op-a\": unknown field `windw`",
+        ),
+        (
+            "[[connector]]\nname = \"op-a\"\nkind = \"smpp\"\nhost = \"smsc.example.net\"\nsystem_id = \"acme\"\nbinds = 0\n",
+            "invalid configuration: [[connector]] \"op-a\": binds must be between 1 and 64",
         ),
         (
             "[[route]]\naccount = \"nobody\"\nconnector = \"simulator\"\n",

@@ -131,10 +131,20 @@ async fn gsm_ucs2_and_multipart_go_through_the_smsc_with_one_report_each() {
         assert_eq!(message["status"], "delivered", "{message}");
         let sends = message["sends"].as_array().unwrap();
         assert_eq!(sends.len(), 1, "{message}");
-        assert_eq!((&sends[0]["attempt"], &sends[0]["connector"]), (&json!(1), &json!("op-a")));
+        assert_eq!(
+            (&sends[0]["attempt"], &sends[0]["connector"]),
+            (&json!(1), &json!("op-a"))
+        );
         let ids = sends[0]["externalIds"].as_array().unwrap();
-        assert_eq!(ids.len() as u64, message["parts"].as_u64().unwrap(), "{message}");
-        assert!(ids.iter().all(|id| id.as_str().unwrap().len() == 16), "{message}");
+        assert_eq!(
+            ids.len() as u64,
+            message["parts"].as_u64().unwrap(),
+            "{message}"
+        );
+        assert!(
+            ids.iter().all(|id| id.as_str().unwrap().len() == 16),
+            "{message}"
+        );
     }
 }
 
