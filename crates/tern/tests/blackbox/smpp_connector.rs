@@ -23,8 +23,7 @@ fn sim_config(delay_ms: u64, extra: &str) -> String {
 fn connector(name: &str, port: u16, extra: &str) -> String {
     format!(
         "[[connector]]\nname = \"{name}\"\nkind = \"smpp\"\nhost = \"127.0.0.1\"\nport = {port}\n\
-         system_id = \"acme\"\npassword = \"secret\"\nreconnect_min_ms = 100\nreconnect_max_ms = 400\n\
-         max_submits_per_sec = 1000\n{extra}\n"
+         system_id = \"acme\"\npassword = \"secret\"\nreconnect_min_ms = 100\nreconnect_max_ms = 400\n{extra}\n"
     )
 }
 
@@ -274,4 +273,70 @@ async fn an_undeliverable_receipt_fails_the_message_with_its_error_code() {
     let report = &receiver.received()[0].json()["messages"]["msg"];
     assert_eq!(report["status"]["code"], "3", "{report}");
     assert_eq!(report["status"]["errorCode"], "24", "{report}");
+}
+
+#[tokio::test]
+async fn a_gateway_killed_with_messages_in_flight_to_the_smsc_loses_none_and_reports_each_once() {
+    // Receipts come a while after the submits, so the kill finds messages sent, awaiting them.
+    let sim = SmscSim::start(&sim_config(800, "")).await;
+    let config = format!(
+        "{}[[route]]\nconnector = \"op-a\"\n",
+        connector(
+            "op-a",
+            sim.smpp.port(),
+            "window = 4\nmax_submits_per_sec = 200"
+        )
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let receiver = WebhookReceiver::start().await;
+    let token = create_account(
+        TERN,
+        &data_dir,
+        &["--name", "acme", "--status-url", receiver.url.as_str()],
+    );
+    let gateway = Gateway::start_logged_at(TERN, &data_dir, Some(&config), Some("info"));
+    gateway
+        .wait_for_log(&["connector bound", "op-a"], WAIT)
+        .await;
+    let msgs: Vec<Value> = (0..60)
+        .map(|index| {
+            sms(
+                &format!("00316123456{index:02}"),
+                "hi",
+                &format!("r{index:02}"),
+            )
+        })
+        .collect();
+    let body = json!({"messages": {"authentication": {"producttoken": token}, "msg": msgs}});
+    let response = http_client()
+        .post(gateway.url("/v1.0/message"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // Killed once some (not all) were submitted: at 200 parts/s the 60 take 300 ms.
+    let deadline = std::time::Instant::now() + WAIT;
+    while sim.stats().await["submits"].as_u64().unwrap() < 10 {
+        assert!(std::time::Instant::now() < deadline, "nothing submitted");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    gateway.kill();
+    let gateway = Gateway::start_logged_at(TERN, &data_dir, Some(&config), Some("info"));
+    gateway
+        .wait_for_log(&["connector bound", "op-a"], WAIT)
+        .await;
+    receiver.wait_for(60, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut got = reports(&receiver);
+    got.sort();
+    assert_eq!(
+        got,
+        (0..60)
+            .map(|index| (format!("r{index:02}"), "2".to_owned()))
+            .collect::<Vec<_>>()
+    );
+    drop(gateway);
 }
