@@ -3,6 +3,7 @@
 //! 100-message requests), end-to-end messages/s (accepted to status report received), request
 //! latency at full and half load, peak RSS and where the CPU went. Run it with `bench/run.sh`.
 
+mod connector;
 mod gateway;
 mod load;
 mod receiver;
@@ -54,10 +55,14 @@ struct Args {
     /// A smoke run: 2-second phases, at most 20,000 end-to-end messages.
     #[arg(long)]
     quick: bool,
-    /// Phases to run, in this order: single, half, batched, e2e, smpp (for experiments; the
-    /// figures of record come from all five).
-    #[arg(long, value_delimiter = ',', default_values_t = [PhaseName::Single, PhaseName::Half, PhaseName::Batched, PhaseName::E2e, PhaseName::Smpp])]
+    /// Phases to run, in this order: single, half, batched, e2e, smpp, connector (for
+    /// experiments; the figures of record come from all six).
+    #[arg(long, value_delimiter = ',', default_values_t = [PhaseName::Single, PhaseName::Half, PhaseName::Batched, PhaseName::E2e, PhaseName::Smpp, PhaseName::Connector])]
     phases: Vec<PhaseName>,
+    /// Messages in the connector phase (HTTP through an SMPP connector to `tern smsc-sim`; a
+    /// smoke run: at most 20,000).
+    #[arg(long, default_value_t = 200_000)]
+    connector_messages: u64,
     /// `smsc-sink` from ../shared/bench (`bench/run.sh` builds it): the SMPP phase's client, and
     /// its reference server.
     #[arg(long, default_value = "target/shared-bench/release/smsc-sink")]
@@ -74,6 +79,7 @@ enum PhaseName {
     Batched,
     E2e,
     Smpp,
+    Connector,
 }
 
 impl std::fmt::Display for PhaseName {
@@ -84,6 +90,7 @@ impl std::fmt::Display for PhaseName {
             PhaseName::Batched => "batched",
             PhaseName::E2e => "e2e",
             PhaseName::Smpp => "smpp",
+            PhaseName::Connector => "connector",
         })
     }
 }
@@ -95,6 +102,8 @@ const TARGET_E2E: f64 = 20_000.0;
 const TARGET_HALF_P99_MS: f64 = 20.0;
 /// The SMPP server issue's target: submit_sm/s, every submit committed before its resp.
 const TARGET_SMPP: f64 = 50_000.0;
+/// The SMPP connector issue's target: HTTP submit to status report through an SMPP connector.
+const TARGET_CONNECTOR: f64 = 20_000.0;
 
 /// CPU use over one phase.
 struct Cpu {
@@ -203,6 +212,15 @@ async fn drain(
 }
 
 /// What the end-to-end phase measured.
+/// The connector phase's figures.
+struct ConnectorRun {
+    result: EndToEnd,
+    /// submit_sm/s the SMSC saw.
+    submit_rate: f64,
+    submitted: u64,
+    peak_rss: u64,
+}
+
 struct EndToEnd {
     messages: u64,
     submit_took: Duration,
@@ -614,6 +632,98 @@ async fn run(args: Args) -> anyhow::Result<()> {
         smpp = Some((reference, tern_run));
     }
 
+    // 6. Through an SMPP connector: its own gateway, bound to `tern smsc-sim`.
+    let mut through_connector = None;
+    if wants(PhaseName::Connector) {
+        let messages = if args.quick {
+            args.connector_messages.min(20_000)
+        } else {
+            args.connector_messages
+        };
+        let batch = args.batch_size as u64;
+        let messages = (messages.max(10 * batch) / batch) * batch;
+        let dir = scratch.path().join("connector");
+        std::fs::create_dir_all(&dir)?;
+        let sim = Arc::new(connector::SmscSim::start(&tern, &dir)?);
+        let config = dir.join("tern.toml");
+        std::fs::write(&config, connector::config(sim.smpp))?;
+        let data = dir.join("data");
+        let token = gateway::create_account(&tern, &data, &receiver.url)?;
+        let gateway = Gateway::start_with(&tern, &data, &config, &["--smpp-addr", "off"])?;
+        let pid = gateway.pid();
+        eprintln!(
+            "connector: {} messages in {}-message requests over {} connections, through an SMPP \
+             connector ({} binds, window {}) to tern smsc-sim",
+            thousands(messages as f64),
+            batch,
+            args.batch_connections,
+            connector::BINDS,
+            connector::WINDOW
+        );
+        // Warm-up: the binds, the page cache; not measured.
+        end_to_end(
+            gateway.addr,
+            &token,
+            &receiver,
+            args.batch_connections,
+            args.batch_size,
+            10 * batch,
+            report_limit,
+        )
+        .await?;
+        let before = sim.submits().await?;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sampler = connector::sample_submits(Arc::clone(&sim), Arc::clone(&stop));
+        let meter = CpuMeter::start(pid, ticks);
+        let result = end_to_end(
+            gateway.addr,
+            &token,
+            &receiver,
+            args.batch_connections,
+            args.batch_size,
+            messages,
+            report_limit,
+        )
+        .await?;
+        let cpu = meter.stop();
+        // One more sample after the last report, then stop sampling.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stop.store(true, Ordering::Relaxed);
+        let samples = sampler.await.context("submit sampler panicked")?;
+        let submitted = sim.submits().await? - before;
+        ensure!(
+            submitted >= result.messages,
+            "connector: {} messages reported but the SMSC saw only {} submits",
+            result.messages,
+            submitted
+        );
+        let submit_rate = connector::submit_rate(&samples, before);
+        let peak = gateway::status_kb(pid, "VmHWM").unwrap_or(0);
+        let (status, _) = gateway.stop(Duration::from_secs(60))?;
+        ensure!(status.success(), "the connector phase's tern exited with {status}");
+        let line = format!(
+            "connector: {} messages, all reports in {:.2} s = {} msg/s; {} submit_sm/s on the \
+             connector; accept-to-report latency {}",
+            thousands(result.messages as f64),
+            result.total_took.as_secs_f64(),
+            thousands(result.per_sec()),
+            thousands(submit_rate),
+            latency_summary(&result.latency)
+        );
+        eprintln!("{line}");
+        phases.push(Phase {
+            name: "connector",
+            what: line,
+            cpu,
+        });
+        through_connector = Some(ConnectorRun {
+            result,
+            submit_rate,
+            submitted,
+            peak_rss: peak,
+        });
+    }
+
     print_report(&Report {
         args: &args,
         duration,
@@ -624,6 +734,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         batched: batched.as_ref(),
         e2e: e2e.as_ref(),
         smpp: smpp.as_ref().map(|(reference, tern)| (reference, tern)),
+        connector: through_connector.as_ref(),
         peak_rss,
         rss_now,
         db_bytes,
@@ -648,6 +759,7 @@ struct Report<'a> {
     e2e: Option<&'a EndToEnd>,
     /// The reference's run and Tern's.
     smpp: Option<(&'a smpp::SmppRun, &'a smpp::TernRun)>,
+    connector: Option<&'a ConnectorRun>,
     peak_rss: u64,
     rss_now: u64,
     db_bytes: u64,
@@ -793,6 +905,33 @@ fn print_report(r: &Report) {
             );
         }
         None => println!("| SMPP submit_sm/s {SKIPPED}"),
+    }
+    match r.connector {
+        Some(run) => {
+            println!(
+                "| Through an SMPP connector, msg/s ({} messages: HTTP submit to status report, \
+                 via tern smsc-sim; Kannel 1.4.5 on this machine: 3,000-5,900) {}",
+                thousands(run.result.messages as f64),
+                rate_row(run.result.per_sec(), TARGET_CONNECTOR)
+            );
+            println!(
+                "| submit_sm/s on the connector ({} binds, window {}; {} submits) | {} | | |",
+                connector::BINDS,
+                connector::WINDOW,
+                thousands(run.submitted as f64),
+                thousands(run.submit_rate)
+            );
+            println!(
+                "| Accept-to-report latency p50 / p99 through the connector | {:.0} / {:.0} ms | | |",
+                ms(&run.result.latency, 0.5),
+                ms(&run.result.latency, 0.99)
+            );
+            println!(
+                "| Peak RSS of the connector's gateway (VmHWM) | {:.1} MiB | | |",
+                mib(run.peak_rss)
+            );
+        }
+        None => println!("| Through an SMPP connector {SKIPPED}"),
     }
     println!();
     println!(
