@@ -166,7 +166,7 @@ pub fn parse_receipt(
 /// The body as text: UCS2 (data_coding 8) as big-endian UTF-16, anything else one character
 /// per octet (receipts are ASCII; other octets only matter inside `text:`, which is not kept).
 fn decode_text(data_coding: u8, body: &[u8]) -> String {
-    if data_coding == DATA_CODING_UCS2 && body.len() % 2 == 0 {
+    if data_coding == DATA_CODING_UCS2 && body.len().is_multiple_of(2) {
         let units = body
             .chunks_exact(2)
             .map(|pair| u16::from_be_bytes([pair[0], pair[1]]));
