@@ -1,4 +1,4 @@
-//! SMPP 3.4 for Tern's SMPP server, as pure code: framing a byte stream into PDUs
+//! SMPP 3.4 for Tern's SMPP server (and its SMPP client connector), as pure code: framing a byte stream into PDUs
 //! ([`next_frame`]), decoding and encoding the PDUs ([`decode`], [`Command::encode`]) and the
 //! session's bind-state rules ([`Session`]), and delivery receipts both ways: rendering Tern's
 //! own ([`Receipt`]) and reading an SMSC's ([`parse_deliver_sm_receipt`], matched to submits by

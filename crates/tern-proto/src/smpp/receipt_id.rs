@@ -286,4 +286,53 @@ mod tests {
         );
         assert_eq!(ReceiptIdFormat::default(), ReceiptIdFormat::AsIs);
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn padded(id: String, zeros: usize) -> String {
+            format!("{}{id}", "0".repeat(zeros))
+        }
+
+        proptest! {
+            #[test]
+            fn a_receipt_matches_its_submit_in_every_form(
+                number in any::<u128>(),
+                other in any::<u128>(),
+                zeros in 0..4usize,
+                upper in any::<bool>(),
+            ) {
+                let hex = |n: u128| if upper { format!("{n:X}") } else { format!("{n:x}") };
+                // hex: responses decimal, receipts hex.
+                let resp = padded(number.to_string(), zeros);
+                prop_assert!(matches(ReceiptIdFormat::Hex, &resp, &padded(hex(number), zeros)));
+                prop_assert_eq!(
+                    matches(ReceiptIdFormat::Hex, &resp, &hex(other)),
+                    number == other
+                );
+                // decimal: responses hex, receipts decimal.
+                let resp = padded(hex(number), zeros);
+                prop_assert!(matches(ReceiptIdFormat::Decimal, &resp, &padded(number.to_string(), zeros)));
+                prop_assert_eq!(
+                    matches(ReceiptIdFormat::Decimal, &resp, &other.to_string()),
+                    number == other
+                );
+                // as-is: the same string, any case, any leading zeros.
+                prop_assert!(matches(ReceiptIdFormat::AsIs, &hex(number), &padded(hex(number).to_uppercase(), zeros)));
+            }
+
+            #[test]
+            fn any_text_is_canonicalised_without_panicking(id in ".{0,200}") {
+                for format in [ReceiptIdFormat::AsIs, ReceiptIdFormat::Hex, ReceiptIdFormat::Decimal] {
+                    let _ = canonical_submit_id(format, &id);
+                    let _ = canonical_receipt_id(format, &id);
+                }
+                let itself = canonical_receipt_id(ReceiptIdFormat::AsIs, &id)
+                    .is_none_or(|receipt| receipt == canonical_submit_id(ReceiptIdFormat::AsIs, &id));
+                prop_assert!(itself);
+            }
+        }
+    }
 }

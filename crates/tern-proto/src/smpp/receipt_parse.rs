@@ -648,4 +648,78 @@ mod tests {
             let _ = ReceiptText::parse(&String::from_utf8_lossy(sample));
         }
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        const STATES: [MessageState; 8] = [
+            MessageState::Enroute,
+            MessageState::Delivered,
+            MessageState::Expired,
+            MessageState::Deleted,
+            MessageState::Undeliverable,
+            MessageState::Accepted,
+            MessageState::Unknown,
+            MessageState::Rejected,
+        ];
+
+        /// `key` in a case chosen by `mask` (bit i: uppercase character i).
+        fn cased(key: &str, mask: u32) -> String {
+            key.chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if mask >> (i % 32) & 1 == 1 {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect()
+        }
+
+        proptest! {
+            #[test]
+            fn arbitrary_octets_never_panic(
+                esm_class in any::<u8>(),
+                data_coding in any::<u8>(),
+                body in proptest::collection::vec(any::<u8>(), 0..300),
+            ) {
+                let sm = DeliverSm { esm_class, data_coding, short_message: body, ..DeliverSm::default() };
+                if let Ok(receipt) = parse_deliver_sm_receipt(&sm) {
+                    prop_assert!(!receipt.id.is_empty());
+                }
+            }
+
+            #[test]
+            fn fields_in_any_order_and_case_are_read(
+                id in "[A-Za-z0-9]{1,32}",
+                state in 0..8usize,
+                err in 0..1000u16,
+                order in Just(vec![0usize, 1, 2, 3, 4, 5]).prop_shuffle(),
+                mask in any::<u32>(),
+                text in ".{0,40}",
+            ) {
+                let state = STATES[state];
+                let fields = [
+                    format!("{}:{id}", cased("id", mask)),
+                    format!("{}:001", cased("sub", mask)),
+                    format!("{}:{err:03}", cased("err", mask)),
+                    format!("{}:{}", cased("stat", mask), cased(&state.stat().to_lowercase(), mask)),
+                    format!("{}:2611300905", cased("submit date", mask)),
+                    format!("{}:20261201235958", cased("done date", mask)),
+                ];
+                let mut receipt_text: Vec<&str> = order.iter().map(|&i| fields[i].as_str()).collect();
+                let text = format!("{}:{text}", cased("text", mask));
+                receipt_text.push(&text);
+                let receipt = parsed(&receipt_text.join(" "));
+                prop_assert_eq!(receipt.id, id);
+                prop_assert_eq!(receipt.state, ReceiptState::Known(state));
+                prop_assert_eq!(receipt.err, Some(ReceiptErr::Code(err)));
+                prop_assert_eq!(receipt.submitted, Some(time(2026, 11, 30, 9, 5, 0)));
+                prop_assert_eq!(receipt.done, Some(time(2026, 12, 1, 23, 59, 58)));
+            }
+        }
+    }
 }
