@@ -359,4 +359,28 @@ async fn receipts_in_hex_reach_a_receiver_and_match_their_submit() {
     smsc.wait_for("receipt deliver_sm_resp", WAIT, |event| {
         event["event"] == "deliver_sm_resp" && event["of"] == "receipt"
     });
+
+    // A second bind on a bound session is refused; enquire_link and unbind are answered.
+    assert_eq!(
+        transmitter.bind(Mode::Transceiver, "smsc", "secret").await,
+        CommandStatus::EsmeRalybnd
+    );
+    let resp = transmitter.request(Pdu::EnquireLink).await;
+    assert_eq!(
+        (resp.id(), resp.status()),
+        (CommandId::EnquireLinkResp, CommandStatus::EsmeRok)
+    );
+    let resp = transmitter.request(Pdu::Unbind).await;
+    assert_eq!(
+        (resp.id(), resp.status()),
+        (CommandId::UnbindResp, CommandStatus::EsmeRok)
+    );
+    smsc.wait_for_event("unbind", WAIT);
+    // The SMSC ends the connection after unbind_resp; closed once the client's side closes too.
+    let end = tokio::time::timeout(WAIT, transmitter.framed.next())
+        .await
+        .expect("the connection did not end in time");
+    assert!(end.is_none(), "a PDU after unbind_resp: {end:?}");
+    drop(transmitter);
+    smsc.wait_for_event("closed", WAIT);
 }
