@@ -210,8 +210,8 @@ enum Key {
 impl ReceiptText {
     /// Reads the fields of a receipt text. A field starts at the text's start or after
     /// whitespace with a key (letters, digits, `_`; or `submit date` / `done date`) and a colon;
-    /// its value runs to the next field (or, for `text:`, to the end). The first of a repeated
-    /// field counts.
+    /// its value is the first word before the next field (`text:` runs to the end). The first
+    /// of a repeated field counts.
     pub fn parse(text: &str) -> ReceiptText {
         let mut fields = ReceiptText::default();
         let mut current: Option<(Key, usize)> = None;
@@ -225,10 +225,8 @@ impl ReceiptText {
             }
             match next {
                 None => break,
-                Some((_, Key::Text, value_start)) => {
-                    fields.record(Key::Text, text[value_start..].trim());
-                    break;
-                }
+                // `text:` runs to the end and is not kept.
+                Some((_, Key::Text, _)) => break,
                 Some((_, key, value_start)) => {
                     current = Some((key, value_start));
                     offset = value_start;
@@ -239,11 +237,12 @@ impl ReceiptText {
     }
 
     fn record(&mut self, key: Key, value: &str) {
+        // Ids, states, errors and dates hold no whitespace: what follows the first word (an
+        // unkeyed extra) is not part of them.
+        let value = value.split_whitespace().next().unwrap_or_default();
         match key {
             Key::Id if self.id.is_none() && !value.is_empty() => {
-                // An id holds no whitespace; anything after it is not the id.
-                let id = value.split_whitespace().next().unwrap_or(value);
-                self.id = Some(id.to_owned());
+                self.id = Some(value.to_owned());
             }
             Key::Stat if self.state.is_none() && !value.is_empty() => {
                 self.state = Some(MessageState::from_stat(value).map_or_else(
@@ -436,12 +435,18 @@ mod tests {
 
     #[test]
     fn keys_in_any_case_and_order_with_extra_and_missing_fields() {
-        let cases: [(&str, &str, ReceiptState, Option<ReceiptErr>); 7] = [
+        let cases: [(&str, &str, ReceiptState, Option<ReceiptErr>); 8] = [
             (
                 "STAT:deliverd ID:ABC Err:5",
                 "ABC",
                 ReceiptState::Known(MessageState::Delivered),
                 Some(ReceiptErr::Code(5)),
+            ),
+            (
+                "id:42 stat:DELIVRD (final) err:000 trailing",
+                "42",
+                ReceiptState::Known(MessageState::Delivered),
+                Some(ReceiptErr::Code(0)),
             ),
             (
                 "Id:7f  Foo:bar baz  stat:EXPIRED",
