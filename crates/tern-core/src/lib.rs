@@ -10,6 +10,7 @@ pub mod dispatch;
 pub mod error_code;
 pub mod message;
 pub mod money;
+pub mod operator_receipt;
 pub mod outbox;
 pub mod outgoing_sms;
 pub mod part_reports;

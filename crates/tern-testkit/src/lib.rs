@@ -1,8 +1,10 @@
 //! Test-only helpers (publish = false). Black-box tests spawn the real `tern` binary on loopback
-//! with a throwaway data directory, talk to it over HTTP, and receive its webhooks here.
+//! with a throwaway data directory, talk to it over HTTP, and receive its webhooks here; SMPP
+//! tests run an SMSC not written in this project ([`node_smsc`]).
 
 pub mod gateway;
 pub mod node;
+pub mod node_smsc;
 pub mod python;
 pub mod webhook;
 

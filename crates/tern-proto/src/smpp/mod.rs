@@ -1,6 +1,8 @@
-//! SMPP 3.4 for Tern's SMPP server, as pure code: framing a byte stream into PDUs
+//! SMPP 3.4 for Tern's SMPP server (and its SMPP client connector), as pure code: framing a byte stream into PDUs
 //! ([`next_frame`]), decoding and encoding the PDUs ([`decode`], [`Command::encode`]) and the
-//! session's bind-state rules ([`Session`]). No I/O: the server's connection task reads bytes,
+//! session's bind-state rules ([`Session`]), and delivery receipts both ways: rendering Tern's
+//! own ([`Receipt`]) and reading an SMSC's ([`parse_deliver_sm_receipt`], matched to submits by
+//! [`canonical_submit_id`] / [`canonical_receipt_id`]). No I/O: the server's connection task reads bytes,
 //! asks these functions what they mean and what to do, and writes what they produce.
 //!
 //! Typical use in a connection task:
@@ -20,6 +22,8 @@
 mod frame;
 mod pdu;
 mod receipt;
+mod receipt_id;
+mod receipt_parse;
 mod session;
 mod status;
 mod time;
@@ -34,6 +38,15 @@ pub use pdu::{
     SubmitSm, Tlvs, decode, tlv_tag,
 };
 pub use receipt::{APPENDIX_B_TEXT_CHARS, MessageState, Receipt, ReceiptTime};
+pub use receipt_id::{
+    MAX_NUMERIC_ID_DIGITS, ReceiptIdFormat, UnknownReceiptIdFormat, canonical_receipt_id,
+    canonical_submit_id,
+};
+pub use receipt_parse::{
+    ESM_CLASS_DELIVERY_RECEIPT, ESM_CLASS_INTERMEDIATE_NOTIFICATION, ParsedReceipt, ReceiptErr,
+    ReceiptParseError, ReceiptState, ReceiptText, is_receipt, parse_data_sm_receipt,
+    parse_deliver_sm_receipt, parse_receipt,
+};
 pub use session::{Action, SendRefused, Session, SessionState};
 pub use status::{CommandStatus, command_id};
 pub use time::{InvalidSmppTime, SmppTime, parse_time};

@@ -33,6 +33,46 @@ impl MessageState {
         self as u8
     }
 
+    /// The state of a `message_state` TLV value; `None` for values SMPP 3.4 does not define.
+    pub const fn from_value(value: u8) -> Option<MessageState> {
+        Some(match value {
+            1 => MessageState::Enroute,
+            2 => MessageState::Delivered,
+            3 => MessageState::Expired,
+            4 => MessageState::Deleted,
+            5 => MessageState::Undeliverable,
+            6 => MessageState::Accepted,
+            7 => MessageState::Unknown,
+            8 => MessageState::Rejected,
+            _ => return None,
+        })
+    }
+
+    /// The state a receipt text's `stat` names, in any case: the 7-character SMPP forms, the
+    /// spec text's typo `DELIVERD`, and the spelled-out words some SMSCs send (`DELIVERED`,
+    /// `UNDELIVERABLE`, `ACCEPTED`, `REJECTED`). `None` for anything else.
+    pub fn from_stat(stat: &str) -> Option<MessageState> {
+        const NAMES: [(&str, MessageState); 13] = [
+            ("ENROUTE", MessageState::Enroute),
+            ("DELIVRD", MessageState::Delivered),
+            ("DELIVERD", MessageState::Delivered),
+            ("DELIVERED", MessageState::Delivered),
+            ("EXPIRED", MessageState::Expired),
+            ("DELETED", MessageState::Deleted),
+            ("UNDELIV", MessageState::Undeliverable),
+            ("UNDELIVERABLE", MessageState::Undeliverable),
+            ("ACCEPTD", MessageState::Accepted),
+            ("ACCEPTED", MessageState::Accepted),
+            ("UNKNOWN", MessageState::Unknown),
+            ("REJECTD", MessageState::Rejected),
+            ("REJECTED", MessageState::Rejected),
+        ];
+        NAMES
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(stat))
+            .map(|&(_, state)| state)
+    }
+
     /// The 7-character `stat` of the receipt text (`DELIVRD`: CM's text spells it `DELIVERD`,
     /// a typo; SMPP and every ESME parser use `DELIVRD`).
     pub const fn stat(self) -> &'static str {
@@ -242,8 +282,23 @@ mod tests {
         ];
         for (state, value, stat) in all {
             assert_eq!((state.value(), state.stat()), (value, stat));
+            assert_eq!(MessageState::from_value(value), Some(state));
+            assert_eq!(MessageState::from_stat(stat), Some(state));
+            assert_eq!(MessageState::from_stat(&stat.to_lowercase()), Some(state));
             assert_eq!(stat.len(), 7);
         }
+    }
+
+    #[test]
+    fn other_values_and_stats_are_no_state() {
+        assert_eq!(MessageState::from_value(0), None);
+        assert_eq!(MessageState::from_value(9), None);
+        assert_eq!(
+            MessageState::from_stat("DeliverD"),
+            Some(MessageState::Delivered)
+        );
+        assert_eq!(MessageState::from_stat("DELIV"), None);
+        assert_eq!(MessageState::from_stat(""), None);
     }
 
     #[test]
