@@ -38,7 +38,14 @@ impl SmscSim {
         let config = dir.join("smsc-sim.toml");
         std::fs::write(&config, "receipt_delay_ms = 0\n")?;
         let mut child = Command::new(tern)
-            .args(["smsc-sim", "--addr", "127.0.0.1:0", "--control-addr", "127.0.0.1:0", "--config"])
+            .args([
+                "smsc-sim",
+                "--addr",
+                "127.0.0.1:0",
+                "--control-addr",
+                "127.0.0.1:0",
+                "--config",
+            ])
             .arg(&config)
             .env("TERN_LOG", "warn")
             .stdin(Stdio::null())

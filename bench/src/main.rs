@@ -700,7 +700,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let submit_rate = connector::submit_rate(&samples, before);
         let peak = gateway::status_kb(pid, "VmHWM").unwrap_or(0);
         let (status, _) = gateway.stop(Duration::from_secs(60))?;
-        ensure!(status.success(), "the connector phase's tern exited with {status}");
+        ensure!(
+            status.success(),
+            "the connector phase's tern exited with {status}"
+        );
         let line = format!(
             "connector: {} messages, all reports in {:.2} s = {} msg/s; {} submit_sm/s on the \
              connector; accept-to-report latency {}",

@@ -12,6 +12,8 @@
 //   receipt_tlvs                 also send receipted_message_id and message_state TLVs (false)
 //   rules                        [{prefix, stat, err}]: the first whose prefix starts the
 //                                destination decides the receipt; else DELIVRD err 000
+//   drop_unanswered_submits      the first N submit_sm get no answer; at the Nth every
+//                                connection is dropped (a crash with submits outstanding)
 // Listens on 127.0.0.1, port 0 (a free one). Prints one JSON object a line on stdout per event
 // ({"event":"listening","port":N}, "bound", "bind_refused", "submit_sm", "receipt",
 // "deliver_sm_resp", "mo", "enquire_link", "unbind", "closed", "error"). Reads commands, one JSON
@@ -34,6 +36,7 @@ const options = Object.assign(
     receipt_delay_ms: 100,
     receipt_tlvs: false,
     rules: [],
+    drop_unanswered_submits: 0,
   },
   JSON.parse(process.argv[2] || '{}'),
 );
@@ -77,6 +80,8 @@ function appendixBDate(date) {
 const MESSAGE_STATES = { ENROUTE: 1, DELIVRD: 2, EXPIRED: 3, DELETED: 4, UNDELIV: 5, ACCEPTD: 6, UNKNOWN: 7, REJECTD: 8 };
 
 let nextId = options.first_message_id;
+// submit_sm left unanswered so far (drop_unanswered_submits).
+let dropped = 0;
 // Receipts waiting for a receiving session (none was bound when they fell due).
 const pending = [];
 const sessions = new Set();
@@ -134,6 +139,17 @@ function onSubmit(session, pdu) {
   if (session.bound !== 'transmitter' && session.bound !== 'transceiver') {
     session.send(pdu.response({ command_status: smpp.ESME_RINVBNDSTS }));
     emit('submit_refused', { command_status: smpp.ESME_RINVBNDSTS });
+    return;
+  }
+  if (dropped < options.drop_unanswered_submits) {
+    dropped += 1;
+    emit('submit_dropped', { destination: pdu.destination_addr });
+    if (dropped === options.drop_unanswered_submits) {
+      for (const other of sessions) {
+        other.destroy();
+      }
+      emit('disconnected', { sessions: sessions.size });
+    }
     return;
   }
   const number = nextId++;

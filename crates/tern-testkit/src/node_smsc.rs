@@ -80,6 +80,9 @@ pub struct SmscOptions {
     pub receipt_tlvs: bool,
     /// Receipts per destination prefix.
     pub rules: Vec<ReceiptRule>,
+    /// The first this many submit_sm are never answered, and when the last of them arrives
+    /// every connection is dropped: a crash with submits outstanding (0: none).
+    pub drop_unanswered_submits: u32,
 }
 
 impl Default for SmscOptions {
@@ -94,6 +97,7 @@ impl Default for SmscOptions {
             receipt_delay: Duration::from_millis(100),
             receipt_tlvs: false,
             rules: Vec::new(),
+            drop_unanswered_submits: 0,
         }
     }
 }
@@ -109,6 +113,7 @@ impl SmscOptions {
             "first_message_id": self.first_message_id,
             "receipt_delay_ms": self.receipt_delay.as_millis() as u64,
             "receipt_tlvs": self.receipt_tlvs,
+            "drop_unanswered_submits": self.drop_unanswered_submits,
             "rules": self.rules.iter().map(|rule| json!({
                 "prefix": rule.prefix,
                 "stat": rule.stat,

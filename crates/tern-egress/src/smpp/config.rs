@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use tern_core::error_code::DeliveryError;
 
-use super::receipts::ReceiptIdFormat;
+use tern_proto::smpp::ReceiptIdFormat;
 
 /// How the sessions of one bind are opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]

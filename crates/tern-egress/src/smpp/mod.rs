@@ -37,7 +37,8 @@ use tokio::sync::{Notify, watch};
 
 pub use config::{BindMode, SmppConnectorConfig};
 use link::{Deliveries, Link, LinkSettings};
-pub use receipts::{ReceiptIdFormat, canonical_receipt_id, canonical_submit_id};
+use receipts::Delivered;
+use tern_proto::smpp::{canonical_receipt_id, canonical_submit_id};
 
 /// How long one send may keep trying (throttled, waiting for a session) before it gives the
 /// message back as a temporary failure; well within the dispatcher's lease.
@@ -472,28 +473,38 @@ impl Inner {
 
     /// A receipt or MO from the SMSC: the status to answer with.
     async fn delivered(&self, command: Command) -> CommandStatus {
-        let Some(receipt) = receipts::receipt_of(&command.pdu, self.config.default_error_code)
-        else {
-            tracing::warn!(connector = %self.name, "MO message received; inbound messages are not handled by this connector yet");
-            return CommandStatus::ESME_ROK;
+        let (receipt_id, status) = match receipts::sort(
+            &command.pdu,
+            self.config.default_error_code,
+        ) {
+            Delivered::Receipt { id, status } => (id, status),
+            Delivered::UnreadableReceipt(why) => {
+                // Answered: sent again, it would say the same.
+                tracing::warn!(connector = %self.name, %why, "receipt that cannot be used; ignored");
+                return CommandStatus::ESME_ROK;
+            }
+            Delivered::Mo => {
+                tracing::warn!(connector = %self.name, "MO message received; inbound messages are not handled by this connector yet");
+                return CommandStatus::ESME_ROK;
+            }
         };
-        let Some(id) = canonical_receipt_id(self.config.receipt_id_format, &receipt.id) else {
-            tracing::warn!(connector = %self.name, id = %receipt.id, format = ?self.config.receipt_id_format, "receipt id cannot be read in the configured receipt_id_format; ignored");
+        let Some(id) = canonical_receipt_id(self.config.receipt_id_format, &receipt_id) else {
+            tracing::warn!(connector = %self.name, id = %receipt_id, "receipt with an empty id; ignored");
             return CommandStatus::ESME_ROK;
         };
         let Some(part) = self.sent_part(&id).await else {
-            tracing::warn!(connector = %self.name, id = %receipt.id, "receipt for a message id Tern did not send (or no longer knows); ignored");
+            tracing::warn!(connector = %self.name, id = %receipt_id, "receipt for a message id Tern did not send (or no longer knows); ignored");
             return CommandStatus::ESME_ROK;
         };
         let event = Event::PartReport {
             attempt: part.attempt,
             part_index: part.part_index,
-            status: receipt.status,
-            error_code: receipt.error_code,
-            operator: receipt.operator,
+            status: status.status,
+            error_code: status.error,
+            operator: status.operator,
         };
         if self.sink.emit_recorded(part.message_id, event).await {
-            if receipt.status != CmStatus::Accepted {
+            if status.status != CmStatus::Accepted {
                 self.recent.lock().expect("recent lock").by_id.remove(&id);
             }
             CommandStatus::ESME_ROK

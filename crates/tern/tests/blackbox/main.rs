@@ -20,6 +20,7 @@ mod sdk_replay;
 mod simulator;
 mod smpp;
 mod smpp_connector;
+mod smpp_connector_outside;
 mod smpp_raw;
 mod smpp_receipts;
 mod smpp_rusmpp;

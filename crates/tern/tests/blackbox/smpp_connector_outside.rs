@@ -1,0 +1,277 @@
+//! The SMPP client connector against an SMSC not written in this project: the npm `smpp`
+//! package's server (farhadi/node-smpp) behind `tern_testkit::node_smsc`, which reports every
+//! submit_sm it receives with its exact octets. The bytes Tern puts on the wire, each receipt id
+//! format, and an SMSC that dies with submits unanswered.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tern_testkit::node_smsc::{IdFormat, NodeSmsc, SmscOptions};
+use tern_testkit::{Gateway, WebhookReceiver, create_account, http_client};
+
+use crate::TERN;
+
+/// How long anything awaited may take (the first run installs the npm package).
+const WAIT: Duration = Duration::from_secs(30);
+
+fn target_dir() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_tern"))
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+}
+
+/// A gateway whose SMS go over an smpp connector to `smsc`, logging at info, with one account
+/// whose reports go to the returned receiver; its token.
+struct Routed {
+    gateway: Gateway,
+    receiver: WebhookReceiver,
+    token: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn routed_to(smsc: &NodeSmsc, receipt_id_format: &str) -> Routed {
+    let config = format!(
+        "[[connector]]\nname = \"node\"\nkind = \"smpp\"\nhost = \"127.0.0.1\"\nport = {}\n\
+         system_id = \"smsc\"\npassword = \"secret\"\nreconnect_min_ms = 100\nreconnect_max_ms = 400\n\
+         receipt_id_format = \"{receipt_id_format}\"\n\n[[route]]\nconnector = \"node\"\n",
+        smsc.port()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let receiver = WebhookReceiver::start().await;
+    let token = create_account(
+        TERN,
+        &data_dir,
+        &["--name", "acme", "--status-url", receiver.url.as_str()],
+    );
+    let gateway = Gateway::start_logged_at(TERN, &data_dir, Some(&config), Some("info"));
+    gateway
+        .wait_for_log(&["connector bound", "node"], WAIT)
+        .await;
+    Routed {
+        gateway,
+        receiver,
+        token,
+        _dir: dir,
+    }
+}
+
+impl Routed {
+    async fn submit(&self, msgs: Value) -> Value {
+        let body =
+            json!({"messages": {"authentication": {"producttoken": self.token}, "msg": msgs}});
+        let response = http_client()
+            .post(self.gateway.url("/v1.0/message"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        serde_json::from_str(&response.text().await.unwrap()).unwrap()
+    }
+
+    /// Wait for `count` reports, then a moment more; (reference, status code), sorted.
+    async fn reports(&self, count: usize) -> Vec<(String, String)> {
+        self.receiver.wait_for(count, WAIT).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut got: Vec<(String, String)> = self
+            .receiver
+            .received()
+            .iter()
+            .map(|request| {
+                let msg = &request.json()["messages"]["msg"];
+                (
+                    msg["reference"].as_str().unwrap_or_default().to_owned(),
+                    msg["status"]["code"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                )
+            })
+            .collect();
+        got.sort();
+        got
+    }
+}
+
+fn sms(to: &str, body: &str, reference: &str) -> Value {
+    json!({"from": "Tern", "to": [{"number": to}], "body": {"content": body, "type": "AUTO"},
+           "reference": reference})
+}
+
+/// The submit_sm events the SMSC reported for `destination`, in order.
+fn submits_to(smsc: &NodeSmsc, destination: &str) -> Vec<Value> {
+    smsc.events()
+        .into_iter()
+        .filter(|event| event["event"] == "submit_sm" && event["destination"] == destination)
+        .collect()
+}
+
+#[tokio::test]
+async fn gsm_ucs2_and_multipart_go_on_the_wire_as_the_encoding_module_says() {
+    let smsc = NodeSmsc::start(target_dir(), &SmscOptions::default());
+    let routed = routed_to(&smsc, "as-is").await;
+    let long = "a".repeat(200);
+    routed
+        .submit(json!([
+            sms("0031612345678", "hi @ {x}", "gsm"),
+            sms("+31612345679", "Привет", "ucs2"),
+            sms("0031612345670", &long, "long"),
+        ]))
+        .await;
+    assert_eq!(
+        routed.reports(3).await,
+        vec![
+            ("gsm".into(), "2".into()),
+            ("long".into(), "2".into()),
+            ("ucs2".into(), "2".into()),
+        ]
+    );
+    // GSM: data_coding 0, unpacked septets ('@' is 0x00, '{' the escape 0x1B 0x28).
+    let gsm = submits_to(&smsc, "31612345678");
+    assert_eq!(gsm.len(), 1, "{gsm:?}");
+    assert_eq!(
+        (
+            &gsm[0]["data_coding"],
+            &gsm[0]["esm_class"],
+            &gsm[0]["registered_delivery"]
+        ),
+        (&json!(0), &json!(0), &json!(1))
+    );
+    assert_eq!(
+        gsm[0]["short_message_hex"],
+        "6869200020 1b28781b29".replace(' ', "")
+    );
+    assert_eq!(gsm[0]["source"], "Tern");
+    // UCS2: data_coding 8, UTF-16BE.
+    let ucs2 = submits_to(&smsc, "31612345679");
+    assert_eq!(ucs2.len(), 1, "{ucs2:?}");
+    assert_eq!(
+        (&ucs2[0]["data_coding"], &ucs2[0]["esm_class"]),
+        (&json!(8), &json!(0))
+    );
+    assert_eq!(ucs2[0]["short_message_hex"], "041f04400438043204350442");
+    // Two parts, each with the 8-bit reference header and asking for a receipt.
+    let parts = submits_to(&smsc, "31612345670");
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    let headers: Vec<String> = parts
+        .iter()
+        .map(|part| {
+            assert_eq!(
+                (&part["data_coding"], &part["esm_class"]),
+                (&json!(0), &json!(64))
+            );
+            assert_eq!(part["registered_delivery"], 1);
+            part["short_message_hex"].as_str().unwrap()[..12].to_owned()
+        })
+        .collect();
+    let reference = &headers[0][6..8];
+    assert_eq!(
+        headers,
+        [
+            format!("050003{reference}0201"),
+            format!("050003{reference}0202")
+        ]
+    );
+    assert_eq!(
+        parts[0]["short_message_hex"].as_str().unwrap().len(),
+        2 * (6 + 153)
+    );
+    assert_eq!(
+        parts[1]["short_message_hex"].as_str().unwrap().len(),
+        2 * (6 + 47)
+    );
+}
+
+#[tokio::test]
+async fn each_receipt_id_format_matches_receipts_to_their_messages() {
+    // (resp ids, receipt ids, zero-padded width, receipt_id_format)
+    let cases = [
+        (IdFormat::Decimal, None, 12, "as-is"),
+        (IdFormat::HexUpper, Some(IdFormat::HexLower), 10, "as-is"),
+        (IdFormat::Decimal, Some(IdFormat::HexUpper), 0, "hex"),
+        (IdFormat::HexLower, Some(IdFormat::Decimal), 8, "decimal"),
+    ];
+    for (resp, receipt, width, format) in cases {
+        let options = SmscOptions {
+            message_id_format: resp,
+            receipt_id_format: receipt,
+            message_id_width: width,
+            first_message_id: 4_000_000_123,
+            receipt_tlvs: format == "hex",
+            ..SmscOptions::default()
+        };
+        let smsc = NodeSmsc::start(target_dir(), &options);
+        let routed = routed_to(&smsc, format).await;
+        routed
+            .submit(json!([
+                sms("0031612345678", "hi", "r1"),
+                sms("0031612345679", "yo", "r2")
+            ]))
+            .await;
+        assert_eq!(
+            routed.reports(2).await,
+            vec![("r1".into(), "2".into()), ("r2".into(), "2".into())],
+            "{format}: {:?}",
+            smsc.events()
+        );
+        // The log shows each part's id as the SMSC wrote it in submit_sm_resp.
+        let submitted = submits_to(&smsc, "31612345678");
+        let log = http_client()
+            .get(routed.gateway.url("/v1.0/messages?reference=r1"))
+            .header("X-CM-PRODUCTTOKEN", &routed.token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let log: Value = serde_json::from_str(&log).unwrap();
+        assert_eq!(
+            log["messages"][0]["sends"],
+            json!([{"attempt": 1, "connector": "node", "externalIds": [submitted[0]["message_id"]]}]),
+            "{format}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_smsc_that_dies_with_submits_unanswered_gets_them_again_and_reports_each_once() {
+    let options = SmscOptions {
+        drop_unanswered_submits: 3,
+        ..SmscOptions::default()
+    };
+    let smsc = NodeSmsc::start(target_dir(), &options);
+    let routed = routed_to(&smsc, "as-is").await;
+    let msgs: Vec<Value> = (0..5)
+        .map(|index| sms(&format!("003161234567{index}"), "hi", &format!("r{index}")))
+        .collect();
+    routed.submit(Value::Array(msgs)).await;
+    let got = routed.reports(5).await;
+    assert_eq!(
+        got,
+        (0..5)
+            .map(|index| (format!("r{index}"), "2".to_owned()))
+            .collect::<Vec<_>>()
+    );
+    let events = smsc.events();
+    let dropped = events
+        .iter()
+        .filter(|event| event["event"] == "submit_dropped")
+        .count();
+    assert_eq!(dropped, 3, "{events:?}");
+    // Every message was taken by the SMSC once it was back (a submit the SMSC answered just
+    // before it dropped the session may have been taken twice: at least once toward the SMSC,
+    // and the receipt of the copy whose answer was lost changed nothing above).
+    for index in 0..5 {
+        assert!(!submits_to(&smsc, &format!("3161234567{index}")).is_empty());
+    }
+    routed
+        .gateway
+        .wait_for_log(&["connector lost", "node"], WAIT)
+        .await;
+}
