@@ -35,6 +35,10 @@ pub enum RequestError {
     Timeout,
 }
 
+/// Run by the reader on a request's response before anything read after it is handled (so a
+/// receipt that follows a submit_sm_resp finds what the resp told).
+pub type OnAnswer = Box<dyn FnOnce(&Command) + Send>;
+
 /// What the connector does with the SMSC's own requests (deliver_sm, data_sm): the status to
 /// answer with, once it is decided.
 pub trait Deliveries: Send + Sync + 'static {
@@ -51,7 +55,7 @@ pub struct Link {
     /// Which of the connector's sessions it is (for the logs).
     pub label: String,
     out: mpsc::Sender<Vec<u8>>,
-    pending: Mutex<HashMap<u32, oneshot::Sender<Command>>>,
+    pending: Mutex<HashMap<u32, (oneshot::Sender<Command>, Option<OnAnswer>)>>,
     window: Semaphore,
     next_sequence: AtomicU32,
     response_timeout: Duration,
@@ -125,17 +129,30 @@ impl Link {
     }
 
     /// Send `pdu` as a request once the window has room, and wait for its response.
-    pub async fn request(&self, pdu: Pdu) -> Result<Command, RequestError> {
+    /// `on_answer` runs on the response as soon as it is read.
+    pub async fn request(
+        &self,
+        pdu: Pdu,
+        on_answer: Option<OnAnswer>,
+    ) -> Result<Command, RequestError> {
         let _room = self
             .window
             .acquire()
             .await
             .map_err(|_| RequestError::Closed)?;
-        self.request_now(pdu).await
+        self.send_request(pdu, on_answer).await
     }
 
     /// Send `pdu` as a request at once (outside the window: bind, enquire_link, unbind).
     pub async fn request_now(&self, pdu: Pdu) -> Result<Command, RequestError> {
+        self.send_request(pdu, None).await
+    }
+
+    async fn send_request(
+        &self,
+        pdu: Pdu,
+        on_answer: Option<OnAnswer>,
+    ) -> Result<Command, RequestError> {
         let sequence = self.next_sequence();
         let command = Command {
             command_status: CommandStatus::ESME_ROK,
@@ -152,7 +169,7 @@ impl Link {
             if self.is_closed() {
                 return Err(RequestError::Closed);
             }
-            pending.insert(sequence, answer);
+            pending.insert(sequence, (answer, on_answer));
         }
         if self.out.send(frame).await.is_err() {
             self.pending.lock().expect("pending lock").remove(&sequence);
@@ -194,7 +211,12 @@ impl Link {
             .expect("pending lock")
             .remove(&command.sequence_number);
         match waiting {
-            Some(waiting) => waiting.send(command).is_ok(),
+            Some((waiting, on_answer)) => {
+                if let Some(on_answer) = on_answer {
+                    on_answer(&command);
+                }
+                waiting.send(command).is_ok()
+            }
             None => false,
         }
     }

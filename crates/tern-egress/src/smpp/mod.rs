@@ -100,7 +100,7 @@ struct Inner {
     draining: std::sync::atomic::AtomicBool,
     stop: watch::Sender<bool>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
-    recent: Mutex<RecentParts>,
+    recent: Arc<Mutex<RecentParts>>,
     references: Mutex<ConcatReferences>,
 }
 
@@ -157,7 +157,7 @@ impl SmppConnector {
                 draining: std::sync::atomic::AtomicBool::new(false),
                 stop,
                 tasks: Mutex::new(Vec::new()),
-                recent: Mutex::new(RecentParts::default()),
+                recent: Arc::new(Mutex::new(RecentParts::default())),
                 references: Mutex::new(ConcatReferences::with_seed(seed)),
             }),
         })
@@ -356,8 +356,15 @@ impl Inner {
         }
     }
 
-    /// Submit one part until the SMSC takes it (its id) or the budget runs out.
-    async fn submit(&self, submit: SubmitSm, deadline: Instant) -> Result<String, ConnectorError> {
+    /// Submit one part (`part` of its message) until the SMSC takes it (its id) or the budget
+    /// runs out. The part is known under its id from the moment the resp is read, before any
+    /// receipt that follows it.
+    async fn submit(
+        &self,
+        submit: SubmitSm,
+        part: SentPart,
+        deadline: Instant,
+    ) -> Result<String, ConnectorError> {
         let mut pause = THROTTLE_PAUSE;
         loop {
             let now = Instant::now();
@@ -381,7 +388,20 @@ impl Inner {
                     continue;
                 }
             };
-            let answer = link.request(Pdu::SubmitSm(Box::new(submit.clone()))).await;
+            let recent = Arc::clone(&self.recent);
+            let format = self.config.receipt_id_format;
+            let known = part.clone();
+            let on_answer: link::OnAnswer = Box::new(move |answer: &Command| {
+                if let (CommandStatus::ESME_ROK, Pdu::SubmitSmResp(id)) =
+                    (answer.command_status, &answer.pdu)
+                {
+                    let id = canonical_submit_id(format, id);
+                    recent.lock().expect("recent lock").insert(id, known);
+                }
+            });
+            let answer = link
+                .request(Pdu::SubmitSm(Box::new(submit.clone())), Some(on_answer))
+                .await;
             let answer = match answer {
                 Ok(answer) => answer,
                 // Sent again on another session, or once one is back.
@@ -564,18 +584,14 @@ impl Connector for SmppConnector {
         let mut given_ids = Vec::with_capacity(parts.len());
         for (index, part) in parts.into_iter().enumerate() {
             let submit = inner.submit_sm(message, part);
-            let given = inner.submit(submit, deadline).await?;
-            let id = canonical_submit_id(inner.config.receipt_id_format, &given);
+            let sent_part = SentPart {
+                message_id: message.id,
+                attempt: message.attempt,
+                part_index: index as u32,
+            };
+            let given = inner.submit(submit, sent_part, deadline).await?;
+            external_ids.push(canonical_submit_id(inner.config.receipt_id_format, &given));
             given_ids.push(given);
-            inner.recent.lock().expect("recent lock").insert(
-                id.clone(),
-                SentPart {
-                    message_id: message.id,
-                    attempt: message.attempt,
-                    part_index: index as u32,
-                },
-            );
-            external_ids.push(id);
         }
         // The ids as the SMSC wrote them are kept only when normalising changed one.
         if given_ids == external_ids {
