@@ -340,3 +340,28 @@ async fn a_gateway_killed_with_messages_in_flight_to_the_smsc_loses_none_and_rep
     );
     drop(gateway);
 }
+
+#[tokio::test]
+async fn a_transmitter_receiver_pair_submits_on_one_session_and_takes_receipts_on_the_other() {
+    let sim = SmscSim::start(&sim_config(0, "")).await;
+    let config = format!(
+        "{}[[route]]\nconnector = \"op-a\"\n",
+        connector("op-a", sim.smpp.port(), "bind = \"transmitter-receiver\"")
+    );
+    let setup = setup(Some(&config), &[], true).await;
+    setup
+        .gateway
+        .wait_for_log(&["connector bound", "rx1", "Receiver"], WAIT)
+        .await;
+    setup
+        .gateway
+        .wait_for_log(&["connector bound", "tx1", "Transmitter"], WAIT)
+        .await;
+    submit(&setup, json!([sms("0031612345678", "hi", "r1")])).await;
+    let receiver = setup.receiver.as_ref().unwrap();
+    assert_eq!(
+        wait_reports(receiver, 1).await,
+        vec![("r1".into(), "2".into())]
+    );
+    assert_eq!(sim.stats().await["binds"], 2);
+}
