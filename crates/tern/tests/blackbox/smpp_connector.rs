@@ -365,3 +365,71 @@ async fn a_transmitter_receiver_pair_submits_on_one_session_and_takes_receipts_o
     );
     assert_eq!(sim.stats().await["binds"], 2);
 }
+
+#[tokio::test]
+async fn a_connector_over_tls_to_another_tern_gets_its_receipts_as_reports() {
+    // The upstream: a Tern whose SMPP server listens over TLS (a self-signed certificate for
+    // localhost), its messages delivered by its simulator, receipts in CM's format.
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
+    let upstream_config = format!(
+        "[smpp]\ntls_addr = \"127.0.0.1:0\"\ntls_cert_file = \"{}\"\ntls_key_file = \"{}\"\n",
+        cert.display(),
+        key.display()
+    );
+    let upstream = crate::smpp::smpp_setup(Some(&upstream_config), &[]);
+    let tls_port = upstream.gateway.smpp_tls_addr.unwrap().port();
+    // Tern's connector to it: the CA file is given relative to the configuration file, which
+    // the test setup writes beside the data directory (the temporary directory's root).
+    let config = format!(
+        "[[connector]]\nname = \"upstream\"\nkind = \"smpp\"\nhost = \"localhost\"\nport = {tls_port}\n\
+         tls = true\ntls_ca_file = \"ca.pem\"\nsystem_id = \"tern1\"\npassword = \"secret1\"\n\n\
+         [[route]]\nconnector = \"upstream\"\n"
+    );
+    let setup_dir = tempfile::tempdir().unwrap();
+    std::fs::write(setup_dir.path().join("ca.pem"), certified.cert.pem()).unwrap();
+    let data_dir = setup_dir.path().join("data");
+    let receiver = WebhookReceiver::start().await;
+    let token = create_account(
+        TERN,
+        &data_dir,
+        &["--name", "acme", "--status-url", receiver.url.as_str()],
+    );
+    let gateway = Gateway::start_logged_at(TERN, &data_dir, Some(&config), Some("info"));
+    gateway
+        .wait_for_log(&["connector bound", "upstream"], WAIT)
+        .await;
+    let body = json!({"messages": {"authentication": {"producttoken": token},
+        "msg": [sms("0031612345678", "over TLS", "r1")]}});
+    let response = http_client()
+        .post(gateway.url("/v1.0/message"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        wait_reports(&receiver, 1).await,
+        vec![("r1".into(), "2".into())]
+    );
+    // The upstream took it over SMPP, as its log shows.
+    let log: Value = serde_json::from_str(
+        &http_client()
+            .get(upstream.gateway.url("/v1.0/messages"))
+            .header("X-CM-PRODUCTTOKEN", &upstream.token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(log["messages"][0]["source"], "smpp", "{log}");
+    assert_eq!(log["messages"][0]["body"], "over TLS", "{log}");
+}
