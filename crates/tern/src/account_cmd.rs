@@ -70,6 +70,7 @@ pub async fn create(args: AccountCreateArgs) -> anyhow::Result<()> {
             status_url: args.status_url,
             status_format,
             inbound_url: args.inbound_url,
+            inbound_numbers: Vec::new(),
             channels,
             smpp,
         })

@@ -423,6 +423,7 @@ mod tests {
             status_url: None,
             status_format: ReportFormat::Json,
             inbound_url: None,
+            inbound_numbers: Vec::new(),
             channels: Channel::ALL.to_vec(),
             smpp: None,
             created_at: jiff::Timestamp::UNIX_EPOCH,

@@ -431,6 +431,7 @@ async fn create_demo_account(store: &dyn Store, address: &str) -> anyhow::Result
             status_url: None,
             status_format: ReportFormat::Json,
             inbound_url: None,
+            inbound_numbers: Vec::new(),
             channels: Channel::ALL.to_vec(),
             smpp: None,
         })

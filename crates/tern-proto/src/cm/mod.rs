@@ -3,6 +3,7 @@
 
 pub mod conversion;
 pub mod get;
+pub mod inbound;
 pub mod json;
 pub mod json_ci;
 pub mod response;
