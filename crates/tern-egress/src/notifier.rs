@@ -4,8 +4,9 @@
 //! deliver (a receiver that answers non-2xx, 3xx included, or times out) is retried with
 //! exponential backoff until it is older than the retry window (7 days by default); nothing is
 //! dropped early. Inbound webhooks have a schedule of their own (`[inbound]`: every 5 minutes,
-//! for up to 30 days by default). An entry its sender abandons (a target refused by `[webhooks]`, see
-//! [`crate::webhook_target`]; an account without a status URL any more) is removed at once.
+//! for up to 30 days by default). An entry its sender abandons (a target refused by
+//! `[webhooks]`, see [`crate::webhook_target`]; an account without a status URL any more) is
+//! removed at once.
 //! Delivery is at-least-once: every delivery of an entry carries the same stable id
 //! (`X-Tern-Report-Id`, and `reportId`/`REPORTID` in a report's body) so a receiver can drop one
 //! it already took.
