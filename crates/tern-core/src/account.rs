@@ -140,6 +140,9 @@ pub struct Account {
     pub status_url: Option<String>,
     pub status_format: ReportFormat,
     pub inbound_url: Option<String>,
+    /// The numbers whose inbound (MO) messages are the account's, normalised
+    /// ([`crate::inbound::normalise_number`]), in the order given; each belongs to one account.
+    pub inbound_numbers: Vec<String>,
     pub channels: Vec<Channel>,
     /// What SMPP clients bind with, and how its sessions behave; `None`: no SMPP. Shared, so
     /// that cloning an account (the cache hands out a clone per request) copies no strings.
@@ -156,6 +159,9 @@ pub struct NewAccount {
     pub status_url: Option<String>,
     pub status_format: ReportFormat,
     pub inbound_url: Option<String>,
+    /// Its inbound numbers, normalised ([`crate::inbound::normalise_number`]); a number another
+    /// account has already is a conflict.
+    pub inbound_numbers: Vec<String>,
     pub channels: Vec<Channel>,
     /// SMPP credentials and options; `None`: no SMPP. A system id unique across accounts.
     pub smpp: Option<SmppSettings>,

@@ -1,5 +1,5 @@
-//! The outbox: what the gateway owes someone outside it (status webhooks and SMPP delivery
-//! receipts today; inbound webhooks and SMPP MO later), kept as entries that point at facts the store
+//! The outbox: what the gateway owes someone outside it (status webhooks, SMPP delivery
+//! receipts and inbound webhooks today; SMPP MO later), kept as entries that point at facts the store
 //! already holds, so that what is sent is rendered when it is sent. An entry has a *kind* (which
 //! sender delivers it), a *destination* (whose settings say where it goes, looked up when it is
 //! sent, so a changed status URL or format reaches entries already queued), an *ordering key*
@@ -17,6 +17,7 @@ use jiff::Timestamp;
 
 use crate::account::{Account, AccountId};
 use crate::dispatch::{Record, Report};
+use crate::inbound::InboundMessage;
 use crate::message::MessageId;
 use crate::money::Money;
 use crate::smpp_receipt;
@@ -35,14 +36,18 @@ pub enum OutboxKind {
     /// the account, in the receipt format and PDU its SMPP settings name when it is sent. Its fact
     /// is a [`Fact::StatusChange`]; it waits while the account has no such bind.
     SmppReceipt,
+    /// An inbound (MO) message POSTed to the account's inbound URL in CM's inbound JSON, the URL
+    /// looked up when it is sent. Its fact is a [`Fact::Inbound`].
+    InboundWebhook,
 }
 
 impl OutboxKind {
     /// Every kind.
-    pub const ALL: [OutboxKind; 3] = [
+    pub const ALL: [OutboxKind; 4] = [
         OutboxKind::StatusWebhook,
         OutboxKind::RenderedWebhook,
         OutboxKind::SmppReceipt,
+        OutboxKind::InboundWebhook,
     ];
 
     /// Its stored name.
@@ -51,6 +56,7 @@ impl OutboxKind {
             OutboxKind::StatusWebhook => "status_webhook",
             OutboxKind::RenderedWebhook => "rendered_webhook",
             OutboxKind::SmppReceipt => "smpp_receipt",
+            OutboxKind::InboundWebhook => "inbound_webhook",
         }
     }
 
@@ -93,6 +99,12 @@ impl OrderingKey {
     pub fn smpp_receipt(id: MessageId) -> OrderingKey {
         OrderingKey(format!("smpp:{id}"))
     }
+
+    /// The key of the webhook of one inbound message (`mo:` and its id): inbound messages do not
+    /// wait for each other, nor for any status webhook.
+    pub fn inbound(id: MessageId) -> OrderingKey {
+        OrderingKey(format!("mo:{id}"))
+    }
 }
 
 /// The fact an entry says, as stored: a reference to a row the store keeps anyway.
@@ -100,6 +112,8 @@ impl OrderingKey {
 pub enum FactRef {
     /// The `seq`-th status change of a message (its row in the status history).
     StatusChange { message_id: MessageId, seq: u32 },
+    /// An inbound message (its row among the inbound messages).
+    Inbound { message_id: MessageId },
 }
 
 /// An entry to write, in the transaction that records its fact.
@@ -177,6 +191,24 @@ pub fn entries(
     entries
 }
 
+/// The entry an inbound message produces when it is recorded: a webhook to its account when it
+/// has one and the account has an inbound URL (whether the URL is still there, and what it is,
+/// is looked up again when it is sent); none for a message nobody owns. Its retry window starts
+/// when the message arrived.
+pub fn inbound_entry(message: &InboundMessage, inbound_url: Option<&str>) -> Option<NewEntry> {
+    let account = message.account?;
+    inbound_url?;
+    Some(NewEntry {
+        kind: OutboxKind::InboundWebhook,
+        destination: Destination::Account(account),
+        ordering_key: OrderingKey::inbound(message.id),
+        fact: FactRef::Inbound {
+            message_id: message.id,
+        },
+        created_at: message.received_at,
+    })
+}
+
 /// Which entries a runner claims: those of `kinds` and, when `accounts` is given, only those
 /// whose destination is one of these accounts (the SMPP receipt runner claims the receipts of
 /// the accounts that have a receiving bind on this node).
@@ -243,6 +275,7 @@ pub struct RenderedWebhook {
 pub enum Fact {
     StatusChange(StatusFact),
     Rendered(RenderedWebhook),
+    Inbound(InboundMessage),
 }
 
 impl Fact {
@@ -251,6 +284,7 @@ impl Fact {
         match self {
             Fact::StatusChange(fact) => fact.message_id,
             Fact::Rendered(rendered) => rendered.message_id,
+            Fact::Inbound(message) => message.id,
         }
     }
 }
@@ -409,7 +443,9 @@ mod tests {
         )
         .into_iter()
         .map(|entry| {
-            let FactRef::StatusChange { message_id, seq } = entry.fact;
+            let FactRef::StatusChange { message_id, seq } = entry.fact else {
+                panic!("a status change's entry points at it: {entry:?}");
+            };
             assert_eq!(message_id, id);
             assert_eq!(entry.destination, Destination::Account(7));
             let key = match entry.kind {
@@ -471,6 +507,39 @@ mod tests {
             kinds(true, 1, &[delivered, read]),
             [(Webhook, 2), (Receipt, 2), (Webhook, 3)]
         );
+    }
+
+    #[test]
+    fn an_inbound_message_is_one_webhook_for_an_owner_with_an_inbound_url() {
+        let message = InboundMessage {
+            id: MessageId::generate(),
+            account: Some(7),
+            connector: "smsc1".into(),
+            channel: Channel::Sms,
+            from: "0031612345678".into(),
+            to: "3669".into(),
+            text: "Hi".into(),
+            parts: 1,
+            received_at: "2026-01-01T00:00:00Z".parse().unwrap(),
+        };
+        assert_eq!(
+            inbound_entry(&message, Some("http://example.com/mo")),
+            Some(NewEntry {
+                kind: OutboxKind::InboundWebhook,
+                destination: Destination::Account(7),
+                ordering_key: OrderingKey(format!("mo:{}", message.id)),
+                fact: FactRef::Inbound {
+                    message_id: message.id
+                },
+                created_at: message.received_at,
+            })
+        );
+        assert_eq!(inbound_entry(&message, None), None);
+        let unowned = InboundMessage {
+            account: None,
+            ..message
+        };
+        assert_eq!(inbound_entry(&unowned, Some("http://example.com/mo")), None);
     }
 
     #[test]

@@ -30,6 +30,7 @@ fn account() -> Account {
         status_url: None,
         status_format: ReportFormat::Json,
         inbound_url: None,
+        inbound_numbers: Vec::new(),
         channels: Channel::ALL.to_vec(),
         smpp: None,
         created_at: Timestamp::UNIX_EPOCH,

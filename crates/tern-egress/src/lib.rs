@@ -1,10 +1,12 @@
 //! Tern's edges that deliver: the dispatcher (claim due messages, send on the right channel,
-//! record the outcome), the connectors by name (the simulator today) and the outbox runner (the notifier: a
-//! durable outbox, each kind delivered by its sender, with retries and backoff).
+//! record the outcome), the connectors by name (the simulator today), the outbox runner (the notifier: a
+//! durable outbox, each kind delivered by its sender, with retries and backoff) and the inbound
+//! (MO) sweeper.
 
 pub mod connectors;
 pub mod dispatcher;
 pub mod events;
+pub mod inbound;
 pub mod notifier;
 pub mod senders;
 pub mod simulator;

@@ -3,8 +3,10 @@
 //! [`crate::senders`]), and records the outcomes in batches. An entry its sender could not
 //! deliver (a receiver that answers non-2xx, 3xx included, or times out) is retried with
 //! exponential backoff until it is older than the retry window (7 days by default); nothing is
-//! dropped early. An entry its sender abandons (a target refused by `[webhooks]`, see
-//! [`crate::webhook_target`]; an account without a status URL any more) is removed at once.
+//! dropped early. Inbound webhooks have a schedule of their own (`[inbound]`: every 5 minutes,
+//! for up to 30 days by default). An entry its sender abandons (a target refused by
+//! `[webhooks]`, see [`crate::webhook_target`]; an account without a status URL any more) is
+//! removed at once.
 //! Delivery is at-least-once: every delivery of an entry carries the same stable id
 //! (`X-Tern-Report-Id`, and `reportId`/`REPORTID` in a report's body) so a receiver can drop one
 //! it already took.
@@ -21,9 +23,10 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::Wakeups;
+use crate::inbound::InboundConfig;
 use crate::senders::{
-    Delivery, OutboxSender, RenderedWebhookSender, SmppReceiptSender, StatusWebhookSender,
-    WebhookPoster,
+    Delivery, InboundWebhookSender, OutboxSender, RenderedWebhookSender, SmppReceiptSender,
+    StatusWebhookSender, WebhookPoster,
 };
 use crate::webhook_target::TargetPolicy;
 
@@ -87,6 +90,11 @@ pub struct Notifier {
     wakeups: Arc<Wakeups>,
     config: NotifierConfig,
     senders: HashMap<OutboxKind, Arc<dyn OutboxSender>>,
+    /// The webhook POSTer of the webhook runner (`None` for the receipts').
+    poster: Option<Arc<WebhookPoster>>,
+    /// Inbound webhooks' own schedule (a fixed interval, a window of their own), when this
+    /// runner delivers them.
+    inbound: Option<InboundConfig>,
     role: Role,
 }
 
@@ -130,10 +138,24 @@ impl Notifier {
             wakeups,
             config,
             senders: HashMap::new(),
+            poster: Some(Arc::clone(&poster)),
+            inbound: None,
             role: Role::Webhooks,
         }
         .with_sender(Arc::new(StatusWebhookSender::new(Arc::clone(&poster))))
         .with_sender(Arc::new(RenderedWebhookSender::new(poster)))
+    }
+
+    /// The webhook runner also delivers inbound (MO) messages to their accounts' inbound URLs
+    /// ([`InboundWebhookSender`]), on their own schedule: a delivery not taken is tried again
+    /// every `retry_interval_secs` until `max_age_hours` after the message arrived. The
+    /// receipts' runner has no webhook client: it is returned as it is.
+    pub fn with_inbound_webhooks(mut self, config: InboundConfig) -> Notifier {
+        let Some(poster) = self.poster.clone() else {
+            return self;
+        };
+        self.inbound = Some(config);
+        self.with_sender(Arc::new(InboundWebhookSender::new(poster)))
     }
 
     /// The runner of SMPP receipts: claims the receipts of accounts with a receiver bound among
@@ -152,6 +174,8 @@ impl Notifier {
                 ..config
             },
             senders: HashMap::new(),
+            poster: None,
+            inbound: None,
             role: Role::Receipts(Arc::clone(&receivers)),
         }
         .with_sender(Arc::new(SmppReceiptSender::new(receivers)))
@@ -327,12 +351,20 @@ impl Notifier {
             // Kept and retried: a node that has the sender may deliver it.
             None => Delivery::Failed(format!("no sender for {kind} entries on this node")),
         };
+        let inbound = self
+            .inbound
+            .as_ref()
+            .filter(|_| kind == OutboxKind::InboundWebhook);
         match delivery {
             Delivery::Delivered => Outcome::Delivered,
             Delivery::Abandoned => Outcome::GiveUp,
             Delivery::Unreachable(why) => {
-                let deadline =
-                    created_at + SignedDuration::from_hours(self.config.max_age_hours as i64);
+                let deadline = match inbound {
+                    Some(inbound) => inbound.deadline(created_at),
+                    None => {
+                        created_at + SignedDuration::from_hours(self.config.max_age_hours as i64)
+                    }
+                };
                 let at = Timestamp::now() + UNREACHABLE_RETRY;
                 if at <= deadline {
                     tracing::debug!(id, %kind, %why, "outbox entry not taken; will retry shortly");
@@ -343,11 +375,13 @@ impl Notifier {
                 }
             }
             Delivery::Failed(why) => {
-                match self
-                    .config
+                let now = Timestamp::now();
+                let retry_at = match inbound {
+                    Some(inbound) => inbound.retry_after(created_at, now),
                     // `attempts` counts the deliveries before this one, which just failed.
-                    .retry_after(attempts + 1, created_at, Timestamp::now())
-                {
+                    None => self.config.retry_after(attempts + 1, created_at, now),
+                };
+                match retry_at {
                     Some(at) => {
                         tracing::debug!(id, %kind, %why, "outbox entry not delivered; will retry");
                         Outcome::RetryAt(at)

@@ -59,6 +59,7 @@ async fn start(config: SmppConfig) -> Running {
             status_url: None,
             status_format: ReportFormat::Json,
             inbound_url: None,
+            inbound_numbers: Vec::new(),
             channels: vec![Channel::Sms],
             smpp: Some(SmppSettings::new("rx1", "pw").unwrap()),
         })

@@ -77,6 +77,7 @@ async fn gateway(balance: Option<Money>, limits: RequestLimits) -> Gateway {
             status_url: None,
             status_format: ReportFormat::Json,
             inbound_url: None,
+            inbound_numbers: Vec::new(),
             channels: Channel::ALL.to_vec(),
             smpp: None,
         })

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tern_core::account::{NewAccount, ProductToken, ReportFormat};
 use tern_core::channel::Channel;
+use tern_core::inbound;
 use tern_core::money::Money;
 use tern_core::ports::{NodeId, Store, StoreError};
 use tern_core::smpp_account::{ReceiptFormat, ReceiptPdu, SmppSettings, check_system_id};
@@ -57,6 +58,12 @@ pub async fn create(args: AccountCreateArgs) -> anyhow::Result<()> {
             })?;
         }
     }
+    let inbound_numbers = match &args.inbound_numbers {
+        Some(list) => {
+            inbound::parse_numbers(list).map_err(|e| anyhow::anyhow!("--inbound-numbers: {e}"))?
+        }
+        None => Vec::new(),
+    };
     let name = args.name.trim().to_owned();
     anyhow::ensure!(!name.is_empty(), "--name must not be empty");
     let smpp = smpp_settings(&args)?;
@@ -70,6 +77,7 @@ pub async fn create(args: AccountCreateArgs) -> anyhow::Result<()> {
             status_url: args.status_url,
             status_format,
             inbound_url: args.inbound_url,
+            inbound_numbers: inbound_numbers.clone(),
             channels,
             smpp,
         })
@@ -86,6 +94,19 @@ pub async fn create(args: AccountCreateArgs) -> anyhow::Result<()> {
                     holder.id,
                     holder.name
                 );
+            }
+            // Or an inbound number's, if an account has one of them.
+            for holder in store.accounts().await? {
+                if let Some(number) = inbound_numbers
+                    .iter()
+                    .find(|number| holder.inbound_numbers.contains(number))
+                {
+                    anyhow::bail!(
+                        "--inbound-numbers: account {} ({}) has inbound number {number} already; inbound numbers are unique",
+                        holder.id,
+                        holder.name
+                    );
+                }
             }
             anyhow::bail!("an account with this token exists already");
         }
@@ -172,7 +193,7 @@ pub async fn list(args: AccountListArgs) -> anyhow::Result<()> {
     let store = open(&args.data_dir)?;
     let accounts = store.accounts().await?;
     println!(
-        "ID\tNAME\tCHANNELS\tBALANCE\tSTATUS_URL\tFORMAT\tSMPP_SYSTEM_ID\tSMPP_MAX_BINDS\tSMPP_RATE\tSMPP_RECEIPT_FORMAT\tSMPP_RECEIPT_PDU"
+        "ID\tNAME\tCHANNELS\tBALANCE\tSTATUS_URL\tFORMAT\tSMPP_SYSTEM_ID\tSMPP_MAX_BINDS\tSMPP_RATE\tSMPP_RECEIPT_FORMAT\tSMPP_RECEIPT_PDU\tINBOUND_NUMBERS"
     );
     for account in accounts {
         // An account without SMPP shows `-` in each SMPP column; the password never shows.
@@ -188,8 +209,14 @@ pub async fn list(args: AccountListArgs) -> anyhow::Result<()> {
             ],
             None => std::array::from_fn(|_| "-".to_owned()),
         };
+        // An account without inbound numbers shows `-`.
+        let inbound_numbers = if account.inbound_numbers.is_empty() {
+            "-".to_owned()
+        } else {
+            account.inbound_numbers.join(",")
+        };
         println!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             account.id,
             account.name,
             Channel::join(&account.channels),
@@ -200,6 +227,7 @@ pub async fn list(args: AccountListArgs) -> anyhow::Result<()> {
             account.status_url.as_deref().unwrap_or("-"),
             account.status_format.as_str(),
             smpp.join("\t"),
+            inbound_numbers,
         );
     }
     Ok(())

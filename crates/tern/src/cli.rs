@@ -74,6 +74,11 @@ pub struct AccountCreateArgs {
     /// URL inbound (MO) messages are POSTed to.
     #[arg(long)]
     pub inbound_url: Option<String>,
+    /// Numbers whose inbound (MO) messages are the account's, comma-separated: short codes
+    /// (3669) or international numbers (0031612345678, +31612345678); each belongs to one
+    /// account.
+    #[arg(long)]
+    pub inbound_numbers: Option<String>,
     /// Channels the account may use, comma-separated.
     #[arg(long, default_value = "SMS,WhatsApp,RCS,Viber,Push")]
     pub channels: String,

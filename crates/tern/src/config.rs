@@ -19,6 +19,7 @@ use tern_core::account::Account;
 use tern_core::channel::{Channel, ChannelName};
 use tern_core::routing::RouteRule;
 use tern_core::submission::RequestLimits;
+use tern_egress::inbound::InboundConfig;
 use tern_egress::notifier::NotifierConfig;
 use tern_egress::simulator::{SIMULATOR_NAME, SimulatorConfig};
 use tern_egress::smpp::SmppConnectorConfig;
@@ -46,6 +47,9 @@ pub struct Config {
     pub status_reports: NotifierConfig,
     #[serde(default)]
     pub dispatch: DispatchConfig,
+    /// `[inbound]`: inbound (MO) webhooks' retries and the wait for missing parts.
+    #[serde(default)]
+    pub inbound: InboundConfig,
     /// `[limits]`: what one request may ask for.
     #[serde(default)]
     pub limits: RequestLimits,
@@ -454,6 +458,10 @@ pub fn load(
         .parse::<tern_core::money::Money>()
         .context("invalid configuration: price_per_part")?;
     check_connectors_and_routes(&config)?;
+    config
+        .inbound
+        .validate()
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     if config.smpp.tls_addr.is_some() {
         anyhow::ensure!(
             config.smpp.tls_cert_file.is_some() && config.smpp.tls_key_file.is_some(),
@@ -477,6 +485,7 @@ mod tests {
             status_url: None,
             status_format: ReportFormat::Json,
             inbound_url: None,
+            inbound_numbers: Vec::new(),
             channels: Channel::ALL.to_vec(),
             smpp: None,
             created_at: jiff::Timestamp::UNIX_EPOCH,
@@ -538,5 +547,36 @@ mod tests {
         // A flag is relative to the working directory, as any command-line path.
         let flagged = load(Some(&file), Some(PathBuf::from("here")), None, None).unwrap();
         assert_eq!(flagged.data_dir, PathBuf::from("here"));
+    }
+
+    #[test]
+    fn inbound_settings_are_read_defaulted_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tern.toml");
+        let load_file = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            load(Some(&file), None, None, None)
+        };
+        assert_eq!(load_file("").unwrap().inbound, InboundConfig::default());
+        assert_eq!(
+            load_file(
+                "[inbound]\nretry_interval_secs = 5\nmax_age_hours = 2\npart_timeout_secs = 30\n"
+            )
+            .unwrap()
+            .inbound,
+            InboundConfig {
+                retry_interval_secs: 5,
+                max_age_hours: 2,
+                part_timeout_secs: 30,
+            }
+        );
+        assert_eq!(
+            format!(
+                "{:#}",
+                load_file("[inbound]\nretry_interval_secs = 0\n").unwrap_err()
+            ),
+            "invalid configuration: [inbound] retry_interval_secs must be at least 1"
+        );
+        assert!(load_file("[inbound]\nretry_secs = 5\n").is_err());
     }
 }

@@ -16,6 +16,7 @@ use tern_egress::Wakeups;
 use tern_egress::connectors::ConnectorRegistry;
 use tern_egress::dispatcher::{DispatchSettings, Dispatcher};
 use tern_egress::events::event_channel;
+use tern_egress::inbound::InboundSweeper;
 use tern_egress::notifier::Notifier;
 use tern_egress::simulator::Simulator;
 use tern_egress::smpp::SmppConnector;
@@ -111,11 +112,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Arc::clone(&wakeups),
         config.status_reports.clone(),
         targets,
-    );
+    )
+    .with_inbound_webhooks(config.inbound.clone());
+    // Inbound messages whose missing parts never came are assembled as they are; those nobody
+    // owned are deleted after their retention.
+    let sweeper = InboundSweeper {
+        store: Arc::clone(&store) as _,
+        config: config.inbound.clone(),
+        wakeups: Arc::clone(&wakeups),
+    };
     let delivery = delivery_runtime()?;
     let dispatcher_task = delivery.spawn(dispatcher.run(stopping.clone()));
     let notifier_task = delivery.spawn(notifier.run(stopping.clone()));
     let applier_task = delivery.spawn(applier.run(applier_stopping));
+    let sweeper_task = delivery.spawn(sweeper.run(stopping.clone()));
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // Accepted messages wake the dispatcher directly.
@@ -212,7 +222,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let _ = stop_applier.send(true);
     let _ = applier_task.await;
     let _ = tokio::time::timeout(Duration::from_secs(15), async {
-        let _ = tokio::join!(notifier_task, receipts_task);
+        let _ = tokio::join!(notifier_task, receipts_task, sweeper_task);
     })
     .await;
     // Whatever is left (a report delivery past the 15 s) is abandoned, as before; the runtime
@@ -439,6 +449,7 @@ async fn create_demo_account(store: &dyn Store, address: &str) -> anyhow::Result
             status_url: None,
             status_format: ReportFormat::Json,
             inbound_url: None,
+            inbound_numbers: Vec::new(),
             channels: Channel::ALL.to_vec(),
             smpp: None,
         })

@@ -1,8 +1,8 @@
 //! The store port, split by role so that each consumer takes only what it uses: the submission
 //! service the [`AccountStore`] and the [`IntakeStore`], the dispatcher and the event applier the
 //! [`QueueStore`], the outbox runners (the notifier, the SMPP receipt runner) the
-//! [`OutboxStore`], the message log the [`MessageLogStore`], the
-//! readiness probe the [`StoreHealth`]. A backend implements every role; [`Store`] names them
+//! [`OutboxStore`], the message log the [`MessageLogStore`], connectors that receive inbound
+//! (MO) messages the [`InboundStore`], the readiness probe the [`StoreHealth`]. A backend implements every role; [`Store`] names them
 //! together. A backend records the decisions of `tern-core` (what an event does to a message, what
 //! a debit leaves, which status changes produce which outbox entries): it makes none of its own, so that a second
 //! backend behaves as the first by construction. What each method guarantees is written here and
@@ -17,6 +17,7 @@ use jiff::{SignedDuration, Timestamp};
 use crate::account::{Account, AccountId, NewAccount, TokenHash};
 use crate::channel::Channel;
 use crate::dispatch::{CancelOutcome, Event, Next, ReplaceOutcome, Replacement};
+use crate::inbound::{InboundMessage, InboundPart};
 use crate::message::{
     Content, MessageFilter, MessageId, MessageRecord, NewMessage, Segment, SegmentKey,
 };
@@ -131,9 +132,9 @@ pub struct SentPart {
 /// Accounts: who may submit, what they may spend, where their reports go.
 #[async_trait]
 pub trait AccountStore: Send + Sync + 'static {
-    /// Create an account; a token, or an SMPP system id, that exists already is a
-    /// [`StoreError::Conflict`] (nothing is created). Accounts without SMPP settings never
-    /// conflict over them.
+    /// Create an account; a token, an SMPP system id, or an inbound number (as given: normalised
+    /// by the caller) that exists already is a [`StoreError::Conflict`] (nothing is created).
+    /// Accounts without SMPP settings never conflict over them.
     async fn create_account(&self, account: NewAccount) -> Result<Account, StoreError>;
     /// Every account, oldest first.
     async fn accounts(&self) -> Result<Vec<Account>, StoreError>;
@@ -329,6 +330,39 @@ pub trait MessageLogStore: Send + Sync + 'static {
         account: AccountId,
         id: MessageId,
     ) -> Result<Option<MessageRecord>, StoreError>;
+    /// The account's inbound (MO) messages that match `filter`'s `recipient` (their `to`, as
+    /// the channel gave it) and `since` (arrived at or after), in id order, only those with an
+    /// id after the `after` cursor, at most `limit` (its `reference` and `state` are not read:
+    /// whether the log asks for inbound messages at all is
+    /// [`crate::inbound::log_takes_inbound`]).
+    async fn inbound_messages(
+        &self,
+        account: AccountId,
+        filter: MessageFilter,
+    ) -> Result<Vec<InboundMessage>, StoreError>;
+}
+
+/// Inbound (MO) messages: the parts connectors receive, assembled, owned and queued for their
+/// accounts' inbound URLs as [`crate::inbound`] and [`crate::outbox::inbound_entry`] decide.
+#[async_trait]
+pub trait InboundStore: Send + Sync + 'static {
+    /// Store MO parts durably (fsynced before returning, in one transaction; a batch costs about
+    /// what one part does). A part alone (no concatenation, or one that makes no sense:
+    /// [`InboundPart::concatenation`]) becomes an inbound message at once; a part of a
+    /// concatenated message is kept until every part of its key ([`InboundPart::key`]) is there
+    /// ([`crate::inbound::complete`]), then the message is assembled
+    /// ([`crate::inbound::assemble`]) and its parts removed; a duplicate part (a number of its key
+    /// already kept) is ignored. Each message gets its owner, the account with the inbound number
+    /// [`crate::inbound::owner_key`] of its `to` (none when no account has it), and the outbox
+    /// entry [`crate::outbox::inbound_entry`] gives for that account's inbound URL.
+    async fn accept_inbound(&self, parts: Vec<InboundPart>) -> Result<(), StoreError>;
+    /// Assemble, as they are, the concatenated messages whose earliest kept part arrived before
+    /// `older_than` (a part never came), as [`InboundStore::accept_inbound`] assembles a complete
+    /// one; returns how many messages.
+    async fn flush_inbound_parts(&self, older_than: Timestamp) -> Result<u64, StoreError>;
+    /// Delete the inbound messages that belong to no account and arrived before `older_than`
+    /// (kept [`crate::inbound::UNOWNED_RETENTION`]); returns how many.
+    async fn purge_unowned_inbound(&self, older_than: Timestamp) -> Result<u64, StoreError>;
 }
 
 /// Whether the store can work.
@@ -349,11 +383,17 @@ pub trait StoreHealth: Send + Sync + 'static {
 /// Every role of one backend: what a store factory hands the binary, which gives each consumer
 /// the role it needs.
 pub trait Store:
-    AccountStore + IntakeStore + QueueStore + OutboxStore + MessageLogStore + StoreHealth
+    AccountStore + IntakeStore + QueueStore + OutboxStore + MessageLogStore + InboundStore + StoreHealth
 {
 }
 
 impl<T> Store for T where
-    T: AccountStore + IntakeStore + QueueStore + OutboxStore + MessageLogStore + StoreHealth
+    T: AccountStore
+        + IntakeStore
+        + QueueStore
+        + OutboxStore
+        + MessageLogStore
+        + InboundStore
+        + StoreHealth
 {
 }

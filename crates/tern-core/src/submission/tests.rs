@@ -24,6 +24,7 @@ fn account(channels: &[Channel]) -> Account {
         status_url: None,
         status_format: ReportFormat::Json,
         inbound_url: None,
+        inbound_numbers: Vec::new(),
         channels: channels.to_vec(),
         smpp: None,
         created_at: Timestamp::UNIX_EPOCH,

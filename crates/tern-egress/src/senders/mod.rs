@@ -2,16 +2,19 @@
 //! due entries and hands each to the sender of its kind, which renders the entry from its fact
 //! and delivers it once; leases, retries and giving up are the runner's, the same for every
 //! kind. A new kind brings its sender here (an SMPP receipt to a bound session, an inbound
-//! webhook) and nothing else changes.
+//! webhook) and nothing else changes (but a retry schedule of its own, when it has one: see
+//! [`crate::notifier::Notifier::with_inbound_webhooks`]).
 
 use async_trait::async_trait;
 use tern_core::outbox::{ClaimedEntry, OutboxKind};
 
+mod inbound_webhook;
 mod rendered_webhook;
 mod smpp_receipt;
 mod status_webhook;
 mod webhook;
 
+pub use inbound_webhook::InboundWebhookSender;
 pub use rendered_webhook::RenderedWebhookSender;
 pub use smpp_receipt::SmppReceiptSender;
 pub use status_webhook::StatusWebhookSender;

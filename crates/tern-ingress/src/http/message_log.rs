@@ -7,6 +7,12 @@
 //! segments stored, its `body` theirs joined in order, its `status` the group's (the `status`
 //! filter matches that), and a `segments` array with each segment's own `messageId` (the id its
 //! receipts and query_sm name), `seq` and `status`. Any other message has no `segments` key.
+//!
+//! The log holds both directions, in id order (ids are time-ordered): what the account sent
+//! (`"direction":"mt"`) and the inbound (MO) messages sent to its inbound numbers
+//! (`"direction":"mo"`, with `from`, `to`, `text`, `channel`, `parts` and `receivedAt`). The `to`
+//! filter matches an inbound message's `to`, `since` its arrival; a `reference` or `status`
+//! filter shows outbound messages only (`inbound::log_takes_inbound`).
 
 use std::sync::Arc;
 
@@ -17,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde::Serialize;
 use tern_core::error_code::MessageLogError;
+use tern_core::inbound::{self, InboundMessage, LogEntry};
 use tern_core::message::{DeliveryState, MessageFilter, MessageId, MessageRecord};
 use tern_core::report::cm_local_time;
 use tern_proto::cm::response::SubmitResponse;
@@ -120,13 +127,22 @@ pub async fn list(
         Err(why) => return error(why),
     };
     let limit = filter.limit;
-    match state.log.messages(account.id, filter).await {
-        Ok(records) => {
-            let next = (records.len() == limit)
-                .then(|| records.last().map(|r| r.message.id.to_string()))
+    let outbound = state.log.messages(account.id, filter.clone());
+    let inbound = async {
+        if inbound::log_takes_inbound(&filter) {
+            state.log.inbound_messages(account.id, filter.clone()).await
+        } else {
+            Ok(Vec::new())
+        }
+    };
+    match tokio::try_join!(outbound, inbound) {
+        Ok((records, inbound_messages)) => {
+            let entries = inbound::log_page(records, inbound_messages, limit);
+            let next = (entries.len() == limit)
+                .then(|| entries.last().map(|entry| entry.id().to_string()))
                 .flatten();
             Json(MessageLog {
-                messages: records.iter().map(logged).collect(),
+                messages: entries.iter().map(logged_entry).collect(),
                 next,
             })
             .into_response()
@@ -180,16 +196,27 @@ fn filter_of(query: LogQuery) -> Result<MessageFilter, MessageLogError> {
 /// A page of the message log.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessageLog {
-    pub messages: Vec<LoggedMessage>,
+    /// Sent (`"direction":"mt"`) and inbound (`"direction":"mo"`) messages, oldest first.
+    pub messages: Vec<LoggedEntry>,
     /// Pass as `after` for the next page; null on the last page.
     pub next: Option<String>,
 }
 
-/// One message in the log.
+/// One entry of the log: a message the account sent, or one it received.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LoggedEntry {
+    Outbound(Box<LoggedMessage>),
+    Inbound(LoggedInbound),
+}
+
+/// One message the account sent.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoggedMessage {
     pub message_id: String,
+    /// `mt`: a message the account sent.
+    pub direction: String,
     pub to: String,
     pub from: String,
     pub reference: Option<String>,
@@ -242,6 +269,28 @@ pub struct LoggedSend {
     pub external_ids: Vec<String>,
 }
 
+/// One inbound (MO) message sent to one of the account's inbound numbers.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoggedInbound {
+    /// Its id: the `reference` of its inbound webhook.
+    pub message_id: String,
+    /// `mo`: a message the account received.
+    pub direction: String,
+    /// The sender's number, as the channel gave it.
+    pub from: String,
+    /// The account's number it was sent to, as the channel gave it.
+    pub to: String,
+    /// Its text (its parts joined, UTF-8 whatever data coding it came in; 8-bit data as hex
+    /// digits).
+    pub text: String,
+    pub channel: String,
+    /// The parts it was assembled from.
+    pub parts: u32,
+    /// When its first part arrived (RFC 3339, UTC).
+    pub received_at: String,
+}
+
 /// One segment of a concatenated message.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -270,10 +319,31 @@ pub struct LoggedStatus {
     pub operator: Option<String>,
 }
 
+fn logged_entry(entry: &LogEntry) -> LoggedEntry {
+    match entry {
+        LogEntry::Outbound(record) => LoggedEntry::Outbound(Box::new(logged(record))),
+        LogEntry::Inbound(message) => LoggedEntry::Inbound(logged_inbound(message)),
+    }
+}
+
+fn logged_inbound(message: &InboundMessage) -> LoggedInbound {
+    LoggedInbound {
+        message_id: message.id.to_string(),
+        direction: "mo".to_owned(),
+        from: message.from.clone(),
+        to: message.to.clone(),
+        text: message.text.clone(),
+        channel: message.channel.as_str().to_owned(),
+        parts: message.parts,
+        received_at: message.received_at.to_string(),
+    }
+}
+
 fn logged(record: &MessageRecord) -> LoggedMessage {
     let message = &record.message;
     LoggedMessage {
         message_id: message.id.to_string(),
+        direction: "mt".to_owned(),
         to: message.recipient.clone(),
         from: message.content.from.clone(),
         reference: message.reference.clone(),
@@ -395,6 +465,7 @@ mod tests {
         ];
         for (source, body, body_type, shown_source, encoding) in cases {
             let json = serde_json::to_value(logged(&record(source, body, body_type))).unwrap();
+            assert_eq!(json["direction"], "mt");
             assert_eq!(json["source"], shown_source);
             assert_eq!(json["body"], body);
             assert_eq!(json["bodyEncoding"], encoding);
@@ -431,6 +502,34 @@ mod tests {
                 { "messageId": ids[1], "seq": 1, "status": "delivered" },
                 { "messageId": ids[0], "seq": 2, "status": "queued" },
             ])
+        );
+    }
+
+    #[test]
+    fn an_inbound_message_shows_its_direction_numbers_text_and_arrival() {
+        let message = InboundMessage {
+            id: MessageId::parse("0195d3b2-c4e4-7a1b-9c3f-00112233aabb").unwrap(),
+            account: Some(1),
+            connector: "smsc1".into(),
+            channel: Channel::Sms,
+            from: "31612345678".into(),
+            to: "3669".into(),
+            text: "Hi €".into(),
+            parts: 2,
+            received_at: "2026-01-01T10:00:00.5Z".parse().unwrap(),
+        };
+        assert_eq!(
+            serde_json::to_value(logged_entry(&LogEntry::Inbound(message))).unwrap(),
+            serde_json::json!({
+                "messageId": "0195d3b2-c4e4-7a1b-9c3f-00112233aabb",
+                "direction": "mo",
+                "from": "31612345678",
+                "to": "3669",
+                "text": "Hi €",
+                "channel": "SMS",
+                "parts": 2,
+                "receivedAt": "2026-01-01T10:00:00.5Z",
+            })
         );
     }
 }

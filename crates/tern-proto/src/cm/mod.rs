@@ -1,8 +1,10 @@
 //! The CM.com Business Messaging API on the wire: submissions (JSON today; XML and GET map into
-//! the same [`submission`] types), rich content, and the JSON response shape clients parse.
+//! the same [`submission`] types), rich content, the JSON response shape clients parse, and the
+//! webhook bodies (status reports, inbound messages).
 
 pub mod conversion;
 pub mod get;
+pub mod inbound;
 pub mod json;
 pub mod json_ci;
 pub mod response;

@@ -1,4 +1,5 @@
-//! The [`AccountStore`] role on SQLite: accounts and their product tokens (stored as hashes).
+//! The [`AccountStore`] role on SQLite: accounts, their product tokens (stored as hashes) and
+//! their inbound numbers.
 
 use std::num::NonZeroU32;
 
@@ -42,7 +43,20 @@ impl AccountStore for SqliteStore {
                         ],
                     )
                     .map_err(backend_error)?;
-                Ok::<_, StoreError>(connection.last_insert_rowid())
+                let id = connection.last_insert_rowid();
+                // A number another account has is a conflict: the job's savepoint takes the
+                // account back with it.
+                let mut number = connection
+                    .prepare_cached(
+                        "INSERT INTO inbound_numbers (number, account_id) VALUES (?1, ?2)",
+                    )
+                    .map_err(backend_error)?;
+                for inbound_number in &account.inbound_numbers {
+                    number
+                        .execute(params![inbound_number, id])
+                        .map_err(backend_error)?;
+                }
+                Ok::<_, StoreError>(id)
             })
             .await?;
         self.read(move |connection| {

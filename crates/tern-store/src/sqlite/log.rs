@@ -1,9 +1,11 @@
-//! The [`MessageLogStore`] role on SQLite: the message log and conversions recorded on it.
+//! The [`MessageLogStore`] role on SQLite: the message log (what an account sent, and the
+//! inbound messages it received) and conversions recorded on it.
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{Connection, params};
 use tern_core::account::AccountId;
+use tern_core::inbound::InboundMessage;
 use tern_core::message::{MessageFilter, MessageId, MessageRecord};
 use tern_core::ports::{MessageLogStore, StoreError};
 
@@ -64,6 +66,15 @@ impl MessageLogStore for SqliteStore {
         id: MessageId,
     ) -> Result<Option<MessageRecord>, StoreError> {
         self.read(move |connection| rows::message_record(connection, account, id))
+            .await
+    }
+
+    async fn inbound_messages(
+        &self,
+        account: AccountId,
+        filter: MessageFilter,
+    ) -> Result<Vec<InboundMessage>, StoreError> {
+        self.read(move |connection| rows::list_inbound(connection, account, &filter))
             .await
     }
 }

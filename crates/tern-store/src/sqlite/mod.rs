@@ -3,6 +3,7 @@
 
 mod accounts;
 mod checkpointer;
+mod inbound;
 mod intake;
 mod log;
 mod memory;

@@ -31,7 +31,10 @@ pub fn insert_entry(statement: &mut CachedStatement, entry: &NewEntry) -> rusqli
         Destination::Account(account) => (Some(*account), None),
         Destination::Url(url) => (None, Some(url.as_str())),
     };
-    let FactRef::StatusChange { message_id, seq } = &entry.fact;
+    let (message_id, seq) = match &entry.fact {
+        FactRef::StatusChange { message_id, seq } => (message_id, Some(*seq)),
+        FactRef::Inbound { message_id } => (message_id, None),
+    };
     statement.execute(params![
         entry.kind.as_str(),
         account,
@@ -85,6 +88,7 @@ struct Resolver<'c> {
     account: CachedStatement<'c>,
     status_fact: CachedStatement<'c>,
     rendered: CachedStatement<'c>,
+    inbound: CachedStatement<'c>,
     accounts: HashMap<AccountId, Option<Account>>,
 }
 
@@ -102,6 +106,10 @@ impl<'c> Resolver<'c> {
             rendered: connection.prepare_cached(
                 "SELECT message_id, report_id, content_type, body FROM rendered_webhooks WHERE id = ?1",
             )?,
+            inbound: connection.prepare_cached(&format!(
+                "SELECT {} FROM inbound_messages WHERE id = ?1",
+                rows::INBOUND_COLUMNS
+            ))?,
             accounts: HashMap::new(),
         })
     }
@@ -130,6 +138,13 @@ impl<'c> Resolver<'c> {
                 .query_row(params![message_id, seq], status_fact_from_row)
                 .optional()
                 .map(|fact| fact.map(Fact::StatusChange));
+        }
+        if let (OutboxKind::InboundWebhook, Some(message_id)) = (head.kind, &head.message_id) {
+            return self
+                .inbound
+                .query_row(params![message_id], rows::inbound_from_row)
+                .optional()
+                .map(|message| message.map(Fact::Inbound));
         }
         match head.rendered_id {
             Some(id) => self

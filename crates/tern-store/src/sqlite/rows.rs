@@ -12,6 +12,7 @@ use tern_core::channel::Channel;
 use tern_core::dispatch::{Progress, Report};
 use tern_core::error_code::DeliveryError;
 use tern_core::error_code::Surface;
+use tern_core::inbound::InboundMessage;
 use tern_core::message::{
     Content, DeliveryState, MessageFilter, MessageId, MessageRecord, NewMessage, Segment,
     SendRecord, StatusEvent,
@@ -23,7 +24,8 @@ use tern_core::smpp_account::{SmppPasswordHash, SmppSettings};
 use tern_core::status::CmStatus;
 
 pub const ACCOUNT_COLUMNS: &str = "id, name, token_hash, balance_micros, status_url, status_format, inbound_url, channels, created_at, \
-    smpp_system_id, smpp_password_hash, smpp_max_binds, smpp_rate, smpp_receipt_format, smpp_receipt_pdu";
+    smpp_system_id, smpp_password_hash, smpp_max_binds, smpp_rate, smpp_receipt_format, smpp_receipt_pdu, \
+    (SELECT group_concat(n.number, ',' ORDER BY n.id) FROM inbound_numbers n WHERE n.account_id = accounts.id)";
 
 /// The columns of a message row with its content and its account's status URL; select
 /// them `FROM` [`MESSAGE_TABLES`].
@@ -77,6 +79,29 @@ pub fn timestamp(millis: i64) -> Timestamp {
     Timestamp::from_millisecond(millis).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
+/// The columns of an inbound message row, read by [`inbound_from_row`].
+pub const INBOUND_COLUMNS: &str =
+    "id, account_id, connector, channel, sender, recipient, body, parts, received_at";
+
+/// An inbound message from the columns of [`INBOUND_COLUMNS`].
+pub fn inbound_from_row(row: &Row) -> rusqlite::Result<InboundMessage> {
+    let channel = channels(row, 3)?
+        .first()
+        .copied()
+        .ok_or_else(|| bad(3, "channel"))?;
+    Ok(InboundMessage {
+        id: message_id(row, 0)?,
+        account: row.get(1)?,
+        connector: Arc::from(row.get::<_, String>(2)?),
+        channel,
+        from: row.get(4)?,
+        to: row.get(5)?,
+        text: row.get(6)?,
+        parts: row.get(7)?,
+        received_at: timestamp(row.get(8)?),
+    })
+}
+
 fn bad(index: usize, what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(index, Type::Text, what.to_owned().into())
 }
@@ -104,6 +129,10 @@ pub fn account_from_row(row: &Row) -> rusqlite::Result<Account> {
         status_url: row.get(4)?,
         status_format: format.parse().map_err(|_| bad(5, "status format"))?,
         inbound_url: row.get(6)?,
+        inbound_numbers: row
+            .get::<_, Option<String>>(15)?
+            .map(|numbers| numbers.split(',').map(str::to_owned).collect())
+            .unwrap_or_default(),
         channels: channels(row, 7)?,
         smpp: smpp_settings(row, 9)?.map(Arc::new),
         created_at: timestamp(row.get(8)?),
@@ -340,6 +369,35 @@ pub fn list_messages(
             return Ok(entries);
         }
     }
+}
+
+/// The inbound messages of `account` the log shows with `filter` (its `recipient`, `since`,
+/// `after` and `limit`), in id order.
+pub fn list_inbound(
+    connection: &Connection,
+    account: AccountId,
+    filter: &MessageFilter,
+) -> rusqlite::Result<Vec<InboundMessage>> {
+    let mut sql = format!("SELECT {INBOUND_COLUMNS} FROM inbound_messages WHERE account_id = ?");
+    let mut values: Vec<rusqlite::types::Value> = vec![account.into()];
+    if let Some(recipient) = &filter.recipient {
+        sql.push_str(" AND recipient = ?");
+        values.push(recipient.clone().into());
+    }
+    if let Some(since) = filter.since {
+        sql.push_str(" AND received_at >= ?");
+        values.push(millis(since).into());
+    }
+    if let Some(after) = filter.after {
+        sql.push_str(" AND id > ?");
+        values.push(after.0.as_bytes().to_vec().into());
+    }
+    sql.push_str(" ORDER BY id LIMIT ?");
+    values.push((filter.limit as i64).into());
+    connection
+        .prepare_cached(&sql)?
+        .query_map(params_from_iter(values), inbound_from_row)?
+        .collect()
 }
 
 /// The segments shown in the log entry of segment `entry` (see [`LOG_ENTRY`]), in the order they

@@ -301,7 +301,50 @@ CREATE INDEX messages_segment ON messages(account_id, recipient, segment_ref, se
     WHERE segment_ref IS NOT NULL;
 CREATE INDEX messages_segment_group ON messages(segment_group) WHERE segment_group IS NOT NULL;
 "#,
-    // 14: what a channel reported about each part of a message of several parts, per attempt
+    // 14: inbound (MO) messages. An account's inbound numbers (normalised, see
+    // `tern_core::inbound::normalise_number`), each unique across accounts, in the order given.
+    // The parts of a concatenated MO kept until all of its key are there (a part given twice is
+    // kept once: the key and number are unique), read by key, and by arrival to flush those whose
+    // time ran out. The inbound messages themselves, by account for the log (a message nobody
+    // owns has no account, and is found by its arrival to be purged); an outbox entry's fact is
+    // an inbound message when its kind says so (its `message_id`, no `seq`).
+    r#"
+CREATE TABLE inbound_numbers (
+    id INTEGER PRIMARY KEY,
+    number TEXT NOT NULL UNIQUE,
+    account_id INTEGER NOT NULL
+);
+CREATE INDEX inbound_numbers_account ON inbound_numbers(account_id, id);
+CREATE TABLE inbound_parts (
+    id INTEGER PRIMARY KEY,
+    connector TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    reference INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    channel TEXT NOT NULL,
+    data_coding INTEGER NOT NULL,
+    payload BLOB NOT NULL,
+    received_at INTEGER NOT NULL,
+    UNIQUE (connector, sender, recipient, reference, total, seq)
+);
+CREATE INDEX inbound_parts_received ON inbound_parts(received_at);
+CREATE TABLE inbound_messages (
+    id BLOB PRIMARY KEY,
+    account_id INTEGER,
+    connector TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    body TEXT NOT NULL,
+    parts INTEGER NOT NULL,
+    received_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX inbound_messages_account ON inbound_messages(account_id, id) WHERE account_id IS NOT NULL;
+CREATE INDEX inbound_messages_unowned ON inbound_messages(received_at) WHERE account_id IS NULL;
+"#,
+    // 15: what a channel reported about each part of a message of several parts, per attempt
     // (`part_reports::merge` decides what is kept), so that the message's report is what its parts
     // come to, across restarts; and the ids channels gave a message's parts, read by message
     // for its log entry (which connector took each attempt, and under which ids: `given_id` is

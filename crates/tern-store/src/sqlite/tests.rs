@@ -27,6 +27,7 @@ fn new_account(token: &ProductToken, balance: Option<Money>) -> NewAccount {
         status_url: Some("http://127.0.0.1:9/status".into()),
         status_format: ReportFormat::Json,
         inbound_url: None,
+        inbound_numbers: Vec::new(),
         channels: Channel::ALL.to_vec(),
         smpp: None,
     }
@@ -727,6 +728,41 @@ async fn messages_of_a_version_11_database_came_in_over_json_and_asked_for_no_re
     assert_eq!(logged[0].message.id, id);
     assert_eq!(logged[0].message.source, Surface::Json);
     assert_eq!(logged[0].message.smpp_registered_delivery, 0);
+}
+
+#[tokio::test]
+async fn accounts_of_a_version_13_database_have_no_inbound_numbers_and_can_get_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = ProductToken::generate();
+    {
+        // A database as Tern wrote it at schema version 13, before inbound messages.
+        let old = Connection::open(dir.path().join("tern.db")).unwrap();
+        schema::migrate_to(&old, 13).unwrap();
+        old.execute(
+            "INSERT INTO accounts (id, name, token_hash, status_format, channels, created_at)
+             VALUES (1, 'old', ?1, 'json', 'SMS', 0)",
+            [token.hash().to_hex()],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let old = store.account_by_token(token.hash()).await.unwrap().unwrap();
+    assert_eq!(old.inbound_numbers, Vec::<String>::new());
+    let newer = store
+        .create_account(NewAccount {
+            inbound_numbers: vec!["3669".into(), "0031612345678".into()],
+            ..new_account(&ProductToken::generate(), None)
+        })
+        .await
+        .unwrap();
+    assert_eq!(newer.inbound_numbers, vec!["3669", "0031612345678"]);
+    assert_eq!(
+        store.accounts().await.unwrap(),
+        vec![
+            store.account_by_token(token.hash()).await.unwrap().unwrap(),
+            newer
+        ]
+    );
 }
 
 #[test]

@@ -25,6 +25,7 @@ async fn an_account_is_created_with_what_it_was_given() {
         status_url: Some("https://example.test/status".into()),
         status_format: ReportFormat::Xml,
         inbound_url: Some("https://example.test/inbound".into()),
+        inbound_numbers: Vec::new(),
         channels: vec![Channel::WhatsApp, Channel::Sms],
         smpp: None,
     };
@@ -61,6 +62,7 @@ async fn an_account_is_created_with_what_it_was_given() {
             status_url: None,
             status_format: ReportFormat::Json,
             inbound_url: None,
+            inbound_numbers: Vec::new(),
             channels: vec![Channel::Sms],
             smpp: None,
         })

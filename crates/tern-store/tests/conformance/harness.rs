@@ -108,6 +108,7 @@ pub fn new_account(token: &ProductToken, balance: Option<Money>) -> NewAccount {
         status_url: Some("http://127.0.0.1:9/status".into()),
         status_format: ReportFormat::Json,
         inbound_url: None,
+        inbound_numbers: Vec::new(),
         channels: Channel::ALL.to_vec(),
         smpp: None,
     }

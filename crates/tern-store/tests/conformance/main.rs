@@ -5,14 +5,15 @@
 //! here, not a note. What only one backend has (SQLite's writer thread, its file, its checkpoints)
 //! is tested beside that backend instead.
 //!
-//! One module per role of the port (the outbox's tests are their own), and the account cache
-//! that decorates any backend.
+//! One module per role of the port (the outbox's tests are their own, and so are inbound
+//! messages'), and the account cache that decorates any backend.
 
 mod accounts;
 mod cache;
 mod cancel;
 mod harness;
 mod health;
+mod inbound;
 mod intake;
 mod log;
 mod outbox;

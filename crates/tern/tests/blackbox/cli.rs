@@ -20,7 +20,7 @@ fn tern(args: &[&str], data_dir: &std::path::Path) -> (bool, String, String) {
 }
 
 /// The header line of `tern account list`.
-const LIST_HEADER: &str = "ID\tNAME\tCHANNELS\tBALANCE\tSTATUS_URL\tFORMAT\tSMPP_SYSTEM_ID\tSMPP_MAX_BINDS\tSMPP_RATE\tSMPP_RECEIPT_FORMAT\tSMPP_RECEIPT_PDU\n";
+const LIST_HEADER: &str = "ID\tNAME\tCHANNELS\tBALANCE\tSTATUS_URL\tFORMAT\tSMPP_SYSTEM_ID\tSMPP_MAX_BINDS\tSMPP_RATE\tSMPP_RECEIPT_FORMAT\tSMPP_RECEIPT_PDU\tINBOUND_NUMBERS\n";
 
 #[test]
 fn account_create_prints_the_token_last_and_list_shows_the_account() {
@@ -52,7 +52,7 @@ fn account_create_prints_the_token_last_and_list_shows_the_account() {
     assert_eq!(
         stdout,
         format!(
-            "{LIST_HEADER}1\tacme\tSMS,WhatsApp\t12.5\thttp://127.0.0.1:9/s\txml\t-\t-\t-\t-\t-\n"
+            "{LIST_HEADER}1\tacme\tSMS,WhatsApp\t12.5\thttp://127.0.0.1:9/s\txml\t-\t-\t-\t-\t-\t-\n"
         )
     );
     // The same token twice is refused.
@@ -158,9 +158,9 @@ fn smpp_credentials_and_options_are_created_and_listed_without_the_password() {
         stdout,
         format!(
             "{LIST_HEADER}\
-             1\tbulk\tSMS\tunlimited\t-\tjson\tbulk_sender-15c\t3\t250\tappendix-b\tdata_sm\n\
-             2\tdefaults\tSMS\tunlimited\t-\tjson\tplain\t8\tunlimited\tcm\tdeliver_sm\n\
-             3\thttp-only\tSMS\tunlimited\t-\tjson\t-\t-\t-\t-\t-\n"
+             1\tbulk\tSMS\tunlimited\t-\tjson\tbulk_sender-15c\t3\t250\tappendix-b\tdata_sm\t-\n\
+             2\tdefaults\tSMS\tunlimited\t-\tjson\tplain\t8\tunlimited\tcm\tdeliver_sm\t-\n\
+             3\thttp-only\tSMS\tunlimited\t-\tjson\t-\t-\t-\t-\t-\t-\n"
         )
     );
     // Neither the password nor its hash is shown.
@@ -192,6 +192,69 @@ fn smpp_credentials_and_options_are_created_and_listed_without_the_password() {
     );
     let (_, stdout, _) = tern(&["account", "list"], dir.path());
     assert_eq!(stdout.lines().count(), 4, "{stdout}");
+}
+
+#[test]
+fn inbound_numbers_are_normalised_listed_and_unique_across_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, stderr) = tern(
+        &[
+            "account",
+            "create",
+            "--name",
+            "receiver",
+            "--channels",
+            "sms",
+            "--inbound-url",
+            "http://127.0.0.1:9/mo",
+            "--inbound-numbers",
+            "3669, +31612345678,0031612345678",
+        ],
+        dir.path(),
+    );
+    assert!(ok, "{stderr}");
+    let (ok, stdout, _) = tern(&["account", "list"], dir.path());
+    assert!(ok);
+    assert_eq!(
+        stdout,
+        format!(
+            "{LIST_HEADER}1\treceiver\tSMS\tunlimited\t-\tjson\t-\t-\t-\t-\t-\t3669,0031612345678\n"
+        )
+    );
+    // One of them in another form, for another account: refused, and nothing is created.
+    let (ok, stdout, stderr) = tern(
+        &[
+            "account",
+            "create",
+            "--name",
+            "copycat",
+            "--inbound-numbers",
+            "4000,31612345678",
+        ],
+        dir.path(),
+    );
+    assert!(!ok, "{stdout}");
+    assert!(
+        stderr.contains(
+            "--inbound-numbers: account 1 (receiver) has inbound number 0031612345678 already; inbound numbers are unique"
+        ),
+        "{stderr}"
+    );
+    let (_, stdout, _) = tern(&["account", "list"], dir.path());
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    for bad in ["36a9", "12", "3669,+", "123456789012345678901"] {
+        let (ok, _, stderr) = tern(
+            &["account", "create", "--name", "x", "--inbound-numbers", bad],
+            dir.path(),
+        );
+        assert!(!ok, "{bad} accepted");
+        assert!(
+            stderr.contains("--inbound-numbers: '")
+                && stderr
+                    .contains("' is not an inbound number: 3-20 digits, optionally after a '+'"),
+            "{bad}: {stderr}"
+        );
+    }
 }
 
 #[test]
