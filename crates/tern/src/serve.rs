@@ -8,7 +8,7 @@ use anyhow::Context;
 use jiff::SignedDuration;
 use tern_core::account::{NewAccount, ProductToken, ReportFormat};
 use tern_core::channel::Channel;
-use tern_core::ports::{Connector, EventSink, NodeId, QueueStore, Store};
+use tern_core::ports::{Connector, EventSink, InboundStore, NodeId, QueueStore, Store};
 use tern_core::routing::RoutingTable;
 use tern_core::submission::SubmissionPolicy;
 use tern_core::submitter::{Clock, Submitter, TimeOrderedIds, Wake};
@@ -81,6 +81,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 &config.config_dir,
                 events,
                 Arc::clone(&store) as Arc<dyn QueueStore>,
+                Arc::clone(&store) as Arc<dyn InboundStore>,
+                Arc::clone(&wakeups),
             )?),
             _ => Arc::new(
                 Simulator::new(config.simulator.clone(), events).with_name(connector.name.as_str()),

@@ -25,8 +25,8 @@ use tern_core::dispatch::Event;
 use tern_core::error_code::DeliveryError;
 use tern_core::outgoing_sms::outgoing_parts;
 use tern_core::ports::{
-    Connector, ConnectorError, ConnectorHealth, Dispatch, ErrorOrigin, EventSink, QueueStore, Sent,
-    SentPart,
+    Connector, ConnectorError, ConnectorHealth, Dispatch, ErrorOrigin, EventSink, InboundStore,
+    QueueStore, Sent, SentPart,
 };
 use tern_core::rate::TokenBucket;
 use tern_core::status::CmStatus;
@@ -87,6 +87,8 @@ struct Inner {
     config: SmppConnectorConfig,
     sink: Arc<dyn EventSink>,
     store: Arc<dyn QueueStore>,
+    inbound: Arc<dyn InboundStore>,
+    wakeups: Arc<crate::Wakeups>,
     tls: Option<tokio_rustls::TlsConnector>,
     /// Bound sessions that take submits.
     links: Mutex<Vec<Arc<Link>>>,
@@ -111,13 +113,16 @@ pub struct SmppConnector {
 
 impl SmppConnector {
     /// A connector named `name` with `config`, whose files are relative to `base_dir`;
-    /// statuses go to `sink`, receipts are matched through `store`.
+    /// statuses go to `sink`, receipts are matched through `store`, MO messages are stored in
+    /// `inbound` (and `wakeups` told of their webhooks).
     pub fn new(
         name: &str,
         config: SmppConnectorConfig,
         base_dir: &Path,
         sink: Arc<dyn EventSink>,
         store: Arc<dyn QueueStore>,
+        inbound: Arc<dyn InboundStore>,
+        wakeups: Arc<crate::Wakeups>,
     ) -> Result<SmppConnector, SmppSetupError> {
         let invalid = |message: String| SmppSetupError::Invalid {
             name: name.to_owned(),
@@ -148,6 +153,8 @@ impl SmppConnector {
                 config,
                 sink,
                 store,
+                inbound,
+                wakeups,
                 tls,
                 links: Mutex::new(Vec::new()),
                 next_link: AtomicUsize::new(0),
@@ -491,6 +498,24 @@ impl Inner {
         }
     }
 
+    /// An MO part: stored durably before it is acknowledged.
+    async fn mo(&self, pdu: &Pdu) -> CommandStatus {
+        let Some(part) = receipts::mo_part(pdu, &self.name, jiff::Timestamp::now()) else {
+            return CommandStatus::ESME_ROK;
+        };
+        match self.inbound.accept_inbound(vec![part]).await {
+            Ok(()) => {
+                self.wakeups.outbox_written();
+                CommandStatus::ESME_ROK
+            }
+            Err(error) => {
+                // Not stored: the SMSC sends it again.
+                tracing::error!(connector = %self.name, %error, "cannot store an MO message");
+                CommandStatus::ESME_RX_T_APPN
+            }
+        }
+    }
+
     /// A receipt or MO from the SMSC: the status to answer with.
     async fn delivered(&self, command: Command) -> CommandStatus {
         let (receipt_id, status) = match receipts::sort(
@@ -503,10 +528,7 @@ impl Inner {
                 tracing::warn!(connector = %self.name, %why, "receipt that cannot be used; ignored");
                 return CommandStatus::ESME_ROK;
             }
-            Delivered::Mo => {
-                tracing::warn!(connector = %self.name, "MO message received; inbound messages are not handled by this connector yet");
-                return CommandStatus::ESME_ROK;
-            }
+            Delivered::Mo => return self.mo(&command.pdu).await,
         };
         let Some(id) = canonical_receipt_id(self.config.receipt_id_format, &receipt_id) else {
             tracing::warn!(connector = %self.name, id = %receipt_id, "receipt with an empty id; ignored");

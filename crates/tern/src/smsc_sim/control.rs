@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tern_proto::smpp::{Pdu, SubmitSm};
+use tern_proto::smpp::{Pdu, SubmitSm, Tlvs};
 use tern_proto::sms::{self, EncodedText, SmsEncoding};
 
 use super::Sim;
@@ -39,6 +39,12 @@ struct MoRequest {
     /// "gsm" or "ucs2"; GSM when every character has a GSM form, else UCS2, when absent.
     #[serde(default)]
     encoding: Option<String>,
+    /// Concatenate a long text with SAR TLVs instead of a user data header.
+    #[serde(default)]
+    sar: bool,
+    /// Send the parts last first (a handset or network that reorders them).
+    #[serde(default)]
+    reverse: bool,
 }
 
 /// TON/NPI for an address: international E.164 for digits, alphanumeric otherwise.
@@ -77,9 +83,26 @@ fn mo_parts(sim: &Sim, request: &MoRequest) -> Result<Vec<Pdu>, (StatusCode, Jso
         .map_err(|e| error(StatusCode::BAD_REQUEST, &e.to_string()))?;
     let (source_ton, source_npi) = ton_npi(&request.from);
     let (dest_ton, dest_npi) = ton_npi(&request.to);
-    Ok(parts
+    let mut pdus: Vec<Pdu> = parts
         .iter()
         .map(|part| {
+            let (esm_class, short_message, tlvs) = match part.sar {
+                Some(sar) if request.sar => (
+                    0,
+                    part.payload.clone(),
+                    Tlvs {
+                        sar_msg_ref_num: Some(sar.reference),
+                        sar_total_segments: Some(sar.total),
+                        sar_segment_seqnum: Some(sar.sequence),
+                        ..Tlvs::default()
+                    },
+                ),
+                _ => (
+                    if part.udh.is_empty() { 0 } else { 0x40 },
+                    part.short_message(),
+                    Tlvs::default(),
+                ),
+            };
             Pdu::DeliverSm(Box::new(SubmitSm {
                 source_addr_ton: source_ton,
                 source_addr_npi: source_npi,
@@ -87,13 +110,18 @@ fn mo_parts(sim: &Sim, request: &MoRequest) -> Result<Vec<Pdu>, (StatusCode, Jso
                 dest_addr_ton: dest_ton,
                 dest_addr_npi: dest_npi,
                 destination_addr: request.to.clone(),
-                esm_class: if part.udh.is_empty() { 0 } else { 0x40 },
+                esm_class,
                 data_coding: encoding.data_coding(),
-                short_message: part.short_message(),
+                short_message,
+                tlvs,
                 ..SubmitSm::default()
             }))
         })
-        .collect())
+        .collect();
+    if request.reverse {
+        pdus.reverse();
+    }
+    Ok(pdus)
 }
 
 async fn mo(

@@ -433,3 +433,122 @@ async fn a_connector_over_tls_to_another_tern_gets_its_receipts_as_reports() {
     assert_eq!(log["messages"][0]["source"], "smpp", "{log}");
     assert_eq!(log["messages"][0]["body"], "over TLS", "{log}");
 }
+
+/// A gateway routed to `sim` whose account `acme` owns inbound number 3669 and posts its MOs to
+/// the returned receiver, inbound webhooks retried every second.
+async fn inbound_setup(sim: &SmscSim) -> (Setup, WebhookReceiver) {
+    let config = format!(
+        "{}[[route]]\nconnector = \"op-a\"\n\n[inbound]\nretry_interval_secs = 1\n",
+        connector("op-a", sim.smpp.port(), "")
+    );
+    let inbound = WebhookReceiver::start().await;
+    let setup = setup(
+        Some(&config),
+        &[
+            "--inbound-numbers",
+            "3669",
+            "--inbound-url",
+            inbound.url.as_str(),
+        ],
+        true,
+    )
+    .await;
+    setup
+        .gateway
+        .wait_for_log(&["connector bound", "op-a"], WAIT)
+        .await;
+    (setup, inbound)
+}
+
+/// The inbound webhook body without its reference and time (checked apart).
+fn inbound_body(received: &tern_testkit::webhook::Received) -> Value {
+    let mut body = received.json();
+    let reference = body["reference"].take();
+    assert_eq!(reference.as_str().map(str::len), Some(36), "{body}");
+    let time = body["timeUtc"].take();
+    assert_eq!(time.as_str().map(str::len), Some(19), "{body}");
+    body
+}
+
+fn expected_inbound(from: &str, text: &str) -> Value {
+    json!({"reference": null, "from": {"number": from, "name": ""}, "to": {"number": "3669"},
+           "message": {"text": text, "media": {"mediaUri": "", "contentType": "", "title": ""},
+                       "custom": {}},
+           "groupings": ["", "", ""], "timeUtc": null, "channel": "SMS"})
+}
+
+#[tokio::test]
+async fn mo_messages_single_and_concatenated_out_of_order_reach_the_inbound_webhook() {
+    let sim = SmscSim::start(&sim_config(0, "")).await;
+    let (setup, inbound) = inbound_setup(&sim).await;
+    // The receiver is down for the first attempt: the MO is posted again a second later.
+    inbound.answer_next(&[503]);
+    let (status, _) = sim
+        .post(
+            "/mo",
+            json!({"from": "31612345678", "to": "3669", "text": "Stop @ once"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let got = inbound.wait_for(2, WAIT).await;
+    assert_eq!(
+        inbound_body(&got[0]),
+        expected_inbound("+31612345678", "Stop @ once")
+    );
+    assert_eq!(got[1].json(), got[0].json(), "the retry is the same report");
+    // A long UCS2 text in UDH parts, last part first; then one in SAR TLVs.
+    let long = "Привет! ".repeat(20);
+    let (status, parts) = sim
+        .post(
+            "/mo",
+            json!({"from": "31612345679", "to": "3669", "text": long, "reverse": true}),
+        )
+        .await;
+    assert_eq!((status, &parts["parts"]), (200, &json!(3)));
+    let sar_text = "a".repeat(300);
+    let (status, parts) = sim
+        .post(
+            "/mo",
+            json!({"from": "31612345670", "to": "3669", "text": sar_text, "sar": true}),
+        )
+        .await;
+    assert_eq!((status, &parts["parts"]), (200, &json!(2)));
+    let got = inbound.wait_for(4, WAIT).await;
+    let mut bodies: Vec<Value> = got[2..].iter().map(inbound_body).collect();
+    bodies.sort_by_key(|body| body["from"]["number"].as_str().unwrap().to_owned());
+    assert_eq!(
+        bodies,
+        vec![
+            expected_inbound("+31612345670", &sar_text),
+            expected_inbound("+31612345679", &long),
+        ]
+    );
+    // The account's log shows them as MOs.
+    let log = setup.log("?limit=10").await;
+    let mos: Vec<&Value> = log["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["direction"] == "mo")
+        .collect();
+    assert_eq!(mos.len(), 3, "{log}");
+    assert_eq!(mos[1]["parts"], 3, "{log}");
+}
+
+#[tokio::test]
+async fn an_mo_to_a_number_no_account_has_is_logged_not_posted() {
+    let sim = SmscSim::start(&sim_config(0, "")).await;
+    let (setup, inbound) = inbound_setup(&sim).await;
+    let (status, _) = sim
+        .post(
+            "/mo",
+            json!({"from": "31612345678", "to": "4000", "text": "anyone?"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    setup.gateway.wait_for_log(&["4000", "op-a"], WAIT).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(inbound.received().is_empty());
+    let log = setup.log("?limit=10").await;
+    assert_eq!(log["messages"], json!([]), "{log}");
+}

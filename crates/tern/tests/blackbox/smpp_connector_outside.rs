@@ -33,6 +33,10 @@ struct Routed {
 }
 
 async fn routed_to(smsc: &NodeSmsc, receipt_id_format: &str) -> Routed {
+    routed_with(smsc, receipt_id_format, &[]).await
+}
+
+async fn routed_with(smsc: &NodeSmsc, receipt_id_format: &str, account_args: &[&str]) -> Routed {
     let config = format!(
         "[[connector]]\nname = \"node\"\nkind = \"smpp\"\nhost = \"127.0.0.1\"\nport = {}\n\
          system_id = \"smsc\"\npassword = \"secret\"\nreconnect_min_ms = 100\nreconnect_max_ms = 400\n\
@@ -42,11 +46,9 @@ async fn routed_to(smsc: &NodeSmsc, receipt_id_format: &str) -> Routed {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let receiver = WebhookReceiver::start().await;
-    let token = create_account(
-        TERN,
-        &data_dir,
-        &["--name", "acme", "--status-url", receiver.url.as_str()],
-    );
+    let mut args = vec!["--name", "acme", "--status-url", receiver.url.as_str()];
+    args.extend(account_args);
+    let token = create_account(TERN, &data_dir, &args);
     let gateway = Gateway::start_logged_at(TERN, &data_dir, Some(&config), Some("info"));
     gateway
         .wait_for_log(&["connector bound", "node"], WAIT)
@@ -274,4 +276,37 @@ async fn an_smsc_that_dies_with_submits_unanswered_gets_them_again_and_reports_e
         .gateway
         .wait_for_log(&["connector lost", "node"], WAIT)
         .await;
+}
+
+#[tokio::test]
+async fn an_mo_from_the_outside_smsc_reaches_the_inbound_webhook() {
+    let smsc = NodeSmsc::start(target_dir(), &SmscOptions::default());
+    let inbound = WebhookReceiver::start().await;
+    let _routed = routed_with(
+        &smsc,
+        "as-is",
+        &[
+            "--inbound-numbers",
+            "3669",
+            "--inbound-url",
+            inbound.url.as_str(),
+        ],
+    )
+    .await;
+    smsc.send_mo("31612345678", "3669", "Hello from node");
+    let got = inbound.wait_for(1, WAIT).await;
+    let body = got[0].json();
+    assert_eq!(
+        body["from"],
+        json!({"number": "+31612345678", "name": ""}),
+        "{body}"
+    );
+    assert_eq!(body["to"], json!({"number": "3669"}), "{body}");
+    assert_eq!(body["message"]["text"], "Hello from node", "{body}");
+    assert_eq!(body["channel"], "SMS", "{body}");
+    // The SMSC got its deliver_sm_resp with status 0 once the MO was stored.
+    let resp = smsc.wait_for("the MO's deliver_sm_resp", WAIT, |event| {
+        event["event"] == "deliver_sm_resp" && event["of"] == "mo"
+    });
+    assert_eq!(resp["command_status"], 0);
 }
