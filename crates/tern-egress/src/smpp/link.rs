@@ -39,6 +39,9 @@ pub enum RequestError {
 /// receipt that follows a submit_sm_resp finds what the resp told).
 pub type OnAnswer = Box<dyn FnOnce(&Command) + Send>;
 
+/// A request waiting for its response: who waits, and what runs on the response first.
+type Waiting = (oneshot::Sender<Command>, Option<OnAnswer>);
+
 /// What the connector does with the SMSC's own requests (deliver_sm, data_sm): the status to
 /// answer with, once it is decided.
 pub trait Deliveries: Send + Sync + 'static {
@@ -55,7 +58,7 @@ pub struct Link {
     /// Which of the connector's sessions it is (for the logs).
     pub label: String,
     out: mpsc::Sender<Vec<u8>>,
-    pending: Mutex<HashMap<u32, (oneshot::Sender<Command>, Option<OnAnswer>)>>,
+    pending: Mutex<HashMap<u32, Waiting>>,
     window: Semaphore,
     next_sequence: AtomicU32,
     response_timeout: Duration,
