@@ -39,15 +39,20 @@ pub enum OutboxKind {
     /// An inbound (MO) message POSTed to the account's inbound URL in CM's inbound JSON, the URL
     /// looked up when it is sent. Its fact is a [`Fact::Inbound`].
     InboundWebhook,
+    /// An inbound (MO) message sent as a deliver_sm (esm_class 0) to a receiver or transceiver
+    /// bind of the account, which has SMPP settings. Its fact is a [`Fact::Inbound`]; it waits
+    /// while the account has no such bind, as receipts do.
+    SmppMo,
 }
 
 impl OutboxKind {
     /// Every kind.
-    pub const ALL: [OutboxKind; 4] = [
+    pub const ALL: [OutboxKind; 5] = [
         OutboxKind::StatusWebhook,
         OutboxKind::RenderedWebhook,
         OutboxKind::SmppReceipt,
         OutboxKind::InboundWebhook,
+        OutboxKind::SmppMo,
     ];
 
     /// Its stored name.
@@ -57,6 +62,7 @@ impl OutboxKind {
             OutboxKind::RenderedWebhook => "rendered_webhook",
             OutboxKind::SmppReceipt => "smpp_receipt",
             OutboxKind::InboundWebhook => "inbound_webhook",
+            OutboxKind::SmppMo => "smpp_mo",
         }
     }
 
@@ -104,6 +110,12 @@ impl OrderingKey {
     /// wait for each other, nor for any status webhook.
     pub fn inbound(id: MessageId) -> OrderingKey {
         OrderingKey(format!("mo:{id}"))
+    }
+
+    /// The key of the deliver_sm of one inbound message to its account's SMPP binds
+    /// (`smpp-mo:` and its id): it never holds back the message's webhook, nor another MO.
+    pub fn smpp_mo(id: MessageId) -> OrderingKey {
+        OrderingKey(format!("smpp-mo:{id}"))
     }
 }
 
@@ -196,12 +208,39 @@ pub fn entries(
 /// is looked up again when it is sent); none for a message nobody owns. Its retry window starts
 /// when the message arrived.
 pub fn inbound_entry(message: &InboundMessage, inbound_url: Option<&str>) -> Option<NewEntry> {
-    let account = message.account?;
     inbound_url?;
+    owned_entry(
+        message,
+        OutboxKind::InboundWebhook,
+        OrderingKey::inbound(message.id),
+    )
+}
+
+/// The entries an inbound message produces: [`inbound_entry`]'s webhook, and a deliver_sm to the
+/// account's SMPP binds when it has SMPP settings (`smpp`), sent whenever one is bound.
+pub fn inbound_entries(
+    message: &InboundMessage,
+    inbound_url: Option<&str>,
+    smpp: bool,
+) -> Vec<NewEntry> {
+    let webhook = inbound_entry(message, inbound_url);
+    let deliver_sm = smpp
+        .then(|| {
+            owned_entry(
+                message,
+                OutboxKind::SmppMo,
+                OrderingKey::smpp_mo(message.id),
+            )
+        })
+        .flatten();
+    webhook.into_iter().chain(deliver_sm).collect()
+}
+
+fn owned_entry(message: &InboundMessage, kind: OutboxKind, key: OrderingKey) -> Option<NewEntry> {
     Some(NewEntry {
-        kind: OutboxKind::InboundWebhook,
-        destination: Destination::Account(account),
-        ordering_key: OrderingKey::inbound(message.id),
+        kind,
+        destination: Destination::Account(message.account?),
+        ordering_key: key,
         fact: FactRef::Inbound {
             message_id: message.id,
         },
@@ -540,6 +579,29 @@ mod tests {
             ..message
         };
         assert_eq!(inbound_entry(&unowned, Some("http://example.com/mo")), None);
+        // An account with SMPP gets the deliver_sm too, with or without a URL; nobody's gets none.
+        let kinds = |entries: Vec<NewEntry>| -> Vec<(OutboxKind, String)> {
+            entries
+                .into_iter()
+                .map(|entry| (entry.kind, entry.ordering_key.0))
+                .collect()
+        };
+        assert_eq!(
+            kinds(inbound_entries(
+                &message,
+                Some("http://example.com/mo"),
+                true
+            )),
+            vec![
+                (OutboxKind::InboundWebhook, format!("mo:{}", message.id)),
+                (OutboxKind::SmppMo, format!("smpp-mo:{}", message.id)),
+            ]
+        );
+        assert_eq!(
+            kinds(inbound_entries(&message, None, true)),
+            vec![(OutboxKind::SmppMo, format!("smpp-mo:{}", message.id))]
+        );
+        assert!(inbound_entries(&unowned, Some("http://example.com/mo"), true).is_empty());
     }
 
     #[test]

@@ -25,8 +25,8 @@ use tokio::task::JoinSet;
 use crate::Wakeups;
 use crate::inbound::InboundConfig;
 use crate::senders::{
-    Delivery, InboundWebhookSender, OutboxSender, RenderedWebhookSender, SmppReceiptSender,
-    StatusWebhookSender, WebhookPoster,
+    Delivery, InboundWebhookSender, OutboxSender, RenderedWebhookSender, SmppMoSender,
+    SmppReceiptSender, StatusWebhookSender, WebhookPoster,
 };
 use crate::webhook_target::TargetPolicy;
 
@@ -178,7 +178,8 @@ impl Notifier {
             inbound: None,
             role: Role::Receipts(Arc::clone(&receivers)),
         }
-        .with_sender(Arc::new(SmppReceiptSender::new(receivers)))
+        .with_sender(Arc::new(SmppReceiptSender::new(Arc::clone(&receivers))))
+        .with_sender(Arc::new(SmppMoSender::new(receivers)))
     }
 
     /// What to claim now: the senders' kinds; for receipts, of the accounts bound now (`None`:
@@ -210,24 +211,26 @@ impl Notifier {
         }
     }
 
-    /// Receipts only: remove those created before the retry window that nobody bound for.
+    /// Receipts (and MOs for SMPP binds) only: remove those created before the retry window
+    /// that nobody bound for.
     async fn expire(&self) {
         if !matches!(self.role, Role::Receipts(_)) {
             return;
         }
         let before =
             Timestamp::now() - SignedDuration::from_hours(self.config.max_age_hours as i64);
-        match self
-            .store
-            .expire_entries(OutboxKind::SmppReceipt, before)
-            .await
-        {
-            Ok(0) => {}
-            Ok(count) => {
-                tracing::warn!(target: LOG_TARGET, count, "SMPP receipts given up: no receiver of their account bound within the retry window")
-            }
-            Err(error) => {
-                tracing::error!(target: LOG_TARGET, %error, "expiring SMPP receipts failed")
+        for (kind, what) in [
+            (OutboxKind::SmppReceipt, "SMPP receipts"),
+            (OutboxKind::SmppMo, "MO messages for SMPP binds"),
+        ] {
+            match self.store.expire_entries(kind, before).await {
+                Ok(0) => {}
+                Ok(count) => {
+                    tracing::warn!(target: LOG_TARGET, count, "{what} given up: no receiver of their account bound within the retry window")
+                }
+                Err(error) => {
+                    tracing::error!(target: LOG_TARGET, %error, "expiring {what} failed")
+                }
             }
         }
     }

@@ -10,12 +10,14 @@ use tern_core::outbox::{ClaimedEntry, OutboxKind};
 
 mod inbound_webhook;
 mod rendered_webhook;
+mod smpp_mo;
 mod smpp_receipt;
 mod status_webhook;
 mod webhook;
 
 pub use inbound_webhook::InboundWebhookSender;
 pub use rendered_webhook::RenderedWebhookSender;
+pub use smpp_mo::SmppMoSender;
 pub use smpp_receipt::SmppReceiptSender;
 pub use status_webhook::StatusWebhookSender;
 pub use webhook::{REPORT_ID_HEADER, WebhookPoster};

@@ -87,7 +87,7 @@ impl OutboxSender for SmppReceiptSender {
 /// `+`) is international (TON 1, NPI 1, without the prefix); other digits are unknown-type
 /// numbers (TON 0, NPI 1); anything else is alphanumeric (TON 5, NPI 0). Cut to what deliver_sm
 /// carries.
-fn address(text: &str) -> (u8, u8, String) {
+pub(super) fn address(text: &str) -> (u8, u8, String) {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let (ton, npi, address) = match text.strip_prefix("00").or_else(|| text.strip_prefix('+')) {
         Some(rest) if digits(rest) => (1, 1, rest),

@@ -84,7 +84,7 @@ impl<'c> Recorder<'c> {
                      AND total = ?5",
             )?,
             owner: connection.prepare_cached(
-                "SELECT n.account_id, a.inbound_url FROM inbound_numbers n
+                "SELECT n.account_id, a.inbound_url, a.smpp_system_id IS NOT NULL FROM inbound_numbers n
                  JOIN accounts a ON a.id = n.account_id WHERE n.number = ?1",
             )?,
             insert_message: connection.prepare_cached(
@@ -139,13 +139,15 @@ impl<'c> Recorder<'c> {
     /// with its outbox entry.
     fn message(&mut self, parts: &[InboundPart]) -> rusqlite::Result<()> {
         let to = &parts[0].to;
-        let owner: Option<(i64, Option<String>)> = self
+        let owner: Option<(i64, Option<String>, bool)> = self
             .owner
             .query_row(params![inbound::owner_key(to)], |row| {
-                Ok((row.get(0)?, row.get(1)?))
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
             })
             .optional()?;
-        let (account, inbound_url) = owner.unzip();
+        let account = owner.as_ref().map(|owner| owner.0);
+        let inbound_url = owner.as_ref().and_then(|owner| owner.1.clone());
+        let smpp = owner.as_ref().is_some_and(|owner| owner.2);
         let message = inbound::assemble(MessageId::generate(), account, parts);
         self.insert_message.execute(params![
             message.id.0.as_bytes().as_slice(),
@@ -158,7 +160,7 @@ impl<'c> Recorder<'c> {
             message.parts,
             millis(message.received_at),
         ])?;
-        if let Some(entry) = outbox::inbound_entry(&message, inbound_url.flatten().as_deref()) {
+        for entry in outbox::inbound_entries(&message, inbound_url.as_deref(), smpp) {
             insert_entry(&mut self.entry, &entry)?;
         }
         if message.account.is_none() {

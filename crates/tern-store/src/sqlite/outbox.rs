@@ -139,7 +139,9 @@ impl<'c> Resolver<'c> {
                 .optional()
                 .map(|fact| fact.map(Fact::StatusChange));
         }
-        if let (OutboxKind::InboundWebhook, Some(message_id)) = (head.kind, &head.message_id) {
+        if let (OutboxKind::InboundWebhook | OutboxKind::SmppMo, Some(message_id)) =
+            (head.kind, &head.message_id)
+        {
             return self
                 .inbound
                 .query_row(params![message_id], rows::inbound_from_row)

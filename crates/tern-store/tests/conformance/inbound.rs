@@ -388,3 +388,36 @@ async fn the_log_of_inbound_messages_is_filtered_and_paged() {
     let other = receiving_account(&*store, &[], None).await.unwrap();
     assert_eq!(inbound_log(&*store, &other).await, vec![]);
 }
+
+#[tokio::test]
+async fn an_owner_with_smpp_also_gets_an_mo_for_its_smpp_binds() {
+    let backend = Backend::new();
+    let store = backend.open();
+    let mut account = new_account(&ProductToken::generate(), None);
+    account.inbound_numbers = vec!["3669".into()];
+    account.smpp = Some(tern_core::smpp_account::SmppSettings::new("acme", "pw").unwrap());
+    let account = store.create_account(account).await.unwrap();
+    let at = now();
+    store
+        .accept_inbound(vec![part("3669", "hi", None, at)])
+        .await
+        .unwrap();
+    let logged = inbound_log(&*store, &account).await;
+    let filter = EntryFilter {
+        kinds: vec![OutboxKind::SmppMo],
+        accounts: Some(vec![account.id]),
+    };
+    let claimed = store
+        .claim_entries(at, 10, SignedDuration::from_secs(30), &filter)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].kind, OutboxKind::SmppMo);
+    assert_eq!(claimed[0].fact, Some(Fact::Inbound(logged[0].clone())));
+    assert!(matches!(
+        &claimed[0].destination,
+        Some(Resolved::Account(owner)) if owner.id == account.id
+    ));
+    // No webhook: the account has no inbound URL.
+    assert!(claim_inbound(&*store, at).await.is_empty());
+}

@@ -960,3 +960,63 @@ fn a_message_delivered_then_read_gets_one_delivered_receipt() {
     expected["source_addr"] = json!("31600000001");
     assert_eq!(fields(&received[0]), expected);
 }
+
+/// An MO from an operator's SMSC (through an SMPP connector) to an inbound number of an account
+/// that has SMPP goes to that account's receiver bind as a plain deliver_sm (esm_class 0), from
+/// the sender to the inbound number.
+#[tokio::test]
+async fn an_mo_from_a_connector_goes_to_the_accounts_smpp_receiver() {
+    let sim = crate::smsc_sim::SmscSim::start("receipt_delay_ms = 0\n").await;
+    let config = format!(
+        "[[connector]]\nname = \"op-a\"\nkind = \"smpp\"\nhost = \"127.0.0.1\"\nport = {}\n\
+         system_id = \"any\"\nreconnect_min_ms = 100\n\n[[route]]\nconnector = \"op-a\"\n",
+        sim.smpp.port()
+    );
+    let setup = smpp_setup(Some(&config), &["--inbound-numbers", "3669"]);
+    let mut driver = Driver::start(
+        &setup.gateway,
+        json!([
+            connect("r"),
+            {"op": "bind", "conn": "r", "kind": "receiver", "system_id": "tern1",
+             "password": "secret1", "as": "bound"},
+            receive("r", "mo", Some(1), 15_000, Some(0)),
+            {"op": "unbind", "conn": "r"},
+        ]),
+    );
+    driver.wait_done("bound");
+    // The connector may still be binding: the simulator answers 409 until it is.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, _) = sim
+            .post(
+                "/mo",
+                json!({"from": "31612345678", "to": "3669", "text": "Stop @ once"}),
+            )
+            .await;
+        if status == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the connector never bound"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let results = driver.finish();
+    let mo = &results["mo"][0];
+    assert_eq!(mo["command"], "deliver_sm", "{results}");
+    assert_eq!(
+        (&mo["esm_class"], &mo["data_coding"], &mo["source_addr_ton"]),
+        (&json!(0), &json!(0), &json!(1)),
+        "{results}"
+    );
+    assert_eq!(
+        (&mo["source_addr"], &mo["destination_addr"], &mo["text"]),
+        (
+            &json!("31612345678"),
+            &json!("3669"),
+            &json!("Stop \u{0} once")
+        ),
+        "{results}"
+    );
+}
