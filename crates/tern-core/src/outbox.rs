@@ -576,7 +576,7 @@ mod tests {
         assert_eq!(inbound_entry(&message, None), None);
         let unowned = InboundMessage {
             account: None,
-            ..message
+            ..message.clone()
         };
         assert_eq!(inbound_entry(&unowned, Some("http://example.com/mo")), None);
         // An account with SMPP gets the deliver_sm too, with or without a URL; nobody's gets none.
