@@ -11,7 +11,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::join_all;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use jiff::{SignedDuration, Timestamp};
 use tern_core::dispatch::{Event, ExternalIds};
 use tern_core::ports::{
@@ -129,8 +130,13 @@ impl Dispatcher {
                     }
                     events
                 });
-                for (id, event) in join_all(sends).await.into_iter().flatten() {
-                    self.events.emit(id, event);
+                // Each run's outcome is recorded as soon as it is known (a receipt that follows
+                // a send closely then often lands in the same batch of events as the send).
+                let mut sends: FuturesUnordered<_> = sends.collect();
+                while let Some(events) = sends.next().await {
+                    for (id, event) in events {
+                        self.events.emit(id, event);
+                    }
                 }
                 // Claim more only once what was sent is (nearly all) recorded: the claims hold
                 // leases, and a send must be recorded before its lease ends.
