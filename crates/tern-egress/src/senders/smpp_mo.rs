@@ -10,11 +10,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tern_core::inbound::{InboundMessage, webhook_number};
 use tern_core::outbox::{ClaimedEntry, Fact, OutboxKind, Resolved};
-use tern_core::ports::{ReceiverError, SmppReceivers};
-use tern_proto::smpp::{CommandStatus, DeliverSm, MAX_SHORT_MESSAGE_OCTETS, Pdu, Tlvs};
+use tern_core::ports::SmppReceivers;
+use tern_proto::smpp::{DeliverSm, MAX_SHORT_MESSAGE_OCTETS, Pdu, Tlvs};
 use tern_proto::sms::{self, EncodedText, SmsEncoding};
 
-use super::smpp_receipt::address;
+use super::smpp_receipt::{address, delivery};
 use super::{Delivery, OutboxSender};
 use crate::notifier::LOG_TARGET;
 
@@ -48,17 +48,13 @@ impl OutboxSender for SmppMoSender {
             tracing::warn!(target: LOG_TARGET, id = entry.id, message_id = %message.id, account = account.id, "SMPP MO dropped: the account has no SMPP settings now");
             return Delivery::Abandoned;
         }
-        match self.receivers.deliver(account.id, mo_pdu(message)).await {
-            Ok(CommandStatus::ESME_ROK) => Delivery::Delivered,
-            Ok(status) => Delivery::Failed(format!("the client answered {status:?}")),
-            Err(error @ (ReceiverError::NoBind | ReceiverError::NoResponse(_))) => {
-                Delivery::Unreachable(error.to_string())
-            }
-            Err(error @ ReceiverError::Unsendable(_)) => {
-                tracing::error!(target: LOG_TARGET, id = entry.id, message_id = %message.id, %error, "SMPP MO given up");
-                Delivery::Abandoned
-            }
-        }
+        let answer = self.receivers.deliver(account.id, mo_pdu(message)).await;
+        delivery(answer, || {
+            format!(
+                "SMPP MO {} of inbound message {} given up",
+                entry.id, message.id
+            )
+        })
     }
 }
 

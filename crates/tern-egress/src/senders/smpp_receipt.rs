@@ -69,16 +69,33 @@ impl OutboxSender for SmppReceiptSender {
             settings.receipt_format,
         );
         let pdu = receipt_pdu(fact, contents, settings.receipt_pdu);
-        match self.receivers.deliver(account.id, pdu).await {
-            Ok(CommandStatus::ESME_ROK) => Delivery::Delivered,
-            Ok(status) => Delivery::Failed(format!("the client answered {status:?}")),
-            Err(error @ (ReceiverError::NoBind | ReceiverError::NoResponse(_))) => {
-                Delivery::Unreachable(error.to_string())
-            }
-            Err(error @ ReceiverError::Unsendable(_)) => {
-                tracing::error!(target: LOG_TARGET, id = entry.id, message_id = %fact.message_id, %error, "SMPP receipt given up");
-                Delivery::Abandoned
-            }
+        let answer = self.receivers.deliver(account.id, pdu).await;
+        delivery(answer, || {
+            format!(
+                "SMPP receipt {} of message {} given up",
+                entry.id, fact.message_id
+            )
+        })
+    }
+}
+
+/// What a bound client's answer to a PDU the server sent it (a receipt, an MO) makes of its
+/// entry: status 0 delivers it; another status is a refusal (retried with the backoff); no
+/// session, or no answer, is retried a moment later; a PDU that cannot be sent is given up
+/// (logged with `what`).
+pub(super) fn delivery(
+    answer: Result<CommandStatus, ReceiverError>,
+    what: impl FnOnce() -> String,
+) -> Delivery {
+    match answer {
+        Ok(CommandStatus::ESME_ROK) => Delivery::Delivered,
+        Ok(status) => Delivery::Failed(format!("the client answered {status:?}")),
+        Err(error @ (ReceiverError::NoBind | ReceiverError::NoResponse(_))) => {
+            Delivery::Unreachable(error.to_string())
+        }
+        Err(error @ ReceiverError::Unsendable(_)) => {
+            tracing::error!(target: LOG_TARGET, %error, "{}", what());
+            Delivery::Abandoned
         }
     }
 }

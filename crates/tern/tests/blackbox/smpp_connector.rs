@@ -46,6 +46,21 @@ async fn setup(config: Option<&str>, account_args: &[&str], _receiver: bool) -> 
     }
 }
 
+/// A gateway whose every SMS goes over connector `op-a` (with `extra` settings) to `sim`, once
+/// the connector is bound.
+async fn routed_to(sim: &SmscSim, extra: &str) -> Setup {
+    let config = format!(
+        "{}[[route]]\nconnector = \"op-a\"\n",
+        connector("op-a", sim.smpp.port(), extra)
+    );
+    let setup = setup(Some(&config), &[], true).await;
+    setup
+        .gateway
+        .wait_for_log(&["connector bound", "op-a"], WAIT)
+        .await;
+    setup
+}
+
 /// Submit JSON `msgs` for the setup's account; the response must be 200.
 async fn submit(setup: &Setup, msgs: Value) -> Value {
     let (status, response) = setup.post_json(&setup.request(&msgs.to_string())).await;
@@ -53,7 +68,7 @@ async fn submit(setup: &Setup, msgs: Value) -> Value {
     response
 }
 
-fn sms(to: &str, body: &str, reference: &str) -> Value {
+pub(crate) fn sms(to: &str, body: &str, reference: &str) -> Value {
     json!({"from": "Tern", "to": [{"number": to}], "body": {"content": body, "type": "AUTO"},
            "reference": reference})
 }
@@ -77,7 +92,10 @@ fn reports(receiver: &WebhookReceiver) -> Vec<(String, String)> {
 }
 
 /// Wait until `count` reports arrived; then a moment more to see that no other comes.
-async fn wait_reports(receiver: &WebhookReceiver, count: usize) -> Vec<(String, String)> {
+pub(crate) async fn wait_reports(
+    receiver: &WebhookReceiver,
+    count: usize,
+) -> Vec<(String, String)> {
     receiver.wait_for(count, WAIT).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut got = reports(receiver);
@@ -88,15 +106,7 @@ async fn wait_reports(receiver: &WebhookReceiver, count: usize) -> Vec<(String, 
 #[tokio::test]
 async fn gsm_ucs2_and_multipart_go_through_the_smsc_with_one_report_each() {
     let sim = SmscSim::start(&sim_config(0, "")).await;
-    let config = format!(
-        "{}[[route]]\nconnector = \"op-a\"\n",
-        connector("op-a", sim.smpp.port(), "")
-    );
-    let setup = setup(Some(&config), &[], true).await;
-    setup
-        .gateway
-        .wait_for_log(&["connector bound", "op-a"], WAIT)
-        .await;
+    let setup = routed_to(&sim, "").await;
     let long = "a".repeat(200);
     let response = submit(
         &setup,
@@ -150,15 +160,7 @@ async fn gsm_ucs2_and_multipart_go_through_the_smsc_with_one_report_each() {
 #[tokio::test]
 async fn a_throttling_smsc_slows_the_connector_down_and_loses_nothing() {
     let sim = SmscSim::start(&sim_config(0, "")).await;
-    let config = format!(
-        "{}[[route]]\nconnector = \"op-a\"\n",
-        connector("op-a", sim.smpp.port(), "")
-    );
-    let setup = setup(Some(&config), &[], true).await;
-    setup
-        .gateway
-        .wait_for_log(&["connector bound", "op-a"], WAIT)
-        .await;
+    let setup = routed_to(&sim, "").await;
     let (status, _) = sim.post("/throttle", json!({"seconds": 1})).await;
     assert_eq!(status, 200);
     let msgs: Vec<Value> = (0..5)
@@ -258,15 +260,7 @@ async fn failover_carries_the_messages_while_the_first_connector_is_down() {
 async fn an_undeliverable_receipt_fails_the_message_with_its_error_code() {
     let rules = "[[rule]]\nto_prefix = \"3161\"\noutcome = \"failed\"\nerror_code = 24\n";
     let sim = SmscSim::start(&sim_config(0, rules)).await;
-    let config = format!(
-        "{}[[route]]\nconnector = \"op-a\"\n",
-        connector("op-a", sim.smpp.port(), "")
-    );
-    let setup = setup(Some(&config), &[], true).await;
-    setup
-        .gateway
-        .wait_for_log(&["connector bound", "op-a"], WAIT)
-        .await;
+    let setup = routed_to(&sim, "").await;
     submit(&setup, json!([sms("0031612345678", "hi", "r1")])).await;
     let receiver = setup.receiver.as_ref().unwrap();
     receiver.wait_for(1, WAIT).await;

@@ -11,6 +11,7 @@ use tern_testkit::node_smsc::{IdFormat, NodeSmsc, SmscOptions};
 use tern_testkit::{Gateway, WebhookReceiver, create_account, http_client};
 
 use crate::TERN;
+use crate::smpp_connector::{sms, wait_reports};
 
 /// How long anything awaited may take (the first run installs the npm package).
 const WAIT: Duration = Duration::from_secs(30);
@@ -78,31 +79,8 @@ impl Routed {
 
     /// Wait for `count` reports, then a moment more; (reference, status code), sorted.
     async fn reports(&self, count: usize) -> Vec<(String, String)> {
-        self.receiver.wait_for(count, WAIT).await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let mut got: Vec<(String, String)> = self
-            .receiver
-            .received()
-            .iter()
-            .map(|request| {
-                let msg = &request.json()["messages"]["msg"];
-                (
-                    msg["reference"].as_str().unwrap_or_default().to_owned(),
-                    msg["status"]["code"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                )
-            })
-            .collect();
-        got.sort();
-        got
+        wait_reports(&self.receiver, count).await
     }
-}
-
-fn sms(to: &str, body: &str, reference: &str) -> Value {
-    json!({"from": "Tern", "to": [{"number": to}], "body": {"content": body, "type": "AUTO"},
-           "reference": reference})
 }
 
 /// The submit_sm events the SMSC reported for `destination`, in order.
