@@ -14,6 +14,8 @@
 //                                destination decides the receipt; else DELIVRD err 000
 //   drop_unanswered_submits      the first N submit_sm get no answer; at the Nth every
 //                                connection is dropped (a crash with submits outstanding)
+//   refuse                       [{prefix, command_status}]: submit_sm to a destination with
+//                                that prefix is answered with that command_status, no id
 // Listens on 127.0.0.1, port 0 (a free one). Prints one JSON object a line on stdout per event
 // ({"event":"listening","port":N}, "bound", "bind_refused", "submit_sm", "receipt",
 // "deliver_sm_resp", "mo", "enquire_link", "unbind", "closed", "error"). Reads commands, one JSON
@@ -37,6 +39,7 @@ const options = Object.assign(
     receipt_tlvs: false,
     rules: [],
     drop_unanswered_submits: 0,
+    refuse: [],
   },
   JSON.parse(process.argv[2] || '{}'),
 );
@@ -139,6 +142,12 @@ function onSubmit(session, pdu) {
   if (session.bound !== 'transmitter' && session.bound !== 'transceiver') {
     session.send(pdu.response({ command_status: smpp.ESME_RINVBNDSTS }));
     emit('submit_refused', { command_status: smpp.ESME_RINVBNDSTS });
+    return;
+  }
+  const refusal = options.refuse.find((r) => pdu.destination_addr.startsWith(r.prefix));
+  if (refusal) {
+    session.send(pdu.response({ command_status: refusal.command_status }));
+    emit('submit_refused', { destination: pdu.destination_addr, command_status: refusal.command_status });
     return;
   }
   if (dropped < options.drop_unanswered_submits) {

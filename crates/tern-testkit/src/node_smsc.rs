@@ -83,6 +83,9 @@ pub struct SmscOptions {
     /// The first this many submit_sm are never answered, and when the last of them arrives
     /// every connection is dropped: a crash with submits outstanding (0: none).
     pub drop_unanswered_submits: u32,
+    /// submit_sm to a destination starting with the prefix is answered with the command_status
+    /// (no message id).
+    pub refuse: Vec<(String, u32)>,
 }
 
 impl Default for SmscOptions {
@@ -98,6 +101,7 @@ impl Default for SmscOptions {
             receipt_tlvs: false,
             rules: Vec::new(),
             drop_unanswered_submits: 0,
+            refuse: Vec::new(),
         }
     }
 }
@@ -114,6 +118,10 @@ impl SmscOptions {
             "receipt_delay_ms": self.receipt_delay.as_millis() as u64,
             "receipt_tlvs": self.receipt_tlvs,
             "drop_unanswered_submits": self.drop_unanswered_submits,
+            "refuse": self.refuse.iter().map(|(prefix, status)| json!({
+                "prefix": prefix,
+                "command_status": status,
+            })).collect::<Vec<_>>(),
             "rules": self.rules.iter().map(|rule| json!({
                 "prefix": rule.prefix,
                 "stat": rule.stat,

@@ -181,7 +181,7 @@ fn bind(kind: &str, password: &str) -> Value {
 }
 
 /// A submit_sm to +31 6 12345678 from "Tern" with `short_message` and extra `fields`.
-fn submit(short_message: &[u8], fields: Value) -> Value {
+pub fn submit(short_message: &[u8], fields: Value) -> Value {
     let mut all = json!({
         "source_addr_ton": 5, "source_addr": "Tern",
         "dest_addr_ton": 1, "dest_addr_npi": 1, "destination_addr": "31612345678",

@@ -288,3 +288,96 @@ async fn an_mo_from_the_outside_smsc_reaches_the_inbound_webhook() {
     });
     assert_eq!(resp["command_status"], 0);
 }
+
+#[tokio::test]
+async fn a_permanent_refusal_falls_back_at_once_and_a_temporary_one_is_retried() {
+    // ESME_RINVDSTADR (0x0B) for 3161…; ESME_RSYSERR (0x08) for 3162….
+    let options = SmscOptions {
+        refuse: vec![("3161".into(), 0x0B), ("3162".into(), 0x08)],
+        ..SmscOptions::default()
+    };
+    let smsc = NodeSmsc::start(target_dir(), &options);
+    let routed = routed_to(&smsc, "as-is").await;
+    let mut fallback = sms("0031612345678", "hi", "sms-only");
+    fallback["allowedChannels"] = json!(["SMS"]);
+    routed
+        .submit(json!([fallback, sms("0031622345678", "hi", "later")]))
+        .await;
+    // The refused one is rejected (status 1) with the connector's default error code, at once.
+    routed.receiver.wait_for(1, WAIT).await;
+    let report = &routed.receiver.received()[0].json()["messages"]["msg"];
+    assert_eq!(
+        (
+            &report["reference"],
+            &report["status"]["code"],
+            &report["status"]["errorCode"]
+        ),
+        (&json!("sms-only"), &json!("1"), &json!("5")),
+        "{report}"
+    );
+    // The one the SMSC could not take for now is tried again, and gets no report meanwhile.
+    let refusals = |destination: &str| {
+        smsc.events()
+            .iter()
+            .filter(|e| e["event"] == "submit_refused" && e["destination"] == destination)
+            .count()
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    while refusals("31622345678") < 2 {
+        assert!(std::time::Instant::now() < deadline, "{:?}", smsc.events());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(routed.receiver.received().len(), 1);
+    assert_eq!(
+        refusals("31612345678"),
+        1,
+        "a permanent refusal is not retried"
+    );
+}
+
+#[tokio::test]
+async fn segments_an_smpp_client_concatenated_itself_keep_their_header_toward_the_smsc() {
+    let smsc = NodeSmsc::start(target_dir(), &SmscOptions::default());
+    let config = format!(
+        "[[connector]]\nname = \"node\"\nkind = \"smpp\"\nhost = \"127.0.0.1\"\nport = {}\n\
+         system_id = \"smsc\"\npassword = \"secret\"\n\n[[route]]\nconnector = \"node\"\n",
+        smsc.port()
+    );
+    let setup = crate::smpp::smpp_setup(Some(&config), &[]);
+    // Two segments of reference 0x2A, each with its own header (esm_class 0x40).
+    let segment = |seq: u8, text: &str| {
+        let mut short_message = vec![0x05, 0x00, 0x03, 0x2A, 0x02, seq];
+        short_message.extend_from_slice(text.as_bytes());
+        crate::smpp::submit(&short_message, json!({"esm_class": 0x40}))
+    };
+    let results = crate::smpp::drive(
+        &setup.gateway,
+        None,
+        json!([
+            {"op": "connect"},
+            {"op": "bind", "kind": "transmitter", "system_id": "tern1", "password": "secret1"},
+            segment(1, "first half "),
+            segment(2, "second half"),
+            {"op": "unbind"},
+        ]),
+    );
+    assert_eq!(results[1]["status"], 0, "{results:?}");
+    assert_eq!(results[2]["status"], 0, "{results:?}");
+    let deadline = std::time::Instant::now() + WAIT;
+    let submitted = loop {
+        let submitted = submits_to(&smsc, "31612345678");
+        if submitted.len() == 2 {
+            break submitted;
+        }
+        assert!(std::time::Instant::now() < deadline, "{:?}", smsc.events());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    for (index, part) in submitted.iter().enumerate() {
+        assert_eq!(
+            (&part["esm_class"], &part["data_coding"]),
+            (&json!(64), &json!(0))
+        );
+        let hex = part["short_message_hex"].as_str().unwrap();
+        assert_eq!(&hex[..12], format!("0500032a020{}", index + 1), "{part}");
+    }
+}
