@@ -381,3 +381,17 @@ async fn segments_an_smpp_client_concatenated_itself_keep_their_header_toward_th
         assert_eq!(&hex[..12], format!("0500032a020{}", index + 1), "{part}");
     }
 }
+
+#[tokio::test]
+async fn a_stopping_gateway_unbinds_from_the_smsc() {
+    let smsc = NodeSmsc::start(target_dir(), &SmscOptions::default());
+    let routed = routed_to(&smsc, "as-is").await;
+    routed
+        .submit(json!([sms("0031612345678", "hi", "r1")]))
+        .await;
+    assert_eq!(routed.reports(1).await, vec![("r1".into(), "2".into())]);
+    let Routed { gateway, .. } = routed;
+    assert!(gateway.stop().success());
+    let unbind = smsc.wait_for_event("unbind", WAIT);
+    assert_eq!(unbind["event"], "unbind", "{unbind}");
+}
