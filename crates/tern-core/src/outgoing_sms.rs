@@ -4,7 +4,7 @@
 //! concatenation header (esm_class UDHI), so the parts sent are the parts billed. A message
 //! whose client concatenated it itself (an SMPP segment) keeps its own header and is one part.
 
-use tern_proto::sms::{self, BodyType, EncodedText, SmsEncoding};
+use tern_proto::sms::{self, BodyType, EncodedText};
 
 use crate::message::Content;
 
@@ -60,15 +60,6 @@ pub fn outgoing_parts(
             short_message: part.short_message(),
         })
         .collect())
-}
-
-/// Whether `encoding` is what [`outgoing_parts`] would send `content` in (for tests and logs).
-pub fn encoding_of(content: &Content) -> SmsEncoding {
-    let body_type = content
-        .body_type
-        .as_deref()
-        .and_then(|text| text.parse::<BodyType>().ok());
-    sms::choose_encoding(&content.body, body_type, content.dcs)
 }
 
 #[cfg(test)]

@@ -365,9 +365,17 @@ async fn write_frames<W: AsyncWrite>(
             writer.write_all(&batch).await?;
             writer.flush().await
         };
-        if let Err(error) = written.await {
-            link.close(format!("write failed: {error}"));
-            return;
+        // An SMSC that reads nothing for a response timeout is taken for dead.
+        match tokio::time::timeout(link.response_timeout, written).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                link.close(format!("write failed: {error}"));
+                return;
+            }
+            Err(_) => {
+                link.close("the SMSC reads nothing");
+                return;
+            }
         }
         batch.clear();
     }
