@@ -299,9 +299,18 @@ impl Inner {
                             .push(Arc::clone(&link));
                         self.link_up.notify_waiters();
                     }
-                    let stopped = tokio::select! {
-                        _ = link.closed_notify.notified() => false,
-                        _ = stop.wait_for(|stop| *stop) => true,
+                    // Registered before the check, so a close in between is not missed.
+                    let stopped = loop {
+                        let closed = link.closed_notify.notified();
+                        tokio::pin!(closed);
+                        closed.as_mut().enable();
+                        if link.is_closed() {
+                            break false;
+                        }
+                        tokio::select! {
+                            _ = closed => {}
+                            _ = stop.wait_for(|stop| *stop) => break true,
+                        }
                     };
                     if stopped {
                         self.forget(&link);
