@@ -23,6 +23,9 @@ const MAX_PDU_BYTES: u32 = 65_536;
 const WRITE_BATCH: usize = 64 * 1024;
 /// Frames queued for the writer.
 const WRITER_QUEUE: usize = 4096;
+/// deliver_sm / data_sm from the SMSC being handled at once; the reader waits beyond (an SMSC
+/// that does not wait for its responses cannot make the gateway take on unbounded work).
+const DELIVERIES_IN_FLIGHT: usize = 4096;
 
 /// Why a request got no response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -67,6 +70,8 @@ pub struct Link {
     pub closed_notify: Notify,
     /// Why it closed, for the logs.
     reason: Mutex<Option<String>>,
+    /// Permits for the SMSC's requests being handled.
+    deliveries: Arc<Semaphore>,
 }
 
 impl Link {
@@ -88,6 +93,7 @@ impl Link {
             closed: AtomicBool::new(false),
             closed_notify: Notify::new(),
             reason: Mutex::new(None),
+            deliveries: Arc::new(Semaphore::new(DELIVERIES_IN_FLIGHT)),
         }
     }
 
@@ -478,10 +484,14 @@ async fn handle(
         Pdu::DeliverSm(_) | Pdu::DataSm(_) => {
             let sequence = command.sequence_number;
             let data_sm = matches!(command.pdu, Pdu::DataSm(_));
+            let Ok(permit) = Arc::clone(&link.deliveries).acquire_owned().await else {
+                return;
+            };
             let link = Arc::clone(link);
             let answer = deliveries.deliver(Arc::clone(&link), command);
             tokio::spawn(async move {
                 let status = answer.await;
+                drop(permit);
                 let pdu = if data_sm {
                     Pdu::DataSmResp(String::new())
                 } else {
