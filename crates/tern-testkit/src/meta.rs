@@ -1654,13 +1654,15 @@ async fn post_statuses(shared: Arc<Shared>, mut queue: mpsc::Receiver<Value>) {
     };
     let mut batch = Vec::with_capacity(per_post);
     loop {
+        // A free slot first, then whatever is queued by then: statuses that wait for a slot
+        // leave together.
+        let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
+            return;
+        };
         batch.clear();
         if queue.recv_many(&mut batch, per_post).await == 0 {
             return;
         }
-        let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
-            return;
-        };
         let count = batch.len() as u64;
         let body = shared
             .envelope(json!({ "statuses": std::mem::take(&mut batch) }))
