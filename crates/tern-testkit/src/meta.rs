@@ -100,6 +100,12 @@ impl MetaError {
         self
     }
 
+    /// The same error, with `error.type` (`OAuthException` unless set).
+    pub fn with_error_type(mut self, error_type: &str) -> MetaError {
+        self.error_type = error_type.to_owned();
+        self
+    }
+
     /// 100 "Invalid parameter" (400), with `details` saying what.
     pub fn invalid_parameter(details: &str) -> MetaError {
         MetaError::new(100, "Invalid parameter", details)
@@ -407,7 +413,7 @@ impl MetaEvent {
 pub struct MetaCounts {
     /// Requests received (any path).
     pub requests: u64,
-    /// Messages accepted (200 with a wamid).
+    /// Requests answered 200: messages accepted (with a wamid) and marks as read.
     pub accepted: u64,
     /// Requests answered with an error.
     pub refused: u64,
@@ -724,7 +730,8 @@ impl MetaGraphStandIn {
     }
 
     /// Waits until at least `count` statuses have been posted and answered (or failed), then
-    /// returns every status POST.
+    /// returns every status POST (needs [`MetaOptions::record`]; else see
+    /// [`wait_for_counts`](Self::wait_for_counts)).
     pub async fn wait_for_status_posts(&self, count: usize, timeout: Duration) -> Vec<WebhookPost> {
         let what = format!("{count} posted status(es)");
         self.wait_until(&what, timeout, |events| {
@@ -1124,14 +1131,6 @@ fn answer(
             });
             Ok((answer, Some(accepted)))
         }
-    }
-}
-
-impl MetaError {
-    /// The same error, with `error.type`.
-    pub fn with_error_type(mut self, error_type: &str) -> MetaError {
-        self.error_type = error_type.to_owned();
-        self
     }
 }
 

@@ -822,3 +822,51 @@ async fn verification_helper_performs_metas_get() {
     );
     assert_eq!(verify_webhook(&url, "wrong", "1158201444").await.0, 403);
 }
+
+/// How many messages a second the stand-in takes (recording off, no webhooks) from 64
+/// concurrent clients on this machine. A measurement, not a check: run with
+/// `cargo test -p tern-testkit --release --test meta_standin -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run by hand"]
+async fn throughput_with_recording_off() {
+    const CLIENTS: usize = 64;
+    const PER_CLIENT: usize = 500;
+    let meta = std::sync::Arc::new(
+        MetaGraphStandIn::start(MetaOptions {
+            record: false,
+            ..MetaOptions::default()
+        })
+        .await,
+    );
+    let client = tern_testkit::http_client();
+    let started = std::time::Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..CLIENTS {
+        let (client, url) = (client.clone(), meta.messages_url());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..PER_CLIENT {
+                let body = message(&format!("316{c:04}{i:04}"), "text", json!({"body": "Hi"}));
+                let response = client
+                    .post(&url)
+                    .header("authorization", "Bearer meta-test-token")
+                    .header("content-type", "application/json")
+                    .body(body.to_string())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status().as_u16(), 200);
+                let _ = response.bytes().await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    let total = (CLIENTS * PER_CLIENT) as f64;
+    println!(
+        "{total} messages in {elapsed:?}: {:.0} msg/s (client and stand-in on the same cores)",
+        total / elapsed.as_secs_f64()
+    );
+    assert_eq!(meta.counts().accepted, total as u64);
+}
