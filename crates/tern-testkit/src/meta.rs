@@ -277,6 +277,11 @@ pub struct MetaOptions {
     pub webhook_concurrency: usize,
     /// Keep every request and webhook in the event log; off, only [`MetaCounts`] (benchmarks).
     pub record: bool,
+    /// A status POST answered other than 2xx (or failed) is posted again, the same body, up
+    /// to this many times (Meta retries for days; 0: never).
+    pub webhook_retries: u32,
+    /// The wait before the first retry, doubled for each next one.
+    pub webhook_retry_delay: Duration,
 }
 
 impl Default for MetaOptions {
@@ -297,6 +302,8 @@ impl Default for MetaOptions {
             statuses_per_post: 1,
             webhook_concurrency: 16,
             record: true,
+            webhook_retries: 0,
+            webhook_retry_delay: Duration::from_millis(100),
         }
     }
 }
@@ -355,6 +362,16 @@ pub struct WebhookPost {
     /// The HTTP status the receiver answered; `None` when the POST failed (see `error`).
     pub answered: Option<u16>,
     pub error: Option<String>,
+    /// 1 for the first POST of this body, 2 for its first retry, ...
+    pub attempt: u32,
+}
+
+impl WebhookPost {
+    /// Answered 2xx.
+    pub fn succeeded(&self) -> bool {
+        self.answered
+            .is_some_and(|status| (200..300).contains(&status))
+    }
 }
 
 impl WebhookPost {
@@ -417,7 +434,8 @@ pub struct MetaCounts {
     pub accepted: u64,
     /// Requests answered with an error.
     pub refused: u64,
-    /// Statuses posted (in any number of POSTs) and answered or failed, whatever the answer.
+    /// Statuses posted (in any number of POSTs) and done with: answered 2xx, or out of retries.
+    /// Retries do not count again.
     pub statuses_posted: u64,
     /// Webhook POSTs made (statuses, inbound and raw).
     pub webhook_posts: u64,
@@ -509,10 +527,10 @@ impl Shared {
         &self,
         kind: WebhookKind,
         url: &str,
-        body: Vec<u8>,
+        body: Bytes,
         signature: Option<String>,
+        attempt: u32,
     ) -> WebhookPost {
-        let body = Bytes::from(body);
         let mut request = self
             .client
             .post(url)
@@ -546,6 +564,7 @@ impl Shared {
             signature,
             answered,
             error,
+            attempt,
         };
         self.record(MetaEvent::Webhook(post.clone()));
         post
@@ -817,7 +836,7 @@ impl MetaGraphStandIn {
         let url = self.webhook_url();
         let post = self
             .shared
-            .post(WebhookKind::Inbound, &url, body, Some(signature))
+            .post(WebhookKind::Inbound, &url, body.into(), Some(signature), 1)
             .await;
         (wamid, post)
     }
@@ -829,7 +848,7 @@ impl MetaGraphStandIn {
         let url = self.webhook_url();
         let post = self
             .shared
-            .post(WebhookKind::Raw, &url, body, Some(signature))
+            .post(WebhookKind::Raw, &url, body.into(), Some(signature), 1)
             .await;
         (wamid, post)
     }
@@ -842,8 +861,9 @@ impl MetaGraphStandIn {
             .post(
                 WebhookKind::Raw,
                 &url,
-                body.to_vec(),
+                Bytes::copy_from_slice(body),
                 signature.map(str::to_owned),
+                1,
             )
             .await
     }
@@ -1644,7 +1664,8 @@ fn schedule_statuses(shared: &Arc<Shared>, script: Script, wamid: &str, body: Op
 }
 
 /// The status poster: takes what is queued (up to `statuses_per_post` at a time), wraps it in
-/// one webhook body, signs it and posts it, with at most `webhook_concurrency` POSTs in flight.
+/// one webhook body, signs it and posts it (again, on failure, as `webhook_retries` says), with at
+/// most `webhook_concurrency` bodies in flight.
 async fn post_statuses(shared: Arc<Shared>, mut queue: mpsc::Receiver<Value>) {
     let per_post = shared.options.statuses_per_post.max(1);
     let in_flight = Arc::new(Semaphore::new(shared.options.webhook_concurrency.max(1)));
@@ -1663,17 +1684,34 @@ async fn post_statuses(shared: Arc<Shared>, mut queue: mpsc::Receiver<Value>) {
             return;
         }
         let count = batch.len() as u64;
-        let body = shared
-            .envelope(json!({ "statuses": std::mem::take(&mut batch) }))
-            .to_string()
-            .into_bytes();
+        let body = Bytes::from(
+            shared
+                .envelope(json!({ "statuses": std::mem::take(&mut batch) }))
+                .to_string(),
+        );
         let signature = hub_signature(&shared.options.app_secret, &body);
         let shared = Arc::clone(&shared);
         let url = url.clone();
         tokio::spawn(async move {
-            shared
-                .post(WebhookKind::Status, &url, body, Some(signature))
-                .await;
+            let mut wait = shared.options.webhook_retry_delay;
+            for attempt in 1..=shared.options.webhook_retries.saturating_add(1) {
+                if attempt > 1 {
+                    tokio::time::sleep(wait).await;
+                    wait = wait.saturating_mul(2);
+                }
+                let post = shared
+                    .post(
+                        WebhookKind::Status,
+                        &url,
+                        body.clone(),
+                        Some(signature.clone()),
+                        attempt,
+                    )
+                    .await;
+                if post.succeeded() {
+                    break;
+                }
+            }
             shared
                 .counters
                 .statuses_posted

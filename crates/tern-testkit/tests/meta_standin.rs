@@ -823,6 +823,46 @@ async fn verification_helper_performs_metas_get() {
     assert_eq!(verify_webhook(&url, "wrong", "1158201444").await.0, 403);
 }
 
+#[tokio::test]
+async fn refused_status_posts_are_retried_with_the_same_signed_body() {
+    let receiver = WebhookReceiver::start().await;
+    let meta = MetaGraphStandIn::start(MetaOptions {
+        webhook_url: Some(receiver.url.clone()),
+        webhook_retries: 2,
+        webhook_retry_delay: Duration::from_millis(20),
+        default_script: Script::accept(vec![StatusStep::Delivered], Duration::ZERO),
+        ..MetaOptions::default()
+    })
+    .await;
+    receiver.answer_next(&[500, 503]);
+    let (status, _) = send(
+        &meta,
+        &message("31612345678", "text", json!({"body": "Hi"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let received = receiver.wait_for(3, WAIT).await;
+    assert!(received.iter().all(|post| post.body == received[0].body));
+    received
+        .iter()
+        .for_each(|post| assert_signed(post, "meta-test-app-secret"));
+    let counts = meta
+        .wait_for_counts("the status done with", WAIT, |counts| {
+            counts.statuses_posted == 1
+        })
+        .await;
+    assert_eq!((counts.webhook_posts, counts.webhook_posts_ok), (3, 1));
+    let attempts: Vec<(u32, Option<u16>)> = meta
+        .webhooks()
+        .iter()
+        .map(|post| (post.attempt, post.answered))
+        .collect();
+    assert_eq!(attempts, [(1, Some(500)), (2, Some(503)), (3, Some(200))]);
+    // No fourth POST.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(receiver.received().len(), 3);
+}
+
 /// How many messages a second the stand-in takes (recording off, no webhooks) from 64
 /// concurrent clients on this machine. A measurement, not a check: run with
 /// `cargo test -p tern-testkit --release --test meta_standin -- --ignored --nocapture`.
