@@ -15,10 +15,12 @@
 //!   signed with `X-Hub-Signature-256` over the raw body, through one pooled client with
 //!   bounded concurrency, several statuses per POST when [`MetaOptions::statuses_per_post`]
 //!   allows, and records what the receiver answered;
+//! - serves inbound media registered with [`MetaGraphStandIn::add_media`] (`GET /{version}/
+//!   {media-id}`, then the URL it gives);
 //! - logs every request and webhook ([`MetaEvent`]) unless [`MetaOptions::record`] is off (a
 //!   benchmark then keeps only [`MetaCounts`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -320,7 +322,7 @@ pub struct MetaRequest {
     pub body: Option<Value>,
     /// The HTTP status answered.
     pub answered: u16,
-    /// The JSON answered.
+    /// The JSON answered (null for a media download).
     pub answer: Value,
 }
 
@@ -430,7 +432,8 @@ impl MetaEvent {
 pub struct MetaCounts {
     /// Requests received (any path).
     pub requests: u64,
-    /// Requests answered 200: messages accepted (with a wamid) and marks as read.
+    /// Requests answered 200: messages accepted (with a wamid), marks as read, media looked up
+    /// (downloads are not counted here).
     pub accepted: u64,
     /// Requests answered with an error.
     pub refused: u64,
@@ -484,6 +487,17 @@ struct Shared {
     next_id: AtomicU64,
     client: reqwest::Client,
     statuses: mpsc::Sender<Value>,
+    /// `http://127.0.0.1:PORT`.
+    base_url: String,
+    /// Media a connector may download, by media id.
+    media: Mutex<HashMap<String, Media>>,
+}
+
+/// A file behind `GET /{version}/{media-id}` and its download URL.
+struct Media {
+    mime_type: String,
+    sha256: String,
+    bytes: Bytes,
 }
 
 impl Shared {
@@ -625,6 +639,8 @@ impl MetaGraphStandIn {
             next_id: AtomicU64::new(1),
             client: crate::http_client(),
             statuses,
+            base_url: format!("http://{address}"),
+            media: Mutex::new(HashMap::new()),
             options,
         });
         let app = Router::new()
@@ -648,6 +664,27 @@ impl MetaGraphStandIn {
 
     pub fn options(&self) -> &MetaOptions {
         &self.shared.options
+    }
+
+    /// Makes `bytes` downloadable as media `media_id` (inbound media, as a connector fetches
+    /// it): `GET /{version}/{media_id}` answers `{messaging_product, url, mime_type, sha256,
+    /// file_size, id}` and `GET url` (same Bearer token) the bytes with `mime_type`. Returns
+    /// the `sha256` given (hex of SHA-256 of the bytes).
+    pub fn add_media(&self, media_id: &str, mime_type: &str, bytes: &[u8]) -> String {
+        use sha2::Digest as _;
+        let mut sha256 = String::with_capacity(64);
+        for byte in Sha256::digest(bytes) {
+            let _ = write!(sha256, "{byte:02x}");
+        }
+        self.shared.media.lock().unwrap().insert(
+            media_id.to_owned(),
+            Media {
+                mime_type: mime_type.to_owned(),
+                sha256: sha256.clone(),
+                bytes: Bytes::copy_from_slice(bytes),
+            },
+        );
+        sha256
     }
 
     /// The counters so far.
@@ -1052,6 +1089,10 @@ async fn handle(
 ) -> Response {
     shared.counters.requests.fetch_add(1, Ordering::Relaxed);
     let parsed: Option<Value> = serde_json::from_slice(&body).ok();
+    if let Some(download) = download(&shared, &method, uri.path(), &headers) {
+        record_request(&shared, &method, &uri, &headers, parsed, 200, Value::Null);
+        return download;
+    }
     let outcome = answer(&shared, &method, uri.path(), &headers, parsed.as_ref());
     let (status, answer) = match outcome {
         Ok((answer, script)) => {
@@ -1067,25 +1108,105 @@ async fn handle(
         }
     };
     if shared.options.record {
-        shared.record(MetaEvent::Request(MetaRequest {
-            method: method.to_string(),
-            path: uri.path().to_owned(),
-            headers: headers
-                .iter()
-                .map(|(name, value)| {
-                    (
-                        name.as_str().to_owned(),
-                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                    )
-                })
-                .collect(),
-            body: parsed,
-            answered: status,
-            answer: answer.clone(),
-        }));
+        record_request(
+            &shared,
+            &method,
+            &uri,
+            &headers,
+            parsed,
+            status,
+            answer.clone(),
+        );
     }
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
     (status, axum::Json(answer)).into_response()
+}
+
+fn record_request(
+    shared: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Option<Value>,
+    answered: u16,
+    answer: Value,
+) {
+    if !shared.options.record {
+        return;
+    }
+    shared.record(MetaEvent::Request(MetaRequest {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        headers: headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body,
+        answered,
+        answer,
+    }));
+}
+
+/// `GET /media/{id}` with the token, for a known id: the file (the URL that
+/// `GET /{version}/{media-id}` gives). `None` for anything else.
+fn download(shared: &Shared, method: &Method, path: &str, headers: &HeaderMap) -> Option<Response> {
+    let id = path.strip_prefix("/media/")?;
+    if method != Method::GET || !authorized(shared, headers) {
+        return None;
+    }
+    let media = shared.media.lock().unwrap();
+    let media = media.get(id)?;
+    Some(
+        (
+            StatusCode::OK,
+            [("content-type", media.mime_type.clone())],
+            media.bytes.clone(),
+        )
+            .into_response(),
+    )
+}
+
+fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
+    headers
+        .get("authorization")
+        .is_some_and(|value| value.as_bytes() == shared.authorization.as_bytes())
+}
+
+/// `GET /{version}/{media-id}`: the media's URL and facts, or Meta's unknown-object error.
+fn media_info(shared: &Shared, path: &str) -> Result<Value, MetaError> {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let [version, id] = segments.as_slice() else {
+        return Err(unknown_path(shared, path));
+    };
+    if *version != shared.options.api_version {
+        return Err(unknown_path(shared, path));
+    }
+    let media = shared.media.lock().unwrap();
+    let Some(media) = media.get(*id) else {
+        return Err(MetaError::new(
+            100,
+            "Unsupported get request",
+            &format!(
+                "Unsupported get request. Object with ID '{id}' does not exist, cannot be loaded \
+                 due to missing permissions, or does not support this operation."
+            ),
+        )
+        .with_subcode(33)
+        .with_error_type("GraphMethodException"));
+    };
+    Ok(json!({
+        "messaging_product": "whatsapp",
+        "url": format!("{}/media/{id}", shared.base_url),
+        "mime_type": media.mime_type,
+        "sha256": media.sha256,
+        "file_size": media.bytes.len(),
+        "id": id,
+    }))
 }
 
 /// The answer to one request: the 200 JSON and, for a message, its statuses' script; or the
@@ -1097,11 +1218,11 @@ fn answer(
     headers: &HeaderMap,
     body: Option<&Value>,
 ) -> Result<(Value, Option<Script>), MetaError> {
-    let authorized = headers
-        .get("authorization")
-        .is_some_and(|value| value.as_bytes() == shared.authorization.as_bytes());
-    if !authorized {
+    if !authorized(shared, headers) {
         return Err(MetaError::invalid_token());
+    }
+    if method == Method::GET && path != shared.messages_path {
+        return media_info(shared, path).map(|info| (info, None));
     }
     if path != shared.messages_path {
         return Err(unknown_path(shared, path));

@@ -863,6 +863,70 @@ async fn refused_status_posts_are_retried_with_the_same_signed_body() {
     assert_eq!(receiver.received().len(), 3);
 }
 
+#[tokio::test]
+async fn registered_media_can_be_looked_up_and_downloaded_with_the_token() {
+    use sha2::Digest as _;
+    let meta = MetaGraphStandIn::start(MetaOptions::default()).await;
+    let bytes = b"\xff\xd8\xff\xe0 not quite a JPEG";
+    let sha256 = meta.add_media("1479537139650973", "image/jpeg", bytes);
+    let expected: String = sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    assert_eq!(sha256, expected);
+
+    let client = tern_testkit::http_client();
+    let get = |url: String, token: Option<&'static str>| {
+        let mut request = client.get(url);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let content_type = response
+                .headers()
+                .get("content-type")
+                .map(|value| value.to_str().unwrap().to_owned());
+            (
+                status,
+                content_type,
+                response.bytes().await.unwrap().to_vec(),
+            )
+        }
+    };
+    let info_url = format!("{}/v25.0/1479537139650973", meta.base_url);
+    let (status, _, body) = get(info_url.clone(), Some("meta-test-token")).await;
+    assert_eq!(status, 200);
+    let info: Value = serde_json::from_slice(&body).unwrap();
+    let url = info["url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with(&meta.base_url), "{info}");
+    assert_eq!(
+        info,
+        json!({"messaging_product": "whatsapp", "url": url, "mime_type": "image/jpeg",
+               "sha256": sha256, "file_size": bytes.len(), "id": "1479537139650973"})
+    );
+    let (status, content_type, body) = get(url.clone(), Some("meta-test-token")).await;
+    assert_eq!(
+        (status, content_type.as_deref(), body.as_slice()),
+        (200, Some("image/jpeg"), &bytes[..])
+    );
+
+    // Without the token: 401 for both.
+    assert_eq!(get(info_url, None).await.0, 401);
+    assert_eq!(get(url, Some("wrong")).await.0, 401);
+    // An unknown media id.
+    let (status, _, body) = get(
+        format!("{}/v25.0/42", meta.base_url),
+        Some("meta-test-token"),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(answer["error"]["code"], 100);
+    assert_eq!(answer["error"]["error_subcode"], 33);
+}
+
 /// How many messages a second the stand-in takes (recording off, no webhooks) from 64
 /// concurrent clients on this machine. A measurement, not a check: run with
 /// `cargo test -p tern-testkit --release --test meta_standin -- --ignored --nocapture`.
