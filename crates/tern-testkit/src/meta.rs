@@ -374,9 +374,7 @@ impl WebhookPost {
         self.answered
             .is_some_and(|status| (200..300).contains(&status))
     }
-}
 
-impl WebhookPost {
     /// The body as JSON (the stand-in only posts JSON it wrote).
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
