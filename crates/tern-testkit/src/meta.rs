@@ -925,7 +925,8 @@ impl Drop for MetaGraphStandIn {
 }
 
 /// Meta's GET verification of a webhook URL: `hub.mode=subscribe`, `hub.verify_token`,
-/// `hub.challenge`. Returns the status and body answered (Meta expects 200 and the challenge).
+/// `hub.challenge`. Returns the status and body answered (Meta expects 200 and the challenge,
+/// else 403). Panics (failing the test) when no answer comes within the client's 20 s.
 pub async fn verify_webhook(url: &str, verify_token: &str, challenge: &str) -> (u16, String) {
     let separator = if url.contains('?') { '&' } else { '?' };
     let full = format!(
