@@ -1,14 +1,17 @@
 //! Test-only helpers (publish = false). Black-box tests spawn the real `tern` binary on loopback
 //! with a throwaway data directory, talk to it over HTTP, and receive its webhooks here; SMPP
-//! tests run an SMSC not written in this project ([`node_smsc`]).
+//! tests run an SMSC not written in this project ([`node_smsc`]); WhatsApp tests a stand-in of
+//! Meta's Cloud API ([`meta`]).
 
 pub mod gateway;
+pub mod meta;
 pub mod node;
 pub mod node_smsc;
 pub mod python;
 pub mod webhook;
 
 pub use gateway::{Gateway, create_account};
+pub use meta::{MetaGraphStandIn, MetaOptions};
 pub use webhook::WebhookReceiver;
 
 /// An HTTP client for tests (rustls with ring, as the gateway uses).
