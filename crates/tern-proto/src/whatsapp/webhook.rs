@@ -94,10 +94,10 @@ pub struct Status {
     /// The wamid the send answered with.
     pub id: String,
     pub status: StatusKind,
-    /// Epoch seconds, as a string.
-    #[serde(default)]
+    /// Epoch seconds, as a string (a number is taken as its text).
+    #[serde(default, deserialize_with = "text_or_number")]
     pub timestamp: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text_or_number")]
     pub recipient_id: String,
     /// What the request carried (Tern's message id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -154,8 +154,8 @@ pub struct InboundMessage {
     pub from: String,
     /// Its wamid.
     pub id: String,
-    /// Epoch seconds, as a string.
-    #[serde(default)]
+    /// Epoch seconds, as a string (a number is taken as its text).
+    #[serde(default, deserialize_with = "text_or_number")]
     pub timestamp: String,
     #[serde(rename = "type", default)]
     pub message_type: String,
@@ -319,6 +319,16 @@ impl InboundMessage {
     }
 }
 
+/// A string, or a number as its text (`null` is empty).
+fn text_or_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    match Json::deserialize(deserializer)? {
+        Json::String(text) => Ok(text),
+        Json::Number(number) => Ok(number.to_string()),
+        Json::Null => Ok(String::new()),
+        _ => Err(serde::de::Error::custom("expected a string or a number")),
+    }
+}
+
 /// Why a webhook body was refused as a whole.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WebhookBodyError {
@@ -476,7 +486,7 @@ mod tests {
             "biz_opaque_callback_data":"cm-ref-1",
             "errors":[{"code":131047,"title":"Re-engagement message","message":"Re-engagement message",
                "error_data":{"details":"24h"},"href":"https://developers.facebook.com/"}]},
-            {"id":"wamid.Y","status":"delivered","timestamp":"1700000001","recipient_id":"1","conversation":{"id":"c"}},
+            {"id":"wamid.Y","status":"delivered","timestamp":1700000001,"recipient_id":31,"conversation":{"id":"c"}},
             {"id":"wamid.Z","status":"something_new","timestamp":"1","recipient_id":"1"},
             {"status":"sent"}, 7]}}]}]}"#;
         let notification = Notification::parse(body).unwrap();
@@ -511,6 +521,8 @@ mod tests {
         );
         assert_eq!(statuses[0].timestamp_seconds(), Some(1_700_000_000));
         assert_eq!(statuses[1].status, StatusKind::Delivered);
+        assert_eq!(statuses[1].timestamp_seconds(), Some(1_700_000_001));
+        assert_eq!(statuses[1].recipient_id, "31");
         assert_eq!(statuses[2].status, StatusKind::Other);
     }
 
@@ -642,5 +654,71 @@ mod tests {
             r#"{"object":"whatsapp_business_account","entry":[{"id":"W","changes":[{"field":"messages","value":{"statuses":[{"id":"wamid.X","status":"read","timestamp":"1","recipient_id":"31"}]}}]}]}"#
         );
         assert_eq!(Notification::parse(json.as_bytes()).unwrap(), notification);
+    }
+
+    /// Every node of `value`, as a JSON pointer.
+    fn pointers(value: &Json, at: String, into: &mut Vec<String>) {
+        match value {
+            Json::Object(map) => {
+                for (key, child) in map {
+                    pointers(child, format!("{at}/{key}"), into);
+                }
+            }
+            Json::Array(items) => {
+                for (index, child) in items.iter().enumerate() {
+                    pointers(child, format!("{at}/{index}"), into);
+                }
+            }
+            _ => {}
+        }
+        into.push(at);
+    }
+
+    #[test]
+    fn any_field_of_any_type_is_read_without_failing_the_payload() {
+        let sample: Json = serde_json::from_str(
+            r#"{"object":"whatsapp_business_account","entry":[{"id":"W","changes":[{"field":"messages","value":{
+              "metadata":{"display_phone_number":"1","phone_number_id":"2"},
+              "contacts":[{"profile":{"name":"Ann"},"wa_id":"3"}],
+              "statuses":[{"id":"wamid.X","status":"failed","timestamp":"1","recipient_id":"3",
+                "errors":[{"code":131047,"title":"t","error_data":{"details":"d"}}]}],
+              "messages":[{"from":"3","id":"m1","timestamp":"1","type":"interactive",
+                "interactive":{"type":"list_reply","list_reply":{"id":"r","title":"t"}},"context":{"from":"1","id":"x"}},
+                {"from":"3","id":"m2","timestamp":"1","type":"location","location":{"latitude":1.5,"longitude":2}}]}}]}]}"#,
+        )
+        .unwrap();
+        let mut all = Vec::new();
+        pointers(&sample, String::new(), &mut all);
+        let odd = [
+            Json::Null,
+            Json::from(7),
+            Json::from(-1.5),
+            Json::from("x"),
+            Json::from(true),
+            Json::Array(vec![Json::Null]),
+            Json::Object(serde_json::Map::new()),
+        ];
+        for pointer in all {
+            for value in &odd {
+                let mut body = sample.clone();
+                match body.pointer_mut(&pointer) {
+                    Some(slot) => *slot = value.clone(),
+                    None => continue,
+                }
+                let text = body.to_string();
+                let parsed = Notification::parse(text.as_bytes());
+                if pointer.is_empty() {
+                    continue;
+                }
+                let notification = parsed.unwrap_or_else(|e| panic!("{pointer} = {value}: {e}"));
+                for message in notification.messages() {
+                    let _ = message.content();
+                }
+                // The other message always survives a change to one.
+                if pointer.contains("/messages/0/") {
+                    assert!(notification.messages().any(|m| m.id == "m2"), "{pointer}");
+                }
+            }
+        }
     }
 }
