@@ -804,9 +804,10 @@ pub fn classify(error: &GraphError, http_status: u16) -> ErrorClass {
     classify_error(error.code, http_status)
 }
 
-/// What a status webhook reports for the message.
+/// What a status webhook reports for the message (not to be confused with a message's history
+/// entry, `message::StatusEvent`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusEvent {
+pub struct StatusUpdate {
     pub status: CmStatus,
     /// For `failed`: the CM error its code falls back with (5 when it gives none).
     pub error: Option<DeliveryError>,
@@ -819,8 +820,8 @@ pub struct StatusEvent {
 /// The CM status a status webhook reports: sent → 0 (accepted), delivered → 2, read → 4,
 /// failed → 3 with Meta's code in the description; `None` for the others (played, deleted,
 /// warning, unknown ones), which report nothing.
-pub fn status_event(status: &Status) -> Option<StatusEvent> {
-    let plain = |status: CmStatus| StatusEvent {
+pub fn status_event(status: &Status) -> Option<StatusUpdate> {
+    let plain = |status: CmStatus| StatusUpdate {
         status,
         error: None,
         description: status.description().to_owned(),
@@ -832,7 +833,7 @@ pub fn status_event(status: &Status) -> Option<StatusEvent> {
         StatusKind::Read => plain(CmStatus::Read),
         StatusKind::Failed => {
             let Some(first) = status.errors.first() else {
-                return Some(StatusEvent {
+                return Some(StatusUpdate {
                     status: CmStatus::Failed,
                     error: Some(NOT_DELIVERED_ERROR),
                     description: "WhatsApp: failed".to_owned(),
@@ -848,7 +849,7 @@ pub fn status_event(status: &Status) -> Option<StatusEvent> {
                 .as_deref()
                 .or(first.message.as_deref())
                 .or_else(|| error_row(first.code).map(|row| row.meaning));
-            StatusEvent {
+            StatusUpdate {
                 status: CmStatus::Failed,
                 error: Some(error),
                 description: match title {

@@ -572,7 +572,7 @@ fn status(kind: &str, errors: &str) -> Status {
 #[test]
 fn statuses_map_to_cm_statuses() {
     let plain = |status: CmStatus, description: &str| {
-        Some(StatusEvent {
+        Some(StatusUpdate {
             status,
             error: None,
             description: description.into(),
@@ -603,7 +603,7 @@ fn failed_statuses_carry_the_providers_code() {
             "failed",
             r#","errors":[{"code":131047,"title":"Re-engagement message"}]"#
         )),
-        Some(StatusEvent {
+        Some(StatusUpdate {
             status: CmStatus::Failed,
             error: Some(DeliveryError::NotDeliveredAtThirdParty),
             description: "WhatsApp 131047: Re-engagement message".into(),
@@ -612,7 +612,7 @@ fn failed_statuses_carry_the_providers_code() {
     );
     assert_eq!(
         status_event(&status("failed", r#","errors":[{"code":131026}]"#)),
-        Some(StatusEvent {
+        Some(StatusUpdate {
             status: CmStatus::Failed,
             error: Some(DeliveryError::RecipientUnreachable),
             description: "WhatsApp 131026: message undeliverable".into(),
@@ -624,7 +624,7 @@ fn failed_statuses_carry_the_providers_code() {
             "failed",
             r#","errors":[{"code":424242,"message":"odd"}]"#
         )),
-        Some(StatusEvent {
+        Some(StatusUpdate {
             status: CmStatus::Failed,
             error: Some(DeliveryError::NotDeliveredAtThirdParty),
             description: "WhatsApp 424242: odd".into(),
@@ -637,7 +637,7 @@ fn failed_statuses_carry_the_providers_code() {
     );
     assert_eq!(
         status_event(&status("failed", "")),
-        Some(StatusEvent {
+        Some(StatusUpdate {
             status: CmStatus::Failed,
             error: Some(DeliveryError::NotDeliveredAtThirdParty),
             description: "WhatsApp: failed".into(),
