@@ -62,6 +62,18 @@ pub enum WhatsAppContentError {
         label: String,
         limit: usize,
     },
+    #[error(
+        "richContent.suggestions[{index}].label '{label}' is the label of an earlier reply too"
+    )]
+    DuplicateLabel { index: usize, label: String },
+    #[error(
+        "richContent.suggestions[{index}].postbackdata of {length} characters is longer than WhatsApp's {limit}"
+    )]
+    PostbackTooLong {
+        index: usize,
+        length: usize,
+        limit: usize,
+    },
     #[error("richContent.suggestions has {count} replies; WhatsApp takes at most {limit}")]
     TooManyReplies { count: usize, limit: usize },
     #[error("richContent.suggestions need a text to go with")]
@@ -542,7 +554,8 @@ fn with_suggestions(
 }
 
 /// Up to 3 replies as reply buttons, up to 10 as a list; each id is the postback data, or the
-/// label when there is none.
+/// label when there is none. Labels must be distinct and short enough (20 characters for a
+/// button, 24 for a row), ids too (256 and 200).
 fn reply_body(
     text: String,
     replies: Vec<(usize, String, Option<String>)>,
@@ -559,8 +572,14 @@ fn reply_body(
     } else {
         limits::ROW_TITLE
     };
+    let id_limit = if as_buttons {
+        limits::BUTTON_ID
+    } else {
+        limits::ROW_ID
+    };
     let mut action = InteractiveAction::default();
     let mut rows = Vec::new();
+    let mut labels: Vec<String> = Vec::new();
     for (index, label, postback) in replies {
         if label.chars().count() > limit {
             return Err(WhatsAppContentError::LabelTooLong {
@@ -569,7 +588,19 @@ fn reply_body(
                 limit,
             });
         }
+        if labels.contains(&label) {
+            return Err(WhatsAppContentError::DuplicateLabel { index, label });
+        }
+        labels.push(label.clone());
         let id = postback.unwrap_or_else(|| label.clone());
+        let id_length = id.chars().count();
+        if id_length > id_limit {
+            return Err(WhatsAppContentError::PostbackTooLong {
+                index,
+                length: id_length,
+                limit: id_limit,
+            });
+        }
         if as_buttons {
             action.buttons.push(ReplyButton::reply(id, label));
         } else {

@@ -253,6 +253,44 @@ fn four_to_ten_replies_are_a_list() {
 }
 
 #[test]
+fn reply_labels_are_distinct_and_ids_short_enough() {
+    assert_eq!(
+        error(
+            "Choose",
+            json!({"suggestions":[{"action":"Reply","label":"Yes"},{"action":"Reply","label":"Yes","postbackdata":"y2"}]})
+        ),
+        WhatsAppContentError::DuplicateLabel {
+            index: 1,
+            label: "Yes".into()
+        }
+    );
+    assert_eq!(
+        error(
+            "Choose",
+            json!({"suggestions":[{"action":"Reply","label":"Yes","postbackdata":"p".repeat(257)}]})
+        ),
+        WhatsAppContentError::PostbackTooLong {
+            index: 0,
+            length: 257,
+            limit: 256
+        }
+    );
+    let rows: Vec<_> = (0..4)
+        .map(
+            |n| json!({"action":"Reply","label":format!("Row {n}"),"postbackdata":"p".repeat(201)}),
+        )
+        .collect();
+    assert_eq!(
+        error("Choose", json!({"suggestions": rows})),
+        WhatsAppContentError::PostbackTooLong {
+            index: 0,
+            length: 201,
+            limit: 200
+        }
+    );
+}
+
+#[test]
 fn a_single_open_url_is_a_cta_url_message() {
     let rich = json!({"suggestions":[{"action":"OpenUrl","label":"Open","url":"https://cm.com"}]});
     assert_eq!(
