@@ -28,5 +28,6 @@ pub mod status;
 pub mod submission;
 pub mod submitter;
 pub mod validity;
+pub mod whatsapp;
 
 pub use jiff::Timestamp;

@@ -1,8 +1,10 @@
 //! Wire formats and pure algorithms for Tern, with no I/O: the CM Business Messaging request and
-//! response types (case-insensitive keys), SMS encoding, and the SMPP 3.4 codec and session
-//! state machine. Everything here is deterministic and testable without a runtime, so the edges
-//! (HTTP, SMPP) and the domain share one parser.
+//! response types (case-insensitive keys), SMS encoding, the SMPP 3.4 codec and session state
+//! machine, and Meta's WhatsApp Cloud API (requests, answers, webhooks, signatures). Everything
+//! here is deterministic and testable without a runtime, so the edges (HTTP, SMPP) and the domain
+//! share one parser.
 
 pub mod cm;
 pub mod smpp;
 pub mod sms;
+pub mod whatsapp;

@@ -1,0 +1,900 @@
+//! What Tern decides for the WhatsApp channel, between CM's API and Meta's Cloud API: which
+//! requests a message's content becomes ([`requests_for`]), what an error code means for the
+//! message ([`classify_error`], from one table, [`ERROR_TABLE`]), and which CM status a status
+//! webhook reports ([`status_event`]). The wire shapes are tern-proto's `whatsapp` module; the
+//! connector and the webhook endpoint that use these decisions live at the edges.
+//!
+//! **One request per conversation part.** Meta's API sends one message per request, and a CM
+//! `richContent.conversation` is a list of parts a handset shows as separate messages: each part
+//! becomes one request, in order (the connector sends them in that order and keeps one wamid per
+//! part). Without a conversation, the body's text is the one part. Every request carries Tern's
+//! message id as `biz_opaque_callback_data`, so every status names the message.
+//!
+//! **Suggestions** go with the last text part (or, with no text part, the body's text, sent
+//! last): reply suggestions make it an interactive message with up to 3 reply buttons, or a list
+//! of up to 10 rows under an "Options" button; a single OpenUrl suggestion makes it a `cta_url`
+//! message; other OpenUrl, Dial and CreateCalendarEvent suggestions become lines of its text
+//! ("label: url"); a ViewLocation suggestion becomes a `location` message after it.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use tern_proto::cm::wire::normalize_keys;
+use tern_proto::whatsapp::send::{
+    Body, Interactive, InteractiveAction, InteractiveText, Location, Media, ReplyButton, Row,
+    Section, Template, TemplateComponent, TemplateLanguage, TemplateParameter, Text, limits,
+};
+use tern_proto::whatsapp::webhook::{Status, StatusKind};
+use tern_proto::whatsapp::{GraphError, Request};
+
+use crate::error_code::DeliveryError;
+use crate::message::{Content, MessageId};
+use crate::ports::{ConnectorError, ErrorOrigin};
+use crate::status::{CmStatus, NOT_DELIVERED_ERROR};
+
+/// The text of a list message's button when suggestions become a list.
+pub const LIST_BUTTON_TEXT: &str = "Options";
+
+/// Why a message's content cannot be sent on WhatsApp (it falls back to its next channel).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WhatsAppContentError {
+    #[error("recipient '{0}' is not an international number")]
+    InvalidRecipient(String),
+    #[error("nothing to send: no body text and no richContent conversation")]
+    NoContent,
+    #[error("richContent is not a JSON object")]
+    InvalidRichContent,
+    #[error("richContent.conversation[{part}] has nothing WhatsApp can carry")]
+    UnsupportedPart { part: usize },
+    #[error("richContent.conversation[{part}].{field} is required")]
+    Missing { part: usize, field: &'static str },
+    #[error("richContent.conversation[{part}].location has invalid coordinates")]
+    InvalidCoordinates { part: usize },
+    #[error("richContent.conversation[{part}].interactive cannot be sent: {reason}")]
+    InvalidInteractive { part: usize, reason: String },
+    #[error("a text of {length} characters is longer than WhatsApp's {limit}")]
+    TextTooLong { length: usize, limit: usize },
+    #[error(
+        "richContent.suggestions[{index}].label '{label}' is longer than WhatsApp's {limit} characters"
+    )]
+    LabelTooLong {
+        index: usize,
+        label: String,
+        limit: usize,
+    },
+    #[error(
+        "richContent.suggestions[{index}].label '{label}' is the label of an earlier reply too"
+    )]
+    DuplicateLabel { index: usize, label: String },
+    #[error(
+        "richContent.suggestions[{index}].postbackdata of {length} characters is longer than WhatsApp's {limit}"
+    )]
+    PostbackTooLong {
+        index: usize,
+        length: usize,
+        limit: usize,
+    },
+    #[error("richContent.suggestions has {count} replies; WhatsApp takes at most {limit}")]
+    TooManyReplies { count: usize, limit: usize },
+    #[error("richContent.suggestions need a text to go with")]
+    SuggestionsWithoutText,
+}
+
+/// The requests that send `content` to `recipient` (CM's `00…` or `+…` form), in order; never
+/// empty (see the module docs).
+pub fn requests_for(
+    content: &Content,
+    recipient: &str,
+    tern_message_id: MessageId,
+) -> Result<Vec<Request>, WhatsAppContentError> {
+    let to = whatsapp_number(recipient)
+        .ok_or_else(|| WhatsAppContentError::InvalidRecipient(recipient.to_owned()))?;
+    let (conversation, suggestions) = match content.rich_content.as_deref() {
+        None => (Vec::new(), Vec::new()),
+        Some(json) => {
+            let rich = serde_json::from_str::<Value>(json)
+                .map(normalize_keys)
+                .map_err(|_| WhatsAppContentError::InvalidRichContent)?;
+            let Value::Object(mut rich) = rich else {
+                return Err(WhatsAppContentError::InvalidRichContent);
+            };
+            (
+                array(rich.remove("conversation")),
+                array(rich.remove("suggestions")),
+            )
+        }
+    };
+    let mut bodies = Vec::new();
+    for (part, value) in conversation.into_iter().enumerate() {
+        bodies.extend(part_bodies(part, value)?);
+    }
+    let body_text = Some(content.body.as_str()).filter(|t| !t.trim().is_empty());
+    if bodies.is_empty() {
+        let text = body_text.ok_or(WhatsAppContentError::NoContent)?;
+        bodies.push(text_body(text.to_owned())?);
+    }
+    if !suggestions.is_empty() {
+        let last_text = bodies
+            .iter()
+            .rposition(|body| matches!(body, Body::Text { .. }));
+        let (index, text) = match last_text {
+            Some(index) => match bodies.remove(index) {
+                Body::Text { text } => (index, text.body),
+                _ => unreachable!("the position of a text body"),
+            },
+            None => (
+                bodies.len(),
+                body_text
+                    .ok_or(WhatsAppContentError::SuggestionsWithoutText)?
+                    .to_owned(),
+            ),
+        };
+        let with_suggestions = with_suggestions(text, &suggestions)?;
+        bodies.splice(index..index, with_suggestions);
+    }
+    Ok(bodies
+        .into_iter()
+        .map(|body| {
+            let mut request = Request::new(to.clone(), body);
+            request.biz_opaque_callback_data = Some(tern_message_id.to_string());
+            request
+        })
+        .collect())
+}
+
+/// A CM number (`0031…`, `+31…` or bare digits) as WhatsApp's `to`: its international digits.
+pub fn whatsapp_number(recipient: &str) -> Option<String> {
+    let recipient = recipient.trim();
+    let digits = recipient
+        .strip_prefix('+')
+        .or_else(|| recipient.strip_prefix("00"))
+        .unwrap_or(recipient);
+    (!digits.is_empty()
+        && digits.len() <= 15
+        && !digits.starts_with('0')
+        && digits.bytes().all(|b| b.is_ascii_digit()))
+    .then(|| digits.to_owned())
+}
+
+fn array(value: Option<Value>) -> Vec<Value> {
+    match value {
+        Some(Value::Array(items)) => items,
+        _ => Vec::new(),
+    }
+}
+
+/// A non-blank text, or a number as its text.
+fn text_of(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(text) if !text.trim().is_empty() => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    }
+}
+
+fn text_body(body: String) -> Result<Body, WhatsAppContentError> {
+    check_length(&body, limits::TEXT_BODY)?;
+    Ok(Body::Text {
+        text: Text {
+            body,
+            preview_url: false,
+        },
+    })
+}
+
+fn check_length(text: &str, limit: usize) -> Result<(), WhatsAppContentError> {
+    let length = text.chars().count();
+    if length > limit {
+        return Err(WhatsAppContentError::TextTooLong { length, limit });
+    }
+    Ok(())
+}
+
+/// The bodies of one conversation part: one per kind it holds (CM's parts hold one).
+fn part_bodies(part: usize, value: Value) -> Result<Vec<Body>, WhatsAppContentError> {
+    let Value::Object(part_object) = value else {
+        return Err(WhatsAppContentError::UnsupportedPart { part });
+    };
+    let mut bodies = Vec::new();
+    if let Some(text) = text_of(part_object.get("text")) {
+        bodies.push(text_body(text)?);
+    }
+    if let Some(media) = part_object.get("media").and_then(Value::as_object) {
+        bodies.push(media_body(part, media)?);
+    }
+    if let Some(location) = part_object.get("location").and_then(Value::as_object) {
+        bodies.push(location_body(part, location)?);
+    }
+    if let Some(Value::Array(contacts)) = part_object.get("contacts") {
+        if contacts.is_empty() {
+            return Err(WhatsAppContentError::Missing {
+                part,
+                field: "contacts",
+            });
+        }
+        bodies.push(Body::Contacts {
+            contacts: contacts.clone(),
+        });
+    }
+    if let Some(template) = part_object.get("template") {
+        bodies.push(template_body(part, template)?);
+    }
+    if let Some(Value::Object(interactive)) = part_object.get("interactive") {
+        bodies.push(interactive_body(part, interactive.clone())?);
+    }
+    if bodies.is_empty() {
+        return Err(WhatsAppContentError::UnsupportedPart { part });
+    }
+    Ok(bodies)
+}
+
+/// Which of WhatsApp's media objects a mime type goes in: image/*, video/*, audio/*, else
+/// document.
+pub fn media_kind(mime_type: &str) -> &'static str {
+    let mime_type = mime_type.trim().to_ascii_lowercase();
+    ["image", "video", "audio"]
+        .into_iter()
+        .find(|kind| {
+            mime_type
+                .strip_prefix(kind)
+                .is_some_and(|rest| rest.starts_with('/'))
+        })
+        .unwrap_or("document")
+}
+
+fn media_body(part: usize, media: &Map<String, Value>) -> Result<Body, WhatsAppContentError> {
+    let link = text_of(media.get("mediauri")).ok_or(WhatsAppContentError::Missing {
+        part,
+        field: "media.mediaUri",
+    })?;
+    let mime_type = text_of(media.get("mimetype")).unwrap_or_default();
+    let kind = media_kind(&mime_type);
+    let object = Media {
+        link: Some(link),
+        filename: (kind == "document")
+            .then(|| text_of(media.get("medianame")))
+            .flatten(),
+        ..Media::default()
+    };
+    Ok(match kind {
+        "image" => Body::Image { image: object },
+        "video" => Body::Video { video: object },
+        "audio" => Body::Audio { audio: object },
+        _ => Body::Document { document: object },
+    })
+}
+
+/// Latitude and longitude, when both are there; an error when either is not a coordinate.
+fn coordinates(
+    part: usize,
+    location: &Map<String, Value>,
+) -> Result<Option<(f64, f64)>, WhatsAppContentError> {
+    let (Some(latitude), Some(longitude)) = (
+        text_of(location.get("latitude")),
+        text_of(location.get("longitude")),
+    ) else {
+        return Ok(None);
+    };
+    let degrees = |text: &str, limit: f64| {
+        text.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|d| d.is_finite() && d.abs() <= limit)
+    };
+    match (degrees(&latitude, 90.0), degrees(&longitude, 180.0)) {
+        (Some(latitude), Some(longitude)) => Ok(Some((latitude, longitude))),
+        _ => Err(WhatsAppContentError::InvalidCoordinates { part }),
+    }
+}
+
+/// `location{latitude,longitude,name=label,address=searchQuery}`; with only a search query, a
+/// text of the label and the query.
+fn location_body(part: usize, location: &Map<String, Value>) -> Result<Body, WhatsAppContentError> {
+    let label = text_of(location.get("label"));
+    let search_query = text_of(location.get("searchquery"));
+    match coordinates(part, location)? {
+        Some((latitude, longitude)) => Ok(Body::Location {
+            location: Location {
+                latitude,
+                longitude,
+                name: label,
+                address: search_query,
+            },
+        }),
+        None => {
+            let query = search_query.ok_or(WhatsAppContentError::Missing {
+                part,
+                field: "location.searchQuery",
+            })?;
+            text_body(match label {
+                Some(label) => format!("{label}\n{query}"),
+                None => query,
+            })
+        }
+    }
+}
+
+/// `template.whatsapp` → `template{name=element_name,language{policy,code},components}`; the
+/// namespace is dropped, the policy is always `deterministic` (the only one Meta accepts), a
+/// `media` parameter becomes `{type:image|video|document, <type>:{link}}`, and CM's older
+/// `localizable_params` (`[{"default":…}]`) become a body component of text parameters.
+fn template_body(part: usize, template: &Value) -> Result<Body, WhatsAppContentError> {
+    let missing = |field| WhatsAppContentError::Missing { part, field };
+    let whatsapp = template
+        .get("whatsapp")
+        .and_then(Value::as_object)
+        .ok_or(missing("template.whatsapp"))?;
+    let name =
+        text_of(whatsapp.get("element_name")).ok_or(missing("template.whatsapp.element_name"))?;
+    let code = text_of(whatsapp.get("language").and_then(|l| l.get("code")))
+        .ok_or(missing("template.whatsapp.language.code"))?;
+    let mut components: Vec<TemplateComponent> = whatsapp
+        .get("components")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+        .map(|component| TemplateComponent {
+            component_type: text_of(component.get("type")).unwrap_or_else(|| "body".to_owned()),
+            sub_type: text_of(component.get("sub_type")),
+            index: text_of(component.get("index")),
+            parameters: component
+                .get("parameters")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(template_parameter)
+                .collect(),
+        })
+        .collect();
+    if components.is_empty() {
+        let parameters: Vec<TemplateParameter> = whatsapp
+            .get("localizable_params")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|param| text_of(param.get("default")))
+            .map(|text| TemplateParameter::new("text", Value::String(text)))
+            .collect();
+        if !parameters.is_empty() {
+            components.push(TemplateComponent {
+                component_type: "body".to_owned(),
+                sub_type: None,
+                index: None,
+                parameters,
+            });
+        }
+    }
+    Ok(Body::Template {
+        template: Template {
+            name,
+            language: TemplateLanguage {
+                policy: Some("deterministic".to_owned()),
+                code,
+            },
+            components,
+        },
+    })
+}
+
+/// A CM template parameter as Meta's: `media` becomes the object its type (or mime type)
+/// names; other parameters pass as given. `None` for one that is not an object.
+fn template_parameter(parameter: &Value) -> Option<TemplateParameter> {
+    let Some(media) = parameter.get("media").and_then(Value::as_object) else {
+        let mut fields = parameter.as_object()?.clone();
+        let parameter_type = text_of(fields.remove("type").as_ref()).unwrap_or_default();
+        return Some(TemplateParameter {
+            parameter_type,
+            fields,
+        });
+    };
+    let declared = text_of(parameter.get("type")).map(|t| t.to_ascii_lowercase());
+    let kind = match declared.as_deref() {
+        Some(kind @ ("image" | "video" | "document")) => kind,
+        _ => media_kind(&text_of(media.get("mimetype")).unwrap_or_default()),
+    };
+    let mut object = Map::new();
+    if let Some(link) = text_of(media.get("mediauri")) {
+        object.insert("link".to_owned(), Value::String(link));
+    }
+    if kind == "document"
+        && let Some(filename) = text_of(media.get("medianame"))
+    {
+        object.insert("filename".to_owned(), Value::String(filename));
+    }
+    Some(TemplateParameter::new(kind, Value::Object(object)))
+}
+
+/// CM's `interactive` nearly verbatim (its keys are WhatsApp's); a header's `media` becomes the
+/// object its type names.
+fn interactive_body(
+    part: usize,
+    mut interactive: Map<String, Value>,
+) -> Result<Body, WhatsAppContentError> {
+    if let Some(Value::Object(header)) = interactive.get_mut("header")
+        && let Some(Value::Object(media)) = header.remove("media")
+    {
+        let declared = text_of(header.get("type")).map(|t| t.to_ascii_lowercase());
+        let kind = match declared.as_deref() {
+            Some(kind @ ("image" | "video" | "document")) => kind,
+            _ => media_kind(&text_of(media.get("mimetype")).unwrap_or_default()),
+        };
+        let mut object = Map::new();
+        if let Some(link) = text_of(media.get("mediauri")) {
+            object.insert("link".to_owned(), Value::String(link));
+        }
+        header.insert("type".to_owned(), Value::String(kind.to_owned()));
+        header.insert(kind.to_owned(), Value::Object(object));
+    }
+    let interactive: Interactive =
+        serde_json::from_value(Value::Object(interactive)).map_err(|error| {
+            WhatsAppContentError::InvalidInteractive {
+                part,
+                reason: error.to_string(),
+            }
+        })?;
+    Ok(Body::Interactive {
+        interactive: Box::new(interactive),
+    })
+}
+
+/// A suggestion as CM gives it, read.
+struct SuggestionFields {
+    action: String,
+    label: Option<String>,
+    postback: Option<String>,
+    url: Option<String>,
+    phone_number: Option<String>,
+    view_location: Option<Map<String, Value>>,
+    calendar: Option<Map<String, Value>>,
+}
+
+fn suggestion_fields(value: &Value) -> SuggestionFields {
+    let nested = |key: &str| value.get(key).and_then(Value::as_object).cloned();
+    SuggestionFields {
+        action: text_of(value.get("action"))
+            .unwrap_or_default()
+            .to_ascii_lowercase(),
+        label: text_of(value.get("label")),
+        postback: text_of(value.get("postbackdata")),
+        url: text_of(value.get("url")),
+        phone_number: text_of(value.get("dial").and_then(|d| d.get("phonenumber"))),
+        view_location: nested("viewlocation"),
+        calendar: nested("calendar"),
+    }
+}
+
+/// `text` with `suggestions` (see the module docs): the bodies that replace it.
+fn with_suggestions(
+    text: String,
+    suggestions: &[Value],
+) -> Result<Vec<Body>, WhatsAppContentError> {
+    let suggestions: Vec<SuggestionFields> = suggestions.iter().map(suggestion_fields).collect();
+    if let [only] = suggestions.as_slice()
+        && only.action == "openurl"
+        && let (Some(label), Some(url)) = (&only.label, &only.url)
+    {
+        check_length(&text, limits::INTERACTIVE_BODY)?;
+        return Ok(vec![Body::Interactive {
+            interactive: Box::new(Interactive {
+                interactive_type: "cta_url".to_owned(),
+                header: None,
+                body: Some(InteractiveText { text }),
+                footer: None,
+                action: InteractiveAction {
+                    name: Some("cta_url".to_owned()),
+                    parameters: Some(json!({"display_text": label, "url": url})),
+                    ..InteractiveAction::default()
+                },
+            }),
+        }]);
+    }
+    let mut lines = Vec::new();
+    let mut replies = Vec::new();
+    let mut after = Vec::new();
+    for (index, suggestion) in suggestions.iter().enumerate() {
+        let label = suggestion.label.clone().unwrap_or_default();
+        let line = |detail: Option<String>| {
+            detail.map(|detail| {
+                if label.is_empty() {
+                    detail
+                } else {
+                    format!("{label}: {detail}")
+                }
+            })
+        };
+        match suggestion.action.as_str() {
+            "reply" => replies.push((index, label.clone(), suggestion.postback.clone())),
+            "openurl" => lines.extend(line(suggestion.url.clone())),
+            "dial" => lines.extend(line(suggestion.phone_number.clone())),
+            "createcalendarevent" => {
+                let calendar = suggestion.calendar.clone().unwrap_or_default();
+                let start = text_of(calendar.get("starttime"));
+                let end = text_of(calendar.get("endtime"));
+                let title = text_of(calendar.get("title"));
+                let detail = match (title, start, end) {
+                    (Some(title), Some(start), Some(end)) => {
+                        Some(format!("{title}, {start} - {end}"))
+                    }
+                    (None, Some(start), Some(end)) => Some(format!("{start} - {end}")),
+                    _ => None,
+                };
+                lines.extend(line(detail));
+            }
+            "viewlocation" => {
+                let Some(mut location) = suggestion.view_location.clone() else {
+                    continue;
+                };
+                if !location.contains_key("label") && !label.is_empty() {
+                    location.insert("label".to_owned(), Value::String(label.clone()));
+                }
+                match location_body(index, &location) {
+                    Ok(body @ Body::Location { .. }) => after.push(body),
+                    Ok(_) => lines.extend(line(text_of(location.get("searchquery")))),
+                    Err(_) => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    let text = if lines.is_empty() {
+        text
+    } else {
+        format!("{text}\n\n{}", lines.join("\n"))
+    };
+    let mut bodies = Vec::with_capacity(1 + after.len());
+    if replies.is_empty() {
+        bodies.push(text_body(text)?);
+    } else {
+        check_length(&text, limits::INTERACTIVE_BODY)?;
+        bodies.push(reply_body(text, replies)?);
+    }
+    bodies.extend(after);
+    Ok(bodies)
+}
+
+/// Up to 3 replies as reply buttons, up to 10 as a list; each id is the postback data, or the
+/// label when there is none. Labels must be distinct and short enough (20 characters for a
+/// button, 24 for a row), ids too (256 and 200).
+fn reply_body(
+    text: String,
+    replies: Vec<(usize, String, Option<String>)>,
+) -> Result<Body, WhatsAppContentError> {
+    let as_buttons = replies.len() <= limits::REPLY_BUTTONS;
+    if replies.len() > limits::LIST_ROWS {
+        return Err(WhatsAppContentError::TooManyReplies {
+            count: replies.len(),
+            limit: limits::LIST_ROWS,
+        });
+    }
+    let limit = if as_buttons {
+        limits::BUTTON_TITLE
+    } else {
+        limits::ROW_TITLE
+    };
+    let id_limit = if as_buttons {
+        limits::BUTTON_ID
+    } else {
+        limits::ROW_ID
+    };
+    let mut action = InteractiveAction::default();
+    let mut rows = Vec::new();
+    let mut labels: Vec<String> = Vec::new();
+    for (index, label, postback) in replies {
+        if label.chars().count() > limit {
+            return Err(WhatsAppContentError::LabelTooLong {
+                index,
+                label,
+                limit,
+            });
+        }
+        if labels.contains(&label) {
+            return Err(WhatsAppContentError::DuplicateLabel { index, label });
+        }
+        labels.push(label.clone());
+        let id = postback.unwrap_or_else(|| label.clone());
+        let id_length = id.chars().count();
+        if id_length > id_limit {
+            return Err(WhatsAppContentError::PostbackTooLong {
+                index,
+                length: id_length,
+                limit: id_limit,
+            });
+        }
+        if as_buttons {
+            action.buttons.push(ReplyButton::reply(id, label));
+        } else {
+            rows.push(Row {
+                id,
+                title: label,
+                description: None,
+            });
+        }
+    }
+    if !as_buttons {
+        action.button = Some(LIST_BUTTON_TEXT.to_owned());
+        action.sections = vec![Section { title: None, rows }];
+    }
+    Ok(Body::Interactive {
+        interactive: Box::new(Interactive {
+            interactive_type: if as_buttons { "button" } else { "list" }.to_owned(),
+            header: None,
+            body: Some(InteractiveText { text }),
+            footer: None,
+            action,
+        }),
+    })
+}
+
+/// What an error code of Meta's means for the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// WhatsApp will not deliver it: fall back to the next channel at once, reporting `error`
+    /// if it was the last.
+    FallBack { error: DeliveryError },
+    /// Throttling or a transient failure: send again on WhatsApp after `after` (or the default
+    /// backoff); never a reason to fall back.
+    Retry { after: Option<Duration> },
+    /// Tern's WhatsApp setup is wrong (token, permissions, account): this attempt fails and the
+    /// message falls back, and the connector says so loudly in its logs.
+    Configuration,
+}
+
+impl ErrorClass {
+    /// The connector error this class is, with `message` for the logs.
+    pub fn connector_error(self, message: impl Into<String>) -> ConnectorError {
+        match self {
+            ErrorClass::FallBack { error } => {
+                ConnectorError::permanent(ErrorOrigin::Provider, Some(error), message)
+            }
+            ErrorClass::Retry { after } => {
+                ConnectorError::temporary(ErrorOrigin::Provider, after, message)
+            }
+            ErrorClass::Configuration => {
+                ConnectorError::permanent(ErrorOrigin::Tern, Some(NOT_DELIVERED_ERROR), message)
+            }
+        }
+    }
+}
+
+/// One row of [`ERROR_TABLE`]: the codes from `first` to `last`, what they mean, their class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorRow {
+    pub first: i64,
+    pub last: i64,
+    pub meaning: &'static str,
+    pub class: ErrorClass,
+}
+
+const fn row(first: i64, last: i64, meaning: &'static str, class: ErrorClass) -> ErrorRow {
+    ErrorRow {
+        first,
+        last,
+        meaning,
+        class,
+    }
+}
+
+const fn fall_back(error: DeliveryError) -> ErrorClass {
+    ErrorClass::FallBack { error }
+}
+
+const RETRY: ErrorClass = ErrorClass::Retry { after: None };
+
+/// How long the pair rate limit (131056) asks to wait: about one message per 6 s to one user.
+pub const PAIR_RATE_LIMIT_WAIT: Duration = Duration::from_secs(6);
+
+/// Meta's error codes and what Tern does with each (channel-providers.md §1); codes not listed
+/// are classed by their HTTP status ([`classify_error`]).
+pub const ERROR_TABLE: &[ErrorRow] = &[
+    row(0, 0, "AuthException", ErrorClass::Configuration),
+    row(1, 1, "API unknown", RETRY),
+    row(2, 2, "API service", RETRY),
+    row(3, 3, "API method", ErrorClass::Configuration),
+    row(4, 4, "API too many calls", RETRY),
+    row(10, 10, "permission denied", ErrorClass::Configuration),
+    row(
+        100,
+        100,
+        "invalid parameter",
+        fall_back(DeliveryError::MalformedRequest),
+    ),
+    row(190, 190, "access token expired", ErrorClass::Configuration),
+    row(200, 299, "API permission", ErrorClass::Configuration),
+    row(
+        368,
+        368,
+        "temporarily blocked for policy violations",
+        ErrorClass::Configuration,
+    ),
+    row(80007, 80007, "WABA rate limit", RETRY),
+    row(130429, 130429, "throughput reached", RETRY),
+    row(
+        130472,
+        130472,
+        "user's number is part of an experiment",
+        fall_back(DeliveryError::NotDeliveredAtThirdParty),
+    ),
+    row(
+        130497,
+        130497,
+        "business account restricted from this country",
+        ErrorClass::Configuration,
+    ),
+    row(131000, 131000, "something went wrong", RETRY),
+    row(
+        131008,
+        131009,
+        "required parameter missing / parameter value invalid",
+        fall_back(DeliveryError::MalformedRequest),
+    ),
+    row(131016, 131016, "service unavailable", RETRY),
+    row(
+        131021,
+        131021,
+        "recipient cannot be sender",
+        fall_back(DeliveryError::IncorrectRecipientNumber),
+    ),
+    row(
+        131026,
+        131026,
+        "message undeliverable",
+        fall_back(DeliveryError::RecipientUnreachable),
+    ),
+    row(
+        131030,
+        131030,
+        "recipient not in allowed list",
+        ErrorClass::Configuration,
+    ),
+    row(131031, 131031, "account locked", ErrorClass::Configuration),
+    row(
+        131047,
+        131047,
+        "re-engagement message (outside the 24 h window)",
+        fall_back(DeliveryError::NotDeliveredAtThirdParty),
+    ),
+    row(
+        131048,
+        131048,
+        "spam rate limit hit",
+        fall_back(DeliveryError::ContentNotPermitted),
+    ),
+    row(
+        131049,
+        131050,
+        "marketing message not delivered / user stopped marketing messages",
+        fall_back(DeliveryError::ContentNotPermitted),
+    ),
+    row(
+        131051,
+        131051,
+        "unsupported message type",
+        fall_back(DeliveryError::MalformedRequest),
+    ),
+    row(
+        131052,
+        131053,
+        "media download / upload error",
+        fall_back(DeliveryError::MalformedRequest),
+    ),
+    row(
+        131056,
+        131056,
+        "pair rate limit hit",
+        ErrorClass::Retry {
+            after: Some(PAIR_RATE_LIMIT_WAIT),
+        },
+    ),
+    row(
+        132000,
+        132999,
+        "template error (parameters, name, language, policy, paused, disabled)",
+        fall_back(DeliveryError::MalformedRequest),
+    ),
+    row(
+        133010,
+        133010,
+        "phone number not registered",
+        ErrorClass::Configuration,
+    ),
+    row(135000, 135000, "generic user error", RETRY),
+];
+
+/// The row of [`ERROR_TABLE`] for `code`, if it has one.
+pub fn error_row(code: i64) -> Option<&'static ErrorRow> {
+    ERROR_TABLE
+        .iter()
+        .find(|row| (row.first..=row.last).contains(&code))
+}
+
+/// What Meta's error `code`, answered with `http_status`, means for the message: its row of
+/// [`ERROR_TABLE`]; for a code not there, 429 and 5xx retry, 401 and 403 are configuration, and
+/// anything else falls back (error 5).
+pub fn classify_error(code: i64, http_status: u16) -> ErrorClass {
+    if let Some(row) = error_row(code) {
+        return row.class;
+    }
+    match http_status {
+        429 | 500..=599 => RETRY,
+        401 | 403 => ErrorClass::Configuration,
+        _ => fall_back(NOT_DELIVERED_ERROR),
+    }
+}
+
+/// [`classify_error`] for a whole error answer: code 100 with subcode 33 (the phone-number id
+/// does not exist or lacks permission) is configuration, and an unlisted code Meta marks
+/// `is_transient` retries.
+pub fn classify(error: &GraphError, http_status: u16) -> ErrorClass {
+    if error.code == 100 && error.error_subcode == Some(33) {
+        return ErrorClass::Configuration;
+    }
+    if error_row(error.code).is_none() && error.is_transient == Some(true) {
+        return RETRY;
+    }
+    classify_error(error.code, http_status)
+}
+
+/// What a status webhook reports for the message (not to be confused with a message's history
+/// entry, `message::StatusEvent`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusUpdate {
+    pub status: CmStatus,
+    /// For `failed`: the CM error its code falls back with (5 when it gives none).
+    pub error: Option<DeliveryError>,
+    /// The report's status description; for `failed`, Meta's code and title.
+    pub description: String,
+    /// For `failed`: Meta's error code, for [`classify_error`].
+    pub provider_code: Option<i64>,
+}
+
+/// The CM status a status webhook reports: sent → 0 (accepted), delivered → 2, read → 4,
+/// failed → 3 with Meta's code in the description; `None` for the others (played, deleted,
+/// warning, unknown ones), which report nothing.
+pub fn status_event(status: &Status) -> Option<StatusUpdate> {
+    let plain = |status: CmStatus| StatusUpdate {
+        status,
+        error: None,
+        description: status.description().to_owned(),
+        provider_code: None,
+    };
+    Some(match status.status {
+        StatusKind::Sent => plain(CmStatus::Accepted),
+        StatusKind::Delivered => plain(CmStatus::Delivered),
+        StatusKind::Read => plain(CmStatus::Read),
+        StatusKind::Failed => {
+            let Some(first) = status.errors.first() else {
+                return Some(StatusUpdate {
+                    status: CmStatus::Failed,
+                    error: Some(NOT_DELIVERED_ERROR),
+                    description: "WhatsApp: failed".to_owned(),
+                    provider_code: None,
+                });
+            };
+            let error = match classify_error(first.code, 400) {
+                ErrorClass::FallBack { error } => error,
+                ErrorClass::Retry { .. } | ErrorClass::Configuration => NOT_DELIVERED_ERROR,
+            };
+            let title = first
+                .title
+                .as_deref()
+                .or(first.message.as_deref())
+                .or_else(|| error_row(first.code).map(|row| row.meaning));
+            StatusUpdate {
+                status: CmStatus::Failed,
+                error: Some(error),
+                description: match title {
+                    Some(title) => format!("WhatsApp {}: {title}", first.code),
+                    None => format!("WhatsApp {}", first.code),
+                },
+                provider_code: Some(first.code),
+            }
+        }
+        StatusKind::Played | StatusKind::Deleted | StatusKind::Warning | StatusKind::Other => {
+            return None;
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests;
