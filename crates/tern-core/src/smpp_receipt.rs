@@ -146,6 +146,20 @@ pub struct ReceiptFacts<'a> {
     pub part_price: Money,
 }
 
+impl<'a> From<&'a crate::outbox::StatusFact> for ReceiptFacts<'a> {
+    /// The facts of a recorded status change, as its outbox entry carries them.
+    fn from(fact: &'a crate::outbox::StatusFact) -> Self {
+        ReceiptFacts {
+            message_id: fact.message_id,
+            submitted: fact.accepted_at,
+            done: fact.at,
+            report: &fact.report,
+            text: &fact.body,
+            part_price: fact.part_price,
+        }
+    }
+}
+
 /// What a receipt says, for the SMPP surface to put in a `deliver_sm` or `data_sm`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceiptContents {

@@ -57,17 +57,7 @@ impl OutboxSender for SmppReceiptSender {
             tracing::warn!(target: LOG_TARGET, id = entry.id, message_id = %fact.message_id, account = account.id, "SMPP receipt dropped: the account has no SMPP settings now");
             return Delivery::Abandoned;
         };
-        let contents = smpp_receipt::contents(
-            &ReceiptFacts {
-                message_id: fact.message_id,
-                submitted: fact.accepted_at,
-                done: fact.at,
-                report: &fact.report,
-                text: &fact.body,
-                part_price: fact.part_price,
-            },
-            settings.receipt_format,
-        );
+        let contents = smpp_receipt::contents(&ReceiptFacts::from(fact), settings.receipt_format);
         let pdu = receipt_pdu(fact, contents, settings.receipt_pdu);
         let answer = self.receivers.deliver(account.id, pdu).await;
         delivery(answer, || {
@@ -204,17 +194,7 @@ mod tests {
 
     fn contents(format: ReceiptFormat) -> ReceiptContents {
         let fact = fact();
-        smpp_receipt::contents(
-            &ReceiptFacts {
-                message_id: fact.message_id,
-                submitted: fact.accepted_at,
-                done: fact.at,
-                report: &fact.report,
-                text: &fact.body,
-                part_price: fact.part_price,
-            },
-            format,
-        )
+        smpp_receipt::contents(&ReceiptFacts::from(&fact), format)
     }
 
     /// The exact octets of a receipt in deliver_sm: header, mandatory fields, TLVs.

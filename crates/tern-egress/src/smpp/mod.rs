@@ -51,9 +51,15 @@ const MAX_THROTTLE_PAUSE: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Recently sent parts kept in memory, for receipts that come before the send is recorded.
 const RECENT_PARTS: usize = 262_144;
-/// How long a receipt whose id is not found yet is looked up again (its send may not be
-/// recorded yet) before it is given up as unknown.
-const RECEIPT_LOOKUP: Duration = Duration::from_secs(5);
+/// The pauses before a receipt whose id is not found yet is looked up again (its send may not
+/// be recorded yet), about 5 s in all: an id Tern never gave (a lost copy's, another system's)
+/// costs a handful of look-ups, not a stream of them.
+const RECEIPT_LOOKUP_PAUSES: [Duration; 4] = [
+    Duration::from_millis(100),
+    Duration::from_millis(400),
+    Duration::from_millis(1500),
+    Duration::from_secs(3),
+];
 
 /// Why an SMPP connector cannot be built.
 #[derive(Debug, thiserror::Error)]
@@ -345,12 +351,16 @@ impl Inner {
     /// A bound session that takes submits, round-robin.
     fn pick(&self) -> Option<Arc<Link>> {
         let links = self.links.lock().expect("links lock");
-        let open: Vec<&Arc<Link>> = links.iter().filter(|link| link.transmits()).collect();
-        if open.is_empty() {
+        let open = links.iter().filter(|link| link.transmits()).count();
+        if open == 0 {
             return None;
         }
-        let next = self.next_link.fetch_add(1, Ordering::Relaxed);
-        Some(Arc::clone(open[next % open.len()]))
+        let next = self.next_link.fetch_add(1, Ordering::Relaxed) % open;
+        links
+            .iter()
+            .filter(|link| link.transmits())
+            .nth(next)
+            .map(Arc::clone)
     }
 
     /// Wait until the rate and any throttling pause let one more part go.
@@ -488,7 +498,7 @@ impl Inner {
     /// The part a receipt names, by its canonical id: from memory, else from the store
     /// (looked up again for a while: its send may not be recorded yet).
     async fn sent_part(&self, id: &str) -> Option<SentPart> {
-        let deadline = Instant::now() + RECEIPT_LOOKUP;
+        let mut pauses = RECEIPT_LOOKUP_PAUSES.iter();
         loop {
             if let Some(part) = self.recent.lock().expect("recent lock").by_id.get(id) {
                 return Some(part.clone());
@@ -500,10 +510,7 @@ impl Inner {
                     tracing::warn!(connector = %self.name, %error, "cannot look up a receipt's message");
                 }
             }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(*pauses.next()?).await;
         }
     }
 

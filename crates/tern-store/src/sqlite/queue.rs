@@ -507,6 +507,7 @@ impl QueueStore for SqliteStore {
                             Some((attempt, part_index, status)) => recorder
                                 .part_report(id, stored.message.parts, attempt, part_index, status)
                                 .map_err(backend_error)?
+                                // Nothing new for the message: `apply` ignores `Due`.
                                 .unwrap_or(Event::Due),
                             None => event.clone(),
                         });
