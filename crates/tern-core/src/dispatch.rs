@@ -101,6 +101,9 @@ pub enum Event {
         status: CmStatus,
         error_code: Option<DeliveryError>,
         operator: Option<String>,
+        /// What the channel said of it, for the report's error description (a provider's own
+        /// error code and title); `None`: the status's or error code's standard description.
+        detail: Option<String>,
     },
 }
 
@@ -111,6 +114,8 @@ pub struct Report {
     pub status: CmStatus,
     pub error_code: Option<DeliveryError>,
     pub operator: Option<String>,
+    /// The report's error description when the channel gave one (see [`Event::ChannelReport`]).
+    pub detail: Option<String>,
 }
 
 /// What the dispatcher does next with the message.
@@ -311,7 +316,11 @@ pub fn decide(progress: &Progress, event: &Event, now: Timestamp) -> Decision {
             {
                 expire(progress)
             }
-            DeliveryState::Queued => {
+            // Queued; or taken, then deferred by the channel (see `Event::Deferred`): send
+            // (again), keeping what was reported.
+            DeliveryState::Queued | DeliveryState::Sent | DeliveryState::Accepted
+                if progress.state == DeliveryState::Queued || progress.deferrals > 0 =>
+            {
                 let mut next = progress.clone();
                 next.attempt += 1;
                 Decision {
@@ -347,12 +356,32 @@ pub fn decide(progress: &Progress, event: &Event, now: Timestamp) -> Decision {
                     until: progress.valid_until,
                 },
             },
+            // Sent again after the channel deferred it: waiting for its report again (its
+            // deferrals kept, so that the next deferral waits longer; a message waited on is
+            // only due again at the end of its validity).
+            DeliveryState::Sent | DeliveryState::Accepted if progress.deferrals > 0 => Decision {
+                progress: progress.clone(),
+                reports: Vec::new(),
+                next: Next::Wait {
+                    until: progress.valid_until,
+                },
+            },
             _ => unchanged(),
         },
+        // Deferred while queued: the send failed for now. Deferred once sent: the channel took
+        // it, then said it could not deliver it for now (a provider's asynchronous throttling);
+        // either way it is sent again on the same channel, never a reason to fall back. A taken
+        // message keeps its state (what was reported stays reported, and is not reported again
+        // when the new send is taken); its deferrals say that it is to be sent again when due.
         Event::Deferred {
             attempt,
             retry_after,
-        } if current_attempt(attempt) && progress.state == DeliveryState::Queued => {
+        } if current_attempt(attempt)
+            && matches!(
+                progress.state,
+                DeliveryState::Queued | DeliveryState::Sent | DeliveryState::Accepted
+            ) =>
+        {
             let delay = match retry_after {
                 Some(asked) => SignedDuration::try_from(*asked).unwrap_or(SignedDuration::MAX),
                 None => retry_delay(progress.deferrals),
@@ -381,6 +410,7 @@ pub fn decide(progress: &Progress, event: &Event, now: Timestamp) -> Decision {
                 status: CmStatus::Rejected,
                 error_code: Some(error_code.unwrap_or(NOT_DELIVERED_ERROR)),
                 operator: None,
+                detail: None,
             },
             DeliveryState::Rejected,
         ),
@@ -389,12 +419,14 @@ pub fn decide(progress: &Progress, event: &Event, now: Timestamp) -> Decision {
             status,
             error_code,
             operator,
+            detail,
         } if current_attempt(attempt) => {
             let report = Report {
                 channel: progress.channel(),
                 status: *status,
                 error_code: *error_code,
                 operator: operator.clone(),
+                detail: detail.clone(),
             };
             let settle = |state: DeliveryState, next: Next| Decision {
                 progress: Progress {
@@ -550,6 +582,7 @@ fn expire(progress: &Progress) -> Decision {
             status: CmStatus::Failed,
             error_code: Some(EXPIRED_ERROR),
             operator: None,
+            detail: None,
         }],
         next: Next::Done,
     }
@@ -680,6 +713,7 @@ mod tests {
             status,
             error_code,
             operator: None,
+            detail: None,
         }
     }
 
@@ -860,6 +894,79 @@ mod tests {
     }
 
     #[test]
+    fn a_taken_message_the_channel_defers_is_sent_again_without_a_second_report() {
+        let start = queued(&[Channel::WhatsApp, Channel::Sms]);
+        let due = decide(&start, &Event::Due, at(NOW));
+        let sent_event = |attempt| Event::Sent {
+            attempt,
+            external_ids: ExternalIds::default(),
+        };
+        let sent = decide(&due.progress, &sent_event(1), at(NOW));
+        let accepted = decide(
+            &sent.progress,
+            &report(1, CmStatus::Accepted, None),
+            at(NOW),
+        );
+        assert_eq!(accepted.reports.len(), 1);
+        // The provider's asynchronous throttling: no report, no fallback, sent again later.
+        let deferred_taken = decide(&accepted.progress, &deferred(1, Some(6)), at(NOW));
+        assert!(deferred_taken.reports.is_empty());
+        assert_eq!(
+            deferred_taken.next,
+            Next::Retry {
+                at: at("2026-01-01T00:00:06Z")
+            }
+        );
+        assert_eq!(deferred_taken.progress.state, DeliveryState::Accepted);
+        assert_eq!(deferred_taken.progress.channel(), Channel::WhatsApp);
+        let again = decide(
+            &deferred_taken.progress,
+            &Event::Due,
+            at("2026-01-01T00:00:06Z"),
+        );
+        assert_eq!(
+            again.next,
+            Next::Send {
+                channel: Channel::WhatsApp,
+                attempt: 2
+            }
+        );
+        let resent = decide(&again.progress, &sent_event(2), at("2026-01-01T00:00:06Z"));
+        assert_eq!(
+            resent.next,
+            Next::Wait {
+                until: start.valid_until
+            }
+        );
+        assert_eq!(
+            (resent.progress.state, resent.progress.deferrals),
+            (DeliveryState::Accepted, 1)
+        );
+        // Its acceptance is not reported again; its delivery is.
+        let accepted_again = decide(
+            &resent.progress,
+            &report(2, CmStatus::Accepted, None),
+            at(NOW),
+        );
+        assert!(accepted_again.reports.is_empty());
+        let delivered = decide(
+            &resent.progress,
+            &report(2, CmStatus::Delivered, None),
+            at(NOW),
+        );
+        assert_eq!(delivered.reports.len(), 1);
+        assert_eq!(delivered.progress.state, DeliveryState::Delivered);
+        // Deferred again: the wait doubles.
+        let deferred_again = decide(&resent.progress, &deferred(2, None), at(NOW));
+        assert_eq!(
+            deferred_again.next,
+            Next::Retry {
+                at: at("2026-01-01T00:00:02Z")
+            }
+        );
+    }
+
+    #[test]
     fn a_temporary_error_retries_on_the_same_channel_without_a_report() {
         let start = queued(&[Channel::WhatsApp, Channel::Sms]);
         let due = decide(&start, &Event::Due, at(NOW));
@@ -1031,6 +1138,7 @@ mod tests {
                     status,
                     error_code,
                     operator: None,
+                    detail: None,
                 },
             }
         }

@@ -336,6 +336,7 @@ mod tests {
                 status,
                 error_code,
                 operator: operator.map(str::to_owned),
+                detail: None,
             };
             let facts = ReceiptFacts {
                 message_id,

@@ -404,6 +404,7 @@ mod tests {
                         status,
                         error_code,
                         operator: None,
+                        detail: None,
                     },
                 })
                 .collect(),

@@ -70,6 +70,7 @@ pub fn combine(parts: u32, attempt: u32, known: &[(u32, PartStatus)]) -> Option<
         status: status_code,
         error_code: status.error_code,
         operator: status.operator.clone(),
+        detail: None,
     };
     let in_range = || known.iter().filter(|(index, _)| *index < parts.max(1));
     if let Some((_, failed)) = in_range()
@@ -94,6 +95,7 @@ pub fn combine(parts: u32, attempt: u32, known: &[(u32, PartStatus)]) -> Option<
             status: CmStatus::Delivered,
             error_code: None,
             operator: with_operator.1.operator.clone(),
+            detail: None,
         });
     }
     let accepted = in_range().find(|(_, part)| part.status == CmStatus::Accepted)?;
@@ -102,6 +104,7 @@ pub fn combine(parts: u32, attempt: u32, known: &[(u32, PartStatus)]) -> Option<
         status: CmStatus::Accepted,
         error_code: None,
         operator: accepted.1.operator.clone(),
+        detail: None,
     })
 }
 
@@ -170,6 +173,7 @@ mod tests {
                 status: CmStatus::Failed,
                 error_code: Some(DeliveryError::RecipientUnreachable),
                 operator: Some("20416".into()),
+                detail: None,
             })
         );
         let rejected = [(1, part(CmStatus::Rejected))];

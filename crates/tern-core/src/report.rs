@@ -38,10 +38,13 @@ pub fn report_id(message_id: MessageId, seq: u32) -> String {
 /// stays the same).
 pub fn status_report(fact: &StatusFact) -> StatusReport {
     let report = &fact.report;
-    let description = report
-        .error_code
-        .map_or_else(|| report.status.description(), DeliveryError::description)
-        .to_owned();
+    let description = match &report.detail {
+        Some(detail) => detail.clone(),
+        None => report
+            .error_code
+            .map_or_else(|| report.status.description(), DeliveryError::description)
+            .to_owned(),
+    };
     StatusReport {
         received: cm_local_time(fact.at),
         to: fact.recipient.clone(),

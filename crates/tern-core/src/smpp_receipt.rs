@@ -239,6 +239,7 @@ mod tests {
             status: CmStatus::Failed,
             error_code: Some(DeliveryError::ExpiredAtThirdParty),
             operator: Some("20416".into()),
+            detail: None,
         };
         let facts = ReceiptFacts {
             message_id,
@@ -268,6 +269,7 @@ mod tests {
             status: CmStatus::Delivered,
             error_code: None,
             operator: Some("KPN".into()),
+            detail: None,
         };
         let facts = ReceiptFacts {
             report: &delivered,

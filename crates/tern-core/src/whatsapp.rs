@@ -8,7 +8,15 @@
 //! `richContent.conversation` is a list of parts a handset shows as separate messages: each part
 //! becomes one request, in order (the connector sends them in that order and keeps one wamid per
 //! part). Without a conversation, the body's text is the one part. Every request carries Tern's
-//! message id as `biz_opaque_callback_data`, so every status names the message.
+//! message id, the attempt and its place among the message's requests as
+//! `biz_opaque_callback_data` ([`CallbackRef`]), so every status names the message and the send
+//! it is about without a look-up.
+//!
+//! **Statuses of a message of several requests** ([`status_event`]): a `failed` of any request
+//! fails the message; `sent`, `delivered` and `read` are reported from the last request (a
+//! handset shows the parts in order, so the last one delivered stands for all). A `failed`
+//! whose code is throttling or transient sends the message again on WhatsApp later rather than
+//! fall back.
 //!
 //! **Suggestions** go with the last text part (or, with no text part, the body's text, sent
 //! last): reply suggestions make it an interactive message with up to 3 reply buttons, or a list
@@ -27,6 +35,7 @@ use tern_proto::whatsapp::send::{
 use tern_proto::whatsapp::webhook::{Status, StatusKind};
 use tern_proto::whatsapp::{GraphError, Request};
 
+use crate::dispatch::Event;
 use crate::error_code::DeliveryError;
 use crate::message::{Content, MessageId};
 use crate::ports::{ConnectorError, ErrorOrigin};
@@ -86,6 +95,7 @@ pub fn requests_for(
     content: &Content,
     recipient: &str,
     tern_message_id: MessageId,
+    attempt: u32,
 ) -> Result<Vec<Request>, WhatsAppContentError> {
     let to = whatsapp_number(recipient)
         .ok_or_else(|| WhatsAppContentError::InvalidRecipient(recipient.to_owned()))?;
@@ -132,14 +142,69 @@ pub fn requests_for(
         let with_suggestions = with_suggestions(text, &suggestions)?;
         bodies.splice(index..index, with_suggestions);
     }
+    let parts = bodies.len() as u32;
     Ok(bodies
         .into_iter()
-        .map(|body| {
+        .enumerate()
+        .map(|(index, body)| {
             let mut request = Request::new(to.clone(), body);
-            request.biz_opaque_callback_data = Some(tern_message_id.to_string());
+            let place = CallbackRef {
+                message_id: tern_message_id,
+                attempt,
+                part_index: index as u32,
+                parts,
+            };
+            request.biz_opaque_callback_data = Some(place.render());
             request
         })
         .collect())
+}
+
+/// What Tern puts in a request's `biz_opaque_callback_data`, which Meta echoes in its statuses:
+/// the message, the send (attempt) and the request's place among the message's requests,
+/// written `{message id}:{attempt}:{part index}/{parts}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallbackRef {
+    pub message_id: MessageId,
+    pub attempt: u32,
+    /// From 0.
+    pub part_index: u32,
+    pub parts: u32,
+}
+
+impl CallbackRef {
+    /// Its text.
+    pub fn render(&self) -> String {
+        format!(
+            "{}:{}:{}/{}",
+            self.message_id, self.attempt, self.part_index, self.parts
+        )
+    }
+
+    /// Read a `biz_opaque_callback_data`; `None` when Tern did not write it (or wrote it
+    /// otherwise).
+    pub fn parse(data: &str) -> Option<CallbackRef> {
+        let (message_id, rest) = data.split_once(':')?;
+        let (attempt, place) = rest.split_once(':')?;
+        let (part_index, parts) = place.split_once('/')?;
+        let number = |text: &str| -> Option<u32> {
+            (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| text.parse().ok())
+                .flatten()
+        };
+        let place = CallbackRef {
+            message_id: MessageId::parse(message_id)?,
+            attempt: number(attempt)?,
+            part_index: number(part_index)?,
+            parts: number(parts)?,
+        };
+        (place.part_index < place.parts).then_some(place)
+    }
+
+    /// Whether it is the message's last request.
+    pub fn is_last(&self) -> bool {
+        self.part_index + 1 == self.parts
+    }
 }
 
 /// A CM number (`0031…`, `+31…` or bare digits) as WhatsApp's `to`: its international digits.
@@ -833,6 +898,31 @@ pub fn classify(error: &GraphError, http_status: u16) -> ErrorClass {
         return RETRY;
     }
     classify_error(error.code, http_status)
+}
+
+/// The event a status webhook is for the message its `biz_opaque_callback_data` names (`place`),
+/// see the module docs: `None` when it reports nothing (a status Tern does not report, or a
+/// `sent`, `delivered` or `read` of a request other than the message's last).
+pub fn status_event_for(status: &Status, place: CallbackRef) -> Option<Event> {
+    let update = status_event(status)?;
+    if let Some(code) = update.provider_code
+        && let ErrorClass::Retry { after } = classify_error(code, 400)
+    {
+        return Some(Event::Deferred {
+            attempt: place.attempt,
+            retry_after: after,
+        });
+    }
+    if update.status != CmStatus::Failed && !place.is_last() {
+        return None;
+    }
+    Some(Event::ChannelReport {
+        attempt: place.attempt,
+        status: update.status,
+        error_code: update.error,
+        operator: None,
+        detail: (update.status == CmStatus::Failed).then_some(update.description),
+    })
 }
 
 /// What a status webhook reports for the message (not to be confused with a message's history

@@ -1,17 +1,19 @@
 //! Tern's edges that deliver: the dispatcher (claim due messages, send on the right channel,
-//! record the outcome), the connectors by name (the simulator today), the outbox runner (the notifier: a
-//! durable outbox, each kind delivered by its sender, with retries and backoff) and the inbound
-//! (MO) sweeper.
+//! record the outcome), the connectors by name (the simulator, SMPP, WhatsApp) and their
+//! webhook halves, the outbox runner (the notifier: a durable outbox, each kind delivered by its
+//! sender, with retries and backoff) and the inbound (MO) sweeper.
 
 pub mod connectors;
 pub mod dispatcher;
 pub mod events;
 pub mod inbound;
 pub mod notifier;
+pub mod provider_webhooks;
 pub mod senders;
 pub mod simulator;
 pub mod smpp;
 pub mod webhook_target;
+pub mod whatsapp;
 
 #[cfg(test)]
 mod test_support;

@@ -155,6 +155,7 @@ impl Simulator {
             status,
             error_code,
             operator: operator.clone(),
+            detail: None,
         };
         let events: Vec<Event> = match outcome {
             Outcome::Accepted => vec![report(CmStatus::Accepted, None)],

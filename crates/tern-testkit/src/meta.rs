@@ -489,6 +489,15 @@ struct Shared {
     base_url: String,
     /// Media a connector may download, by media id.
     media: Mutex<HashMap<String, Media>>,
+    /// Where webhooks go now: [`MetaOptions::webhook_url`], or what
+    /// [`MetaGraphStandIn::set_webhook_url`] set later.
+    webhook_url: Mutex<Option<String>>,
+}
+
+impl Shared {
+    fn webhook_url(&self) -> Option<String> {
+        self.webhook_url.lock().expect("webhook url lock").clone()
+    }
 }
 
 /// A file behind `GET /{version}/{media-id}` and its download URL.
@@ -639,6 +648,7 @@ impl MetaGraphStandIn {
             statuses,
             base_url: format!("http://{address}"),
             media: Mutex::new(HashMap::new()),
+            webhook_url: Mutex::new(options.webhook_url.clone()),
             options,
         });
         let app = Router::new()
@@ -653,6 +663,12 @@ impl MetaGraphStandIn {
             shared,
             tasks: vec![server, poster],
         }
+    }
+
+    /// Post webhooks to `url` from now on (a gateway started after the stand-in, whose
+    /// configuration names the stand-in, is only known then).
+    pub fn set_webhook_url(&self, url: &str) {
+        *self.shared.webhook_url.lock().expect("webhook url lock") = Some(url.to_owned());
     }
 
     /// `{base_url}/{version}/{phone_number_id}/messages`.
@@ -905,10 +921,8 @@ impl MetaGraphStandIn {
 
     fn webhook_url(&self) -> String {
         self.shared
-            .options
-            .webhook_url
-            .clone()
-            .expect("MetaOptions::webhook_url is needed to post webhooks")
+            .webhook_url()
+            .expect("MetaOptions::webhook_url (or set_webhook_url) is needed to post webhooks")
     }
 
     fn new_wamid(&self) -> String {
@@ -1733,7 +1747,7 @@ fn schedule_statuses(shared: &Arc<Shared>, script: Script, wamid: &str, body: Op
     else {
         return;
     };
-    if statuses.is_empty() || shared.options.webhook_url.is_none() {
+    if statuses.is_empty() || shared.webhook_url().is_none() {
         return;
     }
     let recipient: String = body
@@ -1789,9 +1803,6 @@ fn schedule_statuses(shared: &Arc<Shared>, script: Script, wamid: &str, body: Op
 async fn post_statuses(shared: Arc<Shared>, mut queue: mpsc::Receiver<Value>) {
     let per_post = shared.options.statuses_per_post.max(1);
     let in_flight = Arc::new(Semaphore::new(shared.options.webhook_concurrency.max(1)));
-    let Some(url) = shared.options.webhook_url.clone() else {
-        return;
-    };
     let mut batch = Vec::with_capacity(per_post);
     loop {
         // A free slot first, then whatever is queued by then: statuses that wait for a slot
@@ -1810,8 +1821,11 @@ async fn post_statuses(shared: Arc<Shared>, mut queue: mpsc::Receiver<Value>) {
                 .to_string(),
         );
         let signature = hub_signature(&shared.options.app_secret, &body);
+        // Statuses are only queued once a URL is set (see `script`).
+        let Some(url) = shared.webhook_url() else {
+            continue;
+        };
         let shared = Arc::clone(&shared);
-        let url = url.clone();
         tokio::spawn(async move {
             let mut wait = shared.options.webhook_retry_delay;
             for attempt in 1..=shared.options.webhook_retries.saturating_add(1) {

@@ -15,7 +15,7 @@ use anyhow::Context;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
-use tern_core::account::Account;
+use tern_core::account::{Account, AccountId};
 use tern_core::channel::{Channel, ChannelName};
 use tern_core::routing::RouteRule;
 use tern_core::submission::RequestLimits;
@@ -24,6 +24,7 @@ use tern_egress::notifier::NotifierConfig;
 use tern_egress::simulator::{SIMULATOR_NAME, SimulatorConfig};
 use tern_egress::smpp::SmppConnectorConfig;
 use tern_egress::webhook_target::WebhookTargets;
+use tern_egress::whatsapp::WhatsAppConnectorConfig;
 use tern_ingress::smpp::SmppConfig;
 
 /// The whole configuration.
@@ -69,7 +70,7 @@ pub struct Config {
 }
 
 /// The connector kinds this version builds.
-pub const CONNECTOR_KINDS: [&str; 2] = ["simulator", "smpp"];
+pub const CONNECTOR_KINDS: [&str; 3] = ["simulator", "smpp", "whatsapp-cloud"];
 
 /// One `[[connector]]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -88,16 +89,30 @@ pub struct ConnectorConfig {
 impl ConnectorConfig {
     /// The settings of a connector of kind `smpp`, checked.
     pub fn smpp(&self) -> anyhow::Result<SmppConnectorConfig> {
-        let name = &self.name;
-        let settings = serde_json::to_value(&self.settings)
-            .with_context(|| format!("invalid configuration: [[connector]] {name:?}"))?;
-        let config: SmppConnectorConfig = serde_json::from_value(settings).map_err(|error| {
-            anyhow::anyhow!("invalid configuration: [[connector]] {name:?}: {error}")
-        })?;
-        config.validate().map_err(|error| {
-            anyhow::anyhow!("invalid configuration: [[connector]] {name:?}: {error}")
-        })?;
+        let config: SmppConnectorConfig = self.settings()?;
+        config.validate().map_err(|error| self.invalid(error))?;
         Ok(config)
+    }
+
+    /// The settings of a connector of kind `whatsapp-cloud`, checked.
+    pub fn whatsapp(&self) -> anyhow::Result<WhatsAppConnectorConfig> {
+        let config: WhatsAppConnectorConfig = self.settings()?;
+        config.validate().map_err(|error| self.invalid(error))?;
+        Ok(config)
+    }
+
+    /// Its settings read as a kind's settings type.
+    fn settings<T: serde::de::DeserializeOwned>(&self) -> anyhow::Result<T> {
+        let settings = serde_json::to_value(&self.settings)
+            .with_context(|| format!("invalid configuration: [[connector]] {:?}", self.name))?;
+        serde_json::from_value(settings).map_err(|error| self.invalid(error))
+    }
+
+    fn invalid(&self, error: impl std::fmt::Display) -> anyhow::Error {
+        anyhow::anyhow!(
+            "invalid configuration: [[connector]] {:?}: {error}",
+            self.name
+        )
     }
 }
 
@@ -154,6 +169,9 @@ fn check_connectors_and_routes(config: &Config) -> anyhow::Result<()> {
             "smpp" => {
                 connector.smpp()?;
             }
+            "whatsapp-cloud" => {
+                connector.whatsapp()?;
+            }
             _ => {
                 if let Some(key) = connector.settings.keys().next() {
                     anyhow::bail!(
@@ -197,6 +215,28 @@ fn check_connectors_and_routes(config: &Config) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The account a connector's `inbound_account` names among `accounts` (`None` when it names
+/// none): exactly one account must have that name, since it alone receives the inbound messages.
+pub fn inbound_account(
+    connector: &str,
+    name: Option<&str>,
+    accounts: &[Account],
+) -> anyhow::Result<Option<AccountId>> {
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    let mut named = accounts.iter().filter(|account| account.name == name);
+    match (named.next(), named.next()) {
+        (Some(account), None) => Ok(Some(account.id)),
+        (None, _) => anyhow::bail!(
+            "invalid configuration: [[connector]] {connector:?}: inbound_account {name:?} is no account's name (create it with `tern account create --name {name}`)"
+        ),
+        (Some(_), Some(_)) => anyhow::bail!(
+            "invalid configuration: [[connector]] {connector:?}: inbound_account {name:?} is the name of several accounts; inbound messages need one"
+        ),
+    }
 }
 
 /// The routing rules of `routes` (checked by [`load`]), with account names resolved among

@@ -18,9 +18,11 @@ use tern_egress::dispatcher::{DispatchSettings, Dispatcher};
 use tern_egress::events::event_channel;
 use tern_egress::inbound::InboundSweeper;
 use tern_egress::notifier::Notifier;
+use tern_egress::provider_webhooks::{ConnectorWebhook, WebhookRegistry};
 use tern_egress::simulator::Simulator;
 use tern_egress::smpp::SmppConnector;
 use tern_egress::webhook_target::{GuardedResolver, TargetPolicy};
+use tern_egress::whatsapp::WhatsAppConnector;
 use tern_ingress::http::{AppState, router};
 use tern_ingress::smpp::SmppServer;
 use tern_store::{CachedAccounts, StoreConfig};
@@ -72,9 +74,35 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     )?);
     // `config::load` checked the kinds and their settings.
     let mut configured: Vec<Arc<dyn Connector>> = Vec::new();
+    let mut webhooks = WebhookRegistry::default();
+    let provider_client = provider_client()?;
     for connector in &config.connectors {
         let events = Arc::new(sink.clone()) as Arc<dyn EventSink>;
         configured.push(match connector.kind.as_str() {
+            "whatsapp-cloud" => {
+                let settings = connector.whatsapp()?;
+                let inbound_account = config::inbound_account(
+                    &connector.name,
+                    settings.inbound_account.as_deref(),
+                    &accounts,
+                )?;
+                let whatsapp = WhatsAppConnector::new(
+                    &connector.name,
+                    settings,
+                    provider_client.clone(),
+                    events,
+                    Arc::clone(&store) as Arc<dyn QueueStore>,
+                    Arc::clone(&store) as Arc<dyn InboundStore>,
+                    Arc::clone(&wakeups),
+                )?
+                .with_inbound_account(inbound_account);
+                webhooks.add(
+                    tern_egress::whatsapp::WEBHOOK_PROVIDER,
+                    &connector.name,
+                    ConnectorWebhook::WhatsApp(whatsapp.webhook()),
+                );
+                Arc::new(whatsapp)
+            }
             "smpp" => Arc::new(SmppConnector::new(
                 &connector.name,
                 connector.smpp()?,
@@ -164,6 +192,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         health: Arc::clone(&store) as _,
         clock: Arc::clone(&clock),
         max_body_bytes: config.max_body_bytes,
+        webhooks: Arc::new(webhooks),
     });
 
     let shutdown = shutdown_signal()?;
@@ -333,6 +362,18 @@ fn webhook_client(targets: &TargetPolicy) -> anyhow::Result<reqwest::Client> {
         builder = builder.dns_resolver(GuardedResolver).no_proxy();
     }
     builder.build().context("cannot build the HTTP client")
+}
+
+/// The client connectors post to providers' APIs with (Meta, Google): pooled, the system's
+/// proxies honoured, redirects not followed (an API that redirects is misconfigured, and a
+/// redirect would carry the bearer token elsewhere).
+fn provider_client() -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(512)
+        .connect_timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .context("cannot build the providers' HTTP client")
 }
 
 /// Serve HTTP/1.1 on `listener` until `shutdown` completes; then stop accepting, let the requests

@@ -17,15 +17,21 @@ fn content(body: &str, rich: Option<serde_json::Value>) -> Content {
 }
 
 /// The JSON of each request for `rich` (with body `body`) to `+31612345678`.
+/// (Each request's `biz_opaque_callback_data` is the message id alone here; what it really
+/// holds is [`every_request_names_its_message_attempt_and_place`]'s business.)
 fn rendered(body: &str, rich: Option<serde_json::Value>) -> Vec<String> {
     requests_for(
         &content(body, rich),
         "+31612345678",
         MessageId::parse(ID).unwrap(),
+        1,
     )
     .unwrap()
-    .iter()
-    .map(Request::to_json)
+    .into_iter()
+    .map(|mut request| {
+        request.biz_opaque_callback_data = Some(ID.to_owned());
+        request.to_json()
+    })
     .collect()
 }
 
@@ -34,6 +40,7 @@ fn error(body: &str, rich: serde_json::Value) -> WhatsAppContentError {
         &content(body, Some(rich)),
         "0031612345678",
         MessageId::parse(ID).unwrap(),
+        1,
     )
     .unwrap_err()
 }
@@ -82,7 +89,7 @@ fn numbers_lose_their_plus_or_double_zero() {
         assert_eq!(whatsapp_number(bad), None, "{bad}");
     }
     assert_eq!(
-        requests_for(&content("x", None), "abc", MessageId::parse(ID).unwrap()),
+        requests_for(&content("x", None), "abc", MessageId::parse(ID).unwrap(), 1),
         Err(WhatsAppContentError::InvalidRecipient("abc".into()))
     );
 }
@@ -347,7 +354,8 @@ fn content_errors_name_the_part() {
         requests_for(
             &content(" ", None),
             "+31612345678",
-            MessageId::parse(ID).unwrap()
+            MessageId::parse(ID).unwrap(),
+            1
         ),
         Err(WhatsAppContentError::NoContent)
     );
@@ -359,7 +367,8 @@ fn content_errors_name_the_part() {
         requests_for(
             &content("x", None).with_rich("{not json"),
             "+31612345678",
-            MessageId::parse(ID).unwrap()
+            MessageId::parse(ID).unwrap(),
+            1
         ),
         Err(WhatsAppContentError::InvalidRichContent)
     );
@@ -682,4 +691,103 @@ fn failed_statuses_carry_the_providers_code() {
             provider_code: None,
         })
     );
+}
+
+#[test]
+fn every_request_names_its_message_attempt_and_place() {
+    let rich = json!({"conversation": [{"text": "one"}, {"text": "two"}]});
+    let requests = requests_for(
+        &content("", Some(rich)),
+        "+31612345678",
+        MessageId::parse(ID).unwrap(),
+        3,
+    )
+    .unwrap();
+    let callbacks: Vec<_> = requests
+        .iter()
+        .map(|request| request.biz_opaque_callback_data.clone().unwrap())
+        .collect();
+    assert_eq!(callbacks, [format!("{ID}:3:0/2"), format!("{ID}:3:1/2")]);
+    let last = CallbackRef::parse(&callbacks[1]).unwrap();
+    assert_eq!(
+        last,
+        CallbackRef {
+            message_id: MessageId::parse(ID).unwrap(),
+            attempt: 3,
+            part_index: 1,
+            parts: 2
+        }
+    );
+    assert!(last.is_last());
+    assert!(!CallbackRef::parse(&callbacks[0]).unwrap().is_last());
+    for foreign in [
+        "cm-ref-1",
+        ID,
+        &format!("{ID}:3"),
+        &format!("{ID}:3:2/2"),
+        &format!("{ID}:-1:0/1"),
+        &format!("{ID}:+1:0/1"),
+        &format!("{ID}:1:0/"),
+        &format!("{ID}:99999999999:0/1"),
+        "x:1:0/1",
+    ] {
+        assert_eq!(CallbackRef::parse(foreign), None, "{foreign}");
+    }
+}
+
+#[test]
+fn a_status_becomes_the_event_of_its_send() {
+    let id = MessageId::parse(ID).unwrap();
+    let only = CallbackRef {
+        message_id: id,
+        attempt: 2,
+        part_index: 0,
+        parts: 1,
+    };
+    let first_of_two = CallbackRef { parts: 2, ..only };
+    let report = |status: CmStatus, error_code: Option<DeliveryError>, detail: Option<&str>| {
+        Some(Event::ChannelReport {
+            attempt: 2,
+            status,
+            error_code,
+            operator: None,
+            detail: detail.map(str::to_owned),
+        })
+    };
+    assert_eq!(
+        status_event_for(&status("delivered", ""), only),
+        report(CmStatus::Delivered, None, None)
+    );
+    assert_eq!(
+        status_event_for(&status("read", ""), only),
+        report(CmStatus::Read, None, None)
+    );
+    assert_eq!(
+        status_event_for(&status("sent", ""), only),
+        report(CmStatus::Accepted, None, None)
+    );
+    // Only the last request's progress counts; any request's failure does.
+    assert_eq!(
+        status_event_for(&status("delivered", ""), first_of_two),
+        None
+    );
+    let undeliverable = r#","errors":[{"code":131026,"title":"Message undeliverable","message":"Message undeliverable"}]"#;
+    assert_eq!(
+        status_event_for(&status("failed", undeliverable), first_of_two),
+        report(
+            CmStatus::Failed,
+            Some(DeliveryError::RecipientUnreachable),
+            Some("WhatsApp 131026: Message undeliverable")
+        )
+    );
+    // Throttling that arrives as a failed status sends again later, on WhatsApp.
+    let pair_limit = r#","errors":[{"code":131056,"title":"Pair rate limit hit"}]"#;
+    assert_eq!(
+        status_event_for(&status("failed", pair_limit), only),
+        Some(Event::Deferred {
+            attempt: 2,
+            retry_after: Some(PAIR_RATE_LIMIT_WAIT)
+        })
+    );
+    assert_eq!(status_event_for(&status("played", ""), only), None);
 }

@@ -179,6 +179,7 @@ mod tests {
                 status: CmStatus::Failed,
                 error_code: Some(DeliveryError::NotDeliveredAtThirdParty),
                 operator: Some("20416".into()),
+                detail: None,
             },
             recipient: "0031612345678".into(),
             reference: None,

@@ -4,6 +4,7 @@ mod conversion;
 mod gateway_ashx;
 mod message_log;
 pub mod openapi;
+mod provider_webhooks;
 mod submit;
 
 use std::panic::AssertUnwindSafe;
@@ -14,10 +15,10 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use futures_util::FutureExt;
 use tern_core::error_code::{RequestError, Surface};
-use tern_core::ports::{MessageLogStore, StoreHealth};
+use tern_core::ports::{MessageLogStore, ProviderWebhooks, StoreHealth};
 use tern_core::submitter::{Clock, Submitter};
 use tern_proto::cm::response::SubmitResponse;
 
@@ -32,6 +33,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Channel providers' webhooks, by provider and connector name.
+    pub webhooks: Arc<dyn ProviderWebhooks>,
 }
 
 /// The HTTP API.
@@ -55,6 +58,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/openapi.json", get(openapi::serve))
+        .route(
+            "/webhooks/{provider}/{connector}",
+            any(provider_webhooks::receive),
+        )
         .with_state(state);
     guarded(routes)
 }

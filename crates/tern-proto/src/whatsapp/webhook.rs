@@ -374,7 +374,8 @@ impl Notification {
         self.values().flat_map(|value| value.messages.iter())
     }
 
-    fn values(&self) -> impl Iterator<Item = &Value> {
+    /// Every change's value, in order.
+    pub fn values(&self) -> impl Iterator<Item = &Value> {
         self.entry
             .iter()
             .flat_map(|entry| entry.changes.iter().map(|change| &change.value))

@@ -90,8 +90,8 @@ impl<'c> Recorder<'c> {
                  WHERE id = ?1",
             )?,
             event: connection.prepare_cached(
-                "INSERT INTO status_events (message_id, seq, at, channel, status, error_code, operator)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO status_events (message_id, seq, at, channel, status, error_code, operator, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?,
             entry: connection.prepare_cached(INSERT_ENTRY)?,
             // A channel that reuses an id (after wrapping around) names its newest part.
@@ -211,6 +211,7 @@ impl<'c> Recorder<'c> {
                 report.status.code(),
                 report.error_code.map(DeliveryError::code),
                 report.operator,
+                report.detail,
             ])?;
         }
         // Which entries its changes produce is decided in core; they are written as they are.

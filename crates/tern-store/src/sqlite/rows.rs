@@ -249,7 +249,7 @@ fn segment(row: &Row, first: usize) -> rusqlite::Result<Option<Segment>> {
 /// [`STATUS_FACT_TABLES`] (read by [`status_fact_from_row`]).
 pub const STATUS_FACT_COLUMNS: &str = "s.message_id, s.seq, s.at, s.channel, s.status, s.error_code, \
     s.operator, m.recipient, m.reference, c.custom_grouping1, c.custom_grouping2, c.custom_grouping3, \
-    m.accepted_at, c.sender, c.body, c.body_type, m.price_micros, m.parts";
+    m.accepted_at, c.sender, c.body, c.body_type, m.price_micros, m.parts, s.detail";
 
 /// The tables [`STATUS_FACT_COLUMNS`] come from.
 pub const STATUS_FACT_TABLES: &str = "status_events s JOIN messages m ON m.id = s.message_id \
@@ -273,6 +273,7 @@ pub fn status_fact_from_row(row: &Row) -> rusqlite::Result<StatusFact> {
                 .get::<_, Option<u16>>(5)?
                 .and_then(DeliveryError::from_code),
             operator: row.get(6)?,
+            detail: row.get(18)?,
         },
         recipient: row.get(7)?,
         reference: row.get(8)?,

@@ -362,6 +362,11 @@ CREATE TABLE part_reports (
 CREATE INDEX external_ids_message ON external_ids(message_id);
 ALTER TABLE external_ids ADD COLUMN given_id TEXT;
 "#,
+    // 16: a channel's own words on a status change (a provider's error code and title), the
+    // report's error description when present.
+    r#"
+ALTER TABLE status_events ADD COLUMN detail TEXT;
+"#,
 ];
 
 /// The version [`migrate`] brings a database to.

@@ -286,6 +286,7 @@ async fn a_database_of_the_first_schema_is_migrated_with_everything_it_holds() {
         status: CmStatus::Delivered,
         error_code: None,
         operator: None,
+        detail: None,
     };
     store.apply(message_id, delivered, now).await.unwrap();
     let entries = store
@@ -451,12 +452,14 @@ async fn queued_reports_of_a_version_7_database_become_entries_and_are_all_deliv
             status: CmStatus::Delivered,
             error_code: None,
             operator: Some("20416".into()),
+            detail: None,
         },
         tern_core::dispatch::Report {
             channel: Channel::Sms,
             status: CmStatus::Read,
             error_code: None,
             operator: None,
+            detail: None,
         },
     );
     let groupings = [Some("g1".into()), None, Some("g<3>".into())];

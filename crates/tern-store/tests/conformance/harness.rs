@@ -183,6 +183,7 @@ pub fn report(attempt: u32, status: CmStatus, error_code: Option<u16>) -> Event 
         error_code: error_code
             .map(|code| DeliveryError::from_code(code).expect("a code of the spec's table")),
         operator: None,
+        detail: None,
     }
 }
 

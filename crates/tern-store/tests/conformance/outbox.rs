@@ -27,6 +27,7 @@ fn channel_report(attempt: u32, status: CmStatus, error_code: Option<u16>) -> Ev
         error_code: error_code
             .map(|code| DeliveryError::from_code(code).expect("a code of the spec's table")),
         operator: Some("20416".into()),
+        detail: None,
     }
 }
 

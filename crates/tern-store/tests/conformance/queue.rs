@@ -197,6 +197,7 @@ async fn a_failure_moves_the_message_to_its_next_channel() {
         status: CmStatus::Delivered,
         error_code: None,
         operator: Some("20416".into()),
+        detail: None,
     };
     assert_eq!(store.apply(id, delivered, now).await.unwrap(), Next::Done);
 

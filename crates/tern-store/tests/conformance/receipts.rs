@@ -59,6 +59,7 @@ async fn finished(
         status,
         error_code,
         operator: Some("20416".into()),
+        detail: None,
     };
     store
         .apply_batch(

@@ -128,6 +128,7 @@ async fn a_queued_message_gets_its_new_content_and_pays_the_difference() {
                         status: CmStatus::Delivered,
                         error_code: None,
                         operator: None,
+                        detail: None,
                     },
                 ),
             ],

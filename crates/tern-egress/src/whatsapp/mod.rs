@@ -1,0 +1,251 @@
+//! The WhatsApp Cloud API connector (`kind = "whatsapp-cloud"`): sends CM messages to Meta's
+//! Graph API as the requests tern-core decides ([`tern_core::whatsapp::requests_for`]), one
+//! after the other, at most `max_sends_per_sec` per second for the number, and turns Meta's
+//! answers into the connector contract's outcomes (an error's class decides: fall back, retry
+//! on WhatsApp later, or a configuration error that fails the attempt and is logged loudly).
+//! Its webhook half ([`webhook`]) verifies and reads what Meta posts back: statuses become
+//! events for the messages they name, inbound messages go to the inbound pipeline.
+
+mod config;
+mod webhook;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use tern_core::account::AccountId;
+use tern_core::error_code::DeliveryError;
+use tern_core::ports::{
+    Connector, ConnectorError, Dispatch, ErrorOrigin, EventSink, InboundStore, QueueStore, Sent,
+};
+use tern_core::rate::TokenBucket;
+use tern_core::whatsapp::{ErrorClass, classify, classify_error, requests_for};
+use tern_proto::whatsapp::{ErrorResponse, Request, SendResponse};
+
+pub use config::WhatsAppConnectorConfig;
+pub use webhook::WhatsAppWebhook;
+
+/// The provider segment of this connector's webhook path (`/webhooks/whatsapp/{name}`).
+pub const WEBHOOK_PROVIDER: &str = "whatsapp";
+
+/// A WhatsApp connector that cannot be built from its settings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("connector {name:?}: {message}")]
+pub struct WhatsAppSetupError {
+    pub name: String,
+    pub message: String,
+}
+
+/// A WhatsApp Cloud API connector; [`WhatsAppConnector::webhook`] is its webhook half.
+pub struct WhatsAppConnector {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    name: Arc<str>,
+    config: WhatsAppConnectorConfig,
+    messages_url: String,
+    authorization: String,
+    client: reqwest::Client,
+    bucket: Mutex<TokenBucket>,
+    sink: Arc<dyn EventSink>,
+    queue: Arc<dyn QueueStore>,
+    inbound: Arc<dyn InboundStore>,
+    /// The account that receives the number's inbound messages (`inbound_account`).
+    inbound_account: Option<AccountId>,
+    wakeups: Arc<crate::Wakeups>,
+}
+
+impl WhatsAppConnector {
+    /// The connector `name` with `config`; `client` is the HTTP client it posts with (its
+    /// timeout is the config's). Statuses go to `sink`; `queue` finds a part by its wamid when a
+    /// status does not say which message it is; inbound messages go to `inbound`.
+    pub fn new(
+        name: &str,
+        config: WhatsAppConnectorConfig,
+        client: reqwest::Client,
+        sink: Arc<dyn EventSink>,
+        queue: Arc<dyn QueueStore>,
+        inbound: Arc<dyn InboundStore>,
+        wakeups: Arc<crate::Wakeups>,
+    ) -> Result<WhatsAppConnector, WhatsAppSetupError> {
+        config.validate().map_err(|message| WhatsAppSetupError {
+            name: name.to_owned(),
+            message,
+        })?;
+        Ok(WhatsAppConnector {
+            inner: Arc::new(Inner {
+                name: name.into(),
+                messages_url: config.messages_url(),
+                authorization: format!("Bearer {}", config.access_token),
+                bucket: Mutex::new(TokenBucket::new(config.max_sends_per_sec, Instant::now())),
+                config,
+                client,
+                sink,
+                queue,
+                inbound,
+                inbound_account: None,
+                wakeups,
+            }),
+        })
+    }
+
+    /// Inbound messages go to `account` (the one `inbound_account` names); without one they
+    /// are acknowledged and dropped, with a warning.
+    pub fn with_inbound_account(mut self, account: Option<AccountId>) -> WhatsAppConnector {
+        Arc::get_mut(&mut self.inner)
+            .expect("set before the webhook half is taken")
+            .inbound_account = account;
+        self
+    }
+
+    /// Its webhook half, to register under [`WEBHOOK_PROVIDER`] and its name.
+    pub fn webhook(&self) -> WhatsAppWebhook {
+        WhatsAppWebhook::new(Arc::clone(&self.inner))
+    }
+}
+
+impl Inner {
+    /// Wait for the number's rate to allow one more request.
+    async fn pace(&self) {
+        let wait = self
+            .bucket
+            .lock()
+            .expect("bucket lock")
+            .take_or_wait(1, Instant::now());
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Post one request; Meta's wamid for it, or what its refusal means.
+    async fn post(&self, request: &Request) -> Result<String, ConnectorError> {
+        self.pace().await;
+        let response = self
+            .client
+            .post(&self.messages_url)
+            .header(reqwest::header::AUTHORIZATION, &self.authorization)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .timeout(Duration::from_millis(self.config.timeout_ms))
+            .body(request.to_json())
+            .send()
+            .await
+            .map_err(|error| {
+                ConnectorError::temporary(
+                    ErrorOrigin::Network,
+                    None,
+                    format!("WhatsApp: {}", without_url(error)),
+                )
+            })?;
+        let status = response.status().as_u16();
+        let retry_after = retry_after(response.headers());
+        let body = response.bytes().await.map_err(|error| {
+            ConnectorError::temporary(
+                ErrorOrigin::Network,
+                None,
+                format!("WhatsApp: reading the answer: {}", without_url(error)),
+            )
+        })?;
+        if (200..300).contains(&status) {
+            return match SendResponse::parse(&body)
+                .as_ref()
+                .and_then(SendResponse::message_id)
+            {
+                Some(wamid) => Ok(wamid.to_owned()),
+                None => {
+                    // Taken (2xx) but unnamed: its statuses still name the message.
+                    tracing::warn!(connector = %self.name, status, "Meta accepted a message but gave no message id");
+                    Ok(String::new())
+                }
+            };
+        }
+        let (class, text) = match ErrorResponse::parse(&body) {
+            Some(ErrorResponse { error }) => (
+                classify(&error, status),
+                format!("WhatsApp {} (HTTP {status}): {}", error.code, error.message),
+            ),
+            None => (
+                classify_error(-1, status),
+                format!("WhatsApp answered HTTP {status} without an error body"),
+            ),
+        };
+        let class = match class {
+            // Meta's wait, when it gave one, rather than the default backoff.
+            ErrorClass::Retry { after: None } => ErrorClass::Retry { after: retry_after },
+            other => other,
+        };
+        match class {
+            ErrorClass::Configuration => tracing::error!(
+                connector = %self.name,
+                error = %text,
+                "WhatsApp refused Tern's credentials or setup: messages fall back until it is fixed"
+            ),
+            ErrorClass::Retry { .. } => {
+                tracing::debug!(connector = %self.name, error = %text, "WhatsApp asks to retry later")
+            }
+            ErrorClass::FallBack { .. } => {
+                tracing::debug!(connector = %self.name, error = %text, "WhatsApp refused a message")
+            }
+        }
+        Err(class.connector_error(text))
+    }
+}
+
+#[async_trait]
+impl Connector for WhatsAppConnector {
+    fn name(&self) -> Arc<str> {
+        Arc::clone(&self.inner.name)
+    }
+
+    /// Send the message's requests in order. A refusal of a later request after earlier ones
+    /// were taken ends the send with that refusal; a retry then sends every request again (the
+    /// recipient may see the earlier ones twice), as a fallback sends the message whole on its
+    /// next channel.
+    async fn send(&self, message: &Dispatch) -> Result<Sent, ConnectorError> {
+        let requests = requests_for(
+            &message.content,
+            &message.recipient,
+            message.id,
+            message.attempt,
+        )
+        .map_err(|error| {
+            ConnectorError::permanent(
+                ErrorOrigin::Tern,
+                Some(DeliveryError::MalformedRequest),
+                format!("WhatsApp: {error}"),
+            )
+        })?;
+        let mut external_ids = Vec::with_capacity(requests.len());
+        for request in &requests {
+            let wamid = self.inner.post(request).await?;
+            if !wamid.is_empty() {
+                external_ids.push(wamid);
+            }
+        }
+        Ok(Sent {
+            external_ids,
+            given_ids: Vec::new(),
+        })
+    }
+
+    fn max_in_flight(&self) -> usize {
+        self.inner.config.max_in_flight
+    }
+}
+
+/// A `Retry-After` in seconds, when the answer has one.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+/// A client error without its URL (which holds nothing secret here, but is long).
+fn without_url(error: reqwest::Error) -> reqwest::Error {
+    error.without_url()
+}

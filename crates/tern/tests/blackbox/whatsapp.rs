@@ -1,0 +1,543 @@
+//! The WhatsApp Cloud API connector, black-box: a gateway whose WhatsApp route is a
+//! `[[connector]]` of kind `whatsapp-cloud` pointed at tern-testkit's stand-in of Meta's Graph
+//! API (both on loopback); the stand-in checks every request as Meta does and posts signed
+//! status webhooks back to `/webhooks/whatsapp/wa`. Status reports go to a local receiver and
+//! are counted exactly.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tern_testkit::meta::{
+    MetaError, MetaGraphStandIn, MetaOptions, RecipientRule, Script, StatusStep, hub_signature,
+};
+use tern_testkit::{Gateway, WebhookReceiver, create_account, http_client};
+
+use crate::{Setup, TERN};
+
+/// How long anything awaited may take.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The verify token of the connector's webhook.
+const VERIFY_TOKEN: &str = "tern-verify-token";
+
+/// A `[[connector]]` `wa` of kind whatsapp-cloud to `meta`, with `extra` settings, and the route
+/// that sends every WhatsApp message over it.
+pub(crate) fn whatsapp_config(meta: &MetaGraphStandIn, extra: &str) -> String {
+    let options = meta.options();
+    format!(
+        "[[connector]]\nname = \"wa\"\nkind = \"whatsapp-cloud\"\nbase_url = \"{}\"\n\
+         api_version = \"{}\"\nphone_number_id = \"{}\"\naccess_token = \"{}\"\n\
+         app_secret = \"{}\"\nverify_token = \"{VERIFY_TOKEN}\"\nmax_sends_per_sec = 1000\n{extra}\n\
+         [[route]]\nchannel = \"WhatsApp\"\nconnector = \"wa\"\n",
+        meta.base_url,
+        options.api_version,
+        options.phone_number_id,
+        options.access_token,
+        options.app_secret,
+    )
+}
+
+/// A Meta stand-in following `rules`, and a gateway (account `acme`, reports to a receiver)
+/// whose WhatsApp goes to it; the stand-in's webhooks go to the gateway.
+async fn setup(rules: Vec<RecipientRule>, extra: &str) -> (Setup, MetaGraphStandIn) {
+    let meta = MetaGraphStandIn::start(MetaOptions {
+        rules,
+        webhook_concurrency: 1,
+        ..MetaOptions::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let receiver = WebhookReceiver::start().await;
+    let token = create_account(
+        TERN,
+        &data_dir,
+        &["--name", "acme", "--status-url", receiver.url.as_str()],
+    );
+    let gateway = Gateway::start_logged_at(
+        TERN,
+        &data_dir,
+        Some(&whatsapp_config(&meta, extra)),
+        Some("info"),
+    );
+    meta.set_webhook_url(&gateway.url("/webhooks/whatsapp/wa"));
+    let setup = Setup {
+        gateway,
+        token,
+        receiver: Some(receiver),
+        client: http_client(),
+        _dir: dir,
+    };
+    (setup, meta)
+}
+
+/// Submit JSON `msgs`; the response must be 200.
+async fn submit(setup: &Setup, msgs: Value) -> Value {
+    let (status, response) = setup.post_json(&setup.request(&msgs.to_string())).await;
+    assert_eq!(status, 200, "{response}");
+    response
+}
+
+fn message(to: &str, reference: &str, channels: &[&str], extra: Value) -> Value {
+    let mut message = json!({"from": "Tern", "to": [{"number": to}],
+        "body": {"content": "Your order shipped", "type": "AUTO"},
+        "reference": reference, "allowedChannels": channels});
+    if let (Value::Object(message), Value::Object(extra)) = (&mut message, extra) {
+        message.extend(extra);
+    }
+    message
+}
+
+/// Every report received: (reference, channel, status code, error code, description), in
+/// arrival order.
+fn reports(receiver: &WebhookReceiver) -> Vec<(String, String, String, String, String)> {
+    receiver
+        .received()
+        .iter()
+        .map(|request| {
+            let msg = &request.json()["messages"]["msg"];
+            let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
+            (
+                text(&msg["reference"]),
+                text(&msg["channel"]),
+                text(&msg["status"]["code"]),
+                text(&msg["status"]["errorCode"]),
+                text(&msg["status"]["errorDescription"]),
+            )
+        })
+        .collect()
+}
+
+/// Wait for `count` reports, then a moment more to see that no other comes.
+async fn wait_reports(
+    setup: &Setup,
+    count: usize,
+) -> Vec<(String, String, String, String, String)> {
+    let receiver = setup.receiver.as_ref().unwrap();
+    receiver.wait_for(count, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    reports(receiver)
+}
+
+fn report(
+    reference: &str,
+    channel: &str,
+    code: &str,
+    error: &str,
+    description: &str,
+) -> (String, String, String, String, String) {
+    (
+        reference.into(),
+        channel.into(),
+        code.into(),
+        error.into(),
+        description.into(),
+    )
+}
+
+/// The requests Meta received for `to` (digits), in order.
+fn requests_to(meta: &MetaGraphStandIn, to: &str) -> Vec<Value> {
+    meta.requests()
+        .into_iter()
+        .filter(|request| request.method == "POST")
+        .filter_map(|request| request.body)
+        .filter(|body| body["to"] == to)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_text_goes_to_meta_and_its_statuses_become_reports() {
+    let (setup, meta) = setup(Vec::new(), "").await;
+    let response = submit(
+        &setup,
+        json!([message("0031612345678", "wa-1", &["WhatsApp"], json!({}))]),
+    )
+    .await;
+    let got = wait_reports(&setup, 2).await;
+    assert_eq!(
+        got,
+        [
+            report("wa-1", "WhatsApp", "0", "", "Accepted by operator"),
+            report("wa-1", "WhatsApp", "2", "", "Delivered"),
+        ]
+    );
+    let requests = meta.requests();
+    let sent: Vec<_> = requests.iter().filter(|r| r.method == "POST").collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].answered, 200);
+    assert_eq!(
+        sent[0].header("authorization"),
+        Some("Bearer meta-test-token")
+    );
+    let body = sent[0].body.clone().unwrap();
+    let id = response["messages"][0]["messageId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mut expected = json!({"messaging_product": "whatsapp", "recipient_type": "individual",
+        "to": "31612345678", "type": "text",
+        "text": {"body": "Your order shipped", "preview_url": false}});
+    if !id.is_empty() {
+        expected["biz_opaque_callback_data"] = json!(format!("{id}:1:0/1"));
+    } else {
+        expected["biz_opaque_callback_data"] = body["biz_opaque_callback_data"].clone();
+        assert!(
+            body["biz_opaque_callback_data"]
+                .as_str()
+                .unwrap()
+                .ends_with(":1:0/1")
+        );
+    }
+    assert_eq!(body, expected);
+    // The message log names the connector and Meta's wamid.
+    let log = setup.log("?reference=wa-1").await;
+    let entry = &log["messages"][0];
+    assert_eq!(entry["status"], "delivered", "{entry}");
+    let text = entry.to_string();
+    assert!(text.contains("\"wa\""), "{text}");
+    assert!(text.contains(sent[0].wamid().unwrap()), "{text}");
+}
+
+#[tokio::test]
+async fn duplicated_and_out_of_order_statuses_report_each_status_once_and_never_backwards() {
+    let steps = vec![
+        StatusStep::Sent,
+        StatusStep::Read,
+        StatusStep::Delivered,
+        StatusStep::Sent,
+        StatusStep::Read,
+        StatusStep::Delivered,
+    ];
+    let (setup, meta) = setup(
+        vec![RecipientRule::new(
+            "3161",
+            Script::accept(steps, Duration::from_millis(10)),
+        )],
+        "",
+    )
+    .await;
+    submit(
+        &setup,
+        json!([message("0031612345678", "ooo", &["WhatsApp"], json!({}))]),
+    )
+    .await;
+    let got = wait_reports(&setup, 2).await;
+    assert_eq!(
+        got,
+        [
+            report("ooo", "WhatsApp", "0", "", "Accepted by operator"),
+            report("ooo", "WhatsApp", "4", "", "Read"),
+        ]
+    );
+    let posts = meta.wait_for_status_posts(6, WAIT).await;
+    assert!(
+        posts.iter().all(|post| post.answered == Some(200)),
+        "{posts:?}"
+    );
+}
+
+#[tokio::test]
+async fn undeliverable_falls_back_to_sms_at_once_with_the_reports_the_spec_describes() {
+    let (setup, meta) = setup(
+        vec![RecipientRule::new(
+            "3161",
+            Script::Refuse(MetaError::undeliverable()),
+        )],
+        "",
+    )
+    .await;
+    submit(
+        &setup,
+        json!([message(
+            "0031612345678",
+            "fb",
+            &["WhatsApp", "SMS"],
+            json!({})
+        )]),
+    )
+    .await;
+    let final_log = setup.wait_final(1, WAIT).await;
+    assert_eq!(
+        final_log["messages"][0]["status"], "delivered",
+        "{final_log}"
+    );
+    let got = wait_reports(&setup, 2).await;
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(
+        (
+            got[0].0.as_str(),
+            got[0].1.as_str(),
+            got[0].2.as_str(),
+            got[0].3.as_str()
+        ),
+        ("fb", "WhatsApp", "1", "24"),
+        "{got:?}"
+    );
+    assert_eq!(
+        (got[1].0.as_str(), got[1].1.as_str(), got[1].2.as_str()),
+        ("fb", "SMS", "2"),
+        "{got:?}"
+    );
+    assert_eq!(requests_to(&meta, "31612345678").len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_status_falls_back_with_metas_code_in_the_description() {
+    let steps = vec![StatusStep::Failed(MetaError::re_engagement())];
+    let (setup, _meta) = setup(
+        vec![RecipientRule::new(
+            "3161",
+            Script::accept(steps, Duration::from_millis(10)),
+        )],
+        "",
+    )
+    .await;
+    submit(
+        &setup,
+        json!([message(
+            "0031612345678",
+            "late",
+            &["WhatsApp", "SMS"],
+            json!({})
+        )]),
+    )
+    .await;
+    let got = wait_reports(&setup, 2).await;
+    assert_eq!(
+        got[0],
+        report(
+            "late",
+            "WhatsApp",
+            "3",
+            "5",
+            "WhatsApp 131047: Re-engagement message"
+        ),
+        "{got:?}"
+    );
+    assert_eq!(
+        (got[1].1.as_str(), got[1].2.as_str()),
+        ("SMS", "2"),
+        "{got:?}"
+    );
+    assert_eq!(got.len(), 2, "{got:?}");
+}
+
+#[tokio::test]
+async fn throttling_is_retried_on_whatsapp_and_never_falls_back() {
+    let (setup, meta) = setup(
+        vec![RecipientRule::new(
+            "3161",
+            Script::Refuse(MetaError::rate_limited()),
+        )],
+        "",
+    )
+    .await;
+    submit(
+        &setup,
+        json!([message(
+            "0031612345678",
+            "slow",
+            &["WhatsApp", "SMS"],
+            json!({})
+        )]),
+    )
+    .await;
+    // Retried after 1 s, then 2 s: three requests within about 3 s, and no report at all.
+    meta.wait_until("three requests", WAIT, |events| {
+        events
+            .iter()
+            .filter_map(|event| event.as_request())
+            .filter(|request| {
+                request
+                    .body
+                    .as_ref()
+                    .is_some_and(|body| body["to"] == "31612345678")
+            })
+            .count()
+            >= 3
+    })
+    .await;
+    let log = setup.log("?reference=slow").await;
+    assert_eq!(log["messages"][0]["status"], "queued", "{log}");
+    assert!(setup.receiver.as_ref().unwrap().received().is_empty());
+}
+
+#[tokio::test]
+async fn a_configuration_error_falls_back_and_is_logged_loudly() {
+    let (setup, _meta) = setup(
+        vec![RecipientRule::new(
+            "3161",
+            Script::Refuse(MetaError::invalid_token()),
+        )],
+        "",
+    )
+    .await;
+    submit(
+        &setup,
+        json!([message(
+            "0031612345678",
+            "cfg",
+            &["WhatsApp", "SMS"],
+            json!({})
+        )]),
+    )
+    .await;
+    let got = wait_reports(&setup, 2).await;
+    assert_eq!(
+        got.iter()
+            .map(|r| (r.1.as_str(), r.2.as_str()))
+            .collect::<Vec<_>>(),
+        [("WhatsApp", "1"), ("SMS", "2")],
+        "{got:?}"
+    );
+    setup
+        .gateway
+        .wait_for_log(
+            &["ERROR", "WhatsApp refused Tern's credentials", "190"],
+            WAIT,
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn the_webhook_answers_metas_handshake_and_refuses_bad_signatures() {
+    let (setup, meta) = setup(Vec::new(), "").await;
+    let client = http_client();
+    let url = setup.gateway.url("/webhooks/whatsapp/wa");
+    let get = |query: String| {
+        let client = client.clone();
+        let url = format!("{url}?{query}");
+        async move {
+            let response = client.get(url).send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    assert_eq!(
+        get(format!(
+            "hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=1158201444"
+        ))
+        .await,
+        (200, "1158201444".to_owned())
+    );
+    assert_eq!(
+        get("hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1".into())
+            .await
+            .0,
+        403
+    );
+    // A delivered status for a message that was sent, signed with the wrong secret: 401, and
+    // the message stays as it was.
+    submit(
+        &setup,
+        json!([message("0031612345678", "sig", &["WhatsApp"], json!({}))]),
+    )
+    .await;
+    let got = wait_reports(&setup, 2).await;
+    assert_eq!(got.len(), 2);
+    let request = requests_to(&meta, "31612345678").remove(0);
+    let callback = request["biz_opaque_callback_data"].as_str().unwrap();
+    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{
+        "field": "messages", "value": {"messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550001111", "phone_number_id": "1122334455"},
+        "statuses": [{"id": "wamid.forged", "status": "failed", "timestamp": "1700000000",
+            "recipient_id": "31612345678", "biz_opaque_callback_data": callback,
+            "errors": [{"code": 131026, "title": "Message undeliverable"}]}]}}]}]})
+    .to_string();
+    for signature in [
+        Some(hub_signature("not-the-app-secret", body.as_bytes())),
+        Some("sha256=zz".to_owned()),
+        None,
+    ] {
+        let mut post = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body.clone());
+        if let Some(signature) = &signature {
+            post = post.header("x-hub-signature-256", signature);
+        }
+        let response = post.send().await.unwrap();
+        assert_eq!(response.status(), 401, "{signature:?}");
+    }
+    // Unknown connectors are not found.
+    let response = client
+        .post(setup.gateway.url("/webhooks/whatsapp/nope"))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(reports(setup.receiver.as_ref().unwrap()).len(), 2);
+    let log = setup.log("?reference=sig").await;
+    assert_eq!(log["messages"][0]["status"], "delivered", "{log}");
+    // Correctly signed but unreadable: 400.
+    let garbage = b"{not json";
+    let response = client
+        .post(&url)
+        .header(
+            "x-hub-signature-256",
+            hub_signature("meta-test-app-secret", garbage),
+        )
+        .body(garbage.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn throttling_that_arrives_as_a_failed_status_is_retried_without_a_second_report() {
+    let steps = vec![
+        StatusStep::Sent,
+        StatusStep::Failed(MetaError::rate_limited()),
+    ];
+    let (setup, meta) = setup(
+        vec![RecipientRule::new(
+            "3161",
+            Script::accept(steps, Duration::from_millis(10)),
+        )],
+        "",
+    )
+    .await;
+    submit(
+        &setup,
+        json!([message(
+            "0031612345678",
+            "async",
+            &["WhatsApp", "SMS"],
+            json!({})
+        )]),
+    )
+    .await;
+    // Sent again after 1 s, then after 2 s more; each send is a new attempt.
+    let events = meta
+        .wait_until("three sends", WAIT, |events| {
+            events
+                .iter()
+                .filter_map(|event| event.as_request())
+                .filter(|request| request.method == "POST")
+                .count()
+                >= 3
+        })
+        .await;
+    let callbacks: Vec<String> = events
+        .iter()
+        .filter_map(|event| event.as_request())
+        .filter_map(|request| request.body.as_ref())
+        .map(|body| {
+            body["biz_opaque_callback_data"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert!(callbacks[0].ends_with(":1:0/1"), "{callbacks:?}");
+    assert!(callbacks[1].ends_with(":2:0/1"), "{callbacks:?}");
+    assert!(callbacks[2].ends_with(":3:0/1"), "{callbacks:?}");
+    // Accepted once, never failed over to SMS.
+    let got = reports(setup.receiver.as_ref().unwrap());
+    assert_eq!(
+        got,
+        [report("async", "WhatsApp", "0", "", "Accepted by operator")]
+    );
+}
