@@ -44,9 +44,7 @@ pub enum PushSdkError {
 /// after the prefix, the first not 0. Anything else is `None`.
 pub fn normalise_msisdn(text: &str) -> Option<String> {
     let text = text.trim();
-    let digits = text
-        .strip_prefix('+')
-        .or_else(|| text.strip_prefix("00"))?;
+    let digits = text.strip_prefix('+').or_else(|| text.strip_prefix("00"))?;
     (!digits.is_empty()
         && digits.len() <= 15
         && !digits.starts_with('0')
@@ -92,9 +90,7 @@ impl Registration {
             });
         }
         let msisdn = match optional("msisdn", "msisdn")? {
-            Some(text) => {
-                Some(normalise_msisdn(&text).ok_or(PushSdkError::InvalidMsisdn(text))?)
-            }
+            Some(text) => Some(normalise_msisdn(&text).ok_or(PushSdkError::InvalidMsisdn(text))?),
             None => None,
         };
         Ok(Registration {
@@ -239,9 +235,19 @@ impl DeviceEvent {
             return Ok(DeviceEvent::StatusReport {
                 status: text(report, "status", "statusReport.status", MAX_FIELD_CHARS)?
                     .ok_or(PushSdkError::Missing("statusReport.status"))?,
-                message_id: text(report, "messageid", "statusReport.messageId", MAX_FIELD_CHARS)?
-                    .ok_or(PushSdkError::Missing("statusReport.messageId"))?,
-                timestamp: text(report, "timestamp", "statusReport.timestamp", MAX_FIELD_CHARS)?,
+                message_id: text(
+                    report,
+                    "messageid",
+                    "statusReport.messageId",
+                    MAX_FIELD_CHARS,
+                )?
+                .ok_or(PushSdkError::Missing("statusReport.messageId"))?,
+                timestamp: text(
+                    report,
+                    "timestamp",
+                    "statusReport.timestamp",
+                    MAX_FIELD_CHARS,
+                )?,
             });
         }
         if let Some(event) = object.get("event").and_then(Value::as_object) {
@@ -344,9 +350,24 @@ mod tests {
 
     #[test]
     fn msisdns_are_normalised_to_the_00_form() {
-        assert_eq!(normalise_msisdn("0031612345678").as_deref(), Some("0031612345678"));
-        assert_eq!(normalise_msisdn(" +31612345678 ").as_deref(), Some("0031612345678"));
-        for bad in ["31612345678", "06123", "+", "00", "+0123", "+31 6", "+1234567890123456", "0 031"] {
+        assert_eq!(
+            normalise_msisdn("0031612345678").as_deref(),
+            Some("0031612345678")
+        );
+        assert_eq!(
+            normalise_msisdn(" +31612345678 ").as_deref(),
+            Some("0031612345678")
+        );
+        for bad in [
+            "31612345678",
+            "06123",
+            "+",
+            "00",
+            "+0123",
+            "+31 6",
+            "+1234567890123456",
+            "0 031",
+        ] {
             assert_eq!(normalise_msisdn(bad), None, "{bad}");
         }
     }
@@ -374,7 +395,10 @@ mod tests {
                 msisdn: Some("0031612345678".into()),
             }
         );
-        assert_eq!(Registration::parse(registration.to_json().as_bytes()).unwrap(), registration);
+        assert_eq!(
+            Registration::parse(registration.to_json().as_bytes()).unwrap(),
+            registration
+        );
     }
 
     #[test]
@@ -382,10 +406,19 @@ mod tests {
         let cases: &[(&[u8], PushSdkError)] = &[
             (b"nope", PushSdkError::NotJson),
             (b"[1]", PushSdkError::NotAnObject),
-            (br#"{"deviceOs":"Android"}"#, PushSdkError::Missing("pushToken")),
-            (br#"{"pushToken":" ","deviceOs":"Android"}"#, PushSdkError::Missing("pushToken")),
+            (
+                br#"{"deviceOs":"Android"}"#,
+                PushSdkError::Missing("pushToken"),
+            ),
+            (
+                br#"{"pushToken":" ","deviceOs":"Android"}"#,
+                PushSdkError::Missing("pushToken"),
+            ),
             (br#"{"pushToken":"t"}"#, PushSdkError::Missing("deviceOs")),
-            (br#"{"pushToken":["t"],"deviceOs":"iOS"}"#, PushSdkError::NotText("pushToken")),
+            (
+                br#"{"pushToken":["t"],"deviceOs":"iOS"}"#,
+                PushSdkError::NotText("pushToken"),
+            ),
             (
                 br#"{"pushToken":"t","deviceOs":"iOS","msisdn":"0612345678"}"#,
                 PushSdkError::InvalidMsisdn("0612345678".into()),
@@ -406,12 +439,20 @@ mod tests {
         let long = format!(r#"{{"pushToken":"t","deviceOs":"{}"}}"#, "x".repeat(257));
         assert_eq!(
             Registration::parse(long.as_bytes()),
-            Err(PushSdkError::TooLong { field: "deviceOs", limit: 256 })
+            Err(PushSdkError::TooLong {
+                field: "deviceOs",
+                limit: 256
+            })
         );
         // Keys in another case and nulls are read as CM's API reads them.
-        let loose = Registration::parse(br#"{"PUSHTOKEN":"t","deviceos":"iOS","msisdn":null,"preferredLanguages":"nl, en"}"#)
-            .unwrap();
-        assert_eq!((loose.msisdn, loose.preferred_languages), (None, vec!["nl".to_owned(), "en".to_owned()]));
+        let loose = Registration::parse(
+            br#"{"PUSHTOKEN":"t","deviceos":"iOS","msisdn":null,"preferredLanguages":"nl, en"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (loose.msisdn, loose.preferred_languages),
+            (None, vec!["nl".to_owned(), "en".to_owned()])
+        );
     }
 
     #[test]
@@ -422,10 +463,16 @@ mod tests {
         .unwrap();
         assert_eq!(delivered.delivered(), Some("m-1"));
         assert_eq!(
-            DeviceEvent::parse(DeviceEvent::delivered_json("m-1", "2026-12-01T04:00:00Z").as_bytes()).unwrap(),
+            DeviceEvent::parse(
+                DeviceEvent::delivered_json("m-1", "2026-12-01T04:00:00Z").as_bytes()
+            )
+            .unwrap(),
             delivered
         );
-        let opened = DeviceEvent::parse(br#"{"event":{"type":"MessageOpened","reference":"m-1","custom":{"a":"b"}}}"#).unwrap();
+        let opened = DeviceEvent::parse(
+            br#"{"event":{"type":"MessageOpened","reference":"m-1","custom":{"a":"b"}}}"#,
+        )
+        .unwrap();
         assert_eq!(
             opened,
             DeviceEvent::Interaction {
@@ -439,7 +486,10 @@ mod tests {
             DeviceEvent::parse(br#"{"statusReport":{"status":"Delivered"}}"#),
             Err(PushSdkError::Missing("statusReport.messageId"))
         );
-        assert_eq!(DeviceEvent::parse(br#"{"other":{}}"#), Err(PushSdkError::UnknownEvent));
+        assert_eq!(
+            DeviceEvent::parse(br#"{"other":{}}"#),
+            Err(PushSdkError::UnknownEvent)
+        );
     }
 
     #[test]

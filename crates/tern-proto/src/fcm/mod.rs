@@ -30,6 +30,5 @@ pub fn send_path(project_id: &str) -> String {
 /// Whether `key` may not be a `data` key: `from`, `gcm`, `message_type`, `notification` and
 /// anything starting with `google` (FCM refuses the message).
 pub fn is_reserved_data_key(key: &str) -> bool {
-    matches!(key, "from" | "gcm" | "message_type" | "notification")
-        || key.starts_with("google")
+    matches!(key, "from" | "gcm" | "message_type" | "notification") || key.starts_with("google")
 }

@@ -59,11 +59,7 @@ pub struct ErrorDetail {
     #[serde(rename = "@type", default)]
     pub detail_type: String,
     /// FCM's error code (in the `FcmError` detail).
-    #[serde(
-        rename = "errorCode",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "errorCode", default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
     /// The fields of a bad request (in the `BadRequest` detail): `{field, description}`.
     #[serde(
@@ -159,7 +155,11 @@ impl GoogleError {
             .iter()
             .flat_map(|d| &d.field_violations)
             .any(|v| v.field == "message.token");
-        field || self.message.to_ascii_lowercase().contains("registration token")
+        field
+            || self
+                .message
+                .to_ascii_lowercase()
+                .contains("registration token")
     }
 
     /// Google's error JSON for `code` (HTTP), `status`, `message` and FCM error code.
