@@ -42,7 +42,8 @@ use tern_proto::fcm::{
     AndroidConfig, ApnsConfig, DATA_KEY, FcmErrorCode, GoogleError, MAX_PAYLOAD_BYTES, Message,
     SendRequest,
 };
-use tern_proto::push_sdk::{CmPayload, PayloadMedia, PayloadSuggestion, Registration};
+pub use tern_proto::push_sdk::Registration;
+use tern_proto::push_sdk::{CmPayload, PayloadMedia, PayloadSuggestion};
 
 use crate::account::AccountId;
 use crate::error_code::DeliveryError;
