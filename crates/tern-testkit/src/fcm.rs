@@ -335,7 +335,7 @@ fn check_body(body: Option<&Value>) -> Result<&serde_json::Map<String, Value>, (
         ));
     }
     if let Some(token) = message.get("token")
-        && !token.as_str().is_some_and(|t| !t.is_empty())
+        && token.as_str().is_none_or(str::is_empty)
     {
         return Err(invalid(
             "message.token",

@@ -116,7 +116,7 @@ async fn installations_are_registered_found_by_number_updated_and_removed() {
     );
     assert_eq!(
         store.installations_for(other_app, number).await.unwrap(),
-        [elsewhere.clone()]
+        std::slice::from_ref(&elsewhere)
     );
     assert_eq!(
         store.installations_for(app, "0031600000000").await.unwrap(),
@@ -142,7 +142,7 @@ async fn installations_are_registered_found_by_number_updated_and_removed() {
     );
     assert_eq!(
         store.installations_for(app, number).await.unwrap(),
-        [tablet.clone()]
+        std::slice::from_ref(&tablet)
     );
     assert_eq!(
         store
@@ -205,7 +205,7 @@ async fn a_token_registered_again_replaces_its_installation() {
     store.register_installation(after.clone()).await.unwrap();
     assert_eq!(
         store.installations_for(app, number).await.unwrap(),
-        [after.clone()]
+        std::slice::from_ref(&after)
     );
     assert_eq!(store.installation(app, before.id).await.unwrap(), None);
     // An update to a token another installation has takes it over too.
