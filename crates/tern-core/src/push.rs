@@ -107,6 +107,18 @@ guid_type!(
     InstallationId
 );
 
+/// The push app a message names: its `appKey` as a GUID (`None` when it has none, or one that
+/// is not a GUID: no app can have it, and the message fails as having no installation).
+pub fn app_key_of(content: &Content) -> Option<AppKey> {
+    content.app_key.as_deref()?.parse().ok()
+}
+
+/// A recipient as installations are found by: its number in the `00` form (`+…` and `00…`
+/// accepted), `None` for anything else.
+pub fn recipient_msisdn(recipient: &str) -> Option<String> {
+    tern_proto::push_sdk::normalise_msisdn(recipient)
+}
+
 /// A push app to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPushApp {

@@ -373,3 +373,27 @@ fn the_sends_to_several_installations_come_to_one_outcome() {
         Timestamp::UNIX_EPOCH + Duration::from_secs(60)
     );
 }
+
+#[test]
+fn a_message_names_its_app_and_recipient_as_installations_are_kept() {
+    let mut message = content("b", None);
+    assert_eq!(
+        app_key_of(&message).map(|key| key.to_string()).as_deref(),
+        Some("0a9d1c3e-5b7f-4e2a-8c6d-1f3b5a7c9e0d")
+    );
+    message.app_key = Some("{0A9D1C3E-5B7F-4E2A-8C6D-1F3B5A7C9E0D}".into());
+    assert!(app_key_of(&message).is_some());
+    message.app_key = Some("my-app".into());
+    assert_eq!(app_key_of(&message), None);
+    message.app_key = None;
+    assert_eq!(app_key_of(&message), None);
+    assert_eq!(
+        recipient_msisdn("+31612345678").as_deref(),
+        Some("0031612345678")
+    );
+    assert_eq!(
+        recipient_msisdn("0031612345678").as_deref(),
+        Some("0031612345678")
+    );
+    assert_eq!(recipient_msisdn("0612345678"), None);
+}
