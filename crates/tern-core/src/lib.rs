@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod outgoing_sms;
 pub mod part_reports;
 pub mod ports;
+pub mod push;
 pub mod rate;
 pub mod report;
 pub mod rich_content;

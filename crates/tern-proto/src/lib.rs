@@ -5,6 +5,8 @@
 //! share one parser.
 
 pub mod cm;
+pub mod fcm;
+pub mod push_sdk;
 pub mod smpp;
 pub mod sms;
 pub mod whatsapp;

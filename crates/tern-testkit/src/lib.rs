@@ -3,6 +3,7 @@
 //! tests run an SMSC not written in this project ([`node_smsc`]); WhatsApp tests a stand-in of
 //! Meta's Cloud API ([`meta`]).
 
+pub mod fcm;
 pub mod gateway;
 pub mod meta;
 pub mod node;

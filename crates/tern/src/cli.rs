@@ -20,6 +20,9 @@ pub enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Manage push apps (CM app keys that devices register under).
+    #[command(subcommand)]
+    App(AppCommand),
     /// Print the OpenAPI 3.1 document of the JSON endpoints.
     Openapi,
     /// Run a standalone SMSC simulator (SMPP server with receipts, MO injection and an HTTP
@@ -105,6 +108,44 @@ pub struct AccountCreateArgs {
 
 #[derive(Debug, Args)]
 pub struct AccountListArgs {
+    /// Data directory of the gateway (default ./tern-data).
+    #[arg(long, env = "TERN_DATA_DIR", default_value = "./tern-data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Create a push app; prints its app key (a GUID) as the last line.
+    Create(AppCreateArgs),
+    /// List push apps with their number of registered installations.
+    List(AppListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AppCreateArgs {
+    /// Data directory of the gateway (default ./tern-data).
+    #[arg(long, env = "TERN_DATA_DIR", default_value = "./tern-data")]
+    pub data_dir: PathBuf,
+    /// The account the app belongs to: its name (or its id).
+    #[arg(long)]
+    pub account: String,
+    /// App name.
+    #[arg(long)]
+    pub name: String,
+    /// The `[[connector]]` (kind fcm) the app's messages go through. Recorded as given; checked
+    /// against the configuration only when --config is given.
+    #[arg(long)]
+    pub connector: String,
+    /// TOML configuration file: when given, --connector must name a connector of kind fcm in it.
+    #[arg(long, env = "TERN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// App key (a GUID); generated when absent.
+    #[arg(long)]
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AppListArgs {
     /// Data directory of the gateway (default ./tern-data).
     #[arg(long, env = "TERN_DATA_DIR", default_value = "./tern-data")]
     pub data_dir: PathBuf,

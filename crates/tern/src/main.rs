@@ -1,6 +1,7 @@
 //! The `tern` binary: command line, configuration, logging, wiring and graceful shutdown.
 
 mod account_cmd;
+mod app_cmd;
 mod cli;
 mod config;
 mod serve;
@@ -37,6 +38,8 @@ fn main() -> anyhow::Result<()> {
                 account_cmd::create(*args).await
             }
             cli::Command::Account(cli::AccountCommand::List(args)) => account_cmd::list(args).await,
+            cli::Command::App(cli::AppCommand::Create(args)) => app_cmd::create(args).await,
+            cli::Command::App(cli::AppCommand::List(args)) => app_cmd::list(args).await,
             cli::Command::SmscSim(args) => smsc_sim::run(args).await,
             cli::Command::Openapi => {
                 println!("{}", tern_ingress::http::openapi::document());

@@ -190,6 +190,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         submitter,
         log: Arc::clone(&store) as _,
         health: Arc::clone(&store) as _,
+        push: Arc::clone(&store) as _,
         clock: Arc::clone(&clock),
         max_body_bytes: config.max_body_bytes,
         webhooks: Arc::new(webhooks),

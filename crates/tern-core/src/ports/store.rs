@@ -2,7 +2,8 @@
 //! service the [`AccountStore`] and the [`IntakeStore`], the dispatcher and the event applier the
 //! [`QueueStore`], the outbox runners (the notifier, the SMPP receipt runner) the
 //! [`OutboxStore`], the message log the [`MessageLogStore`], connectors that receive inbound
-//! (MO) messages the [`InboundStore`], the readiness probe the [`StoreHealth`]. A backend implements every role; [`Store`] names them
+//! (MO) messages the [`InboundStore`], push registration and the push connector the
+//! [`PushStore`], the readiness probe the [`StoreHealth`]. A backend implements every role; [`Store`] names them
 //! together. A backend records the decisions of `tern-core` (what an event does to a message, what
 //! a debit leaves, which status changes produce which outbox entries): it makes none of its own, so that a second
 //! backend behaves as the first by construction. What each method guarantees is written here and
@@ -23,6 +24,8 @@ use crate::message::{
 };
 use crate::money::Money;
 use crate::outbox::{ClaimedEntry, EntryFilter, EntryId, OutboxKind, Outcome};
+use crate::push::{AppKey, Installation, InstallationId, NewPushApp, PushApp, PushAppListing};
+use tern_proto::push_sdk::Registration;
 
 /// A store failure. `retryable` says whether trying again may help (as Pingora's errors do).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -365,6 +368,60 @@ pub trait InboundStore: Send + Sync + 'static {
     async fn purge_unowned_inbound(&self, older_than: Timestamp) -> Result<u64, StoreError>;
 }
 
+/// Push apps and the devices registered under them with CM's app SDK ([`crate::push`]): the
+/// `tern app` commands create and list apps, the registration endpoints keep installations, and
+/// the push connector finds the installations of a number and forgets those FCM says are gone.
+/// Every write is durable (fsynced) before it returns.
+#[async_trait]
+pub trait PushStore: Send + Sync + 'static {
+    /// Create a push app; a key that exists already is a [`StoreError::Conflict`].
+    async fn create_app(&self, app: NewPushApp) -> Result<PushApp, StoreError>;
+    /// Every push app with its number of installations, oldest first.
+    async fn apps(&self) -> Result<Vec<PushAppListing>, StoreError>;
+    /// The app with key `key`.
+    async fn app_by_key(&self, key: AppKey) -> Result<Option<PushApp>, StoreError>;
+    /// Keep `installation` (under its `app_key`, which the caller checked exists). An
+    /// installation of the same app with the same push token is replaced (the device registered
+    /// again after losing its installation id): one device never gets a message twice.
+    async fn register_installation(&self, installation: Installation) -> Result<(), StoreError>;
+    /// Replace what installation `id` of app `app_key` registered with `device`, as of `now`
+    /// (another installation of the app with the new push token is removed); `None` when the
+    /// app has no installation `id`.
+    async fn update_installation(
+        &self,
+        app_key: AppKey,
+        id: InstallationId,
+        device: Registration,
+        now: Timestamp,
+    ) -> Result<Option<Installation>, StoreError>;
+    /// Forget installation `id` of app `app_key`; whether there was one.
+    async fn remove_installation(
+        &self,
+        app_key: AppKey,
+        id: InstallationId,
+    ) -> Result<bool, StoreError>;
+    /// Installation `id` of app `app_key`.
+    async fn installation(
+        &self,
+        app_key: AppKey,
+        id: InstallationId,
+    ) -> Result<Option<Installation>, StoreError>;
+    /// The installations of app `app_key` registered with number `msisdn` (the `00` form),
+    /// oldest first.
+    async fn installations_for(
+        &self,
+        app_key: AppKey,
+        msisdn: &str,
+    ) -> Result<Vec<Installation>, StoreError>;
+    /// Forget the installations of app `app_key` with push token `push_token` (FCM said it is
+    /// gone); how many.
+    async fn remove_installation_by_token(
+        &self,
+        app_key: AppKey,
+        push_token: &str,
+    ) -> Result<u64, StoreError>;
+}
+
 /// Whether the store can work.
 #[async_trait]
 pub trait StoreHealth: Send + Sync + 'static {
@@ -383,7 +440,14 @@ pub trait StoreHealth: Send + Sync + 'static {
 /// Every role of one backend: what a store factory hands the binary, which gives each consumer
 /// the role it needs.
 pub trait Store:
-    AccountStore + IntakeStore + QueueStore + OutboxStore + MessageLogStore + InboundStore + StoreHealth
+    AccountStore
+    + IntakeStore
+    + QueueStore
+    + OutboxStore
+    + MessageLogStore
+    + InboundStore
+    + PushStore
+    + StoreHealth
 {
 }
 
@@ -394,6 +458,7 @@ impl<T> Store for T where
         + OutboxStore
         + MessageLogStore
         + InboundStore
+        + PushStore
         + StoreHealth
 {
 }

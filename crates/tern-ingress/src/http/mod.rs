@@ -5,6 +5,7 @@ mod gateway_ashx;
 mod message_log;
 pub mod openapi;
 mod provider_webhooks;
+mod push;
 mod submit;
 
 use std::panic::AssertUnwindSafe;
@@ -15,10 +16,10 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{any, get, post, put};
 use futures_util::FutureExt;
 use tern_core::error_code::{RequestError, Surface};
-use tern_core::ports::{MessageLogStore, ProviderWebhooks, StoreHealth};
+use tern_core::ports::{MessageLogStore, ProviderWebhooks, PushStore, StoreHealth};
 use tern_core::submitter::{Clock, Submitter};
 use tern_proto::cm::response::SubmitResponse;
 
@@ -30,6 +31,8 @@ pub struct AppState {
     pub log: Arc<dyn MessageLogStore>,
     /// Whether the store accepts writes (`/ready`).
     pub health: Arc<dyn StoreHealth>,
+    /// Push apps and the devices registered under them.
+    pub push: Arc<dyn PushStore>,
     pub clock: Arc<dyn Clock>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
@@ -54,6 +57,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/v1.0/messages",
             get(message_log::list).fallback(message_log::method_not_allowed),
+        )
+        .route(push::REGISTER_PATH, post(push::register))
+        .route(
+            push::INSTALLATION_PATH,
+            put(push::update).delete(push::remove),
         )
         .route("/health", get(health))
         .route("/ready", get(ready))

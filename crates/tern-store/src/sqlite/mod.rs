@@ -8,6 +8,7 @@ mod intake;
 mod log;
 mod memory;
 mod outbox;
+mod push;
 mod queue;
 mod rows;
 mod schema;
@@ -258,5 +259,7 @@ impl StoreHealth for SqliteStore {
     }
 }
 
+#[cfg(test)]
+mod push_tests;
 #[cfg(test)]
 mod tests;

@@ -367,6 +367,39 @@ ALTER TABLE external_ids ADD COLUMN given_id TEXT;
     r#"
 ALTER TABLE status_events ADD COLUMN detail TEXT;
 "#,
+    // 17: push apps (CM's app keys, each an account's, sending through one FCM connector; listed
+    // in the order they were created, by rowid) and
+    // the devices registered under them with CM's app SDK: one row per installation, found by
+    // the number it registered with (a message's recipient) and by its push token (what FCM
+    // says is gone); one token per app.
+    r#"
+CREATE TABLE push_apps (
+    app_key TEXT PRIMARY KEY,
+    account_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    connector TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE push_installations (
+    id TEXT PRIMARY KEY,
+    app_key TEXT NOT NULL,
+    push_token TEXT NOT NULL,
+    device_os TEXT NOT NULL,
+    device_os_version TEXT,
+    device_model TEXT,
+    app_id TEXT,
+    app_version TEXT,
+    lib_id TEXT,
+    lib_version TEXT,
+    push_authorization TEXT,
+    preferred_languages TEXT NOT NULL,
+    msisdn TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX push_installations_token ON push_installations(app_key, push_token);
+CREATE INDEX push_installations_msisdn ON push_installations(app_key, msisdn) WHERE msisdn IS NOT NULL;
+"#,
 ];
 
 /// The version [`migrate`] brings a database to.

@@ -1,0 +1,123 @@
+//! `tern app create` and `tern app list`: push apps, CM's app keys. A push app belongs to an
+//! account and sends through one FCM connector; devices with CM's app SDK register under its key
+//! (`/channelswebhook/push/v2/accounts/{appKey}/register`), and messages name it as `appKey`.
+//! Like `tern account`, they open the data directory directly, so they work whether or not a
+//! gateway is running on it.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tern_core::account::Account;
+use tern_core::ports::{NodeId, Store};
+use tern_core::push::{AppKey, NewPushApp};
+use tern_store::StoreConfig;
+
+use crate::cli::{AppCreateArgs, AppListArgs};
+use crate::config;
+
+/// The connector kind a push app's connector must have.
+const FCM_KIND: &str = "fcm";
+
+fn open(data_dir: &std::path::Path) -> anyhow::Result<Arc<dyn Store>> {
+    let config = StoreConfig::Sqlite {
+        data_dir: data_dir.to_owned(),
+    };
+    tern_store::open(&config, NodeId::new(NodeId::EMBEDDED))
+        .with_context(|| format!("cannot open the store in {}", data_dir.display()))
+}
+
+/// The account `--account` names: by name (which must name one account), or by id.
+fn find_account(accounts: Vec<Account>, wanted: &str) -> anyhow::Result<Account> {
+    let wanted = wanted.trim();
+    let by_name: Vec<&Account> = accounts.iter().filter(|a| a.name == wanted).collect();
+    match by_name.as_slice() {
+        [one] => return Ok((*one).clone()),
+        [] => {}
+        several => anyhow::bail!(
+            "--account: {} accounts are named '{wanted}' (ids {}); name one by its id",
+            several.len(),
+            several
+                .iter()
+                .map(|a| a.id.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+    if let Ok(id) = wanted.parse::<i64>()
+        && let Some(account) = accounts.iter().find(|a| a.id == id)
+    {
+        return Ok(account.clone());
+    }
+    anyhow::bail!("--account: no account is named '{wanted}' (see `tern account list`)")
+}
+
+pub async fn create(args: AppCreateArgs) -> anyhow::Result<()> {
+    let name = args.name.trim().to_owned();
+    anyhow::ensure!(!name.is_empty(), "--name must not be empty");
+    let connector = args.connector.trim().to_owned();
+    anyhow::ensure!(!connector.is_empty(), "--connector must not be empty");
+    let key = match &args.key {
+        Some(text) => text
+            .parse::<AppKey>()
+            .map_err(|e| anyhow::anyhow!("--key: {e}"))?,
+        None => AppKey::generate(),
+    };
+    if let Some(file) = &args.config {
+        let config = config::load(Some(file), Some(args.data_dir.clone()), None, None)?;
+        let found = config.connectors.iter().find(|c| c.name == connector);
+        match found {
+            Some(c) if c.kind == FCM_KIND => {}
+            Some(c) => anyhow::bail!(
+                "--connector: connector '{connector}' in {} has kind '{}', not '{FCM_KIND}'",
+                file.display(),
+                c.kind
+            ),
+            None => anyhow::bail!(
+                "--connector: {} has no [[connector]] named '{connector}'",
+                file.display()
+            ),
+        }
+    }
+    let store = open(&args.data_dir)?;
+    let account = find_account(store.accounts().await?, &args.account)?;
+    let app = store
+        .create_app(NewPushApp {
+            key,
+            account_id: account.id,
+            name,
+            connector,
+        })
+        .await
+        .map_err(|error| match error {
+            tern_core::ports::StoreError::Conflict(_) => {
+                anyhow::anyhow!("--key: a push app with key {key} exists already")
+            }
+            other => other.into(),
+        })?;
+    println!(
+        "Created push app {} for account {} ({}), connector {}",
+        app.name, account.id, account.name, app.connector
+    );
+    println!("{}", app.key);
+    Ok(())
+}
+
+pub async fn list(args: AppListArgs) -> anyhow::Result<()> {
+    let store = open(&args.data_dir)?;
+    let accounts = store.accounts().await?;
+    let apps = store.apps().await?;
+    println!("KEY\tACCOUNT\tNAME\tCONNECTOR\tINSTALLATIONS");
+    for listing in apps {
+        let app = &listing.app;
+        let account = accounts
+            .iter()
+            .find(|a| a.id == app.account_id)
+            .map(|a| a.name.as_str())
+            .unwrap_or("-");
+        println!(
+            "{}\t{account}\t{}\t{}\t{}",
+            app.key, app.name, app.connector, listing.installations
+        );
+    }
+    Ok(())
+}
