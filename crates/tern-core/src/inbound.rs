@@ -141,6 +141,65 @@ pub struct InboundMessage {
     pub parts: u32,
     /// When its first part arrived.
     pub received_at: Timestamp,
+    /// What a provider's message carries besides its text (none for an SMS).
+    pub extras: InboundExtras,
+}
+
+/// What an inbound message from a channel provider (WhatsApp, RCS) carries besides its text:
+/// CM's inbound webhook writes it as `from.name`, `message.media`, `message.custom` and
+/// `messageContext`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct InboundExtras {
+    /// The sender's name (a WhatsApp profile name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_name: Option<String>,
+    /// A file the sender sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<InboundFile>,
+    /// CM's `message.custom`: a JSON object (location, contacts, a tapped reply), as text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom: Option<String>,
+    /// CM's `messageContext`: the message this one answers (the MT's reference, or its id when
+    /// it has none), when the channel says which.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_context: Option<String>,
+}
+
+impl InboundExtras {
+    /// Whether it says nothing (an SMS).
+    pub fn is_empty(&self) -> bool {
+        *self == InboundExtras::default()
+    }
+}
+
+/// A file an inbound message carries: where to fetch it, its type and its caption.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct InboundFile {
+    pub uri: String,
+    pub content_type: String,
+    pub title: String,
+}
+
+/// An inbound message a channel provider delivered whole (a WhatsApp or RCS message): no parts
+/// to assemble, an id of the provider's that a redelivery repeats, and the account it is for
+/// (the connector's `inbound_account`) rather than a number's owner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderInbound {
+    pub connector: Arc<str>,
+    pub channel: Channel,
+    /// The provider's id of it (a wamid): the same message delivered again is recorded once.
+    pub provider_id: String,
+    pub account: Option<AccountId>,
+    pub from: String,
+    pub to: String,
+    pub text: String,
+    pub extras: InboundExtras,
+    /// The provider's id of the message of Tern's it answers (a wamid), when it says which:
+    /// the store resolves it to that message's reference for `messageContext`.
+    pub answers: Option<String>,
+    pub received_at: Timestamp,
 }
 
 /// The message `parts` make (one part alone, or the parts of one key, in any order), named `id`,
@@ -187,6 +246,7 @@ pub fn assemble(
             .map(|part| part.received_at)
             .min()
             .expect("a message has a part"),
+        extras: InboundExtras::default(),
     }
 }
 
@@ -267,6 +327,7 @@ pub fn time_utc(at: Timestamp) -> String {
 /// The webhook of `message` to its account's inbound URL: its id as `reference`, the numbers
 /// as [`webhook_number`] writes them, its arrival as `timeUtc`, empty groupings.
 pub fn webhook(message: &InboundMessage) -> InboundWebhook {
+    let extras = &message.extras;
     InboundWebhook {
         reference: message.id.to_string(),
         from: webhook_number(&message.from),
@@ -275,6 +336,18 @@ pub fn webhook(message: &InboundMessage) -> InboundWebhook {
         groupings: Default::default(),
         time_utc: time_utc(message.received_at),
         channel: message.channel.as_str().to_owned(),
+        from_name: extras.from_name.clone().unwrap_or_default(),
+        media: extras
+            .media
+            .as_ref()
+            .map(|file| tern_proto::cm::inbound::InboundMedia {
+                media_uri: file.uri.clone(),
+                content_type: file.content_type.clone(),
+                title: file.title.clone(),
+            })
+            .unwrap_or_default(),
+        custom: extras.custom.clone(),
+        message_context: extras.message_context.clone(),
     }
 }
 
@@ -487,6 +560,7 @@ mod tests {
             text: "Hi".into(),
             parts: 1,
             received_at: "2026-07-01T10:00:05.120Z".parse().unwrap(),
+            extras: Default::default(),
         };
         assert_eq!(
             webhook(&message),
@@ -498,6 +572,10 @@ mod tests {
                 groupings: Default::default(),
                 time_utc: "2026-07-01T10:00:05".into(),
                 channel: "SMS".into(),
+                from_name: String::new(),
+                media: Default::default(),
+                custom: None,
+                message_context: None,
             }
         );
     }
@@ -531,6 +609,7 @@ mod tests {
             text: String::new(),
             parts: 1,
             received_at: at(0),
+            extras: Default::default(),
         };
         let ids: Vec<MessageId> = (0..3).map(|_| MessageId::generate()).collect();
         let mut sorted = ids.clone();

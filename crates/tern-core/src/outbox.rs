@@ -224,7 +224,9 @@ pub fn inbound_entries(
     smpp: bool,
 ) -> Vec<NewEntry> {
     let webhook = inbound_entry(message, inbound_url);
-    let deliver_sm = smpp
+    // SMPP's deliver_sm carries an SMS; a provider's message (WhatsApp, RCS) goes to the
+    // inbound URL only.
+    let deliver_sm = (smpp && message.channel == crate::channel::Channel::Sms)
         .then(|| {
             owned_entry(
                 message,
@@ -561,6 +563,7 @@ mod tests {
             text: "Hi".into(),
             parts: 1,
             received_at: "2026-01-01T00:00:00Z".parse().unwrap(),
+            extras: Default::default(),
         };
         assert_eq!(
             inbound_entry(&message, Some("http://example.com/mo")),

@@ -37,6 +37,7 @@ use tern_proto::whatsapp::{GraphError, Request};
 
 use crate::dispatch::Event;
 use crate::error_code::DeliveryError;
+use crate::inbound::{InboundExtras, InboundFile};
 use crate::message::{Content, MessageId};
 use crate::ports::{ConnectorError, ErrorOrigin};
 use crate::status::{CmStatus, NOT_DELIVERED_ERROR};
@@ -988,3 +989,120 @@ pub fn status_event(status: &Status) -> Option<StatusUpdate> {
 
 #[cfg(test)]
 mod tests;
+
+/// What Tern records of an inbound WhatsApp message: its text, and what CM's inbound webhook
+/// carries besides (see [`inbound_of`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundOf {
+    pub text: String,
+    pub extras: InboundExtras,
+    /// The wamid it replies to (`context.id`), when it is a reply.
+    pub answers: Option<String>,
+}
+
+/// An inbound WhatsApp `message` from `sender_name` as CM's inbound webhook writes it, its
+/// media (when it has some) at `media_uri` (where it can be fetched):
+/// - text: `message.text`;
+/// - image, video, audio, document, sticker: `message.media` (the URI, the MIME type, the caption
+///   or file name as title), the caption as text, and `custom.mediaId`;
+/// - location: `custom.location` `{latitude, longitude, label, searchQuery}` (CM's names for
+///   Meta's name and address), the name as text;
+/// - contacts: `custom.contacts`, WhatsApp's objects verbatim;
+/// - a reply button or list row tapped: its title as text, `custom.interactive` verbatim and its
+///   id as `custom.postbackdata`; a template's quick-reply button: its text, `custom.button`
+///   verbatim and its payload as `custom.postbackdata`;
+/// - anything else (reactions, orders, `unsupported`): no text, `custom.type` its type.
+pub fn inbound_of(
+    message: &tern_proto::whatsapp::InboundMessage,
+    sender_name: Option<&str>,
+    media_uri: Option<&str>,
+) -> InboundOf {
+    use tern_proto::whatsapp::InboundContent as C;
+    let media = |media: &tern_proto::whatsapp::webhook::InboundMedia| {
+        let title = media
+            .caption
+            .clone()
+            .or_else(|| media.filename.clone())
+            .unwrap_or_default();
+        (
+            media.caption.clone().unwrap_or_default(),
+            Some(InboundFile {
+                uri: media_uri.unwrap_or_default().to_owned(),
+                content_type: media.mime_type.clone(),
+                title,
+            }),
+            Some(json!({ "mediaId": media.id })),
+        )
+    };
+    let (text, file, custom) = match message.content() {
+        C::Text(body) => (body.to_owned(), None, None),
+        C::Image(m) | C::Video(m) | C::Audio(m) | C::Document(m) | C::Sticker(m) => media(m),
+        C::Location(location) => {
+            let mut object = json!({
+                "latitude": location.latitude,
+                "longitude": location.longitude,
+            });
+            if let Some(name) = &location.name {
+                object["label"] = json!(name);
+            }
+            if let Some(address) = &location.address {
+                object["searchQuery"] = json!(address);
+            }
+            (
+                location.name.clone().unwrap_or_default(),
+                None,
+                Some(json!({ "location": object })),
+            )
+        }
+        C::Contacts(contacts) => (String::new(), None, Some(json!({ "contacts": contacts }))),
+        C::ButtonReply(reply) => (
+            reply.title.clone(),
+            None,
+            Some(json!({
+                "postbackdata": reply.id,
+                "interactive": {"type": "button_reply", "button_reply": reply},
+            })),
+        ),
+        C::ListReply(reply) => (
+            reply.title.clone(),
+            None,
+            Some(json!({
+                "postbackdata": reply.id,
+                "interactive": {"type": "list_reply", "list_reply": reply},
+            })),
+        ),
+        C::Button(button) => (
+            button.text.clone(),
+            None,
+            Some(json!({ "postbackdata": button.payload, "button": button })),
+        ),
+        C::Unsupported(kind) => (String::new(), None, Some(json!({ "type": kind }))),
+    };
+    InboundOf {
+        text,
+        extras: InboundExtras {
+            from_name: sender_name
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned),
+            media: file,
+            custom: custom.map(|custom| custom.to_string()),
+            message_context: None,
+        },
+        answers: message
+            .context
+            .as_ref()
+            .map(|context| context.id.clone())
+            .filter(|id| !id.is_empty()),
+    }
+}
+
+/// The media id of an inbound message that carries a file, whose URI is to be looked up.
+pub fn inbound_media_id(message: &tern_proto::whatsapp::InboundMessage) -> Option<&str> {
+    use tern_proto::whatsapp::InboundContent as C;
+    match message.content() {
+        C::Image(m) | C::Video(m) | C::Audio(m) | C::Document(m) | C::Sticker(m) => {
+            Some(m.id.as_str()).filter(|id| !id.is_empty())
+        }
+        _ => None,
+    }
+}

@@ -1032,6 +1032,15 @@ pub enum InboundContent {
         title: String,
         description: Option<String>,
     },
+    /// Shared contacts (`contacts`, WhatsApp's contact objects).
+    Contacts {
+        contacts: Value,
+    },
+    /// A tap on a template's quick-reply button (`button`).
+    Button {
+        payload: String,
+        text: String,
+    },
 }
 
 impl InboundContent {
@@ -1083,6 +1092,10 @@ impl InboundContent {
                     "interactive",
                     json!({"type": "list_reply", "list_reply": reply}),
                 )
+            }
+            InboundContent::Contacts { contacts } => ("contacts", contacts.clone()),
+            InboundContent::Button { payload, text } => {
+                ("button", json!({"payload": payload, "text": text}))
             }
         }
     }

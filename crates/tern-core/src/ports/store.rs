@@ -359,6 +359,16 @@ pub trait InboundStore: Send + Sync + 'static {
     /// [`crate::inbound::owner_key`] of its `to` (none when no account has it), and the outbox
     /// entry [`crate::outbox::inbound_entry`] gives for that account's inbound URL.
     async fn accept_inbound(&self, parts: Vec<InboundPart>) -> Result<(), StoreError>;
+    /// Store messages a channel provider delivered whole, durably (fsynced before returning, in
+    /// one transaction), each for its `account` with the entries
+    /// [`crate::outbox::inbound_entries`] gives; one whose provider id the connector gave before
+    /// (a provider's redelivery) is not recorded again. A message that `answers` one of Tern's
+    /// (by the id the connector was given for it) gets that message's reference (its id when it
+    /// has none) as its `messageContext`. Returns the ids of the messages recorded now.
+    async fn accept_provider_inbound(
+        &self,
+        messages: Vec<crate::inbound::ProviderInbound>,
+    ) -> Result<Vec<crate::message::MessageId>, StoreError>;
     /// Assemble, as they are, the concatenated messages whose earliest kept part arrived before
     /// `older_than` (a part never came), as [`InboundStore::accept_inbound`] assembles a complete
     /// one; returns how many messages.

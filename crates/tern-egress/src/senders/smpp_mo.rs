@@ -112,6 +112,7 @@ mod tests {
             text: text.into(),
             parts: 1,
             received_at: jiff::Timestamp::UNIX_EPOCH,
+            extras: Default::default(),
         }
     }
 

@@ -7,8 +7,10 @@
 use std::sync::Arc;
 
 use futures_util::future::join_all;
+use tern_core::channel::Channel;
+use tern_core::inbound::ProviderInbound;
 use tern_core::ports::{WebhookAnswer, WebhookMethod, WebhookRequest};
-use tern_core::whatsapp::{CallbackRef, status_event_for};
+use tern_core::whatsapp::{CallbackRef, inbound_media_id, inbound_of, status_event_for};
 use tern_proto::whatsapp::webhook::Status;
 use tern_proto::whatsapp::{Notification, Subscription, verify_signature, verify_subscription};
 
@@ -76,14 +78,10 @@ impl WhatsAppWebhook {
                 return WebhookAnswer::text(400, format!("unreadable body: {error}"));
             }
         };
-        let phone_number_id = &self.inner.config.phone_number_id;
         let mut recorded = Vec::new();
         for value in notification.values() {
-            if let Some(metadata) = &value.metadata
-                && !metadata.phone_number_id.is_empty()
-                && &metadata.phone_number_id != phone_number_id
-            {
-                tracing::warn!(connector = %self.inner.name, number = %metadata.phone_number_id, "WhatsApp webhook for another phone number ignored");
+            if !self.ours(value) {
+                tracing::warn!(connector = %self.inner.name, "WhatsApp webhook for another phone number ignored");
                 continue;
             }
             for status in &value.statuses {
@@ -147,14 +145,126 @@ impl WhatsAppWebhook {
         }
     }
 
-    /// Hand the notification's inbound messages to the inbound pipeline; `false` when they
-    /// could not be stored.
+    /// Hand the notification's inbound messages (those for this number) to the inbound
+    /// pipeline for the connector's `inbound_account`; `false` when they could not be stored
+    /// (or a file's URI could not be looked up), so that Meta posts them again.
     async fn inbound(&self, notification: &Notification) -> bool {
-        let count = notification.messages().count();
-        if count > 0 {
-            tracing::warn!(connector = %self.inner.name, count, "WhatsApp inbound messages are not handled yet; dropped");
+        let inner = &self.inner;
+        let mut messages = Vec::new();
+        for value in notification.values() {
+            if value.messages.is_empty() || !self.ours(value) {
+                continue;
+            }
+            let to = value
+                .metadata
+                .as_ref()
+                .map(|metadata| plus(&metadata.display_phone_number))
+                .unwrap_or_default();
+            for message in &value.messages {
+                let name = value
+                    .contacts
+                    .iter()
+                    .find(|contact| contact.wa_id == message.from)
+                    .and_then(|contact| contact.profile.as_ref())
+                    .map(|profile| profile.name.as_str());
+                let media_uri = match inbound_media_id(message) {
+                    Some(id) => match self.media_uri(id).await {
+                        Ok(uri) => Some(uri),
+                        Err(error) => {
+                            tracing::warn!(connector = %inner.name, media = %id, %error, "cannot look up an inbound file's URI; Meta will post the message again");
+                            return false;
+                        }
+                    },
+                    None => None,
+                };
+                let of = inbound_of(message, name, media_uri.as_deref());
+                messages.push(ProviderInbound {
+                    connector: Arc::clone(&inner.name),
+                    channel: Channel::WhatsApp,
+                    provider_id: message.id.clone(),
+                    account: inner.inbound_account,
+                    from: plus(&message.from),
+                    to: to.clone(),
+                    text: of.text,
+                    extras: of.extras,
+                    answers: of.answers,
+                    received_at: message
+                        .timestamp_seconds()
+                        .and_then(|seconds| jiff::Timestamp::from_second(seconds).ok())
+                        .unwrap_or_else(jiff::Timestamp::now),
+                });
+            }
         }
-        let _ = (&self.inner.inbound, &self.inner.wakeups);
-        true
+        if messages.is_empty() {
+            return true;
+        }
+        if inner.inbound_account.is_none() {
+            tracing::warn!(connector = %inner.name, count = messages.len(), "WhatsApp inbound messages dropped: the connector has no inbound_account");
+            return true;
+        }
+        match inner.inbound.accept_provider_inbound(messages).await {
+            Ok(recorded) => {
+                if !recorded.is_empty() {
+                    inner.wakeups.outbox_written();
+                }
+                true
+            }
+            Err(error) => {
+                tracing::error!(connector = %inner.name, %error, "cannot store WhatsApp inbound messages; Meta will post them again");
+                false
+            }
+        }
+    }
+
+    /// Whether a change is for this connector's number (a change that names none is).
+    fn ours(&self, value: &tern_proto::whatsapp::webhook::Value) -> bool {
+        value.metadata.as_ref().is_none_or(|metadata| {
+            metadata.phone_number_id.is_empty()
+                || metadata.phone_number_id == self.inner.config.phone_number_id
+        })
+    }
+
+    /// Where an inbound file can be fetched: the URL Meta's media endpoint gives for its id
+    /// (fetched with the connector's access token).
+    async fn media_uri(&self, media_id: &str) -> Result<String, String> {
+        let inner = &self.inner;
+        let url = format!(
+            "{}/{}/{}",
+            inner.config.base_url.trim_end_matches('/'),
+            inner.config.api_version,
+            media_id
+        );
+        let response = inner
+            .client
+            .get(&url)
+            .header(reqwest::header::AUTHORIZATION, &inner.authorization)
+            .timeout(std::time::Duration::from_millis(inner.config.timeout_ms))
+            .send()
+            .await
+            .map_err(|error| error.without_url().to_string())?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("Meta answered HTTP {}", status.as_u16()));
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| error.without_url().to_string())?;
+        let body: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|error| error.to_string())?;
+        body.get("url")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| "Meta's answer has no url".to_owned())
+    }
+}
+
+/// A WhatsApp number (digits) as CM's inbound webhook writes numbers: `+` and the digits.
+fn plus(number: &str) -> String {
+    let digits = number.trim().trim_start_matches('+');
+    if digits.is_empty() {
+        String::new()
+    } else {
+        format!("+{digits}")
     }
 }

@@ -517,6 +517,7 @@ mod tests {
             text: "Hi €".into(),
             parts: 2,
             received_at: "2026-01-01T10:00:00.5Z".parse().unwrap(),
+            extras: Default::default(),
         };
         assert_eq!(
             serde_json::to_value(logged_entry(&LogEntry::Inbound(message))).unwrap(),

@@ -21,12 +21,32 @@ pub struct InboundWebhook {
     pub time_utc: String,
     /// CM's channel name (`SMS`).
     pub channel: String,
+    /// The sender's name, when the channel gives one (a WhatsApp profile name); else empty.
+    pub from_name: String,
+    /// `message.media`: a file the sender sent (all three empty when none).
+    pub media: InboundMedia,
+    /// `message.custom`: a JSON object (a location, contacts, a tapped reply), as text; `None`
+    /// writes `{}`.
+    pub custom: Option<String>,
+    /// `messageContext`: which message this one answers, when the channel says so; `None`
+    /// leaves the field out.
+    pub message_context: Option<String>,
+}
+
+/// `message.media` of an inbound webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InboundMedia {
+    pub media_uri: String,
+    pub content_type: String,
+    pub title: String,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Body<'a> {
     reference: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_context: Option<&'a str>,
     from: From<'a>,
     to: To<'a>,
     message: Message<'a>,
@@ -49,39 +69,47 @@ struct To<'a> {
 #[derive(Serialize)]
 struct Message<'a> {
     text: &'a str,
-    media: Media,
-    custom: Custom,
+    media: Media<'a>,
+    custom: &'a serde_json::value::RawValue,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Media {
-    media_uri: &'static str,
-    content_type: &'static str,
-    title: &'static str,
+struct Media<'a> {
+    media_uri: &'a str,
+    content_type: &'a str,
+    title: &'a str,
 }
-
-#[derive(Serialize)]
-struct Custom {}
 
 impl InboundWebhook {
     /// The JSON body (UTF-8).
     pub fn to_json(&self) -> Vec<u8> {
+        let empty = serde_json::value::RawValue::from_string("{}".to_owned())
+            .expect("an empty object is JSON");
+        // A custom object that is not a JSON object is written as `{}` (it never is: Tern
+        // writes it).
+        let custom = self
+            .custom
+            .as_deref()
+            .filter(|custom| custom.trim_start().starts_with('{'))
+            .and_then(|custom| serde_json::value::RawValue::from_string(custom.to_owned()).ok())
+            .unwrap_or(empty);
         let body = Body {
             reference: &self.reference,
+            message_context: self.message_context.as_deref(),
             from: From {
                 number: &self.from,
-                name: "",
+                name: &self.from_name,
             },
             to: To { number: &self.to },
             message: Message {
                 text: &self.text,
                 media: Media {
-                    media_uri: "",
-                    content_type: "",
-                    title: "",
+                    media_uri: &self.media.media_uri,
+                    content_type: &self.media.content_type,
+                    title: &self.media.title,
                 },
-                custom: Custom {},
+                custom: &custom,
             },
             groupings: &self.groupings,
             time_utc: &self.time_utc,
@@ -105,6 +133,10 @@ mod tests {
             groupings: [String::new(), String::new(), String::new()],
             time_utc: "2026-12-01T12:00:00".into(),
             channel: "SMS".into(),
+            from_name: String::new(),
+            media: InboundMedia::default(),
+            custom: None,
+            message_context: None,
         };
         assert_eq!(
             String::from_utf8(webhook.to_json()).unwrap(),
@@ -113,6 +145,37 @@ mod tests {
                 r#""from":{"number":"+31612345678","name":""},"to":{"number":"3669"},"#,
                 r#""message":{"text":"Hi \"there\" €","media":{"mediaUri":"","contentType":"","title":""},"custom":{}},"#,
                 r#""groupings":["","",""],"timeUtc":"2026-12-01T12:00:00","channel":"SMS"}"#
+            )
+        );
+    }
+
+    #[test]
+    fn a_rich_message_has_its_sender_media_custom_object_and_context() {
+        let webhook = InboundWebhook {
+            reference: "r".into(),
+            from: "+31612345678".into(),
+            to: "+15550001111".into(),
+            text: "look".into(),
+            groupings: [String::new(), String::new(), String::new()],
+            time_utc: "2026-12-01T12:00:00".into(),
+            channel: "WhatsApp".into(),
+            from_name: "Ann".into(),
+            media: InboundMedia {
+                media_uri: "https://x/y.jpg".into(),
+                content_type: "image/jpeg".into(),
+                title: "look".into(),
+            },
+            custom: Some(r#"{"location":{"latitude":51.6,"longitude":4.77}}"#.into()),
+            message_context: Some("order-7".into()),
+        };
+        assert_eq!(
+            String::from_utf8(webhook.to_json()).unwrap(),
+            concat!(
+                r#"{"reference":"r","messageContext":"order-7","#,
+                r#""from":{"number":"+31612345678","name":"Ann"},"to":{"number":"+15550001111"},"#,
+                r#""message":{"text":"look","media":{"mediaUri":"https://x/y.jpg","contentType":"image/jpeg","title":"look"},"#,
+                r#""custom":{"location":{"latitude":51.6,"longitude":4.77}}},"#,
+                r#""groupings":["","",""],"timeUtc":"2026-12-01T12:00:00","channel":"WhatsApp"}"#
             )
         );
     }

@@ -8,13 +8,13 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
 use tern_core::channel::Channel;
-use tern_core::inbound::{self, Concat, InboundPart, PartKey};
+use tern_core::inbound::{self, Concat, InboundMessage, InboundPart, PartKey, ProviderInbound};
 use tern_core::message::MessageId;
 use tern_core::outbox;
 use tern_core::ports::{InboundStore, StoreError};
 
 use super::outbox::{INSERT_ENTRY, insert_entry};
-use super::rows::{millis, timestamp};
+use super::rows::{message_id, millis, timestamp};
 use super::{SqliteStore, backend_error};
 
 /// The log's target for inbound messages nobody owns.
@@ -220,6 +220,95 @@ impl InboundStore for SqliteStore {
             .await?;
         log_unowned(unowned);
         Ok(())
+    }
+
+    async fn accept_provider_inbound(
+        &self,
+        messages: Vec<ProviderInbound>,
+    ) -> Result<Vec<MessageId>, StoreError> {
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.writer
+            .write(move |connection: &Connection| {
+                let accept = || -> rusqlite::Result<Vec<MessageId>> {
+                    let mut insert = connection.prepare_cached(
+                        "INSERT INTO inbound_messages (id, account_id, connector, channel, sender,
+                             recipient, body, parts, received_at, provider_id, extras)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9, ?10)
+                         ON CONFLICT (connector, provider_id) WHERE provider_id IS NOT NULL
+                         DO NOTHING",
+                    )?;
+                    let mut account = connection.prepare_cached(
+                        "SELECT inbound_url, smpp_system_id IS NOT NULL FROM accounts WHERE id = ?1",
+                    )?;
+                    // The reference (else the id) of the message of Tern's a reply answers.
+                    let mut answered = connection.prepare_cached(
+                        "SELECT m.reference, m.id FROM external_ids e
+                         JOIN messages m ON m.id = e.message_id
+                         WHERE e.connector = ?1 AND e.external_id = ?2",
+                    )?;
+                    let mut entry = connection.prepare_cached(INSERT_ENTRY)?;
+                    let mut recorded = Vec::new();
+                    for provider in messages {
+                        let mut extras = provider.extras;
+                        if let Some(answers) = &provider.answers {
+                            let context: Option<(Option<String>, MessageId)> = answered
+                                .query_row(params![&*provider.connector, answers], |row| {
+                                    Ok((row.get(0)?, message_id(row, 1)?))
+                                })
+                                .optional()?;
+                            extras.message_context = context
+                                .map(|(reference, id)| reference.unwrap_or_else(|| id.to_string()));
+                        }
+                        let message = InboundMessage {
+                            id: MessageId::generate(),
+                            account: provider.account,
+                            connector: provider.connector,
+                            channel: provider.channel,
+                            from: provider.from,
+                            to: provider.to,
+                            text: provider.text,
+                            parts: 1,
+                            received_at: provider.received_at,
+                            extras,
+                        };
+                        let extras_json = (!message.extras.is_empty()).then(|| {
+                            serde_json::to_string(&message.extras).expect("extras serialize")
+                        });
+                        let inserted = insert.execute(params![
+                            message.id.0.as_bytes().as_slice(),
+                            message.account,
+                            &*message.connector,
+                            message.channel.as_str(),
+                            message.from,
+                            message.to,
+                            message.text,
+                            millis(message.received_at),
+                            provider.provider_id,
+                            extras_json,
+                        ])?;
+                        if inserted == 0 {
+                            continue;
+                        }
+                        let owner: Option<(Option<String>, bool)> = match message.account {
+                            Some(id) => account
+                                .query_row(params![id], |row| Ok((row.get(0)?, row.get(1)?)))
+                                .optional()?,
+                            None => None,
+                        };
+                        let (inbound_url, smpp) = owner.unwrap_or((None, false));
+                        for new in outbox::inbound_entries(&message, inbound_url.as_deref(), smpp)
+                        {
+                            insert_entry(&mut entry, &new)?;
+                        }
+                        recorded.push(message.id);
+                    }
+                    Ok(recorded)
+                };
+                accept().map_err(backend_error)
+            })
+            .await
     }
 
     async fn flush_inbound_parts(&self, older_than: Timestamp) -> Result<u64, StoreError> {

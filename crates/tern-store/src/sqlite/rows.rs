@@ -12,7 +12,7 @@ use tern_core::channel::Channel;
 use tern_core::dispatch::{Progress, Report};
 use tern_core::error_code::DeliveryError;
 use tern_core::error_code::Surface;
-use tern_core::inbound::InboundMessage;
+use tern_core::inbound::{InboundExtras, InboundMessage};
 use tern_core::message::{
     Content, DeliveryState, MessageFilter, MessageId, MessageRecord, NewMessage, Segment,
     SendRecord, StatusEvent,
@@ -81,7 +81,7 @@ pub fn timestamp(millis: i64) -> Timestamp {
 
 /// The columns of an inbound message row, read by [`inbound_from_row`].
 pub const INBOUND_COLUMNS: &str =
-    "id, account_id, connector, channel, sender, recipient, body, parts, received_at";
+    "id, account_id, connector, channel, sender, recipient, body, parts, received_at, extras";
 
 /// An inbound message from the columns of [`INBOUND_COLUMNS`].
 pub fn inbound_from_row(row: &Row) -> rusqlite::Result<InboundMessage> {
@@ -99,6 +99,10 @@ pub fn inbound_from_row(row: &Row) -> rusqlite::Result<InboundMessage> {
         text: row.get(6)?,
         parts: row.get(7)?,
         received_at: timestamp(row.get(8)?),
+        extras: match row.get::<_, Option<String>>(9)? {
+            Some(json) => serde_json::from_str(&json).map_err(|_| bad(9, "extras"))?,
+            None => InboundExtras::default(),
+        },
     })
 }
 

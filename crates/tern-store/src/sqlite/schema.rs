@@ -400,6 +400,15 @@ CREATE TABLE push_installations (
 CREATE UNIQUE INDEX push_installations_token ON push_installations(app_key, push_token);
 CREATE INDEX push_installations_msisdn ON push_installations(app_key, msisdn) WHERE msisdn IS NOT NULL;
 "#,
+    // 18: inbound messages a channel provider delivered whole (WhatsApp, RCS): the provider's id,
+    // unique per connector so that a redelivery is recorded once, and what the message carries
+    // besides its text (`tern_core::inbound::InboundExtras` as JSON; none for an SMS).
+    r#"
+ALTER TABLE inbound_messages ADD COLUMN provider_id TEXT;
+ALTER TABLE inbound_messages ADD COLUMN extras TEXT;
+CREATE UNIQUE INDEX inbound_messages_provider ON inbound_messages(connector, provider_id)
+    WHERE provider_id IS NOT NULL;
+"#,
 ];
 
 /// The version [`migrate`] brings a database to.

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use jiff::{SignedDuration, Timestamp};
 use tern_core::account::{Account, ProductToken};
 use tern_core::channel::Channel;
-use tern_core::inbound::{Concat, InboundMessage, InboundPart};
+use tern_core::inbound::{
+    Concat, InboundExtras, InboundFile, InboundMessage, InboundPart, ProviderInbound,
+};
 use tern_core::message::MessageFilter;
 use tern_core::outbox::{ClaimedEntry, EntryFilter, Fact, OrderingKey, OutboxKind, Resolved};
 use tern_core::ports::{Store, StoreError};
@@ -128,6 +130,7 @@ async fn a_part_alone_is_a_message_of_the_account_with_its_number_and_queued_for
             text: "Hello @ you".into(),
             parts: 1,
             received_at: at,
+            extras: Default::default(),
         }
     );
     let claimed = claim_inbound(&*store, at).await;
@@ -420,4 +423,82 @@ async fn an_owner_with_smpp_also_gets_an_mo_for_its_smpp_binds() {
     ));
     // No webhook: the account has no inbound URL.
     assert!(claim_inbound(&*store, at).await.is_empty());
+}
+
+/// A WhatsApp message with provider id `wamid` for `account`, answering `answers`.
+fn provider_message(
+    account: &Account,
+    wamid: &str,
+    answers: Option<&str>,
+    at: Timestamp,
+) -> ProviderInbound {
+    ProviderInbound {
+        connector: Arc::from("wa"),
+        channel: Channel::WhatsApp,
+        provider_id: wamid.into(),
+        account: Some(account.id),
+        from: "+31612345678".into(),
+        to: "+15550001111".into(),
+        text: "a photo".into(),
+        extras: InboundExtras {
+            from_name: Some("Ann".into()),
+            media: Some(InboundFile {
+                uri: "https://x/y.jpg".into(),
+                content_type: "image/jpeg".into(),
+                title: "a photo".into(),
+            }),
+            custom: Some(r#"{"id":"m1"}"#.into()),
+            message_context: None,
+        },
+        answers: answers.map(str::to_owned),
+        received_at: at,
+    }
+}
+
+#[tokio::test]
+async fn a_providers_message_is_its_connectors_accounts_once_with_what_it_carries() {
+    let backend = Backend::new();
+    let store = backend.open();
+    let account = receiving_account(&*store, &[], Some("http://127.0.0.1:9/mo"))
+        .await
+        .unwrap();
+    let at = now();
+    let recorded = store
+        .accept_provider_inbound(vec![provider_message(&account, "wamid.1", None, at)])
+        .await
+        .unwrap();
+    assert_eq!(recorded.len(), 1);
+    // Delivered again (a provider's retry), alone and with a new one: recorded once.
+    let again = store
+        .accept_provider_inbound(vec![
+            provider_message(&account, "wamid.1", None, at),
+            provider_message(&account, "wamid.2", Some("wamid.unknown"), at),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    let logged = inbound_log(&*store, &account).await;
+    assert_eq!(logged.len(), 2);
+    let first = logged.iter().find(|m| m.id == recorded[0]).unwrap();
+    assert_eq!(
+        first,
+        &InboundMessage {
+            id: recorded[0],
+            account: Some(account.id),
+            connector: Arc::from("wa"),
+            channel: Channel::WhatsApp,
+            from: "+31612345678".into(),
+            to: "+15550001111".into(),
+            text: "a photo".into(),
+            parts: 1,
+            received_at: at,
+            extras: provider_message(&account, "wamid.1", None, at).extras,
+        }
+    );
+    // An answer to a message Tern does not know has no context.
+    let second = logged.iter().find(|m| m.id == again[0]).unwrap();
+    assert_eq!(second.extras.message_context, None);
+    let claimed = claim_inbound(&*store, at).await;
+    assert_eq!(claimed.len(), 2);
+    assert_eq!(claimed[0].fact, Some(Fact::Inbound(first.clone())));
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tern_testkit::meta::{
-    MetaError, MetaGraphStandIn, MetaOptions, RecipientRule, Script, StatusStep, hub_signature,
+    Inbound, InboundContent, MetaError, MetaGraphStandIn, MetaOptions, RecipientRule, Script,
+    StatusStep, hub_signature,
 };
 use tern_testkit::{Gateway, WebhookReceiver, create_account, http_client};
 
@@ -40,6 +41,15 @@ pub(crate) fn whatsapp_config(meta: &MetaGraphStandIn, extra: &str) -> String {
 /// A Meta stand-in following `rules`, and a gateway (account `acme`, reports to a receiver)
 /// whose WhatsApp goes to it; the stand-in's webhooks go to the gateway.
 async fn setup(rules: Vec<RecipientRule>, extra: &str) -> (Setup, MetaGraphStandIn) {
+    setup_with(rules, extra, &[]).await
+}
+
+/// [`setup`], the account created with `account_args` besides its name and status URL.
+async fn setup_with(
+    rules: Vec<RecipientRule>,
+    extra: &str,
+    account_args: &[&str],
+) -> (Setup, MetaGraphStandIn) {
     let meta = MetaGraphStandIn::start(MetaOptions {
         rules,
         webhook_concurrency: 1,
@@ -49,11 +59,9 @@ async fn setup(rules: Vec<RecipientRule>, extra: &str) -> (Setup, MetaGraphStand
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let receiver = WebhookReceiver::start().await;
-    let token = create_account(
-        TERN,
-        &data_dir,
-        &["--name", "acme", "--status-url", receiver.url.as_str()],
-    );
+    let mut args = vec!["--name", "acme", "--status-url", receiver.url.as_str()];
+    args.extend(account_args);
+    let token = create_account(TERN, &data_dir, &args);
     let gateway = Gateway::start_logged_at(
         TERN,
         &data_dir,
@@ -540,4 +548,179 @@ async fn throttling_that_arrives_as_a_failed_status_is_retried_without_a_second_
         got,
         [report("async", "WhatsApp", "0", "", "Accepted by operator")]
     );
+}
+
+#[tokio::test]
+async fn inbound_messages_of_every_kind_reach_the_inbound_account_once_in_cms_format() {
+    let inbound = WebhookReceiver::start().await;
+    let (setup, meta) = setup_with(
+        Vec::new(),
+        "inbound_account = \"acme\"",
+        &["--inbound-url", inbound.url.as_str()],
+    )
+    .await;
+    // A message of Tern's that the first inbound message answers.
+    submit(
+        &setup,
+        json!([message(
+            "0031612345678",
+            "order-7",
+            &["WhatsApp"],
+            json!({})
+        )]),
+    )
+    .await;
+    wait_reports(&setup, 2).await;
+    let sent_wamid = meta
+        .requests()
+        .iter()
+        .find_map(|request| request.wamid().map(str::to_owned))
+        .unwrap();
+    let photo = meta.add_media("media-1", "image/jpeg", b"\xff\xd8 not really a jpeg");
+    let contacts = json!([{"name": {"formatted_name": "Bob B", "first_name": "Bob"},
+        "phones": [{"phone": "+31687654321", "type": "CELL", "wa_id": "31687654321"}]}]);
+    let kinds = vec![
+        Inbound::new(
+            "31612345678",
+            InboundContent::Text {
+                body: "where is it?".into(),
+            },
+        )
+        .replying_to(&sent_wamid),
+        Inbound::new(
+            "31612345678",
+            InboundContent::Image {
+                media_id: "media-1".into(),
+                mime_type: "image/jpeg".into(),
+                sha256: photo,
+                caption: Some("the box".into()),
+            },
+        ),
+        Inbound::new(
+            "31612345678",
+            InboundContent::Location {
+                latitude: 51.6,
+                longitude: 4.77,
+                name: Some("CM HQ".into()),
+                address: Some("Konijnenberg 30".into()),
+            },
+        ),
+        Inbound::new(
+            "31612345678",
+            InboundContent::Contacts {
+                contacts: contacts.clone(),
+            },
+        ),
+        Inbound::new(
+            "31612345678",
+            InboundContent::ButtonReply {
+                id: "yes-1".into(),
+                title: "Yes".into(),
+            },
+        ),
+        Inbound::new(
+            "31612345678",
+            InboundContent::ListReply {
+                id: "row-2".into(),
+                title: "Tomorrow".into(),
+                description: None,
+            },
+        ),
+        Inbound::new(
+            "31612345678",
+            InboundContent::Button {
+                payload: "STOP".into(),
+                text: "Stop promotions".into(),
+            },
+        ),
+    ];
+    let mut first_body = None;
+    for kind in &kinds {
+        let (_, post) = meta.send_inbound(kind).await;
+        assert_eq!(post.answered, Some(200), "{post:?}");
+        first_body.get_or_insert(post.body.clone());
+    }
+    // Meta posts the first one again: it is not delivered twice.
+    let again = meta
+        .post_webhook(
+            first_body.as_ref().unwrap(),
+            Some(&hub_signature(
+                "meta-test-app-secret",
+                first_body.as_ref().unwrap(),
+            )),
+        )
+        .await;
+    assert_eq!(again.answered, Some(200));
+    let received = inbound.wait_for(kinds.len(), WAIT).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(inbound.received().len(), kinds.len());
+    let bodies: Vec<Value> = received.iter().map(|r| r.json()).collect();
+    let by_text = |text: &str| {
+        bodies
+            .iter()
+            .find(|body| body["message"]["text"] == text)
+            .unwrap_or_else(|| panic!("no inbound webhook with text {text:?}: {bodies:#?}"))
+            .clone()
+    };
+    for body in &bodies {
+        assert_eq!(body["channel"], "WhatsApp", "{body}");
+        assert_eq!(
+            body["from"],
+            json!({"number": "+31612345678", "name": "Ann"})
+        );
+        assert_eq!(body["to"], json!({"number": "+15550001111"}));
+    }
+    let reply = by_text("where is it?");
+    assert_eq!(reply["messageContext"], "order-7", "{reply}");
+    assert_eq!(reply["message"]["custom"], json!({}));
+    let image = by_text("the box");
+    assert_eq!(
+        image["message"]["media"],
+        json!({"mediaUri": format!("{}/media/media-1", meta.base_url),
+               "contentType": "image/jpeg", "title": "the box"})
+    );
+    assert_eq!(image["message"]["custom"], json!({"mediaId": "media-1"}));
+    assert!(image.get("messageContext").is_none(), "{image}");
+    let location = by_text("CM HQ");
+    assert_eq!(
+        location["message"]["custom"],
+        json!({"location": {"latitude": 51.6, "longitude": 4.77, "label": "CM HQ",
+                            "searchQuery": "Konijnenberg 30"}})
+    );
+    let shared = by_text("");
+    assert_eq!(shared["message"]["custom"], json!({"contacts": contacts}));
+    let yes = by_text("Yes");
+    assert_eq!(
+        yes["message"]["custom"],
+        json!({"postbackdata": "yes-1",
+               "interactive": {"type": "button_reply", "button_reply": {"id": "yes-1", "title": "Yes"}}})
+    );
+    let row = by_text("Tomorrow");
+    assert_eq!(row["message"]["custom"]["postbackdata"], "row-2");
+    let stop = by_text("Stop promotions");
+    assert_eq!(
+        stop["message"]["custom"],
+        json!({"postbackdata": "STOP", "button": {"payload": "STOP", "text": "Stop promotions"}})
+    );
+    // The message log shows them as received on WhatsApp.
+    let log = setup.log("?limit=100").await;
+    let inbound_entries = log["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["direction"] == "mo")
+        .count();
+    assert_eq!(inbound_entries, kinds.len(), "{log}");
+    // A badly signed inbound message is refused and recorded nowhere.
+    let (_, refused) = meta
+        .send_inbound_badly_signed(&Inbound::new(
+            "31612345678",
+            InboundContent::Text {
+                body: "forged".into(),
+            },
+        ))
+        .await;
+    assert_eq!(refused.answered, Some(401));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(inbound.received().len(), kinds.len());
 }
