@@ -5,6 +5,8 @@
 //! share one parser.
 
 pub mod cm;
+pub mod google_auth;
+pub mod rbm;
 pub mod smpp;
 pub mod sms;
 pub mod whatsapp;
