@@ -4,6 +4,7 @@
 //! Meta's Cloud API ([`meta`]).
 
 pub mod gateway;
+pub mod google;
 pub mod meta;
 pub mod node;
 pub mod node_smsc;
