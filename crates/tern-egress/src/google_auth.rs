@@ -367,6 +367,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_rbm_api_takes_the_token_and_a_401_is_mended_by_a_new_one() {
+        use tern_testkit::google::{RbmOptions, RbmStandIn};
+        let stand_in = GoogleTokenStandIn::start(TokenOptions::default()).await;
+        let rbm = RbmStandIn::start(RbmOptions::new(stand_in.check())).await;
+        let (_dir, tokens) = tokens(&stand_in, RBM_SCOPE);
+        let send = |token: Arc<str>, id: &'static str| {
+            let url = format!(
+                "{}/v1/phones/+31612345678/agentMessages?messageId={id}&agentId=acme_agent",
+                rbm.base_url
+            );
+            async move {
+                tern_testkit::http_client()
+                    .post(url)
+                    .header("authorization", format!("Bearer {token}"))
+                    .header("content-type", "application/json")
+                    .body(r#"{"contentMessage":{"text":"hi"}}"#)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }
+        };
+        assert_eq!(send(tokens.bearer().await.unwrap(), "m1").await, 200);
+        stand_in.revoke_all();
+        let rejected = tokens.bearer().await.unwrap();
+        assert_eq!(send(Arc::clone(&rejected), "m2").await, 401);
+        tokens.invalidate_token(&rejected);
+        assert_eq!(send(tokens.bearer().await.unwrap(), "m2").await, 200);
+        assert_eq!(stand_in.tokens_issued(), 2);
+    }
+
+    #[tokio::test]
     async fn refusals_are_configuration_and_failures_temporary() {
         let stand_in = GoogleTokenStandIn::start(TokenOptions::default()).await;
         let (_dir, tokens) = tokens(&stand_in, "https://www.googleapis.com/auth/cloud-platform");

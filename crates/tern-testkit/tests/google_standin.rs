@@ -879,3 +879,71 @@ async fn counts_only_mode_keeps_no_log() {
     assert!(rbm.events().is_empty());
     assert_eq!(receiver.received().len(), 40);
 }
+
+#[tokio::test]
+async fn what_tern_makes_of_cm_content_rbm_accepts() {
+    use tern_core::message::{Content, MessageId};
+    use tern_core::rbm::{agent_messages_for, rbm_number};
+    let (_tokens, rbm, token) = stand_ins(|_| {}).await;
+    let card = json!({"header":"Shoes","text":"Red ones","media":{"mediaUri":"https://x/s.png","mimeType":"image/png"},
+        "suggestions":[{"action":"Reply","label":"Buy these shoes right now please","postbackdata":"buy"},
+                       {"action":"OpenUrl","label":"More","url":"https://cm.com/shoes"}]});
+    let every_suggestion = json!([
+        {"action":"reply","label":"Track","postbackdata":"track_123"},
+        {"action":"openUrl","label":"Open site","url":"https://cm.com"},
+        {"action":"Dial","label":"Call us","dial":{"phoneNumber":"0031765727000"}},
+        {"action":"ViewLocation","label":"Find us","viewLocation":{"latitude":"51.6","longitude":"4.77"}},
+        {"action":"viewlocation","viewLocation":{"searchQuery":"CM Breda"}},
+        {"action":"CreateCalendarEvent","label":"Save date","calendar":{"startTime":"2026-01-01T10:00:00Z",
+            "endTime":"2026-01-01T11:00:00Z","title":"Demo","description":"d"}},
+    ]);
+    let contents = [
+        (String::from("Hello"), None),
+        (
+            String::new(),
+            Some(json!({"conversation":[
+                {"text":"Your order"},
+                {"media":{"mediaName":"i.pdf","mediaUri":"https://x/i.pdf","mimeType":"application/pdf"}},
+                {"location":{"latitude":51.6,"longitude":4.77,"label":"CM HQ"}},
+                {"contacts":[{"name":{"formatted_name":"Ann"},"phones":[{"phone":"+31612345678"}]}]},
+                {"interactive":{"type":"button","body":{"text":"Pick"},"action":{"buttons":[
+                    {"type":"reply","reply":{"id":"yes","title":"Yes"}}]}}},
+                card.clone(),
+                {"carousel":{"cardWidth":"small","cards":[card.clone(), {"header":"Hat"}]}},
+                card.clone(), card.clone(), {"richCard":{"title":"Socks","media":{"mediaUri":"https://x/so.png"}}},
+              ],
+              "suggestions": every_suggestion})),
+        ),
+    ];
+    let expire = "2030-01-01T00:00:00Z".parse().unwrap();
+    let mut posted = 0;
+    for (body, rich) in contents {
+        let content = Content {
+            from: "Tern".into(),
+            body,
+            body_type: None,
+            dcs: None,
+            app_key: None,
+            rich_content: rich.map(|rich| rich.to_string()),
+            custom_groupings: [None, None, None],
+            udh: None,
+        };
+        let id = MessageId::generate();
+        let phone = rbm_number("0031612345678").unwrap();
+        for outgoing in agent_messages_for(&content, id, Some(expire)).unwrap() {
+            let (status, answer) = post_message(
+                &rbm,
+                &phone,
+                &format!("messageId={}&agentId=acme_agent", outgoing.message_id),
+                Some(&token),
+                &outgoing.message.to_json(),
+            )
+            .await;
+            assert_eq!(status, 200, "{}: {answer}", outgoing.message.to_json());
+            posted += 1;
+        }
+    }
+    // The body; then text, file, location, contacts, interactive, card, carousel, and the three
+    // consecutive cards as one carousel.
+    assert_eq!(posted, 1 + 8);
+}
