@@ -101,9 +101,11 @@ pub struct Outgoing {
     pub message: AgentMessage,
 }
 
-/// The agent messages that send `content` to `recipient`, in order, with their message ids;
-/// never empty (see the module docs). With `expire_at`, each carries it as `expireTime`, so RBM
-/// revokes what it has not delivered by then (and says so with `TTL_EXPIRATION_REVOKED`).
+/// The agent messages that send `content` of Tern message `tern_message_id`, in order, with
+/// their message ids; never empty (see the module docs). Each is posted to the recipient's
+/// [`rbm_number`] (`agent_messages_path` in tern-proto). With `expire_at`, each carries it as
+/// `expireTime`, so RBM revokes what it has not delivered by then (and says so with
+/// `TTL_EXPIRATION_REVOKED`).
 pub fn agent_messages_for(
     content: &Content,
     tern_message_id: MessageId,
