@@ -185,18 +185,9 @@ pub fn status_target(message_id: &str) -> Option<MessageId> {
 }
 
 /// A CM number (`0031…`, `+31…` or bare international digits) in E.164, as the path wants it
-/// (`+31612345678`).
+/// (`+31612345678`): WhatsApp's international digits after a `+`.
 pub fn rbm_number(recipient: &str) -> Option<String> {
-    let recipient = recipient.trim();
-    let digits = recipient
-        .strip_prefix('+')
-        .or_else(|| recipient.strip_prefix("00"))
-        .unwrap_or(recipient);
-    (!digits.is_empty()
-        && digits.len() <= 15
-        && !digits.starts_with('0')
-        && digits.bytes().all(|b| b.is_ascii_digit()))
-    .then(|| format!("+{digits}"))
+    crate::whatsapp::whatsapp_number(recipient).map(|digits| format!("+{digits}"))
 }
 
 /// What one conversation part becomes before consecutive cards are merged.
