@@ -151,7 +151,11 @@ impl Event {
             return Ok(Event::Validation(validation));
         }
         let sender = event.get("senderPhoneNumber").and_then(Value::as_str);
-        let event_type = event.get("eventType").and_then(Value::as_str);
+        // An `eventType` of any type makes it an event (never a user message); not a string,
+        // it reads as an empty name.
+        let event_type = event
+            .get("eventType")
+            .map(|value| value.as_str().unwrap_or_default());
         let field = |name: &str| text(event.get(name));
         match (event_type, sender) {
             (Some(event_type), Some(sender)) => Ok(Event::User(UserEvent {
@@ -539,6 +543,12 @@ mod tests {
             Event::parse(br#"{"eventType":"READ"}"#),
             Err(WebhookError::UnknownEvent)
         );
+        let Event::User(odd) =
+            Event::parse(br#"{"senderPhoneNumber":"+3","eventType":7,"messageId":"m"}"#).unwrap()
+        else {
+            panic!("an event with an odd type is still an event")
+        };
+        assert_eq!(odd.event_type, UserEventType::Other(String::new()));
         assert_eq!(Event::parse(b"{}"), Err(WebhookError::UnknownEvent));
     }
 
@@ -607,6 +617,76 @@ mod tests {
             UserContent::Unsupported
         );
         assert_eq!(message(r#""text":7"#).content(), UserContent::Unsupported);
+    }
+
+    /// Every node of `value`, as a JSON pointer.
+    fn pointers(value: &Value, at: String, into: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, child) in map {
+                    pointers(child, format!("{at}/{key}"), into);
+                }
+            }
+            Value::Array(items) => {
+                for (index, child) in items.iter().enumerate() {
+                    pointers(child, format!("{at}/{index}"), into);
+                }
+            }
+            _ => {}
+        }
+        into.push(at);
+    }
+
+    #[test]
+    fn any_field_of_any_type_is_read_without_changing_what_the_event_is() {
+        let samples = [
+            r#"{"senderPhoneNumber":"+31612345678","eventType":"DELIVERED","eventId":"e","messageId":"m","sendTime":"t","agentId":"a"}"#,
+            r#"{"phoneNumber":"+31612345678","eventType":"TTL_EXPIRATION_REVOKED","eventId":"e","messageId":"m","agentId":"a"}"#,
+            r#"{"senderPhoneNumber":"+31612345678","messageId":"u","sendTime":"t","agentId":"a","text":"hi",
+                "suggestionResponse":{"postbackData":"p","text":"t","type":"REPLY"},"location":{"latitude":1.5,"longitude":2},
+                "userFile":{"thumbnail":{"mimeType":"image/png","fileUri":"u"},"payload":{"mimeType":"image/png","fileSizeBytes":"1","fileUri":"u","fileName":"f"}}}"#,
+        ];
+        let odd = [
+            Value::Null,
+            Value::from(7),
+            Value::from(-1.5),
+            Value::from("x"),
+            Value::from(true),
+            Value::Array(vec![Value::Null]),
+            Value::Object(Map::new()),
+        ];
+        for sample in samples {
+            let sample: Value = serde_json::from_str(sample).unwrap();
+            let kind =
+                std::mem::discriminant(&Event::parse(sample.to_string().as_bytes()).unwrap());
+            let mut all = Vec::new();
+            pointers(&sample, String::new(), &mut all);
+            for pointer in all.iter().filter(|p| !p.is_empty()) {
+                for value in &odd {
+                    let mut event = sample.clone();
+                    *event.pointer_mut(pointer).unwrap() = value.clone();
+                    let parsed = Event::parse(event.to_string().as_bytes());
+                    let identifying =
+                        ["/senderPhoneNumber", "/phoneNumber"].contains(&pointer.as_str());
+                    match parsed {
+                        Ok(parsed) => {
+                            let _ = parsed.message_id();
+                            if let Event::Message(message) = &parsed {
+                                let _ = message.content();
+                            }
+                            if !identifying {
+                                assert_eq!(
+                                    std::mem::discriminant(&parsed),
+                                    kind,
+                                    "{pointer} = {value}"
+                                );
+                            }
+                        }
+                        Err(error) => assert!(identifying, "{pointer} = {value}: {error}"),
+                    }
+                }
+            }
+        }
     }
 
     #[test]
