@@ -727,7 +727,8 @@ pub struct RbmOptions {
     pub agent_id: String,
     /// Webhooks are signed with it, and the validation request carries it.
     pub client_token: String,
-    /// Where webhooks go (Tern's RBM webhook); `None`: accepted messages get no events.
+    /// Where webhooks go (Tern's RBM webhook); `None`: accepted messages get no events. May be
+    /// set later with [`RbmStandIn::set_webhook_url`] (Tern's port is known only once it runs).
     pub webhook_url: Option<String>,
     /// Checks the Bearer tokens (a [`GoogleTokenStandIn`]'s); they need the RBM scope.
     pub tokens: TokenCheck,
@@ -915,6 +916,8 @@ impl RbmCounters {
 
 struct RbmShared {
     options: RbmOptions,
+    /// Where webhooks go now.
+    webhook_url: Mutex<Option<String>>,
     counters: RbmCounters,
     log: Mutex<Vec<RbmEvent>>,
     /// Message ids accepted so far.
@@ -1090,6 +1093,7 @@ impl RbmStandIn {
             .expect("bind the RBM stand-in on loopback");
         let address = listener.local_addr().expect("its address");
         let shared = Arc::new(RbmShared {
+            webhook_url: Mutex::new(options.webhook_url.clone()),
             counters: RbmCounters::default(),
             log: Mutex::new(Vec::new()),
             message_ids: Mutex::new(HashSet::new()),
@@ -1238,12 +1242,16 @@ impl RbmStandIn {
         );
     }
 
+    /// Sends webhooks to `url` from now on (messages accepted while there was none get no
+    /// events).
+    pub fn set_webhook_url(&self, url: &str) {
+        *self.shared.webhook_url.lock().unwrap() = Some(url.to_owned());
+    }
+
     fn webhook_url(&self) -> String {
-        self.shared
-            .options
-            .webhook_url
-            .clone()
-            .expect("RbmOptions::webhook_url is needed to post webhooks")
+        self.shared.webhook_url.lock().unwrap().clone().expect(
+            "a webhook URL (RbmOptions::webhook_url or set_webhook_url) is needed to post webhooks",
+        )
     }
 
     /// Posts the validation request `{"clientToken","secret"}` with the configured client token.
@@ -1521,12 +1529,13 @@ fn rbm_answer(
     let mut answer = Value::Object(body.clone());
     answer["name"] = json!(format!("phones/{phone}/agentMessages/{message_id}"));
     answer["sendTime"] = json!(jiff::Timestamp::now().to_string());
-    if let Some(url) = shared.options.webhook_url.clone()
-        && !events.is_empty()
-    {
+    if shared.webhook_url.lock().unwrap().is_some() && !events.is_empty() {
         let shared = Arc::clone(shared);
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
+            let Some(url) = shared.webhook_url.lock().unwrap().clone() else {
+                return;
+            };
             for (index, step) in events.iter().enumerate() {
                 if index > 0 && !interval.is_zero() {
                     tokio::time::sleep(interval).await;

@@ -753,10 +753,9 @@ async fn unacknowledged_events_are_posted_again() {
 #[tokio::test]
 async fn validation_and_user_messages_on_command() {
     let receiver = WebhookReceiver::start().await;
-    let (_tokens, rbm, _token) = stand_ins(|options| {
-        options.webhook_url = Some(receiver.url.clone());
-    })
-    .await;
+    let (_tokens, rbm, _token) = stand_ins(|_| {}).await;
+    // The webhook URL set after the start (as when Tern's port is known only once it runs).
+    rbm.set_webhook_url(&receiver.url);
     let client_token = rbm.options().client_token.clone();
     let post = rbm.send_validation("1234567890").await;
     assert_eq!(
