@@ -8,6 +8,7 @@ mod gateway;
 mod load;
 mod receiver;
 mod smpp;
+mod whatsapp;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
+use bytes::Bytes;
 use clap::Parser;
 use hdrhistogram::Histogram;
 
@@ -55,10 +57,14 @@ struct Args {
     /// A smoke run: 2-second phases, at most 20,000 end-to-end messages.
     #[arg(long)]
     quick: bool,
-    /// Phases to run, in this order: single, half, batched, e2e, smpp, connector (for
-    /// experiments; the figures of record come from all six).
-    #[arg(long, value_delimiter = ',', default_values_t = [PhaseName::Single, PhaseName::Half, PhaseName::Batched, PhaseName::E2e, PhaseName::Smpp, PhaseName::Connector])]
+    /// Phases to run, in this order: single, half, batched, e2e, smpp, connector, whatsapp
+    /// (for experiments; the figures of record come from all seven).
+    #[arg(long, value_delimiter = ',', default_values_t = [PhaseName::Single, PhaseName::Half, PhaseName::Batched, PhaseName::E2e, PhaseName::Smpp, PhaseName::Connector, PhaseName::Whatsapp])]
     phases: Vec<PhaseName>,
+    /// Messages in the WhatsApp phase (HTTP through a whatsapp-cloud connector to the Meta
+    /// stand-in; a smoke run: at most 20,000).
+    #[arg(long, default_value_t = 100_000)]
+    whatsapp_messages: u64,
     /// Messages in the connector phase (HTTP through an SMPP connector to `tern smsc-sim`; a
     /// smoke run: at most 20,000).
     #[arg(long, default_value_t = 200_000)]
@@ -80,6 +86,7 @@ enum PhaseName {
     E2e,
     Smpp,
     Connector,
+    Whatsapp,
 }
 
 impl std::fmt::Display for PhaseName {
@@ -91,6 +98,7 @@ impl std::fmt::Display for PhaseName {
             PhaseName::E2e => "e2e",
             PhaseName::Smpp => "smpp",
             PhaseName::Connector => "connector",
+            PhaseName::Whatsapp => "whatsapp",
         })
     }
 }
@@ -104,6 +112,9 @@ const TARGET_HALF_P99_MS: f64 = 20.0;
 const TARGET_SMPP: f64 = 50_000.0;
 /// The SMPP connector issue's target: HTTP submit to status report through an SMPP connector.
 const TARGET_CONNECTOR: f64 = 20_000.0;
+/// The provider connectors issue's target: HTTP submit to status report through a WhatsApp
+/// connector, Meta's statuses posted back signed.
+const TARGET_WHATSAPP: f64 = 15_000.0;
 
 /// CPU use over one phase.
 struct Cpu {
@@ -213,6 +224,17 @@ async fn drain(
 
 /// What the end-to-end phase measured.
 /// The connector phase's figures.
+/// The WhatsApp phase's figures.
+struct WhatsAppRun {
+    result: EndToEnd,
+    /// Statuses Meta's stand-in posted to the gateway, and per second over the phase.
+    statuses: u64,
+    status_rate: f64,
+    /// Webhook POSTs the gateway did not answer 2xx.
+    webhook_failures: u64,
+    peak_rss: u64,
+}
+
 struct ConnectorRun {
     result: EndToEnd,
     /// submit_sm/s the SMSC saw.
@@ -246,8 +268,21 @@ async fn end_to_end(
     messages: u64,
     limit: Duration,
 ) -> anyhow::Result<EndToEnd> {
-    let mut arrivals = receiver.record();
     let body = submit_body(token, batch);
+    end_to_end_of(addr, body, receiver, connections, batch, messages, limit).await
+}
+
+/// [`end_to_end`] with `body` as every request (of `batch` messages).
+async fn end_to_end_of(
+    addr: SocketAddr,
+    body: Bytes,
+    receiver: &StatusReceiver,
+    connections: usize,
+    batch: usize,
+    messages: u64,
+    limit: Duration,
+) -> anyhow::Result<EndToEnd> {
+    let mut arrivals = receiver.record();
     let requests = Arc::new(AtomicU64::new(messages / batch as u64));
     let mut opened = Vec::with_capacity(connections);
     for _ in 0..connections {
@@ -727,6 +762,101 @@ async fn run(args: Args) -> anyhow::Result<()> {
         });
     }
 
+    // 7. Through a WhatsApp connector: its own gateway, sending to the Meta stand-in, which
+    // posts the statuses back signed.
+    let mut through_whatsapp = None;
+    if wants(PhaseName::Whatsapp) {
+        let messages = if args.quick {
+            args.whatsapp_messages.min(20_000)
+        } else {
+            args.whatsapp_messages
+        };
+        let batch = args.batch_size as u64;
+        let messages = (messages.max(10 * batch) / batch) * batch;
+        let dir = scratch.path().join("whatsapp");
+        std::fs::create_dir_all(&dir)?;
+        let meta = whatsapp::stand_in().await;
+        let config = dir.join("tern.toml");
+        std::fs::write(&config, whatsapp::config(&meta))?;
+        let data = dir.join("data");
+        let token = gateway::create_account(&tern, &data, &receiver.url)?;
+        let gateway = Gateway::start_with(&tern, &data, &config, &["--smpp-addr", "off"])?;
+        meta.set_webhook_url(&format!("http://{}/webhooks/whatsapp/wa", gateway.addr));
+        let pid = gateway.pid();
+        eprintln!(
+            "whatsapp: {} messages in {}-message requests over {} connections, through a              whatsapp-cloud connector (max_in_flight {}) to the Meta stand-in ({} statuses per              webhook POST, {} POSTs in flight)",
+            thousands(messages as f64),
+            batch,
+            args.batch_connections,
+            whatsapp::MAX_IN_FLIGHT,
+            whatsapp::STATUSES_PER_POST,
+            whatsapp::WEBHOOK_CONCURRENCY
+        );
+        let body = whatsapp::submit_body(&token, args.batch_size);
+        // Warm-up: the connections, the page cache; not measured.
+        end_to_end_of(
+            gateway.addr,
+            body.clone(),
+            &receiver,
+            args.batch_connections,
+            args.batch_size,
+            10 * batch,
+            report_limit,
+        )
+        .await?;
+        let before = meta.counts();
+        let meter = CpuMeter::start(pid, ticks);
+        let result = end_to_end_of(
+            gateway.addr,
+            body,
+            &receiver,
+            args.batch_connections,
+            args.batch_size,
+            messages,
+            report_limit,
+        )
+        .await?;
+        let cpu = meter.stop();
+        let after = meta.counts();
+        let statuses = after.statuses_posted - before.statuses_posted;
+        let webhook_failures = after.webhook_posts_failed - before.webhook_posts_failed;
+        let status_rate = statuses as f64 / result.total_took.as_secs_f64().max(1e-9);
+        ensure!(
+            after.accepted - before.accepted >= result.messages,
+            "whatsapp: {} messages reported but Meta accepted only {}",
+            result.messages,
+            after.accepted - before.accepted
+        );
+        let peak = gateway::status_kb(pid, "VmHWM").unwrap_or(0);
+        let (status, _) = gateway.stop(Duration::from_secs(60))?;
+        ensure!(
+            status.success(),
+            "the whatsapp phase's tern exited with {status}"
+        );
+        let line = format!(
+            "whatsapp: {} messages, all reports in {:.2} s = {} msg/s; {} statuses/s absorbed              ({} webhook POSTs not answered 2xx); accept-to-report latency {}",
+            thousands(result.messages as f64),
+            result.total_took.as_secs_f64(),
+            thousands(result.per_sec()),
+            thousands(status_rate),
+            webhook_failures,
+            latency_summary(&result.latency)
+        );
+        eprintln!("{line}");
+        phases.push(Phase {
+            name: "whatsapp",
+            what: line,
+            cpu,
+        });
+        through_whatsapp = Some(WhatsAppRun {
+            result,
+            statuses,
+            status_rate,
+            webhook_failures,
+            peak_rss: peak,
+        });
+    }
+
     print_report(&Report {
         args: &args,
         duration,
@@ -738,6 +868,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         e2e: e2e.as_ref(),
         smpp: smpp.as_ref().map(|(reference, tern)| (reference, tern)),
         connector: through_connector.as_ref(),
+        whatsapp: through_whatsapp.as_ref(),
         peak_rss,
         rss_now,
         db_bytes,
@@ -763,6 +894,7 @@ struct Report<'a> {
     /// The reference's run and Tern's.
     smpp: Option<(&'a smpp::SmppRun, &'a smpp::TernRun)>,
     connector: Option<&'a ConnectorRun>,
+    whatsapp: Option<&'a WhatsAppRun>,
     peak_rss: u64,
     rss_now: u64,
     db_bytes: u64,
@@ -935,6 +1067,32 @@ fn print_report(r: &Report) {
             );
         }
         None => println!("| Through an SMPP connector {SKIPPED}"),
+    }
+    match r.whatsapp {
+        Some(run) => {
+            println!(
+                "| Through a WhatsApp connector, msg/s ({} messages: HTTP submit to status report,                  via the Meta stand-in, `delivered` posted back signed) {}",
+                thousands(run.result.messages as f64),
+                rate_row(run.result.per_sec(), TARGET_WHATSAPP)
+            );
+            println!(
+                "| WhatsApp statuses absorbed per second ({} statuses, {} per webhook POST; {}                  POSTs not answered 2xx) | {} | | |",
+                thousands(run.statuses as f64),
+                whatsapp::STATUSES_PER_POST,
+                run.webhook_failures,
+                thousands(run.status_rate)
+            );
+            println!(
+                "| Accept-to-report latency p50 / p99 through WhatsApp | {:.0} / {:.0} ms | | |",
+                ms(&run.result.latency, 0.5),
+                ms(&run.result.latency, 0.99)
+            );
+            println!(
+                "| Peak RSS of the WhatsApp gateway (VmHWM) | {:.1} MiB | | |",
+                mib(run.peak_rss)
+            );
+        }
+        None => println!("| Through a WhatsApp connector {SKIPPED}"),
     }
     println!();
     println!(

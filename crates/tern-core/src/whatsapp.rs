@@ -39,7 +39,8 @@ use crate::dispatch::Event;
 use crate::error_code::DeliveryError;
 use crate::inbound::{InboundExtras, InboundFile};
 use crate::message::{Content, MessageId};
-use crate::ports::{ConnectorError, ErrorOrigin};
+/// Shared by every provider's decisions; re-exported here, where they were first defined.
+pub use crate::provider::{ErrorClass, StatusUpdate};
 use crate::status::{CmStatus, NOT_DELIVERED_ERROR};
 
 /// The text of a list message's button when suggestions become a list.
@@ -692,37 +693,6 @@ fn reply_body(
     })
 }
 
-/// What an error code of Meta's means for the message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// WhatsApp will not deliver it: fall back to the next channel at once, reporting `error`
-    /// if it was the last.
-    FallBack { error: DeliveryError },
-    /// Throttling or a transient failure: send again on WhatsApp after `after` (or the default
-    /// backoff); never a reason to fall back.
-    Retry { after: Option<Duration> },
-    /// Tern's WhatsApp setup is wrong (token, permissions, account): this attempt fails and the
-    /// message falls back, and the connector says so loudly in its logs.
-    Configuration,
-}
-
-impl ErrorClass {
-    /// The connector error this class is, with `message` for the logs.
-    pub fn connector_error(self, message: impl Into<String>) -> ConnectorError {
-        match self {
-            ErrorClass::FallBack { error } => {
-                ConnectorError::permanent(ErrorOrigin::Provider, Some(error), message)
-            }
-            ErrorClass::Retry { after } => {
-                ConnectorError::temporary(ErrorOrigin::Provider, after, message)
-            }
-            ErrorClass::Configuration => {
-                ConnectorError::permanent(ErrorOrigin::Tern, Some(NOT_DELIVERED_ERROR), message)
-            }
-        }
-    }
-}
-
 /// One row of [`ERROR_TABLE`]: the codes from `first` to `last`, what they mean, their class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ErrorRow {
@@ -924,19 +894,6 @@ pub fn status_event_for(status: &Status, place: CallbackRef) -> Option<Event> {
         operator: None,
         detail: (update.status == CmStatus::Failed).then_some(update.description),
     })
-}
-
-/// What a status webhook reports for the message (not to be confused with a message's history
-/// entry, `message::StatusEvent`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusUpdate {
-    pub status: CmStatus,
-    /// For `failed`: the CM error its code falls back with (5 when it gives none).
-    pub error: Option<DeliveryError>,
-    /// The report's status description; for `failed`, Meta's code and title.
-    pub description: String,
-    /// For `failed`: Meta's error code, for [`classify_error`].
-    pub provider_code: Option<i64>,
 }
 
 /// The CM status a status webhook reports: sent → 0 (accepted), delivered → 2, read → 4,

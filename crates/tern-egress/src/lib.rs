@@ -6,6 +6,7 @@
 pub mod connectors;
 pub mod dispatcher;
 pub mod events;
+pub mod google_auth;
 pub mod inbound;
 pub mod notifier;
 pub mod provider_webhooks;

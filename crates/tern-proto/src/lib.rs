@@ -6,7 +6,9 @@
 
 pub mod cm;
 pub mod fcm;
+pub mod google_auth;
 pub mod push_sdk;
+pub mod rbm;
 pub mod smpp;
 pub mod sms;
 pub mod whatsapp;

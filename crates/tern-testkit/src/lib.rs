@@ -5,6 +5,7 @@
 
 pub mod fcm;
 pub mod gateway;
+pub mod google;
 pub mod meta;
 pub mod node;
 pub mod node_smsc;

@@ -1835,9 +1835,9 @@ async fn post_statuses(shared: Arc<Shared>, mut queue: mpsc::Receiver<Value>) {
         );
         let signature = hub_signature(&shared.options.app_secret, &body);
         // Statuses are only queued once a URL is set (see `script`).
-        let Some(url) = shared.webhook_url() else {
+        if shared.webhook_url().is_none() {
             continue;
-        };
+        }
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
             let mut wait = shared.options.webhook_retry_delay;
@@ -1846,6 +1846,10 @@ async fn post_statuses(shared: Arc<Shared>, mut queue: mpsc::Receiver<Value>) {
                     tokio::time::sleep(wait).await;
                     wait = wait.saturating_mul(2);
                 }
+                // The URL now: a receiver that restarted elsewhere gets the retries.
+                let Some(url) = shared.webhook_url() else {
+                    break;
+                };
                 let post = shared
                     .post(
                         WebhookKind::Status,

@@ -1,4 +1,5 @@
 use super::*;
+use crate::ports::ErrorOrigin;
 use tern_proto::whatsapp::Notification;
 
 const ID: &str = "0195d3b2-c4e4-7a1b-9c3f-00112233aabb";

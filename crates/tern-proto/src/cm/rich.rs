@@ -29,6 +29,8 @@ pub struct ConversationPart {
     pub template: Option<WhatsAppTemplate>,
     /// Whether an `interactive` object (WhatsApp interactive message) was present.
     pub has_interactive: bool,
+    /// Whether it is an RCS rich card or carousel (`header`, `richCard` or `carousel`).
+    pub has_rich_card: bool,
     /// Whether the element carried anything at all (an empty object is an error).
     pub is_empty: bool,
 }
@@ -163,6 +165,18 @@ pub struct ConversationPartWire {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub interactive: Lenient<Map<String, Value>>,
+    /// An RCS rich card's title (CM's SDK: a part with `header`, `text` and `media`).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub header: Lenient<Text>,
+    /// An RCS rich card as one object (`header`, `text`, `media`, `suggestions`).
+    #[serde(default, rename = "richCard", alias = "richcard")]
+    #[schema(value_type = Option<Object>)]
+    pub rich_card: Lenient<Map<String, Value>>,
+    /// An RCS carousel: `cards` (rich cards) and `cardWidth`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub carousel: Lenient<Map<String, Value>>,
 }
 
 /// `media`.
@@ -331,6 +345,9 @@ impl From<RichContentWire> for RichContent {
 impl From<ConversationPartWire> for ConversationPart {
     fn from(wire: ConversationPartWire) -> Self {
         let has_interactive = matches!(wire.interactive, Lenient::Present(_));
+        let has_rich_card = text(wire.header).is_some()
+            || matches!(wire.rich_card, Lenient::Present(_))
+            || matches!(wire.carousel, Lenient::Present(_));
         let contacts = match wire.contacts {
             Lenient::Absent => None,
             other => Some(list(other, Contact::from, Default::default).unwrap_or_default()),
@@ -352,6 +369,7 @@ impl From<ConversationPartWire> for ConversationPart {
             contacts,
             template,
             has_interactive,
+            has_rich_card,
             is_empty: false,
         };
         let is_empty = part.text.is_none()
@@ -359,7 +377,8 @@ impl From<ConversationPartWire> for ConversationPart {
             && part.location.is_none()
             && part.contacts.is_none()
             && part.template.is_none()
-            && !part.has_interactive;
+            && !part.has_interactive
+            && !part.has_rich_card;
         ConversationPart { is_empty, ..part }
     }
 }
@@ -461,5 +480,15 @@ mod tests {
         assert!(!conversation[0].is_empty);
         let empty = RichContent::from_json(&json!({"conversation": [{}]}));
         assert!(empty.conversation.unwrap()[0].is_empty);
+        // RCS cards and carousels are parts too.
+        let cards = RichContent::from_json(&json!({"conversation": [{"header": "Hat"},
+            {"RichCard": {"title": "t"}}, {"carousel": {"cards": []}}, {"header": " "}]}));
+        let cards = cards.conversation.unwrap();
+        assert!(
+            cards[..3]
+                .iter()
+                .all(|part| part.has_rich_card && !part.is_empty)
+        );
+        assert!(cards[3].is_empty);
     }
 }

@@ -186,9 +186,20 @@ fn a_bad_route_or_connector_stops_the_start_saying_why() {
             "invalid configuration: [[route]] 1: no connector named \"op-a\" (configured: simulator)",
         ),
         (
-            "[[connector]]\nname = \"wa\"\nkind = \"whatsapp-cloud\"\n\n\
-             [[route]]\nchannel = \"WhatsApp\"\nconnector = \"wa\"\n",
-            "invalid configuration: [[connector]] \"wa\": kind \"whatsapp-cloud\" is not available in this version (available: simulator, smpp)",
+            "[[connector]]\nname = \"vb\"\nkind = \"viber\"\n\n\
+             [[route]]\nchannel = \"Viber\"\nconnector = \"vb\"\n",
+            "invalid configuration: [[connector]] \"vb\": kind \"viber\" is not available in this version (available: simulator, smpp, whatsapp-cloud)",
+        ),
+        (
+            "[[connector]]\nname = \"wa\"\nkind = \"whatsapp-cloud\"\nphone_number_id = \"1\"\n\
+             app_secret = \"s\"\nverify_token = \"v\"\n",
+            "invalid configuration: [[connector]] \"wa\": missing field `access_token`",
+        ),
+        (
+            "[[connector]]\nname = \"wa\"\nkind = \"whatsapp-cloud\"\nphone_number_id = \"1\"\n\
+             access_token = \"t\"\napp_secret = \"s\"\nverify_token = \"v\"\n\
+             inbound_account = \"nobody\"\n",
+            "invalid configuration: [[connector]] \"wa\": inbound_account \"nobody\" is no account's name",
         ),
         (
             "[[connector]]\nname = \"op-a\"\nkind = \"smpp\"\nhost = \"smsc.example.net\"\nsystem_id = \"acme\"\nwindw = 5\n",

@@ -724,3 +724,97 @@ async fn inbound_messages_of_every_kind_reach_the_inbound_account_once_in_cms_fo
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(inbound.received().len(), kinds.len());
 }
+
+#[tokio::test]
+async fn kill_9_with_messages_in_flight_to_meta_loses_nothing_and_reports_each_status_once() {
+    const MESSAGES: usize = 60;
+    let meta = MetaGraphStandIn::start(MetaOptions {
+        // Statuses come late, and Meta retries a status POST that failed (the gateway is down).
+        default_script: Script::accept(vec![StatusStep::Delivered], Duration::from_millis(300)),
+        webhook_retries: 12,
+        webhook_retry_delay: Duration::from_millis(200),
+        webhook_concurrency: 8,
+        ..MetaOptions::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let receiver = WebhookReceiver::start().await;
+    let token = create_account(
+        TERN,
+        &data_dir,
+        &["--name", "acme", "--status-url", receiver.url.as_str()],
+    );
+    // Slow sends (a low rate) keep messages in flight when the gateway is killed.
+    let config =
+        whatsapp_config(&meta, "").replace("max_sends_per_sec = 1000", "max_sends_per_sec = 40");
+    let gateway = Gateway::start_logged(TERN, &data_dir, Some(&config));
+    meta.set_webhook_url(&gateway.url("/webhooks/whatsapp/wa"));
+    let setup = Setup {
+        gateway,
+        token,
+        receiver: Some(receiver),
+        client: http_client(),
+        _dir: dir,
+    };
+    let msgs: Vec<Value> = (0..MESSAGES)
+        .map(|i| {
+            message(
+                &format!("00316{:08}", 10_000_000 + i),
+                &format!("k{i}"),
+                &["WhatsApp"],
+                json!({}),
+            )
+        })
+        .collect();
+    submit(&setup, Value::Array(msgs)).await;
+    // Some sent, most not yet: kill -9.
+    meta.wait_until("some sends", WAIT, |events| {
+        events.iter().filter_map(|event| event.as_request()).count() >= 10
+    })
+    .await;
+    let Setup {
+        gateway,
+        token,
+        receiver,
+        client,
+        _dir,
+    } = setup;
+    gateway.kill();
+    let gateway = Gateway::start_logged(TERN, &_dir.path().join("data"), Some(&config));
+    meta.set_webhook_url(&gateway.url("/webhooks/whatsapp/wa"));
+    let setup = Setup {
+        gateway,
+        token,
+        receiver,
+        client,
+        _dir,
+    };
+    // Every message delivered, each reported delivered once (a report may be posted twice
+    // across the crash: delivery is at-least-once, with the same report id).
+    let receiver = setup.receiver.as_ref().unwrap();
+    let log = setup.wait_final(MESSAGES, Duration::from_secs(60)).await;
+    let statuses: Vec<&str> = log["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["status"].as_str().unwrap())
+        .collect();
+    assert!(statuses.iter().all(|s| *s == "delivered"), "{statuses:?}");
+    receiver.wait_for(MESSAGES, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let mut by_reference: std::collections::HashMap<String, std::collections::HashSet<String>> =
+        std::collections::HashMap::new();
+    for request in receiver.received() {
+        let msg = &request.json()["messages"]["msg"];
+        assert_eq!(msg["status"]["code"], "2", "{msg}");
+        by_reference
+            .entry(msg["reference"].as_str().unwrap().to_owned())
+            .or_default()
+            .insert(msg["reportId"].as_str().unwrap_or_default().to_owned());
+    }
+    assert_eq!(by_reference.len(), MESSAGES);
+    for (reference, report_ids) in &by_reference {
+        assert_eq!(report_ids.len(), 1, "{reference}: {report_ids:?}");
+    }
+}
