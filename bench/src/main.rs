@@ -784,7 +784,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         meta.set_webhook_url(&format!("http://{}/webhooks/whatsapp/wa", gateway.addr));
         let pid = gateway.pid();
         eprintln!(
-            "whatsapp: {} messages in {}-message requests over {} connections, through a              whatsapp-cloud connector (max_in_flight {}) to the Meta stand-in ({} statuses per              webhook POST, {} POSTs in flight)",
+            "whatsapp: {} messages in {}-message requests over {} connections, through a whatsapp-cloud connector (max_in_flight {}) to the Meta stand-in ({} statuses per webhook POST, {} POSTs in flight)",
             thousands(messages as f64),
             batch,
             args.batch_connections,
@@ -834,7 +834,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             "the whatsapp phase's tern exited with {status}"
         );
         let line = format!(
-            "whatsapp: {} messages, all reports in {:.2} s = {} msg/s; {} statuses/s absorbed              ({} webhook POSTs not answered 2xx); accept-to-report latency {}",
+            "whatsapp: {} messages, all reports in {:.2} s = {} msg/s; {} statuses/s absorbed ({} webhook POSTs not answered 2xx); accept-to-report latency {}",
             thousands(result.messages as f64),
             result.total_took.as_secs_f64(),
             thousands(result.per_sec()),
@@ -1071,12 +1071,12 @@ fn print_report(r: &Report) {
     match r.whatsapp {
         Some(run) => {
             println!(
-                "| Through a WhatsApp connector, msg/s ({} messages: HTTP submit to status report,                  via the Meta stand-in, `delivered` posted back signed) {}",
+                "| Through a WhatsApp connector, msg/s ({} messages: HTTP submit to status report, via the Meta stand-in, `delivered` posted back signed) {}",
                 thousands(run.result.messages as f64),
                 rate_row(run.result.per_sec(), TARGET_WHATSAPP)
             );
             println!(
-                "| WhatsApp statuses absorbed per second ({} statuses, {} per webhook POST; {}                  POSTs not answered 2xx) | {} | | |",
+                "| WhatsApp statuses absorbed per second ({} statuses, {} per webhook POST; {} POSTs not answered 2xx) | {} | | |",
                 thousands(run.statuses as f64),
                 whatsapp::STATUSES_PER_POST,
                 run.webhook_failures,
