@@ -818,3 +818,92 @@ async fn kill_9_with_messages_in_flight_to_meta_loses_nothing_and_reports_each_s
         assert_eq!(report_ids.len(), 1, "{reference}: {report_ids:?}");
     }
 }
+
+#[tokio::test]
+async fn every_conversation_part_and_suggestion_reaches_meta_in_its_shape() {
+    let (setup, meta) = setup(Vec::new(), "").await;
+    let media = |name: &str, uri: &str, mime: &str| json!({"media": {"mediaName": name, "mediaUri": uri, "mimeType": mime}});
+    let rich = json!({
+        "conversation": [
+            {"text": "Your order shipped"},
+            media("box", "https://example.com/box.jpg", "image/jpeg"),
+            media("unboxing", "https://example.com/unboxing.mp4", "video/mp4"),
+            media("jingle", "https://example.com/jingle.ogg", "audio/ogg"),
+            media("invoice.pdf", "https://example.com/invoice.pdf", "application/pdf"),
+            {"location": {"latitude": "51.603802", "longitude": "4.770821", "label": "CM HQ",
+                          "searchQuery": "Konijnenberg 30"}},
+            {"contacts": [{"name": {"formatted_name": "CM Developer"},
+                           "phones": [{"phone": "+31765727000", "type": "WORK"}]}]},
+            {"template": {"whatsapp": {"namespace": "ns", "element_name": "order_update",
+                "language": {"policy": "deterministic", "code": "en_US"},
+                "components": [{"type": "body", "parameters": [{"type": "text", "text": "Ann"}]}]}}},
+            {"interactive": {"type": "button", "body": {"text": "Rate us"},
+                "action": {"buttons": [{"type": "reply", "reply": {"id": "5", "title": "Great"}}]}}}
+        ],
+        "suggestions": [
+            {"action": "Reply", "label": "Track", "postbackdata": "track"},
+            {"action": "Reply", "label": "Cancel", "postbackdata": "cancel"}
+        ]
+    });
+    submit(
+        &setup,
+        json!([message(
+            "0031612345678",
+            "parts",
+            &["WhatsApp"],
+            json!({"richContent": rich})
+        )]),
+    )
+    .await;
+    wait_reports(&setup, 2).await;
+    let sent: Vec<_> = meta
+        .requests()
+        .into_iter()
+        .filter(|request| request.method == "POST")
+        .collect();
+    assert!(
+        sent.iter().all(|request| request.answered == 200),
+        "Meta refused a request: {sent:#?}"
+    );
+    let bodies: Vec<Value> = sent.iter().map(|r| r.body.clone().unwrap()).collect();
+    let types: Vec<&str> = bodies.iter().map(|b| b["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        [
+            "interactive",
+            "image",
+            "video",
+            "audio",
+            "document",
+            "location",
+            "contacts",
+            "template",
+            "interactive"
+        ]
+    );
+    assert_eq!(
+        bodies[0]["interactive"],
+        json!({"type": "button", "body": {"text": "Your order shipped"}, "action": {"buttons": [
+            {"type": "reply", "reply": {"id": "track", "title": "Track"}},
+            {"type": "reply", "reply": {"id": "cancel", "title": "Cancel"}}]}})
+    );
+    assert_eq!(
+        bodies[4]["document"],
+        json!({"link": "https://example.com/invoice.pdf", "filename": "invoice.pdf"})
+    );
+    assert_eq!(bodies[7]["template"]["name"], "order_update");
+    // Every request names the message, its send and its place; the report comes once, from the
+    // last request's statuses.
+    for (index, body) in bodies.iter().enumerate() {
+        let callback = body["biz_opaque_callback_data"].as_str().unwrap();
+        assert!(callback.ends_with(&format!(":1:{index}/9")), "{callback}");
+    }
+    let got = reports(setup.receiver.as_ref().unwrap());
+    assert_eq!(
+        got,
+        [
+            report("parts", "WhatsApp", "0", "", "Accepted by operator"),
+            report("parts", "WhatsApp", "2", "", "Delivered"),
+        ]
+    );
+}
