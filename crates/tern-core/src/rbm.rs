@@ -39,7 +39,6 @@
 
 use jiff::Timestamp;
 use serde_json::{Map, Value};
-use tern_proto::cm::wire::normalize_keys;
 use tern_proto::rbm::send::{
     AgentMessage, CardContent, CardWidth, ContentInfo, ContentMessage, CreateCalendarEventAction,
     DialAction, LatLng, Media, MediaHeight, OpenUrlAction, RichCard, SuggestedAction, Suggestion,
@@ -50,6 +49,7 @@ use tern_proto::rbm::{Event, ServerEventType, UserEventType};
 use crate::error_code::DeliveryError;
 use crate::message::{Content, MessageId};
 pub use crate::provider::{ErrorClass, StatusUpdate};
+use crate::provider::{RichParts, array, rich_parts, text_of};
 use crate::status::{CmStatus, NOT_DELIVERED_ERROR};
 
 /// The text of the chip added to a location part.
@@ -111,21 +111,10 @@ pub fn agent_messages_for(
     tern_message_id: MessageId,
     expire_at: Option<Timestamp>,
 ) -> Result<Vec<Outgoing>, RbmContentError> {
-    let (conversation, suggestions) = match content.rich_content.as_deref() {
-        None => (Vec::new(), Vec::new()),
-        Some(json) => {
-            let rich = serde_json::from_str::<Value>(json)
-                .map(normalize_keys)
-                .map_err(|_| RbmContentError::InvalidRichContent)?;
-            let Value::Object(mut rich) = rich else {
-                return Err(RbmContentError::InvalidRichContent);
-            };
-            (
-                array(rich.remove("conversation")),
-                array(rich.remove("suggestions")),
-            )
-        }
-    };
+    let RichParts {
+        conversation,
+        suggestions,
+    } = rich_parts(content).map_err(|_| RbmContentError::InvalidRichContent)?;
     let mut items = Vec::new();
     for (part, value) in conversation.iter().enumerate() {
         items.push(part_item(part, value)?);
@@ -194,22 +183,6 @@ pub fn rbm_number(recipient: &str) -> Option<String> {
 enum Item {
     Message(ContentMessage),
     Card(CardContent),
-}
-
-fn array(value: Option<Value>) -> Vec<Value> {
-    match value {
-        Some(Value::Array(items)) => items,
-        _ => Vec::new(),
-    }
-}
-
-/// A non-blank text, or a number as its text.
-fn text_of(value: Option<&Value>) -> Option<String> {
-    match value? {
-        Value::String(text) if !text.trim().is_empty() => Some(text.clone()),
-        Value::Number(number) => Some(number.to_string()),
-        _ => None,
-    }
 }
 
 fn check_length(text: &str, limit: usize, path: impl Into<String>) -> Result<(), RbmContentError> {
@@ -393,27 +366,15 @@ fn coordinates(
     location: &Map<String, Value>,
     path: &str,
 ) -> Result<Option<LatLng>, RbmContentError> {
-    let (Some(latitude), Some(longitude)) = (
-        text_of(location.get("latitude")),
-        text_of(location.get("longitude")),
-    ) else {
-        return Ok(None);
-    };
-    let degrees = |text: &str, limit: f64| {
-        text.trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|d| d.is_finite() && d.abs() <= limit)
-    };
-    match (degrees(&latitude, 90.0), degrees(&longitude, 180.0)) {
-        (Some(latitude), Some(longitude)) => Ok(Some(LatLng {
-            latitude,
-            longitude,
-        })),
-        _ => Err(RbmContentError::InvalidCoordinates {
+    let coordinates = crate::provider::coordinates(location).map_err(|_| {
+        RbmContentError::InvalidCoordinates {
             path: path.to_owned(),
-        }),
-    }
+        }
+    })?;
+    Ok(coordinates.map(|(latitude, longitude)| LatLng {
+        latitude,
+        longitude,
+    }))
 }
 
 /// `viewLocationAction` for CM's `{latitude, longitude, label, searchQuery}`: coordinates with

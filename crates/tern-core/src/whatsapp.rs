@@ -27,7 +27,6 @@
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
-use tern_proto::cm::wire::normalize_keys;
 use tern_proto::whatsapp::send::{
     Body, Interactive, InteractiveAction, InteractiveText, Location, Media, ReplyButton, Row,
     Section, Template, TemplateComponent, TemplateLanguage, TemplateParameter, Text, limits,
@@ -41,6 +40,7 @@ use crate::inbound::{InboundExtras, InboundFile};
 use crate::message::{Content, MessageId};
 /// Shared by every provider's decisions; re-exported here, where they were first defined.
 pub use crate::provider::{ErrorClass, StatusUpdate};
+use crate::provider::{RichParts, rich_parts, text_of};
 use crate::status::{CmStatus, NOT_DELIVERED_ERROR};
 
 /// The text of a list message's button when suggestions become a list.
@@ -101,21 +101,10 @@ pub fn requests_for(
 ) -> Result<Vec<Request>, WhatsAppContentError> {
     let to = whatsapp_number(recipient)
         .ok_or_else(|| WhatsAppContentError::InvalidRecipient(recipient.to_owned()))?;
-    let (conversation, suggestions) = match content.rich_content.as_deref() {
-        None => (Vec::new(), Vec::new()),
-        Some(json) => {
-            let rich = serde_json::from_str::<Value>(json)
-                .map(normalize_keys)
-                .map_err(|_| WhatsAppContentError::InvalidRichContent)?;
-            let Value::Object(mut rich) = rich else {
-                return Err(WhatsAppContentError::InvalidRichContent);
-            };
-            (
-                array(rich.remove("conversation")),
-                array(rich.remove("suggestions")),
-            )
-        }
-    };
+    let RichParts {
+        conversation,
+        suggestions,
+    } = rich_parts(content).map_err(|_| WhatsAppContentError::InvalidRichContent)?;
     let mut bodies = Vec::new();
     for (part, value) in conversation.into_iter().enumerate() {
         bodies.extend(part_bodies(part, value)?);
@@ -223,22 +212,6 @@ pub fn whatsapp_number(recipient: &str) -> Option<String> {
     .then(|| digits.to_owned())
 }
 
-fn array(value: Option<Value>) -> Vec<Value> {
-    match value {
-        Some(Value::Array(items)) => items,
-        _ => Vec::new(),
-    }
-}
-
-/// A non-blank text, or a number as its text.
-fn text_of(value: Option<&Value>) -> Option<String> {
-    match value? {
-        Value::String(text) if !text.trim().is_empty() => Some(text.clone()),
-        Value::Number(number) => Some(number.to_string()),
-        _ => None,
-    }
-}
-
 fn text_body(body: String) -> Result<Body, WhatsAppContentError> {
     check_length(&body, limits::TEXT_BODY)?;
     Ok(Body::Text {
@@ -336,22 +309,8 @@ fn coordinates(
     part: usize,
     location: &Map<String, Value>,
 ) -> Result<Option<(f64, f64)>, WhatsAppContentError> {
-    let (Some(latitude), Some(longitude)) = (
-        text_of(location.get("latitude")),
-        text_of(location.get("longitude")),
-    ) else {
-        return Ok(None);
-    };
-    let degrees = |text: &str, limit: f64| {
-        text.trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|d| d.is_finite() && d.abs() <= limit)
-    };
-    match (degrees(&latitude, 90.0), degrees(&longitude, 180.0)) {
-        (Some(latitude), Some(longitude)) => Ok(Some((latitude, longitude))),
-        _ => Err(WhatsAppContentError::InvalidCoordinates { part }),
-    }
+    crate::provider::coordinates(location)
+        .map_err(|_| WhatsAppContentError::InvalidCoordinates { part })
 }
 
 /// `location{latitude,longitude,name=label,address=searchQuery}`; with only a search query, a
