@@ -86,7 +86,7 @@ impl FcmConnectorConfig {
 mod tests {
     use super::*;
 
-    fn config(extra: serde_json::Value) -> Result<FcmConnectorConfig, String> {
+    fn read(extra: serde_json::Value) -> Result<FcmConnectorConfig, String> {
         let mut value = serde_json::json!({
             "project_id": "acme-app", "service_account_file": "fcm-sa.json",
         });
@@ -100,16 +100,16 @@ mod tests {
 
     #[test]
     fn the_contract_names_and_defaults() {
-        let config = config(serde_json::json!({})).unwrap();
+        let config = read(serde_json::json!({})).unwrap();
         assert_eq!(config.base_url, "https://fcm.googleapis.com");
         assert_eq!(config.confirm_secs, 60);
         assert_eq!(
             config.send_url(),
             "https://fcm.googleapis.com/v1/projects/acme-app/messages:send"
         );
-        assert!(config(serde_json::json!({"confirm_secs": 0})).is_err());
-        assert!(config(serde_json::json!({"project_id": "a/b"})).is_err());
-        assert!(config(serde_json::json!({"base_url": "ftp://x"})).is_err());
-        assert!(config(serde_json::json!({"token": "x"})).is_err());
+        assert!(read(serde_json::json!({"confirm_secs": 0})).is_err());
+        assert!(read(serde_json::json!({"project_id": "a/b"})).is_err());
+        assert!(read(serde_json::json!({"base_url": "ftp://x"})).is_err());
+        assert!(read(serde_json::json!({"token": "x"})).is_err());
     }
 }
