@@ -513,3 +513,31 @@ fn a_missing_or_bad_service_account_file_stops_the_start_saying_why() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn fcm_throttling_retries_on_push_after_its_retry_after() {
+    let push = setup(60, Duration::from_secs(3600)).await;
+    let setup = &push.setup;
+    let installation = device(setup, "token-a", NUMBER).await;
+    push.fcm.script(
+        "token-a",
+        vec![FcmAnswer::QuotaExceeded(1), FcmAnswer::Accept],
+    );
+    submit(setup, NUMBER, "busy").await;
+    let accepted = push.fcm.wait_for_accepted(1, WAIT).await;
+    let statuses: Vec<u16> = push.fcm.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [429, 200]);
+    assert_eq!(installations(&push), "1");
+    // The retry is the message's second send: the confirmation names it.
+    let message_id = accepted[0].message_id().unwrap().to_owned();
+    assert!(names_message_and_attempt(&message_id, "2"), "{message_id}");
+    let base = setup.gateway.base_url.clone();
+    assert_eq!(
+        confirm(&base, APP_KEY, &installation, &message_id).await.0,
+        204
+    );
+    assert_eq!(
+        wait_reports(setup, 1).await,
+        [report("busy", "Push", "2", "")]
+    );
+}
