@@ -46,9 +46,10 @@ pub use tern_proto::push_sdk::Registration;
 use tern_proto::push_sdk::{CmPayload, PayloadMedia, PayloadSuggestion};
 
 use crate::account::AccountId;
+use crate::dispatch::Event;
 use crate::error_code::DeliveryError;
 use crate::message::{Content, MessageId};
-use crate::status::NOT_DELIVERED_ERROR;
+use crate::status::{CmStatus, NOT_DELIVERED_ERROR};
 pub use crate::whatsapp::ErrorClass;
 
 /// A GUID as CM writes it: canonical lower-case hyphenated; parsed from the forms .NET's
@@ -179,6 +180,61 @@ pub const CONTENT_ERROR: DeliveryError = DeliveryError::MalformedRequest;
 /// When a push sent at `sent_at` fails unless confirmed.
 pub fn confirm_deadline(sent_at: Timestamp, confirm_secs: u64) -> Timestamp {
     sent_at + Duration::from_secs(confirm_secs)
+}
+
+/// What the `cm` payload's `messageId` holds for the send of attempt `attempt` of message
+/// `message_id`: `{message_id}:{attempt}`. CM's SDK echoes it, opaque, in its `Delivered`
+/// confirmation, which so names the message and the send it confirms (a confirmation of an
+/// earlier send, after a fallback, is stale and changes nothing), as WhatsApp's callback data
+/// does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConfirmationRef {
+    pub message_id: MessageId,
+    pub attempt: u32,
+}
+
+impl ConfirmationRef {
+    /// Its text.
+    pub fn render(&self) -> String {
+        format!("{}:{}", self.message_id, self.attempt)
+    }
+
+    /// Read a confirmed `messageId`; `None` when Tern did not write it.
+    pub fn parse(text: &str) -> Option<ConfirmationRef> {
+        let (message_id, attempt) = text.trim().split_once(':')?;
+        if attempt.is_empty() || !attempt.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some(ConfirmationRef {
+            message_id: MessageId::parse(message_id)?,
+            attempt: attempt.parse().ok()?,
+        })
+    }
+
+    /// The report of the device's `Delivered` confirmation: status 2.
+    pub fn delivered(&self) -> Event {
+        Event::ChannelReport {
+            attempt: self.attempt,
+            status: CmStatus::Delivered,
+            error_code: None,
+            operator: None,
+            detail: None,
+        }
+    }
+
+    /// The report of a push no device confirmed within `confirm_secs`: failed with
+    /// [`UNCONFIRMED_ERROR`] (the message falls back).
+    pub fn unconfirmed(&self, confirm_secs: u64) -> Event {
+        Event::ChannelReport {
+            attempt: self.attempt,
+            status: CmStatus::Failed,
+            error_code: Some(UNCONFIRMED_ERROR),
+            operator: None,
+            detail: Some(format!(
+                "no device confirmed delivery of the push within {confirm_secs} s"
+            )),
+        }
+    }
 }
 
 /// Why a message's content cannot be sent by push (it falls back with [`CONTENT_ERROR`]).

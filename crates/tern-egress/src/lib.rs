@@ -6,6 +6,7 @@
 pub mod connectors;
 pub mod dispatcher;
 pub mod events;
+pub mod fcm;
 pub mod google_auth;
 pub mod inbound;
 pub mod notifier;

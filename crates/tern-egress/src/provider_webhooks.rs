@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use tern_core::ports::{ProviderWebhooks, WebhookAnswer, WebhookRequest};
+use tern_core::ports::{DeviceEvents, ProviderWebhooks, WebhookAnswer, WebhookRequest};
+
+use crate::fcm::FcmEvents;
 
 use crate::whatsapp::WhatsAppWebhook;
 
@@ -27,6 +29,8 @@ impl ConnectorWebhook {
 #[derive(Clone, Default)]
 pub struct WebhookRegistry {
     by_path: HashMap<(String, String), ConnectorWebhook>,
+    /// The push connectors' device-events halves, by connector name ([`DeviceEvents`]).
+    push: HashMap<String, FcmEvents>,
 }
 
 impl WebhookRegistry {
@@ -34,6 +38,11 @@ impl WebhookRegistry {
     pub fn add(&mut self, provider: &str, connector: &str, webhook: ConnectorWebhook) {
         self.by_path
             .insert((provider.to_owned(), connector.to_owned()), webhook);
+    }
+
+    /// Hand the device events of push apps of `connector` to `events`.
+    pub fn add_push(&mut self, connector: &str, events: FcmEvents) {
+        self.push.insert(connector.to_owned(), events);
     }
 }
 
@@ -50,6 +59,18 @@ impl ProviderWebhooks for WebhookRegistry {
             .get(&(provider.to_owned(), connector.to_owned()))
         {
             Some(webhook) => webhook.receive(request).await,
+            None => WebhookAnswer::unknown_connector(),
+        }
+    }
+}
+
+#[async_trait]
+impl DeviceEvents for WebhookRegistry {
+    /// An app whose connector is not a push connector of this gateway (the configuration
+    /// changed since the app was created) answers 404, as an unknown app does.
+    async fn device_event(&self, connector: &str, body: &[u8]) -> WebhookAnswer {
+        match self.push.get(connector) {
+            Some(events) => events.receive(body).await,
             None => WebhookAnswer::unknown_connector(),
         }
     }

@@ -19,6 +19,7 @@ use tern_core::account::{Account, AccountId};
 use tern_core::channel::{Channel, ChannelName};
 use tern_core::routing::RouteRule;
 use tern_core::submission::RequestLimits;
+use tern_egress::fcm::FcmConnectorConfig;
 use tern_egress::inbound::InboundConfig;
 use tern_egress::notifier::NotifierConfig;
 use tern_egress::simulator::{SIMULATOR_NAME, SimulatorConfig};
@@ -70,7 +71,7 @@ pub struct Config {
 }
 
 /// The connector kinds this version builds.
-pub const CONNECTOR_KINDS: [&str; 3] = ["simulator", "smpp", "whatsapp-cloud"];
+pub const CONNECTOR_KINDS: [&str; 4] = ["simulator", "smpp", "whatsapp-cloud", "fcm"];
 
 /// One `[[connector]]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -97,6 +98,14 @@ impl ConnectorConfig {
     /// The settings of a connector of kind `whatsapp-cloud`, checked.
     pub fn whatsapp(&self) -> anyhow::Result<WhatsAppConnectorConfig> {
         let config: WhatsAppConnectorConfig = self.settings()?;
+        config.validate().map_err(|error| self.invalid(error))?;
+        Ok(config)
+    }
+
+    /// The settings of a connector of kind `fcm`, checked (the service-account file is read
+    /// when the gateway starts).
+    pub fn fcm(&self) -> anyhow::Result<FcmConnectorConfig> {
+        let config: FcmConnectorConfig = self.settings()?;
         config.validate().map_err(|error| self.invalid(error))?;
         Ok(config)
     }
@@ -171,6 +180,9 @@ fn check_connectors_and_routes(config: &Config) -> anyhow::Result<()> {
             }
             "whatsapp-cloud" => {
                 connector.whatsapp()?;
+            }
+            "fcm" => {
+                connector.fcm()?;
             }
             _ => {
                 if let Some(key) = connector.settings.keys().next() {

@@ -8,7 +8,7 @@ use anyhow::Context;
 use jiff::SignedDuration;
 use tern_core::account::{NewAccount, ProductToken, ReportFormat};
 use tern_core::channel::Channel;
-use tern_core::ports::{Connector, EventSink, InboundStore, NodeId, QueueStore, Store};
+use tern_core::ports::{Connector, EventSink, InboundStore, NodeId, PushStore, QueueStore, Store};
 use tern_core::routing::RoutingTable;
 use tern_core::submission::SubmissionPolicy;
 use tern_core::submitter::{Clock, Submitter, TimeOrderedIds, Wake};
@@ -16,6 +16,8 @@ use tern_egress::Wakeups;
 use tern_egress::connectors::ConnectorRegistry;
 use tern_egress::dispatcher::{DispatchSettings, Dispatcher};
 use tern_egress::events::event_channel;
+use tern_egress::fcm::FcmConnector;
+use tern_egress::google_auth::GoogleTokens;
 use tern_egress::inbound::InboundSweeper;
 use tern_egress::notifier::Notifier;
 use tern_egress::provider_webhooks::{ConnectorWebhook, WebhookRegistry};
@@ -103,6 +105,31 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 );
                 Arc::new(whatsapp)
             }
+            "fcm" => {
+                let settings = connector.fcm()?;
+                let key_file = config.config_dir.join(&settings.service_account_file);
+                let tokens = GoogleTokens::from_file(
+                    &key_file,
+                    tern_proto::google_auth::FIREBASE_MESSAGING_SCOPE,
+                    provider_client.clone(),
+                )
+                .with_context(|| {
+                    format!(
+                        "invalid configuration: [[connector]] {:?}: service_account_file",
+                        connector.name
+                    )
+                })?;
+                let fcm = FcmConnector::new(
+                    &connector.name,
+                    settings,
+                    tokens,
+                    provider_client.clone(),
+                    events,
+                    Arc::clone(&store) as Arc<dyn PushStore>,
+                )?;
+                webhooks.add_push(&connector.name, fcm.events());
+                Arc::new(fcm)
+            }
             "smpp" => Arc::new(SmppConnector::new(
                 &connector.name,
                 connector.smpp()?,
@@ -117,6 +144,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             ),
         });
     }
+    let webhooks = Arc::new(webhooks);
     let connectors = ConnectorRegistry::new(std::iter::once(simulator).chain(configured))?;
     connectors.serves(&routes)?;
     let (stop, stopping) = watch::channel(false);
@@ -193,7 +221,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         push: Arc::clone(&store) as _,
         clock: Arc::clone(&clock),
         max_body_bytes: config.max_body_bytes,
-        webhooks: Arc::new(webhooks),
+        device_events: Arc::clone(&webhooks) as _,
+        webhooks,
     });
 
     let shutdown = shutdown_signal()?;

@@ -75,3 +75,13 @@ pub trait ProviderWebhooks: Send + Sync + 'static {
         request: WebhookRequest,
     ) -> WebhookAnswer;
 }
+
+/// Where the push surface hands what a device with CM's app SDK posts to
+/// `…/accounts/{appKey}/profiles/{installationId}/events` (a delivery confirmation, an
+/// interaction), once it has checked that the app and the installation exist: `connector` is the
+/// push app's connector, `body` the raw body. Not reachable under `/webhooks/…`: only a known
+/// installation of a known app reaches it.
+#[async_trait]
+pub trait DeviceEvents: Send + Sync + 'static {
+    async fn device_event(&self, connector: &str, body: &[u8]) -> WebhookAnswer;
+}

@@ -397,3 +397,47 @@ fn a_message_names_its_app_and_recipient_as_installations_are_kept() {
     );
     assert_eq!(recipient_msisdn("0612345678"), None);
 }
+
+#[test]
+fn a_confirmation_names_the_message_and_the_send_it_confirms() {
+    let id = MessageId::generate();
+    let place = ConfirmationRef {
+        message_id: id,
+        attempt: 3,
+    };
+    assert_eq!(place.render(), format!("{id}:3"));
+    assert_eq!(ConfirmationRef::parse(&place.render()), Some(place));
+    for text in [
+        id.to_string(),
+        format!("{id}:"),
+        format!("{id}:x"),
+        format!("{id}:-1"),
+        "not-a-message:1".to_owned(),
+        String::new(),
+    ] {
+        assert_eq!(ConfirmationRef::parse(&text), None, "{text}");
+    }
+    assert_eq!(
+        place.delivered(),
+        Event::ChannelReport {
+            attempt: 3,
+            status: CmStatus::Delivered,
+            error_code: None,
+            operator: None,
+            detail: None,
+        }
+    );
+    let Event::ChannelReport {
+        attempt,
+        status,
+        error_code,
+        ..
+    } = place.unconfirmed(60)
+    else {
+        panic!("a report");
+    };
+    assert_eq!(
+        (attempt, status, error_code.map(|e| e.code())),
+        (3, CmStatus::Failed, Some(24))
+    );
+}

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post, put};
 use futures_util::FutureExt;
 use tern_core::error_code::{RequestError, Surface};
-use tern_core::ports::{MessageLogStore, ProviderWebhooks, PushStore, StoreHealth};
+use tern_core::ports::{DeviceEvents, MessageLogStore, ProviderWebhooks, PushStore, StoreHealth};
 use tern_core::submitter::{Clock, Submitter};
 use tern_proto::cm::response::SubmitResponse;
 
@@ -38,6 +38,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Channel providers' webhooks, by provider and connector name.
     pub webhooks: Arc<dyn ProviderWebhooks>,
+    /// What devices with CM's app SDK post about pushes, by the push app's connector.
+    pub device_events: Arc<dyn DeviceEvents>,
 }
 
 /// The HTTP API.
@@ -63,6 +65,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             push::INSTALLATION_PATH,
             put(push::update).delete(push::remove),
         )
+        .route(push::EVENTS_PATH, post(push::events))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/openapi.json", get(openapi::serve))

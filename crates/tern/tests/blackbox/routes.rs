@@ -144,7 +144,7 @@ async fn an_account_route_serves_only_that_account() {
 
 /// Run `tern serve` with `config` in a fresh directory (one account, `acme`); it must stop on
 /// its own: its exit status and stderr.
-fn serve_to_exit(config: &str) -> (bool, String) {
+pub(crate) fn serve_to_exit(config: &str) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     create_account(TERN, &data_dir, &["--name", "acme"]);
@@ -188,7 +188,7 @@ fn a_bad_route_or_connector_stops_the_start_saying_why() {
         (
             "[[connector]]\nname = \"vb\"\nkind = \"viber\"\n\n\
              [[route]]\nchannel = \"Viber\"\nconnector = \"vb\"\n",
-            "invalid configuration: [[connector]] \"vb\": kind \"viber\" is not available in this version (available: simulator, smpp, whatsapp-cloud)",
+            "invalid configuration: [[connector]] \"vb\": kind \"viber\" is not available in this version (available: simulator, smpp, whatsapp-cloud, fcm)",
         ),
         (
             "[[connector]]\nname = \"wa\"\nkind = \"whatsapp-cloud\"\nphone_number_id = \"1\"\n\
