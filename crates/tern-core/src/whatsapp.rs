@@ -1044,6 +1044,7 @@ pub fn inbound_of(
             media: file,
             custom: custom.map(|custom| custom.to_string()),
             message_context: None,
+            event: None,
         },
         answers: message
             .context

@@ -7,18 +7,21 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use tern_core::ports::{ProviderWebhooks, WebhookAnswer, WebhookRequest};
 
+use crate::rbm::RbmWebhook;
 use crate::whatsapp::WhatsAppWebhook;
 
 /// One connector's webhook half.
 #[derive(Clone)]
 pub enum ConnectorWebhook {
     WhatsApp(WhatsAppWebhook),
+    Rbm(RbmWebhook),
 }
 
 impl ConnectorWebhook {
     async fn receive(&self, request: WebhookRequest) -> WebhookAnswer {
         match self {
             ConnectorWebhook::WhatsApp(webhook) => webhook.receive(request).await,
+            ConnectorWebhook::Rbm(webhook) => webhook.receive(request).await,
         }
     }
 }

@@ -21,6 +21,7 @@ use tern_core::routing::RouteRule;
 use tern_core::submission::RequestLimits;
 use tern_egress::inbound::InboundConfig;
 use tern_egress::notifier::NotifierConfig;
+use tern_egress::rbm::RbmConnectorConfig;
 use tern_egress::simulator::{SIMULATOR_NAME, SimulatorConfig};
 use tern_egress::smpp::SmppConnectorConfig;
 use tern_egress::webhook_target::WebhookTargets;
@@ -70,7 +71,7 @@ pub struct Config {
 }
 
 /// The connector kinds this version builds.
-pub const CONNECTOR_KINDS: [&str; 3] = ["simulator", "smpp", "whatsapp-cloud"];
+pub const CONNECTOR_KINDS: [&str; 4] = ["simulator", "smpp", "whatsapp-cloud", "rbm"];
 
 /// One `[[connector]]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -97,6 +98,13 @@ impl ConnectorConfig {
     /// The settings of a connector of kind `whatsapp-cloud`, checked.
     pub fn whatsapp(&self) -> anyhow::Result<WhatsAppConnectorConfig> {
         let config: WhatsAppConnectorConfig = self.settings()?;
+        config.validate().map_err(|error| self.invalid(error))?;
+        Ok(config)
+    }
+
+    /// The settings of a connector of kind `rbm`, checked.
+    pub fn rbm(&self) -> anyhow::Result<RbmConnectorConfig> {
+        let config: RbmConnectorConfig = self.settings()?;
         config.validate().map_err(|error| self.invalid(error))?;
         Ok(config)
     }
@@ -171,6 +179,9 @@ fn check_connectors_and_routes(config: &Config) -> anyhow::Result<()> {
             }
             "whatsapp-cloud" => {
                 connector.whatsapp()?;
+            }
+            "rbm" => {
+                connector.rbm()?;
             }
             _ => {
                 if let Some(key) = connector.settings.keys().next() {
