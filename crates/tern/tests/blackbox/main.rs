@@ -16,6 +16,7 @@ mod openapi;
 mod outbox;
 mod push_apps;
 mod python_sdk;
+mod rbm;
 mod restart;
 mod routes;
 mod sdk_replay;
