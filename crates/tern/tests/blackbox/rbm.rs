@@ -600,3 +600,67 @@ async fn inbound_messages_of_every_kind_reach_the_inbound_account_once_in_cms_fo
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(inbound.received().len(), kinds.len());
 }
+
+#[tokio::test]
+async fn configuration_errors_fall_back_at_once() {
+    let (setup, google) = setup(vec![RbmRule::new(
+        "+3161",
+        RbmScript::Refuse(RbmError::unauthenticated()),
+    )])
+    .await;
+    // RBM refuses every token: a fresh one is tried once, then the message falls back.
+    submit(
+        &setup,
+        json!([message("0031612345678", "auth", &["RCS", "SMS"], json!({}))]),
+    )
+    .await;
+    let got = wait_reports(&setup, 2).await;
+    assert_eq!(
+        got.iter()
+            .map(|r| (r.0.as_str(), r.1.as_str(), r.2.as_str()))
+            .collect::<Vec<_>>(),
+        [("auth", "RCS", "1"), ("auth", "SMS", "2")],
+        "{got:?}"
+    );
+    assert_eq!(
+        requests_to(&google, "+31612345678")
+            .iter()
+            .map(|r| r.answered)
+            .collect::<Vec<_>>(),
+        [401, 401]
+    );
+    assert_eq!(google.tokens.tokens_issued(), 2);
+    // Google's token endpoint refuses the service account: no send at all, the message falls
+    // back.
+    google.tokens.revoke_all();
+    google
+        .tokens
+        .refuse_with(Some((400, "invalid_grant", "Invalid JWT Signature.")));
+    submit(
+        &setup,
+        json!([message(
+            "0031622345678",
+            "grant",
+            &["RCS", "SMS"],
+            json!({})
+        )]),
+    )
+    .await;
+    let got = wait_reports(&setup, 4).await;
+    assert_eq!(
+        got[2..]
+            .iter()
+            .map(|r| (r.0.as_str(), r.1.as_str(), r.2.as_str()))
+            .collect::<Vec<_>>(),
+        [("grant", "RCS", "1"), ("grant", "SMS", "2")],
+        "{got:?}"
+    );
+    // One send with the revoked token; none after the refusal.
+    assert_eq!(
+        requests_to(&google, "+31622345678")
+            .iter()
+            .map(|r| r.answered)
+            .collect::<Vec<_>>(),
+        [401]
+    );
+}
