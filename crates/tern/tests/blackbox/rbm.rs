@@ -173,7 +173,8 @@ async fn a_text_and_a_rich_card_reach_rbm_and_their_events_become_reports() {
         },
     )])
     .await;
-    let card = json!({"richContent": {"conversation": [{"header": "Shoes", "text": "Red ones",
+    let card = json!({"richContent": {"conversation": [{"text": "Look"},
+        {"header": "Shoes", "text": "Red ones",
         "media": {"mediaUri": "https://x/s.png", "mimeType": "image/png"},
         "suggestions": [{"action": "Reply", "label": "Buy", "postbackdata": "buy-shoes"}]}]}});
     let response = submit(
@@ -215,14 +216,18 @@ async fn a_text_and_a_rich_card_reach_rbm_and_their_events_become_reports() {
         text[0].body,
         Some(json!({"contentMessage": {"text": "Your order shipped"}}))
     );
+    // Two agent messages, in order: the last one carries Tern's message id.
     let card = requests_to(&google, "+31612345679");
-    assert_eq!(card.len(), 1, "{card:?}");
-    assert_eq!(
-        card[0].message_id(),
-        Some(message_id(&response, 1).as_str())
-    );
+    assert_eq!(card.len(), 2, "{card:?}");
+    let card_id = message_id(&response, 1);
+    assert_eq!(card[0].message_id(), Some(format!("{card_id}-1").as_str()));
     assert_eq!(
         card[0].body,
+        Some(json!({"contentMessage": {"text": "Look"}}))
+    );
+    assert_eq!(card[1].message_id(), Some(card_id.as_str()));
+    assert_eq!(
+        card[1].body,
         Some(json!({"contentMessage": {"richCard": {"standaloneCard": {
             "cardOrientation": "VERTICAL",
             "cardContent": {"title": "Shoes", "description": "Red ones",
@@ -235,6 +240,7 @@ async fn a_text_and_a_rich_card_reach_rbm_and_their_events_become_reports() {
     assert_eq!(entry["status"], "read", "{entry}");
     let entry_text = entry.to_string();
     assert!(entry_text.contains("\"rbm\""), "{entry_text}");
+    assert!(entry_text.contains(&format!("{card_id}-1")), "{entry_text}");
     // One token served every send.
     assert_eq!(google.tokens.tokens_issued(), 1);
 }
@@ -388,6 +394,14 @@ async fn a_bad_signature_is_refused_and_changes_nothing_and_validation_answers_t
         wait_reports(&setup, 1).await,
         [report("sig", "RCS", "2", "", "Delivered")]
     );
+    // An event of an agent message before the last of a message (`{id}-1`) reports nothing.
+    let mut early_part = delivered.clone();
+    early_part["eventType"] = json!("READ");
+    early_part["eventId"] = json!("ev-2");
+    early_part["messageId"] = json!(format!("{id}-1"));
+    let ignored = google.rbm.send_event(&early_part).await;
+    assert_eq!(ignored.answered, Some(200), "{ignored:?}");
+    assert_eq!(wait_reports(&setup, 1).await.len(), 1);
     // The validation handshake: the secret, as plain text, only for the agent's client token.
     let validation = google.rbm.send_validation("s3cr3t-42").await;
     assert_eq!(validation.answered, Some(200), "{validation:?}");
