@@ -164,6 +164,11 @@ pub struct InboundExtras {
     /// it has none), when the channel says which.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_context: Option<String>,
+    /// CM's `event` (a JSON object, as text): a tap on an RCS suggestion chip
+    /// (`{"type":"SuggestionClick","custom":{"postbackdata","label"}}`), which CM's inbound
+    /// webhook carries instead of `message`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
 }
 
 impl InboundExtras {
@@ -348,6 +353,7 @@ pub fn webhook(message: &InboundMessage) -> InboundWebhook {
             .unwrap_or_default(),
         custom: extras.custom.clone(),
         message_context: extras.message_context.clone(),
+        event: extras.event.clone(),
     }
 }
 
@@ -576,6 +582,7 @@ mod tests {
                 media: Default::default(),
                 custom: None,
                 message_context: None,
+                event: None,
             }
         );
     }

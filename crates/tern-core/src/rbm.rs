@@ -2,7 +2,8 @@
 //! API: which agent messages a message's content becomes ([`agent_messages_for`]), what an
 //! error answer means for the message ([`classify`], from one table, [`ERROR_TABLE`]), and
 //! which CM status an agent event reports ([`status_event`], for the message
-//! [`status_target`] names). The wire shapes are tern-proto's `rbm` module; the connector and
+//! [`status_target`] names), and what a user message becomes in CM's inbound format
+//! ([`inbound_of`]). The wire shapes are tern-proto's `rbm` module; the connector and
 //! the webhook endpoint that use these decisions live at the edges.
 //!
 //! **Conversation parts.** Each part of CM's `richContent.conversation` becomes one agent
@@ -44,9 +45,10 @@ use tern_proto::rbm::send::{
     DialAction, LatLng, Media, MediaHeight, OpenUrlAction, RichCard, SuggestedAction, Suggestion,
     ViewLocationAction, limits,
 };
-use tern_proto::rbm::{Event, ServerEventType, UserEventType};
+use tern_proto::rbm::{Event, ServerEventType, UserContent, UserEventType, UserMessage};
 
 use crate::error_code::DeliveryError;
+use crate::inbound::{InboundExtras, InboundFile};
 use crate::message::{Content, MessageId};
 pub use crate::provider::{ErrorClass, StatusUpdate};
 use crate::provider::{RichParts, array, rich_parts, text_of};
@@ -780,6 +782,61 @@ pub fn status_event(event: &Event) -> Option<StatusUpdate> {
         },
         Event::Message(_) | Event::Validation(_) => None,
     }
+}
+
+/// What Tern records of a user message (see [`inbound_of`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundOf {
+    pub text: String,
+    pub extras: InboundExtras,
+}
+
+/// A user message as CM's inbound webhook writes it (channel `RCS`):
+/// - text: `message.text`;
+/// - a suggestion tap (`suggestionResponse`): CM's event webhook, `event` =
+///   `{"type":"SuggestionClick","custom":{"postbackdata","label"}}` (the chip's postback data
+///   and text), and the chip's text as the recorded text;
+/// - location: `custom.location{latitude,longitude}`, no text;
+/// - a file (`userFile`): `message.media` (its URI, MIME type, and file name as title), no text;
+/// - anything else: no text, `custom.type` `"unsupported"`.
+///
+/// RBM does not say which agent message a user message answers, so there is no
+/// `messageContext`.
+pub fn inbound_of(message: &UserMessage) -> InboundOf {
+    let mut extras = InboundExtras::default();
+    let text = match message.content() {
+        UserContent::Text(text) => text.to_owned(),
+        UserContent::SuggestionResponse(response) => {
+            // Written by hand to keep CM's key order.
+            let string = |text: &str| Value::String(text.to_owned()).to_string();
+            extras.event = Some(format!(
+                r#"{{"type":"SuggestionClick","custom":{{"postbackdata":{},"label":{}}}}}"#,
+                string(&response.postback_data),
+                string(&response.text)
+            ));
+            response.text.clone()
+        }
+        UserContent::Location(at) => {
+            extras.custom = Some(
+                serde_json::json!({"location": {"latitude": at.latitude, "longitude": at.longitude}})
+                    .to_string(),
+            );
+            String::new()
+        }
+        UserContent::File(file) => {
+            extras.media = Some(InboundFile {
+                uri: file.file_uri.clone(),
+                content_type: file.mime_type.clone(),
+                title: file.file_name.clone(),
+            });
+            String::new()
+        }
+        UserContent::Unsupported => {
+            extras.custom = Some(r#"{"type":"unsupported"}"#.to_owned());
+            String::new()
+        }
+    };
+    InboundOf { text, extras }
 }
 
 #[cfg(test)]

@@ -1003,6 +1003,7 @@ pub fn inbound_of(
             media: file,
             custom: custom.map(|custom| custom.to_string()),
             message_context: None,
+            event: None,
         },
         answers: message
             .context

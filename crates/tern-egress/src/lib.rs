@@ -11,6 +11,7 @@ pub mod google_auth;
 pub mod inbound;
 pub mod notifier;
 pub mod provider_webhooks;
+pub mod rbm;
 pub mod senders;
 pub mod simulator;
 pub mod smpp;

@@ -9,18 +9,21 @@ use tern_core::ports::{DeviceEvents, ProviderWebhooks, WebhookAnswer, WebhookReq
 
 use crate::fcm::FcmEvents;
 
+use crate::rbm::RbmWebhook;
 use crate::whatsapp::WhatsAppWebhook;
 
 /// One connector's webhook half.
 #[derive(Clone)]
 pub enum ConnectorWebhook {
     WhatsApp(WhatsAppWebhook),
+    Rbm(RbmWebhook),
 }
 
 impl ConnectorWebhook {
     async fn receive(&self, request: WebhookRequest) -> WebhookAnswer {
         match self {
             ConnectorWebhook::WhatsApp(webhook) => webhook.receive(request).await,
+            ConnectorWebhook::Rbm(webhook) => webhook.receive(request).await,
         }
     }
 }

@@ -22,6 +22,7 @@ use tern_core::submission::RequestLimits;
 use tern_egress::fcm::FcmConnectorConfig;
 use tern_egress::inbound::InboundConfig;
 use tern_egress::notifier::NotifierConfig;
+use tern_egress::rbm::RbmConnectorConfig;
 use tern_egress::simulator::{SIMULATOR_NAME, SimulatorConfig};
 use tern_egress::smpp::SmppConnectorConfig;
 use tern_egress::webhook_target::WebhookTargets;
@@ -71,7 +72,7 @@ pub struct Config {
 }
 
 /// The connector kinds this version builds.
-pub const CONNECTOR_KINDS: [&str; 4] = ["simulator", "smpp", "whatsapp-cloud", "fcm"];
+pub const CONNECTOR_KINDS: [&str; 5] = ["simulator", "smpp", "whatsapp-cloud", "rbm", "fcm"];
 
 /// One `[[connector]]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -106,6 +107,14 @@ impl ConnectorConfig {
     /// when the gateway starts).
     pub fn fcm(&self) -> anyhow::Result<FcmConnectorConfig> {
         let config: FcmConnectorConfig = self.settings()?;
+        config.validate().map_err(|error| self.invalid(error))?;
+        Ok(config)
+    }
+
+    /// The settings of a connector of kind `rbm`, checked (the service-account file is read
+    /// when the gateway starts).
+    pub fn rbm(&self) -> anyhow::Result<RbmConnectorConfig> {
+        let config: RbmConnectorConfig = self.settings()?;
         config.validate().map_err(|error| self.invalid(error))?;
         Ok(config)
     }
@@ -183,6 +192,9 @@ fn check_connectors_and_routes(config: &Config) -> anyhow::Result<()> {
             }
             "fcm" => {
                 connector.fcm()?;
+            }
+            "rbm" => {
+                connector.rbm()?;
             }
             _ => {
                 if let Some(key) = connector.settings.keys().next() {

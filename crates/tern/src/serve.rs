@@ -105,6 +105,43 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 );
                 Arc::new(whatsapp)
             }
+            "rbm" => {
+                let settings = connector.rbm()?;
+                let inbound_account = config::inbound_account(
+                    &connector.name,
+                    settings.inbound_account.as_deref(),
+                    &accounts,
+                )?;
+                let key_file = settings.service_account_path(&config.config_dir);
+                let tokens = tern_egress::google_auth::GoogleTokens::from_file(
+                    &key_file,
+                    tern_egress::rbm::SCOPE,
+                    provider_client.clone(),
+                )
+                .map_err(|error| {
+                    anyhow::anyhow!(
+                        "invalid configuration: [[connector]] {:?}: service_account_file: {error}",
+                        connector.name
+                    )
+                })?;
+                let rbm = tern_egress::rbm::RbmConnector::new(
+                    &connector.name,
+                    settings,
+                    tokens,
+                    provider_client.clone(),
+                    events,
+                    Arc::clone(&store) as Arc<dyn QueueStore>,
+                    Arc::clone(&store) as Arc<dyn InboundStore>,
+                    Arc::clone(&wakeups),
+                )?
+                .with_inbound_account(inbound_account);
+                webhooks.add(
+                    tern_egress::rbm::WEBHOOK_PROVIDER,
+                    &connector.name,
+                    ConnectorWebhook::Rbm(rbm.webhook()),
+                );
+                Arc::new(rbm)
+            }
             "fcm" => {
                 let settings = connector.fcm()?;
                 let key_file = config.config_dir.join(&settings.service_account_file);

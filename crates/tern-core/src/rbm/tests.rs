@@ -640,3 +640,66 @@ fn events_report_delivered_read_and_revoked() {
         Some(id())
     );
 }
+
+fn user_message(event: Value) -> UserMessage {
+    match Event::parse(event.to_string().as_bytes()).unwrap() {
+        Event::Message(message) => *message,
+        other => panic!("not a user message: {other:?}"),
+    }
+}
+
+#[test]
+fn user_messages_become_cms_inbound_of_each_kind() {
+    let base = json!({"senderPhoneNumber": "+31612345678", "messageId": "MsU1",
+        "sendTime": "2026-12-01T10:00:00Z", "agentId": "acme_agent"});
+    let with = |field: &str, value: Value| {
+        let mut event = base.clone();
+        event[field] = value;
+        user_message(event)
+    };
+    assert_eq!(
+        inbound_of(&with("text", json!("Hello"))),
+        InboundOf {
+            text: "Hello".into(),
+            extras: InboundExtras::default()
+        }
+    );
+    let tap = inbound_of(&with(
+        "suggestionResponse",
+        json!({"postbackData": "yes-1", "text": "Yes", "type": "REPLY"}),
+    ));
+    assert_eq!(tap.text, "Yes");
+    assert_eq!(
+        tap.extras.event.as_deref(),
+        Some(r#"{"type":"SuggestionClick","custom":{"postbackdata":"yes-1","label":"Yes"}}"#)
+    );
+    assert_eq!(tap.extras.custom, None);
+    let location = inbound_of(&with(
+        "location",
+        json!({"latitude": 51.6, "longitude": 4.77}),
+    ));
+    assert_eq!(location.text, "");
+    assert_eq!(
+        location.extras.custom.as_deref(),
+        Some(r#"{"location":{"latitude":51.6,"longitude":4.77}}"#)
+    );
+    let file = inbound_of(&with(
+        "userFile",
+        json!({"payload": {"mimeType": "image/jpeg", "fileSizeBytes": 1234,
+            "fileUri": "https://rcs.example/f/1", "fileName": "cat.jpg"}}),
+    ));
+    assert_eq!(
+        file.extras.media,
+        Some(InboundFile {
+            uri: "https://rcs.example/f/1".into(),
+            content_type: "image/jpeg".into(),
+            title: "cat.jpg".into(),
+        })
+    );
+    assert_eq!(file.text, "");
+    let nothing = inbound_of(&user_message(base));
+    assert_eq!(
+        nothing.extras.custom.as_deref(),
+        Some(r#"{"type":"unsupported"}"#)
+    );
+}

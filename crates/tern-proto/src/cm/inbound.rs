@@ -1,7 +1,8 @@
 //! CM's inbound (MO) webhook body: what a gateway POSTs to an account's inbound URL when a
 //! message arrives for it. Field names and nesting are CM's own (`from.number`, `to.number`,
 //! `message.text`, `groupings`, `timeUtc`, `channel`); the media and custom objects are always
-//! there, empty for a plain text. Keys are written in CM's order.
+//! there, empty for a plain text. Keys are written in CM's order. A tap on an RCS suggestion
+//! chip is CM's "event" webhook: the same envelope with `event` in place of `message`.
 
 use serde::Serialize;
 
@@ -31,6 +32,9 @@ pub struct InboundWebhook {
     /// `messageContext`: which message this one answers, when the channel says so; `None`
     /// leaves the field out.
     pub message_context: Option<String>,
+    /// `event`: a JSON object (an RCS `SuggestionClick`), as text; when it is one, it is
+    /// written in place of `message` (text, media and custom are then not written).
+    pub event: Option<String>,
 }
 
 /// `message.media` of an inbound webhook.
@@ -49,7 +53,10 @@ struct Body<'a> {
     message_context: Option<&'a str>,
     from: From<'a>,
     to: To<'a>,
-    message: Message<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<Message<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event: Option<&'a serde_json::value::RawValue>,
     groupings: &'a [String; 3],
     time_utc: &'a str,
     channel: &'a str,
@@ -94,6 +101,11 @@ impl InboundWebhook {
             .filter(|custom| custom.trim_start().starts_with('{'))
             .and_then(|custom| serde_json::value::RawValue::from_string(custom.to_owned()).ok())
             .unwrap_or(empty);
+        let event = self
+            .event
+            .as_deref()
+            .filter(|event| event.trim_start().starts_with('{'))
+            .and_then(|event| serde_json::value::RawValue::from_string(event.to_owned()).ok());
         let body = Body {
             reference: &self.reference,
             message_context: self.message_context.as_deref(),
@@ -102,7 +114,7 @@ impl InboundWebhook {
                 name: &self.from_name,
             },
             to: To { number: &self.to },
-            message: Message {
+            message: event.is_none().then(|| Message {
                 text: &self.text,
                 media: Media {
                     media_uri: &self.media.media_uri,
@@ -110,7 +122,8 @@ impl InboundWebhook {
                     title: &self.media.title,
                 },
                 custom: &custom,
-            },
+            }),
+            event: event.as_deref(),
             groupings: &self.groupings,
             time_utc: &self.time_utc,
             channel: &self.channel,
@@ -137,6 +150,7 @@ mod tests {
             media: InboundMedia::default(),
             custom: None,
             message_context: None,
+            event: None,
         };
         assert_eq!(
             String::from_utf8(webhook.to_json()).unwrap(),
@@ -167,6 +181,7 @@ mod tests {
             },
             custom: Some(r#"{"location":{"latitude":51.6,"longitude":4.77}}"#.into()),
             message_context: Some("order-7".into()),
+            event: None,
         };
         assert_eq!(
             String::from_utf8(webhook.to_json()).unwrap(),
@@ -176,6 +191,36 @@ mod tests {
                 r#""message":{"text":"look","media":{"mediaUri":"https://x/y.jpg","contentType":"image/jpeg","title":"look"},"#,
                 r#""custom":{"location":{"latitude":51.6,"longitude":4.77}}},"#,
                 r#""groupings":["","",""],"timeUtc":"2026-12-01T12:00:00","channel":"WhatsApp"}"#
+            )
+        );
+    }
+
+    #[test]
+    fn an_rcs_suggestion_tap_is_cms_event_webhook() {
+        let webhook = InboundWebhook {
+            reference: "r".into(),
+            from: "+31612345678".into(),
+            to: "acme_agent".into(),
+            text: "Yes".into(),
+            groupings: [String::new(), String::new(), String::new()],
+            time_utc: "2026-12-01T12:00:00".into(),
+            channel: "RCS".into(),
+            from_name: String::new(),
+            media: InboundMedia::default(),
+            custom: None,
+            message_context: None,
+            event: Some(
+                r#"{"type":"SuggestionClick","custom":{"postbackdata":"yes-1","label":"Yes"}}"#
+                    .into(),
+            ),
+        };
+        assert_eq!(
+            String::from_utf8(webhook.to_json()).unwrap(),
+            concat!(
+                r#"{"reference":"r","#,
+                r#""from":{"number":"+31612345678","name":""},"to":{"number":"acme_agent"},"#,
+                r#""event":{"type":"SuggestionClick","custom":{"postbackdata":"yes-1","label":"Yes"}},"#,
+                r#""groupings":["","",""],"timeUtc":"2026-12-01T12:00:00","channel":"RCS"}"#
             )
         );
     }

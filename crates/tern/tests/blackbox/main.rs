@@ -17,6 +17,7 @@ mod outbox;
 mod push;
 mod push_apps;
 mod python_sdk;
+mod rbm;
 mod restart;
 mod routes;
 mod sdk_replay;

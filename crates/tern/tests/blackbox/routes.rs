@@ -188,7 +188,7 @@ fn a_bad_route_or_connector_stops_the_start_saying_why() {
         (
             "[[connector]]\nname = \"vb\"\nkind = \"viber\"\n\n\
              [[route]]\nchannel = \"Viber\"\nconnector = \"vb\"\n",
-            "invalid configuration: [[connector]] \"vb\": kind \"viber\" is not available in this version (available: simulator, smpp, whatsapp-cloud, fcm)",
+            "invalid configuration: [[connector]] \"vb\": kind \"viber\" is not available in this version (available: simulator, smpp, whatsapp-cloud, rbm, fcm)",
         ),
         (
             "[[connector]]\nname = \"wa\"\nkind = \"whatsapp-cloud\"\nphone_number_id = \"1\"\n\
