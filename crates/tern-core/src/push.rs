@@ -37,7 +37,6 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
-use tern_proto::cm::wire::normalize_keys;
 use tern_proto::fcm::{
     AndroidConfig, ApnsConfig, DATA_KEY, FcmErrorCode, GoogleError, MAX_PAYLOAD_BYTES, Message,
     SendRequest,
@@ -49,6 +48,7 @@ use crate::account::AccountId;
 use crate::dispatch::Event;
 use crate::error_code::DeliveryError;
 use crate::message::{Content, MessageId};
+use crate::provider::{RichParts, array, rich_parts, text_of};
 use crate::status::{CmStatus, NOT_DELIVERED_ERROR};
 pub use crate::whatsapp::ErrorClass;
 
@@ -257,22 +257,6 @@ impl PushContentError {
     }
 }
 
-fn array(value: Option<Value>) -> Vec<Value> {
-    match value {
-        Some(Value::Array(items)) => items,
-        _ => Vec::new(),
-    }
-}
-
-/// A non-blank text, or a number as its text.
-fn text_of(value: Option<&Value>) -> Option<String> {
-    match value? {
-        Value::String(text) if !text.trim().is_empty() => Some(text.clone()),
-        Value::Number(number) => Some(number.to_string()),
-        _ => None,
-    }
-}
-
 fn media_of(media: &Map<String, Value>) -> Option<PayloadMedia> {
     let uri = text_of(media.get("mediauri"))?;
     Some(PayloadMedia {
@@ -287,21 +271,10 @@ pub fn payload_for(
     content: &Content,
     tern_message_id: MessageId,
 ) -> Result<CmPayload, PushContentError> {
-    let (conversation, mut suggestions) = match content.rich_content.as_deref() {
-        None => (Vec::new(), Vec::new()),
-        Some(json) => {
-            let rich = serde_json::from_str::<Value>(json)
-                .map(normalize_keys)
-                .map_err(|_| PushContentError::InvalidRichContent)?;
-            let Value::Object(mut rich) = rich else {
-                return Err(PushContentError::InvalidRichContent);
-            };
-            (
-                array(rich.remove("conversation")),
-                array(rich.remove("suggestions")),
-            )
-        }
-    };
+    let RichParts {
+        conversation,
+        mut suggestions,
+    } = rich_parts(content).map_err(|_| PushContentError::InvalidRichContent)?;
     let mut texts = Vec::new();
     let mut title = None;
     let mut media = None;
