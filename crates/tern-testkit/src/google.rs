@@ -1025,11 +1025,21 @@ impl RbmShared {
         let mut wait = self.options.webhook_retry_delay;
         let mut attempt = 1;
         loop {
+            // A retry goes where webhooks go now (a receiver that restarted elsewhere).
+            let url = match attempt {
+                1 => url.to_owned(),
+                _ => self
+                    .webhook_url
+                    .lock()
+                    .unwrap()
+                    .clone()
+                    .unwrap_or_else(|| url.to_owned()),
+            };
             let post = {
                 let _permit = self.posts_in_flight.acquire().await;
                 self.post(
                     kind,
-                    url,
+                    &url,
                     body.clone(),
                     Some(event.clone()),
                     Some(signature.clone()),

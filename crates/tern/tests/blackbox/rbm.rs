@@ -678,3 +678,95 @@ async fn configuration_errors_fall_back_at_once() {
         [401]
     );
 }
+
+#[tokio::test]
+async fn kill_9_with_messages_in_flight_to_rbm_loses_nothing_and_reports_each_status_once() {
+    const MESSAGES: usize = 40;
+    let tokens = GoogleTokenStandIn::start(TokenOptions::default()).await;
+    let rbm = RbmStandIn::start(RbmOptions {
+        // Events come late, and Google retries an event the gateway did not take (it is down).
+        default_script: RbmScript::accept(vec![AgentEvent::Delivered], Duration::from_millis(300)),
+        webhook_retries: 12,
+        webhook_retry_delay: Duration::from_millis(200),
+        webhook_concurrency: 8,
+        ..RbmOptions::new(tokens.check())
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    tokens.write_service_account(dir.path(), "rbm-sa.json");
+    let receiver = WebhookReceiver::start().await;
+    let token = create_account(
+        TERN,
+        &data_dir,
+        &["--name", "acme", "--status-url", receiver.url.as_str()],
+    );
+    // Slow sends keep messages in flight when the gateway is killed.
+    let config = rbm_config(&rbm, "").replace("max_sends_per_sec = 1000", "max_sends_per_sec = 40");
+    let gateway = Gateway::start_logged(TERN, &data_dir, Some(&config));
+    rbm.set_webhook_url(&gateway.url("/webhooks/rbm/rbm"));
+    let setup = Setup {
+        gateway,
+        token,
+        receiver: Some(receiver),
+        client: http_client(),
+        _dir: dir,
+    };
+    let msgs: Vec<Value> = (0..MESSAGES)
+        .map(|i| {
+            message(
+                &format!("00316{:08}", 20_000_000 + i),
+                &format!("k{i}"),
+                &["RCS"],
+                json!({}),
+            )
+        })
+        .collect();
+    submit(&setup, Value::Array(msgs)).await;
+    rbm.wait_until("some sends", WAIT, |events| {
+        events.iter().filter_map(|event| event.as_request()).count() >= 10
+    })
+    .await;
+    let Setup {
+        gateway,
+        token,
+        receiver,
+        client,
+        _dir,
+    } = setup;
+    gateway.kill();
+    let gateway = Gateway::start_logged(TERN, &_dir.path().join("data"), Some(&config));
+    rbm.set_webhook_url(&gateway.url("/webhooks/rbm/rbm"));
+    let setup = Setup {
+        gateway,
+        token,
+        receiver,
+        client,
+        _dir,
+    };
+    let log = setup.wait_final(MESSAGES, Duration::from_secs(60)).await;
+    let statuses: Vec<&str> = log["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["status"].as_str().unwrap())
+        .collect();
+    assert!(statuses.iter().all(|s| *s == "delivered"), "{statuses:?}");
+    let receiver = setup.receiver.as_ref().unwrap();
+    receiver.wait_for(MESSAGES, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let mut by_reference: std::collections::HashMap<String, std::collections::HashSet<String>> =
+        std::collections::HashMap::new();
+    for request in receiver.received() {
+        let msg = &request.json()["messages"]["msg"];
+        assert_eq!(msg["status"]["code"], "2", "{msg}");
+        by_reference
+            .entry(msg["reference"].as_str().unwrap().to_owned())
+            .or_default()
+            .insert(msg["reportId"].as_str().unwrap_or_default().to_owned());
+    }
+    assert_eq!(by_reference.len(), MESSAGES);
+    for (reference, report_ids) in &by_reference {
+        assert_eq!(report_ids.len(), 1, "{reference}: {report_ids:?}");
+    }
+}
