@@ -10,6 +10,7 @@ pub mod fcm;
 pub mod google_auth;
 pub mod inbound;
 pub mod notifier;
+pub mod provider_http;
 pub mod provider_webhooks;
 pub mod rbm;
 pub mod senders;

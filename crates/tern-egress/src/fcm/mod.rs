@@ -38,6 +38,7 @@ use tern_core::push::{
 use tern_proto::fcm::{ErrorResponse, FcmErrorCode, SendRequest, SendResponse};
 
 use crate::google_auth::GoogleTokens;
+use crate::provider_http::retry_after;
 
 pub use config::FcmConnectorConfig;
 pub use events::FcmEvents;
@@ -388,16 +389,4 @@ impl Connector for FcmConnector {
     fn max_in_flight(&self) -> usize {
         self.inner.config.max_in_flight
     }
-}
-
-/// A `Retry-After` in seconds, when the answer has one.
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
 }

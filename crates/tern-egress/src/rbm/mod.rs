@@ -14,7 +14,7 @@ mod webhook;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tern_core::account::AccountId;
@@ -23,11 +23,11 @@ use tern_core::message::MessageId;
 use tern_core::ports::{
     Connector, ConnectorError, Dispatch, ErrorOrigin, EventSink, InboundStore, QueueStore, Sent,
 };
-use tern_core::rate::TokenBucket;
 use tern_core::rbm::{ErrorClass, Outgoing, SendOutcome, agent_messages_for, classify, rbm_number};
 use tern_proto::rbm::ErrorResponse;
 
 use crate::google_auth::GoogleTokens;
+use crate::provider_http::{Pacer, retry_after};
 
 pub use config::RbmConnectorConfig;
 pub use webhook::RbmWebhook;
@@ -60,7 +60,7 @@ struct Inner {
     config: RbmConnectorConfig,
     tokens: GoogleTokens,
     client: reqwest::Client,
-    bucket: Mutex<TokenBucket>,
+    pacer: Pacer,
     /// The attempt each recently posted Tern message id was sent in.
     recent: Mutex<RecentSends>,
     sink: Arc<dyn EventSink>,
@@ -117,7 +117,7 @@ impl RbmConnector {
         Ok(RbmConnector {
             inner: Arc::new(Inner {
                 name: name.into(),
-                bucket: Mutex::new(TokenBucket::new(config.max_sends_per_sec, Instant::now())),
+                pacer: Pacer::new(config.max_sends_per_sec),
                 config,
                 tokens,
                 client,
@@ -154,18 +154,6 @@ struct Answer {
 }
 
 impl Inner {
-    /// Wait for the agent's rate to allow one more request.
-    async fn pace(&self) {
-        let wait = self
-            .bucket
-            .lock()
-            .expect("bucket lock")
-            .take_or_wait(1, Instant::now());
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-        }
-    }
-
     /// A token, or the connector error that not having one is (a refusal is logged loudly).
     async fn bearer(&self) -> Result<Arc<str>, ConnectorError> {
         self.tokens.bearer().await.map_err(|error| {
@@ -189,7 +177,7 @@ impl Inner {
         body: &str,
         token: &str,
     ) -> Result<Answer, ConnectorError> {
-        self.pace().await;
+        self.pacer.pace().await;
         let response = self
             .client
             .post(url)
@@ -342,18 +330,6 @@ impl Connector for RbmConnector {
     fn max_in_flight(&self) -> usize {
         self.inner.config.max_in_flight
     }
-}
-
-/// A `Retry-After` in seconds, when the answer has one.
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
 }
 
 #[cfg(test)]

@@ -9,16 +9,16 @@
 mod config;
 mod webhook;
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
+use crate::provider_http::{Pacer, retry_after};
 use async_trait::async_trait;
 use tern_core::account::AccountId;
 use tern_core::error_code::DeliveryError;
 use tern_core::ports::{
     Connector, ConnectorError, Dispatch, ErrorOrigin, EventSink, InboundStore, QueueStore, Sent,
 };
-use tern_core::rate::TokenBucket;
 use tern_core::whatsapp::{ErrorClass, classify, classify_error, requests_for};
 use tern_proto::whatsapp::{ErrorResponse, Request, SendResponse};
 
@@ -47,7 +47,7 @@ struct Inner {
     messages_url: String,
     authorization: String,
     client: reqwest::Client,
-    bucket: Mutex<TokenBucket>,
+    pacer: Pacer,
     sink: Arc<dyn EventSink>,
     queue: Arc<dyn QueueStore>,
     inbound: Arc<dyn InboundStore>,
@@ -78,7 +78,7 @@ impl WhatsAppConnector {
                 name: name.into(),
                 messages_url: config.messages_url(),
                 authorization: format!("Bearer {}", config.access_token),
-                bucket: Mutex::new(TokenBucket::new(config.max_sends_per_sec, Instant::now())),
+                pacer: Pacer::new(config.max_sends_per_sec),
                 config,
                 client,
                 sink,
@@ -106,21 +106,9 @@ impl WhatsAppConnector {
 }
 
 impl Inner {
-    /// Wait for the number's rate to allow one more request.
-    async fn pace(&self) {
-        let wait = self
-            .bucket
-            .lock()
-            .expect("bucket lock")
-            .take_or_wait(1, Instant::now());
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-        }
-    }
-
     /// Post one request; Meta's wamid for it, or what its refusal means.
     async fn post(&self, request: &Request) -> Result<String, ConnectorError> {
-        self.pace().await;
+        self.pacer.pace().await;
         let response = self
             .client
             .post(&self.messages_url)
@@ -231,18 +219,6 @@ impl Connector for WhatsAppConnector {
     fn max_in_flight(&self) -> usize {
         self.inner.config.max_in_flight
     }
-}
-
-/// A `Retry-After` in seconds, when the answer has one.
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
 }
 
 /// A client error without its URL (which holds nothing secret here, but is long).

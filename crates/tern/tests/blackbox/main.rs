@@ -175,3 +175,27 @@ pub fn without_ids(mut response: Value) -> Value {
     }
     response
 }
+
+/// After a crash and restart: every one of `count` messages got status reports with `code` only,
+/// each under one report id (a report may be posted twice across the crash: delivery is
+/// at-least-once, with the same id; a second status change would have a second id). Waits for
+/// `count` reports, then a second more for any that should not come.
+pub async fn assert_each_reported_once(receiver: &WebhookReceiver, count: usize, code: &str) {
+    receiver.wait_for(count, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let mut by_reference: std::collections::HashMap<String, std::collections::HashSet<String>> =
+        std::collections::HashMap::new();
+    for request in receiver.received() {
+        let msg = &request.json()["messages"]["msg"];
+        assert_eq!(msg["status"]["code"], code, "{msg}");
+        let report_id = msg["reportId"].as_str().expect("a report has a reportId");
+        by_reference
+            .entry(msg["reference"].as_str().unwrap().to_owned())
+            .or_default()
+            .insert(report_id.to_owned());
+    }
+    assert_eq!(by_reference.len(), count);
+    for (reference, report_ids) in &by_reference {
+        assert_eq!(report_ids.len(), 1, "{reference}: {report_ids:?}");
+    }
+}

@@ -801,22 +801,7 @@ async fn kill_9_with_messages_in_flight_to_meta_loses_nothing_and_reports_each_s
         .map(|m| m["status"].as_str().unwrap())
         .collect();
     assert!(statuses.iter().all(|s| *s == "delivered"), "{statuses:?}");
-    receiver.wait_for(MESSAGES, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    let mut by_reference: std::collections::HashMap<String, std::collections::HashSet<String>> =
-        std::collections::HashMap::new();
-    for request in receiver.received() {
-        let msg = &request.json()["messages"]["msg"];
-        assert_eq!(msg["status"]["code"], "2", "{msg}");
-        by_reference
-            .entry(msg["reference"].as_str().unwrap().to_owned())
-            .or_default()
-            .insert(msg["reportId"].as_str().unwrap_or_default().to_owned());
-    }
-    assert_eq!(by_reference.len(), MESSAGES);
-    for (reference, report_ids) in &by_reference {
-        assert_eq!(report_ids.len(), 1, "{reference}: {report_ids:?}");
-    }
+    crate::assert_each_reported_once(receiver, MESSAGES, "2").await;
 }
 
 #[tokio::test]
