@@ -255,16 +255,17 @@ impl FcmStandIn {
     }
 
     async fn wait_until(&self, what: &str, timeout: Duration, done: impl Fn(&FcmStandIn) -> bool) {
-        let deadline = tokio::time::Instant::now() + timeout;
-        while !done(self) {
-            if tokio::time::Instant::now() >= deadline {
+        crate::poll::until(
+            timeout,
+            || done(self).then_some(()),
+            || {
                 panic!(
                     "the FCM stand-in did not see {what} within {timeout:?}; requests: {:#?}",
                     self.requests()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+                )
+            },
+        )
+        .await
     }
 }
 

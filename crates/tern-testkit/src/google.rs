@@ -1166,19 +1166,15 @@ impl RbmStandIn {
         timeout: Duration,
         done: impl Fn(&[RbmEvent]) -> bool,
     ) -> Vec<RbmEvent> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            {
+        crate::poll::until(
+            timeout,
+            || {
                 let log = self.shared.log.lock().unwrap();
-                if done(&log) {
-                    return log.clone();
-                }
-            }
-            if tokio::time::Instant::now() >= deadline {
-                self.fail(what, timeout);
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+                done(&log).then(|| log.clone())
+            },
+            || self.fail(what, timeout),
+        )
+        .await
     }
 
     /// Waits until `done` holds for the counters (works with recording off).
@@ -1188,17 +1184,12 @@ impl RbmStandIn {
         timeout: Duration,
         done: impl Fn(&RbmCounts) -> bool,
     ) -> RbmCounts {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let counts = self.counts();
-            if done(&counts) {
-                return counts;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                self.fail(what, timeout);
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        crate::poll::until(
+            timeout,
+            || Some(self.counts()).filter(|counts| done(counts)),
+            || self.fail(what, timeout),
+        )
+        .await
     }
 
     /// Waits until at least `count` script events have been posted and done with, then returns

@@ -9,6 +9,7 @@ pub mod google;
 pub mod meta;
 pub mod node;
 pub mod node_smsc;
+mod poll;
 pub mod python;
 pub mod webhook;
 

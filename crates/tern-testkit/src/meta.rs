@@ -737,23 +737,15 @@ impl MetaGraphStandIn {
         timeout: Duration,
         matches: impl Fn(&MetaEvent) -> bool,
     ) -> MetaEvent {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if let Some(event) = self
-                .shared
-                .events
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|e| matches(e))
-            {
-                return event.clone();
-            }
-            if tokio::time::Instant::now() >= deadline {
-                self.fail(what, timeout);
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        crate::poll::until(
+            timeout,
+            || {
+                let events = self.shared.events.lock().unwrap();
+                events.iter().find(|e| matches(e)).cloned()
+            },
+            || self.fail(what, timeout),
+        )
+        .await
     }
 
     /// Waits until `done` holds for the whole log (so far or within `timeout`), then returns the
@@ -764,19 +756,15 @@ impl MetaGraphStandIn {
         timeout: Duration,
         done: impl Fn(&[MetaEvent]) -> bool,
     ) -> Vec<MetaEvent> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            {
+        crate::poll::until(
+            timeout,
+            || {
                 let events = self.shared.events.lock().unwrap();
-                if done(&events) {
-                    return events.clone();
-                }
-            }
-            if tokio::time::Instant::now() >= deadline {
-                self.fail(what, timeout);
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+                done(&events).then(|| events.clone())
+            },
+            || self.fail(what, timeout),
+        )
+        .await
     }
 
     /// Waits until `done` holds for the counters (works with recording off).
@@ -786,17 +774,12 @@ impl MetaGraphStandIn {
         timeout: Duration,
         done: impl Fn(&MetaCounts) -> bool,
     ) -> MetaCounts {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let counts = self.counts();
-            if done(&counts) {
-                return counts;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                self.fail(what, timeout);
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        crate::poll::until(
+            timeout,
+            || Some(self.counts()).filter(|counts| done(counts)),
+            || self.fail(what, timeout),
+        )
+        .await
     }
 
     /// Waits until at least `count` statuses have been posted and answered (or failed), then
