@@ -6,13 +6,15 @@ use std::sync::Arc;
 
 use tern_core::ports::{NodeId, Store, StoreError};
 
-use crate::SqliteStore;
+use crate::{PgStore, SqliteStore};
 
 /// Which store, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreConfig {
     /// The embedded store: one SQLite database in `data_dir` (one node).
     Sqlite { data_dir: PathBuf },
+    /// A PostgreSQL database (`postgres://…`) that several nodes may share.
+    Postgres { url: String },
 }
 
 /// Open the store `config` names, with its schema brought to this Tern's version, holding leases
@@ -20,5 +22,6 @@ pub enum StoreConfig {
 pub fn open(config: &StoreConfig, node: NodeId) -> Result<Arc<dyn Store>, StoreError> {
     match config {
         StoreConfig::Sqlite { data_dir } => Ok(Arc::new(SqliteStore::open_as(data_dir, node)?)),
+        StoreConfig::Postgres { url } => Ok(Arc::new(PgStore::open(url, node)?)),
     }
 }

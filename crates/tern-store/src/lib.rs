@@ -1,13 +1,16 @@
 //! Tern's store port on its backends, and what sits in front of any backend. The embedded backend
 //! is SQLite ([`sqlite`]): WAL with `synchronous=FULL`, one writer thread that commits many
 //! requests per transaction (group commit), so every `accept` is fsynced before it returns
-//! without paying one fsync per message. [`open`] chooses the backend from configuration;
-//! [`CachedAccounts`] is the account cache in front of whichever backend it is.
+//! without paying one fsync per message. Several nodes share one PostgreSQL database
+//! ([`postgres`]). [`open`] chooses the backend from configuration; [`CachedAccounts`] is the
+//! account cache in front of whichever backend it is.
 
 mod cache;
 mod factory;
+pub mod postgres;
 pub mod sqlite;
 
 pub use cache::CachedAccounts;
 pub use factory::{StoreConfig, open};
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

@@ -10,6 +10,7 @@ pub mod meta;
 pub mod node;
 pub mod node_smsc;
 mod poll;
+pub mod postgres;
 pub mod python;
 pub mod webhook;
 

@@ -1,4 +1,6 @@
-//! The backend under test, chosen by `TERN_TEST_STORE`, and the data the tests share.
+//! The backend under test, and the data the tests share. The test binary names its backend
+//! (`crate::BACKEND`: `conformance` runs SQLite, `conformance_postgres` PostgreSQL, on a
+//! throwaway cluster of its own); `TERN_TEST_STORE` (`sqlite` or `postgres`) overrides it.
 
 #![allow(dead_code)]
 
@@ -22,18 +24,36 @@ pub const LEASE: SignedDuration = SignedDuration::from_secs(30);
 /// How long the messages of [`message`] are valid.
 pub const VALIDITY: SignedDuration = SignedDuration::from_hours(24);
 
-/// A fresh, empty database of the backend under test. Dropping it removes the database.
+/// A backend of the store port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, empty database of the backend under test. Dropping it removes an embedded
+/// database; a PostgreSQL one goes with its throwaway cluster.
 pub struct Backend {
     config: StoreConfig,
     /// Keeps an embedded database's directory until the test ends.
     _dir: Option<tempfile::TempDir>,
 }
 
+/// The backend under test: the test binary's, unless `TERN_TEST_STORE` names another.
+pub fn kind() -> Kind {
+    match std::env::var("TERN_TEST_STORE").as_deref() {
+        Err(_) => crate::BACKEND,
+        Ok("sqlite") => Kind::Sqlite,
+        Ok("postgres") => Kind::Postgres,
+        Ok(other) => panic!("TERN_TEST_STORE={other}: no such store backend (sqlite, postgres)"),
+    }
+}
+
 impl Backend {
-    /// A fresh database of the backend `TERN_TEST_STORE` names.
+    /// A fresh database of the backend under test.
     pub fn new() -> Backend {
-        match std::env::var("TERN_TEST_STORE").as_deref() {
-            Ok("sqlite") | Err(_) => {
+        match kind() {
+            Kind::Sqlite => {
                 let dir = tempfile::tempdir().expect("temporary directory");
                 Backend {
                     config: StoreConfig::Sqlite {
@@ -42,7 +62,12 @@ impl Backend {
                     _dir: Some(dir),
                 }
             }
-            Ok(other) => panic!("TERN_TEST_STORE={other}: no such store backend (sqlite)"),
+            Kind::Postgres => Backend {
+                config: StoreConfig::Postgres {
+                    url: tern_testkit::postgres::PgCluster::shared().create_database(),
+                },
+                _dir: None,
+            },
         }
     }
 
@@ -94,6 +119,21 @@ impl Backend {
                     )
                     .expect("change the account");
                 assert_eq!(changed, 1, "account {account} exists");
+            }
+            StoreConfig::Postgres { url: database_url } => {
+                let database = database_url.rsplit('/').next().expect("a database name");
+                let url = match url {
+                    Some(url) => format!("'{}'", url.replace('\'', "''")),
+                    None => "NULL".to_owned(),
+                };
+                tern_testkit::postgres::PgCluster::shared().psql_on(
+                    database,
+                    &format!(
+                        "DO $$ BEGIN UPDATE accounts SET status_url = {url}, status_format = '{format}' \
+                         WHERE id = {account}; IF NOT FOUND THEN RAISE 'no account {account}'; END IF; END $$",
+                        format = format.as_str()
+                    ),
+                );
             }
         }
     }

@@ -1,0 +1,169 @@
+//! [`PgStore`]: the store on PostgreSQL, for several Tern nodes on one database. Every role of
+//! the port runs on a pool of connections (sqlx, queries built at run time, no compile-time
+//! macros); each write is one transaction, committed (with `synchronous_commit = on`: flushed to
+//! the server's disk) before its method returns. Decisions are the core's, as on SQLite: this
+//! module only reads rows, hands them to `tern_core`, and writes what it decided.
+//!
+//! Leases are held in the name of this handle's node; several handles on one database (several
+//! processes, or one test) are several nodes.
+
+mod accounts;
+mod inbound;
+mod intake;
+mod log;
+mod outbox;
+mod push;
+mod queue;
+mod rows;
+mod schema;
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool};
+use tern_core::ports::{NodeId, StoreError, StoreHealth};
+
+pub use schema::VERSION as SCHEMA_VERSION;
+
+/// Connections each handle keeps at most.
+const MAX_CONNECTIONS: u32 = 16;
+/// How long a caller waits for a connection of the pool (or for a new one) before its call
+/// fails: well inside the 35 seconds within which a submission must be answered when the
+/// database is down.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the outcome of a readiness probe write is reused.
+const READY_PROBE_TTL: Duration = Duration::from_secs(1);
+
+/// The store on one PostgreSQL database.
+pub struct PgStore {
+    pool: PgPool,
+    /// The node whose name this handle holds leases in.
+    #[allow(dead_code)] // the queue's and the outbox's leases, as they are built
+    node: NodeId,
+    /// The last readiness probe: when, and what came of it.
+    last_probe: Mutex<Option<(Instant, Result<(), StoreError>)>>,
+}
+
+/// A store error from an sqlx one: a broken uniqueness rule is a conflict; a serialization
+/// failure, a deadlock or a pool that had no connection to give are worth trying again.
+pub(crate) fn backend_error(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(database) => match database.code().as_deref() {
+            Some("23505") => StoreError::Conflict(database.message().to_owned()),
+            Some("40001" | "40P01" | "55P03") => StoreError::Busy(database.message().to_owned()),
+            _ => StoreError::Backend(error.to_string()),
+        },
+        sqlx::Error::PoolTimedOut => StoreError::Busy(error.to_string()),
+        _ => StoreError::Backend(error.to_string()),
+    }
+}
+
+/// Milliseconds since the epoch, as times are stored.
+pub(crate) fn millis(at: Timestamp) -> i64 {
+    at.as_millisecond()
+}
+
+/// A stored time.
+pub(crate) fn timestamp(millis: i64) -> Timestamp {
+    Timestamp::from_millisecond(millis).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+impl PgStore {
+    /// Open the database at `url` (`postgres://…`), bringing its schema to this Tern's version
+    /// first, holding leases in the name of `node`. Must be called inside a Tokio runtime (the
+    /// pool's connections belong to it); the schema is brought up on a connection of its own.
+    pub fn open(url: &str, node: NodeId) -> Result<PgStore, StoreError> {
+        let options: PgConnectOptions = url.parse().map_err(|error| {
+            StoreError::Backend(format!("not a PostgreSQL URL ({error}): {url}"))
+        })?;
+        migrate_blocking(&options)?;
+        tokio::runtime::Handle::try_current().map_err(|_| {
+            StoreError::Backend("the PostgreSQL store must be opened inside a Tokio runtime".into())
+        })?;
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with(options);
+        Ok(PgStore {
+            pool,
+            node,
+            last_probe: Mutex::new(None),
+        })
+    }
+
+    /// The pool, for the roles.
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The node this handle holds leases for.
+    #[allow(dead_code)] // the queue's and the outbox's leases, as they are built
+    pub(crate) fn node(&self) -> &NodeId {
+        &self.node
+    }
+}
+
+/// Apply pending migrations on a connection of its own, on a thread and runtime of their own,
+/// whatever runtime (if any) the caller is in.
+fn migrate_blocking(options: &PgConnectOptions) -> Result<(), StoreError> {
+    let options = options.clone();
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|error| StoreError::Backend(format!("cannot migrate: {error}")))?;
+                runtime.block_on(async {
+                    let mut connection =
+                        tokio::time::timeout(ACQUIRE_TIMEOUT, PgConnection::connect_with(&options))
+                            .await
+                            .map_err(|_| {
+                                StoreError::Backend(format!(
+                                    "cannot connect to PostgreSQL within {} s",
+                                    ACQUIRE_TIMEOUT.as_secs()
+                                ))
+                            })?
+                            .map_err(backend_error)?;
+                    schema::migrate(&mut connection).await?;
+                    connection.close().await.map_err(backend_error)
+                })
+            })
+            .join()
+            .map_err(|_| StoreError::Backend("the migration thread panicked".into()))?
+    })
+}
+
+#[async_trait]
+impl StoreHealth for PgStore {
+    async fn ready(&self) -> Result<(), StoreError> {
+        if let Some((at, outcome)) = &*self.last_probe.lock().expect("probe")
+            && at.elapsed() < READY_PROBE_TTL
+        {
+            return outcome.clone();
+        }
+        // A real write, committed: what every submission needs.
+        let outcome = sqlx::query(
+            "INSERT INTO readiness (id, probed_at) VALUES (1, $1)
+             ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at",
+        )
+        .bind(millis(Timestamp::now()))
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(backend_error);
+        *self.last_probe.lock().expect("probe") = Some((Instant::now(), outcome.clone()));
+        outcome
+    }
+}
+
+/// What a role not yet built on PostgreSQL answers: an error that says so (the binary does not
+/// offer this backend until every role is built).
+pub(crate) fn not_yet(method: &str) -> StoreError {
+    StoreError::Backend(format!(
+        "{method} is not available on the PostgreSQL store yet"
+    ))
+}
