@@ -2,26 +2,15 @@
 //! work whether or not a gateway is running on it (SQLite serialises the writers).
 
 use std::num::NonZeroU32;
-use std::sync::Arc;
 
-use anyhow::Context;
 use tern_core::account::{NewAccount, ProductToken, ReportFormat};
 use tern_core::channel::Channel;
 use tern_core::inbound;
 use tern_core::money::Money;
-use tern_core::ports::{NodeId, Store, StoreError};
+use tern_core::ports::StoreError;
 use tern_core::smpp_account::{ReceiptFormat, ReceiptPdu, SmppSettings, check_system_id};
-use tern_store::StoreConfig;
 
 use crate::cli::{AccountCreateArgs, AccountListArgs};
-
-fn open(data_dir: &std::path::Path) -> anyhow::Result<Arc<dyn Store>> {
-    let config = StoreConfig::Sqlite {
-        data_dir: data_dir.to_owned(),
-    };
-    tern_store::open(&config, NodeId::new(NodeId::EMBEDDED))
-        .with_context(|| format!("cannot open the store in {}", data_dir.display()))
-}
 
 pub async fn create(args: AccountCreateArgs) -> anyhow::Result<()> {
     let token = match &args.token {
@@ -68,7 +57,7 @@ pub async fn create(args: AccountCreateArgs) -> anyhow::Result<()> {
     anyhow::ensure!(!name.is_empty(), "--name must not be empty");
     let smpp = smpp_settings(&args)?;
     let system_id = smpp.as_ref().map(|smpp| smpp.system_id.clone());
-    let store = open(&args.data_dir)?;
+    let store = crate::store::open_for_command(&args.store)?;
     let account = store
         .create_account(NewAccount {
             name,
@@ -190,7 +179,7 @@ fn check_webhook_url(url: &str) -> Result<(), String> {
 }
 
 pub async fn list(args: AccountListArgs) -> anyhow::Result<()> {
-    let store = open(&args.data_dir)?;
+    let store = crate::store::open_for_command(&args.store)?;
     let accounts = store.accounts().await?;
     println!(
         "ID\tNAME\tCHANNELS\tBALANCE\tSTATUS_URL\tFORMAT\tSMPP_SYSTEM_ID\tSMPP_MAX_BINDS\tSMPP_RATE\tSMPP_RECEIPT_FORMAT\tSMPP_RECEIPT_PDU\tINBOUND_NUMBERS"

@@ -4,27 +4,14 @@
 //! Like `tern account`, they open the data directory directly, so they work whether or not a
 //! gateway is running on it.
 
-use std::sync::Arc;
-
-use anyhow::Context;
 use tern_core::account::Account;
-use tern_core::ports::{NodeId, Store};
 use tern_core::push::{AppKey, NewPushApp};
-use tern_store::StoreConfig;
 
 use crate::cli::{AppCreateArgs, AppListArgs};
 use crate::config;
 
 /// The connector kind a push app's connector must have.
 const FCM_KIND: &str = "fcm";
-
-fn open(data_dir: &std::path::Path) -> anyhow::Result<Arc<dyn Store>> {
-    let config = StoreConfig::Sqlite {
-        data_dir: data_dir.to_owned(),
-    };
-    tern_store::open(&config, NodeId::new(NodeId::EMBEDDED))
-        .with_context(|| format!("cannot open the store in {}", data_dir.display()))
-}
 
 /// The account `--account` names: by name (which must name one account), or by id.
 fn find_account(accounts: Vec<Account>, wanted: &str) -> anyhow::Result<Account> {
@@ -63,7 +50,13 @@ pub async fn create(args: AppCreateArgs) -> anyhow::Result<()> {
         None => AppKey::generate(),
     };
     if let Some(file) = &args.config {
-        let config = config::load(Some(file), Some(args.data_dir.clone()), None, None)?;
+        let config = config::load(
+            Some(file),
+            Some(args.store.data_dir.clone()),
+            None,
+            None,
+            None,
+        )?;
         let found = config.connectors.iter().find(|c| c.name == connector);
         match found {
             Some(c) if c.kind == FCM_KIND => {}
@@ -78,7 +71,7 @@ pub async fn create(args: AppCreateArgs) -> anyhow::Result<()> {
             ),
         }
     }
-    let store = open(&args.data_dir)?;
+    let store = crate::store::open_for_command(&args.store)?;
     let account = find_account(store.accounts().await?, &args.account)?;
     let app = store
         .create_app(NewPushApp {
@@ -103,7 +96,7 @@ pub async fn create(args: AppCreateArgs) -> anyhow::Result<()> {
 }
 
 pub async fn list(args: AppListArgs) -> anyhow::Result<()> {
-    let store = open(&args.data_dir)?;
+    let store = crate::store::open_for_command(&args.store)?;
     let accounts = store.accounts().await?;
     let apps = store.apps().await?;
     println!("KEY\tACCOUNT\tNAME\tCONNECTOR\tINSTALLATIONS");

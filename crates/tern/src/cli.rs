@@ -23,6 +23,9 @@ pub enum Command {
     /// Manage push apps (CM app keys that devices register under).
     #[command(subcommand)]
     App(AppCommand),
+    /// Bring a PostgreSQL database's schema to this version of Tern (`tern serve` does it too,
+    /// at start); prints the schema version.
+    Migrate(MigrateArgs),
     /// Print the OpenAPI 3.1 document of the JSON endpoints.
     Openapi,
     /// Run a standalone SMSC simulator (SMPP server with receipts, MO injection and an HTTP
@@ -44,6 +47,29 @@ pub struct ServeArgs {
     /// SMPP listen address, or `off` (default 127.0.0.1:2775).
     #[arg(long, env = "TERN_SMPP_ADDR", value_name = "ADDR")]
     pub smpp_addr: Option<crate::config::SmppAddr>,
+    /// PostgreSQL database (`postgres://…`) shared by the gateway's nodes: when set, the store
+    /// is PostgreSQL and --data-dir holds no messages. Without it, SQLite in --data-dir.
+    #[arg(long, env = "TERN_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+/// Where a command finds the store: a PostgreSQL database when given, else the data directory.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// Data directory of the gateway (default ./tern-data).
+    #[arg(long, env = "TERN_DATA_DIR", default_value = "./tern-data")]
+    pub data_dir: PathBuf,
+    /// PostgreSQL database (`postgres://…`) of the gateway: when set, used instead of
+    /// --data-dir.
+    #[arg(long, env = "TERN_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The PostgreSQL database (`postgres://…`).
+    #[arg(long, env = "TERN_DATABASE_URL", value_name = "URL")]
+    pub database_url: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -56,9 +82,8 @@ pub enum AccountCommand {
 
 #[derive(Debug, Args)]
 pub struct AccountCreateArgs {
-    /// Data directory of the gateway (default ./tern-data).
-    #[arg(long, env = "TERN_DATA_DIR", default_value = "./tern-data")]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Account name.
     #[arg(long)]
     pub name: String,
@@ -108,9 +133,8 @@ pub struct AccountCreateArgs {
 
 #[derive(Debug, Args)]
 pub struct AccountListArgs {
-    /// Data directory of the gateway (default ./tern-data).
-    #[arg(long, env = "TERN_DATA_DIR", default_value = "./tern-data")]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -123,9 +147,8 @@ pub enum AppCommand {
 
 #[derive(Debug, Args)]
 pub struct AppCreateArgs {
-    /// Data directory of the gateway (default ./tern-data).
-    #[arg(long, env = "TERN_DATA_DIR", default_value = "./tern-data")]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// The account the app belongs to: its name (or its id).
     #[arg(long)]
     pub account: String,
@@ -146,7 +169,6 @@ pub struct AppCreateArgs {
 
 #[derive(Debug, Args)]
 pub struct AppListArgs {
-    /// Data directory of the gateway (default ./tern-data).
-    #[arg(long, env = "TERN_DATA_DIR", default_value = "./tern-data")]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }

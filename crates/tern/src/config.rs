@@ -34,6 +34,13 @@ use tern_ingress::smpp::SmppConfig;
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub data_dir: PathBuf,
+    /// `database_url`: the PostgreSQL database (`postgres://…`) the gateway's nodes share; the
+    /// store is SQLite in `data_dir` without it.
+    #[serde(default)]
+    pub database_url: Option<String>,
+    /// `[cluster]`: this node's name and the timing of its leases (PostgreSQL).
+    #[serde(default)]
+    pub cluster: ClusterConfig,
     pub http_addr: SocketAddr,
     /// Where the SMPP server listens, or `off`.
     pub smpp_addr: SmppAddr,
@@ -317,6 +324,50 @@ impl Default for DispatchConfig {
     }
 }
 
+/// `[cluster]`: how a node of a gateway on PostgreSQL names itself and how long its leases last.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// The node's name in leases, logs and metrics; the host's name and a random suffix when
+    /// absent.
+    pub node_id: Option<String>,
+    /// A node that has not said it is alive for this long loses its leases: the other nodes
+    /// take its work over.
+    pub lease_secs: u64,
+    /// How often a node says it is alive.
+    pub heartbeat_secs: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            node_id: None,
+            lease_secs: 30,
+            heartbeat_secs: 5,
+        }
+    }
+}
+
+impl ClusterConfig {
+    fn validate(&self) -> Result<(), String> {
+        if let Some(node_id) = &self.node_id
+            && (node_id.trim().is_empty() || node_id.len() > 200)
+        {
+            return Err("[cluster] node_id must be 1-200 characters".into());
+        }
+        if self.heartbeat_secs == 0 || self.lease_secs == 0 {
+            return Err("[cluster] lease_secs and heartbeat_secs must be at least 1".into());
+        }
+        if self.heartbeat_secs >= self.lease_secs {
+            return Err(format!(
+                "[cluster] heartbeat_secs ({}) must be less than lease_secs ({}): a live node would lose its leases",
+                self.heartbeat_secs, self.lease_secs
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// `smpp_addr` (`--smpp-addr`): an address, or `off` for no SMPP listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(try_from = "String", into = "String")]
@@ -463,6 +514,7 @@ pub fn load(
     data_dir: Option<PathBuf>,
     http_addr: Option<SocketAddr>,
     smpp_addr: Option<SmppAddr>,
+    database_url: Option<String>,
 ) -> anyhow::Result<Config> {
     let mut figment = Figment::from(Serialized::defaults(Defaults {
         data_dir: PathBuf::from("./tern-data"),
@@ -488,6 +540,9 @@ pub fn load(
     }
     if let Some(smpp_addr) = smpp_addr {
         flags = flags.merge(Serialized::default("smpp_addr", smpp_addr));
+    }
+    if let Some(database_url) = database_url {
+        flags = flags.merge(Serialized::default("database_url", database_url));
     }
     let (mut config, merged) = extract_ignoring_foreign_env(&figment, &flags)?;
     // Relative paths given in the file are relative to the file's directory.
@@ -526,6 +581,17 @@ pub fn load(
         .inbound
         .validate()
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    config
+        .cluster
+        .validate()
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    if let Some(url) = &config.database_url {
+        anyhow::ensure!(
+            url.starts_with("postgres://") || url.starts_with("postgresql://"),
+            "invalid configuration: database_url must be a PostgreSQL URL (postgres://…), not {:?}",
+            crate::store::without_password(url)
+        );
+    }
     if config.smpp.tls_addr.is_some() {
         anyhow::ensure!(
             config.smpp.tls_cert_file.is_some() && config.smpp.tls_key_file.is_some(),
@@ -597,7 +663,7 @@ mod tests {
             "data_dir = \"data\"\n[smpp]\ntls_cert_file = \"certs/c.pem\"\ntls_key_file = \"/abs/k.pem\"\n",
         )
         .unwrap();
-        let config = load(Some(&file), None, None, None).unwrap();
+        let config = load(Some(&file), None, None, None, None).unwrap();
         assert_eq!(config.config_dir, dir.path());
         assert_eq!(config.data_dir, dir.path().join("data"));
         assert_eq!(
@@ -609,8 +675,63 @@ mod tests {
             Some(Path::new("/abs/k.pem"))
         );
         // A flag is relative to the working directory, as any command-line path.
-        let flagged = load(Some(&file), Some(PathBuf::from("here")), None, None).unwrap();
+        let flagged = load(Some(&file), Some(PathBuf::from("here")), None, None, None).unwrap();
         assert_eq!(flagged.data_dir, PathBuf::from("here"));
+    }
+
+    #[test]
+    fn the_database_url_and_the_cluster_settings_are_read_defaulted_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tern.toml");
+        let load_file = |text: &str, flag: Option<&str>| {
+            std::fs::write(&file, text).unwrap();
+            load(Some(&file), None, None, None, flag.map(str::to_owned))
+        };
+        let defaults = load_file("", None).unwrap();
+        assert_eq!(defaults.database_url, None);
+        assert_eq!(
+            defaults.cluster,
+            ClusterConfig {
+                node_id: None,
+                lease_secs: 30,
+                heartbeat_secs: 5
+            }
+        );
+        let configured = load_file(
+            "database_url = \"postgres://db/tern\"\n[cluster]\nnode_id = \"a\"\nlease_secs = 10\nheartbeat_secs = 2\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            configured.database_url.as_deref(),
+            Some("postgres://db/tern")
+        );
+        assert_eq!(configured.cluster.node_id.as_deref(), Some("a"));
+        assert_eq!(configured.cluster.lease_secs, 10);
+        // The flag wins over the file.
+        let flagged = load_file(
+            "database_url = \"postgres://db/tern\"\n",
+            Some("postgresql://other/tern"),
+        )
+        .unwrap();
+        assert_eq!(
+            flagged.database_url.as_deref(),
+            Some("postgresql://other/tern")
+        );
+        let error = |text: &str| format!("{:#}", load_file(text, None).unwrap_err());
+        assert_eq!(
+            error("database_url = \"mysql://u:pw@db/tern\"\n"),
+            "invalid configuration: database_url must be a PostgreSQL URL (postgres://…), not \"mysql://u:***@db/tern\""
+        );
+        assert_eq!(
+            error("[cluster]\nlease_secs = 5\nheartbeat_secs = 5\n"),
+            "invalid configuration: [cluster] heartbeat_secs (5) must be less than lease_secs (5): a live node would lose its leases"
+        );
+        assert_eq!(
+            error("[cluster]\nnode_id = \" \"\n"),
+            "invalid configuration: [cluster] node_id must be 1-200 characters"
+        );
+        assert!(error("[cluster]\nnodes = 3\n").contains("nodes"));
     }
 
     #[test]
@@ -619,7 +740,7 @@ mod tests {
         let file = dir.path().join("tern.toml");
         let load_file = |text: &str| {
             std::fs::write(&file, text).unwrap();
-            load(Some(&file), None, None, None)
+            load(Some(&file), None, None, None, None)
         };
         assert_eq!(load_file("").unwrap().inbound, InboundConfig::default());
         assert_eq!(

@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod serve;
 mod smsc_sim;
+mod store;
 
 use clap::Parser;
 
@@ -41,6 +42,17 @@ fn main() -> anyhow::Result<()> {
             cli::Command::App(cli::AppCommand::Create(args)) => app_cmd::create(args).await,
             cli::Command::App(cli::AppCommand::List(args)) => app_cmd::list(args).await,
             cli::Command::SmscSim(args) => smsc_sim::run(args).await,
+            cli::Command::Migrate(args) => {
+                // Opening the store brings its schema up to date.
+                crate::store::open(
+                    &tern_store::StoreConfig::Postgres {
+                        url: args.database_url,
+                    },
+                    tern_core::ports::NodeId::new(tern_core::ports::NodeId::EMBEDDED),
+                )?;
+                println!("schema version {}", tern_store::postgres::SCHEMA_VERSION);
+                Ok(())
+            }
             cli::Command::Openapi => {
                 println!("{}", tern_ingress::http::openapi::document());
                 Ok(())

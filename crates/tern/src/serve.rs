@@ -8,7 +8,7 @@ use anyhow::Context;
 use jiff::SignedDuration;
 use tern_core::account::{NewAccount, ProductToken, ReportFormat};
 use tern_core::channel::Channel;
-use tern_core::ports::{Connector, EventSink, InboundStore, NodeId, PushStore, QueueStore, Store};
+use tern_core::ports::{Connector, EventSink, InboundStore, PushStore, QueueStore, Store};
 use tern_core::routing::RoutingTable;
 use tern_core::submission::SubmissionPolicy;
 use tern_core::submitter::{Clock, Submitter, TimeOrderedIds, Wake};
@@ -27,7 +27,7 @@ use tern_egress::webhook_target::{GuardedResolver, TargetPolicy};
 use tern_egress::whatsapp::WhatsAppConnector;
 use tern_ingress::http::{AppState, router};
 use tern_ingress::smpp::SmppServer;
-use tern_store::{CachedAccounts, StoreConfig};
+use tern_store::CachedAccounts;
 use tokio::sync::watch;
 
 use crate::cli::ServeArgs;
@@ -39,15 +39,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.data_dir,
         args.http_addr,
         args.smpp_addr,
+        args.database_url,
     )?;
-    let _data_dir_lock = lock_data_dir(&config.data_dir)?;
-    let store = tern_store::open(
-        &StoreConfig::Sqlite {
-            data_dir: config.data_dir.clone(),
-        },
-        NodeId::new(NodeId::EMBEDDED),
-    )
-    .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
+    let postgres = config.database_url.is_some();
+    // Several nodes share a PostgreSQL store; the embedded one is this process's alone.
+    let _data_dir_lock = if postgres {
+        None
+    } else {
+        Some(lock_data_dir(&config.data_dir)?)
+    };
+    let node = crate::store::node_id(config.cluster.node_id.as_deref(), postgres);
+    let store = crate::store::open(
+        &crate::store::config(&config.data_dir, config.database_url.as_deref()),
+        node.clone(),
+    )?;
+    if postgres {
+        tracing::info!(node = %node, "store: PostgreSQL, shared with the gateway's other nodes");
+    }
     store
         .release_leases(jiff::Timestamp::now())
         .await
@@ -57,7 +65,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.http_addr))?;
     let address = listener.local_addr()?;
     let smpp_listeners = smpp_listeners(&config).await?;
-    create_demo_account(&*store, &address.to_string()).await?;
+    // A shared database is an operator's: accounts are created with `tern account create`, and
+    // nodes starting at once would each create a demo account.
+    if !postgres {
+        create_demo_account(&*store, &address.to_string()).await?;
+    }
 
     let wakeups = Arc::new(Wakeups::default());
     let (sink, applier) = event_channel(Arc::clone(&store), Arc::clone(&wakeups));

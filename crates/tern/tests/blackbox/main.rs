@@ -14,6 +14,7 @@ mod message_log;
 mod node_sdk;
 mod openapi;
 mod outbox;
+mod postgres;
 mod push;
 mod push_apps;
 mod python_sdk;
