@@ -39,6 +39,33 @@ impl Wakeups {
     }
 }
 
+impl Wakeups {
+    /// Pass the store's signals of other nodes' work on as wake-ups, until `shutdown` or until
+    /// the store says it never signals (one node).
+    pub async fn forward_signals(
+        self: std::sync::Arc<Self>,
+        signals: std::sync::Arc<dyn tern_core::ports::StoreSignals>,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        use tern_core::ports::WorkSignal;
+        loop {
+            let signal = tokio::select! {
+                signal = signals.next_signal() => signal,
+                _ = shutdown.changed() => return,
+            };
+            match signal {
+                None => return,
+                Some(WorkSignal::Dispatch) => self.dispatch.notify_one(),
+                Some(WorkSignal::Outbox) => self.outbox_written(),
+                Some(WorkSignal::Missed) => {
+                    self.dispatch.notify_one();
+                    self.outbox_written();
+                }
+            }
+        }
+    }
+}
+
 impl tern_core::submitter::Wake for Wakeups {
     /// Accepted messages are new work for the dispatcher.
     fn accepted(&self) {

@@ -233,6 +233,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let notifier_task = delivery.spawn(notifier.run(stopping.clone()));
     let applier_task = delivery.spawn(applier.run(applier_stopping));
     let sweeper_task = delivery.spawn(sweeper.run(stopping.clone()));
+    // Other nodes' work (a shared store) wakes this node's dispatcher and outbox runners.
+    delivery.spawn(Arc::clone(&wakeups).forward_signals(Arc::clone(&store) as _, stopping.clone()));
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // Accepted messages wake the dispatcher directly.

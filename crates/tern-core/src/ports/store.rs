@@ -3,7 +3,8 @@
 //! [`QueueStore`], the outbox runners (the notifier, the SMPP receipt runner) the
 //! [`OutboxStore`], the message log the [`MessageLogStore`], connectors that receive inbound
 //! (MO) messages the [`InboundStore`], push registration and the push connector the
-//! [`PushStore`], the readiness probe the [`StoreHealth`]. A backend implements every role; [`Store`] names them
+//! [`PushStore`], the readiness probe the [`StoreHealth`], idle nodes of a shared store the
+//! [`StoreSignals`]. A backend implements every role; [`Store`] names them
 //! together. A backend records the decisions of `tern-core` (what an event does to a message, what
 //! a debit leaves, which status changes produce which outbox entries): it makes none of its own, so that a second
 //! backend behaves as the first by construction. What each method guarantees is written here and
@@ -447,6 +448,30 @@ pub trait StoreHealth: Send + Sync + 'static {
     }
 }
 
+/// What another node wrote that may be work for this one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkSignal {
+    /// Messages were queued (accepted, or due again).
+    Dispatch,
+    /// Outbox entries were written (reports, receipts, inbound webhooks).
+    Outbox,
+    /// Signals may have been missed (the backend's notification channel was lost and is being
+    /// restored): look for every kind of work.
+    Missed,
+}
+
+/// Signals from the other nodes of a shared store, so that an idle node wakes when work arrives
+/// instead of at its next poll. Signals are hints: they may come late, twice or not at all, and
+/// a node still polls (the dispatcher and the outbox runners sleep at most a moment); a node's
+/// own writes wake it without them.
+#[async_trait]
+pub trait StoreSignals: Send + Sync + 'static {
+    /// The next signal; `None` when this store never signals (one node: the embedded store).
+    async fn next_signal(&self) -> Option<WorkSignal> {
+        None
+    }
+}
+
 /// Every role of one backend: what a store factory hands the binary, which gives each consumer
 /// the role it needs.
 pub trait Store:
@@ -458,6 +483,7 @@ pub trait Store:
     + InboundStore
     + PushStore
     + StoreHealth
+    + StoreSignals
 {
 }
 
@@ -470,5 +496,6 @@ impl<T> Store for T where
         + InboundStore
         + PushStore
         + StoreHealth
+        + StoreSignals
 {
 }

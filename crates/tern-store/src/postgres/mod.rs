@@ -16,15 +16,16 @@ mod push;
 mod queue;
 mod rows;
 mod schema;
+mod signals;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
-use tern_core::ports::{NodeId, StoreError, StoreHealth};
+use tern_core::ports::{NodeId, StoreError, StoreHealth, WorkSignal};
 
 pub use schema::VERSION as SCHEMA_VERSION;
 
@@ -45,6 +46,8 @@ pub struct PgStore {
     node: NodeId,
     /// The last readiness probe: when, and what came of it.
     last_probe: Mutex<Option<(Instant, Result<(), StoreError>)>>,
+    /// What this node tells the others it wrote, and how it hears of theirs.
+    signals: Arc<signals::Signals>,
 }
 
 /// A store error from an sqlx one: a broken uniqueness rule is a conflict; a serialization
@@ -87,16 +90,25 @@ impl PgStore {
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_lazy_with(options);
+        let signals = Arc::new(signals::Signals::default());
+        signals::Signals::spawn_sender(&signals, pool.clone());
         Ok(PgStore {
             pool,
             node,
             last_probe: Mutex::new(None),
+            signals,
         })
     }
 
     /// The pool, for the roles.
     pub(crate) fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// A write of `signal`'s kind of work committed: the other nodes hear of it (soon).
+    #[allow(dead_code)] // the queue's and the outbox's writes, as they are built
+    pub(crate) fn wrote(&self, signal: WorkSignal) {
+        self.signals.wrote(signal);
     }
 
     /// The node this handle holds leases for.

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{Connection, OpenFlags, params};
-use tern_core::ports::{NodeId, StoreError, StoreHealth};
+use tern_core::ports::{NodeId, StoreError, StoreHealth, StoreSignals};
 
 use checkpointer::Checkpointer;
 pub use memory::use_mimalloc;
@@ -258,6 +258,9 @@ impl StoreHealth for SqliteStore {
         self.writer.failure()
     }
 }
+
+/// One node: its own writes wake it (see `tern_egress::Wakeups`); there is nobody else.
+impl StoreSignals for SqliteStore {}
 
 #[cfg(test)]
 mod push_tests;

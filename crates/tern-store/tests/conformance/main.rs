@@ -24,3 +24,4 @@ mod queue;
 mod receipts;
 mod replace;
 mod segments;
+mod signals;
