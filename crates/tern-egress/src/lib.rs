@@ -3,6 +3,7 @@
 //! webhook halves, the outbox runner (the notifier: a durable outbox, each kind delivered by its
 //! sender, with retries and backoff) and the inbound (MO) sweeper.
 
+pub mod cluster;
 pub mod connectors;
 pub mod dispatcher;
 pub mod events;

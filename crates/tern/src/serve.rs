@@ -233,6 +233,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let notifier_task = delivery.spawn(notifier.run(stopping.clone()));
     let applier_task = delivery.spawn(applier.run(applier_stopping));
     let sweeper_task = delivery.spawn(sweeper.run(stopping.clone()));
+    // Heartbeats, and takeovers of nodes that stopped (a shared store; no-ops on the embedded
+    // one). It leaves the cluster once delivery has stopped (see the end).
+    let member = tern_egress::cluster::ClusterMember {
+        store: Arc::clone(&store) as _,
+        heartbeat: Duration::from_secs(config.cluster.heartbeat_secs),
+        lease: Duration::from_secs(config.cluster.lease_secs),
+    };
+    member
+        .join()
+        .await
+        .context("cannot record this node in the store")?;
+    let (stop_member, member_stopping) = watch::channel(false);
+    let member_task = delivery.spawn(member.run(member_stopping));
     // Other nodes' work (a shared store) wakes this node's dispatcher and outbox runners.
     delivery.spawn(Arc::clone(&wakeups).forward_signals(Arc::clone(&store) as _, stopping.clone()));
 
@@ -337,6 +350,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let _ = tokio::join!(notifier_task, receipts_task, sweeper_task);
     })
     .await;
+    // On a shared store, what this node still holds (a report delivery past the 15 s) is
+    // released for the other nodes now rather than when its lease runs out; then it leaves.
+    if postgres && let Err(error) = store.release_leases(jiff::Timestamp::now()).await {
+        tracing::warn!(%error, "could not release this node's leases; they run out by themselves");
+    }
+    let _ = stop_member.send(true);
+    let _ = member_task.await;
     // Whatever is left (a report delivery past the 15 s) is abandoned, as before; the runtime
     // cannot be dropped inside this one.
     delivery.shutdown_background();

@@ -4,7 +4,7 @@
 //! [`OutboxStore`], the message log the [`MessageLogStore`], connectors that receive inbound
 //! (MO) messages the [`InboundStore`], push registration and the push connector the
 //! [`PushStore`], the readiness probe the [`StoreHealth`], idle nodes of a shared store the
-//! [`StoreSignals`]. A backend implements every role; [`Store`] names them
+//! [`StoreSignals`], the nodes' liveness and leases the [`ClusterStore`]. A backend implements every role; [`Store`] names them
 //! together. A backend records the decisions of `tern-core` (what an event does to a message, what
 //! a debit leaves, which status changes produce which outbox entries): it makes none of its own, so that a second
 //! backend behaves as the first by construction. What each method guarantees is written here and
@@ -472,6 +472,40 @@ pub trait StoreSignals: Send + Sync + 'static {
     }
 }
 
+/// The nodes of a gateway on one store, for the leases they hold: each node says it is alive
+/// every few seconds ([`ClusterStore::heartbeat`]); a node that has not for a lease's length is
+/// dead, and any other node releases what it held ([`ClusterStore::take_over_dead_nodes`]): its
+/// claimed messages and its outbox entries are due again at once, for whichever node claims them
+/// first. The embedded store has one node: it is always alive, alone.
+#[async_trait]
+pub trait ClusterStore: Send + Sync + 'static {
+    /// Record that this node is alive at `now`.
+    async fn heartbeat(&self, _now: Timestamp) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// The nodes alive at `now` (a heartbeat within `lease`), this one included, by name.
+    async fn live_nodes(
+        &self,
+        _now: Timestamp,
+        _lease: SignedDuration,
+    ) -> Result<Vec<NodeId>, StoreError>;
+    /// Release the leases of every other node whose last heartbeat is older than `lease` at
+    /// `now` (its messages and outbox entries due at `now`, leased by nobody) and forget those
+    /// nodes; returns each node taken over with how many leases it held.
+    async fn take_over_dead_nodes(
+        &self,
+        _now: Timestamp,
+        _lease: SignedDuration,
+    ) -> Result<Vec<(NodeId, u64)>, StoreError> {
+        Ok(Vec::new())
+    }
+    /// This node stops: forget it (its leases are released by
+    /// [`QueueStore::release_leases`]).
+    async fn leave(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
 /// Every role of one backend: what a store factory hands the binary, which gives each consumer
 /// the role it needs.
 pub trait Store:
@@ -484,6 +518,7 @@ pub trait Store:
     + PushStore
     + StoreHealth
     + StoreSignals
+    + ClusterStore
 {
 }
 
@@ -497,5 +532,6 @@ impl<T> Store for T where
         + PushStore
         + StoreHealth
         + StoreSignals
+        + ClusterStore
 {
 }

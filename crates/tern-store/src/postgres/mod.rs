@@ -8,6 +8,7 @@
 //! processes, or one test) are several nodes.
 
 mod accounts;
+mod cluster;
 mod inbound;
 mod intake;
 mod log;
@@ -42,7 +43,6 @@ const READY_PROBE_TTL: Duration = Duration::from_secs(1);
 pub struct PgStore {
     pool: PgPool,
     /// The node whose name this handle holds leases in.
-    #[allow(dead_code)] // the queue's and the outbox's leases, as they are built
     node: NodeId,
     /// The last readiness probe: when, and what came of it.
     last_probe: Mutex<Option<(Instant, Result<(), StoreError>)>>,
@@ -106,13 +106,11 @@ impl PgStore {
     }
 
     /// A write of `signal`'s kind of work committed: the other nodes hear of it (soon).
-    #[allow(dead_code)] // the queue's and the outbox's writes, as they are built
     pub(crate) fn wrote(&self, signal: WorkSignal) {
         self.signals.wrote(signal);
     }
 
     /// The node this handle holds leases for.
-    #[allow(dead_code)] // the queue's and the outbox's leases, as they are built
     pub(crate) fn node(&self) -> &NodeId {
         &self.node
     }

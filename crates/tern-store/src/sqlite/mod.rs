@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{Connection, OpenFlags, params};
-use tern_core::ports::{NodeId, StoreError, StoreHealth, StoreSignals};
+use tern_core::ports::{ClusterStore, NodeId, StoreError, StoreHealth, StoreSignals};
 
 use checkpointer::Checkpointer;
 pub use memory::use_mimalloc;
@@ -261,6 +261,18 @@ impl StoreHealth for SqliteStore {
 
 /// One node: its own writes wake it (see `tern_egress::Wakeups`); there is nobody else.
 impl StoreSignals for SqliteStore {}
+
+/// One node (the data directory's lock keeps a second one out): always alive, alone.
+#[async_trait]
+impl ClusterStore for SqliteStore {
+    async fn live_nodes(
+        &self,
+        _now: Timestamp,
+        _lease: jiff::SignedDuration,
+    ) -> Result<Vec<NodeId>, StoreError> {
+        Ok(vec![self.node.clone()])
+    }
+}
 
 #[cfg(test)]
 mod push_tests;

@@ -13,6 +13,7 @@ const BACKEND: harness::Kind = harness::Kind::Sqlite;
 mod accounts;
 mod cache;
 mod cancel;
+mod cluster;
 mod harness;
 mod health;
 mod inbound;
