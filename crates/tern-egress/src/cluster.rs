@@ -1,7 +1,9 @@
 //! This node's membership of the gateway's cluster (a shared PostgreSQL store): it says it is
 //! alive every `heartbeat_secs`, and on each beat takes over the leases of nodes that have not
 //! said so for `lease_secs` (see [`ClusterStore`]), logging each node it takes over. On the
-//! embedded store both are no-ops. When the node stops it leaves: the others need not wait for
+//! embedded store both are no-ops. A node taken over may have handed messages to its
+//! connectors whose reports it alone was waiting for: this node's connectors take them up
+//! (`Wakeups::resume_awaiting`). When the node stops it leaves: the others need not wait for
 //! its heartbeat to run out (its leases are released by the caller, after the work that holds
 //! them has stopped).
 
@@ -18,6 +20,8 @@ const LOG_TARGET: &str = "tern_egress::cluster";
 /// Heartbeats and takeovers.
 pub struct ClusterMember {
     pub store: Arc<dyn ClusterStore>,
+    /// Woken to take up the messages a node taken over had handed to its connectors.
+    pub wakeups: Arc<crate::Wakeups>,
     /// How often this node says it is alive.
     pub heartbeat: Duration,
     /// How long a node may stay silent before it is dead.
@@ -60,6 +64,9 @@ impl ClusterMember {
             }
             match self.store.take_over_dead_nodes(now, lease).await {
                 Ok(taken) => {
+                    if !taken.is_empty() {
+                        self.wakeups.resume_awaiting();
+                    }
                     for (node, leases) in taken {
                         tracing::warn!(
                             target: LOG_TARGET,

@@ -101,6 +101,9 @@ impl Dispatcher {
         self.connectors.start().await;
         self.resume().await;
         while !*shutdown.borrow() {
+            if self.wakeups.take_resume() {
+                self.resume().await;
+            }
             let limit = egress_batch(&*self.store, self.settings.batch_size);
             let claimed = match self
                 .store

@@ -24,15 +24,34 @@ pub mod whatsapp;
 mod test_support;
 
 /// Wake-ups shared by the pieces: new work for the dispatcher, new outbox entries for the
-/// notifier (`reports`) and for the SMPP receipt runner (`receipts`).
+/// notifier (`reports`) and for the SMPP receipt runner (`receipts`), and messages awaiting
+/// reports that this node's connectors should take up again (`resume`).
 #[derive(Debug, Default)]
 pub struct Wakeups {
     pub dispatch: tokio::sync::Notify,
     pub reports: tokio::sync::Notify,
     pub receipts: tokio::sync::Notify,
+    resume: std::sync::atomic::AtomicBool,
 }
 
 impl Wakeups {
+    /// Another node stopped (its work was taken over): the messages it had handed to its
+    /// connectors await reports that only a connector of a live node can still give (a
+    /// simulator's timers, an FCM confirmation's deadline), so the dispatcher re-arms its
+    /// connectors for every message awaiting a report, as at its start. A message re-armed
+    /// twice is reported once: a second report of a final state changes nothing.
+    pub fn resume_awaiting(&self) {
+        self.resume
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.dispatch.notify_one();
+    }
+
+    /// Whether the dispatcher should re-arm its connectors now (see
+    /// [`Wakeups::resume_awaiting`]); asking clears it.
+    pub fn take_resume(&self) -> bool {
+        self.resume.swap(false, std::sync::atomic::Ordering::AcqRel)
+    }
+
     /// Status changes were recorded: the outbox may hold new entries for both runners.
     pub fn outbox_written(&self) {
         self.reports.notify_one();

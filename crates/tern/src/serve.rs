@@ -237,6 +237,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // one). It leaves the cluster once delivery has stopped (see the end).
     let member = tern_egress::cluster::ClusterMember {
         store: Arc::clone(&store) as _,
+        wakeups: Arc::clone(&wakeups),
         heartbeat: Duration::from_secs(config.cluster.heartbeat_secs),
         lease: Duration::from_secs(config.cluster.lease_secs),
     };
