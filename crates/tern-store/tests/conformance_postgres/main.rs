@@ -10,3 +10,9 @@ mod harness;
 
 #[path = "../conformance/accounts.rs"]
 mod accounts;
+
+#[path = "../conformance/cache.rs"]
+mod cache;
+
+#[path = "../conformance/health.rs"]
+mod health;
