@@ -500,7 +500,7 @@ impl Recorder {
 
 /// Put messages in the queue (or move them in it): each due at its time, leased to the node
 /// named (or to none). One row per message in one call.
-pub(super) async fn upsert_queue(
+async fn upsert_queue(
     connection: &mut PgConnection,
     ids: Vec<uuid::Uuid>,
     due_at: Vec<i64>,

@@ -2,9 +2,10 @@
 //! ids channels gave the parts they took.
 //!
 //! The dispatch queue is the table `queue`: a message is in it while it is due or leased, and
-//! leaves it when it is finished. A claim takes its rows with `FOR UPDATE SKIP LOCKED` (of the
-//! queue row and the message row), so that nodes claiming at once never take one message twice
-//! and never wait for each other; events and cancellations lock the message row they change.
+//! leaves it when it is finished. A claim locks its rows (the queue row and the message row) with
+//! `FOR NO KEY UPDATE ... SKIP LOCKED`, so that nodes claiming at once never take one message
+//! twice and never wait for each other; events and cancellations lock the message rows they
+//! change (in id order), and wait for a claim that holds one.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -26,7 +27,6 @@ use tern_core::segments::{GroupDue, Waiting, group_due, send_order};
 use super::messages::{
     Contents, EVENT_COLUMNS, EVENT_TABLES, MESSAGE_COLUMN_COUNT, MESSAGE_COLUMNS, MESSAGE_TABLES,
     Recorder, StoredMessage, dispatch_of, part_report, small, stored_message_from_row,
-    upsert_queue,
 };
 use super::{PgStore, backend_error, millis, timestamp};
 
@@ -40,7 +40,7 @@ async fn load_own(
     let mut contents = Contents::new();
     let Some(stored) = sqlx::query(AssertSqlSafe(format!(
         "SELECT {EVENT_COLUMNS} FROM {EVENT_TABLES} WHERE m.id = $1 AND m.account_id = $2
-         FOR UPDATE OF m"
+         FOR NO KEY UPDATE OF m"
     )))
     .bind(id.0)
     .bind(account)
@@ -107,7 +107,7 @@ async fn refund(
     amount: Money,
 ) -> sqlx::Result<()> {
     let balance: Option<i64> =
-        sqlx::query_scalar("SELECT balance_micros FROM accounts WHERE id = $1 FOR UPDATE")
+        sqlx::query_scalar("SELECT balance_micros FROM accounts WHERE id = $1 FOR NO KEY UPDATE")
             .bind(account)
             .fetch_one(&mut *connection)
             .await?;
@@ -167,7 +167,7 @@ impl Claim<'_> {
                  AND m.segment_total = $4 AND m.segment_group IS NULL AND c.sender = $5";
         let contents = &mut *self.contents;
         let members: Vec<StoredMessage> = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {MESSAGE_COLUMNS} {members_of} ORDER BY m.id FOR UPDATE OF q, m SKIP LOCKED"
+            "SELECT {MESSAGE_COLUMNS} {members_of} ORDER BY m.id FOR NO KEY UPDATE OF q, m SKIP LOCKED"
         )))
         .bind(key.account_id)
         .bind(&key.recipient)
@@ -202,9 +202,11 @@ impl Claim<'_> {
             GroupDue::Wait { until } => {
                 let ids: Vec<uuid::Uuid> =
                     members.iter().map(|member| member.message.id.0).collect();
-                let due_at = vec![millis(until); ids.len()];
-                let leased_by = vec![None; ids.len()];
-                upsert_queue(connection, ids, due_at, leased_by).await?;
+                sqlx::query("UPDATE queue SET due_at = $2 WHERE message_id = ANY($1::uuid[])")
+                    .bind(ids)
+                    .bind(millis(until))
+                    .execute(&mut *connection)
+                    .await?;
             }
             GroupDue::Send { order } => {
                 let Some(first) = members.first().map(|member| member.message.id) else {
@@ -245,7 +247,7 @@ impl QueueStore for PgStore {
             "SELECT {MESSAGE_COLUMNS}, m.segment_group IS NULL
              FROM queue q JOIN {MESSAGE_TABLES} ON m.id = q.message_id
              WHERE q.due_at <= $1 ORDER BY q.due_at, q.message_id LIMIT $2
-             FOR UPDATE OF q, m SKIP LOCKED"
+             FOR NO KEY UPDATE OF q, m SKIP LOCKED"
         )))
         .bind(millis(now))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -320,7 +322,7 @@ impl QueueStore for PgStore {
         let ids: Vec<uuid::Uuid> = order.iter().map(|id| id.0).collect();
         let mut loaded: HashMap<MessageId, StoredMessage> = sqlx::query(AssertSqlSafe(format!(
             "SELECT {EVENT_COLUMNS} FROM {EVENT_TABLES} WHERE m.id = ANY($1::uuid[])
-             ORDER BY m.id FOR UPDATE OF m"
+             ORDER BY m.id FOR NO KEY UPDATE OF m"
         )))
         .bind(ids)
         .try_map(|row: PgRow| stored_message_from_row(&row, &mut contents))
@@ -502,12 +504,13 @@ impl QueueStore for PgStore {
         if !still_queued(&stored.progress, leased) {
             return Ok(ReplaceOutcome::TooLate);
         }
-        let balance: Option<i64> =
-            sqlx::query_scalar("SELECT balance_micros FROM accounts WHERE id = $1 FOR UPDATE")
-                .bind(account)
-                .fetch_one(&mut *transaction)
-                .await
-                .map_err(backend_error)?;
+        let balance: Option<i64> = sqlx::query_scalar(
+            "SELECT balance_micros FROM accounts WHERE id = $1 FOR NO KEY UPDATE",
+        )
+        .bind(account)
+        .fetch_one(&mut *transaction)
+        .await
+        .map_err(backend_error)?;
         if let Some(balance) = balance {
             let paid = stored.message.price;
             let Some(left) = reprice(Money(balance), paid, replacement.price) else {
