@@ -212,8 +212,12 @@ impl Claim<'_> {
                 let Some(first) = members.first().map(|member| member.message.id) else {
                     return Ok(());
                 };
-                let ids: Vec<uuid::Uuid> =
-                    members.iter().map(|member| member.message.id.0).collect();
+                // Each segment handed on records its group.
+                let ids: Vec<uuid::Uuid> = order
+                    .iter()
+                    .filter_map(|&index| members.get(index))
+                    .map(|member| member.message.id.0)
+                    .collect();
                 sqlx::query("UPDATE messages SET segment_group = $2 WHERE id = ANY($1::uuid[])")
                     .bind(ids)
                     .bind(first.0)
