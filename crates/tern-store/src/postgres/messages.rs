@@ -174,67 +174,101 @@ pub(super) fn dispatch_of(stored: StoredMessage) -> Dispatch {
     }
 }
 
-/// Write `entries` (of status changes or inbound messages) to the outbox, each due when it was
-/// created, in their order (entries of one ordering key go out lowest id first): the columns
-/// SQLite's `INSERT_ENTRY` writes.
-pub(super) async fn insert_entries(
-    connection: &mut PgConnection,
-    entries: &[NewEntry],
-) -> sqlx::Result<()> {
-    if entries.is_empty() {
-        return Ok(());
-    }
-    let mut kinds = Vec::with_capacity(entries.len());
-    let mut accounts = Vec::with_capacity(entries.len());
-    let mut urls = Vec::with_capacity(entries.len());
-    let mut keys = Vec::with_capacity(entries.len());
-    let mut message_ids = Vec::with_capacity(entries.len());
-    let mut seqs = Vec::with_capacity(entries.len());
-    let mut created = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let (account, url) = match &entry.destination {
-            Destination::Account(account) => (Some(*account), None),
-            Destination::Url(url) => (None, Some(url.clone())),
-        };
-        let (message_id, seq) = match &entry.fact {
-            FactRef::StatusChange { message_id, seq } => (message_id, Some(*seq as i32)),
-            FactRef::Inbound { message_id } => (message_id, None),
-        };
-        kinds.push(entry.kind.as_str());
-        accounts.push(account);
-        urls.push(url);
-        keys.push(entry.ordering_key.0.clone());
-        message_ids.push(message_id.0);
-        seqs.push(seq);
-        created.push(millis(entry.created_at));
-    }
-    sqlx::query(
-        "INSERT INTO outbox (kind, account_id, url, ordering_key, message_id, seq, created_at, due_at)
-         SELECT kind, account_id, url, ordering_key, message_id, seq, created_at, created_at
-         FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::uuid[], $6::integer[],
-             $7::bigint[]) WITH ORDINALITY
-             AS e(kind, account_id, url, ordering_key, message_id, seq, created_at, position)
-         ORDER BY position",
-    )
-    .bind(kinds)
-    .bind(accounts)
-    .bind(urls)
-    .bind(keys)
-    .bind(message_ids)
-    .bind(seqs)
-    .bind(created)
-    .execute(connection)
-    .await?;
-    Ok(())
+/// Outbox entries as the columns of the outbox rows [`RECORD`] writes.
+#[derive(Default)]
+struct EntryColumns {
+    kinds: Vec<&'static str>,
+    accounts: Vec<Option<i64>>,
+    urls: Vec<Option<String>>,
+    keys: Vec<String>,
+    message_ids: Vec<uuid::Uuid>,
+    seqs: Vec<Option<i32>>,
+    created: Vec<i64>,
 }
 
-/// The part a channel's id names, and the id as the channel wrote it when that differs.
-struct NamedPart {
-    id: MessageId,
-    attempt: u32,
-    part_index: u32,
-    given_id: Option<String>,
+impl EntryColumns {
+    fn of(entries: &[NewEntry]) -> EntryColumns {
+        let mut columns = EntryColumns::default();
+        for entry in entries {
+            let (account, url) = match &entry.destination {
+                Destination::Account(account) => (Some(*account), None),
+                Destination::Url(url) => (None, Some(url.clone())),
+            };
+            let (message_id, seq) = match &entry.fact {
+                FactRef::StatusChange { message_id, seq } => (message_id, Some(*seq as i32)),
+                FactRef::Inbound { message_id } => (message_id, None),
+            };
+            columns.kinds.push(entry.kind.as_str());
+            columns.accounts.push(account);
+            columns.urls.push(url);
+            columns.keys.push(entry.ordering_key.0.clone());
+            columns.message_ids.push(message_id.0);
+            columns.seqs.push(seq);
+            columns.created.push(millis(entry.created_at));
+        }
+        columns
+    }
+
+    /// Bind the columns to `query`'s next seven parameters.
+    fn bind<'q>(
+        self,
+        query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        query
+            .bind(self.kinds)
+            .bind(self.accounts)
+            .bind(self.urls)
+            .bind(self.keys)
+            .bind(self.message_ids)
+            .bind(self.seqs)
+            .bind(self.created)
+    }
 }
+
+/// What a [`Recorder`] writes, in one statement (one round trip): the messages' progress
+/// (`$1..$7`), the queue rows of finished messages removed (`$8`), those of due ones put in or
+/// moved (`$9..$11`), status changes (`$12..$19`), outbox entries (`$20..$26`: the columns
+/// SQLite's `INSERT_ENTRY` writes, in their order, since entries of one ordering key go out
+/// lowest id first, each due when it was created) and the ids channels gave parts
+/// (`$27..$32`). The sets of rows are disjoint: each message is written once, and is either
+/// finished or due.
+const RECORD: &str = "WITH progress AS (
+            UPDATE messages m SET state = u.state, channel_index = u.channel_index,
+                attempt = u.attempt, events = m.events + u.added, deferrals = u.deferrals,
+                connector = COALESCE(u.connector, m.connector)
+            FROM UNNEST($1::uuid[], $2::text[], $3::integer[], $4::integer[], $5::integer[],
+                $6::integer[], $7::text[])
+                AS u(id, state, channel_index, attempt, added, deferrals, connector)
+            WHERE m.id = u.id
+        ), finished AS (
+            DELETE FROM queue WHERE message_id = ANY($8::uuid[])
+        ), due AS (
+            INSERT INTO queue (message_id, due_at, leased_by)
+            SELECT * FROM UNNEST($9::uuid[], $10::bigint[], $11::text[])
+            ON CONFLICT (message_id) DO UPDATE SET due_at = excluded.due_at,
+                leased_by = excluded.leased_by
+        ), changes AS (
+            INSERT INTO status_events (message_id, seq, at, channel, status, error_code,
+                operator, detail)
+            SELECT * FROM UNNEST($12::uuid[], $13::integer[], $14::bigint[], $15::text[],
+                $16::integer[], $17::integer[], $18::text[], $19::text[])
+        ), entries AS (
+            INSERT INTO outbox (kind, account_id, url, ordering_key, message_id, seq,
+                created_at, due_at)
+            SELECT kind, account_id, url, ordering_key, message_id, seq, created_at, created_at
+            FROM UNNEST($20::text[], $21::bigint[], $22::text[], $23::text[], $24::uuid[],
+                $25::integer[], $26::bigint[]) WITH ORDINALITY
+                AS e(kind, account_id, url, ordering_key, message_id, seq, created_at, position)
+            ORDER BY position
+        )
+        -- A channel that reuses an id (after wrapping around) names its newest part.
+        INSERT INTO external_ids (connector, external_id, message_id, attempt, part_index,
+            given_id)
+        SELECT * FROM UNNEST($27::text[], $28::text[], $29::uuid[], $30::integer[],
+            $31::integer[], $32::text[])
+        ON CONFLICT (connector, external_id) DO UPDATE SET message_id = excluded.message_id,
+            attempt = excluded.attempt, part_index = excluded.part_index,
+            given_id = excluded.given_id";
 
 /// What one message's records in a [`Recorder`] come to.
 struct MessageWrite {
@@ -250,10 +284,18 @@ struct MessageWrite {
     leased: bool,
 }
 
+/// The part a channel's id names, and the id as the channel wrote it when that differs.
+struct NamedPart {
+    id: MessageId,
+    attempt: u32,
+    part_index: u32,
+    given_id: Option<String>,
+}
+
 /// Records decisions about messages: their progress, queue position, status history and the
 /// outbox entries their status changes produce (as [`entries`] decides), and the ids channels
 /// gave the parts they took. Writes are collected, then written by [`Recorder::flush`] with one
-/// statement per table, in the transaction that decided them (flush before committing).
+/// statement, in the transaction that decided them (flush before committing).
 pub(super) struct Recorder {
     node: NodeId,
     messages: Vec<MessageWrite>,
@@ -343,23 +385,11 @@ impl Recorder {
         ));
     }
 
-    /// Write what was recorded, and start again empty.
+    /// Write what was recorded (nothing when nothing was), and start again empty.
     pub(super) async fn flush(&mut self, connection: &mut PgConnection) -> sqlx::Result<()> {
-        if !self.messages.is_empty() {
-            self.write_messages(connection).await?;
+        if self.messages.is_empty() && self.external_order.is_empty() {
+            return Ok(());
         }
-        if !self.events.is_empty() {
-            self.write_events(connection).await?;
-        }
-        insert_entries(connection, &self.entries).await?;
-        self.entries.clear();
-        if !self.external_order.is_empty() {
-            self.write_external_ids(connection).await?;
-        }
-        Ok(())
-    }
-
-    async fn write_messages(&mut self, connection: &mut PgConnection) -> sqlx::Result<()> {
         let count = self.messages.len();
         let mut ids = Vec::with_capacity(count);
         let mut states = Vec::with_capacity(count);
@@ -389,39 +419,9 @@ impl Recorder {
             }
         }
         self.by_id.clear();
-        sqlx::query(
-            "UPDATE messages m SET state = u.state, channel_index = u.channel_index,
-                 attempt = u.attempt, events = m.events + u.added, deferrals = u.deferrals,
-                 connector = COALESCE(u.connector, m.connector)
-             FROM UNNEST($1::uuid[], $2::text[], $3::integer[], $4::integer[], $5::integer[],
-                 $6::integer[], $7::text[])
-                 AS u(id, state, channel_index, attempt, added, deferrals, connector)
-             WHERE m.id = u.id",
-        )
-        .bind(ids)
-        .bind(states)
-        .bind(channel_indexes)
-        .bind(attempts)
-        .bind(added)
-        .bind(deferrals)
-        .bind(connectors)
-        .execute(&mut *connection)
-        .await?;
-        if !finished.is_empty() {
-            sqlx::query("DELETE FROM queue WHERE message_id = ANY($1::uuid[])")
-                .bind(finished)
-                .execute(&mut *connection)
-                .await?;
-        }
-        if !due_ids.is_empty() {
-            upsert_queue(connection, due_ids, due_at, leased_by).await?;
-        }
-        Ok(())
-    }
 
-    async fn write_events(&mut self, connection: &mut PgConnection) -> sqlx::Result<()> {
         let count = self.events.len();
-        let mut ids = Vec::with_capacity(count);
+        let mut event_ids = Vec::with_capacity(count);
         let mut seqs = Vec::with_capacity(count);
         let mut at = Vec::with_capacity(count);
         let mut channels = Vec::with_capacity(count);
@@ -431,7 +431,7 @@ impl Recorder {
         let mut details = Vec::with_capacity(count);
         for (id, change) in self.events.drain(..) {
             let report = change.report;
-            ids.push(id.0);
+            event_ids.push(id.0);
             seqs.push(change.seq as i32);
             at.push(millis(change.at));
             channels.push(report.channel.as_str());
@@ -440,84 +440,61 @@ impl Recorder {
             operators.push(report.operator);
             details.push(report.detail);
         }
-        sqlx::query(
-            "INSERT INTO status_events (message_id, seq, at, channel, status, error_code, operator, detail)
-             SELECT * FROM UNNEST($1::uuid[], $2::integer[], $3::bigint[], $4::text[],
-                 $5::integer[], $6::integer[], $7::text[], $8::text[])",
-        )
-        .bind(ids)
-        .bind(seqs)
-        .bind(at)
-        .bind(channels)
-        .bind(statuses)
-        .bind(error_codes)
-        .bind(operators)
-        .bind(details)
-        .execute(connection)
-        .await?;
-        Ok(())
-    }
 
-    async fn write_external_ids(&mut self, connection: &mut PgConnection) -> sqlx::Result<()> {
+        let entries = EntryColumns::of(&self.entries);
+        self.entries.clear();
+
         let count = self.external_order.len();
-        let mut connectors = Vec::with_capacity(count);
+        let mut connectors_of_ids = Vec::with_capacity(count);
         let mut external = Vec::with_capacity(count);
-        let mut ids = Vec::with_capacity(count);
-        let mut attempts = Vec::with_capacity(count);
+        let mut part_ids = Vec::with_capacity(count);
+        let mut part_attempts = Vec::with_capacity(count);
         let mut part_indexes = Vec::with_capacity(count);
         let mut given = Vec::with_capacity(count);
         for key in self.external_order.drain(..) {
             let Some(part) = self.external_ids.remove(&key) else {
                 continue;
             };
-            connectors.push(key.0.to_string());
+            connectors_of_ids.push(key.0.to_string());
             external.push(key.1);
-            ids.push(part.id.0);
-            attempts.push(part.attempt as i32);
+            part_ids.push(part.id.0);
+            part_attempts.push(part.attempt as i32);
             part_indexes.push(part.part_index as i32);
             given.push(part.given_id);
         }
-        // A channel that reuses an id (after wrapping around) names its newest part.
-        sqlx::query(
-            "INSERT INTO external_ids (connector, external_id, message_id, attempt, part_index, given_id)
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::integer[], $5::integer[],
-                 $6::text[])
-             ON CONFLICT (connector, external_id) DO UPDATE SET message_id = excluded.message_id,
-                 attempt = excluded.attempt, part_index = excluded.part_index,
-                 given_id = excluded.given_id",
-        )
-        .bind(connectors)
-        .bind(external)
-        .bind(ids)
-        .bind(attempts)
-        .bind(part_indexes)
-        .bind(given)
-        .execute(connection)
-        .await?;
+
+        let query = sqlx::query(RECORD)
+            .bind(ids)
+            .bind(states)
+            .bind(channel_indexes)
+            .bind(attempts)
+            .bind(added)
+            .bind(deferrals)
+            .bind(connectors)
+            .bind(finished)
+            .bind(due_ids)
+            .bind(due_at)
+            .bind(leased_by)
+            .bind(event_ids)
+            .bind(seqs)
+            .bind(at)
+            .bind(channels)
+            .bind(statuses)
+            .bind(error_codes)
+            .bind(operators)
+            .bind(details);
+        entries
+            .bind(query)
+            .bind(connectors_of_ids)
+            .bind(external)
+            .bind(part_ids)
+            .bind(part_attempts)
+            .bind(part_indexes)
+            .bind(given)
+            .execute(connection)
+            .await?;
         Ok(())
     }
-}
-
-/// Put messages in the queue (or move them in it): each due at its time, leased to the node
-/// named (or to none). One row per message in one call.
-async fn upsert_queue(
-    connection: &mut PgConnection,
-    ids: Vec<uuid::Uuid>,
-    due_at: Vec<i64>,
-    leased_by: Vec<Option<String>>,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO queue (message_id, due_at, leased_by)
-         SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::text[])
-         ON CONFLICT (message_id) DO UPDATE SET due_at = excluded.due_at,
-             leased_by = excluded.leased_by",
-    )
-    .bind(ids)
-    .bind(due_at)
-    .bind(leased_by)
-    .execute(connection)
-    .await?;
-    Ok(())
 }
 
 /// Record what a channel said of part `part_index` of message `id` (of `parts` parts) sent in
