@@ -1,8 +1,9 @@
 //! Message rows on PostgreSQL: the columns a query selects to read a message back (with its
 //! content and its account's status URL), the function that reads them into the core's types,
 //! and the [`Recorder`] that writes what the core decided about messages (progress, queue
-//! position, status history, outbox entries). Shared by the queue, intake and the message log,
-//! so that every role reads a message row one way.
+//! position, status history, outbox entries, the ids channels gave parts) in one statement.
+//! The queue's; any role that reads message rows back may use the columns and decoding, so that
+//! a message row is read one way.
 
 use std::collections::HashMap;
 use std::sync::Arc;
