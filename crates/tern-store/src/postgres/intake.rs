@@ -37,10 +37,15 @@ impl IntakeStore for PgStore {
             .await
             .map_err(backend_error)?;
         let Some(balance) = stored else {
+            transaction.rollback().await.map_err(backend_error)?;
             return Err(StoreError::Conflict(format!("no account {account}")).into());
         };
         if let (Some(price), Some(balance)) = (charge, balance) {
-            let left = debit(Money(balance), price).ok_or(AcceptError::InsufficientBalance)?;
+            let Some(left) = debit(Money(balance), price) else {
+                // Ended now, not when the connection is next used: it holds the account's lock.
+                transaction.rollback().await.map_err(backend_error)?;
+                return Err(AcceptError::InsufficientBalance);
+            };
             if left != Money(balance) {
                 sqlx::query("UPDATE accounts SET balance_micros = $2 WHERE id = $1")
                     .bind(account)

@@ -121,6 +121,17 @@ async fn refund(
     Ok(())
 }
 
+/// `outcome`, once `transaction` (which decided to change nothing) is rolled back: now, not when
+/// its connection is next used, since it holds the locks it took (a claim would pass over the
+/// message it locked).
+async fn rolled_back<T>(
+    transaction: sqlx::Transaction<'_, sqlx::Postgres>,
+    outcome: T,
+) -> Result<T, StoreError> {
+    transaction.rollback().await.map_err(backend_error)?;
+    Ok(outcome)
+}
+
 /// What a claim gathers as it goes.
 struct Claim<'a> {
     now: Timestamp,
@@ -471,10 +482,10 @@ impl QueueStore for PgStore {
             .await
             .map_err(backend_error)?
         else {
-            return Ok(CancelOutcome::NotFound);
+            return rolled_back(transaction, CancelOutcome::NotFound).await;
         };
         let Some(cancellation) = cancel(&stored.progress, leased, stored.message.price) else {
-            return Ok(CancelOutcome::TooLate);
+            return rolled_back(transaction, CancelOutcome::TooLate).await;
         };
         let mut recorder = Recorder::new(self.node());
         recorder.record(&stored, &cancellation.record);
@@ -503,10 +514,10 @@ impl QueueStore for PgStore {
             .await
             .map_err(backend_error)?
         else {
-            return Ok(ReplaceOutcome::NotFound);
+            return rolled_back(transaction, ReplaceOutcome::NotFound).await;
         };
         if !still_queued(&stored.progress, leased) {
-            return Ok(ReplaceOutcome::TooLate);
+            return rolled_back(transaction, ReplaceOutcome::TooLate).await;
         }
         let balance: Option<i64> = sqlx::query_scalar(
             "SELECT balance_micros FROM accounts WHERE id = $1 FOR NO KEY UPDATE",
@@ -518,7 +529,7 @@ impl QueueStore for PgStore {
         if let Some(balance) = balance {
             let paid = stored.message.price;
             let Some(left) = reprice(Money(balance), paid, replacement.price) else {
-                return Ok(ReplaceOutcome::InsufficientBalance);
+                return rolled_back(transaction, ReplaceOutcome::InsufficientBalance).await;
             };
             sqlx::query("UPDATE accounts SET balance_micros = $2 WHERE id = $1")
                 .bind(account)
