@@ -1,8 +1,8 @@
 //! The [`IntakeStore`] role on PostgreSQL: accepted messages into the queue, and the balance
 //! debit, in one transaction per request. The account's row is locked while its balance is read
 //! (`FOR NO KEY UPDATE`: requests without a charge, which only refer to the account, go on), so
-//! requests racing on one balance, on one node or several, are decided one after the other. Rows
-//! go in with one statement per table (`UNNEST` of arrays), whatever the request's size.
+//! requests racing on one balance, on one node or several, are decided one after the other. The
+//! rows go in with one statement (`UNNEST` of arrays), whatever the request's size.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,7 +25,7 @@ impl IntakeStore for PgStore {
         messages: Vec<NewMessage>,
     ) -> Result<(), AcceptError> {
         let mut transaction = self.pool().begin().await.map_err(backend_error)?;
-        // Locked only when it is to be debited: without a charge, the balance is not read.
+        // Locked only when it is to be debited: without a charge, only whether it exists counts.
         let read = if charge.is_some() {
             "SELECT balance_micros FROM accounts WHERE id = $1 FOR NO KEY UPDATE"
         } else {
