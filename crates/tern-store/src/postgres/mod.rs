@@ -12,6 +12,7 @@ mod cluster;
 mod inbound;
 mod intake;
 mod log;
+mod messages;
 mod outbox;
 mod push;
 mod queue;
