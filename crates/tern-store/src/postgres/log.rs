@@ -5,38 +5,24 @@
 //! histories, conversions and sends of a page are read with one statement each.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 use tern_core::account::AccountId;
-use tern_core::dispatch::Progress;
-use tern_core::error_code::Surface;
 use tern_core::inbound::InboundMessage;
-use tern_core::message::{
-    Content, DeliveryState, MessageFilter, MessageId, MessageRecord, NewMessage, Segment,
-    SendRecord, StatusEvent,
-};
-use tern_core::money::Money;
+use tern_core::message::{MessageFilter, MessageId, MessageRecord, SendRecord, StatusEvent};
 use tern_core::ports::{MessageLogStore, StoreError};
 use tern_core::segments::group_record;
 use tern_core::status::CmStatus;
 
-use super::rows::{bad, channels};
+use super::messages::{
+    Contents, MESSAGE_COLUMNS, MESSAGE_TABLES, StoredMessage, small, small_opt,
+    stored_message_from_row,
+};
+use super::rows::bad;
 use super::{PgStore, backend_error, millis, timestamp};
-
-/// The columns of a message row with its content, read by [`logged_message_from_row`]; select
-/// them `FROM` [`MESSAGE_TABLES`].
-const MESSAGE_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.content_id, c.sender, c.body, \
-    c.body_type, c.dcs, c.app_key, c.rich_content, c.custom_grouping1, c.custom_grouping2, \
-    c.custom_grouping3, m.parts, m.reference, m.channels, m.accepted_at, m.valid_until, \
-    m.price_micros, m.state, m.channel_index, m.attempt, m.deferrals, c.udh, m.source, \
-    m.smpp_registered_delivery, m.segment_ref, m.segment_total, m.segment_seq";
-
-/// The tables [`MESSAGE_COLUMNS`] come from.
-const MESSAGE_TABLES: &str = "messages m JOIN contents c ON c.id = m.content_id";
 
 /// Whether a message row is an entry of the log: a message that is no segment; the segment a
 /// group handed on together is named by (its first-stored); a segment finished while waiting
@@ -51,103 +37,18 @@ const LOG_ENTRY: &str = "(m.segment_ref IS NULL OR m.segment_group = m.id
             AND w.segment_group IS NULL AND wc.sender = c.sender
             AND w.id < m.id)))";
 
-/// A message row as the log shows it, before its history, conversions and sends are read.
-struct Logged {
-    message: NewMessage,
-    progress: Progress,
-}
-
-/// A whole number of `T` from an INTEGER column.
-fn integer<T: TryFrom<i32>>(row: &PgRow, index: usize, what: &str) -> sqlx::Result<T> {
-    T::try_from(row.try_get::<i32, _>(index)?).map_err(|_| bad(index, what))
-}
-
-/// A whole number of `T`, or NULL, from an INTEGER column.
-fn optional_integer<T: TryFrom<i32>>(
-    row: &PgRow,
-    index: usize,
-    what: &str,
-) -> sqlx::Result<Option<T>> {
-    row.try_get::<Option<i32>, _>(index)?
-        .map(|n| T::try_from(n).map_err(|_| bad(index, what)))
-        .transpose()
-}
-
-/// A message from the columns of [`MESSAGE_COLUMNS`]; the rows of the recipients of one `msg`
-/// share one [`Content`] in `contents` (by content id), as they share one row.
-fn logged_message_from_row(
-    row: &PgRow,
-    contents: &mut HashMap<i64, Arc<Content>>,
-) -> sqlx::Result<Logged> {
-    let content_id: i64 = row.try_get(3)?;
-    let content = match contents.get(&content_id) {
-        Some(content) => Arc::clone(content),
-        None => {
-            let content = Arc::new(Content {
-                from: row.try_get(4)?,
-                body: row.try_get(5)?,
-                body_type: row.try_get(6)?,
-                dcs: optional_integer(row, 7, "data coding")?,
-                app_key: row.try_get(8)?,
-                rich_content: row.try_get(9)?,
-                custom_groupings: [row.try_get(10)?, row.try_get(11)?, row.try_get(12)?],
-                udh: row.try_get(23)?,
-            });
-            contents.insert(content_id, Arc::clone(&content));
-            content
-        }
-    };
-    let channels = channels(row, 15)?;
-    let valid_until = timestamp(row.try_get(17)?);
-    let state: String = row.try_get(19)?;
-    let source: String = row.try_get(24)?;
-    let segment = match optional_integer::<u16>(row, 26, "segment reference")? {
-        Some(reference) => Some(Segment {
-            reference,
-            total: integer(row, 27, "segment total")?,
-            seq: integer(row, 28, "segment number")?,
-        }),
-        None => None,
-    };
-    Ok(Logged {
-        message: NewMessage {
-            id: MessageId(row.try_get(0)?),
-            account_id: row.try_get(1)?,
-            recipient: row.try_get(2)?,
-            content,
-            parts: integer(row, 13, "parts")?,
-            reference: row.try_get(14)?,
-            channels: channels.clone(),
-            accepted_at: timestamp(row.try_get(16)?),
-            valid_until,
-            price: Money(row.try_get(18)?),
-            source: Surface::parse(&source).ok_or_else(|| bad(24, "source"))?,
-            smpp_registered_delivery: integer(row, 25, "registered delivery")?,
-            segment,
-        },
-        progress: Progress {
-            state: DeliveryState::parse(&state).ok_or_else(|| bad(19, "state"))?,
-            channels,
-            channel_index: integer(row, 20, "channel index")?,
-            attempt: integer(row, 21, "attempt")?,
-            deferrals: integer(row, 22, "deferrals")?,
-            valid_until,
-        },
-    })
-}
-
 /// A status change as the log shows it (`message_id, at, channel, status, error_code,
 /// operator` of `status_events`), with its message's id.
 fn status_event_from_row(row: &PgRow) -> sqlx::Result<(MessageId, StatusEvent)> {
     let channel: String = row.try_get(2)?;
-    let status: u8 = integer(row, 3, "status")?;
+    let status: u8 = small(row, 3, "status")?;
     Ok((
         MessageId(row.try_get(0)?),
         StatusEvent {
             at: timestamp(row.try_get(1)?),
             channel: channel.parse().map_err(|_| bad(2, "channel"))?,
             status: CmStatus::from_code(status).ok_or_else(|| bad(3, "status"))?,
-            error_code: optional_integer(row, 4, "error code")?,
+            error_code: small_opt(row, 4, "error code")?,
             operator: row.try_get(5)?,
         },
     ))
@@ -159,11 +60,11 @@ async fn records<'q>(
     connection: &mut PgConnection,
     query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
 ) -> sqlx::Result<Vec<MessageRecord>> {
-    let mut contents = HashMap::new();
+    let mut contents = Contents::new();
     let rows = query.fetch_all(&mut *connection).await?;
-    let logged: Vec<Logged> = rows
+    let logged: Vec<StoredMessage> = rows
         .iter()
-        .map(|row| logged_message_from_row(row, &mut contents))
+        .map(|row| stored_message_from_row(row, &mut contents))
         .collect::<sqlx::Result<_>>()?;
     if logged.is_empty() {
         return Ok(Vec::new());
@@ -205,7 +106,7 @@ async fn records<'q>(
     .try_map(|row: PgRow| {
         Ok((
             MessageId(row.try_get(0)?),
-            integer::<u32>(&row, 1, "attempt")?,
+            small::<u32>(&row, 1, "attempt")?,
             row.try_get::<String, _>(2)?,
             row.try_get::<String, _>(3)?,
         ))
