@@ -34,3 +34,12 @@ mod replace;
 
 #[path = "../conformance/segments.rs"]
 mod segments;
+
+#[path = "../conformance/log.rs"]
+mod log;
+
+#[path = "../conformance/outbox.rs"]
+mod outbox;
+
+#[path = "../conformance/receipts.rs"]
+mod receipts;
