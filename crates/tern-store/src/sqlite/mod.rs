@@ -260,6 +260,4 @@ impl StoreHealth for SqliteStore {
 }
 
 #[cfg(test)]
-mod push_tests;
-#[cfg(test)]
 mod tests;

@@ -10,3 +10,6 @@ mod harness;
 
 #[path = "../conformance/accounts.rs"]
 mod accounts;
+
+#[path = "../conformance/push.rs"]
+mod push;
