@@ -133,24 +133,24 @@ async fn lock_keys<'k>(
     connection: &mut PgConnection,
     keys: impl IntoIterator<Item = &'k PartKey>,
 ) -> sqlx::Result<()> {
-    let names: BTreeSet<String> = keys.into_iter().map(key_name).collect();
+    let names: Vec<String> = keys
+        .into_iter()
+        .map(key_name)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     if names.is_empty() {
         return Ok(());
     }
-    let names: Vec<String> = names.into_iter().collect();
-    let ids: Vec<i32> = sqlx::query_scalar(
-        "SELECT DISTINCT hashtext(name) AS id FROM UNNEST($1::text[]) AS name ORDER BY id",
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock($1, id)
+         FROM (SELECT DISTINCT hashtext(name) AS id FROM UNNEST($2::text[]) AS name ORDER BY id)
+             AS ids",
     )
+    .bind(PART_KEY_LOCKS)
     .bind(&names)
-    .fetch_all(&mut *connection)
+    .execute(connection)
     .await?;
-    for id in ids {
-        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
-            .bind(PART_KEY_LOCKS)
-            .bind(id)
-            .execute(&mut *connection)
-            .await?;
-    }
     Ok(())
 }
 
@@ -325,7 +325,9 @@ async fn insert_messages(
         senders.push(message.from.as_str());
         recipients.push(message.to.as_str());
         bodies.push(message.text.as_str());
-        part_counts.push(i32::try_from(message.parts).unwrap_or(i32::MAX));
+        part_counts.push(i32::try_from(message.parts).map_err(|_| {
+            StoreError::Backend(format!("{} parts: too many to store", message.parts))
+        })?);
         received.push(millis(message.received_at));
         provider_ids.push(provider_id.as_deref());
         extras.push(if message.extras.is_empty() {
