@@ -1,40 +1,449 @@
-//! The [`MessageLogStore`] role on PostgreSQL: what an account sent and what became of it.
+//! The [`MessageLogStore`] role on PostgreSQL: the message log (what an account sent and what
+//! became of it) and conversions recorded on it, read as SQLite's log reads them. A message is
+//! waiting (its `due_at` is set, on SQLite) while it is in the `queue` table. Each call reads
+//! one snapshot (a repeatable-read transaction), however many statements it takes; the status
+//! histories, conversions and sends of a page are read with one statement each.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
+use sqlx::postgres::PgRow;
+use sqlx::{AssertSqlSafe, PgConnection, Row};
 use tern_core::account::AccountId;
+use tern_core::dispatch::Progress;
+use tern_core::error_code::Surface;
 use tern_core::inbound::InboundMessage;
-use tern_core::message::{MessageFilter, MessageId, MessageRecord};
+use tern_core::message::{
+    Content, DeliveryState, MessageFilter, MessageId, MessageRecord, NewMessage, Segment,
+    SendRecord, StatusEvent,
+};
+use tern_core::money::Money;
 use tern_core::ports::{MessageLogStore, StoreError};
+use tern_core::segments::group_record;
+use tern_core::status::CmStatus;
 
-use super::{PgStore, not_yet};
+use super::rows::{bad, channels};
+use super::{PgStore, backend_error, millis, timestamp};
+
+/// The columns of a message row with its content, read by [`logged_message_from_row`]; select
+/// them `FROM` [`MESSAGE_TABLES`].
+const MESSAGE_COLUMNS: &str = "m.id, m.account_id, m.recipient, m.content_id, c.sender, c.body, \
+    c.body_type, c.dcs, c.app_key, c.rich_content, c.custom_grouping1, c.custom_grouping2, \
+    c.custom_grouping3, m.parts, m.reference, m.channels, m.accepted_at, m.valid_until, \
+    m.price_micros, m.state, m.channel_index, m.attempt, m.deferrals, c.udh, m.source, \
+    m.smpp_registered_delivery, m.segment_ref, m.segment_total, m.segment_seq";
+
+/// The tables [`MESSAGE_COLUMNS`] come from.
+const MESSAGE_TABLES: &str = "messages m JOIN contents c ON c.id = m.content_id";
+
+/// Whether a message row is an entry of the log: a message that is no segment; the segment a
+/// group handed on together is named by (its first-stored); a segment finished while waiting
+/// (cancelled: out of the queue), alone; or the first-stored of the segments of one key still
+/// waiting. The segments that are no entry are shown in their group's.
+const LOG_ENTRY: &str = "(m.segment_ref IS NULL OR m.segment_group = m.id
+    OR (m.segment_group IS NULL AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.message_id = m.id))
+    OR (m.segment_group IS NULL AND NOT EXISTS (SELECT 1 FROM messages w
+        JOIN contents wc ON wc.id = w.content_id JOIN queue wq ON wq.message_id = w.id
+        WHERE w.account_id = m.account_id AND w.recipient = m.recipient
+            AND w.segment_ref = m.segment_ref AND w.segment_total = m.segment_total
+            AND w.segment_group IS NULL AND wc.sender = c.sender
+            AND w.id < m.id)))";
+
+/// A message row as the log shows it, before its history, conversions and sends are read.
+struct Logged {
+    message: NewMessage,
+    progress: Progress,
+}
+
+/// A whole number of `T` from an INTEGER column.
+fn integer<T: TryFrom<i32>>(row: &PgRow, index: usize, what: &str) -> sqlx::Result<T> {
+    T::try_from(row.try_get::<i32, _>(index)?).map_err(|_| bad(index, what))
+}
+
+/// A whole number of `T`, or NULL, from an INTEGER column.
+fn optional_integer<T: TryFrom<i32>>(
+    row: &PgRow,
+    index: usize,
+    what: &str,
+) -> sqlx::Result<Option<T>> {
+    row.try_get::<Option<i32>, _>(index)?
+        .map(|n| T::try_from(n).map_err(|_| bad(index, what)))
+        .transpose()
+}
+
+/// A message from the columns of [`MESSAGE_COLUMNS`]; the rows of the recipients of one `msg`
+/// share one [`Content`] in `contents` (by content id), as they share one row.
+fn logged_message_from_row(
+    row: &PgRow,
+    contents: &mut HashMap<i64, Arc<Content>>,
+) -> sqlx::Result<Logged> {
+    let content_id: i64 = row.try_get(3)?;
+    let content = match contents.get(&content_id) {
+        Some(content) => Arc::clone(content),
+        None => {
+            let content = Arc::new(Content {
+                from: row.try_get(4)?,
+                body: row.try_get(5)?,
+                body_type: row.try_get(6)?,
+                dcs: optional_integer(row, 7, "data coding")?,
+                app_key: row.try_get(8)?,
+                rich_content: row.try_get(9)?,
+                custom_groupings: [row.try_get(10)?, row.try_get(11)?, row.try_get(12)?],
+                udh: row.try_get(23)?,
+            });
+            contents.insert(content_id, Arc::clone(&content));
+            content
+        }
+    };
+    let channels = channels(row, 15)?;
+    let valid_until = timestamp(row.try_get(17)?);
+    let state: String = row.try_get(19)?;
+    let source: String = row.try_get(24)?;
+    let segment = match optional_integer::<u16>(row, 26, "segment reference")? {
+        Some(reference) => Some(Segment {
+            reference,
+            total: integer(row, 27, "segment total")?,
+            seq: integer(row, 28, "segment number")?,
+        }),
+        None => None,
+    };
+    Ok(Logged {
+        message: NewMessage {
+            id: MessageId(row.try_get(0)?),
+            account_id: row.try_get(1)?,
+            recipient: row.try_get(2)?,
+            content,
+            parts: integer(row, 13, "parts")?,
+            reference: row.try_get(14)?,
+            channels: channels.clone(),
+            accepted_at: timestamp(row.try_get(16)?),
+            valid_until,
+            price: Money(row.try_get(18)?),
+            source: Surface::parse(&source).ok_or_else(|| bad(24, "source"))?,
+            smpp_registered_delivery: integer(row, 25, "registered delivery")?,
+            segment,
+        },
+        progress: Progress {
+            state: DeliveryState::parse(&state).ok_or_else(|| bad(19, "state"))?,
+            channels,
+            channel_index: integer(row, 20, "channel index")?,
+            attempt: integer(row, 21, "attempt")?,
+            deferrals: integer(row, 22, "deferrals")?,
+            valid_until,
+        },
+    })
+}
+
+/// A status change as the log shows it (`message_id, at, channel, status, error_code,
+/// operator` of `status_events`), with its message's id.
+fn status_event_from_row(row: &PgRow) -> sqlx::Result<(MessageId, StatusEvent)> {
+    let channel: String = row.try_get(2)?;
+    let status: u8 = integer(row, 3, "status")?;
+    Ok((
+        MessageId(row.try_get(0)?),
+        StatusEvent {
+            at: timestamp(row.try_get(1)?),
+            channel: channel.parse().map_err(|_| bad(2, "channel"))?,
+            status: CmStatus::from_code(status).ok_or_else(|| bad(3, "status"))?,
+            error_code: optional_integer(row, 4, "error code")?,
+            operator: row.try_get(5)?,
+        },
+    ))
+}
+
+/// The messages `query` (selecting [`MESSAGE_COLUMNS`], its parameters bound) finds, in
+/// its order, each with its status history, conversions and sends.
+async fn records<'q>(
+    connection: &mut PgConnection,
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+) -> sqlx::Result<Vec<MessageRecord>> {
+    let mut contents = HashMap::new();
+    let rows = query.fetch_all(&mut *connection).await?;
+    let logged: Vec<Logged> = rows
+        .iter()
+        .map(|row| logged_message_from_row(row, &mut contents))
+        .collect::<sqlx::Result<_>>()?;
+    if logged.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<uuid::Uuid> = logged.iter().map(|logged| logged.message.id.0).collect();
+
+    let mut histories: HashMap<MessageId, Vec<StatusEvent>> = HashMap::new();
+    for (id, event) in sqlx::query(
+        "SELECT message_id, at, channel, status, error_code, operator FROM status_events
+         WHERE message_id = ANY($1::uuid[]) ORDER BY message_id, seq",
+    )
+    .bind(&ids)
+    .try_map(|row: PgRow| status_event_from_row(&row))
+    .fetch_all(&mut *connection)
+    .await?
+    {
+        histories.entry(id).or_default().push(event);
+    }
+
+    let mut conversions: HashMap<MessageId, Vec<Timestamp>> = HashMap::new();
+    for (id, converted_at) in sqlx::query(
+        "SELECT message_id, converted_at FROM conversions WHERE message_id = ANY($1::uuid[])
+         ORDER BY message_id, converted_at",
+    )
+    .bind(&ids)
+    .try_map(|row: PgRow| Ok((MessageId(row.try_get(0)?), timestamp(row.try_get(1)?))))
+    .fetch_all(&mut *connection)
+    .await?
+    {
+        conversions.entry(id).or_default().push(converted_at);
+    }
+
+    let mut sends: HashMap<MessageId, Vec<SendRecord>> = HashMap::new();
+    for (id, attempt, connector, external_id) in sqlx::query(
+        "SELECT message_id, attempt, connector, COALESCE(given_id, external_id) FROM external_ids
+         WHERE message_id = ANY($1::uuid[]) ORDER BY message_id, attempt, part_index",
+    )
+    .bind(&ids)
+    .try_map(|row: PgRow| {
+        Ok((
+            MessageId(row.try_get(0)?),
+            integer::<u32>(&row, 1, "attempt")?,
+            row.try_get::<String, _>(2)?,
+            row.try_get::<String, _>(3)?,
+        ))
+    })
+    .fetch_all(&mut *connection)
+    .await?
+    {
+        let sent = sends.entry(id).or_default();
+        match sent.last_mut() {
+            Some(send) if send.attempt == attempt && send.connector == connector => {
+                send.external_ids.push(external_id);
+            }
+            _ => sent.push(SendRecord {
+                attempt,
+                connector,
+                external_ids: vec![external_id],
+            }),
+        }
+    }
+
+    Ok(logged
+        .into_iter()
+        .map(|logged| {
+            let id = logged.message.id;
+            MessageRecord {
+                state: logged.progress.state,
+                channel: Some(logged.progress.channel()),
+                history: histories.remove(&id).unwrap_or_default(),
+                conversions: conversions.remove(&id).unwrap_or_default(),
+                segments: None,
+                sends: sends.remove(&id).unwrap_or_default(),
+                message: logged.message,
+            }
+        })
+        .collect())
+}
+
+/// The message log query (see SQLite's `rows::list_messages`). A concatenated message is one
+/// entry (`segments::group_record`) at its first-stored segment's place; the filters other than
+/// the state are those of that segment, the state filter is the group's state. Paged by entry:
+/// `after` names an entry.
+async fn list_messages(
+    connection: &mut PgConnection,
+    account: AccountId,
+    filter: &MessageFilter,
+) -> sqlx::Result<Vec<MessageRecord>> {
+    let mut entries = Vec::with_capacity(filter.limit.min(1000));
+    let mut after = filter.after;
+    loop {
+        let mut sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_TABLES} WHERE m.account_id = $1 AND {LOG_ENTRY}"
+        );
+        let mut parameter = 1;
+        let mut next = |sql: &mut String, condition: &str| {
+            parameter += 1;
+            sql.push_str(&condition.replace('?', &format!("${parameter}")));
+        };
+        if filter.reference.is_some() {
+            next(&mut sql, " AND m.reference = ?");
+        }
+        if filter.recipient.is_some() {
+            next(&mut sql, " AND m.recipient = ?");
+        }
+        if filter.state.is_some() {
+            // A group's state is decided on all its segments, below.
+            next(&mut sql, " AND (m.segment_ref IS NOT NULL OR m.state = ?)");
+        }
+        if filter.since.is_some() {
+            next(&mut sql, " AND m.accepted_at >= ?");
+        }
+        if after.is_some() {
+            next(&mut sql, " AND m.id > ?");
+        }
+        next(&mut sql, " ORDER BY m.id LIMIT ?");
+        let wanted = filter.limit - entries.len();
+
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(account);
+        if let Some(reference) = &filter.reference {
+            query = query.bind(reference.clone());
+        }
+        if let Some(recipient) = &filter.recipient {
+            query = query.bind(recipient.clone());
+        }
+        if let Some(state) = filter.state {
+            query = query.bind(state.as_str());
+        }
+        if let Some(since) = filter.since {
+            query = query.bind(millis(since));
+        }
+        if let Some(after) = after {
+            query = query.bind(after.0);
+        }
+        query = query.bind(i64::try_from(wanted).unwrap_or(i64::MAX));
+
+        let found = records(&mut *connection, query).await?;
+        let exhausted = found.len() < wanted;
+        after = found.last().map(|record| record.message.id);
+        for record in found {
+            if record.message.segment.is_none() {
+                entries.push(record);
+                continue;
+            }
+            let members = group_members(&mut *connection, record.message.id).await?;
+            let Some(group) = group_record(members) else {
+                continue;
+            };
+            if filter.state.is_none_or(|state| state == group.state) {
+                entries.push(group);
+            }
+        }
+        if exhausted || entries.len() >= filter.limit {
+            return Ok(entries);
+        }
+    }
+}
+
+/// The segments shown in the log entry of segment `entry` (see [`LOG_ENTRY`]), in the order they
+/// were stored: those its group was handed on with, or the waiting ones of its key, or itself.
+async fn group_members(
+    connection: &mut PgConnection,
+    entry: MessageId,
+) -> sqlx::Result<Vec<MessageRecord>> {
+    let (group, waiting): (Option<uuid::Uuid>, bool) = sqlx::query_as(
+        "SELECT segment_group, EXISTS (SELECT 1 FROM queue q WHERE q.message_id = messages.id)
+         FROM messages WHERE id = $1",
+    )
+    .bind(entry.0)
+    .fetch_one(&mut *connection)
+    .await?;
+    let (sql, value) = match (group, waiting) {
+        (Some(group), _) => (
+            format!(
+                "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_TABLES} WHERE m.segment_group = $1
+                 ORDER BY m.id"
+            ),
+            group,
+        ),
+        (None, true) => (
+            format!(
+                "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_TABLES}
+                 JOIN messages e ON e.id = $1 JOIN contents ec ON ec.id = e.content_id
+                 WHERE m.account_id = e.account_id AND m.recipient = e.recipient
+                    AND m.segment_ref = e.segment_ref AND m.segment_total = e.segment_total
+                    AND m.segment_group IS NULL AND c.sender = ec.sender
+                    AND EXISTS (SELECT 1 FROM queue q WHERE q.message_id = m.id)
+                 ORDER BY m.id"
+            ),
+            entry.0,
+        ),
+        (None, false) => (
+            format!("SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_TABLES} WHERE m.id = $1"),
+            entry.0,
+        ),
+    };
+    records(connection, sqlx::query(AssertSqlSafe(sql)).bind(value)).await
+}
+
+/// Begin a transaction that reads one snapshot and writes nothing.
+async fn read_snapshot(
+    store: &PgStore,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+    let mut transaction = store.pool().begin().await.map_err(backend_error)?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *transaction)
+        .await
+        .map_err(backend_error)?;
+    Ok(transaction)
+}
 
 #[async_trait]
 impl MessageLogStore for PgStore {
     async fn record_conversion(
         &self,
-        _account: AccountId,
-        _recipients: Vec<String>,
-        _reference: String,
-        _converted_at: Timestamp,
+        account: AccountId,
+        mut recipients: Vec<String>,
+        reference: String,
+        converted_at: Timestamp,
     ) -> Result<usize, StoreError> {
-        Err(not_yet("record_conversion"))
+        // A form named twice names the same messages: each is counted and recorded once (a
+        // message has one recipient, so no message is found by two forms).
+        recipients.sort_unstable();
+        recipients.dedup();
+        if recipients.is_empty() {
+            return Ok(0);
+        }
+        let mut transaction = self.pool().begin().await.map_err(backend_error)?;
+        let recorded = sqlx::query(
+            "INSERT INTO conversions (message_id, converted_at, recorded_at)
+             SELECT id, $4, $5 FROM messages
+             WHERE account_id = $1 AND reference = $2 AND recipient = ANY($3::text[])",
+        )
+        .bind(account)
+        .bind(&reference)
+        .bind(&recipients)
+        .bind(millis(converted_at))
+        .bind(millis(Timestamp::now()))
+        .execute(&mut *transaction)
+        .await
+        .map_err(backend_error)?
+        .rows_affected();
+        transaction.commit().await.map_err(backend_error)?;
+        Ok(usize::try_from(recorded).unwrap_or(usize::MAX))
     }
 
     async fn messages(
         &self,
-        _account: AccountId,
-        _filter: MessageFilter,
+        account: AccountId,
+        filter: MessageFilter,
     ) -> Result<Vec<MessageRecord>, StoreError> {
-        Err(not_yet("messages"))
+        if filter.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut transaction = read_snapshot(self).await?;
+        let entries = list_messages(&mut transaction, account, &filter)
+            .await
+            .map_err(backend_error)?;
+        transaction.commit().await.map_err(backend_error)?;
+        Ok(entries)
     }
 
     async fn message(
         &self,
-        _account: AccountId,
-        _id: MessageId,
+        account: AccountId,
+        id: MessageId,
     ) -> Result<Option<MessageRecord>, StoreError> {
-        Err(not_yet("message"))
+        let mut transaction = read_snapshot(self).await?;
+        let found = records(
+            &mut transaction,
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_TABLES} WHERE m.id = $1 AND m.account_id = $2"
+            )))
+            .bind(id.0)
+            .bind(account),
+        )
+        .await
+        .map_err(backend_error)?;
+        transaction.commit().await.map_err(backend_error)?;
+        Ok(found.into_iter().next())
     }
 
     async fn inbound_messages(

@@ -11,6 +11,7 @@ mod accounts;
 mod inbound;
 mod intake;
 mod log;
+mod messages;
 mod outbox;
 mod push;
 mod queue;

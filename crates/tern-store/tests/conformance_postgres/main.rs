@@ -11,5 +11,29 @@ mod harness;
 #[path = "../conformance/accounts.rs"]
 mod accounts;
 
+#[path = "../conformance/cache.rs"]
+mod cache;
+
+#[path = "../conformance/health.rs"]
+mod health;
+
+#[path = "../conformance/cancel.rs"]
+mod cancel;
+
+#[path = "../conformance/intake.rs"]
+mod intake;
+
+#[path = "../conformance/parts.rs"]
+mod parts;
+
+#[path = "../conformance/queue.rs"]
+mod queue;
+
+#[path = "../conformance/replace.rs"]
+mod replace;
+
+#[path = "../conformance/segments.rs"]
+mod segments;
+
 #[path = "../conformance/push.rs"]
 mod push;
