@@ -37,3 +37,6 @@ mod segments;
 
 #[path = "../conformance/push.rs"]
 mod push;
+
+#[path = "../conformance/inbound.rs"]
+mod inbound;
