@@ -170,11 +170,3 @@ impl StoreHealth for PgStore {
         outcome
     }
 }
-
-/// What a role not yet built on PostgreSQL answers: an error that says so (the binary does not
-/// offer this backend until every role is built).
-pub(crate) fn not_yet(method: &str) -> StoreError {
-    StoreError::Backend(format!(
-        "{method} is not available on the PostgreSQL store yet"
-    ))
-}

@@ -275,6 +275,4 @@ impl ClusterStore for SqliteStore {
 }
 
 #[cfg(test)]
-mod push_tests;
-#[cfg(test)]
 mod tests;

@@ -21,6 +21,7 @@ mod intake;
 mod log;
 mod outbox;
 mod parts;
+mod push;
 mod queue;
 mod receipts;
 mod replace;

@@ -1,12 +1,14 @@
-//! The [`PushStore`] role on a real SQLite file: apps and their installation counts, devices
-//! registered, updated, found by number, replaced by token and removed, all kept across a
-//! reopen.
+//! [`PushStore`]: push apps are created (a key once), found and listed oldest first with their
+//! installation counts; installations are registered, found by number (under their app only),
+//! updated, replaced when their push token is registered again, removed by id or by token, and
+//! all of it is kept across a reopen.
 
 use jiff::Timestamp;
-use tern_core::ports::{PushStore, StoreError};
+use tern_core::account::AccountId;
+use tern_core::ports::{Store, StoreError};
 use tern_core::push::{AppKey, Installation, InstallationId, NewPushApp, Registration};
 
-use super::SqliteStore;
+use crate::harness::*;
 
 fn device(token: &str, msisdn: Option<&str>) -> Registration {
     Registration {
@@ -24,6 +26,11 @@ fn device(token: &str, msisdn: Option<&str>) -> Registration {
     }
 }
 
+/// The account the apps of a test belong to.
+async fn app_owner(store: &dyn Store) -> AccountId {
+    account(store, None).await.id
+}
+
 fn at(millis: i64) -> Timestamp {
     Timestamp::from_millisecond(millis).unwrap()
 }
@@ -38,10 +45,11 @@ fn installation(app_key: AppKey, token: &str, msisdn: Option<&str>, millis: i64)
     }
 }
 
-fn new_app(name: &str) -> NewPushApp {
+/// A new app of `account` on connector `push`.
+fn new_app(account_id: AccountId, name: &str) -> NewPushApp {
     NewPushApp {
         key: AppKey::generate(),
-        account_id: 1,
+        account_id,
         name: name.into(),
         connector: "push".into(),
     }
@@ -49,17 +57,18 @@ fn new_app(name: &str) -> NewPushApp {
 
 #[tokio::test]
 async fn apps_are_created_found_and_listed_with_their_installation_counts() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path()).unwrap();
-    let first = store.create_app(new_app("shop")).await.unwrap();
-    let second = store.create_app(new_app("news")).await.unwrap();
+    let backend = Backend::new();
+    let store = backend.open();
+    let owner = app_owner(&*store).await;
+    let first = store.create_app(new_app(owner, "shop")).await.unwrap();
+    let second = store.create_app(new_app(owner, "news")).await.unwrap();
     assert_eq!(
         (
             first.name.as_str(),
             first.connector.as_str(),
             first.account_id
         ),
-        ("shop", "push", 1)
+        ("shop", "push", owner)
     );
     assert_eq!(
         store.app_by_key(first.key).await.unwrap(),
@@ -68,7 +77,7 @@ async fn apps_are_created_found_and_listed_with_their_installation_counts() {
     assert_eq!(store.app_by_key(AppKey::generate()).await.unwrap(), None);
     let again = NewPushApp {
         key: first.key,
-        ..new_app("copy")
+        ..new_app(owner, "copy")
     };
     assert!(matches!(
         store.create_app(again).await,
@@ -92,10 +101,11 @@ async fn apps_are_created_found_and_listed_with_their_installation_counts() {
 
 #[tokio::test]
 async fn installations_are_registered_found_by_number_updated_and_removed() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path()).unwrap();
-    let app = store.create_app(new_app("shop")).await.unwrap().key;
-    let other_app = store.create_app(new_app("news")).await.unwrap().key;
+    let backend = Backend::new();
+    let store = backend.open();
+    let owner = app_owner(&*store).await;
+    let app = store.create_app(new_app(owner, "shop")).await.unwrap().key;
+    let other_app = store.create_app(new_app(owner, "news")).await.unwrap().key;
     let number = "0031612345678";
     let phone = installation(app, "tok-phone", Some(number), 1_000);
     let tablet = installation(app, "tok-tablet", Some(number), 2_000);
@@ -181,8 +191,7 @@ async fn installations_are_registered_found_by_number_updated_and_removed() {
     assert!(!store.remove_installation(app, elsewhere.id).await.unwrap());
 
     // What is left survives a reopen.
-    drop(store);
-    let store = SqliteStore::open(dir.path()).unwrap();
+    let store = backend.reopen(store);
     assert_eq!(
         store.installation(app, phone.id).await.unwrap(),
         Some(updated)
@@ -195,9 +204,10 @@ async fn installations_are_registered_found_by_number_updated_and_removed() {
 
 #[tokio::test]
 async fn a_token_registered_again_replaces_its_installation() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path()).unwrap();
-    let app = store.create_app(new_app("shop")).await.unwrap().key;
+    let backend = Backend::new();
+    let store = backend.open();
+    let owner = app_owner(&*store).await;
+    let app = store.create_app(new_app(owner, "shop")).await.unwrap().key;
     let number = "0031612345678";
     let before = installation(app, "tok", Some(number), 1_000);
     let after = installation(app, "tok", Some(number), 2_000);
