@@ -21,7 +21,7 @@ use tern_core::inbound::{
 };
 use tern_core::message::{MessageFilter, MessageId};
 use tern_core::outbox::{self, Destination, FactRef, NewEntry};
-use tern_core::ports::{InboundStore, StoreError};
+use tern_core::ports::{InboundStore, StoreError, WorkSignal};
 
 use super::rows::{bad, channels};
 use super::{PgStore, backend_error, millis, timestamp};
@@ -477,6 +477,7 @@ impl InboundStore for PgStore {
         }
         let unowned = record_assembled(&mut transaction, groups).await?;
         transaction.commit().await.map_err(backend_error)?;
+        self.wrote(WorkSignal::Outbox);
         log_unowned(unowned);
         Ok(())
     }
@@ -558,6 +559,7 @@ impl InboundStore for PgStore {
         }
         insert_entries(&mut transaction, &entries).await?;
         transaction.commit().await.map_err(backend_error)?;
+        self.wrote(WorkSignal::Outbox);
         Ok(recorded.into_iter().map(|message| message.id).collect())
     }
 
@@ -604,6 +606,7 @@ impl InboundStore for PgStore {
         let count = groups.len() as u64;
         let unowned = record_assembled(&mut transaction, groups).await?;
         transaction.commit().await.map_err(backend_error)?;
+        self.wrote(WorkSignal::Outbox);
         log_unowned(unowned);
         Ok(count)
     }

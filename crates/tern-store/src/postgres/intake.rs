@@ -12,7 +12,7 @@ use tern_core::account::AccountId;
 use tern_core::channel::Channel;
 use tern_core::message::{Content, NewMessage};
 use tern_core::money::{Money, debit};
-use tern_core::ports::{AcceptError, IntakeStore, StoreError};
+use tern_core::ports::{AcceptError, IntakeStore, StoreError, WorkSignal};
 
 use super::{PgStore, backend_error, millis};
 
@@ -59,6 +59,7 @@ impl IntakeStore for PgStore {
             .await
             .map_err(backend_error)?;
         transaction.commit().await.map_err(backend_error)?;
+        self.wrote(WorkSignal::Dispatch);
         Ok(())
     }
 }

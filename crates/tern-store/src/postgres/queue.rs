@@ -21,7 +21,7 @@ use tern_core::dispatch::{
 use tern_core::message::MessageId;
 use tern_core::money::{Money, credit, reprice};
 use tern_core::part_reports::part_of;
-use tern_core::ports::{AwaitingReport, Dispatch, QueueStore, SentPart, StoreError};
+use tern_core::ports::{AwaitingReport, Dispatch, QueueStore, SentPart, StoreError, WorkSignal};
 use tern_core::segments::{GroupDue, Waiting, group_due, send_order};
 
 use super::messages::{
@@ -304,6 +304,8 @@ impl QueueStore for PgStore {
             .await
             .map_err(backend_error)?;
         transaction.commit().await.map_err(backend_error)?;
+        // Expired messages were reported.
+        self.wrote(WorkSignal::Outbox);
         Ok(send_order(dispatches))
     }
 
@@ -397,6 +399,8 @@ impl QueueStore for PgStore {
             .await
             .map_err(backend_error)?;
         transaction.commit().await.map_err(backend_error)?;
+        // Status changes were reported; messages may be due again (a fallback, a retry).
+        self.wrote(WorkSignal::Missed);
         Ok(nexts)
     }
 
@@ -414,7 +418,9 @@ impl QueueStore for PgStore {
             .await
             .map_err(backend_error)?;
         }
-        transaction.commit().await.map_err(backend_error)
+        transaction.commit().await.map_err(backend_error)?;
+        self.wrote(WorkSignal::Missed);
+        Ok(())
     }
 
     async fn sent_part(
