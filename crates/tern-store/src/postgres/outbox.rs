@@ -5,7 +5,6 @@
 //! the same entry, and a head another node is taking is passed over rather than waited for.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
@@ -14,7 +13,7 @@ use sqlx::{AssertSqlSafe, PgConnection, Row};
 use tern_core::account::{Account, AccountId};
 use tern_core::dispatch::Report;
 use tern_core::error_code::DeliveryError;
-use tern_core::inbound::{InboundExtras, InboundMessage};
+use tern_core::inbound::InboundMessage;
 use tern_core::message::MessageId;
 use tern_core::money::{Money, per_part};
 use tern_core::outbox::{
@@ -24,7 +23,8 @@ use tern_core::outbox::{
 use tern_core::ports::{OutboxStore, StoreError};
 use tern_core::status::CmStatus;
 
-use super::rows::{ACCOUNT_COLUMNS, account_from_row, bad, channels};
+use super::inbound::{INBOUND_COLUMNS, inbound_from_row};
+use super::rows::{ACCOUNT_COLUMNS, account_from_row, bad};
 use super::{PgStore, backend_error, millis, timestamp};
 
 /// An entry row as claimed, before its fact and destination are read.
@@ -142,34 +142,6 @@ fn status_fact_from_row(row: &PgRow) -> sqlx::Result<StatusFact> {
         body_binary: row.try_get::<Option<String>, _>(15)?.as_deref() == Some("BINARY"),
         part_price: per_part(Money(row.try_get(16)?), parts),
         parts,
-    })
-}
-
-/// The columns of an inbound message, read by [`inbound_from_row`]; select them `FROM
-/// inbound_messages`.
-const INBOUND_COLUMNS: &str =
-    "id, account_id, connector, channel, sender, recipient, body, parts, received_at, extras";
-
-/// An inbound message from the columns of [`INBOUND_COLUMNS`].
-fn inbound_from_row(row: &PgRow) -> sqlx::Result<InboundMessage> {
-    let channel = channels(row, 3)?
-        .first()
-        .copied()
-        .ok_or_else(|| bad(3, "channel"))?;
-    Ok(InboundMessage {
-        id: MessageId(row.try_get(0)?),
-        account: row.try_get(1)?,
-        connector: Arc::from(row.try_get::<String, _>(2)?),
-        channel,
-        from: row.try_get(4)?,
-        to: row.try_get(5)?,
-        text: row.try_get(6)?,
-        parts: u32::try_from(row.try_get::<i32, _>(7)?).map_err(|_| bad(7, "parts"))?,
-        received_at: timestamp(row.try_get(8)?),
-        extras: match row.try_get::<Option<String>, _>(9)? {
-            Some(json) => serde_json::from_str(&json).map_err(|_| bad(9, "extras"))?,
-            None => InboundExtras::default(),
-        },
     })
 }
 
