@@ -18,7 +18,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::account::{Account, AccountId, NewAccount, TokenHash};
 use crate::channel::Channel;
-use crate::dispatch::{CancelOutcome, Event, Next, ReplaceOutcome, Replacement};
+use crate::dispatch::{CancelOutcome, Event, Next, Progress, ReplaceOutcome, Replacement};
 use crate::inbound::{InboundMessage, InboundPart};
 use crate::message::{
     Content, MessageFilter, MessageId, MessageRecord, NewMessage, Segment, SegmentKey,
@@ -106,6 +106,21 @@ pub struct Dispatch {
 }
 
 impl Dispatch {
+    /// What a connector needs of `message` in `progress`: on its current channel and attempt.
+    pub fn of(message: NewMessage, progress: &Progress) -> Dispatch {
+        Dispatch {
+            id: message.id,
+            account_id: message.account_id,
+            attempt: progress.attempt,
+            channel: progress.channel(),
+            recipient: message.recipient,
+            content: message.content,
+            parts: message.parts,
+            reference: message.reference,
+            segment: message.segment,
+        }
+    }
+
     /// The key of the concatenated message it is a segment of, when it is one.
     pub fn segment_key(&self) -> Option<SegmentKey> {
         self.segment
@@ -178,6 +193,23 @@ pub trait IntakeStore: Send + Sync + 'static {
     fn intake_waiting(&self) -> usize {
         0
     }
+}
+
+/// The events of a batch for [`QueueStore::apply_batch`] by message: each message once, in the
+/// order it first appears, with the positions of its events in order. A backend loads and
+/// writes each message once, deciding its events one after the other.
+pub fn events_by_message(events: &[(MessageId, Event)]) -> Vec<(MessageId, Vec<usize>)> {
+    let mut positions: std::collections::HashMap<MessageId, usize> =
+        std::collections::HashMap::new();
+    let mut grouped: Vec<(MessageId, Vec<usize>)> = Vec::new();
+    for (index, (id, _)) in events.iter().enumerate() {
+        let at = *positions.entry(*id).or_insert_with(|| {
+            grouped.push((*id, Vec::new()));
+            grouped.len() - 1
+        });
+        grouped[at].1.push(index);
+    }
+    grouped
 }
 
 /// The dispatch queue: due messages claimed under leases, events applied to them.

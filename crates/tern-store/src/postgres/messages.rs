@@ -161,18 +161,7 @@ fn segment(row: &PgRow, first: usize) -> sqlx::Result<Option<Segment>> {
 
 /// What a connector needs of a stored message, on its current channel and attempt.
 pub(super) fn dispatch_of(stored: StoredMessage) -> Dispatch {
-    let message = stored.message;
-    Dispatch {
-        id: message.id,
-        account_id: message.account_id,
-        attempt: stored.progress.attempt,
-        channel: stored.progress.channel(),
-        recipient: message.recipient,
-        content: message.content,
-        parts: message.parts,
-        reference: message.reference,
-        segment: message.segment,
-    }
+    Dispatch::of(stored.message, &stored.progress)
 }
 
 /// Outbox entries as the columns of the outbox rows [`RECORD`] writes.

@@ -21,7 +21,9 @@ use tern_core::dispatch::{
 use tern_core::message::MessageId;
 use tern_core::money::{Money, credit, reprice};
 use tern_core::part_reports::part_of;
-use tern_core::ports::{AwaitingReport, Dispatch, QueueStore, SentPart, StoreError, WorkSignal};
+use tern_core::ports::{
+    AwaitingReport, Dispatch, QueueStore, SentPart, StoreError, WorkSignal, events_by_message,
+};
 use tern_core::segments::{GroupDue, Waiting, group_due, send_order};
 
 use super::messages::{
@@ -317,26 +319,16 @@ impl QueueStore for PgStore {
         // The events of one message are decided one after the other on its state in memory,
         // then recorded with one load and one write (a channel's report often arrives in the
         // same batch as the send it follows).
-        let mut by_message: HashMap<MessageId, Vec<usize>> = HashMap::new();
-        let mut order: Vec<MessageId> = Vec::new();
-        for (index, (id, _)) in events.iter().enumerate() {
-            by_message
-                .entry(*id)
-                .or_insert_with(|| {
-                    order.push(*id);
-                    Vec::new()
-                })
-                .push(index);
-        }
+        let by_message = events_by_message(&events);
         let mut nexts = vec![Next::Ignore; events.len()];
-        if order.is_empty() {
+        if by_message.is_empty() {
             return Ok(nexts);
         }
         let mut transaction = self.pool().begin().await.map_err(backend_error)?;
         // Every message of the batch, locked in id order (batches that share messages take
         // their locks in one order).
         let mut contents = Contents::new();
-        let ids: Vec<uuid::Uuid> = order.iter().map(|id| id.0).collect();
+        let ids: Vec<uuid::Uuid> = by_message.iter().map(|(id, _)| id.0).collect();
         let mut loaded: HashMap<MessageId, StoredMessage> = sqlx::query(AssertSqlSafe(format!(
             "SELECT {EVENT_COLUMNS} FROM {EVENT_TABLES} WHERE m.id = ANY($1::uuid[])
              ORDER BY m.id FOR NO KEY UPDATE OF m"
@@ -350,11 +342,11 @@ impl QueueStore for PgStore {
         .map(|stored| (stored.message.id, stored))
         .collect();
         let mut recorder = Recorder::new(self.node());
-        for id in order {
+        for (id, indexes) in &by_message {
+            let id = *id;
             let Some(stored) = loaded.remove(&id) else {
                 continue;
             };
-            let indexes = &by_message[&id];
             // The ids a channel gave the parts it took are facts whatever the decision (a late
             // send is still what a later receipt names): one row per part.
             for &index in indexes {

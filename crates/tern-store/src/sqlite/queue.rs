@@ -1,7 +1,7 @@
 //! The [`QueueStore`] role on SQLite: claims of due messages, events applied to them, and the
 //! ids channels gave the parts they took.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -17,7 +17,9 @@ use tern_core::message::MessageId;
 use tern_core::money::{Money, credit, reprice};
 use tern_core::outbox::{Subscriptions, entries};
 use tern_core::part_reports::{PartStatus, combine, merge, part_of};
-use tern_core::ports::{AwaitingReport, Dispatch, NodeId, QueueStore, SentPart, StoreError};
+use tern_core::ports::{
+    AwaitingReport, Dispatch, NodeId, QueueStore, SentPart, StoreError, events_by_message,
+};
 use tern_core::segments::{GroupDue, Waiting, group_due, send_order};
 use tern_core::status::CmStatus;
 
@@ -54,18 +56,7 @@ fn prepare_load_for_event(
 
 /// What a connector needs of a stored message, on its current channel and attempt.
 fn dispatch_of(stored: StoredMessage) -> Dispatch {
-    let message = stored.message;
-    Dispatch {
-        id: message.id,
-        account_id: message.account_id,
-        attempt: stored.progress.attempt,
-        channel: stored.progress.channel(),
-        recipient: message.recipient,
-        content: message.content,
-        parts: message.parts,
-        reference: message.reference,
-        segment: message.segment,
-    }
+    Dispatch::of(stored.message, &stored.progress)
 }
 
 /// Records decisions: new progress, queue position, status history and the outbox entries its
@@ -465,22 +456,12 @@ impl QueueStore for SqliteStore {
                 // The events of one message are decided one after the other on its state in
                 // memory, then recorded with one load and one write (a channel's report often
                 // arrives in the same batch as the send it follows).
-                let mut by_message: HashMap<MessageId, Vec<usize>> = HashMap::new();
-                let mut order: Vec<MessageId> = Vec::new();
-                for (index, (id, _)) in events.iter().enumerate() {
-                    by_message
-                        .entry(*id)
-                        .or_insert_with(|| {
-                            order.push(*id);
-                            Vec::new()
-                        })
-                        .push(index);
-                }
+                let by_message = events_by_message(&events);
                 let mut nexts = vec![Next::Ignore; events.len()];
                 let mut recorder = Recorder::new(connection).map_err(backend_error)?;
                 let mut load = prepare_load_for_event(connection).map_err(backend_error)?;
                 let mut contents = Contents::new();
-                for id in order {
+                for (id, indexes) in by_message {
                     let Some(stored) =
                         load_for_event(&mut load, id, &mut contents).map_err(backend_error)?
                     else {
@@ -488,7 +469,7 @@ impl QueueStore for SqliteStore {
                     };
                     // The ids a channel gave the parts it took are facts whatever the decision
                     // (a late send is still what a later receipt names): one row per part.
-                    for &index in &by_message[&id] {
+                    for &index in &indexes {
                         if let Event::Sent {
                             attempt,
                             external_ids,
@@ -499,10 +480,9 @@ impl QueueStore for SqliteStore {
                                 .map_err(backend_error)?;
                         }
                     }
-                    let indexes = &by_message[&id];
                     // A part's report counts for its message as its parts come to together.
                     let mut resolved: Vec<Event> = Vec::with_capacity(indexes.len());
-                    for &index in indexes {
+                    for &index in &indexes {
                         let event = &events[index].1;
                         resolved.push(match part_of(event) {
                             Some((attempt, part_index, status)) => recorder
