@@ -1,6 +1,8 @@
 //! A rate in parts per second, as a token bucket: the SMPP server's per-account `--smpp-rate`
 //! and an SMPP connector's `max_submits_per_sec` are both counted so. Pure: the caller passes
-//! the time, so the rule is tested without a clock.
+//! the time, so the rule is tested without a clock. A bucket kept in memory is a
+//! [`TokenBucket`]; one kept in a store, shared by every node of a gateway, is a
+//! [`StoredBucket`] taken from with [`take_stored`]: the same rule.
 
 use std::time::{Duration, Instant};
 
@@ -26,7 +28,7 @@ impl TokenBucket {
 
     fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate);
+        self.tokens = refilled(self.tokens, self.rate, elapsed);
         self.at = now.max(self.at);
     }
 
@@ -55,9 +57,80 @@ impl TokenBucket {
     }
 }
 
+/// `tokens` of a bucket of `rate` per second after `elapsed` seconds: refilled at the rate, at
+/// most one second's worth.
+fn refilled(tokens: f64, rate: f64, elapsed: f64) -> f64 {
+    (tokens + elapsed.max(0.0) * rate).min(rate)
+}
+
+/// A bucket as a store keeps it between takes: its tokens as of `at_ms` (milliseconds since
+/// the epoch).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StoredBucket {
+    pub tokens: f64,
+    pub at_ms: i64,
+}
+
+/// Take `parts` at `now_ms` from `stored`, a bucket of `rate` parts per second (`None`: a new
+/// one, full), as [`TokenBucket::try_take`] does: whether they fit (nothing is taken when they
+/// do not), and the bucket to store.
+pub fn take_stored(
+    stored: Option<StoredBucket>,
+    rate: u32,
+    parts: u32,
+    now_ms: i64,
+) -> (bool, StoredBucket) {
+    let rate = f64::from(rate.max(1));
+    let (tokens, at_ms) = match stored {
+        Some(bucket) => (
+            refilled(bucket.tokens, rate, (now_ms - bucket.at_ms) as f64 / 1000.0),
+            now_ms.max(bucket.at_ms),
+        ),
+        None => (rate, now_ms),
+    };
+    let wanted = f64::from(parts);
+    if tokens >= wanted {
+        (
+            true,
+            StoredBucket {
+                tokens: tokens - wanted,
+                at_ms,
+            },
+        )
+    } else {
+        (false, StoredBucket { tokens, at_ms })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stored_bucket_follows_the_same_rule() {
+        let start = 1_000_000;
+        let (taken, bucket) = take_stored(None, 3, 2, start);
+        assert!(taken);
+        let (taken, bucket) = take_stored(Some(bucket), 3, 1, start);
+        assert!(taken);
+        let (taken, bucket) = take_stored(Some(bucket), 3, 1, start);
+        assert!(!taken);
+        assert_eq!(bucket.tokens, 0.0);
+        // A third of a second refills one part.
+        let (taken, bucket) = take_stored(Some(bucket), 3, 1, start + 340);
+        assert!(taken);
+        let (taken, bucket) = take_stored(Some(bucket), 3, 1, start + 340);
+        assert!(!taken);
+        // Never more than a second's worth; a clock that went back refills nothing.
+        let (taken, bucket) = take_stored(Some(bucket), 3, 4, start + 60_000);
+        assert!(!taken);
+        assert_eq!(bucket.tokens, 3.0);
+        let (taken, bucket) = take_stored(Some(bucket), 3, 3, start + 59_000);
+        assert!(taken);
+        assert_eq!(bucket.at_ms, start + 60_000);
+        // A new bucket that cannot hold the parts refuses them.
+        assert!(!take_stored(None, 3, 4, start).0);
+    }
 
     #[test]
     fn a_second_s_worth_then_the_refill() {

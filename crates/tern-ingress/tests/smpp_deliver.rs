@@ -80,6 +80,7 @@ async fn start(config: SmppConfig) -> Running {
             accounts: Arc::clone(&store) as _,
             messages: Arc::clone(&store) as _,
             queue: Arc::clone(&store) as _,
+            rates: Arc::clone(&store) as _,
         },
         clock,
         &config,

@@ -297,6 +297,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             accounts: Arc::clone(&store) as _,
             messages: Arc::clone(&store) as _,
             queue: Arc::clone(&store) as _,
+            rates: Arc::clone(&store) as _,
         },
         Arc::clone(&clock),
         &config.smpp,

@@ -4,7 +4,8 @@
 //! [`OutboxStore`], the message log the [`MessageLogStore`], connectors that receive inbound
 //! (MO) messages the [`InboundStore`], push registration and the push connector the
 //! [`PushStore`], the readiness probe the [`StoreHealth`], idle nodes of a shared store the
-//! [`StoreSignals`], the nodes' liveness and leases the [`ClusterStore`]. A backend implements every role; [`Store`] names them
+//! [`StoreSignals`], the nodes' liveness and leases the [`ClusterStore`], the SMPP server's per-account
+//! rates the [`RateStore`]. A backend implements every role; [`Store`] names them
 //! together. A backend records the decisions of `tern-core` (what an event does to a message, what
 //! a debit leaves, which status changes produce which outbox entries): it makes none of its own, so that a second
 //! backend behaves as the first by construction. What each method guarantees is written here and
@@ -480,6 +481,23 @@ pub trait StoreHealth: Send + Sync + 'static {
     }
 }
 
+/// Per-account rates shared by every node (the SMPP server's `--smpp-rate`): the store decides,
+/// not a node's memory, so the rate holds for the gateway as a whole however many nodes the
+/// account's binds are on.
+#[async_trait]
+pub trait RateStore: Send + Sync + 'static {
+    /// Take `parts` at `now` from `account`'s bucket of `rate` parts per second, as
+    /// [`crate::rate::take_stored`] decides, atomically across nodes: `true` when they fit,
+    /// `false` (nothing taken) when they do not.
+    async fn take_rate(
+        &self,
+        account: AccountId,
+        rate: std::num::NonZeroU32,
+        parts: u32,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+}
+
 /// What another node wrote that may be work for this one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkSignal {
@@ -551,6 +569,7 @@ pub trait Store:
     + StoreHealth
     + StoreSignals
     + ClusterStore
+    + RateStore
 {
 }
 
@@ -565,5 +584,6 @@ impl<T> Store for T where
         + StoreHealth
         + StoreSignals
         + ClusterStore
+        + RateStore
 {
 }

@@ -461,12 +461,22 @@ async fn submit_message(
         Ok(message) => message,
         Err(status) => return (status, String::new()),
     };
-    if let Some(rate) = account.smpp.as_ref().and_then(|smpp| smpp.rate)
-        && !shared
-            .throttle
-            .try_take(account.id, rate, parts(&message), Instant::now())
-    {
-        return (CommandStatus::ESME_RTHROTTLED, String::new());
+    // The account's rate counts what a client asks for: the parts are taken before the
+    // submission is judged (one refused then still counts), and a submission whose parts do not
+    // fit is refused and costs nothing.
+    if let Some(rate) = account.smpp.as_ref().and_then(|smpp| smpp.rate) {
+        match shared
+            .rates
+            .take_rate(account.id, rate, parts(&message), shared.clock.now())
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return (CommandStatus::ESME_RTHROTTLED, String::new()),
+            Err(error) => {
+                tracing::warn!(account = account.id, %error, "SMPP submit refused: the account's rate cannot be counted");
+                return (CommandStatus::ESME_RMSGQFUL, String::new());
+            }
+        }
     }
     let refused = |status: CommandStatus| (status, String::new());
     match shared

@@ -16,7 +16,6 @@ mod binds;
 mod connection;
 mod message;
 mod stored;
-mod throttle;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -25,7 +24,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tern_core::account::Account;
-use tern_core::ports::{AccountStore, MessageLogStore, QueueStore};
+use tern_core::ports::{AccountStore, MessageLogStore, QueueStore, RateStore};
 use tern_core::smpp_account::verify_unknown;
 use tern_core::submitter::{Clock, Submitter};
 use tern_proto::smpp::{BindKind, CommandStatus};
@@ -36,7 +35,6 @@ use tokio::task::JoinSet;
 pub use binds::{Binds, DeliverError};
 pub use message::{Incoming, destination, short_message};
 pub use stored::short_replacement;
-pub use throttle::Throttle;
 
 use binds::{BindGuard, SessionHandle};
 
@@ -162,6 +160,9 @@ pub struct SmppStores {
     pub messages: Arc<dyn MessageLogStore>,
     /// cancel_sm and replace_sm.
     pub queue: Arc<dyn QueueStore>,
+    /// Accounts' `--smpp-rate`, counted by the store (one bucket per account for the whole
+    /// gateway, however many nodes its binds are on).
+    pub rates: Arc<dyn RateStore>,
 }
 
 /// What every connection shares.
@@ -172,7 +173,7 @@ pub(crate) struct Shared {
     pub queue: Arc<dyn QueueStore>,
     pub clock: Arc<dyn Clock>,
     pub binds: Arc<Binds>,
-    pub throttle: Throttle,
+    pub rates: Arc<dyn RateStore>,
     pub timings: Timings,
     /// The system_id the server names itself with in bind responses.
     pub system_id: String,
@@ -204,7 +205,7 @@ impl SmppServer {
                 queue: stores.queue,
                 clock,
                 binds: Arc::new(Binds::new()),
-                throttle: Throttle::default(),
+                rates: stores.rates,
                 timings: Timings::from(config),
                 system_id: "Tern".to_owned(),
             }),

@@ -16,6 +16,7 @@ mod messages;
 mod outbox;
 mod push;
 mod queue;
+mod rates;
 mod rows;
 mod schema;
 mod signals;

@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{Connection, OpenFlags, params};
-use tern_core::ports::{ClusterStore, NodeId, StoreError, StoreHealth, StoreSignals};
+use tern_core::ports::{ClusterStore, NodeId, RateStore, StoreError, StoreHealth, StoreSignals};
+use tern_core::rate::{StoredBucket, take_stored};
 
 use checkpointer::Checkpointer;
 pub use memory::use_mimalloc;
@@ -53,6 +54,8 @@ pub struct SqliteStore {
     node: NodeId,
     /// The last readiness probe: when, and what came of it.
     last_probe: Mutex<Option<(Instant, Result<(), StoreError>)>>,
+    /// Per-account rate buckets ([`RateStore`]): in memory, since this store has one node.
+    rates: Mutex<std::collections::HashMap<tern_core::account::AccountId, StoredBucket>>,
 }
 
 pub(crate) fn backend_error(error: rusqlite::Error) -> StoreError {
@@ -183,6 +186,7 @@ impl SqliteStore {
             path,
             node,
             last_probe: Mutex::new(None),
+            rates: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -261,6 +265,25 @@ impl StoreHealth for SqliteStore {
 
 /// One node: its own writes wake it (see `tern_egress::Wakeups`); there is nobody else.
 impl StoreSignals for SqliteStore {}
+
+/// One node (the data directory's lock keeps a second one out): its memory is exact, and a
+/// bucket starts full again after a restart, as a rate allows.
+#[async_trait]
+impl RateStore for SqliteStore {
+    async fn take_rate(
+        &self,
+        account: tern_core::account::AccountId,
+        rate: std::num::NonZeroU32,
+        parts: u32,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut buckets = self.rates.lock().expect("rate buckets");
+        let stored = buckets.get(&account).copied();
+        let (taken, bucket) = take_stored(stored, rate.get(), parts, millis(now));
+        buckets.insert(account, bucket);
+        Ok(taken)
+    }
+}
 
 /// One node (the data directory's lock keeps a second one out): always alive, alone.
 #[async_trait]

@@ -23,6 +23,7 @@ mod outbox;
 mod parts;
 mod push;
 mod queue;
+mod rates;
 mod receipts;
 mod replace;
 mod segments;

@@ -33,6 +33,8 @@ mod parts;
 mod push;
 #[path = "../conformance/queue.rs"]
 mod queue;
+#[path = "../conformance/rates.rs"]
+mod rates;
 #[path = "../conformance/receipts.rs"]
 mod receipts;
 #[path = "../conformance/replace.rs"]
