@@ -4,7 +4,6 @@
 use std::num::NonZeroU32;
 
 use jiff::SignedDuration;
-use tern_core::ports::RateStore;
 
 use crate::harness::*;
 
