@@ -93,8 +93,7 @@ fn last_share(log: &Path) -> String {
     std::fs::read_to_string(log)
         .unwrap_or_default()
         .lines()
-        .filter(|line| line.contains("connector's share of the cluster's sessions"))
-        .next_back()
+        .rfind(|line| line.contains("connector's share of the cluster's sessions"))
         .unwrap_or_default()
         .to_owned()
 }
