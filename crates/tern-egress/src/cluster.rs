@@ -72,23 +72,33 @@ impl ClusterView {
         ClusterView { this, live, settle }
     }
 
+    /// The view of `this` node once it has not been able to say it is alive for a lease: the
+    /// other nodes take it for dead and share the limits without it, so it holds nothing.
+    pub fn cut_off(this: NodeId, settle: Duration) -> ClusterView {
+        ClusterView {
+            this,
+            live: Vec::new(),
+            settle,
+        }
+    }
+
     /// This node's share of `binds` sessions and `rate` parts per second held by the cluster as
     /// a whole. The nodes that take part are the first `k` of the sorted live set, `k` the
     /// smallest of the node count, `binds` and `rate` (so that each of them has at least one
     /// session and one part per second); each takes `binds / k` sessions and `rate / k` parts
     /// per second, the first ones one more while a remainder lasts. Every other node gets
     /// nothing: it keeps no session, and leaves that connector's messages to the nodes that
-    /// do. A node alone gets everything.
+    /// do. A node alone gets everything; a node cut off ([`ClusterView::cut_off`]) nothing.
     pub fn share(&self, binds: u32, rate: u32) -> Share {
         let nodes = u32::try_from(self.live.len()).unwrap_or(u32::MAX).max(1);
-        let index = self
-            .live
-            .iter()
-            .position(|node| *node == self.this)
-            .map_or(0, |index| u32::try_from(index).unwrap_or(u32::MAX));
+        let nothing = Share { binds: 0, rate: 0 };
+        let Some(index) = self.live.iter().position(|node| *node == self.this) else {
+            return nothing;
+        };
+        let index = u32::try_from(index).unwrap_or(u32::MAX);
         let taking = nodes.min(binds).min(rate);
         if taking == 0 || index >= taking {
-            return Share { binds: 0, rate: 0 };
+            return nothing;
         }
         let part = |total: u32| total / taking + u32::from(index < total % taking);
         Share {
@@ -108,14 +118,19 @@ impl ClusterMember {
         Ok(())
     }
 
+    /// How long a node waits before it takes up more of a shared limit
+    /// ([`ClusterView::settle`]): a heartbeat and a half.
+    fn settle(&self) -> Duration {
+        self.heartbeat + self.heartbeat / 2
+    }
+
     /// Read the live nodes and publish them when they changed; on an error the last view
     /// stands (logged).
     async fn read_live_nodes(&self, now: Timestamp) {
         let lease = SignedDuration::try_from(self.lease).unwrap_or(SignedDuration::MAX);
         match self.store.live_nodes(now, lease).await {
             Ok(live) => {
-                let view =
-                    ClusterView::new(self.node.clone(), live, self.heartbeat + self.heartbeat / 2);
+                let view = ClusterView::new(self.node.clone(), live, self.settle());
                 self.view.send_if_modified(|current| {
                     if current.as_ref() == Some(&view) {
                         return false;
@@ -139,6 +154,8 @@ impl ClusterMember {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let lease = SignedDuration::try_from(self.lease).unwrap_or(SignedDuration::MAX);
         let mut failing_since: Option<tokio::time::Instant> = None;
+        // When this node's heartbeat was last recorded (`join` did, just before).
+        let mut recorded = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(self.heartbeat) => {}
@@ -147,12 +164,27 @@ impl ClusterMember {
             let now = Timestamp::now();
             match self.store.heartbeat(now).await {
                 Ok(()) => {
+                    recorded = tokio::time::Instant::now();
                     if failing_since.take().is_some() {
                         tracing::info!(target: LOG_TARGET, "heartbeats recorded again");
                     }
                 }
                 Err(error) => {
                     let since = *failing_since.get_or_insert_with(tokio::time::Instant::now);
+                    if recorded.elapsed() >= self.lease {
+                        // The others take this node for dead: it gives up its part of the
+                        // shared limits as they take it over (they take it up only a settle
+                        // time after they noticed).
+                        let cut_off = ClusterView::cut_off(self.node.clone(), self.settle());
+                        self.view.send_if_modified(|current| {
+                            if current.as_ref() == Some(&cut_off) {
+                                return false;
+                            }
+                            tracing::warn!(target: LOG_TARGET, "this node is taken for dead by the others; it holds no part of the shared limits until its heartbeat is recorded again");
+                            *current = Some(cut_off);
+                            true
+                        });
+                    }
                     tracing::warn!(
                         target: LOG_TARGET,
                         %error,
@@ -244,5 +276,7 @@ mod tests {
         assert_eq!(alone.share(2, 10), Share { binds: 2, rate: 10 });
         let new = view("b", &["a"]);
         assert_eq!(new.share(2, 10), Share { binds: 1, rate: 5 });
+        let cut_off = ClusterView::cut_off(NodeId::new("a"), Duration::from_secs(1));
+        assert_eq!(cut_off.share(2, 10), Share { binds: 0, rate: 0 });
     }
 }
