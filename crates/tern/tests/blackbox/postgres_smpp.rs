@@ -2,7 +2,8 @@
 //! the connector's `binds` hold for the gateway as a whole (the SMSC, `tern smsc-sim`, counts
 //! every bind it ever accepted), submissions over HTTP and over SMPP spread over the nodes are
 //! each reported once (a status report webhook, or an SMPP receipt on the node where the
-//! submitting client is bound), and the binds follow the live nodes when one is killed.
+//! submitting client is bound), and the binds follow the live nodes when one is killed and
+//! when it comes back.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -465,6 +466,31 @@ async fn three_nodes_hold_an_smpp_connectors_binds_together_and_report_each_mess
         ),
         "{stats}"
     );
-    assert!(b.stop().success());
-    assert!(c.stop().success());
+
+    // Node a comes back: c gives its bind up at once, a binds once it has waited for that.
+    let (a, a_log) = node(&url, dir.path(), "a", port);
+    wait_for_share(&c_log, &["binds=0", "nodes=3"]).await;
+    wait_for_line(&a_log, &["connector bound", "op-a", "trx1"]).await;
+    for n in 40..50 {
+        let node = [&a, &b, &c][n % 3];
+        submit_http(&http, node, &token, &format!("r{n}")).await;
+    }
+    assert_reported_once(&receiver, 50).await;
+    let stats = sim.stats().await;
+    assert_eq!(
+        (&stats["binds"], &stats["submits"], &stats["receipts"]),
+        (
+            &serde_json::json!(4),
+            &serde_json::json!(80),
+            &serde_json::json!(80)
+        ),
+        "{stats}"
+    );
+    // Bound now: a's and b's sessions, c's is gone.
+    let (status, dropped) = sim.post("/disconnect", serde_json::json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(dropped["bound_sessions"], 2, "{dropped}");
+    for node in [a, b, c] {
+        assert!(node.stop().success());
+    }
 }
