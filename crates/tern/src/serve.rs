@@ -89,6 +89,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // `config::load` checked the kinds and their settings.
     let mut configured: Vec<Arc<dyn Connector>> = Vec::new();
     let mut webhooks = WebhookRegistry::default();
+    // The live nodes, as the cluster member reads them: several nodes share each SMPP
+    // connector's binds and rate.
+    let (cluster_view, cluster_views) = watch::channel(None);
     let provider_client = provider_client()?;
     for connector in &config.connectors {
         let events = Arc::new(sink.clone()) as Arc<dyn EventSink>;
@@ -179,15 +182,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 webhooks.add_push(&connector.name, fcm.events());
                 Arc::new(fcm)
             }
-            "smpp" => Arc::new(SmppConnector::new(
-                &connector.name,
-                connector.smpp()?,
-                &config.config_dir,
-                events,
-                Arc::clone(&store) as Arc<dyn QueueStore>,
-                Arc::clone(&store) as Arc<dyn InboundStore>,
-                Arc::clone(&wakeups),
-            )?),
+            "smpp" => {
+                let smpp = SmppConnector::new(
+                    &connector.name,
+                    connector.smpp()?,
+                    &config.config_dir,
+                    events,
+                    Arc::clone(&store) as Arc<dyn QueueStore>,
+                    Arc::clone(&store) as Arc<dyn InboundStore>,
+                    Arc::clone(&wakeups),
+                )?;
+                if postgres {
+                    Arc::new(smpp.sharing_with(cluster_views.clone()))
+                } else {
+                    Arc::new(smpp)
+                }
+            }
             _ => Arc::new(
                 Simulator::new(config.simulator.clone(), events).with_name(connector.name.as_str()),
             ),
@@ -240,6 +250,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         wakeups: Arc::clone(&wakeups),
         heartbeat: Duration::from_secs(config.cluster.heartbeat_secs),
         lease: Duration::from_secs(config.cluster.lease_secs),
+        node: node.clone(),
+        view: cluster_view,
     };
     member
         .join()

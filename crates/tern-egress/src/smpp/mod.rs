@@ -8,6 +8,16 @@
 //! a receipt for the lost copy names an id Tern never stored and changes nothing. Receipts are
 //! matched to the parts by the ids submit_sm_resp gave (per `receipt_id_format`) and recorded
 //! as part reports ([`tern_core::part_reports`]) before they are acknowledged.
+//!
+//! On a gateway of several nodes (a shared store), `binds` and `max_submits_per_sec` hold for
+//! the gateway as a whole: each node keeps only its share of the sessions and of the rate
+//! ([`crate::cluster::ClusterView::share`]), following the live nodes as they come and go
+//! (a share given up at once, a larger one taken up only once the other nodes have had time to
+//! give theirs up). A node whose share is nothing (more nodes than binds) keeps no session and
+//! takes none of the connector's messages: it says it is down, so the dispatcher gives them
+//! back to the shared queue, due again a moment later for whichever node claims them (a route
+//! with a failover hands them to the failover instead, as when the connector is down). A
+//! receipt may come on any node's session: the part it names is found in the shared store.
 
 mod config;
 mod link;
@@ -36,6 +46,8 @@ use tokio::net::TcpStream;
 use tokio::sync::{Notify, watch};
 
 pub use config::{BindMode, SmppConnectorConfig};
+
+use crate::cluster::{ClusterView, Share};
 use link::{Deliveries, Link, LinkSettings};
 use receipts::Delivered;
 use tern_proto::smpp::{canonical_receipt_id, canonical_submit_id};
@@ -60,6 +72,9 @@ const RECEIPT_LOOKUP_PAUSES: [Duration; 4] = [
     Duration::from_millis(1500),
     Duration::from_secs(3),
 ];
+/// When a node with no share of the connector's sessions gives a message back, it is due again
+/// after this long (for a node that has a share).
+const ELSEWHERE_RETRY: Duration = Duration::from_millis(250);
 
 /// Why an SMPP connector cannot be built.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +103,24 @@ impl RecentParts {
     }
 }
 
+/// The sessions this node keeps, as far as the cluster lets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Held {
+    /// Every configured session (one node: no cluster view is followed).
+    Whole,
+    /// Following the live nodes, none read yet (or a first share waiting for the others to give
+    /// theirs up): the next look is after this long.
+    Waiting(Duration),
+    /// This node's share among `nodes` live nodes.
+    Part { share: Share, nodes: usize },
+}
+
+/// One of this node's sessions (a bind, or a bind pair) and what stops it.
+struct Slot {
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
 struct Inner {
     name: Arc<str>,
     config: SmppConnectorConfig,
@@ -108,6 +141,11 @@ struct Inner {
     draining: std::sync::atomic::AtomicBool,
     stop: watch::Sender<bool>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// The sessions kept, the first one first.
+    slots: tokio::sync::Mutex<Vec<Slot>>,
+    /// The live nodes to share `binds` and `max_submits_per_sec` with (several nodes).
+    cluster: Option<watch::Receiver<Option<ClusterView>>>,
+    held: Mutex<Held>,
     recent: Arc<Mutex<RecentParts>>,
     references: Mutex<ConcatReferences>,
 }
@@ -170,10 +208,24 @@ impl SmppConnector {
                 draining: std::sync::atomic::AtomicBool::new(false),
                 stop,
                 tasks: Mutex::new(Vec::new()),
+                slots: tokio::sync::Mutex::new(Vec::new()),
+                cluster: None,
+                held: Mutex::new(Held::Whole),
                 recent: Arc::new(Mutex::new(RecentParts::default())),
                 references: Mutex::new(ConcatReferences::with_seed(seed)),
             }),
         })
+    }
+}
+
+impl SmppConnector {
+    /// Share `binds` and `max_submits_per_sec` with the other live nodes of `views` (a gateway
+    /// of several nodes on one store) instead of keeping them all.
+    pub fn sharing_with(mut self, views: watch::Receiver<Option<ClusterView>>) -> SmppConnector {
+        let inner = Arc::get_mut(&mut self.inner).expect("not started yet");
+        inner.cluster = Some(views);
+        inner.held = Mutex::new(Held::Waiting(Duration::from_millis(100)));
+        self
     }
 }
 
@@ -280,8 +332,12 @@ impl Inner {
     }
 
     /// Keep one session of `kind` bound until the connector stops.
-    async fn keep_bound(self: Arc<Self>, kind: BindKind, label: String) {
-        let mut stop = self.stop.subscribe();
+    async fn keep_bound(
+        self: Arc<Self>,
+        kind: BindKind,
+        label: String,
+        mut stop: watch::Receiver<bool>,
+    ) {
         let min = Duration::from_millis(self.config.reconnect_min_ms);
         let max = Duration::from_millis(self.config.reconnect_max_ms);
         let mut backoff = min;
@@ -339,6 +395,139 @@ impl Inner {
             }
             backoff = (backoff * 2).min(max);
         }
+    }
+
+    /// Keep `wanted` sessions (bind pairs): the last ones stop (unbound, their submits sent
+    /// again on the others), or new ones start.
+    async fn set_binds(self: &Arc<Self>, wanted: u32) {
+        let kinds: Vec<(BindKind, &str)> = match self.config.bind {
+            BindMode::Transceiver => vec![(BindKind::Transceiver, "trx")],
+            BindMode::TransmitterReceiver => {
+                vec![(BindKind::Transmitter, "tx"), (BindKind::Receiver, "rx")]
+            }
+        };
+        let wanted = wanted as usize;
+        let mut slots = self.slots.lock().await;
+        // Stopped side by side: each unbinds.
+        let kept = wanted.min(slots.len());
+        let stopped = slots.split_off(kept);
+        for slot in &stopped {
+            let _ = slot.stop.send(true);
+        }
+        for task in stopped.into_iter().flat_map(|slot| slot.tasks) {
+            let _ = task.await;
+        }
+        while slots.len() < wanted {
+            let number = slots.len() + 1;
+            let (stop, stopping) = watch::channel(false);
+            let tasks = kinds
+                .iter()
+                .map(|(kind, short)| {
+                    tokio::spawn(Arc::clone(self).keep_bound(
+                        *kind,
+                        format!("{short}{number}"),
+                        stopping.clone(),
+                    ))
+                })
+                .collect();
+            slots.push(Slot { stop, tasks });
+        }
+    }
+
+    /// Hold `share` of the connector among `nodes` live nodes.
+    async fn hold(self: &Arc<Self>, share: Share, nodes: usize) {
+        tracing::info!(connector = %self.name, binds = share.binds, max_submits_per_sec = share.rate, nodes, "connector's share of the cluster's sessions");
+        if share.rate > 0 {
+            // Empty at first: the rate given up by another node may have been used this second.
+            let now = Instant::now();
+            let mut bucket = TokenBucket::new(share.rate, now);
+            bucket.take_or_wait(share.rate, now);
+            *self.bucket.lock().expect("bucket lock") = bucket;
+        }
+        *self.held.lock().expect("held lock") = Held::Part { share, nodes };
+        // Sends waiting for a session look again (none may come now).
+        self.link_up.notify_waiters();
+        self.set_binds(share.binds).await;
+    }
+
+    /// Follow the live nodes until the connector stops: give up what this node no longer may
+    /// hold at once, take up more only once the view has stood for its `settle` time (the other
+    /// nodes have read it too and given their part up).
+    async fn follow_cluster(self: Arc<Self>, mut views: watch::Receiver<Option<ClusterView>>) {
+        let mut stop = self.stop.subscribe();
+        let mut held: Option<Share> = None;
+        loop {
+            let view = views.borrow_and_update().clone();
+            if let Some(view) = view {
+                let target = view.share(self.config.binds, self.config.max_submits_per_sec);
+                let nodes = view.live.len();
+                let nothing = Share { binds: 0, rate: 0 };
+                // What may be kept at once: less than held, or nothing when nothing is due.
+                let kept = match held {
+                    None if target == nothing => Some(nothing),
+                    None => None,
+                    Some(held) => Some(Share {
+                        binds: held.binds.min(target.binds),
+                        rate: held.rate.min(target.rate),
+                    }),
+                };
+                if let Some(share) = kept
+                    && kept != held
+                {
+                    self.hold(share, nodes).await;
+                    held = kept;
+                }
+                if held != Some(target) {
+                    if held.is_none() {
+                        *self.held.lock().expect("held lock") = Held::Waiting(view.settle);
+                    }
+                    let settled = tokio::select! {
+                        _ = tokio::time::sleep(view.settle) => true,
+                        changed = views.changed() => {
+                            if changed.is_err() {
+                                return;
+                            }
+                            false
+                        }
+                        _ = stop.wait_for(|stop| *stop) => return,
+                    };
+                    if settled {
+                        self.hold(target, nodes).await;
+                        held = Some(target);
+                    }
+                    continue;
+                }
+            }
+            tokio::select! {
+                changed = views.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+                _ = stop.wait_for(|stop| *stop) => return,
+            }
+        }
+    }
+
+    /// Whether this node holds no session of the connector by the cluster's division (the
+    /// other nodes send its messages).
+    fn has_no_share(&self) -> Option<usize> {
+        match *self.held.lock().expect("held lock") {
+            Held::Part { share, nodes } if share.binds == 0 => Some(nodes),
+            _ => None,
+        }
+    }
+
+    /// The temporary error of a send on a node with no share among `nodes`.
+    fn elsewhere(&self, nodes: usize) -> ConnectorError {
+        ConnectorError::temporary(
+            ErrorOrigin::Tern,
+            Some(ELSEWHERE_RETRY),
+            format!(
+                "this node holds none of the connector's {} binds (shared by {nodes} live nodes); another node sends it",
+                self.config.binds
+            ),
+        )
     }
 
     fn forget(&self, link: &Arc<Link>) {
@@ -400,6 +589,9 @@ impl Inner {
                     Some(pause),
                     "the SMSC did not take the part in time (throttled or unreachable)",
                 ));
+            }
+            if let Some(nodes) = self.has_no_share() {
+                return Err(self.elsewhere(nodes));
             }
             self.pace().await;
             let link = match self.pick() {
@@ -643,23 +835,15 @@ impl Connector for SmppConnector {
 
     async fn start(&self) {
         let inner = &self.inner;
-        let kinds: Vec<(BindKind, &str)> = match inner.config.bind {
-            BindMode::Transceiver => vec![(BindKind::Transceiver, "trx")],
-            BindMode::TransmitterReceiver => {
-                vec![(BindKind::Transmitter, "tx"), (BindKind::Receiver, "rx")]
-            }
-        };
+        if let Some(views) = &inner.cluster {
+            // Sessions come with this node's share, once the live nodes are known.
+            let follow = tokio::spawn(Arc::clone(inner).follow_cluster(views.clone()));
+            inner.tasks.lock().expect("tasks lock").push(follow);
+            return;
+        }
         // Listen before the sessions start, so that the first bind is not missed.
         let up = inner.link_up.notified();
-        {
-            let mut tasks = inner.tasks.lock().expect("tasks lock");
-            for bind in 1..=inner.config.binds {
-                for (kind, short) in &kinds {
-                    let label = format!("{short}{bind}");
-                    tasks.push(tokio::spawn(Arc::clone(inner).keep_bound(*kind, label)));
-                }
-            }
-        }
+        inner.set_binds(inner.config.binds).await;
         // Give the first binds a moment, so that a gateway that starts with a reachable SMSC
         // starts up.
         let _ = tokio::time::timeout(Duration::from_secs(2), up).await;
@@ -673,6 +857,7 @@ impl Connector for SmppConnector {
         for task in tasks {
             let _ = task.await;
         }
+        inner.set_binds(0).await;
     }
 
     fn health(&self) -> ConnectorHealth {
@@ -688,6 +873,21 @@ impl Connector for SmppConnector {
             .any(|link| link.transmits())
         {
             return ConnectorHealth::Up;
+        }
+        match *inner.held.lock().expect("held lock") {
+            Held::Part { share, nodes } if share.binds == 0 => {
+                return ConnectorHealth::Down {
+                    reason: inner.elsewhere(nodes).message,
+                    retry_after: Some(ELSEWHERE_RETRY),
+                };
+            }
+            Held::Waiting(next) => {
+                return ConnectorHealth::Down {
+                    reason: "waiting for this node's share of the cluster's sessions".into(),
+                    retry_after: Some(next),
+                };
+            }
+            _ => {}
         }
         let (reason, next) = inner.down.lock().expect("down lock").clone();
         ConnectorHealth::Down {

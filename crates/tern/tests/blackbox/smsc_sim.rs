@@ -44,17 +44,16 @@ impl Drop for SmscSim {
 impl SmscSim {
     /// Starts the simulator with this configuration file and reads its two address lines.
     pub(crate) async fn start(config_toml: &str) -> SmscSim {
+        SmscSim::start_at(config_toml, "127.0.0.1:0").await
+    }
+
+    /// Starts the simulator listening for SMPP on `addr`.
+    pub(crate) async fn start_at(config_toml: &str, addr: &str) -> SmscSim {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("smsc-sim.toml");
         std::fs::write(&config, config_toml).unwrap();
         let mut child = std::process::Command::new(TERN)
-            .args([
-                "smsc-sim",
-                "--addr",
-                "127.0.0.1:0",
-                "--control-addr",
-                "127.0.0.1:0",
-            ])
+            .args(["smsc-sim", "--addr", addr, "--control-addr", "127.0.0.1:0"])
             .arg("--config")
             .arg(&config)
             .stdout(Stdio::piped())
