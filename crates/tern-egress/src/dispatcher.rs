@@ -275,6 +275,20 @@ pub async fn send_on_route(
                 None,
                 format!("connector {name} is draining"),
             )),
+            // Another node sends it: deferred here, not failed over.
+            ConnectorHealth::Elsewhere {
+                reason,
+                retry_after,
+            } => {
+                return failed(
+                    message,
+                    ConnectorError::temporary(
+                        ErrorOrigin::Tern,
+                        Some(retry_after),
+                        format!("connector {name} is carried by other nodes: {reason}"),
+                    ),
+                );
+            }
         };
         match result {
             Ok(sent) => {
@@ -524,6 +538,29 @@ mod tests {
             }
         );
         assert_eq!(*primary.sends.lock().unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_connector_carried_by_other_nodes_defers_without_trying_the_failover() {
+        let primary = Arc::new(Scripted {
+            name: "a",
+            answer: took("never"),
+            sends: Mutex::new(0),
+            health: ConnectorHealth::Elsewhere {
+                reason: "this node holds none of its 2 binds".into(),
+                retry_after: Duration::from_millis(250),
+            },
+        });
+        let failover = scripted("b", took("b-1"));
+        assert_eq!(
+            send_via(&[Arc::clone(&primary), Arc::clone(&failover)]).await,
+            Event::Deferred {
+                attempt: 3,
+                retry_after: Some(Duration::from_millis(250))
+            }
+        );
+        assert_eq!(*primary.sends.lock().unwrap(), 0);
+        assert_eq!(*failover.sends.lock().unwrap(), 0);
     }
 
     #[test]

@@ -132,6 +132,13 @@ pub enum ConnectorHealth {
     },
     /// Stopping: finishing the sends in flight, taking no new ones.
     Draining,
+    /// Carried by other nodes of the gateway (a connector whose sessions are shared out between
+    /// the live nodes, and this node's share is none): a message is left for a node that holds a
+    /// share, due again after `retry_after`, never sent to a failover for this.
+    Elsewhere {
+        reason: String,
+        retry_after: Duration,
+    },
 }
 
 /// Sends in flight per connector when it says nothing else ([`Connector::max_in_flight`]).

@@ -14,9 +14,9 @@
 //! ([`crate::cluster::ClusterView::share`]), following the live nodes as they come and go
 //! (a share given up at once, a larger one taken up only once the other nodes have had time to
 //! give theirs up). A node whose share is nothing (more nodes than binds) keeps no session and
-//! takes none of the connector's messages: it says it is down, so the dispatcher gives them
-//! back to the shared queue, due again a moment later for whichever node claims them (a route
-//! with a failover hands them to the failover instead, as when the connector is down). A
+//! takes none of the connector's messages: it says they are carried elsewhere
+//! (`ConnectorHealth::Elsewhere`), so the dispatcher gives them back to the shared queue, due
+//! again a moment later for whichever node claims them, and never to a route's failover. A
 //! receipt may come on any node's session: the part it names is found in the shared store.
 
 mod config;
@@ -876,9 +876,9 @@ impl Connector for SmppConnector {
         }
         match *inner.held.lock().expect("held lock") {
             Held::Part { share, nodes } if share.binds == 0 => {
-                return ConnectorHealth::Down {
+                return ConnectorHealth::Elsewhere {
                     reason: inner.elsewhere(nodes).message,
-                    retry_after: Some(ELSEWHERE_RETRY),
+                    retry_after: ELSEWHERE_RETRY,
                 };
             }
             Held::Waiting(next) => {
