@@ -385,3 +385,109 @@ async fn insert_messages(
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    //! What group commit adds to the conformance suite's guarantees: requests written together
+    //! still succeed or fail alone.
+
+    use std::sync::Arc;
+
+    use jiff::{SignedDuration, Timestamp};
+    use tern_core::account::{NewAccount, ProductToken, ReportFormat};
+    use tern_core::error_code::Surface;
+    use tern_core::message::MessageId;
+    use tern_core::ports::{AccountStore, NodeId};
+    use tern_testkit::postgres::PgCluster;
+
+    use super::*;
+
+    fn message(account: AccountId, now: Timestamp) -> NewMessage {
+        NewMessage {
+            id: MessageId::generate(),
+            account_id: account,
+            recipient: "0031612345678".into(),
+            content: Content {
+                from: "Tern".into(),
+                body: "Hello".into(),
+                body_type: None,
+                dcs: None,
+                app_key: None,
+                rich_content: None,
+                custom_groupings: [None, None, None],
+                udh: None,
+            }
+            .into(),
+            parts: 1,
+            reference: None,
+            channels: vec![Channel::Sms],
+            accepted_at: now,
+            valid_until: now + SignedDuration::from_hours(24),
+            price: Money(10),
+            source: Surface::Json,
+            smpp_registered_delivery: 0,
+            segment: None,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_that_fails_in_a_shared_transaction_fails_alone() {
+        let url = PgCluster::shared().create_database();
+        let store = Arc::new(PgStore::open(&url, NodeId::new("a")).unwrap());
+        let account = store
+            .create_account(NewAccount {
+                name: "acme".into(),
+                token_hash: ProductToken::generate().hash(),
+                balance: Some(Money(1_000)),
+                status_url: None,
+                status_format: ReportFormat::Json,
+                inbound_url: None,
+                inbound_numbers: Vec::new(),
+                channels: Channel::ALL.to_vec(),
+                smpp: None,
+            })
+            .await
+            .unwrap()
+            .id;
+        let now = Timestamp::now();
+        let stored = message(account, now);
+        store
+            .accept(account, Some(Money(10)), vec![stored.clone()])
+            .await
+            .unwrap();
+        // Many requests at once (taken together, mostly), one of them with an id already taken.
+        let mut requests = Vec::new();
+        for n in 0..40 {
+            let store = Arc::clone(&store);
+            let messages = if n == 20 {
+                vec![message(account, now), stored.clone()]
+            } else {
+                vec![message(account, now)]
+            };
+            let charge = Money(10 * messages.len() as i64);
+            requests.push(tokio::spawn(async move {
+                (n, store.accept(account, Some(charge), messages).await)
+            }));
+        }
+        for request in requests {
+            match request.await.unwrap() {
+                (20, answer) => assert!(
+                    matches!(answer, Err(AcceptError::Store(StoreError::Conflict(_)))),
+                    "{answer:?}"
+                ),
+                (n, answer) => assert_eq!(answer, Ok(()), "request {n}"),
+            }
+        }
+        assert_eq!(store.intake_waiting(), 0);
+        // The 39 that succeeded are stored and paid for; the failed one neither.
+        let (messages, queued, balance): (i64, i64, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM queue),
+                (SELECT balance_micros FROM accounts WHERE id = $1)",
+        )
+        .bind(account)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        assert_eq!((messages, queued, balance), (40, 40, Some(1_000 - 400)));
+    }
+}
