@@ -17,11 +17,10 @@ use anyhow::{Context, bail, ensure};
 use bytes::Bytes;
 use tern_testkit::postgres::{PgCluster, PgOptions, USER};
 
-use crate::EndToEnd;
 use crate::gateway::Gateway;
 use crate::load::{self, LoadResult, closed_loop, histogram, record, submit_body};
 use crate::receiver::StatusReceiver;
-use crate::{CpuMeter, Phase, drain, latency_summary, phase_line, thousands};
+use crate::{Cpu, CpuMeter, EndToEnd, Phase, drain, latency_summary, phase_line, thousands};
 
 /// The node counts measured, in this order.
 const NODE_COUNTS: [usize; 2] = [1, 3];
@@ -50,12 +49,13 @@ pub struct TableRates {
     pub deleted: f64,
 }
 
-/// PostgreSQL's own figures over one phase.
-pub struct DbRates(pub Vec<TableRates>);
+/// PostgreSQL's own figures over one phase: per table, and the server's CPU, in cores.
+pub struct DbRates(pub Vec<TableRates>, pub f64);
 
 impl DbRates {
     fn summary(&self) -> String {
-        self.0
+        let tables = self
+            .0
             .iter()
             .map(|t| {
                 format!(
@@ -67,7 +67,8 @@ impl DbRates {
                 )
             })
             .collect::<Vec<_>>()
-            .join("; ")
+            .join("; ");
+        format!("{:.2} cores; {tables}", self.1)
     }
 
     fn of(&self, table: &str) -> Option<&TableRates> {
@@ -123,6 +124,25 @@ impl Stats {
         Ok(counts)
     }
 
+    /// The server's main process (the parent of the checkpointer), whose children are every
+    /// process of the server.
+    fn postmaster(&self) -> anyhow::Result<u32> {
+        let output = Command::new(&self.psql)
+            .args(["-X", "-A", "-t", "-h", "127.0.0.1", "-p"])
+            .arg(self.port.to_string())
+            .args(["-U", USER, "-d", &self.database, "-c"])
+            .arg("SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'")
+            .output()
+            .context("cannot run psql")?;
+        let checkpointer: u32 = String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .parse()
+            .context("no checkpointer in pg_stat_activity")?;
+        proc_stat(checkpointer)
+            .map(|(parent, _)| parent)
+            .context("cannot read the checkpointer's /proc stat")
+    }
+
     /// Rates between `before` (taken at `since`) and now.
     fn rates(&self, before: &HashMap<String, [i64; 3]>, since: Instant) -> anyhow::Result<DbRates> {
         let after = self.counts()?;
@@ -142,6 +162,7 @@ impl Stats {
                     }
                 })
                 .collect(),
+            0.0,
         ))
     }
 }
@@ -214,8 +235,8 @@ async fn run_nodes(
         )?);
     }
     let addrs: Vec<SocketAddr> = gateways.iter().map(|g| g.addr).collect();
-    // The CPU columns follow the first node.
-    let pid = gateways[0].pid();
+    let pids: Vec<u32> = gateways.iter().map(Gateway::pid).collect();
+    let postmaster = stats.postmaster()?;
     let label = |phase: &str| {
         format!(
             "postgres, {nodes} node{}: {phase}",
@@ -259,7 +280,7 @@ async fn run_nodes(
     // Single-message requests.
     let before = stats.counts()?;
     let at = Instant::now();
-    let meter = CpuMeter::start(pid, settings.ticks);
+    let meter = Meter::start(&pids, postmaster, settings.ticks);
     let single = split_closed_loop(
         &addrs,
         settings.connections,
@@ -268,8 +289,9 @@ async fn run_nodes(
         settings.duration,
     )
     .await?;
-    let cpu = meter.stop();
-    let single_db = stats.rates(&before, at)?;
+    let (cpu, server) = meter.stop();
+    let mut single_db = stats.rates(&before, at)?;
+    single_db.1 = server;
     expected += single.accepted;
     let line = format!(
         "{}; PostgreSQL: {}",
@@ -278,7 +300,7 @@ async fn run_nodes(
     );
     eprintln!("{line}");
     phases.push(Phase {
-        name: "postgres single",
+        name: phase_name(nodes, "single"),
         what: line,
         cpu,
     });
@@ -287,7 +309,7 @@ async fn run_nodes(
     // 100-message requests.
     let before = stats.counts()?;
     let at = Instant::now();
-    let meter = CpuMeter::start(pid, settings.ticks);
+    let meter = Meter::start(&pids, postmaster, settings.ticks);
     let batched = split_closed_loop(
         &addrs,
         settings.batch_connections,
@@ -296,8 +318,9 @@ async fn run_nodes(
         settings.duration,
     )
     .await?;
-    let cpu = meter.stop();
-    let batched_db = stats.rates(&before, at)?;
+    let (cpu, server) = meter.stop();
+    let mut batched_db = stats.rates(&before, at)?;
+    batched_db.1 = server;
     expected += batched.accepted;
     let line = format!(
         "{}; PostgreSQL: {}",
@@ -306,7 +329,7 @@ async fn run_nodes(
     );
     eprintln!("{line}");
     phases.push(Phase {
-        name: "postgres batched",
+        name: phase_name(nodes, "batched"),
         what: line,
         cpu,
     });
@@ -330,7 +353,7 @@ async fn run_nodes(
     let messages = wanted.clamp(10 * batch, settings.e2e_max.max(10 * batch)) / batch * batch;
     let before = stats.counts()?;
     let at = Instant::now();
-    let meter = CpuMeter::start(pid, settings.ticks);
+    let meter = Meter::start(&pids, postmaster, settings.ticks);
     let e2e = end_to_end(
         &addrs,
         batch_body.clone(),
@@ -341,8 +364,9 @@ async fn run_nodes(
         settings.report_limit,
     )
     .await?;
-    let cpu = meter.stop();
-    let e2e_db = stats.rates(&before, at)?;
+    let (cpu, server) = meter.stop();
+    let mut e2e_db = stats.rates(&before, at)?;
+    e2e_db.1 = server;
     expected += e2e.messages;
     let line = format!(
         "{}: {} messages, all reports in {:.2} s = {} msg/s; accept-to-report latency {}; \
@@ -356,7 +380,7 @@ async fn run_nodes(
     );
     eprintln!("{line}");
     phases.push(Phase {
-        name: "postgres end-to-end",
+        name: phase_name(nodes, "end-to-end"),
         what: line,
         cpu,
     });
@@ -552,8 +576,9 @@ pub fn report_rows(
         let (single, single_db) = &figures.single;
         println!(
             "| PostgreSQL, {nodes}: accepted msg/s, 1-message requests, {connections} connections \
-             (PostgreSQL: {} messages ins/s) {}",
+             (PostgreSQL: {} messages ins/s, {:.2} cores) {}",
             thousands(single_db.of("messages").map_or(0.0, |t| t.inserted)),
+            single_db.1,
             target(
                 single.accepted_per_sec(),
                 one.then_some(crate::TARGET_PG_SINGLE)
@@ -562,8 +587,9 @@ pub fn report_rows(
         let (batched, batched_db) = &figures.batched;
         println!(
             "| PostgreSQL, {nodes}: accepted msg/s, {batch_size}-message requests, \
-             {batch_connections} connections (PostgreSQL: {} messages ins/s) {}",
+             {batch_connections} connections (PostgreSQL: {} messages ins/s, {:.2} cores) {}",
             thousands(batched_db.of("messages").map_or(0.0, |t| t.inserted)),
+            batched_db.1,
             target(
                 batched.accepted_per_sec(),
                 one.then_some(crate::TARGET_PG_BATCHED)
@@ -572,11 +598,91 @@ pub fn report_rows(
         let (e2e, e2e_db) = &figures.e2e;
         println!(
             "| PostgreSQL, {nodes}: end-to-end msg/s ({} messages; PostgreSQL: queue {} upd/s \
-             claimed, outbox {} ins/s) {}",
+             claimed, outbox {} ins/s, {:.2} cores) {}",
             thousands(e2e.messages as f64),
             thousands(e2e_db.of("queue").map_or(0.0, |t| t.updated)),
             thousands(e2e_db.of("outbox").map_or(0.0, |t| t.inserted)),
+            e2e_db.1,
             target(e2e.per_sec(), None)
         );
+    }
+}
+
+/// (parent pid, utime + stime ticks) of process `pid`.
+fn proc_stat(pid: u32) -> Option<(u32, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the comm start at field 3 (state): ppid is field 4, utime and stime 14 and 15.
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    let parent = fields.get(1)?.parse().ok()?;
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((parent, utime + stime))
+}
+
+/// CPU ticks used so far by the PostgreSQL server: its main process and every child still
+/// running (a connection closed during a phase takes its ticks with it).
+fn server_ticks(postmaster: u32) -> u64 {
+    let own = proc_stat(postmaster).map_or(0, |(_, ticks)| ticks);
+    let children: u64 = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| match proc_stat(pid) {
+            Some((parent, ticks)) if parent == postmaster => Some(ticks),
+            _ => None,
+        })
+        .sum();
+    own + children
+}
+
+/// CPU over a phase: every node's (the first node's threads), the bench's, and the server's.
+struct Meter {
+    nodes: Vec<CpuMeter>,
+    postmaster: u32,
+    server: u64,
+    at: Instant,
+    ticks: f64,
+}
+
+impl Meter {
+    fn start(pids: &[u32], postmaster: u32, ticks: f64) -> Meter {
+        Meter {
+            nodes: pids
+                .iter()
+                .map(|&pid| CpuMeter::start(pid, ticks))
+                .collect(),
+            postmaster,
+            server: server_ticks(postmaster),
+            at: Instant::now(),
+            ticks,
+        }
+    }
+
+    /// The phase's CPU (the gateway column: every node, their threads the first node's;
+    /// "others": the rest of the machine, PostgreSQL included) and the server's cores.
+    fn stop(self) -> (Cpu, f64) {
+        let server = server_ticks(self.postmaster).saturating_sub(self.server) as f64
+            / self.ticks
+            / self.at.elapsed().as_secs_f64().max(1e-9);
+        let mut nodes = self.nodes.into_iter().map(CpuMeter::stop);
+        let mut cpu = nodes.next().expect("at least one node");
+        for other in nodes {
+            cpu.gateway += other.gateway;
+            cpu.others = (cpu.others - other.gateway).max(0.0);
+        }
+        (cpu, server)
+    }
+}
+
+/// The CPU table's name of `phase` on `nodes` nodes.
+fn phase_name(nodes: usize, phase: &str) -> &'static str {
+    match (nodes, phase) {
+        (1, "single") => "postgres 1 node: single",
+        (1, "batched") => "postgres 1 node: batched",
+        (1, _) => "postgres 1 node: end-to-end",
+        (_, "single") => "postgres 3 nodes: single",
+        (_, "batched") => "postgres 3 nodes: batched",
+        _ => "postgres 3 nodes: end-to-end",
     }
 }
