@@ -6,6 +6,7 @@
 mod connector;
 mod gateway;
 mod load;
+mod postgres;
 mod receiver;
 mod smpp;
 mod whatsapp;
@@ -57,9 +58,9 @@ struct Args {
     /// A smoke run: 2-second phases, at most 20,000 end-to-end messages.
     #[arg(long)]
     quick: bool,
-    /// Phases to run, in this order: single, half, batched, e2e, smpp, connector, whatsapp
-    /// (for experiments; the figures of record come from all seven).
-    #[arg(long, value_delimiter = ',', default_values_t = [PhaseName::Single, PhaseName::Half, PhaseName::Batched, PhaseName::E2e, PhaseName::Smpp, PhaseName::Connector, PhaseName::Whatsapp])]
+    /// Phases to run, in this order: single, half, batched, e2e, smpp, connector, whatsapp,
+    /// postgres (for experiments; the figures of record come from all eight).
+    #[arg(long, value_delimiter = ',', default_values_t = [PhaseName::Single, PhaseName::Half, PhaseName::Batched, PhaseName::E2e, PhaseName::Smpp, PhaseName::Connector, PhaseName::Whatsapp, PhaseName::Postgres])]
     phases: Vec<PhaseName>,
     /// Messages in the WhatsApp phase (HTTP through a whatsapp-cloud connector to the Meta
     /// stand-in; a smoke run: at most 20,000).
@@ -87,6 +88,8 @@ enum PhaseName {
     Smpp,
     Connector,
     Whatsapp,
+    /// Single, batched and end-to-end on PostgreSQL, one node then three.
+    Postgres,
 }
 
 impl std::fmt::Display for PhaseName {
@@ -99,6 +102,7 @@ impl std::fmt::Display for PhaseName {
             PhaseName::Smpp => "smpp",
             PhaseName::Connector => "connector",
             PhaseName::Whatsapp => "whatsapp",
+            PhaseName::Postgres => "postgres",
         })
     }
 }
@@ -115,6 +119,9 @@ const TARGET_CONNECTOR: f64 = 20_000.0;
 /// The provider connectors issue's target: HTTP submit to status report through a WhatsApp
 /// connector, Meta's statuses posted back signed.
 const TARGET_WHATSAPP: f64 = 15_000.0;
+/// Issue 15's targets: one node on PostgreSQL on this machine, fsynced.
+const TARGET_PG_SINGLE: f64 = 10_000.0;
+const TARGET_PG_BATCHED: f64 = 50_000.0;
 
 /// CPU use over one phase.
 struct Cpu {
@@ -857,6 +864,24 @@ async fn run(args: Args) -> anyhow::Result<()> {
         });
     }
 
+    // 8. On PostgreSQL: its own cluster and gateways (one node, then three).
+    let mut on_postgres = None;
+    if wants(PhaseName::Postgres) {
+        let settings = postgres::Settings {
+            tern: &tern,
+            scratch: scratch.path(),
+            receiver: &receiver,
+            duration,
+            connections: args.connections,
+            batch_connections: args.batch_connections,
+            batch_size: args.batch_size,
+            e2e_max,
+            report_limit,
+            ticks,
+        };
+        on_postgres = postgres::run(&settings, &mut phases).await?;
+    }
+
     print_report(&Report {
         args: &args,
         duration,
@@ -869,6 +894,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         smpp: smpp.as_ref().map(|(reference, tern)| (reference, tern)),
         connector: through_connector.as_ref(),
         whatsapp: through_whatsapp.as_ref(),
+        postgres: on_postgres.as_ref(),
         peak_rss,
         rss_now,
         db_bytes,
@@ -895,6 +921,7 @@ struct Report<'a> {
     smpp: Option<(&'a smpp::SmppRun, &'a smpp::TernRun)>,
     connector: Option<&'a ConnectorRun>,
     whatsapp: Option<&'a WhatsAppRun>,
+    postgres: Option<&'a postgres::PgRun>,
     peak_rss: u64,
     rss_now: u64,
     db_bytes: u64,
@@ -1094,6 +1121,12 @@ fn print_report(r: &Report) {
         }
         None => println!("| Through a WhatsApp connector {SKIPPED}"),
     }
+    postgres::report_rows(
+        r.postgres,
+        r.args.batch_size,
+        r.args.connections,
+        r.args.batch_connections,
+    );
     println!();
     println!(
         "Where the CPU went (cores busy over each phase, {} = all of them; \"waiting\": runnable \

@@ -1,20 +1,218 @@
-//! The [`IntakeStore`] role on PostgreSQL: accepted messages into the queue, and the balance
-//! debit, in one transaction per request. The account's row is locked while its balance is read
-//! (`FOR NO KEY UPDATE`: requests without a charge, which only refer to the account, go on), so
-//! requests racing on one balance, on one node or several, are decided one after the other. The
-//! rows go in with one statement (`UNNEST` of arrays), whatever the request's size.
+//! The [`IntakeStore`] role on PostgreSQL, with group commit: a commit (a flush of the server's
+//! log to disk) costs far more than the rows of one request, so concurrent `accept` calls share
+//! transactions. Each call hands its request to the store's committer ([`Intake`]) and waits for
+//! its answer; the committer takes every request waiting (up to [`BATCH_MESSAGES`] messages) and
+//! writes them in one transaction: their accounts' rows read, those to be debited locked
+//! (`FOR NO KEY UPDATE`, in id order, so that nodes taking the same accounts never deadlock;
+//! requests without a charge, which only refer to the account, go on), each request's debit
+//! decided in turn by [`debit`] (a refused request is answered
+//! [`AcceptError::InsufficientBalance`] and writes nothing; the others go on), the balances
+//! written with one statement, and every accepted request's contents, messages and queue rows
+//! with one statement (`UNNEST` of arrays). Each request is answered once the transaction
+//! committed: durable before answered. Up to [`IN_FLIGHT`] such transactions run at once (while
+//! one waits for its flush, the next gathers the requests arriving meanwhile; the server flushes
+//! concurrent commits together).
+//!
+//! A failed transaction fails every request in it; when a statement failed (a database error,
+//! say an id stored twice) rather than the connection, each of its requests is tried again in a
+//! transaction of its own, so that one bad request never fails the others.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
+use sqlx::PgPool;
 use tern_core::account::AccountId;
 use tern_core::channel::Channel;
 use tern_core::message::{Content, NewMessage};
 use tern_core::money::{Money, debit};
 use tern_core::ports::{AcceptError, IntakeStore, StoreError, WorkSignal};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use super::signals::Signals;
 use super::{PgStore, backend_error, millis};
+
+/// Most messages one transaction takes (at least one request, whatever its size).
+const BATCH_MESSAGES: usize = 4096;
+/// Most intake transactions of one store running at once.
+const IN_FLIGHT: usize = 4;
+
+/// A request waiting for the committer.
+struct Pending {
+    account: AccountId,
+    charge: Option<Money>,
+    messages: Vec<NewMessage>,
+    answer: oneshot::Sender<Result<(), AcceptError>>,
+}
+
+/// The store's committer: where `accept` hands its requests (see the module's comment).
+pub(super) struct Intake {
+    requests: mpsc::UnboundedSender<Pending>,
+    /// Messages handed to the committer and not yet taken into a transaction.
+    waiting: Arc<AtomicUsize>,
+}
+
+impl Intake {
+    /// Start the committer of a store on `pool`, on the current Tokio runtime; it stops when
+    /// the [`Intake`] is dropped (with its store) and no request is left.
+    pub(super) fn spawn(pool: PgPool, signals: Arc<Signals>) -> Intake {
+        let (requests, receiver) = mpsc::unbounded_channel();
+        let waiting = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(committer(pool, signals, receiver, Arc::clone(&waiting)));
+        Intake { requests, waiting }
+    }
+}
+
+/// Take the requests waiting, up to [`BATCH_MESSAGES`] messages, whenever a transaction may
+/// start, and write each such batch in a task of its own.
+async fn committer(
+    pool: PgPool,
+    signals: Arc<Signals>,
+    mut requests: mpsc::UnboundedReceiver<Pending>,
+    waiting: Arc<AtomicUsize>,
+) {
+    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    loop {
+        // A slot first: while every one is taken, requests gather for the next batch.
+        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+            return;
+        };
+        let Some(first) = requests.recv().await else {
+            return;
+        };
+        let mut messages = first.messages.len();
+        let mut batch = vec![first];
+        while messages < BATCH_MESSAGES
+            && let Ok(more) = requests.try_recv()
+        {
+            messages += more.messages.len();
+            batch.push(more);
+        }
+        waiting.fetch_sub(messages, Ordering::Relaxed);
+        let pool = pool.clone();
+        let signals = Arc::clone(&signals);
+        tokio::spawn(async move {
+            commit(&pool, &signals, batch).await;
+            drop(slot);
+        });
+    }
+}
+
+/// Write `batch` in one transaction and answer each request (see the module's comment).
+async fn commit(pool: &PgPool, signals: &Signals, batch: Vec<Pending>) {
+    match write(pool, &batch).await {
+        Ok(outcomes) => {
+            if outcomes.iter().any(Result::is_ok) {
+                signals.wrote(WorkSignal::Dispatch);
+            }
+            for (pending, outcome) in batch.into_iter().zip(outcomes) {
+                // A caller that went away is not waiting for its answer.
+                let _ = pending.answer.send(outcome);
+            }
+        }
+        Err(sqlx::Error::Database(_)) if batch.len() > 1 => {
+            for pending in batch {
+                let outcome = match write(pool, std::slice::from_ref(&pending)).await {
+                    Ok(mut outcomes) => outcomes.pop().unwrap_or(Ok(())),
+                    Err(error) => Err(backend_error(error).into()),
+                };
+                if outcome.is_ok() {
+                    signals.wrote(WorkSignal::Dispatch);
+                }
+                let _ = pending.answer.send(outcome);
+            }
+        }
+        Err(error) => {
+            let error = backend_error(error);
+            for pending in batch {
+                let _ = pending.answer.send(Err(error.clone().into()));
+            }
+        }
+    }
+}
+
+/// Write `batch` in one transaction: what each request comes to, in order, once committed.
+async fn write(pool: &PgPool, batch: &[Pending]) -> sqlx::Result<Vec<Result<(), AcceptError>>> {
+    let mut transaction = pool.begin().await?;
+    // The accounts to debit, locked in id order; the others only read.
+    let charged: BTreeSet<AccountId> = batch
+        .iter()
+        .filter(|pending| pending.charge.is_some())
+        .map(|pending| pending.account)
+        .collect();
+    let read: BTreeSet<AccountId> = batch
+        .iter()
+        .map(|pending| pending.account)
+        .filter(|account| !charged.contains(account))
+        .collect();
+    let mut balances: HashMap<AccountId, Option<i64>> = HashMap::new();
+    if !charged.is_empty() {
+        let rows: Vec<(AccountId, Option<i64>)> = sqlx::query_as(
+            "SELECT id, balance_micros FROM accounts WHERE id = ANY($1) ORDER BY id
+             FOR NO KEY UPDATE",
+        )
+        .bind(charged.iter().copied().collect::<Vec<_>>())
+        .fetch_all(&mut *transaction)
+        .await?;
+        balances.extend(rows);
+    }
+    if !read.is_empty() {
+        let rows: Vec<(AccountId, Option<i64>)> =
+            sqlx::query_as("SELECT id, balance_micros FROM accounts WHERE id = ANY($1)")
+                .bind(read.iter().copied().collect::<Vec<_>>())
+                .fetch_all(&mut *transaction)
+                .await?;
+        balances.extend(rows);
+    }
+
+    // Each request's debit, in turn, on what the ones before it left.
+    let mut debited: HashMap<AccountId, i64> = HashMap::new();
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let mut accepted: Vec<&NewMessage> = Vec::new();
+    for pending in batch {
+        let Some(stored) = balances.get_mut(&pending.account) else {
+            outcomes.push(Err(StoreError::Conflict(format!(
+                "no account {}",
+                pending.account
+            ))
+            .into()));
+            continue;
+        };
+        if let (Some(price), Some(balance)) = (pending.charge, stored.as_mut()) {
+            let Some(left) = debit(Money(*balance), price) else {
+                outcomes.push(Err(AcceptError::InsufficientBalance));
+                continue;
+            };
+            if left != Money(*balance) {
+                *balance = left.micros();
+                debited.insert(pending.account, left.micros());
+            }
+        }
+        accepted.extend(pending.messages.iter());
+        outcomes.push(Ok(()));
+    }
+    if accepted.is_empty() {
+        // Nothing to write: ended now, not when the connection is next used (it holds locks).
+        transaction.rollback().await?;
+        return Ok(outcomes);
+    }
+    if !debited.is_empty() {
+        let (accounts, left): (Vec<AccountId>, Vec<i64>) = debited.into_iter().unzip();
+        sqlx::query(
+            "UPDATE accounts SET balance_micros = d.left_micros
+             FROM UNNEST($1::bigint[], $2::bigint[]) AS d(id, left_micros)
+             WHERE accounts.id = d.id",
+        )
+        .bind(accounts)
+        .bind(left)
+        .execute(&mut *transaction)
+        .await?;
+    }
+    insert_messages(&mut transaction, &accepted).await?;
+    transaction.commit().await?;
+    Ok(outcomes)
+}
 
 #[async_trait]
 impl IntakeStore for PgStore {
@@ -24,43 +222,27 @@ impl IntakeStore for PgStore {
         charge: Option<Money>,
         messages: Vec<NewMessage>,
     ) -> Result<(), AcceptError> {
-        let mut transaction = self.pool().begin().await.map_err(backend_error)?;
-        // Locked only when it is to be debited: without a charge, only whether it exists counts.
-        let read = if charge.is_some() {
-            "SELECT balance_micros FROM accounts WHERE id = $1 FOR NO KEY UPDATE"
-        } else {
-            "SELECT balance_micros FROM accounts WHERE id = $1"
+        let intake = self.intake();
+        let count = messages.len();
+        let (answer, answered) = oneshot::channel();
+        intake.waiting.fetch_add(count, Ordering::Relaxed);
+        let pending = Pending {
+            account,
+            charge,
+            messages,
+            answer,
         };
-        let stored: Option<Option<i64>> = sqlx::query_scalar(read)
-            .bind(account)
-            .fetch_optional(&mut *transaction)
-            .await
-            .map_err(backend_error)?;
-        let Some(balance) = stored else {
-            transaction.rollback().await.map_err(backend_error)?;
-            return Err(StoreError::Conflict(format!("no account {account}")).into());
-        };
-        if let (Some(price), Some(balance)) = (charge, balance) {
-            let Some(left) = debit(Money(balance), price) else {
-                // Ended now, not when the connection is next used: it holds the account's lock.
-                transaction.rollback().await.map_err(backend_error)?;
-                return Err(AcceptError::InsufficientBalance);
-            };
-            if left != Money(balance) {
-                sqlx::query("UPDATE accounts SET balance_micros = $2 WHERE id = $1")
-                    .bind(account)
-                    .bind(left.micros())
-                    .execute(&mut *transaction)
-                    .await
-                    .map_err(backend_error)?;
-            }
+        if intake.requests.send(pending).is_err() {
+            intake.waiting.fetch_sub(count, Ordering::Relaxed);
+            return Err(StoreError::Backend("the intake committer stopped".into()).into());
         }
-        insert_messages(&mut transaction, &messages)
-            .await
-            .map_err(backend_error)?;
-        transaction.commit().await.map_err(backend_error)?;
-        self.wrote(WorkSignal::Dispatch);
-        Ok(())
+        answered.await.unwrap_or_else(|_| {
+            Err(StoreError::Backend("the intake committer stopped mid-transaction".into()).into())
+        })
+    }
+
+    fn intake_waiting(&self) -> usize {
+        self.intake().waiting.load(Ordering::Relaxed)
     }
 }
 
@@ -101,7 +283,7 @@ const INSERT_MESSAGES: &str = "WITH content_ids AS (
 /// Write accepted messages with [`INSERT_MESSAGES`].
 async fn insert_messages(
     connection: &mut sqlx::PgConnection,
-    messages: &[NewMessage],
+    messages: &[&NewMessage],
 ) -> sqlx::Result<()> {
     if messages.is_empty() {
         return Ok(());
@@ -202,4 +384,110 @@ async fn insert_messages(
         .execute(connection)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! What group commit adds to the conformance suite's guarantees: requests written together
+    //! still succeed or fail alone.
+
+    use std::sync::Arc;
+
+    use jiff::{SignedDuration, Timestamp};
+    use tern_core::account::{NewAccount, ProductToken, ReportFormat};
+    use tern_core::error_code::Surface;
+    use tern_core::message::MessageId;
+    use tern_core::ports::{AccountStore, NodeId};
+    use tern_testkit::postgres::PgCluster;
+
+    use super::*;
+
+    fn message(account: AccountId, now: Timestamp) -> NewMessage {
+        NewMessage {
+            id: MessageId::generate(),
+            account_id: account,
+            recipient: "0031612345678".into(),
+            content: Content {
+                from: "Tern".into(),
+                body: "Hello".into(),
+                body_type: None,
+                dcs: None,
+                app_key: None,
+                rich_content: None,
+                custom_groupings: [None, None, None],
+                udh: None,
+            }
+            .into(),
+            parts: 1,
+            reference: None,
+            channels: vec![Channel::Sms],
+            accepted_at: now,
+            valid_until: now + SignedDuration::from_hours(24),
+            price: Money(10),
+            source: Surface::Json,
+            smpp_registered_delivery: 0,
+            segment: None,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_that_fails_in_a_shared_transaction_fails_alone() {
+        let url = PgCluster::shared().create_database();
+        let store = Arc::new(PgStore::open(&url, NodeId::new("a")).unwrap());
+        let account = store
+            .create_account(NewAccount {
+                name: "acme".into(),
+                token_hash: ProductToken::generate().hash(),
+                balance: Some(Money(1_000)),
+                status_url: None,
+                status_format: ReportFormat::Json,
+                inbound_url: None,
+                inbound_numbers: Vec::new(),
+                channels: Channel::ALL.to_vec(),
+                smpp: None,
+            })
+            .await
+            .unwrap()
+            .id;
+        let now = Timestamp::now();
+        let stored = message(account, now);
+        store
+            .accept(account, Some(Money(10)), vec![stored.clone()])
+            .await
+            .unwrap();
+        // Many requests at once (taken together, mostly), one of them with an id already taken.
+        let mut requests = Vec::new();
+        for n in 0..40 {
+            let store = Arc::clone(&store);
+            let messages = if n == 20 {
+                vec![message(account, now), stored.clone()]
+            } else {
+                vec![message(account, now)]
+            };
+            let charge = Money(10 * messages.len() as i64);
+            requests.push(tokio::spawn(async move {
+                (n, store.accept(account, Some(charge), messages).await)
+            }));
+        }
+        for request in requests {
+            match request.await.unwrap() {
+                (20, answer) => assert!(
+                    matches!(answer, Err(AcceptError::Store(StoreError::Conflict(_)))),
+                    "{answer:?}"
+                ),
+                (n, answer) => assert_eq!(answer, Ok(()), "request {n}"),
+            }
+        }
+        assert_eq!(store.intake_waiting(), 0);
+        // The 39 that succeeded are stored and paid for; the failed one neither.
+        let (messages, queued, balance): (i64, i64, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM queue),
+                (SELECT balance_micros FROM accounts WHERE id = $1)",
+        )
+        .bind(account)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        assert_eq!((messages, queued, balance), (40, 40, Some(1_000 - 400)));
+    }
 }

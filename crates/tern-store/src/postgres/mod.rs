@@ -50,6 +50,8 @@ pub struct PgStore {
     last_probe: Mutex<Option<(Instant, Result<(), StoreError>)>>,
     /// What this node tells the others it wrote, and how it hears of theirs.
     signals: Arc<signals::Signals>,
+    /// Where `accept` hands its requests: intake's group commit.
+    intake: intake::Intake,
 }
 
 /// A store error from an sqlx one: a broken uniqueness rule is a conflict; a serialization
@@ -94,11 +96,13 @@ impl PgStore {
             .connect_lazy_with(options);
         let signals = Arc::new(signals::Signals::default());
         signals::Signals::spawn_sender(&signals, pool.clone());
+        let intake = intake::Intake::spawn(pool.clone(), Arc::clone(&signals));
         Ok(PgStore {
             pool,
             node,
             last_probe: Mutex::new(None),
             signals,
+            intake,
         })
     }
 
@@ -110,6 +114,11 @@ impl PgStore {
     /// A write of `signal`'s kind of work committed: the other nodes hear of it (soon).
     pub(crate) fn wrote(&self, signal: WorkSignal) {
         self.signals.wrote(signal);
+    }
+
+    /// Intake's committer.
+    fn intake(&self) -> &intake::Intake {
+        &self.intake
     }
 
     /// The node this handle holds leases for.
