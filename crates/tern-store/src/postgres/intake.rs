@@ -14,11 +14,23 @@ use tern_core::message::{Content, NewMessage};
 use tern_core::money::{Money, debit};
 use tern_core::ports::{AcceptError, IntakeStore, StoreError, WorkSignal};
 
-use super::{PgStore, backend_error, millis};
+use super::{PgStore, backend_error, millis, within};
 
 #[async_trait]
 impl IntakeStore for PgStore {
     async fn accept(
+        &self,
+        account: AccountId,
+        charge: Option<Money>,
+        messages: Vec<NewMessage>,
+    ) -> Result<(), AcceptError> {
+        // Bounded: a submission is answered within 35 seconds whatever the database does.
+        within(self.accept_unbounded(account, charge, messages)).await
+    }
+}
+
+impl PgStore {
+    async fn accept_unbounded(
         &self,
         account: AccountId,
         charge: Option<Money>,
