@@ -241,9 +241,10 @@ async fn postgres_restarted_under_load_the_nodes_answer_500_then_recover_losing_
     )
     .await;
 
-    // The database goes away (as a crash: no shutdown).
-    on_cluster(&cluster, PgCluster::kill).await;
+    // The database goes away (as a crash: no shutdown). Requests in flight fail from the moment
+    // it starts.
     let killed = Instant::now();
+    on_cluster(&cluster, PgCluster::kill).await;
     // /ready says so on both nodes (a probe's outcome is reused for a second).
     for gateway in &nodes {
         loop {
