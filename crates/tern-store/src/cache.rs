@@ -20,13 +20,16 @@ const MAX_ENTRIES: usize = 10_000;
 /// to an account reaches requests within that time). Unknown tokens are not remembered: each is
 /// looked up again, so that an account created a moment ago is found at once. Lookups of one
 /// token take turns: when its entry is missing or has run out, the requests that want it at the
-/// same moment cost the backend one lookup, not one each.
+/// same moment cost the backend one lookup, not one each. When that lookup fails, the requests
+/// that waited for it fail with it instead of each trying in turn: with the database down, each
+/// try takes as long as the backend gives itself, and a queue of them would keep the last
+/// request waiting for all of them.
 pub struct CachedAccounts {
     inner: Arc<dyn AccountStore>,
     ttl: Duration,
     by_token: Mutex<HashMap<[u8; 32], (Account, Instant)>>,
-    /// The turn of each token being looked up now.
-    lookups: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
+    /// The turn of each token being looked up now, with the error its last lookup ended in.
+    lookups: Mutex<HashMap<[u8; 32], Turn>>,
 }
 
 impl CachedAccounts {
@@ -71,10 +74,13 @@ impl AccountStore for CachedAccounts {
                 .entry(hash.0)
                 .or_default(),
         );
-        let _turn = turn.lock().await;
-        // Whoever had the turn before may have found it.
+        let mut turn = turn.lock().await;
+        // Whoever had the turn before may have found it, or failed for all who waited.
         if let Some(account) = self.fresh(&hash) {
             return Ok(Some(account));
+        }
+        if let Some(error) = &*turn {
+            return Err(error.clone());
         }
         // However this lookup ends (found, failed, or its request gone), later requests for the
         // token start from the cache, or take a new turn.
@@ -82,7 +88,13 @@ impl AccountStore for CachedAccounts {
             lookups: &self.lookups,
             token: hash.0,
         };
-        let found = self.inner.account_by_token(hash).await?;
+        let found = match self.inner.account_by_token(hash).await {
+            Ok(found) => found,
+            Err(error) => {
+                *turn = Some(error.clone());
+                return Err(error);
+            }
+        };
         if let Some(account) = &found {
             let mut cache = self.by_token.lock().expect("cache");
             if cache.len() >= MAX_ENTRIES {
@@ -102,9 +114,12 @@ impl AccountStore for CachedAccounts {
     }
 }
 
+/// The turns of one token's lookups: the error the last one ended in, if it failed.
+type Turn = Arc<tokio::sync::Mutex<Option<StoreError>>>;
+
 /// Ends a token's turn of lookups when dropped.
 struct TurnDone<'a> {
-    lookups: &'a Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
+    lookups: &'a Mutex<HashMap<[u8; 32], Turn>>,
     token: [u8; 32],
 }
 

@@ -11,7 +11,7 @@ use tern_core::channel::Channel;
 use tern_core::ports::{AccountStore, StoreError};
 
 use super::rows::{ACCOUNT_COLUMNS, account_from_row};
-use super::{PgStore, backend_error, millis};
+use super::{PgStore, backend_error, millis, within};
 
 #[async_trait]
 impl AccountStore for PgStore {
@@ -78,15 +78,19 @@ impl AccountStore for PgStore {
     }
 
     async fn account_by_token(&self, hash: TokenHash) -> Result<Option<Account>, StoreError> {
-        Ok(sqlx::query(AssertSqlSafe(format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE token_hash = $1"
-        )))
-        .bind(hash.to_hex())
-        .try_map(|row| account_from_row(&row))
-        .fetch_optional(self.pool())
-        .await
-        .map_err(backend_error)?
-        .filter(|account| account.token_hash.matches(&hash)))
+        // Bounded: every submission starts here, and is answered within 35 seconds.
+        let found = within(async {
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE token_hash = $1"
+            )))
+            .bind(hash.to_hex())
+            .try_map(|row| account_from_row(&row))
+            .fetch_optional(self.pool())
+            .await
+            .map_err(backend_error)
+        })
+        .await?;
+        Ok(found.filter(|account| account.token_hash.matches(&hash)))
     }
 
     async fn account_by_smpp_system_id(

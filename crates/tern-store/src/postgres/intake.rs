@@ -31,7 +31,7 @@ use tern_core::ports::{AcceptError, IntakeStore, StoreError, WorkSignal};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::signals::Signals;
-use super::{PgStore, backend_error, millis};
+use super::{PgStore, backend_error, millis, within};
 
 /// Most messages one transaction takes (at least one request, whatever its size).
 const BATCH_MESSAGES: usize = 4096;
@@ -236,9 +236,17 @@ impl IntakeStore for PgStore {
             intake.waiting.fetch_sub(count, Ordering::Relaxed);
             return Err(StoreError::Backend("the intake committer stopped".into()).into());
         }
-        answered.await.unwrap_or_else(|_| {
-            Err(StoreError::Backend("the intake committer stopped mid-transaction".into()).into())
+        // Bounded: a submission is answered within 35 seconds whatever the database does (a
+        // transaction still running past the bound may yet commit: answered 500, reported once).
+        within(async {
+            answered.await.unwrap_or_else(|_| {
+                Err(
+                    StoreError::Backend("the intake committer stopped mid-transaction".into())
+                        .into(),
+                )
+            })
         })
+        .await
     }
 
     fn intake_waiting(&self) -> usize {

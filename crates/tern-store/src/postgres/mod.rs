@@ -35,9 +35,25 @@ pub use schema::VERSION as SCHEMA_VERSION;
 /// Connections each handle keeps at most.
 const MAX_CONNECTIONS: u32 = 16;
 /// How long a caller waits for a connection of the pool (or for a new one) before its call
-/// fails: well inside the 35 seconds within which a submission must be answered when the
-/// database is down.
+/// fails. While the server is down, connecting is refused at once and tried again with a
+/// growing pause (sqlx's backoff) until this passes: the caller then gets an error, never a hang.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one call of the store on the submission path ([`within`]) may take, the wait for a
+/// connection included: a connection whose server vanished without closing it (a host gone, a
+/// network cut) would otherwise leave a query waiting for minutes, until the kernel gives the
+/// connection up. A submission looks its account up and then stores its messages: two calls,
+/// answered within 30 seconds at worst, inside the 35 seconds the gateway promises.
+const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a statement waits for a lock another session holds before it fails (PostgreSQL's
+/// `lock_timeout`, set on each connection of the pool): a node that hangs or loses its
+/// connection while it holds an account's row cannot hold the others' submissions for longer.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a session may sit inside a transaction without sending anything before the server
+/// ends it (`idle_in_transaction_session_timeout`), releasing its locks: a node cut off from the
+/// database mid-transaction does not keep rows locked until the server's TCP keepalive notices.
+const IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a readiness probe may take before `/ready` says the store does not accept writes.
+const READY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the outcome of a readiness probe write is reused.
 const READY_PROBE_TTL: Duration = Duration::from_secs(1);
 
@@ -68,6 +84,24 @@ pub(crate) fn backend_error(error: sqlx::Error) -> StoreError {
     }
 }
 
+/// `call` (a method of the store, or part of one), failing with [`StoreError::Backend`] when it
+/// has not ended within [`CALL_TIMEOUT`]. A write cut short may still have committed (the
+/// server may have received its `COMMIT`): its caller answers that the outcome is unknown, as
+/// for any other error of the store.
+pub(crate) async fn within<T, E: From<StoreError>>(
+    call: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    tokio::time::timeout(CALL_TIMEOUT, call)
+        .await
+        .unwrap_or_else(|_| {
+            Err(StoreError::Backend(format!(
+                "PostgreSQL did not answer within {} s",
+                CALL_TIMEOUT.as_secs()
+            ))
+            .into())
+        })
+}
+
 /// Milliseconds since the epoch, as times are stored.
 pub(crate) fn millis(at: Timestamp) -> i64 {
     at.as_millisecond()
@@ -90,9 +124,23 @@ impl PgStore {
         tokio::runtime::Handle::try_current().map_err(|_| {
             StoreError::Backend("the PostgreSQL store must be opened inside a Tokio runtime".into())
         })?;
+        // Set on the pool's connections only: the migration above waits for the other nodes'
+        // (on an advisory lock) as long as they take.
+        let options = options.options([
+            ("lock_timeout", format!("{}s", LOCK_TIMEOUT.as_secs())),
+            (
+                "idle_in_transaction_session_timeout",
+                format!("{}s", IDLE_IN_TRANSACTION_TIMEOUT.as_secs()),
+            ),
+        ]);
+        // Connections are made when needed, so a node starts (and answers 500 and 503) while
+        // the server is down, and reconnects by itself when it is back. Each idle connection is
+        // checked before use (`test_before_acquire`): one the server dropped (a restart) is
+        // replaced instead of failing the call it was handed to.
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(true)
             .connect_lazy_with(options);
         let signals = Arc::new(signals::Signals::default());
         signals::Signals::spawn_sender(&signals, pool.clone());
@@ -166,16 +214,21 @@ impl StoreHealth for PgStore {
         {
             return outcome.clone();
         }
-        // A real write, committed: what every submission needs.
-        let outcome = sqlx::query(
+        // A real write, committed: what every submission needs. Bounded more tightly than a
+        // call (a probe that takes longer fails the probe, as load balancers' own timeouts do).
+        let probe = sqlx::query(
             "INSERT INTO readiness (id, probed_at) VALUES (1, $1)
              ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at",
         )
         .bind(millis(Timestamp::now()))
-        .execute(&self.pool)
-        .await
-        .map(|_| ())
-        .map_err(backend_error);
+        .execute(&self.pool);
+        let outcome = match tokio::time::timeout(READY_TIMEOUT, probe).await {
+            Ok(done) => done.map(|_| ()).map_err(backend_error),
+            Err(_) => Err(StoreError::Backend(format!(
+                "PostgreSQL did not answer within {} s",
+                READY_TIMEOUT.as_secs()
+            ))),
+        };
         *self.last_probe.lock().expect("probe") = Some((Instant::now(), outcome.clone()));
         outcome
     }

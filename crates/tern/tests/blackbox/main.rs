@@ -15,6 +15,7 @@ mod node_sdk;
 mod openapi;
 mod outbox;
 mod postgres;
+mod postgres_faults;
 mod postgres_smpp;
 mod push;
 mod push_apps;
