@@ -156,6 +156,10 @@ impl ClusterMember {
         let mut failing_since: Option<tokio::time::Instant> = None;
         // When this node's heartbeat was last recorded (`join` did, just before).
         let mut recorded = tokio::time::Instant::now();
+        // No takeovers before this: after heartbeats could not be recorded (the database was
+        // unreachable, for every node alike), the others' heartbeats are as stale as this one's
+        // was; they get a lease's length to record theirs again before they count as dead.
+        let mut takeovers_from = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(self.heartbeat) => {}
@@ -166,6 +170,7 @@ impl ClusterMember {
                 Ok(()) => {
                     recorded = tokio::time::Instant::now();
                     if failing_since.take().is_some() {
+                        takeovers_from = recorded + self.lease;
                         tracing::info!(target: LOG_TARGET, "heartbeats recorded again");
                     }
                 }
@@ -195,6 +200,9 @@ impl ClusterMember {
                 }
             }
             self.read_live_nodes(now).await;
+            if tokio::time::Instant::now() < takeovers_from {
+                continue;
+            }
             match self.store.take_over_dead_nodes(now, lease).await {
                 Ok(taken) => {
                     if !taken.is_empty() {
