@@ -100,6 +100,11 @@ pub fn event_channel(store: Arc<dyn Store>, wakeups: Arc<Wakeups>) -> (ChannelSi
     )
 }
 
+/// The wait before a batch the store could not record is tried again; doubled each time...
+const RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(100);
+/// ...up to this.
+const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl EventApplier {
     /// Run until `shutdown`, then apply what is already queued and return. Stop it only after
     /// the dispatcher has stopped: the dispatcher records what it sent through this applier.
@@ -111,7 +116,7 @@ impl EventApplier {
                     if received == 0 {
                         break;
                     }
-                    self.apply(&mut batch).await;
+                    self.apply(&mut batch, &shutdown).await;
                 }
                 _ = shutdown.changed() => break,
             }
@@ -120,11 +125,16 @@ impl EventApplier {
             batch.push(event);
         }
         if !batch.is_empty() {
-            self.apply(&mut batch).await;
+            self.apply(&mut batch, &shutdown).await;
         }
     }
 
-    async fn apply(&self, batch: &mut Vec<Emitted>) {
+    /// Apply `batch`; a batch the store could not record (the database is unreachable) is tried
+    /// again, a moment later each time, until it is recorded: an event lost here would leave its
+    /// message waiting for a report that already came, until its validity ends. Once the gateway
+    /// is stopping, a few tries only (the events of messages still leased are sent again when
+    /// their lease ends).
+    async fn apply(&self, batch: &mut Vec<Emitted>, shutdown: &tokio::sync::watch::Receiver<bool>) {
         let count = batch.len();
         let mut waiting = Vec::new();
         let events = batch.drain(..).map(|(id, event, recorded)| {
@@ -134,7 +144,21 @@ impl EventApplier {
             (id, event)
         });
         let events: Vec<(MessageId, Event)> = events.collect();
-        let recorded = apply_all(&*self.store, &self.wakeups, events.into_iter()).await;
+        let mut wait = RETRY_FIRST;
+        let mut tries_left_when_stopping = 3u32;
+        let recorded = loop {
+            if apply_all(&*self.store, &self.wakeups, events.iter().cloned()).await {
+                break true;
+            }
+            if *shutdown.borrow() {
+                tries_left_when_stopping -= 1;
+                if tries_left_when_stopping == 0 {
+                    break false;
+                }
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(RETRY_MAX);
+        };
         for waiter in waiting {
             let _ = waiter.send(recorded);
         }
@@ -163,7 +187,7 @@ pub async fn apply_all(
             true
         }
         Err(error) => {
-            // The messages keep their leases or waits; they are looked at again when those end.
+            // The caller tries again (`EventApplier::apply`).
             tracing::error!(%error, count, "could not record a batch of events");
             wakeups.outbox_written();
             false
