@@ -276,12 +276,13 @@ async fn end_to_end(
     limit: Duration,
 ) -> anyhow::Result<EndToEnd> {
     let body = submit_body(token, batch);
-    end_to_end_of(addr, body, receiver, connections, batch, messages, limit).await
+    end_to_end_of(&[addr], body, receiver, connections, batch, messages, limit).await
 }
 
-/// [`end_to_end`] with `body` as every request (of `batch` messages).
+/// [`end_to_end`] with `body` as every request (of `batch` messages), the connections spread over
+/// `addrs` (the nodes of a gateway) in turn.
 async fn end_to_end_of(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     body: Bytes,
     receiver: &StatusReceiver,
     connections: usize,
@@ -292,8 +293,8 @@ async fn end_to_end_of(
     let mut arrivals = receiver.record();
     let requests = Arc::new(AtomicU64::new(messages / batch as u64));
     let mut opened = Vec::with_capacity(connections);
-    for _ in 0..connections {
-        opened.push(load::Connection::open(addr).await?);
+    for n in 0..connections.max(addrs.len()) {
+        opened.push(load::Connection::open(addrs[n % addrs.len()]).await?);
     }
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -802,7 +803,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let body = whatsapp::submit_body(&token, args.batch_size);
         // Warm-up: the connections, the page cache; not measured.
         end_to_end_of(
-            gateway.addr,
+            &[gateway.addr],
             body.clone(),
             &receiver,
             args.batch_connections,
@@ -814,7 +815,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let before = meta.counts();
         let meter = CpuMeter::start(pid, ticks);
         let result = end_to_end_of(
-            gateway.addr,
+            &[gateway.addr],
             body,
             &receiver,
             args.batch_connections,

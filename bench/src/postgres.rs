@@ -354,7 +354,7 @@ async fn run_nodes(
     let before = stats.counts()?;
     let at = Instant::now();
     let meter = Meter::start(&pids, postmaster, settings.ticks);
-    let e2e = end_to_end(
+    let e2e = crate::end_to_end_of(
         &addrs,
         batch_body.clone(),
         receiver,
@@ -464,86 +464,6 @@ async fn split_closed_loop(
             .expect("same histogram bounds");
     }
     Ok(all)
-}
-
-/// Submit `messages` in `batch`-message requests over `connections` connections spread over
-/// every node, and wait for a status report for each (as the SQLite end-to-end phase does).
-async fn end_to_end(
-    addrs: &[SocketAddr],
-    body: Bytes,
-    receiver: &StatusReceiver,
-    connections: usize,
-    batch: usize,
-    messages: u64,
-    limit: Duration,
-) -> anyhow::Result<EndToEnd> {
-    let mut arrivals = receiver.record();
-    let requests = Arc::new(AtomicU64::new(messages / batch as u64));
-    let mut opened = Vec::with_capacity(connections);
-    for n in 0..connections.max(addrs.len()) {
-        opened.push(load::Connection::open(addrs[n % addrs.len()]).await?);
-    }
-    let start = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for mut connection in opened {
-        let body = body.clone();
-        let requests = Arc::clone(&requests);
-        tasks.spawn(async move {
-            let mut accepted: Vec<(Vec<String>, Instant)> = Vec::new();
-            while requests
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
-                .is_ok()
-            {
-                let response = connection.submit(body.clone(), batch).await?;
-                accepted.push((load::message_ids(&response), Instant::now()));
-            }
-            anyhow::Ok(accepted)
-        });
-    }
-    let mut pending: HashMap<String, Instant> = HashMap::with_capacity(messages as usize);
-    let mut last_accept = start;
-    while let Some(joined) = tasks.join_next().await {
-        for (ids, at) in joined.context("end-to-end task panicked")?? {
-            ensure!(
-                ids.len() == batch,
-                "a response carried {} message ids for {batch} messages",
-                ids.len()
-            );
-            last_accept = last_accept.max(at);
-            for id in ids {
-                pending.insert(id, at);
-            }
-        }
-    }
-    let submit_took = last_accept - start;
-    let expected = pending.len() as u64;
-    let mut latency = histogram();
-    let mut last_report = last_accept;
-    while !pending.is_empty() {
-        let left = limit.saturating_sub(start.elapsed());
-        match tokio::time::timeout(left, arrivals.recv()).await {
-            Ok(Some(arrival)) => {
-                if let Some(accepted) = pending.remove(&arrival.message_id) {
-                    record(&mut latency, arrival.at.saturating_duration_since(accepted));
-                    last_report = last_report.max(arrival.at);
-                }
-            }
-            Ok(None) => bail!("the status receiver stopped"),
-            Err(_) => bail!(
-                "postgres end-to-end: only {} of {expected} status reports arrived within \
-                 {limit:?} of the first submit",
-                expected - pending.len() as u64
-            ),
-        }
-    }
-    receiver.stop_recording();
-    Ok(EndToEnd {
-        messages: expected,
-        submit_took,
-        total_took: last_report - start,
-        drain_took: last_report.saturating_duration_since(last_accept),
-        latency,
-    })
 }
 
 /// The report table's rows for the PostgreSQL phases.

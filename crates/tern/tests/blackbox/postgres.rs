@@ -123,7 +123,12 @@ fn a_database_that_cannot_be_reached_is_an_error_that_names_it_without_its_passw
 
 /// A node of a gateway on `url`: `tern serve --database-url URL` with a data directory of its
 /// own (it holds no messages) and `config`.
-fn node(url: &str, dir: &std::path::Path, name: &str, config: &str) -> tern_testkit::Gateway {
+pub(crate) fn node(
+    url: &str,
+    dir: &std::path::Path,
+    name: &str,
+    config: &str,
+) -> tern_testkit::Gateway {
     let data_dir = dir.join(name);
     std::fs::create_dir_all(&data_dir).expect("node directory");
     let config_path = dir.join(format!("{name}.toml"));
@@ -146,7 +151,16 @@ fn node(url: &str, dir: &std::path::Path, name: &str, config: &str) -> tern_test
 
 /// An account on `url` whose reports go to `receiver`; its token.
 fn account_on(url: &str, receiver: &tern_testkit::WebhookReceiver) -> String {
-    let created = stdout(&tern(&[
+    account_on_with(url, receiver, &[])
+}
+
+/// An account on `url` whose reports go to `receiver`, created with `extra` flags too; its token.
+pub(crate) fn account_on_with(
+    url: &str,
+    receiver: &tern_testkit::WebhookReceiver,
+    extra: &[&str],
+) -> String {
+    let mut args = vec![
         "account",
         "create",
         "--database-url",
@@ -155,7 +169,9 @@ fn account_on(url: &str, receiver: &tern_testkit::WebhookReceiver) -> String {
         "acme",
         "--status-url",
         &receiver.url,
-    ]));
+    ];
+    args.extend_from_slice(extra);
+    let created = stdout(&tern(&args));
     created.lines().last().expect("a token").trim().to_owned()
 }
 

@@ -31,49 +31,17 @@ const CLUSTER_CONFIG: &str = "[simulator]\ndefault_delay_ms = 20\n[cluster]\nlea
 
 /// A node of a gateway on `url` with a data directory of its own (it holds no messages).
 fn node(url: &str, dir: &std::path::Path, name: &str) -> Gateway {
-    let data_dir = dir.join(name);
-    std::fs::create_dir_all(&data_dir).expect("node directory");
-    let config_path = dir.join(format!("{name}.toml"));
-    std::fs::write(&config_path, CLUSTER_CONFIG).expect("write config");
-    let mut command = Command::new(TERN);
-    command
-        .arg("serve")
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .args(["--http-addr", "127.0.0.1:0", "--smpp-addr", "127.0.0.1:0"])
-        .args(["--database-url", url])
-        .arg("--config")
-        .arg(&config_path)
-        .env(
-            "TERN_LOG",
-            std::env::var("DEBUG_TERN_LOG").unwrap_or("off".into()),
-        );
-    Gateway::spawn(command, &data_dir)
+    crate::postgres::node(url, dir, name, CLUSTER_CONFIG)
 }
 
 /// An account on `url` whose reports go to `receiver`, with SMPP credentials tern1/secret1; its
 /// token.
 fn account_on(url: &str, receiver: &WebhookReceiver) -> String {
-    let output = Command::new(TERN)
-        .args(["account", "create", "--database-url", url, "--name", "acme"])
-        .args(["--status-url", &receiver.url])
-        .args(["--smpp-system-id", "tern1", "--smpp-password", "secret1"])
-        .env("TERN_LOG", "warn")
-        .env_remove("TERN_DATABASE_URL")
-        .output()
-        .expect("run tern account create");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .expect("a token")
-        .trim()
-        .to_owned()
+    crate::postgres::account_on_with(
+        url,
+        receiver,
+        &["--smpp-system-id", "tern1", "--smpp-password", "secret1"],
+    )
 }
 
 /// One submission's answer: when it was sent, how long it took, its status (0: no answer at
