@@ -7,7 +7,6 @@
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,8 +14,6 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tern_testkit::postgres::PgCluster;
 use tern_testkit::{Gateway, WebhookReceiver, http_client};
-
-use crate::TERN;
 
 /// The spec's answer to a request whose outcome the gateway cannot tell (the store failed).
 fn unknown_error() -> Value {
