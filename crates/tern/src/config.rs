@@ -75,8 +75,10 @@ pub struct Config {
     /// `[metrics]`: `GET /metrics` (Prometheus), on or off, and on which address.
     #[serde(default)]
     pub metrics: MetricsConfig,
-    /// `[log]`: the log's format (read before the rest, see `crate::logging`).
+    /// `[log]`: the log's format. `crate::logging` reads it from the file before the rest (the
+    /// log is set up first); here it is only checked, so that a wrong value stops the start.
     #[serde(default)]
+    #[allow(dead_code)]
     pub log: LogConfig,
     /// The configuration file's directory (empty without a file): the base of the relative
     /// paths the file gives.
