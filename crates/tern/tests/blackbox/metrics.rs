@@ -259,10 +259,14 @@ async fn metrics_count_a_known_workload() {
     assert_eq!(dispatched("SMS"), Some(4.0));
     assert_eq!(dispatched("WhatsApp"), Some(1.0));
     assert_eq!(metrics.named("tern_dispatch_total").len(), 2);
-    assert_eq!(
-        metrics.value("tern_status_reports_total", &[("outcome", "retried")]),
-        None
-    );
+    // Every outcome's series exists from the first report on.
+    for outcome in ["retried", "given_up"] {
+        assert_eq!(
+            metrics.value("tern_status_reports_total", &[("outcome", outcome)]),
+            Some(0.0),
+            "{outcome}"
+        );
+    }
     assert_eq!(
         metrics.value("tern_connector_up", &[("connector", "simulator")]),
         Some(1.0)
