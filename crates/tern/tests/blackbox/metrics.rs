@@ -427,3 +427,56 @@ async fn the_log_is_json_lines_with_tern_log_format() {
     assert!(serde_json::from_str::<Value>(&line).is_err(), "{line}");
     assert!(line.contains("INFO"), "{line}");
 }
+
+#[tokio::test]
+async fn smpp_submits_and_binds_are_counted() {
+    let setup = crate::smpp::smpp_setup(None, &[]);
+    let results = crate::smpp::drive(
+        &setup.gateway,
+        None,
+        serde_json::json!([
+            {"op": "connect"},
+            {"op": "bind", "kind": "transceiver", "system_id": "tern1", "password": "secret1"},
+            crate::smpp::submit(b"one", serde_json::json!({})),
+            crate::smpp::submit(b"two", serde_json::json!({})),
+            {"op": "unbind"},
+        ]),
+    );
+    assert_eq!(results[1]["status"], 0, "{results:?}");
+    assert_eq!(results[2]["status"], 0, "{results:?}");
+    let client = tern_testkit::http_client();
+    let url = setup.gateway.url("/metrics");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let metrics = loop {
+        let (status, _, body) = fetch(&client, &url).await;
+        assert_eq!(status, 200);
+        let metrics = parse(&body);
+        // Bound while it submitted; no longer once it unbound.
+        let binds = metrics.value(
+            "tern_smpp_binds",
+            &[("account", "smpp"), ("bind_type", "transceiver")],
+        );
+        if binds == Some(0.0) {
+            break metrics;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "binds: {binds:?}\n{body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        metrics.value(
+            "tern_messages_accepted_total",
+            &[("surface", "smpp"), ("channel", "SMS")]
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        metrics.value(
+            "tern_request_duration_seconds_count",
+            &[("surface", "smpp")]
+        ),
+        Some(2.0)
+    );
+}
