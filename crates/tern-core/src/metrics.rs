@@ -169,10 +169,18 @@ pub fn request_duration(surface: Surface, took: Duration) {
     REQUEST_DURATIONS[surface_index(surface)].record(took.as_secs_f64());
 }
 
+/// [`STORE_COMMIT_DURATION`] and [`STORE_COMMIT_BATCH_SIZE`].
+static COMMITS: LazyLock<(Histogram, Histogram)> = LazyLock::new(|| {
+    (
+        histogram!(STORE_COMMIT_DURATION),
+        histogram!(STORE_COMMIT_BATCH_SIZE),
+    )
+});
+
 /// Record one store commit: how long it took and how many writes it held.
 pub fn store_commit(took: Duration, writes: usize) {
-    histogram!(STORE_COMMIT_DURATION).record(took.as_secs_f64());
-    histogram!(STORE_COMMIT_BATCH_SIZE).record(writes as f64);
+    COMMITS.0.record(took.as_secs_f64());
+    COMMITS.1.record(writes as f64);
 }
 
 /// Set the sampled depths: messages due now, outbox entries waiting.

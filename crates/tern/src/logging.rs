@@ -34,16 +34,17 @@ impl std::str::FromStr for LogFormat {
     }
 }
 
-/// The variable that chooses the format (over the configuration file).
-const FORMAT_VARIABLE: &str = "TERN_LOG_FORMAT";
+/// The variables that choose the format (over the configuration file), in order: the one the
+/// README documents, and the configuration's own form of `[log] format`.
+const FORMAT_VARIABLES: [&str; 2] = ["TERN_LOG_FORMAT", "TERN_LOG__FORMAT"];
 
 /// The format: `TERN_LOG_FORMAT` when set, else the configuration file's `[log] format` (a file
 /// that cannot be read here is reported by the configuration's loading, in the default format).
 pub fn format(config_file: Option<&Path>) -> anyhow::Result<LogFormat> {
-    if let Ok(text) = std::env::var(FORMAT_VARIABLE) {
-        return text
-            .parse()
-            .with_context(|| format!("{FORMAT_VARIABLE}={text}"));
+    for variable in FORMAT_VARIABLES {
+        if let Ok(text) = std::env::var(variable) {
+            return text.parse().with_context(|| format!("{variable}={text}"));
+        }
     }
     let Some(file) = config_file.filter(|file| file.exists()) else {
         return Ok(LogFormat::default());
