@@ -136,6 +136,28 @@ async fn scrape(setup: &Setup) -> Scrape {
     parse(&body)
 }
 
+/// Wait (at most 15 s: the sampled gauges change every 5 s) until every `(name, labels, value)`
+/// of `expected` is what `/metrics` shows; fails the test with the scrape otherwise.
+pub(crate) async fn wait_for_metrics(setup: &Setup, expected: &[(&str, &[(&str, &str)], f64)]) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let metrics = scrape(setup).await;
+        let missing: Vec<_> = expected
+            .iter()
+            .filter(|(name, labels, value)| metrics.value(name, labels) != Some(*value))
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "/metrics never showed {missing:?}: {:#?}",
+            metrics.samples
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// A token no account has.
 const UNKNOWN_TOKEN: &str = "11111111-2222-3333-4444-555555555555";
 
