@@ -136,9 +136,12 @@ async fn scrape(setup: &Setup) -> Scrape {
     parse(&body)
 }
 
+/// A sample's name, labels and value.
+pub(crate) type Expected<'a> = (&'a str, &'a [(&'a str, &'a str)], f64);
+
 /// Wait (at most 15 s: the sampled gauges change every 5 s) until every `(name, labels, value)`
 /// of `expected` is what `/metrics` shows; fails the test with the scrape otherwise.
-pub(crate) async fn wait_for_metrics(setup: &Setup, expected: &[(&str, &[(&str, &str)], f64)]) {
+pub(crate) async fn wait_for_metrics(setup: &Setup, expected: &[Expected<'_>]) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
         let metrics = scrape(setup).await;
