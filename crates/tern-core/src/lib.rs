@@ -10,6 +10,7 @@ pub mod dispatch;
 pub mod error_code;
 pub mod inbound;
 pub mod message;
+pub mod metrics;
 pub mod money;
 pub mod operator_receipt;
 pub mod outbox;

@@ -13,6 +13,7 @@ use tern_proto::cm::submission::SubmitRequest;
 use crate::account::Account;
 use crate::error_code::{Rejection, RequestError, Surface};
 use crate::message::{MessageId, NewMessage};
+use crate::metrics::{self, AcceptedCounts};
 use crate::ports::{AcceptError, AccountStore, IntakeStore};
 use crate::routing::RoutingTable;
 use crate::short_message::{self, ShortMessage};
@@ -159,14 +160,46 @@ impl Submitter {
             // Credentials are the session's, not the message's.
             Submission::Sms(_) => None,
         };
-        let account = self.authenticate(token).await?;
+        let account = match self.authenticate(token).await {
+            Ok(account) => account,
+            Err(error) => {
+                metrics::rejected(surface, error.code(), 1);
+                return Err(error);
+            }
+        };
         self.submit_as(&account, submission, surface).await
     }
 
     /// [`Submitter::submit`] for an account already authenticated (an XML request checked
     /// before its tree was built; later, an SMPP session bound to it): the request's own
     /// credentials are not looked up again.
+    ///
+    /// What it answers is counted in the gateway's metrics ([`metrics`]): the messages stored,
+    /// each rejected recipient, or the request refused as a whole.
     pub async fn submit_as(
+        &self,
+        account: &Account,
+        submission: Submission,
+        surface: Surface,
+    ) -> Result<Submitted, RequestError> {
+        let submitted = self.judge_and_store(account, submission, surface).await;
+        match &submitted {
+            Ok(Submitted::PerRecipient(results)) => metrics::rejections(
+                surface,
+                results.iter().filter_map(|result| match result {
+                    RecipientResult::Rejected { rejection, .. } => Some(rejection.code()),
+                    RecipientResult::Accepted { .. } => None,
+                }),
+            ),
+            Ok(Submitted::AllStored) => {}
+            Ok(Submitted::Refused(rejection)) => metrics::rejected(surface, rejection.code(), 1),
+            Err(error) => metrics::rejected(surface, error.code(), 1),
+        }
+        submitted
+    }
+
+    /// [`Submitter::submit_as`] without the counting.
+    async fn judge_and_store(
         &self,
         account: &Account,
         submission: Submission,
@@ -218,11 +251,11 @@ impl Submitter {
                     RecipientOutcome::Rejected { .. } => None,
                 })
                 .collect();
-            self.store(account, accepted).await?;
+            self.store(account, accepted, surface).await?;
             return Ok(Submitted::AllStored);
         }
         let (results, accepted) = submission::results_and_accepted(outcomes);
-        self.store(account, accepted).await?;
+        self.store(account, accepted, surface).await?;
         Ok(Submitted::PerRecipient(results))
     }
 
@@ -232,6 +265,7 @@ impl Submitter {
         &self,
         account: &Account,
         accepted: Vec<NewMessage>,
+        surface: Surface,
     ) -> Result<(), RequestError> {
         if accepted.is_empty() {
             return Ok(());
@@ -240,8 +274,12 @@ impl Submitter {
         // (a client that disconnects drops it): the dispatcher is woken in either case.
         let _wake = WakeOnDrop(&*self.wake);
         let charge = account.balance.map(|_| submission::total_price(&accepted));
+        let counts = AcceptedCounts::of(&accepted);
         match self.intake.accept(account.id, charge, accepted).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                counts.record(surface);
+                Ok(())
+            }
             Err(AcceptError::InsufficientBalance) => Err(RequestError::InsufficientBalance),
             Err(AcceptError::Store(error)) => {
                 tracing::error!(%error, "storing accepted messages failed");

@@ -15,11 +15,12 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use jiff::{SignedDuration, Timestamp};
 use tern_core::dispatch::{Event, ExternalIds};
+use tern_core::metrics::{DispatchOutcome, DispatchTally};
 use tern_core::ports::{
     AwaitingReport, ConnectorError, ConnectorHealth, Dispatch, ErrorKind, ErrorOrigin, EventSink,
     IntakeStore, Store,
 };
-use tern_core::routing::{RoutingTable, route};
+use tern_core::routing::{ConnectorName, RoutingTable, route};
 use tokio::sync::watch;
 
 use crate::Wakeups;
@@ -126,21 +127,24 @@ impl Dispatcher {
                 let sends = runs(&claimed).into_iter().map(|run| async move {
                     let mut events = Vec::with_capacity(run.len());
                     for message in run {
-                        let event =
-                            send_on_route(&dispatcher.connectors, &dispatcher.routes, message)
+                        let (event, connector) =
+                            send_via_route(&dispatcher.connectors, &dispatcher.routes, message)
                                 .await;
-                        events.push((message.id, event));
+                        events.push((message.id, message.channel, connector, event));
                     }
                     events
                 });
                 // Each run's outcome is recorded as soon as it is known (a receipt that follows
                 // a send closely then often lands in the same batch of events as the send).
                 let mut sends: FuturesUnordered<_> = sends.collect();
+                let mut tally = DispatchTally::default();
                 while let Some(events) = sends.next().await {
-                    for (id, event) in events {
+                    for (id, channel, connector, event) in events {
+                        tally.add(channel, connector.as_ref(), dispatch_outcome(&event));
                         self.events.emit(id, event);
                     }
                 }
+                tally.flush();
                 // Claim more only once what was sent is (nearly all) recorded: the claims hold
                 // leases, and a send must be recorded before its lease ends.
                 self.events.wait_below(limit).await;
@@ -227,6 +231,25 @@ pub async fn send_on_route(
     routes: &RoutingTable,
     message: &Dispatch,
 ) -> Event {
+    send_via_route(connectors, routes, message).await.0
+}
+
+/// What a send's event counts as in `tern_dispatch_total`.
+fn dispatch_outcome(event: &Event) -> DispatchOutcome {
+    match event {
+        Event::Sent { .. } => DispatchOutcome::Sent,
+        Event::Deferred { .. } => DispatchOutcome::Deferred,
+        _ => DispatchOutcome::Failed,
+    }
+}
+
+/// [`send_on_route`], with the name of the connector the message was last handed to (none when
+/// the route named none that could be found).
+async fn send_via_route(
+    connectors: &ConnectorRegistry,
+    routes: &RoutingTable,
+    message: &Dispatch,
+) -> (Event, Option<ConnectorName>) {
     let names = match route(
         routes,
         message.channel,
@@ -235,15 +258,16 @@ pub async fn send_on_route(
     ) {
         Ok(names) => names,
         Err(error) => {
-            return failed(
+            let event = failed(
                 message,
                 ConnectorError::permanent(ErrorOrigin::Tern, None, error.to_string()),
             );
+            return (event, None);
         }
     };
     for (index, name) in names.iter().enumerate() {
         let Some(registered) = connectors.get(name) else {
-            return failed(
+            let event = failed(
                 message,
                 ConnectorError::permanent(
                     ErrorOrigin::Tern,
@@ -251,6 +275,7 @@ pub async fn send_on_route(
                     format!("no connector named {name}"),
                 ),
             );
+            return (event, None);
         };
         let result = match registered.connector.health() {
             // Wait for room: a slow connector gets at most its capacity of a claim at a time.
@@ -280,7 +305,7 @@ pub async fn send_on_route(
                 reason,
                 retry_after,
             } => {
-                return failed(
+                let event = failed(
                     message,
                     ConnectorError::temporary(
                         ErrorOrigin::Tern,
@@ -288,11 +313,12 @@ pub async fn send_on_route(
                         format!("connector {name} is carried by other nodes: {reason}"),
                     ),
                 );
+                return (event, Some(Arc::clone(name)));
             }
         };
         match result {
             Ok(sent) => {
-                return Event::Sent {
+                let event = Event::Sent {
                     attempt: message.attempt,
                     external_ids: ExternalIds {
                         connector: Arc::clone(name),
@@ -300,20 +326,22 @@ pub async fn send_on_route(
                         given_ids: sent.given_ids,
                     },
                 };
+                return (event, Some(Arc::clone(name)));
             }
             Err(error)
                 if matches!(error.kind, ErrorKind::Temporary { .. }) && index + 1 < names.len() =>
             {
                 tracing::info!(id = %message.id, channel = %message.channel, connector = %name, failover = %names[index + 1], %error, "send failed for now; trying the failover");
             }
-            Err(error) => return failed(message, error),
+            Err(error) => return (failed(message, error), Some(Arc::clone(name))),
         }
     }
     // Not reached: a route names at least one connector, and the last one's error returns.
-    failed(
+    let event = failed(
         message,
         ConnectorError::permanent(ErrorOrigin::Tern, None, "route without connectors"),
-    )
+    );
+    (event, None)
 }
 
 /// The event of a send that failed with `error`, logged.

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
+use tern_core::metrics::{self, ReportOutcome};
 use tern_core::outbox::{ClaimedEntry, EntryFilter, EntryId, OutboxKind, Outcome};
 use tern_core::ports::{OutboxStore, SmppReceivers};
 use tokio::sync::watch;
@@ -345,8 +346,25 @@ impl Notifier {
         }
     }
 
-    /// Deliver `entry` with the sender of its kind, and decide what becomes of it.
+    /// Deliver `entry` with the sender of its kind, and decide what becomes of it; a status
+    /// report's outcome is counted (`tern_status_reports_total`).
     async fn deliver(&self, entry: ClaimedEntry) -> Outcome {
+        let kind = entry.kind;
+        let outcome = self.deliver_uncounted(entry).await;
+        if matches!(
+            kind,
+            OutboxKind::StatusWebhook | OutboxKind::RenderedWebhook | OutboxKind::SmppReceipt
+        ) {
+            metrics::status_report(match outcome {
+                Outcome::Delivered => ReportOutcome::Delivered,
+                Outcome::RetryAt(_) => ReportOutcome::Retried,
+                Outcome::GiveUp => ReportOutcome::GivenUp,
+            });
+        }
+        outcome
+    }
+
+    async fn deliver_uncounted(&self, entry: ClaimedEntry) -> Outcome {
         let (id, kind, attempts, created_at) =
             (entry.id, entry.kind, entry.attempts, entry.created_at);
         let delivery = match self.senders.get(&kind) {

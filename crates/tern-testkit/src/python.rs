@@ -1,6 +1,7 @@
 //! Python clients not written in this project, each in a virtual environment under the target
 //! directory, created on first use: the official SDK (`cm-text-sdk-python`, with `requests`,
-//! which its wheel does not declare) and the `smpplib` SMPP client.
+//! which its wheel does not declare), the `smpplib` SMPP client and Prometheus's own client
+//! library (`prometheus_client`), whose text-format parser reads `/metrics`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,6 +18,15 @@ pub fn sdk_python(target_dir: &Path) -> PathBuf {
 /// A python with `smpplib` (pinned), creating its venv if needed.
 pub fn smpplib_python(target_dir: &Path) -> PathBuf {
     venv_python(target_dir, "tern-test-venv-smpp", &["smpplib==2.2.3"])
+}
+
+/// A python with `prometheus_client` (pinned), creating its venv if needed.
+pub fn prometheus_python(target_dir: &Path) -> PathBuf {
+    venv_python(
+        target_dir,
+        "tern-test-venv-prometheus",
+        &["prometheus_client==0.26.0"],
+    )
 }
 
 /// The python of the venv `name` under `target_dir`, with `packages` installed.

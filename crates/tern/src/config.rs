@@ -72,6 +72,14 @@ pub struct Config {
     /// `[[route]]`: which connectors carry which messages.
     #[serde(default, rename = "route")]
     pub routes: Vec<RouteConfig>,
+    /// `[metrics]`: `GET /metrics` (Prometheus), on or off, and on which address.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    /// `[log]`: the log's format. `crate::logging` reads it from the file before the rest (the
+    /// log is set up first); here it is only checked, so that a wrong value stops the start.
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub log: LogConfig,
     /// The configuration file's directory (empty without a file): the base of the relative
     /// paths the file gives.
     #[serde(skip)]
@@ -307,6 +315,34 @@ pub fn route_rules(routes: &[RouteConfig], accounts: &[Account]) -> anyhow::Resu
     Ok(rules)
 }
 
+/// `[metrics]`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Whether the gateway counts and serves `GET /metrics`.
+    pub enabled: bool,
+    /// Serve `/metrics` on this address (an internal interface) instead of the HTTP API's; the
+    /// API's address then answers 404 there.
+    pub addr: Option<SocketAddr>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: true,
+            addr: None,
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` (human-readable, the default) or `json` (one object per line).
+    pub format: crate::logging::LogFormat,
+}
+
 /// `[dispatch]`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -418,7 +454,7 @@ struct Defaults {
 
 /// `TERN_*` variables that are not configuration keys: read by `load` itself or meant for the
 /// logger.
-const ENV_NOT_KEYS: [&str; 2] = ["CONFIG", "LOG"];
+const ENV_NOT_KEYS: [&str; 3] = ["CONFIG", "LOG", "LOG_FORMAT"];
 
 /// One `TERN_*` environment variable: its name and the configuration key it would set
 /// (`TERN_STATUS_REPORTS__TIMEOUT_MS` → `status_reports.timeout_ms`).

@@ -4,6 +4,8 @@ mod account_cmd;
 mod app_cmd;
 mod cli;
 mod config;
+mod logging;
+mod metrics;
 mod serve;
 mod smsc_sim;
 mod store;
@@ -22,13 +24,11 @@ fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
     // reqwest is built without a bundled crypto provider; ring is the one we ship.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TERN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let config_file = match &cli.command {
+        cli::Command::Serve(args) => args.config.as_deref(),
+        _ => None,
+    };
+    logging::init(logging::format(config_file)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -41,6 +41,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.smpp_addr,
         args.database_url,
     )?;
+    // First: what the gateway does from here on is counted.
+    let metrics = crate::metrics::install(&config.metrics)?;
     let postgres = config.database_url.is_some();
     // Several nodes share a PostgreSQL store; the embedded one is this process's alone.
     let _data_dir_lock = if postgres {
@@ -65,6 +67,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.http_addr))?;
     let address = listener.local_addr()?;
     let smpp_listeners = smpp_listeners(&config).await?;
+    let metrics_listener = match (&metrics, config.metrics.addr) {
+        (Some(_), Some(addr)) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for /metrics on {addr}"))?,
+        ),
+        _ => None,
+    };
     // A shared database is an operator's: accounts are created with `tern account create`, and
     // nodes starting at once would each create a demo account.
     if !postgres {
@@ -204,6 +214,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         });
     }
     let webhooks = Arc::new(webhooks);
+    // Every connector, for the metrics' sampler (the registry goes to the dispatcher).
+    let every_connector: Vec<Arc<dyn Connector>> = std::iter::once(Arc::clone(&simulator))
+        .chain(configured.iter().cloned())
+        .collect();
     let connectors = ConnectorRegistry::new(std::iter::once(simulator).chain(configured))?;
     connectors.serves(&routes)?;
     let (stop, stopping) = watch::channel(false);
@@ -336,10 +350,34 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             smpp.serve(listener, tls, stopping).await
         }));
     }
+    let mut app = router(state);
+    let mut metrics_server = None;
+    if let Some(handle) = &metrics {
+        tokio::spawn(crate::metrics::sample(
+            Arc::clone(&store) as _,
+            every_connector,
+            handle.clone(),
+            stopping.clone(),
+        ));
+        match metrics_listener {
+            Some(listener) => {
+                println!(
+                    "Tern metrics listening on http://{}",
+                    listener.local_addr()?
+                );
+                metrics_server = Some(tokio::spawn(serve_http(
+                    listener,
+                    crate::metrics::router(handle.clone()),
+                    std::future::pending(),
+                )));
+            }
+            None => app = app.merge(crate::metrics::router(handle.clone())),
+        }
+    }
     println!("Tern listening on http://{address}");
     tracing::info!(%address, data_dir = %config.data_dir.display(), "tern serving");
     let store_failed = store_failure(Arc::clone(&store));
-    serve_http(listener, router(state), async {
+    serve_http(listener, app, async {
         tokio::select! {
             () = shutdown => {}
             () = store_failed => {}
@@ -347,6 +385,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     })
     .await;
 
+    if let Some(server) = metrics_server {
+        server.abort();
+    }
     // SMPP sessions are unbound (a brief wait for their unbind_resp) once their submissions in
     // flight are answered.
     let _ = stop_smpp.send(true);

@@ -3,7 +3,8 @@
 //! [`QueueStore`], the outbox runners (the notifier, the SMPP receipt runner) the
 //! [`OutboxStore`], the message log the [`MessageLogStore`], connectors that receive inbound
 //! (MO) messages the [`InboundStore`], push registration and the push connector the
-//! [`PushStore`], the readiness probe the [`StoreHealth`], idle nodes of a shared store the
+//! [`PushStore`], the readiness probe the [`StoreHealth`], the metrics' sampler the
+//! [`StoreDepths`], idle nodes of a shared store the
 //! [`StoreSignals`], the nodes' liveness and leases the [`ClusterStore`], the SMPP server's per-account
 //! rates the [`RateStore`]. A backend implements every role; [`Store`] names them
 //! together. A backend records the decisions of `tern-core` (what an event does to a message, what
@@ -481,6 +482,18 @@ pub trait StoreHealth: Send + Sync + 'static {
     }
 }
 
+/// How much work waits in the store: sampled every few seconds for the gateway's metrics
+/// (`tern_queue_depth`, `tern_outbox_depth`), so each is one cheap count over an index.
+#[async_trait]
+pub trait StoreDepths: Send + Sync + 'static {
+    /// Messages due to be sent at `now`: claimable now (neither leased, nor waiting for a report
+    /// or a retry that is not due yet, nor final).
+    async fn due_messages(&self, now: Timestamp) -> Result<u64, StoreError>;
+    /// Outbox entries (status reports, SMPP receipts and MO, inbound webhooks) not delivered yet:
+    /// due, leased or scheduled for a retry.
+    async fn waiting_entries(&self) -> Result<u64, StoreError>;
+}
+
 /// Per-account rates shared by every node (the SMPP server's `--smpp-rate`): the store decides,
 /// not a node's memory, so the rate holds for the gateway as a whole however many nodes the
 /// account's binds are on.
@@ -567,6 +580,7 @@ pub trait Store:
     + InboundStore
     + PushStore
     + StoreHealth
+    + StoreDepths
     + StoreSignals
     + ClusterStore
     + RateStore
@@ -582,6 +596,7 @@ impl<T> Store for T where
         + InboundStore
         + PushStore
         + StoreHealth
+        + StoreDepths
         + StoreSignals
         + ClusterStore
         + RateStore

@@ -14,6 +14,7 @@ use std::time::Duration;
 use tern_core::channel::Channel;
 use tern_core::inbound::ProviderInbound;
 use tern_core::message::MessageId;
+use tern_core::metrics::{self, InboundOutcome};
 use tern_core::ports::{WebhookAnswer, WebhookMethod, WebhookRequest};
 use tern_core::rbm::{inbound_of, status_event, status_target};
 use tern_core::status::CmStatus;
@@ -218,12 +219,19 @@ impl RbmWebhook {
         };
         match inner.inbound.accept_provider_inbound(vec![inbound]).await {
             Ok(recorded) => {
+                // A message Google posted again is recorded once, and counted once.
+                metrics::inbound(
+                    Channel::Rcs,
+                    InboundOutcome::Accepted,
+                    recorded.len() as u64,
+                );
                 if !recorded.is_empty() {
                     inner.wakeups.outbox_written();
                 }
                 true
             }
             Err(error) => {
+                metrics::inbound(Channel::Rcs, InboundOutcome::Failed, 1);
                 tracing::error!(connector = %inner.name, %error, "cannot store an RBM user message; Google will post it again");
                 false
             }

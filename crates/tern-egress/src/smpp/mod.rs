@@ -31,8 +31,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use tern_core::channel::Channel;
 use tern_core::dispatch::Event;
 use tern_core::error_code::DeliveryError;
+use tern_core::metrics::{self, InboundOutcome};
 use tern_core::outgoing_sms::outgoing_parts;
 use tern_core::ports::{
     Connector, ConnectorError, ConnectorHealth, Dispatch, ErrorOrigin, EventSink, InboundStore,
@@ -713,10 +715,12 @@ impl Inner {
         };
         match self.inbound.accept_inbound(vec![part]).await {
             Ok(()) => {
+                metrics::inbound(Channel::Sms, InboundOutcome::Accepted, 1);
                 self.wakeups.outbox_written();
                 CommandStatus::ESME_ROK
             }
             Err(error) => {
+                metrics::inbound(Channel::Sms, InboundOutcome::Failed, 1);
                 // Not stored: the SMSC sends it again.
                 tracing::error!(connector = %self.name, %error, "cannot store an MO message");
                 CommandStatus::ESME_RX_T_APPN

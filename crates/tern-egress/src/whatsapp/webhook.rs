@@ -9,6 +9,7 @@ use std::sync::Arc;
 use futures_util::future::join_all;
 use tern_core::channel::Channel;
 use tern_core::inbound::ProviderInbound;
+use tern_core::metrics::{self, InboundOutcome};
 use tern_core::ports::{WebhookAnswer, WebhookMethod, WebhookRequest};
 use tern_core::whatsapp::{CallbackRef, inbound_media_id, inbound_of, status_event_for};
 use tern_proto::whatsapp::webhook::Status;
@@ -202,14 +203,22 @@ impl WhatsAppWebhook {
             tracing::warn!(connector = %inner.name, count = messages.len(), "WhatsApp inbound messages dropped: the connector has no inbound_account");
             return true;
         }
+        let count = messages.len() as u64;
         match inner.inbound.accept_provider_inbound(messages).await {
             Ok(recorded) => {
+                // A message Meta posted again is recorded once, and counted once.
+                metrics::inbound(
+                    Channel::WhatsApp,
+                    InboundOutcome::Accepted,
+                    recorded.len() as u64,
+                );
                 if !recorded.is_empty() {
                     inner.wakeups.outbox_written();
                 }
                 true
             }
             Err(error) => {
+                metrics::inbound(Channel::WhatsApp, InboundOutcome::Failed, count);
                 tracing::error!(connector = %inner.name, %error, "cannot store WhatsApp inbound messages; Meta will post them again");
                 false
             }

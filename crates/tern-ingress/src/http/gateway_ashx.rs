@@ -21,7 +21,7 @@ use tern_proto::cm::xml_tree::XmlError;
 use tern_proto::cm::{get, xml};
 
 use super::AppState;
-use super::submit::read_body;
+use super::submit::{read_body, refused};
 
 fn plain(text: String) -> Response {
     (
@@ -79,21 +79,26 @@ pub(super) async fn read_xml<T: Send + 'static>(
 
 /// `POST /gateway.ashx` with an XML body.
 pub async fn post_xml(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    // Refusals before the submission service are counted here; it counts the rest.
+    let refuse = |error: RequestError, token: Option<&str>| {
+        refused(Surface::Xml, &error);
+        plain(error.plain_text(Surface::Xml, token))
+    };
     let bytes = match read_body(request.into_body(), state.max_body_bytes).await {
         Ok(bytes) => bytes,
-        Err(error) => return plain(error.plain_text(Surface::Xml, None)),
+        Err(error) => return refuse(error, None),
     };
     let token = match read_xml(bytes.clone(), xml::product_token).await {
         Ok(token) => token,
-        Err(error) => return plain(error.plain_text(Surface::Xml, None)),
+        Err(error) => return refuse(error, None),
     };
     let account = match state.submitter.authenticate(token.as_deref()).await {
         Ok(account) => account,
-        Err(error) => return plain(error.plain_text(Surface::Xml, token.as_deref())),
+        Err(error) => return refuse(error, token.as_deref()),
     };
     match read_xml(bytes, xml::parse_submit).await {
         Ok(request) => submit_atomic(&state, request, Surface::Xml, Some(&account)).await,
-        Err(error) => plain(error.plain_text(Surface::Xml, None)),
+        Err(error) => refuse(error, None),
     }
 }
 

@@ -86,7 +86,29 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// even then (see `tern_core::submitter::Submitter::submit`). A client that only half-closes its connection still gets
 /// its answer (the server keeps half-closed connections open).
 fn guarded(routes: Router) -> Router {
-    routes.layer(middleware::from_fn(answer_panics))
+    routes
+        .layer(middleware::from_fn(answer_panics))
+        .layer(middleware::from_fn(timed))
+}
+
+/// Measure how long a submission takes to answer (`tern_request_duration_seconds`, by surface);
+/// other requests pass untimed.
+async fn timed(request: Request, next: Next) -> Response {
+    let Some(surface) = submission_surface(&request) else {
+        return next.run(request).await;
+    };
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    tern_core::metrics::request_duration(surface, started.elapsed());
+    response
+}
+
+/// The surface a request submits messages on: `POST /v1.0/message` (JSON) or `/gateway.ashx`.
+fn submission_surface(request: &Request) -> Option<Surface> {
+    if request.uri().path() == "/v1.0/message" && request.method() == axum::http::Method::POST {
+        return Some(Surface::Json);
+    }
+    plain_text_surface(request)
 }
 
 /// Run the handler, answering a panic in it: CM's JSON `500 Unknown Error` body, or on

@@ -37,6 +37,11 @@ fn request_error(error: RequestError) -> Response {
     )
 }
 
+/// Count a request refused before it reached the submission service (which counts the rest).
+pub(super) fn refused(surface: Surface, error: &RequestError) {
+    tern_core::metrics::rejected(surface, error.code(), 1);
+}
+
 /// Any method but POST.
 pub async fn method_not_allowed() -> Response {
     let mut response = json_response(
@@ -112,8 +117,12 @@ pub async fn submit_json(State(state): State<Arc<AppState>>, request: Request) -
 }
 
 async fn submit(state: &AppState, body: Body) -> Result<Response, RequestError> {
-    let bytes = read_body(body, state.max_body_bytes).await?;
-    let request = parse_submit(&bytes).map_err(|_| RequestError::InvalidJson)?;
+    let bytes = read_body(body, state.max_body_bytes)
+        .await
+        .inspect_err(|error| refused(Surface::Json, error))?;
+    let request = parse_submit(&bytes)
+        .map_err(|_| RequestError::InvalidJson)
+        .inspect_err(|error| refused(Surface::Json, error))?;
     drop(bytes);
     match state
         .submitter

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tern_core::account::AccountId;
+use tern_core::metrics::BoundSession;
 use tern_core::ports::{ReceiverError, SmppReceivers};
 use tern_proto::smpp::{BindKind, Command, CommandStatus, EncodeError, Pdu, SendRefused, Session};
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
@@ -230,6 +231,8 @@ pub(crate) struct BindGuard {
     binds: Arc<Binds>,
     account: AccountId,
     id: u64,
+    /// Counts the bind in `tern_smpp_binds` while it lives.
+    _counted: BoundSession,
 }
 
 impl Drop for BindGuard {
@@ -254,6 +257,7 @@ impl Binds {
     pub(crate) fn register(
         self: &Arc<Self>,
         account: AccountId,
+        account_name: &str,
         max_binds: u32,
         kind: BindKind,
         handle: &Arc<SessionHandle>,
@@ -277,10 +281,16 @@ impl Binds {
         if receives {
             self.bound.notify_waiters();
         }
+        let bind_type = match kind {
+            BindKind::Transmitter => "transmitter",
+            BindKind::Receiver => "receiver",
+            BindKind::Transceiver => "transceiver",
+        };
         Some(BindGuard {
             binds: Arc::clone(self),
             account,
             id,
+            _counted: BoundSession::new(account_name, bind_type),
         })
     }
 

@@ -451,8 +451,20 @@ impl Connection {
     }
 }
 
-/// Submits a short message (or answers why it cannot be), as (command_status, message id).
+/// Submits a short message (or answers why it cannot be), as (command_status, message id);
+/// the time it took is counted as the SMPP surface's request duration.
 async fn submit_message(
+    shared: &Shared,
+    account: &Account,
+    message: Result<tern_core::short_message::ShortMessage, CommandStatus>,
+) -> (CommandStatus, String) {
+    let started = Instant::now();
+    let answer = submit_untimed(shared, account, message).await;
+    tern_core::metrics::request_duration(Surface::Smpp, started.elapsed());
+    answer
+}
+
+async fn submit_untimed(
     shared: &Shared,
     account: &Account,
     message: Result<tern_core::short_message::ShortMessage, CommandStatus>,

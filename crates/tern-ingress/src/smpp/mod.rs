@@ -331,7 +331,13 @@ impl Shared {
         }
         let guard = self
             .binds
-            .register(account.id, settings.max_binds.get(), kind, handle)
+            .register(
+                account.id,
+                &account.name,
+                settings.max_binds.get(),
+                kind,
+                handle,
+            )
             .ok_or((CommandStatus::ESME_RBINDFAIL, "too many binds"))?;
         Ok((Arc::new(account), guard))
     }

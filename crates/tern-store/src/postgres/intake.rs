@@ -101,8 +101,10 @@ async fn committer(
 
 /// Write `batch` in one transaction and answer each request (see the module's comment).
 async fn commit(pool: &PgPool, signals: &Signals, batch: Vec<Pending>) {
+    let started = std::time::Instant::now();
     match write(pool, &batch).await {
         Ok(outcomes) => {
+            tern_core::metrics::store_commit(started.elapsed(), batch.len());
             if outcomes.iter().any(Result::is_ok) {
                 signals.wrote(WorkSignal::Dispatch);
             }

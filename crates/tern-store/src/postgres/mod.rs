@@ -9,6 +9,7 @@
 
 mod accounts;
 mod cluster;
+mod depths;
 mod inbound;
 mod intake;
 mod log;

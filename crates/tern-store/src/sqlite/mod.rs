@@ -3,6 +3,7 @@
 
 mod accounts;
 mod checkpointer;
+mod depths;
 mod inbound;
 mod intake;
 mod log;

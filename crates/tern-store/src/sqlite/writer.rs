@@ -622,6 +622,7 @@ fn run(
                 },
             }
         };
+        let started = Instant::now();
         begin(&connection, &last_failure);
         // Foreground jobs run in this transaction before its first background job, and how long
         // they took.
@@ -703,6 +704,7 @@ fn run(
         match ended {
             // Answered once durable, by the sync thread (which outlives every batch sent).
             Ok(()) => {
+                tern_core::metrics::store_commit(started.elapsed(), completions.len());
                 let batch = std::mem::replace(&mut completions, Vec::with_capacity(MAX_BATCH));
                 if let Err(mpsc::SendError(batch)) = to_sync.send(batch) {
                     let stopped = StoreError::Backend("the store's sync thread stopped".into());

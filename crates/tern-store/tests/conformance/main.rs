@@ -14,6 +14,7 @@ mod accounts;
 mod cache;
 mod cancel;
 mod cluster;
+mod depths;
 mod harness;
 mod health;
 mod inbound;

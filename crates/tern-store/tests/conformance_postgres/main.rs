@@ -6,6 +6,9 @@
 /// The backend this binary tests (see `harness::kind`).
 const BACKEND: harness::Kind = harness::Kind::Postgres;
 
+#[path = "../conformance/depths.rs"]
+mod depths;
+
 #[path = "../conformance/harness.rs"]
 mod harness;
 

@@ -11,6 +11,7 @@ mod hardening_webhooks;
 mod inbound;
 mod json_errors;
 mod message_log;
+mod metrics;
 mod node_sdk;
 mod openapi;
 mod outbox;

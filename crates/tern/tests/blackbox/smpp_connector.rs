@@ -527,6 +527,19 @@ async fn mo_messages_single_and_concatenated_out_of_order_reach_the_inbound_webh
         .collect();
     assert_eq!(mos.len(), 3, "{log}");
     assert_eq!(mos[1]["parts"], 3, "{log}");
+    // Counted as the SMSC delivered them, part by part (1 + 3 + 2); the connector is up.
+    crate::metrics::wait_for_metrics(
+        &setup,
+        &[
+            (
+                "tern_inbound_total",
+                &[("channel", "SMS"), ("outcome", "accepted")],
+                6.0,
+            ),
+            ("tern_connector_up", &[("connector", "op-a")], 1.0),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
