@@ -45,23 +45,8 @@ pub struct Reached {
 /// there (the rule is the module's documentation).
 pub fn stages(journey: &Journey) -> Vec<(Channel, Reached)> {
     let mut reached: Vec<(Channel, Reached)> = Vec::new();
-    let mut on = |channel: Channel| -> usize {
-        match reached.iter().position(|(c, _)| *c == channel) {
-            Some(index) => index,
-            None => {
-                reached.push((
-                    channel,
-                    Reached {
-                        accepted: true,
-                        ..Reached::default()
-                    },
-                ));
-                reached.len() - 1
-            }
-        }
-    };
     for &(channel, status) in &journey.history {
-        let index = on(channel);
+        let index = reach(&mut reached, channel);
         let stage = &mut reached[index].1;
         match status {
             CmStatus::Accepted => stage.sent = true,
@@ -81,10 +66,13 @@ pub fn stages(journey: &Journey) -> Vec<(Channel, Reached)> {
             CmStatus::Rejected => stage.rejected = true,
         }
     }
-    let current = on(journey.channel);
+    let current = reach(&mut reached, journey.channel);
     if matches!(
         journey.state,
-        DeliveryState::Sent | DeliveryState::Accepted | DeliveryState::Delivered | DeliveryState::Read
+        DeliveryState::Sent
+            | DeliveryState::Accepted
+            | DeliveryState::Delivered
+            | DeliveryState::Read
     ) {
         reached[current].1.sent = true;
     }
@@ -95,6 +83,23 @@ pub fn stages(journey: &Journey) -> Vec<(Channel, Reached)> {
         }
     }
     reached
+}
+
+/// The index of `channel` in `reached`, added (accepted) when the message had not reached it.
+fn reach(reached: &mut Vec<(Channel, Reached)>, channel: Channel) -> usize {
+    match reached.iter().position(|(c, _)| *c == channel) {
+        Some(index) => index,
+        None => {
+            reached.push((
+                channel,
+                Reached {
+                    accepted: true,
+                    ..Reached::default()
+                },
+            ));
+            reached.len() - 1
+        }
+    }
 }
 
 /// The counts of one channel's funnel.
@@ -173,11 +178,7 @@ impl Funnel {
 mod tests {
     use super::*;
 
-    fn journey(
-        channel: Channel,
-        state: DeliveryState,
-        history: &[(Channel, CmStatus)],
-    ) -> Journey {
+    fn journey(channel: Channel, state: DeliveryState, history: &[(Channel, CmStatus)]) -> Journey {
         Journey {
             channel,
             state,
@@ -210,7 +211,11 @@ mod tests {
                 vec![(Sms, Accepted), (Sms, Delivered)],
                 "ASD",
             ),
-            (DeliveryState::Read, vec![(Sms, Delivered), (Sms, Read)], "ASDR"),
+            (
+                DeliveryState::Read,
+                vec![(Sms, Delivered), (Sms, Read)],
+                "ASDR",
+            ),
             (DeliveryState::Failed, vec![(Sms, Failed)], "ASF"),
             (DeliveryState::Expired, vec![(Sms, Failed)], "ASF"),
             (DeliveryState::Rejected, vec![(Sms, Rejected)], "AX"),

@@ -19,8 +19,8 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::account::{Account, AccountId, NewAccount, TokenHash};
 use crate::channel::Channel;
-use crate::funnel::Funnel;
 use crate::dispatch::{CancelOutcome, Event, Next, Progress, ReplaceOutcome, Replacement};
+use crate::funnel::Funnel;
 use crate::inbound::{InboundMessage, InboundPart};
 use crate::message::{
     Content, MessageFilter, MessageId, MessageRecord, NewMessage, Segment, SegmentKey,

@@ -163,7 +163,10 @@ mod tests {
             Err(MessageLogError::RepeatedParameter(name)) if name == "since"
         ));
         let query = FunnelQuery::parse(Some("until=2026-01-01T00:00:00Z&since=&x=1")).unwrap();
-        assert_eq!(time(query.since.as_deref(), MessageLogError::InvalidSince), Ok(None));
+        assert_eq!(
+            time(query.since.as_deref(), MessageLogError::InvalidSince),
+            Ok(None)
+        );
         assert_eq!(
             time(query.until.as_deref(), MessageLogError::InvalidUntil)
                 .unwrap()

@@ -15,12 +15,7 @@ use super::{conversion, funnel, message_log, submit};
         description = "A self-hostable gateway that speaks the CM.com Business Messaging API.",
         license(name = "Apache-2.0")
     ),
-    paths(
-        submit::submit_json,
-        message_log::list,
-        funnel::get,
-        conversion::post
-    )
+    paths(submit::submit_json, message_log::list, funnel::get, conversion::post)
 )]
 struct ApiDoc;
 

@@ -506,7 +506,8 @@ pub fn funnel(
             };
             current = Some((id, journey));
         }
-        if let (Some(channel), Some((_, journey))) = (row.get::<_, Option<String>>(4)?, &mut current)
+        if let (Some(channel), Some((_, journey))) =
+            (row.get::<_, Option<String>>(4)?, &mut current)
         {
             let status: u8 = row.get(5)?;
             journey.history.push((

@@ -371,8 +371,9 @@ async fn the_funnel_counts_the_accounts_messages_of_a_time_range_per_channel() {
     let other = crate::harness::account(&*store, None).await;
     let t0 = now();
     let second = SignedDuration::from_secs(1);
-    let at = |seconds: i64| t0 + second * seconds;
-    let on = |channels: &[Channel], seconds: i64| message(account.id, channels, Money(0), at(seconds));
+    let at = |seconds: i32| t0 + second * seconds;
+    let on =
+        |channels: &[Channel], seconds: i32| message(account.id, channels, Money(0), at(seconds));
     // WhatsApp fails, then SMS delivers (t0); WhatsApp read (t0+1s); SMS still queued (t0+2s);
     // SMS rejected (t0+3s); another account's message (t0+1s).
     let fallback = on(&[Channel::WhatsApp, Channel::Sms], 0);
@@ -465,7 +466,7 @@ async fn the_log_takes_messages_accepted_before_until() {
     let second = SignedDuration::from_secs(1);
     let id = ascending_ids(3);
     let messages: Vec<NewMessage> = (0..3)
-        .map(|i| message_to(account.id, id[i], NUMBER, None, t0 + second * i as i64))
+        .map(|i| message_to(account.id, id[i], NUMBER, None, t0 + second * i as i32))
         .collect();
     store.accept(account.id, None, messages).await.unwrap();
     let by = |since, until| {
@@ -480,6 +481,9 @@ async fn the_log_takes_messages_accepted_before_until() {
         )
     };
     assert_eq!(by(None, Some(t0 + second * 2)).await, vec![id[0], id[1]]);
-    assert_eq!(by(Some(t0 + second), Some(t0 + second * 2)).await, vec![id[1]]);
+    assert_eq!(
+        by(Some(t0 + second), Some(t0 + second * 2)).await,
+        vec![id[1]]
+    );
     assert_eq!(by(None, Some(t0)).await, vec![]);
 }

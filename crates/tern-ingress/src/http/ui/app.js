@@ -18,7 +18,7 @@
     openId: null,     // the message whose detail is open
     openerId: null,   // the button that opened it (focus returns there)
     timer: null,      // live refresh
-    busy: false,
+    seq: 0,           // the latest refresh: an older one's answer is dropped
   };
 
   function token() {
@@ -187,14 +187,14 @@
 
   // Load the first page of the current search and its funnel (again, for live refresh).
   async function refresh(quiet) {
-    if (state.busy) return;
-    state.busy = true;
+    const seq = ++state.seq;
     const error = $("log-error");
     try {
       const [page, funnel] = await Promise.all([
         api("/v1.0/messages" + queryString(Object.assign({ limit: PAGE }, state.query))),
         api("/v1.0/messages/funnel" + queryString({ since: state.query.since, until: state.query.until })),
       ]);
+      if (seq !== state.seq) return;
       state.messages = page.messages;
       state.next = page.next;
       renderRows();
@@ -208,11 +208,10 @@
       $("status-line").textContent = (quiet ? "Refreshed at " + new Date().toLocaleTimeString() + ". " : "")
         + count + (count === 1 ? " message" : " messages") + (state.next ? " shown; more available." : ".");
     } catch (failure) {
+      if (seq !== state.seq) return;
       error.textContent = refusal(failure);
       show(error, true);
       if (failure.status === 401 || failure.status === 403) setLive(false);
-    } finally {
-      state.busy = false;
     }
   }
 
@@ -450,7 +449,12 @@
     $("sign-out").addEventListener("click", signOut);
     $("search-form").addEventListener("submit", search);
     $("search-form").addEventListener("reset", () => {
-      setTimeout(() => { state.query = {}; refresh(false); }, 0);
+      // Clearing the filters leaves live refresh as it was.
+      setTimeout(() => {
+        $("live").checked = Boolean(state.timer);
+        state.query = {};
+        refresh(false);
+      }, 0);
     });
     $("more").addEventListener("click", loadMore);
     $("close-detail").addEventListener("click", closeDetail);
