@@ -19,6 +19,7 @@
     openerId: null,   // the button that opened it (focus returns there)
     timer: null,      // live refresh
     seq: 0,           // the latest refresh: an older one's answer is dropped
+    funnel: null,     // the funnel shown (drawn again when the width changes)
   };
 
   function token() {
@@ -382,6 +383,7 @@
   // ---- Funnel ----
 
   function renderFunnel(funnel) {
+    state.funnel = funnel;
     const range = funnel.since || funnel.until
       ? "Messages accepted " + (funnel.since ? "from " + when(funnel.since) : "")
         + (funnel.since && funnel.until ? " " : "") + (funnel.until ? "until " + when(funnel.until) : "")
@@ -401,7 +403,8 @@
     const barHeight = 18;
     const gap = 4;
     const labelWidth = 86;
-    const width = 520;
+    // Drawn at the width it is shown at, so that its text keeps its size on a narrow screen.
+    const width = Math.max(280, Math.min(640, $("funnel-chart").clientWidth || 520));
     const groupHeight = 24 + STAGES.length * (barHeight + gap);
     const height = Math.max(40, funnel.channels.length * groupHeight);
     const chart = svg("svg", {
@@ -461,6 +464,11 @@
     $("live").addEventListener("change", (event) => {
       setLive(event.target.checked);
       $("status-line").textContent = event.target.checked ? "Live refresh on." : "Live refresh off.";
+    });
+    let lastWidth = window.innerWidth;
+    window.addEventListener("resize", () => {
+      if (state.funnel && window.innerWidth !== lastWidth) renderFunnel(state.funnel);
+      lastWidth = window.innerWidth;
     });
     document.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && state.openId) closeDetail();
