@@ -712,6 +712,8 @@ pub enum MessageLogError {
     InvalidStatus(String),
     /// `since` is not an RFC 3339 time (as sent).
     InvalidSince(String),
+    /// `until` is not an RFC 3339 time (as sent).
+    InvalidUntil(String),
     /// `after` is not a message id (as sent).
     InvalidAfter(String),
     /// `limit` is not a number in 1..=`max`.
@@ -754,6 +756,9 @@ impl MessageLogError {
             ),
             MessageLogError::InvalidSince(text) => {
                 format!("since '{text}' must be an RFC 3339 time such as 2026-11-25T10:00:00Z")
+            }
+            MessageLogError::InvalidUntil(text) => {
+                format!("until '{text}' must be an RFC 3339 time such as 2026-11-25T11:00:00Z")
             }
             MessageLogError::InvalidAfter(text) => format!("after '{text}' is not a message id"),
             MessageLogError::InvalidLimit { max } => format!("limit must be between 1 and {max}"),

@@ -260,6 +260,8 @@ pub struct MessageFilter {
     pub recipient: Option<String>,
     pub state: Option<DeliveryState>,
     pub since: Option<Timestamp>,
+    /// Only messages accepted (inbound ones received) before this time.
+    pub until: Option<Timestamp>,
     /// Only messages with an id after this one (paging cursor).
     pub after: Option<MessageId>,
     pub limit: usize,

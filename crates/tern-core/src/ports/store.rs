@@ -21,6 +21,7 @@ use jiff::{SignedDuration, Timestamp};
 use crate::account::{Account, AccountId, NewAccount, TokenHash};
 use crate::channel::Channel;
 use crate::dispatch::{CancelOutcome, Event, Next, Progress, ReplaceOutcome, Replacement};
+use crate::funnel::Funnel;
 use crate::inbound::{InboundMessage, InboundPart};
 use crate::message::{
     Content, MessageFilter, MessageId, MessageRecord, NewMessage, Segment, SegmentKey,
@@ -378,6 +379,16 @@ pub trait MessageLogStore: Send + Sync + 'static {
         account: AccountId,
         filter: MessageFilter,
     ) -> Result<Vec<InboundMessage>, StoreError>;
+    /// The delivery funnel of the messages `account` sent that were accepted at or after `since`
+    /// and before `until` (either bound may be absent): every such message (each segment an SMPP
+    /// client concatenated itself counts as one) folded into a [`Funnel`] with [`Funnel::add`],
+    /// its [`Journey`](crate::funnel::Journey) read from its current channel, state and status history in order.
+    async fn funnel(
+        &self,
+        account: AccountId,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> Result<Funnel, StoreError>;
 }
 
 /// Inbound (MO) messages: the parts connectors receive, assembled, owned and queued for their

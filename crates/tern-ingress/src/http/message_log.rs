@@ -1,5 +1,5 @@
 //! `GET /v1.0/messages`: the account's message log (product token in `X-CM-PRODUCTTOKEN`), with
-//! filters `reference`, `to`, `status`, `since`, paged by `limit` and the `after` cursor. Every
+//! filters `reference`, `to`, `status`, `since`, `until`, paged by `limit` and the `after` cursor. Every
 //! error is CM's JSON error body: the query string is read here rather than by axum's `Query`
 //! extractor, whose rejections are plain text.
 //!
@@ -46,6 +46,8 @@ pub struct LogQuery {
     status: Option<String>,
     /// Only messages accepted at or after this RFC 3339 time.
     since: Option<String>,
+    /// Only messages accepted before this RFC 3339 time.
+    until: Option<String>,
     /// The `next` cursor of the previous page.
     after: Option<String>,
     /// 1-1000, default 100.
@@ -64,6 +66,7 @@ impl LogQuery {
                 "to" => &mut log_query.to,
                 "status" => &mut log_query.status,
                 "since" => &mut log_query.since,
+                "until" => &mut log_query.until,
                 "after" => &mut log_query.after,
                 "limit" => &mut log_query.limit,
                 _ => continue,
@@ -76,7 +79,7 @@ impl LogQuery {
     }
 }
 
-fn error(error: MessageLogError) -> Response {
+pub(super) fn error(error: MessageLogError) -> Response {
     let status =
         StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (
@@ -162,13 +165,8 @@ fn filter_of(query: LogQuery) -> Result<MessageFilter, MessageLogError> {
                 .ok_or_else(|| MessageLogError::InvalidStatus(text.to_owned()))?,
         ),
     };
-    let since = match query.since.as_deref() {
-        None | Some("") => None,
-        Some(text) => Some(
-            text.parse::<Timestamp>()
-                .map_err(|_| MessageLogError::InvalidSince(text.to_owned()))?,
-        ),
-    };
+    let since = time(query.since.as_deref(), MessageLogError::InvalidSince)?;
+    let until = time(query.until.as_deref(), MessageLogError::InvalidUntil)?;
     let after = match query.after.as_deref() {
         None | Some("") => None,
         Some(text) => Some(
@@ -188,9 +186,24 @@ fn filter_of(query: LogQuery) -> Result<MessageFilter, MessageLogError> {
         recipient: query.to.filter(|t| !t.is_empty()),
         state,
         since,
+        until,
         after,
         limit,
     })
+}
+
+/// An optional RFC 3339 time parameter (empty is absent); `invalid` names a malformed one.
+pub(super) fn time(
+    text: Option<&str>,
+    invalid: fn(String) -> MessageLogError,
+) -> Result<Option<Timestamp>, MessageLogError> {
+    match text {
+        None | Some("") => Ok(None),
+        Some(text) => text
+            .parse::<Timestamp>()
+            .map(Some)
+            .map_err(|_| invalid(text.to_owned())),
+    }
 }
 
 /// A page of the message log.

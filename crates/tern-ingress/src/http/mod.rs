@@ -1,12 +1,14 @@
 //! The axum router and its shared state.
 
 mod conversion;
+mod funnel;
 mod gateway_ashx;
 mod message_log;
 pub mod openapi;
 mod provider_webhooks;
 mod push;
 mod submit;
+mod ui;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -60,6 +62,14 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1.0/messages",
             get(message_log::list).fallback(message_log::method_not_allowed),
         )
+        .route(
+            "/v1.0/messages/funnel",
+            get(funnel::get).fallback(message_log::method_not_allowed),
+        )
+        .route("/ui", get(ui::redirect))
+        .route("/ui/", get(ui::index))
+        .route("/ui/app.js", get(ui::script))
+        .route("/ui/app.css", get(ui::style))
         .route(push::REGISTER_PATH, post(push::register))
         .route(
             push::INSTALLATION_PATH,

@@ -6,7 +6,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use utoipa::OpenApi;
 
-use super::{conversion, message_log, submit};
+use super::{conversion, funnel, message_log, submit};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,7 +15,7 @@ use super::{conversion, message_log, submit};
         description = "A self-hostable gateway that speaks the CM.com Business Messaging API.",
         license(name = "Apache-2.0")
     ),
-    paths(submit::submit_json, message_log::list, conversion::post)
+    paths(submit::submit_json, message_log::list, funnel::get, conversion::post)
 )]
 struct ApiDoc;
 

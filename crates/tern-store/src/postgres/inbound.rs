@@ -64,7 +64,7 @@ pub(super) fn inbound_from_row(row: &PgRow) -> sqlx::Result<InboundMessage> {
 }
 
 /// The message log's inbound messages ([`tern_core::ports::MessageLogStore::inbound_messages`]):
-/// those of `account` that `filter`'s `recipient`, `since` and `after` take, in id order, at most
+/// those of `account` that `filter`'s `recipient`, `since`, `until` and `after` take, in id order, at most
 /// its `limit`.
 pub(super) async fn inbound_messages(
     store: &PgStore,
@@ -77,6 +77,7 @@ pub(super) async fn inbound_messages(
            AND ($2::text IS NULL OR recipient = $2)
            AND ($3::bigint IS NULL OR received_at >= $3)
            AND ($4::uuid IS NULL OR id > $4)
+           AND ($6::bigint IS NULL OR received_at < $6)
          ORDER BY id LIMIT $5"
     )))
     .bind(account)
@@ -84,6 +85,7 @@ pub(super) async fn inbound_messages(
     .bind(filter.since.map(millis))
     .bind(filter.after.map(|after| after.0))
     .bind(i64::try_from(filter.limit).unwrap_or(i64::MAX))
+    .bind(filter.until.map(millis))
     .try_map(|row| inbound_from_row(&row))
     .fetch_all(store.pool())
     .await

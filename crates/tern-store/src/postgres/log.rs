@@ -7,12 +7,16 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use futures_util::TryStreamExt;
 use jiff::Timestamp;
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 use tern_core::account::AccountId;
+use tern_core::funnel::{Funnel, Journey};
 use tern_core::inbound::InboundMessage;
-use tern_core::message::{MessageFilter, MessageId, MessageRecord, SendRecord, StatusEvent};
+use tern_core::message::{
+    DeliveryState, MessageFilter, MessageId, MessageRecord, SendRecord, StatusEvent,
+};
 use tern_core::ports::{MessageLogStore, StoreError};
 use tern_core::segments::group_record;
 use tern_core::status::CmStatus;
@@ -21,7 +25,7 @@ use super::messages::{
     Contents, MESSAGE_COLUMNS, MESSAGE_TABLES, StoredMessage, small, small_opt,
     stored_message_from_row,
 };
-use super::rows::bad;
+use super::rows::{bad, channels};
 use super::{PgStore, backend_error, millis, timestamp};
 
 /// Whether a message row is an entry of the log: a message that is no segment; the segment a
@@ -177,6 +181,9 @@ async fn list_messages(
         if filter.since.is_some() {
             next(&mut sql, " AND m.accepted_at >= ?");
         }
+        if filter.until.is_some() {
+            next(&mut sql, " AND m.accepted_at < ?");
+        }
         if after.is_some() {
             next(&mut sql, " AND m.id > ?");
         }
@@ -195,6 +202,9 @@ async fn list_messages(
         }
         if let Some(since) = filter.since {
             query = query.bind(millis(since));
+        }
+        if let Some(until) = filter.until {
+            query = query.bind(millis(until));
         }
         if let Some(after) = after {
             query = query.bind(after.0);
@@ -354,4 +364,75 @@ impl MessageLogStore for PgStore {
     ) -> Result<Vec<InboundMessage>, StoreError> {
         super::inbound::inbound_messages(self, account, filter).await
     }
+
+    async fn funnel(
+        &self,
+        account: AccountId,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> Result<Funnel, StoreError> {
+        let mut transaction = read_snapshot(self).await?;
+        let funnel = funnel(&mut transaction, account, since, until)
+            .await
+            .map_err(backend_error)?;
+        transaction.commit().await.map_err(backend_error)?;
+        Ok(funnel)
+    }
+}
+
+/// The delivery funnel of `account`'s messages accepted in `since..until` (see SQLite's
+/// `rows::funnel`): one pass, streamed, over the messages joined with their status events, each
+/// message folded into the funnel as its rows end.
+async fn funnel(
+    connection: &mut PgConnection,
+    account: AccountId,
+    since: Option<Timestamp>,
+    until: Option<Timestamp>,
+) -> sqlx::Result<Funnel> {
+    let mut rows = sqlx::query(
+        "SELECT m.id, m.state, m.channels, m.channel_index, s.channel, s.status
+         FROM messages m LEFT JOIN status_events s ON s.message_id = m.id
+         WHERE m.account_id = $1 AND ($2::bigint IS NULL OR m.accepted_at >= $2)
+            AND ($3::bigint IS NULL OR m.accepted_at < $3)
+         ORDER BY m.id, s.seq",
+    )
+    .bind(account)
+    .bind(since.map(millis))
+    .bind(until.map(millis))
+    .fetch(&mut *connection);
+    let mut funnel = Funnel::default();
+    let mut current: Option<(uuid::Uuid, Journey)> = None;
+    while let Some(row) = rows.try_next().await? {
+        let id: uuid::Uuid = row.try_get(0)?;
+        if current.as_ref().is_none_or(|(seen, _)| *seen != id) {
+            if let Some((_, journey)) = current.take() {
+                funnel.add(&journey);
+            }
+            let state: String = row.try_get(1)?;
+            let index: usize = small(&row, 3, "channel index")?;
+            let channels = channels(&row, 2)?;
+            let channel = *channels
+                .get(index.min(channels.len().saturating_sub(1)))
+                .ok_or_else(|| bad(2, "channel list"))?;
+            let journey = Journey {
+                channel,
+                state: DeliveryState::parse(&state).ok_or_else(|| bad(1, "state"))?,
+                history: Vec::new(),
+            };
+            current = Some((id, journey));
+        }
+        if let (Some(channel), Some((_, journey))) =
+            (row.try_get::<Option<String>, _>(4)?, &mut current)
+        {
+            let status: u8 = small(&row, 5, "status")?;
+            journey.history.push((
+                channel.parse().map_err(|_| bad(4, "channel"))?,
+                CmStatus::from_code(status).ok_or_else(|| bad(5, "status"))?,
+            ));
+        }
+    }
+    if let Some((_, journey)) = current {
+        funnel.add(&journey);
+    }
+    Ok(funnel)
 }

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{Connection, params};
 use tern_core::account::AccountId;
+use tern_core::funnel::Funnel;
 use tern_core::inbound::InboundMessage;
 use tern_core::message::{MessageFilter, MessageId, MessageRecord};
 use tern_core::ports::{MessageLogStore, StoreError};
@@ -75,6 +76,16 @@ impl MessageLogStore for SqliteStore {
         filter: MessageFilter,
     ) -> Result<Vec<InboundMessage>, StoreError> {
         self.read(move |connection| rows::list_inbound(connection, account, &filter))
+            .await
+    }
+
+    async fn funnel(
+        &self,
+        account: AccountId,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> Result<Funnel, StoreError> {
+        self.read(move |connection| rows::funnel(connection, account, since, until))
             .await
     }
 }

@@ -12,6 +12,7 @@ use tern_core::channel::Channel;
 use tern_core::dispatch::{Progress, Report};
 use tern_core::error_code::DeliveryError;
 use tern_core::error_code::Surface;
+use tern_core::funnel::{Funnel, Journey};
 use tern_core::inbound::{InboundExtras, InboundMessage};
 use tern_core::message::{
     Content, DeliveryState, MessageFilter, MessageId, MessageRecord, NewMessage, Segment,
@@ -348,6 +349,10 @@ pub fn list_messages(
             sql.push_str(" AND m.accepted_at >= ?");
             values.push(millis(since).into());
         }
+        if let Some(until) = filter.until {
+            sql.push_str(" AND m.accepted_at < ?");
+            values.push(millis(until).into());
+        }
         if let Some(after) = after {
             sql.push_str(" AND m.id > ?");
             values.push(after.0.as_bytes().to_vec().into());
@@ -392,6 +397,10 @@ pub fn list_inbound(
     if let Some(since) = filter.since {
         sql.push_str(" AND received_at >= ?");
         values.push(millis(since).into());
+    }
+    if let Some(until) = filter.until {
+        sql.push_str(" AND received_at < ?");
+        values.push(millis(until).into());
     }
     if let Some(after) = filter.after {
         sql.push_str(" AND id > ?");
@@ -453,6 +462,64 @@ pub fn message_record(
     );
     let values: Vec<rusqlite::types::Value> = vec![id.0.as_bytes().to_vec().into(), account.into()];
     Ok(records(connection, &sql, values)?.pop())
+}
+
+/// The delivery funnel of `account`'s messages accepted in `since..until`
+/// ([`tern_core::ports::MessageLogStore::funnel`]): one pass over the messages joined with their
+/// status events, each message folded into the funnel as its rows end.
+pub fn funnel(
+    connection: &Connection,
+    account: AccountId,
+    since: Option<Timestamp>,
+    until: Option<Timestamp>,
+) -> rusqlite::Result<Funnel> {
+    let mut statement = connection.prepare_cached(
+        "SELECT m.id, m.state, m.channels, m.channel_index, s.channel, s.status
+         FROM messages m LEFT JOIN status_events s ON s.message_id = m.id
+         WHERE m.account_id = ?1 AND (?2 IS NULL OR m.accepted_at >= ?2)
+            AND (?3 IS NULL OR m.accepted_at < ?3)
+         ORDER BY m.id, s.seq",
+    )?;
+    let mut rows = statement.query(rusqlite::params![
+        account,
+        since.map(millis),
+        until.map(millis)
+    ])?;
+    let mut funnel = Funnel::default();
+    let mut current: Option<(Vec<u8>, Journey)> = None;
+    while let Some(row) = rows.next()? {
+        let id: Vec<u8> = row.get(0)?;
+        if current.as_ref().is_none_or(|(seen, _)| *seen != id) {
+            if let Some((_, journey)) = current.take() {
+                funnel.add(&journey);
+            }
+            let state: String = row.get(1)?;
+            let index = usize::try_from(row.get::<_, i64>(3)?).map_err(|_| bad(3, "index"))?;
+            let channels = channels(row, 2)?;
+            let channel = *channels
+                .get(index.min(channels.len().saturating_sub(1)))
+                .ok_or_else(|| bad(2, "channel list"))?;
+            let journey = Journey {
+                channel,
+                state: DeliveryState::parse(&state).ok_or_else(|| bad(1, "state"))?,
+                history: Vec::new(),
+            };
+            current = Some((id, journey));
+        }
+        if let (Some(channel), Some((_, journey))) =
+            (row.get::<_, Option<String>>(4)?, &mut current)
+        {
+            let status: u8 = row.get(5)?;
+            journey.history.push((
+                channel.parse().map_err(|_| bad(4, "channel"))?,
+                CmStatus::from_code(status).ok_or_else(|| bad(5, "status"))?,
+            ));
+        }
+    }
+    if let Some((_, journey)) = current {
+        funnel.add(&journey);
+    }
+    Ok(funnel)
 }
 
 /// The messages `sql` (selecting [`MESSAGE_COLUMNS`]) finds with `values`, in its order, each

@@ -4,6 +4,7 @@
 use jiff::SignedDuration;
 use tern_core::account::AccountId;
 use tern_core::channel::Channel;
+use tern_core::funnel::ChannelFunnel;
 use tern_core::message::{DeliveryState, MessageFilter, MessageId, NewMessage};
 use tern_core::money::Money;
 use tern_core::ports::Store;
@@ -346,4 +347,143 @@ async fn one_message_is_found_by_its_id_only_by_its_own_account() {
             .unwrap(),
         None
     );
+}
+
+/// One channel's counts of a funnel: accepted, sent, delivered, read, failed, rejected.
+fn counts(channel: Channel, counts: [u64; 6]) -> ChannelFunnel {
+    let [accepted, sent, delivered, read, failed, rejected] = counts;
+    ChannelFunnel {
+        channel,
+        accepted,
+        sent,
+        delivered,
+        read,
+        failed,
+        rejected,
+    }
+}
+
+#[tokio::test]
+async fn the_funnel_counts_the_accounts_messages_of_a_time_range_per_channel() {
+    let backend = Backend::new();
+    let store = backend.open();
+    let account = account(&*store, None).await;
+    let other = crate::harness::account(&*store, None).await;
+    let t0 = now();
+    let second = SignedDuration::from_secs(1);
+    let at = |seconds: i32| t0 + second * seconds;
+    let on =
+        |channels: &[Channel], seconds: i32| message(account.id, channels, Money(0), at(seconds));
+    // WhatsApp fails, then SMS delivers (t0); WhatsApp read (t0+1s); SMS still queued (t0+2s);
+    // SMS rejected (t0+3s); another account's message (t0+1s).
+    let fallback = on(&[Channel::WhatsApp, Channel::Sms], 0);
+    let read = on(&[Channel::WhatsApp], 1);
+    let queued = on(&[Channel::Sms], 2);
+    let rejected = on(&[Channel::Sms], 3);
+    let foreign = message(other.id, &[Channel::Sms], Money(0), at(1));
+    store
+        .accept(
+            account.id,
+            None,
+            vec![fallback.clone(), read.clone(), rejected.clone()],
+        )
+        .await
+        .unwrap();
+    store.accept(other.id, None, vec![foreign]).await.unwrap();
+    let now = at(3);
+    store.claim_due(now, 10, LEASE).await.unwrap();
+    store
+        .apply(fallback.id, report(1, CmStatus::Failed, Some(24)), now)
+        .await
+        .unwrap();
+    store.apply(read.id, sent(1), now).await.unwrap();
+    store
+        .apply(read.id, report(1, CmStatus::Delivered, None), now)
+        .await
+        .unwrap();
+    store
+        .apply(read.id, report(1, CmStatus::Read, None), now)
+        .await
+        .unwrap();
+    store.apply(rejected.id, sent(1), now).await.unwrap();
+    store
+        .apply(rejected.id, report(1, CmStatus::Rejected, None), now)
+        .await
+        .unwrap();
+    // The fallback's SMS attempt.
+    store.claim_due(now, 10, LEASE).await.unwrap();
+    store.apply(fallback.id, sent(2), now).await.unwrap();
+    store
+        .apply(fallback.id, report(2, CmStatus::Delivered, None), now)
+        .await
+        .unwrap();
+    // Accepted last, never claimed: queued.
+    store
+        .accept(account.id, None, vec![queued.clone()])
+        .await
+        .unwrap();
+    let logged_state = logged(&*store, account.id, queued.id).await.state;
+    assert_eq!(logged_state, DeliveryState::Queued);
+
+    let all = store.funnel(account.id, None, None).await.unwrap();
+    assert_eq!(all.messages(), 4);
+    assert_eq!(
+        all.channels(),
+        &[
+            counts(Channel::Sms, [3, 1, 1, 0, 0, 1]),
+            counts(Channel::WhatsApp, [2, 2, 1, 1, 1, 0]),
+        ]
+    );
+    // Accepted at or after `since`, before `until`.
+    let range = store
+        .funnel(account.id, Some(at(1)), Some(at(3)))
+        .await
+        .unwrap();
+    assert_eq!(range.messages(), 2);
+    assert_eq!(
+        range.channels(),
+        &[
+            counts(Channel::Sms, [1, 0, 0, 0, 0, 0]),
+            counts(Channel::WhatsApp, [1, 1, 1, 1, 0, 0]),
+        ]
+    );
+    let empty = store.funnel(account.id, Some(at(4)), None).await.unwrap();
+    assert_eq!((empty.messages(), empty.channels()), (0, &[][..]));
+    // Another account counts only its own.
+    let foreign = store.funnel(other.id, None, Some(at(2))).await.unwrap();
+    assert_eq!(
+        foreign.channels(),
+        &[counts(Channel::Sms, [1, 0, 0, 0, 0, 0])]
+    );
+}
+
+#[tokio::test]
+async fn the_log_takes_messages_accepted_before_until() {
+    let backend = Backend::new();
+    let store = backend.open();
+    let account = account(&*store, None).await;
+    let t0 = now();
+    let second = SignedDuration::from_secs(1);
+    let id = ascending_ids(3);
+    let messages: Vec<NewMessage> = (0..3)
+        .map(|i| message_to(account.id, id[i], NUMBER, None, t0 + second * i as i32))
+        .collect();
+    store.accept(account.id, None, messages).await.unwrap();
+    let by = |since, until| {
+        logged_ids(
+            &*store,
+            account.id,
+            MessageFilter {
+                since,
+                until,
+                ..limit(100)
+            },
+        )
+    };
+    assert_eq!(by(None, Some(t0 + second * 2)).await, vec![id[0], id[1]]);
+    assert_eq!(
+        by(Some(t0 + second), Some(t0 + second * 2)).await,
+        vec![id[1]]
+    );
+    assert_eq!(by(None, Some(t0)).await, vec![]);
 }

@@ -34,6 +34,7 @@ mod smpp_receipts;
 mod smpp_rusmpp;
 mod smsc_sim;
 mod spec_examples;
+mod ui;
 mod whatsapp;
 mod xml_get;
 mod zero_config;

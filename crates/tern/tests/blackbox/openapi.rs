@@ -49,7 +49,12 @@ fn the_document_describes_the_json_endpoints() {
         .collect();
     assert_eq!(
         paths,
-        vec!["/v1.0/conversion", "/v1.0/message", "/v1.0/messages"]
+        vec![
+            "/v1.0/conversion",
+            "/v1.0/message",
+            "/v1.0/messages",
+            "/v1.0/messages/funnel"
+        ]
     );
     let message = &doc["paths"]["/v1.0/message"]["post"];
     assert_eq!(
