@@ -19,6 +19,7 @@ use crate::account::AccountId;
 use crate::dispatch::Event;
 use crate::error_code::{DeliveryError, Rejection};
 use crate::inbound::{self, InvalidInboundNumber};
+use crate::status::CmStatus;
 use crate::submission::RecipientOutcome;
 
 /// Whose list a number is on.
@@ -117,12 +118,16 @@ pub fn screen(outcomes: Vec<RecipientOutcome>, blocked: &HashSet<String>) -> Vec
 }
 
 /// What a due message whose number is blocked comes to instead of being sent: its attempt
-/// fails with the spec's error 37 (the number is on a do-not-contact list), which its status
-/// report says.
+/// fails (status 3, `Failed`) with the spec's error 37 (the number is on a do-not-contact
+/// list), which its status report says; as any failure, it then falls back to its next channel,
+/// where the same rule holds.
 pub fn blocked_at_dispatch(attempt: u32) -> Event {
-    Event::SendFailed {
+    Event::ChannelReport {
         attempt,
+        status: CmStatus::Failed,
         error_code: Some(DeliveryError::DoNotCallRegister),
+        operator: None,
+        detail: None,
     }
 }
 
@@ -217,7 +222,7 @@ mod tests {
 
     use super::*;
     use crate::channel::Channel;
-    use crate::error_code::{Surface, SmppStatus};
+    use crate::error_code::{SmppStatus, Surface};
     use crate::message::{Content, MessageId, NewMessage};
     use crate::money::Money;
 
@@ -319,9 +324,12 @@ mod tests {
     fn a_blocked_due_message_fails_with_error_37() {
         assert_eq!(
             blocked_at_dispatch(2),
-            Event::SendFailed {
+            Event::ChannelReport {
                 attempt: 2,
-                error_code: Some(DeliveryError::DoNotCallRegister)
+                status: CmStatus::Failed,
+                error_code: Some(DeliveryError::DoNotCallRegister),
+                operator: None,
+                detail: None,
             }
         );
         assert_eq!(DeliveryError::DoNotCallRegister.code(), 37);
@@ -330,7 +338,15 @@ mod tests {
     #[test]
     fn keywords_are_whole_trimmed_and_case_insensitive() {
         let keywords = OptOutKeywords::default();
-        for text in ["STOP", " stop ", "Unsubscribe", "quit\n", "StopAll", "END", "cancel"] {
+        for text in [
+            "STOP",
+            " stop ",
+            "Unsubscribe",
+            "quit\n",
+            "StopAll",
+            "END",
+            "cancel",
+        ] {
             assert_eq!(keywords.judge(text), Some(OptOut::Stop), "{text:?}");
         }
         for text in ["START", " start"] {
@@ -360,12 +376,14 @@ mod tests {
             })
         );
         assert_eq!(
-            opt_out_change(&keywords, Some(4), "+31612345678", "Start")
-                .map(|change| change.action),
+            opt_out_change(&keywords, Some(4), "+31612345678", "Start").map(|change| change.action),
             Some(OptOut::Start)
         );
         assert_eq!(opt_out_change(&keywords, None, "31612345678", "STOP"), None);
         assert_eq!(opt_out_change(&keywords, Some(4), "Sender", "STOP"), None);
-        assert_eq!(opt_out_change(&keywords, Some(4), "31612345678", "hi"), None);
+        assert_eq!(
+            opt_out_change(&keywords, Some(4), "31612345678", "hi"),
+            None
+        );
     }
 }

@@ -12,9 +12,9 @@ use jiff::Timestamp;
 use tern_proto::cm::submission::SubmitRequest;
 
 use crate::account::Account;
+use crate::blocklist;
 use crate::error_code::{Rejection, RequestError, Surface};
 use crate::message::{MessageId, NewMessage};
-use crate::blocklist;
 use crate::ports::{AcceptError, AccountStore, BlocklistStore, IntakeStore};
 use crate::routing::RoutingTable;
 use crate::short_message::{self, ShortMessage};

@@ -192,7 +192,10 @@ impl Dispatcher {
     async fn held(&self, claimed: &[Dispatch]) -> HashMap<MessageId, Held> {
         let mut by_account: HashMap<AccountId, Vec<&Dispatch>> = HashMap::new();
         for message in claimed {
-            by_account.entry(message.account_id).or_default().push(message);
+            by_account
+                .entry(message.account_id)
+                .or_default()
+                .push(message);
         }
         let mut held = HashMap::new();
         for (account, messages) in by_account {

@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use jiff::Timestamp;
 use tern_core::account::{Account, NewAccount, ProductToken, ReportFormat};
+use tern_core::blocklist::BlockScope;
 use tern_core::channel::Channel;
 use tern_core::error_code::{Rejection, RequestError, SmppStatus, Surface};
 use tern_core::message::{MessageFilter, MessageId, MessageRecord};
 use tern_core::money::Money;
-use tern_core::blocklist::BlockScope;
 use tern_core::ports::{AccountStore, BlocklistStore, IntakeStore, Store};
 use tern_core::short_message::{ShortMessage, SmsBodyError};
 use tern_core::submission::{RecipientResult, RequestLimits, SubmissionPolicy};

@@ -94,7 +94,10 @@ pub async fn list(args: BlocklistListArgs) -> anyhow::Result<()> {
             "{}\t{}\t{}",
             list_name(blocked.scope, &accounts),
             blocked.number,
-            blocked.blocked_at.round(jiff::Unit::Second).unwrap_or(blocked.blocked_at)
+            blocked
+                .blocked_at
+                .round(jiff::Unit::Second)
+                .unwrap_or(blocked.blocked_at)
         );
     }
     Ok(())

@@ -70,7 +70,11 @@ async fn numbers_are_blocked_per_account_and_globally_and_unblocked() {
     );
     assert_eq!(
         store
-            .block(BlockScope::Account(second.id), numbers(&["0031600000002"]), at)
+            .block(
+                BlockScope::Account(second.id),
+                numbers(&["0031600000002"]),
+                at
+            )
             .await
             .unwrap(),
         1
@@ -218,7 +222,11 @@ async fn an_opt_out_keyword_blocks_its_sender_for_the_account_and_start_unblocks
             blocked_at: at,
         }]
     );
-    assert!(sorted_among(&*store, other.id, &["0031612345678"]).await.is_empty());
+    assert!(
+        sorted_among(&*store, other.id, &["0031612345678"])
+            .await
+            .is_empty()
+    );
     // The webhook's fact says it was an opt-out.
     let claimed = store
         .claim_entries(
@@ -319,17 +327,28 @@ async fn a_providers_opt_out_blocks_its_sender_once() {
         .accept_provider_inbound(vec![message("wamid.2", "START")])
         .await
         .unwrap();
-    assert!(sorted_among(&*store, account.id, &["0031612345678"]).await.is_empty());
+    assert!(
+        sorted_among(&*store, account.id, &["0031612345678"])
+            .await
+            .is_empty()
+    );
     // The opt-out delivered again (a provider's retry) is not recorded again: nothing changes.
     let again = store
         .accept_provider_inbound(vec![message("wamid.1", "UNSUBSCRIBE")])
         .await
         .unwrap();
     assert!(again.is_empty());
-    assert!(sorted_among(&*store, account.id, &["0031612345678"]).await.is_empty());
+    assert!(
+        sorted_among(&*store, account.id, &["0031612345678"])
+            .await
+            .is_empty()
+    );
     assert_eq!(
         opt_outs(&*store, &account).await,
-        vec![("UNSUBSCRIBE".to_owned(), true), ("START".to_owned(), false)]
+        vec![
+            ("UNSUBSCRIBE".to_owned(), true),
+            ("START".to_owned(), false)
+        ]
     );
 }
 
@@ -341,10 +360,20 @@ async fn the_cache_serves_the_lists_from_memory_within_its_ttl() {
     let ttl = Duration::from_millis(500);
     let cached = CachedBlocklist::new(Arc::clone(&store) as Arc<dyn BlocklistStore>, ttl);
     let asked = || numbers(&["0031600000001", "0031600000002"]);
-    assert!(cached.blocked_among(account.id, asked()).await.unwrap().is_empty());
+    assert!(
+        cached
+            .blocked_among(account.id, asked())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // A write through the cache is seen at once.
     cached
-        .block(BlockScope::Account(account.id), numbers(&["0031600000001"]), now())
+        .block(
+            BlockScope::Account(account.id),
+            numbers(&["0031600000001"]),
+            now(),
+        )
         .await
         .unwrap();
     assert_eq!(

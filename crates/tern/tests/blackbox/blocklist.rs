@@ -50,7 +50,10 @@ async fn post(gateway: &Gateway, token: &str, msgs: &Value) -> (u16, Value) {
         .await
         .unwrap();
     let status = response.status().as_u16();
-    (status, serde_json::from_str(&response.text().await.unwrap()).unwrap())
+    (
+        status,
+        serde_json::from_str(&response.text().await.unwrap()).unwrap(),
+    )
 }
 
 fn sms(to: &str, reference: &str) -> Value {
@@ -98,7 +101,10 @@ async fn a_blocked_number_is_rejected_with_402_on_every_surface_before_it_is_sto
     let setup = smpp_setup(None, &[]);
     let data_dir = setup._dir.path().join("data");
     let out = blocklist(&data_dir, &["add", "--account", "smpp", "+31612345678"]);
-    assert_eq!(out, "Added 1 number(s) to the smpp blocklist (0 already on it)\n");
+    assert_eq!(
+        out,
+        "Added 1 number(s) to the smpp blocklist (0 already on it)\n"
+    );
     // The probes are rejected, never stored.
     wait_code(&setup.gateway, &setup.token, "0031612345678", 402).await;
 
@@ -208,7 +214,10 @@ async fn the_global_list_holds_for_every_account_an_accounts_for_it_alone() {
     let acme = create_account(TERN, &data_dir, &["--name", "acme"]);
     let globex = create_account(TERN, &data_dir, &["--name", "globex"]);
     let gateway = Gateway::start(TERN, &data_dir, None);
-    blocklist(&data_dir, &["add", "--global", "0031600000001", "+31600000001"]);
+    blocklist(
+        &data_dir,
+        &["add", "--global", "0031600000001", "+31600000001"],
+    );
     blocklist(&data_dir, &["add", "--account", "acme", "0031600000002"]);
     let listed = blocklist(&data_dir, &["list"]);
     let lines: Vec<&str> = listed.lines().collect();
@@ -229,10 +238,16 @@ async fn the_global_list_holds_for_every_account_an_accounts_for_it_alone() {
     wait_code(&gateway, &acme, "0031600000001", 402).await;
     wait_code(&gateway, &globex, "0031600000001", 402).await;
     let (status, body) = post(&gateway, &globex, &json!([sms("0031600000002", "g")])).await;
-    assert_eq!(status, 200, "globex may send to acme's blocked number: {body}");
+    assert_eq!(
+        status, 200,
+        "globex may send to acme's blocked number: {body}"
+    );
 
     // Off the global list: acme still has its own; globex sends again.
-    let out = blocklist(&data_dir, &["remove", "--global", "0031600000001", "0031600000009"]);
+    let out = blocklist(
+        &data_dir,
+        &["remove", "--global", "0031600000001", "0031600000009"],
+    );
     assert_eq!(
         out,
         "Removed 1 number(s) from the global blocklist (1 were not on it)\n"
@@ -316,7 +331,10 @@ async fn a_stop_reply_blocks_its_sender_and_says_opt_out_and_start_unblocks_it()
     let data_dir = setup._dir.path().join("data");
     let listed = blocklist(&data_dir, &["list", "--account", "acme"]);
     assert!(
-        listed.lines().nth(1).is_some_and(|line| line.starts_with("acme\t0031612345678\t")),
+        listed
+            .lines()
+            .nth(1)
+            .is_some_and(|line| line.starts_with("acme\t0031612345678\t")),
         "{listed}"
     );
 
