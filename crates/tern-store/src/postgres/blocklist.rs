@@ -64,7 +64,7 @@ impl BlocklistStore for PgStore {
         let mut transaction = self.pool().begin().await.map_err(backend_error)?;
         let mut added = 0;
         for number in &numbers {
-            if block_number(&mut *transaction, scope, number, now)
+            if block_number(&mut transaction, scope, number, now)
                 .await
                 .map_err(backend_error)?
             {
@@ -79,7 +79,7 @@ impl BlocklistStore for PgStore {
         let mut transaction = self.pool().begin().await.map_err(backend_error)?;
         let mut removed = 0;
         for number in &numbers {
-            if unblock_number(&mut *transaction, scope, number)
+            if unblock_number(&mut transaction, scope, number)
                 .await
                 .map_err(backend_error)?
             {
