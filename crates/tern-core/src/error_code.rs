@@ -419,11 +419,14 @@ pub enum Rejection {
     Unroutable,
     /// The user data of a short message (an SMPP submission) cannot be sent as it is.
     SmsBody(SmsBodyError),
+    /// The recipient is on the account's blocklist or the global one (an opt-out):
+    /// CM's 402 `Message has been blacklisted` (see `crate::blocklist`).
+    Blacklisted,
 }
 
 impl Rejection {
     /// CM's `messageErrorCode`: 301 sender, 302 no recipient, 303 bad number, 304 body,
-    /// 305 any other field.
+    /// 305 any other field, 402 a blocked recipient.
     pub fn code(&self) -> u32 {
         match self {
             Rejection::NoFrom | Rejection::InvalidFrom => 301,
@@ -452,6 +455,7 @@ impl Rejection {
             | Rejection::UnknownChannel(_)
             | Rejection::RichContent(_)
             | Rejection::Unroutable => 305,
+            Rejection::Blacklisted => 402,
         }
     }
 
@@ -496,6 +500,8 @@ impl Rejection {
             // No route to the destination (or SMS is not the account's): the address is what
             // cannot be served.
             Rejection::Unroutable => SmppStatus::InvalidDestinationAddress,
+            // The destination is one the account may not send to.
+            Rejection::Blacklisted => SmppStatus::InvalidDestinationAddress,
         }
     }
 
@@ -558,6 +564,8 @@ impl Rejection {
             Rejection::Unroutable => "Message is unroutable.".into(),
             // The texts stand once, beside the rules in `short_message`.
             Rejection::SmsBody(error) => error.to_string(),
+            // The spec's own text for 402.
+            Rejection::Blacklisted => "Message has been blacklisted".into(),
         }
     }
 

@@ -169,6 +169,10 @@ pub struct InboundExtras {
     /// webhook carries instead of `message`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
+    /// The message was an opt-out keyword ([`crate::blocklist::OptOutKeywords`]) and its sender
+    /// was put on its account's blocklist with it: the webhook says `"optOut": true`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub opt_out: bool,
 }
 
 impl InboundExtras {
@@ -354,6 +358,7 @@ pub fn webhook(message: &InboundMessage) -> InboundWebhook {
         custom: extras.custom.clone(),
         message_context: extras.message_context.clone(),
         event: extras.event.clone(),
+        opt_out: extras.opt_out,
     }
 }
 
@@ -583,6 +588,7 @@ mod tests {
                 custom: None,
                 message_context: None,
                 event: None,
+                opt_out: false,
             }
         );
     }

@@ -4,6 +4,7 @@
 //! declares the ports the edges implement.
 
 pub mod account;
+pub mod blocklist;
 pub mod channel;
 pub mod conversion;
 pub mod dispatch;

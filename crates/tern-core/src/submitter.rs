@@ -1,5 +1,6 @@
 //! The submission service: the one use case every surface that takes messages in calls
-//! (authenticate → surface rules → request limits → validate → store → wake the dispatcher), so
+//! (authenticate → surface rules → request limits → validate → routes → blocklists → store →
+//! wake the dispatcher), so
 //! that HTTP handlers (and later an SMPP session) only parse and render. It works over ports: the
 //! store's [`AccountStore`] and [`IntakeStore`], a [`Clock`], a [`Wake`] for the dispatcher and
 //! the [`MessageIds`] that name accepted messages, which keeps [`submission::validate`]
@@ -11,10 +12,11 @@ use jiff::Timestamp;
 use tern_proto::cm::submission::SubmitRequest;
 
 use crate::account::Account;
+use crate::blocklist;
 use crate::error_code::{Rejection, RequestError, Surface};
 use crate::message::{MessageId, NewMessage};
 use crate::metrics::{self, AcceptedCounts};
-use crate::ports::{AcceptError, AccountStore, IntakeStore};
+use crate::ports::{AcceptError, AccountStore, BlocklistStore, IntakeStore};
 use crate::routing::RoutingTable;
 use crate::short_message::{self, ShortMessage};
 use crate::submission::{self, RecipientOutcome, RecipientResult, SubmissionPolicy};
@@ -91,6 +93,8 @@ pub struct Submitter {
     policy: SubmissionPolicy,
     /// Which channels carry which messages; `None`: every channel carries every message.
     routes: Option<Arc<RoutingTable>>,
+    /// The numbers accounts may not send to; `None`: no number is blocked.
+    blocklist: Option<Arc<dyn BlocklistStore>>,
 }
 
 impl Submitter {
@@ -110,7 +114,16 @@ impl Submitter {
             ids,
             policy,
             routes: None,
+            blocklist: None,
         }
+    }
+
+    /// Reject the recipients on the account's blocklist or the global one, per recipient, with
+    /// `Message has been blacklisted` (402), before anything is stored or billed
+    /// ([`blocklist::screen`]). Without this, no number is blocked.
+    pub fn with_blocklist(mut self, blocklist: Arc<dyn BlocklistStore>) -> Self {
+        self.blocklist = Some(blocklist);
+        self
     }
 
     /// Refuse what `routes` cannot carry: an accepted message keeps only its allowed channels
@@ -240,6 +253,7 @@ impl Submitter {
             Some(routes) => submission::keep_routable(outcomes, routes, &self.policy),
             None => outcomes,
         };
+        let outcomes = self.screen(account, outcomes).await?;
         if all_or_nothing(surface) {
             if let Some(rejection) = submission::first_rejection(&outcomes) {
                 return Ok(Submitted::Refused(rejection.clone()));
@@ -257,6 +271,29 @@ impl Submitter {
         let (results, accepted) = submission::results_and_accepted(outcomes);
         self.store(account, accepted, surface).await?;
         Ok(Submitted::PerRecipient(results))
+    }
+
+    /// Reject the accepted recipients the blocklists hold for `account`.
+    async fn screen(
+        &self,
+        account: &Account,
+        outcomes: Vec<RecipientOutcome>,
+    ) -> Result<Vec<RecipientOutcome>, RequestError> {
+        let Some(lists) = &self.blocklist else {
+            return Ok(outcomes);
+        };
+        let numbers = blocklist::recipients(&outcomes);
+        if numbers.is_empty() {
+            return Ok(outcomes);
+        }
+        let blocked = lists
+            .blocked_among(account.id, numbers)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "blocklist lookup failed");
+                RequestError::Unknown
+            })?;
+        Ok(blocklist::screen(outcomes, &blocked.into_iter().collect()))
     }
 
     /// Store the accepted messages durably and debit the account their price (an account with a

@@ -1004,6 +1004,7 @@ pub fn inbound_of(
             custom: custom.map(|custom| custom.to_string()),
             message_context: None,
             event: None,
+            opt_out: false,
         },
         answers: message
             .context

@@ -5,20 +5,25 @@
 //! message on the same channel later; a permanent one falls back to the next channel at once
 //! (never to a failover: the channel refused the message, not the link). A crash mid-send leaves
 //! the lease to expire, and the message is claimed again (a new attempt, so late events of the
-//! old one are ignored). The segments of a concatenated message that a claim hands on together
+//! old one are ignored). A message whose number was blocked after it was queued is not sent: it
+//! fails with error 37 ([`tern_core::blocklist::blocked_at_dispatch`]). The segments of a concatenated message that a claim hands on together
 //! are sent one after the other, in the claim's order ([`runs`]); everything else side by side.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use jiff::{SignedDuration, Timestamp};
+use tern_core::account::AccountId;
+use tern_core::blocklist;
 use tern_core::dispatch::{Event, ExternalIds};
+use tern_core::message::MessageId;
 use tern_core::metrics::{DispatchOutcome, DispatchTally};
 use tern_core::ports::{
-    AwaitingReport, ConnectorError, ConnectorHealth, Dispatch, ErrorKind, ErrorOrigin, EventSink,
-    IntakeStore, Store,
+    AwaitingReport, BlocklistStore, ConnectorError, ConnectorHealth, Dispatch, ErrorKind,
+    ErrorOrigin, EventSink, IntakeStore, Store,
 };
 use tern_core::routing::{ConnectorName, RoutingTable, route};
 use tokio::sync::watch;
@@ -75,6 +80,17 @@ pub struct Dispatcher {
     pub settings: DispatchSettings,
     /// Where the outcome of each send goes (the event applier, which records it).
     pub events: ChannelSink,
+    /// The numbers accounts may not send to (looked up for every claim).
+    pub blocklist: Arc<dyn BlocklistStore>,
+}
+
+/// Why a claimed message is not sent now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Held {
+    /// Its number is blocked: it fails with error 37.
+    Blocked,
+    /// The blocklist could not be read: tried again later.
+    Unknown,
 }
 
 impl Dispatcher {
@@ -123,13 +139,28 @@ impl Dispatcher {
             let full = claimed.len() >= limit;
             if !claimed.is_empty() {
                 let dispatcher = &self;
+                let held = &self.held(&claimed).await;
                 // Runs are sent side by side; the segments of one run one after the other.
                 let sends = runs(&claimed).into_iter().map(|run| async move {
                     let mut events = Vec::with_capacity(run.len());
                     for message in run {
-                        let (event, connector) =
-                            send_via_route(&dispatcher.connectors, &dispatcher.routes, message)
-                                .await;
+                        let (event, connector) = match held.get(&message.id) {
+                            Some(Held::Blocked) => {
+                                tracing::info!(id = %message.id, channel = %message.channel, "number blocked since the message was queued: not sent");
+                                (blocklist::blocked_at_dispatch(message.attempt), None)
+                            }
+                            Some(Held::Unknown) => (
+                                Event::Deferred {
+                                    attempt: message.attempt,
+                                    retry_after: None,
+                                },
+                                None,
+                            ),
+                            None => {
+                                send_via_route(&dispatcher.connectors, &dispatcher.routes, message)
+                                    .await
+                            }
+                        };
                         events.push((message.id, message.channel, connector, event));
                     }
                     events
@@ -161,6 +192,47 @@ impl Dispatcher {
         }
         self.connectors.drain().await;
         tracing::debug!("dispatcher stopped; connectors drained");
+    }
+
+    /// The claimed messages not to send now: those whose number is blocked for their account,
+    /// and those of an account whose lists could not be read.
+    async fn held(&self, claimed: &[Dispatch]) -> HashMap<MessageId, Held> {
+        let mut by_account: HashMap<AccountId, Vec<&Dispatch>> = HashMap::new();
+        for message in claimed {
+            by_account
+                .entry(message.account_id)
+                .or_default()
+                .push(message);
+        }
+        let mut held = HashMap::new();
+        for (account, messages) in by_account {
+            let numbers: Vec<String> = messages
+                .iter()
+                .filter_map(|message| blocklist::recipient_key(&message.recipient))
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect();
+            match self.blocklist.blocked_among(account, numbers).await {
+                Ok(blocked) if blocked.is_empty() => {}
+                Ok(blocked) => {
+                    let blocked: HashSet<String> = blocked.into_iter().collect();
+                    for message in messages {
+                        if blocklist::recipient_key(&message.recipient)
+                            .is_some_and(|key| blocked.contains(&key))
+                        {
+                            held.insert(message.id, Held::Blocked);
+                        }
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(%error, account, "blocklist lookup failed; sending later");
+                    for message in messages {
+                        held.insert(message.id, Held::Unknown);
+                    }
+                }
+            }
+        }
+        held
     }
 
     async fn idle_sleep(&self) -> Duration {

@@ -7,11 +7,12 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use jiff::Timestamp;
 use tern_core::account::{Account, NewAccount, ProductToken, ReportFormat};
+use tern_core::blocklist::BlockScope;
 use tern_core::channel::Channel;
 use tern_core::error_code::{Rejection, RequestError, SmppStatus, Surface};
 use tern_core::message::{MessageFilter, MessageId, MessageRecord};
 use tern_core::money::Money;
-use tern_core::ports::{AccountStore, IntakeStore, Store};
+use tern_core::ports::{AccountStore, BlocklistStore, IntakeStore, Store};
 use tern_core::short_message::{ShortMessage, SmsBodyError};
 use tern_core::submission::{RecipientResult, RequestLimits, SubmissionPolicy};
 use tern_core::submitter::{Clock, MessageIds, Submission, Submitted, Submitter, Wake};
@@ -94,7 +95,8 @@ async fn gateway(balance: Option<Money>, limits: RequestLimits) -> Gateway {
             price_per_part: "0.01".parse().unwrap(),
             limits,
         },
-    );
+    )
+    .with_blocklist(Arc::clone(&store) as Arc<dyn BlocklistStore>);
     Gateway {
         _dir: dir,
         store,
@@ -226,6 +228,74 @@ async fn xml_and_get_are_all_or_nothing() {
         );
         assert_eq!(gateway.wakes(), 1, "{surface:?}");
     }
+}
+
+#[tokio::test]
+async fn a_blocked_recipient_is_rejected_with_402_before_it_is_stored_or_billed() {
+    let gateway = gateway(Some("1".parse().unwrap()), RequestLimits::default()).await;
+    gateway
+        .store
+        .block(
+            BlockScope::Account(gateway.account.id),
+            vec!["0031612345678".into()],
+            now(),
+        )
+        .await
+        .unwrap();
+    gateway
+        .store
+        .block(BlockScope::Global, vec!["0031600000009".into()], now())
+        .await
+        .unwrap();
+    let free = r#"{"from":"Tern","to":[{"number":"+31612345679"}],"body":{"content":"Hi"}}"#;
+    let global = r#"{"from":"Tern","to":[{"number":"+31600000009"}],"body":{"content":"Hi"}}"#;
+    // The number in another form is the same number.
+    let blocked = r#"{"from":"Tern","to":[{"number":"+31612345678"}],"body":{"content":"Hi"},"reference":"r2"}"#;
+    assert_eq!(
+        gateway
+            .submit(&format!("{blocked},{free},{global}"), Surface::Json)
+            .await,
+        Ok(Submitted::PerRecipient(vec![
+            RecipientResult::Rejected {
+                to: "+31612345678".into(),
+                reference: Some("r2".into()),
+                rejection: Rejection::Blacklisted,
+            },
+            RecipientResult::Accepted {
+                id: id(2),
+                to: "+31612345679".into(),
+                reference: None,
+                parts: 1,
+            },
+            RecipientResult::Rejected {
+                to: "+31600000009".into(),
+                reference: None,
+                rejection: Rejection::Blacklisted,
+            },
+        ]))
+    );
+    let stored = gateway.stored().await;
+    assert_eq!(
+        stored.iter().map(|r| r.message.id).collect::<Vec<_>>(),
+        vec![id(2)]
+    );
+    // Only the accepted part was billed.
+    let account = gateway
+        .store
+        .account_by_token(gateway.account.token_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(account.balance, Some("0.99".parse().unwrap()));
+    // All or nothing: the blocked recipient sinks the request.
+    for surface in [Surface::Xml, Surface::Get] {
+        assert_eq!(
+            gateway.submit(blocked, surface).await,
+            Ok(Submitted::Refused(Rejection::Blacklisted)),
+            "{surface:?}"
+        );
+    }
+    assert_eq!(gateway.stored().await.len(), 1);
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use crate::config;
 const FCM_KIND: &str = "fcm";
 
 /// The account `--account` names: by name (which must name one account), or by id.
-fn find_account(accounts: Vec<Account>, wanted: &str) -> anyhow::Result<Account> {
+pub(crate) fn find_account(accounts: Vec<Account>, wanted: &str) -> anyhow::Result<Account> {
     let wanted = wanted.trim();
     let by_name: Vec<&Account> = accounts.iter().filter(|a| a.name == wanted).collect();
     match by_name.as_slice() {

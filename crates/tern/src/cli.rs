@@ -23,6 +23,9 @@ pub enum Command {
     /// Manage push apps (CM app keys that devices register under).
     #[command(subcommand)]
     App(AppCommand),
+    /// Manage blocklists: numbers an account (or every account) does not send to.
+    #[command(subcommand)]
+    Blocklist(BlocklistCommand),
     /// Bring a PostgreSQL database's schema to this version of Tern (`tern serve` does it too,
     /// at start); prints the schema version.
     Migrate(MigrateArgs),
@@ -171,4 +174,47 @@ pub struct AppCreateArgs {
 pub struct AppListArgs {
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BlocklistCommand {
+    /// Put numbers on a blocklist: messages to them are rejected (402 `Message has been
+    /// blacklisted`), and queued ones fail with error 37.
+    Add(BlocklistChangeArgs),
+    /// Take numbers off a blocklist.
+    Remove(BlocklistChangeArgs),
+    /// List the numbers on a blocklist (every list when neither --account nor --global is
+    /// given).
+    List(BlocklistListArgs),
+}
+
+/// Which list: one account's, or the global one (every account's).
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct BlocklistScopeArgs {
+    /// The account whose list it is: its name (or its id).
+    #[arg(long)]
+    pub account: Option<String>,
+    /// The global list, which holds for every account.
+    #[arg(long)]
+    pub global: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BlocklistChangeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub scope: BlocklistScopeArgs,
+    /// The numbers, in the 00 form (0031612345678) or with a leading + (+31612345678).
+    #[arg(required = true, value_name = "NUMBER")]
+    pub numbers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BlocklistListArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub scope: BlocklistScopeArgs,
 }

@@ -60,6 +60,9 @@ pub struct Config {
     /// `[inbound]`: inbound (MO) webhooks' retries and the wait for missing parts.
     #[serde(default)]
     pub inbound: InboundConfig,
+    /// `[optout]`: the inbound keywords that put their sender on the account's blocklist.
+    #[serde(default)]
+    pub optout: OptOutConfig,
     /// `[limits]`: what one request may ask for.
     #[serde(default)]
     pub limits: RequestLimits,
@@ -84,6 +87,33 @@ pub struct Config {
     /// paths the file gives.
     #[serde(skip)]
     pub config_dir: PathBuf,
+}
+
+/// `[optout]` configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OptOutConfig {
+    /// An inbound message that is exactly one of these (case-insensitive, trimmed) puts its
+    /// sender on its account's blocklist; `START` takes it off. Empty: no opt-out keywords.
+    pub keywords: Vec<String>,
+}
+
+impl Default for OptOutConfig {
+    fn default() -> Self {
+        OptOutConfig {
+            keywords: tern_core::blocklist::DEFAULT_KEYWORDS
+                .iter()
+                .map(|keyword| (*keyword).to_owned())
+                .collect(),
+        }
+    }
+}
+
+impl OptOutConfig {
+    /// The keywords, as the store judges inbound messages by them.
+    pub fn keywords(&self) -> tern_core::blocklist::OptOutKeywords {
+        tern_core::blocklist::OptOutKeywords::new(&self.keywords)
+    }
 }
 
 /// The connector kinds this version builds.
@@ -799,5 +829,27 @@ mod tests {
             "invalid configuration: [inbound] retry_interval_secs must be at least 1"
         );
         assert!(load_file("[inbound]\nretry_secs = 5\n").is_err());
+    }
+
+    #[test]
+    fn opt_out_keywords_are_read_and_defaulted() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tern.toml");
+        let load_file = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            load(Some(&file), None, None, None, None)
+        };
+        assert_eq!(
+            load_file("").unwrap().optout.keywords,
+            vec!["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"]
+        );
+        assert_eq!(
+            load_file("[optout]\nkeywords = [\"stop\", \"Halt\"]\n")
+                .unwrap()
+                .optout
+                .keywords,
+            vec!["stop", "Halt"]
+        );
+        assert!(load_file("[optout]\nwords = []\n").is_err());
     }
 }

@@ -2,6 +2,7 @@
 
 mod account_cmd;
 mod app_cmd;
+mod blocklist_cmd;
 mod cli;
 mod config;
 mod logging;
@@ -41,6 +42,15 @@ fn main() -> anyhow::Result<()> {
             cli::Command::Account(cli::AccountCommand::List(args)) => account_cmd::list(args).await,
             cli::Command::App(cli::AppCommand::Create(args)) => app_cmd::create(args).await,
             cli::Command::App(cli::AppCommand::List(args)) => app_cmd::list(args).await,
+            cli::Command::Blocklist(cli::BlocklistCommand::Add(args)) => {
+                blocklist_cmd::add(args).await
+            }
+            cli::Command::Blocklist(cli::BlocklistCommand::Remove(args)) => {
+                blocklist_cmd::remove(args).await
+            }
+            cli::Command::Blocklist(cli::BlocklistCommand::List(args)) => {
+                blocklist_cmd::list(args).await
+            }
             cli::Command::SmscSim(args) => smsc_sim::run(args).await,
             cli::Command::Migrate(args) => {
                 // Opening the store brings its schema up to date.

@@ -8,7 +8,9 @@ use anyhow::Context;
 use jiff::SignedDuration;
 use tern_core::account::{NewAccount, ProductToken, ReportFormat};
 use tern_core::channel::Channel;
-use tern_core::ports::{Connector, EventSink, InboundStore, PushStore, QueueStore, Store};
+use tern_core::ports::{
+    BlocklistStore, Connector, EventSink, InboundStore, PushStore, QueueStore, Store,
+};
 use tern_core::routing::RoutingTable;
 use tern_core::submission::SubmissionPolicy;
 use tern_core::submitter::{Clock, Submitter, TimeOrderedIds, Wake};
@@ -27,7 +29,7 @@ use tern_egress::webhook_target::{GuardedResolver, TargetPolicy};
 use tern_egress::whatsapp::WhatsAppConnector;
 use tern_ingress::http::{AppState, router};
 use tern_ingress::smpp::SmppServer;
-use tern_store::CachedAccounts;
+use tern_store::{CachedAccounts, CachedBlocklist};
 use tokio::sync::watch;
 
 use crate::cli::ServeArgs;
@@ -58,6 +60,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if postgres {
         tracing::info!(node = %node, "store: PostgreSQL, shared with the gateway's other nodes");
     }
+    store.set_opt_out_keywords(config.optout.keywords());
+    // Every submission and every claim looks its numbers up: from memory, at most a second old.
+    let blocklist: Arc<dyn BlocklistStore> = Arc::new(CachedBlocklist::new(
+        Arc::clone(&store) as _,
+        CachedBlocklist::DEFAULT_TTL,
+    ));
     store
         .release_leases(jiff::Timestamp::now())
         .await
@@ -235,6 +243,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             ..DispatchSettings::default()
         },
         events: sink,
+        blocklist: Arc::clone(&blocklist),
     };
     let targets = TargetPolicy::new(&config.webhooks);
     let notifier = Notifier::new(
@@ -291,7 +300,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Arc::new(TimeOrderedIds),
         policy,
     )
-    .with_routes(Arc::clone(&routes));
+    .with_routes(Arc::clone(&routes))
+    .with_blocklist(Arc::clone(&blocklist));
     // The SMPP server's own submission service, over the same store, clock, wakeups and policy:
     // SMPP binds authenticate by system_id, so it needs no token cache.
     let smpp_submitter = Arc::new(
@@ -303,7 +313,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             Arc::new(TimeOrderedIds),
             policy,
         )
-        .with_routes(Arc::clone(&routes)),
+        .with_routes(Arc::clone(&routes))
+        .with_blocklist(Arc::clone(&blocklist)),
     );
     let state = Arc::new(AppState {
         submitter,

@@ -6,7 +6,7 @@
 //! [`PushStore`], the readiness probe the [`StoreHealth`], the metrics' sampler the
 //! [`StoreDepths`], idle nodes of a shared store the
 //! [`StoreSignals`], the nodes' liveness and leases the [`ClusterStore`], the SMPP server's per-account
-//! rates the [`RateStore`]. A backend implements every role; [`Store`] names them
+//! rates the [`RateStore`], the blocklists (opt-outs) the [`BlocklistStore`]. A backend implements every role; [`Store`] names them
 //! together. A backend records the decisions of `tern-core` (what an event does to a message, what
 //! a debit leaves, which status changes produce which outbox entries): it makes none of its own, so that a second
 //! backend behaves as the first by construction. What each method guarantees is written here and
@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::account::{Account, AccountId, NewAccount, TokenHash};
+use crate::blocklist::{BlockScope, BlockedNumber, OptOutKeywords};
 use crate::channel::Channel;
 use crate::dispatch::{CancelOutcome, Event, Next, Progress, ReplaceOutcome, Replacement};
 use crate::funnel::Funnel;
@@ -522,6 +523,44 @@ pub trait RateStore: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
 }
 
+/// The blocklists ([`crate::blocklist`]): per account and global, numbers in
+/// [`crate::blocklist::normalise`]'s form. Every write is durable (fsynced) before it returns.
+/// The inbound roles record opt-outs with the messages that make them: an inbound message owned
+/// by an account whose text is an opt-out keyword or `START`
+/// ([`crate::blocklist::opt_out_change`], with the keywords
+/// [`BlocklistStore::set_opt_out_keywords`] gave, [`OptOutKeywords::default`] until then) blocks
+/// (or unblocks) its sender on that account's list in the transaction that records it, and is
+/// recorded with `extras.opt_out` set when it blocked.
+#[async_trait]
+pub trait BlocklistStore: Send + Sync + 'static {
+    /// Put `numbers` on `scope`'s list at `now` (a number already on it keeps its time); returns
+    /// how many were not on it before.
+    async fn block(
+        &self,
+        scope: BlockScope,
+        numbers: Vec<String>,
+        now: Timestamp,
+    ) -> Result<u64, StoreError>;
+    /// Take `numbers` off `scope`'s list; returns how many were on it.
+    async fn unblock(&self, scope: BlockScope, numbers: Vec<String>) -> Result<u64, StoreError>;
+    /// The numbers on `scope`'s list (every list when `None`), by scope (the global list first,
+    /// then by account id), then by number.
+    async fn blocked_numbers(
+        &self,
+        scope: Option<BlockScope>,
+    ) -> Result<Vec<BlockedNumber>, StoreError>;
+    /// Which of `numbers` are blocked for `account` (on its list or the global one), each once,
+    /// in no particular order.
+    async fn blocked_among(
+        &self,
+        account: AccountId,
+        numbers: Vec<String>,
+    ) -> Result<Vec<String>, StoreError>;
+    /// The opt-out keywords inbound messages are judged by from now on (config
+    /// `[optout] keywords`).
+    fn set_opt_out_keywords(&self, keywords: OptOutKeywords);
+}
+
 /// What another node wrote that may be work for this one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkSignal {
@@ -595,6 +634,7 @@ pub trait Store:
     + StoreSignals
     + ClusterStore
     + RateStore
+    + BlocklistStore
 {
 }
 
@@ -611,5 +651,6 @@ impl<T> Store for T where
         + StoreSignals
         + ClusterStore
         + RateStore
+        + BlocklistStore
 {
 }

@@ -35,6 +35,9 @@ pub struct InboundWebhook {
     /// `event`: a JSON object (an RCS `SuggestionClick`), as text; when it is one, it is
     /// written in place of `message` (text, media and custom are then not written).
     pub event: Option<String>,
+    /// `optOut`: the message was an opt-out keyword and its sender is now on the account's
+    /// blocklist; written (as `true`) only then.
+    pub opt_out: bool,
 }
 
 /// `message.media` of an inbound webhook.
@@ -60,6 +63,8 @@ struct Body<'a> {
     groupings: &'a [String; 3],
     time_utc: &'a str,
     channel: &'a str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    opt_out: bool,
 }
 
 #[derive(Serialize)]
@@ -127,6 +132,7 @@ impl InboundWebhook {
             groupings: &self.groupings,
             time_utc: &self.time_utc,
             channel: &self.channel,
+            opt_out: self.opt_out,
         };
         serde_json::to_vec(&body).expect("an inbound webhook serializes")
     }
@@ -151,6 +157,7 @@ mod tests {
             custom: None,
             message_context: None,
             event: None,
+            opt_out: false,
         };
         assert_eq!(
             String::from_utf8(webhook.to_json()).unwrap(),
@@ -182,6 +189,7 @@ mod tests {
             custom: Some(r#"{"location":{"latitude":51.6,"longitude":4.77}}"#.into()),
             message_context: Some("order-7".into()),
             event: None,
+            opt_out: false,
         };
         assert_eq!(
             String::from_utf8(webhook.to_json()).unwrap(),
@@ -213,6 +221,7 @@ mod tests {
                 r#"{"type":"SuggestionClick","custom":{"postbackdata":"yes-1","label":"Yes"}}"#
                     .into(),
             ),
+            opt_out: false,
         };
         assert_eq!(
             String::from_utf8(webhook.to_json()).unwrap(),
@@ -221,6 +230,34 @@ mod tests {
                 r#""from":{"number":"+31612345678","name":""},"to":{"number":"acme_agent"},"#,
                 r#""event":{"type":"SuggestionClick","custom":{"postbackdata":"yes-1","label":"Yes"}},"#,
                 r#""groupings":["","",""],"timeUtc":"2026-12-01T12:00:00","channel":"RCS"}"#
+            )
+        );
+    }
+
+    #[test]
+    fn an_opt_out_says_so_last() {
+        let webhook = InboundWebhook {
+            reference: "r".into(),
+            from: "+31612345678".into(),
+            to: "3669".into(),
+            text: "STOP".into(),
+            groupings: [String::new(), String::new(), String::new()],
+            time_utc: "2026-12-01T12:00:00".into(),
+            channel: "SMS".into(),
+            from_name: String::new(),
+            media: InboundMedia::default(),
+            custom: None,
+            message_context: None,
+            event: None,
+            opt_out: true,
+        };
+        assert_eq!(
+            String::from_utf8(webhook.to_json()).unwrap(),
+            concat!(
+                r#"{"reference":"r","#,
+                r#""from":{"number":"+31612345678","name":""},"to":{"number":"3669"},"#,
+                r#""message":{"text":"STOP","media":{"mediaUri":"","contentType":"","title":""},"custom":{}},"#,
+                r#""groupings":["","",""],"timeUtc":"2026-12-01T12:00:00","channel":"SMS","optOut":true}"#
             )
         );
     }

@@ -16,6 +16,7 @@ use jiff::Timestamp;
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 use tern_core::account::AccountId;
+use tern_core::blocklist::{self, OptOut, OptOutChange, OptOutKeywords};
 use tern_core::inbound::{
     self, Concat, InboundExtras, InboundMessage, InboundPart, PartKey, ProviderInbound,
 };
@@ -23,6 +24,7 @@ use tern_core::message::{MessageFilter, MessageId};
 use tern_core::outbox::{self, Destination, FactRef, NewEntry};
 use tern_core::ports::{InboundStore, StoreError, WorkSignal};
 
+use super::blocklist::{block_number, unblock_number};
 use super::rows::{bad, channels};
 use super::{PgStore, backend_error, millis, timestamp};
 
@@ -232,12 +234,29 @@ struct Owner {
     smpp: bool,
 }
 
+/// Record what opt-out keywords (or `START`) change on their accounts' lists, in order, in the
+/// transaction that records their messages.
+async fn record_opt_outs(
+    connection: &mut PgConnection,
+    changes: &[(OptOutChange, Timestamp)],
+) -> Result<(), StoreError> {
+    for (change, at) in changes {
+        match change.action {
+            OptOut::Stop => block_number(connection, change.scope, &change.number, *at).await,
+            OptOut::Start => unblock_number(connection, change.scope, &change.number).await,
+        }
+        .map_err(backend_error)?;
+    }
+    Ok(())
+}
+
 /// Record the messages the parts of `groups` make (one message a group, in their order), each
 /// for the account whose inbound number it was sent to, with their outbox entries; the messages
 /// recorded for nobody.
 async fn record_assembled(
     connection: &mut PgConnection,
     groups: Vec<Vec<InboundPart>>,
+    keywords: &OptOutKeywords,
 ) -> Result<Vec<Unowned>, StoreError> {
     if groups.is_empty() {
         return Ok(Vec::new());
@@ -272,13 +291,20 @@ async fn record_assembled(
     let mut messages = Vec::with_capacity(groups.len());
     let mut entries = Vec::new();
     let mut unowned = Vec::new();
+    let mut opt_outs = Vec::new();
     for parts in &groups {
         let owner = owners.get(&inbound::owner_key(&parts[0].to));
-        let message = inbound::assemble(
+        let mut message = inbound::assemble(
             MessageId::generate(),
             owner.map(|owner| owner.account),
             parts,
         );
+        if let Some(change) =
+            blocklist::opt_out_change(keywords, message.account, &message.from, &message.text)
+        {
+            message.extras.opt_out = change.action == OptOut::Stop;
+            opt_outs.push((change, message.received_at));
+        }
         entries.extend(outbox::inbound_entries(
             &message,
             owner.and_then(|owner| owner.inbound_url.as_deref()),
@@ -295,6 +321,7 @@ async fn record_assembled(
     }
     insert_messages(connection, &messages).await?;
     insert_entries(connection, &entries).await?;
+    record_opt_outs(connection, &opt_outs).await?;
     Ok(unowned)
 }
 
@@ -477,7 +504,7 @@ impl InboundStore for PgStore {
                 groups.push(kept);
             }
         }
-        let unowned = record_assembled(&mut transaction, groups).await?;
+        let unowned = record_assembled(&mut transaction, groups, &self.opt_out_keywords()).await?;
         transaction.commit().await.map_err(backend_error)?;
         self.wrote(WorkSignal::Outbox);
         log_unowned(unowned);
@@ -491,8 +518,10 @@ impl InboundStore for PgStore {
         if messages.is_empty() {
             return Ok(Vec::new());
         }
+        let keywords = self.opt_out_keywords();
         let mut transaction = self.pool().begin().await.map_err(backend_error)?;
         let mut candidates = Vec::with_capacity(messages.len());
+        let mut opt_outs = HashMap::new();
         for provider in messages {
             let mut extras = provider.extras;
             if let Some(answers) = &provider.answers {
@@ -510,8 +539,18 @@ impl InboundStore for PgStore {
                 extras.message_context = context
                     .map(|(reference, id)| reference.unwrap_or_else(|| MessageId(id).to_string()));
             }
+            let message_id = MessageId::generate();
+            if let Some(change) = blocklist::opt_out_change(
+                &keywords,
+                provider.account,
+                &provider.from,
+                &provider.text,
+            ) {
+                extras.opt_out = change.action == OptOut::Stop;
+                opt_outs.insert(message_id, (change, provider.received_at));
+            }
             let message = InboundMessage {
-                id: MessageId::generate(),
+                id: message_id,
                 account: provider.account,
                 connector: provider.connector,
                 channel: provider.channel,
@@ -560,6 +599,12 @@ impl InboundStore for PgStore {
             entries.extend(outbox::inbound_entries(message, inbound_url, smpp));
         }
         insert_entries(&mut transaction, &entries).await?;
+        // Only the messages recorded now change the lists (a redelivery changes nothing again).
+        let changes: Vec<(OptOutChange, Timestamp)> = recorded
+            .iter()
+            .filter_map(|message| opt_outs.remove(&message.id))
+            .collect();
+        record_opt_outs(&mut transaction, &changes).await?;
         transaction.commit().await.map_err(backend_error)?;
         self.wrote(WorkSignal::Outbox);
         Ok(recorded.into_iter().map(|message| message.id).collect())
@@ -606,7 +651,7 @@ impl InboundStore for PgStore {
             groups.push(kept);
         }
         let count = groups.len() as u64;
-        let unowned = record_assembled(&mut transaction, groups).await?;
+        let unowned = record_assembled(&mut transaction, groups, &self.opt_out_keywords()).await?;
         transaction.commit().await.map_err(backend_error)?;
         self.wrote(WorkSignal::Outbox);
         log_unowned(unowned);

@@ -8,6 +8,7 @@
 //! processes, or one test) are several nodes.
 
 mod accounts;
+mod blocklist;
 mod cluster;
 mod depths;
 mod inbound;
@@ -69,6 +70,9 @@ pub struct PgStore {
     signals: Arc<signals::Signals>,
     /// Where `accept` hands its requests: intake's group commit.
     intake: intake::Intake,
+    /// The opt-out keywords inbound messages are judged by
+    /// ([`tern_core::ports::BlocklistStore::set_opt_out_keywords`]).
+    opt_out: std::sync::RwLock<Arc<tern_core::blocklist::OptOutKeywords>>,
 }
 
 /// A store error from an sqlx one: a broken uniqueness rule is a conflict; a serialization
@@ -152,6 +156,7 @@ impl PgStore {
             last_probe: Mutex::new(None),
             signals,
             intake,
+            opt_out: Default::default(),
         })
     }
 

@@ -246,6 +246,17 @@ CREATE TABLE rate_buckets (
     at BIGINT NOT NULL
 );
 "#,
+    // Blocklists (opt-outs): a number on the global list (scope 0) or an account's (scope: its
+    // id), in `tern_core::blocklist::normalise`'s form; looked up by number.
+    r#"
+CREATE TABLE blocklist (
+    scope BIGINT NOT NULL,
+    number TEXT NOT NULL,
+    blocked_at BIGINT NOT NULL,
+    PRIMARY KEY (scope, number)
+);
+CREATE INDEX blocklist_number ON blocklist(number);
+"#,
 ];
 
 /// The version [`migrate`] brings a database to.

@@ -7,12 +7,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
+use tern_core::blocklist::{self, OptOut, OptOutChange, OptOutKeywords};
 use tern_core::channel::Channel;
 use tern_core::inbound::{self, Concat, InboundMessage, InboundPart, PartKey, ProviderInbound};
 use tern_core::message::MessageId;
 use tern_core::outbox;
 use tern_core::ports::{InboundStore, StoreError};
 
+use super::blocklist::{block_number, unblock_number};
 use super::outbox::{INSERT_ENTRY, insert_entry};
 use super::rows::{message_id, millis, timestamp};
 use super::{SqliteStore, backend_error};
@@ -51,8 +53,24 @@ struct Unowned {
     id: MessageId,
 }
 
+/// Record what an opt-out keyword (or `START`) changes on its account's list, in the
+/// transaction that records its message.
+fn record_opt_out(
+    connection: &Connection,
+    change: &OptOutChange,
+    at: Timestamp,
+) -> rusqlite::Result<()> {
+    match change.action {
+        OptOut::Stop => block_number(connection, change.scope, &change.number, at)?,
+        OptOut::Start => unblock_number(connection, change.scope, &change.number)?,
+    };
+    Ok(())
+}
+
 /// Records parts and messages in the writer's transaction.
 struct Recorder<'c> {
+    connection: &'c Connection,
+    keywords: Arc<OptOutKeywords>,
     keep_part: CachedStatement<'c>,
     parts_of: CachedStatement<'c>,
     forget_parts: CachedStatement<'c>,
@@ -63,8 +81,13 @@ struct Recorder<'c> {
 }
 
 impl<'c> Recorder<'c> {
-    fn new(connection: &'c Connection) -> rusqlite::Result<Recorder<'c>> {
+    fn new(
+        connection: &'c Connection,
+        keywords: Arc<OptOutKeywords>,
+    ) -> rusqlite::Result<Recorder<'c>> {
         Ok(Recorder {
+            connection,
+            keywords,
             // A number of a key kept already: the part is a duplicate, ignored.
             keep_part: connection.prepare_cached(
                 "INSERT INTO inbound_parts (connector, sender, recipient, reference, total, seq,
@@ -89,8 +112,8 @@ impl<'c> Recorder<'c> {
             )?,
             insert_message: connection.prepare_cached(
                 "INSERT INTO inbound_messages (id, account_id, connector, channel, sender,
-                     recipient, body, parts, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                     recipient, body, parts, received_at, extras)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?,
             entry: connection.prepare_cached(INSERT_ENTRY)?,
             unowned: Vec::new(),
@@ -148,7 +171,15 @@ impl<'c> Recorder<'c> {
         let account = owner.as_ref().map(|owner| owner.0);
         let inbound_url = owner.as_ref().and_then(|owner| owner.1.clone());
         let smpp = owner.as_ref().is_some_and(|owner| owner.2);
-        let message = inbound::assemble(MessageId::generate(), account, parts);
+        let mut message = inbound::assemble(MessageId::generate(), account, parts);
+        let opt_out =
+            blocklist::opt_out_change(&self.keywords, account, &message.from, &message.text);
+        if let Some(change) = &opt_out {
+            record_opt_out(self.connection, change, message.received_at)?;
+            message.extras.opt_out = change.action == OptOut::Stop;
+        }
+        let extras_json = (!message.extras.is_empty())
+            .then(|| serde_json::to_string(&message.extras).expect("extras serialize"));
         self.insert_message.execute(params![
             message.id.0.as_bytes().as_slice(),
             message.account,
@@ -159,6 +190,7 @@ impl<'c> Recorder<'c> {
             message.text,
             message.parts,
             millis(message.received_at),
+            extras_json,
         ])?;
         for entry in outbox::inbound_entries(&message, inbound_url.as_deref(), smpp) {
             insert_entry(&mut self.entry, &entry)?;
@@ -193,11 +225,12 @@ impl InboundStore for SqliteStore {
         if parts.is_empty() {
             return Ok(());
         }
+        let keywords = self.opt_out_keywords();
         let unowned = self
             .writer
             .write(move |connection: &Connection| {
                 let accept = || -> rusqlite::Result<Vec<Unowned>> {
-                    let mut recorder = Recorder::new(connection)?;
+                    let mut recorder = Recorder::new(connection, keywords)?;
                     for part in parts {
                         let (Some(key), Some(concat)) = (part.key(), part.concatenation()) else {
                             recorder.message(std::slice::from_ref(&part))?;
@@ -229,6 +262,7 @@ impl InboundStore for SqliteStore {
         if messages.is_empty() {
             return Ok(Vec::new());
         }
+        let keywords = self.opt_out_keywords();
         self.writer
             .write(move |connection: &Connection| {
                 let accept = || -> rusqlite::Result<Vec<MessageId>> {
@@ -261,6 +295,15 @@ impl InboundStore for SqliteStore {
                             extras.message_context = context
                                 .map(|(reference, id)| reference.unwrap_or_else(|| id.to_string()));
                         }
+                        let opt_out = blocklist::opt_out_change(
+                            &keywords,
+                            provider.account,
+                            &provider.from,
+                            &provider.text,
+                        );
+                        if let Some(change) = &opt_out {
+                            extras.opt_out = change.action == OptOut::Stop;
+                        }
                         let message = InboundMessage {
                             id: MessageId::generate(),
                             account: provider.account,
@@ -291,6 +334,9 @@ impl InboundStore for SqliteStore {
                         if inserted == 0 {
                             continue;
                         }
+                        if let Some(change) = &opt_out {
+                            record_opt_out(connection, change, message.received_at)?;
+                        }
                         let owner: Option<(Option<String>, bool)> = match message.account {
                             Some(id) => account
                                 .query_row(params![id], |row| Ok((row.get(0)?, row.get(1)?)))
@@ -312,6 +358,7 @@ impl InboundStore for SqliteStore {
     }
 
     async fn flush_inbound_parts(&self, older_than: Timestamp) -> Result<u64, StoreError> {
+        let keywords = self.opt_out_keywords();
         let (count, unowned) = self
             .writer
             .write_background(move |connection: &Connection| {
@@ -334,7 +381,7 @@ impl InboundStore for SqliteStore {
                             })
                         })?
                         .collect::<rusqlite::Result<_>>()?;
-                    let mut recorder = Recorder::new(connection)?;
+                    let mut recorder = Recorder::new(connection, keywords)?;
                     for key in &keys {
                         let kept = recorder.parts_of(key)?;
                         recorder.message(&kept)?;

@@ -2,6 +2,7 @@
 //! a small pool of read-only connections on blocking threads (WAL lets them run beside the writer).
 
 mod accounts;
+mod blocklist;
 mod checkpointer;
 mod depths;
 mod inbound;
@@ -57,6 +58,9 @@ pub struct SqliteStore {
     last_probe: Mutex<Option<(Instant, Result<(), StoreError>)>>,
     /// Per-account rate buckets ([`RateStore`]): in memory, since this store has one node.
     rates: Mutex<std::collections::HashMap<tern_core::account::AccountId, StoredBucket>>,
+    /// The opt-out keywords inbound messages are judged by
+    /// ([`tern_core::ports::BlocklistStore::set_opt_out_keywords`]).
+    opt_out: std::sync::RwLock<Arc<tern_core::blocklist::OptOutKeywords>>,
 }
 
 pub(crate) fn backend_error(error: rusqlite::Error) -> StoreError {
@@ -188,6 +192,7 @@ impl SqliteStore {
             node,
             last_probe: Mutex::new(None),
             rates: Mutex::new(std::collections::HashMap::new()),
+            opt_out: Default::default(),
         })
     }
 

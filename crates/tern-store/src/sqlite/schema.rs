@@ -409,6 +409,17 @@ ALTER TABLE inbound_messages ADD COLUMN extras TEXT;
 CREATE UNIQUE INDEX inbound_messages_provider ON inbound_messages(connector, provider_id)
     WHERE provider_id IS NOT NULL;
 "#,
+    // Blocklists (opt-outs): a number on the global list (scope 0) or an account's (scope: its
+    // id), in `tern_core::blocklist::normalise`'s form; looked up by number.
+    r#"
+CREATE TABLE blocklist (
+    scope INTEGER NOT NULL,
+    number TEXT NOT NULL,
+    blocked_at INTEGER NOT NULL,
+    PRIMARY KEY (scope, number)
+) WITHOUT ROWID;
+CREATE INDEX blocklist_number ON blocklist(number);
+"#,
 ];
 
 /// The version [`migrate`] brings a database to.

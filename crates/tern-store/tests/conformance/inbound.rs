@@ -450,6 +450,7 @@ fn provider_message(
             custom: Some(r#"{"id":"m1"}"#.into()),
             message_context: None,
             event: None,
+            opt_out: false,
         },
         answers: answers.map(str::to_owned),
         received_at: at,

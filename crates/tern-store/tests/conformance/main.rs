@@ -11,6 +11,7 @@
 const BACKEND: harness::Kind = harness::Kind::Sqlite;
 
 mod accounts;
+mod blocklist;
 mod cache;
 mod cancel;
 mod cluster;

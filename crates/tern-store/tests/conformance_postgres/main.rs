@@ -14,6 +14,8 @@ mod harness;
 
 #[path = "../conformance/accounts.rs"]
 mod accounts;
+#[path = "../conformance/blocklist.rs"]
+mod blocklist;
 #[path = "../conformance/cache.rs"]
 mod cache;
 #[path = "../conformance/cancel.rs"]

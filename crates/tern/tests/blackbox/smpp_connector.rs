@@ -15,12 +15,12 @@ use crate::{Setup, TERN};
 const WAIT: Duration = Duration::from_secs(20);
 
 /// The simulator's configuration: one account, receipts at once (or after `delay_ms`).
-fn sim_config(delay_ms: u64, extra: &str) -> String {
+pub(crate) fn sim_config(delay_ms: u64, extra: &str) -> String {
     format!("system_id = \"acme\"\npassword = \"secret\"\nreceipt_delay_ms = {delay_ms}\n{extra}")
 }
 
 /// A `[[connector]]` of kind smpp named `name` to `port`, with `extra` settings.
-fn connector(name: &str, port: u16, extra: &str) -> String {
+pub(crate) fn connector(name: &str, port: u16, extra: &str) -> String {
     format!(
         "[[connector]]\nname = \"{name}\"\nkind = \"smpp\"\nhost = \"127.0.0.1\"\nport = {port}\n\
          system_id = \"acme\"\npassword = \"secret\"\nreconnect_min_ms = 100\nreconnect_max_ms = 400\n{extra}\n"
@@ -430,7 +430,7 @@ async fn a_connector_over_tls_to_another_tern_gets_its_receipts_as_reports() {
 
 /// A gateway routed to `sim` whose account `acme` owns inbound number 3669 and posts its MOs to
 /// the returned receiver, inbound webhooks retried every second.
-async fn inbound_setup(sim: &SmscSim) -> (Setup, WebhookReceiver) {
+pub(crate) async fn inbound_setup(sim: &SmscSim) -> (Setup, WebhookReceiver) {
     let config = format!(
         "{}[[route]]\nconnector = \"op-a\"\n\n[inbound]\nretry_interval_secs = 1\n",
         connector("op-a", sim.smpp.port(), "")
@@ -455,7 +455,7 @@ async fn inbound_setup(sim: &SmscSim) -> (Setup, WebhookReceiver) {
 }
 
 /// The inbound webhook body without its reference and time (checked apart).
-fn inbound_body(received: &tern_testkit::webhook::Received) -> Value {
+pub(crate) fn inbound_body(received: &tern_testkit::webhook::Received) -> Value {
     let mut body = received.json();
     let reference = body["reference"].take();
     assert_eq!(reference.as_str().map(str::len), Some(36), "{body}");
@@ -464,7 +464,7 @@ fn inbound_body(received: &tern_testkit::webhook::Received) -> Value {
     body
 }
 
-fn expected_inbound(from: &str, text: &str) -> Value {
+pub(crate) fn expected_inbound(from: &str, text: &str) -> Value {
     json!({"reference": null, "from": {"number": from, "name": ""}, "to": {"number": "3669"},
            "message": {"text": text, "media": {"mediaUri": "", "contentType": "", "title": ""},
                        "custom": {}},
