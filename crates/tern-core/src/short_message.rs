@@ -536,7 +536,9 @@ mod tests {
             channels: Channel::ALL.to_vec(),
             smpp: None,
             created_at: Timestamp::UNIX_EPOCH,
-        };
+disabled: false,
+webhook_secrets: Default::default(),
+};
         let now: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         let part = |udh: Vec<u8>| ShortMessage {
             from: "Tern".into(),
@@ -631,7 +633,9 @@ mod tests {
                 channels: Channel::ALL.to_vec(),
                 smpp: None,
                 created_at: Timestamp::UNIX_EPOCH,
-            }
+disabled: false,
+webhook_secrets: Default::default(),
+}
         }
 
         proptest! {

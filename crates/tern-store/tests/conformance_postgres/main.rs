@@ -9,6 +9,8 @@ const BACKEND: harness::Kind = harness::Kind::Postgres;
 #[path = "../conformance/harness.rs"]
 mod harness;
 
+#[path = "../conformance/account_changes.rs"]
+mod account_changes;
 #[path = "../conformance/accounts.rs"]
 mod accounts;
 #[path = "../conformance/cache.rs"]
