@@ -536,9 +536,9 @@ mod tests {
             channels: Channel::ALL.to_vec(),
             smpp: None,
             created_at: Timestamp::UNIX_EPOCH,
-disabled: false,
-webhook_secrets: Default::default(),
-};
+            disabled: false,
+            webhook_secrets: Default::default(),
+        };
         let now: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         let part = |udh: Vec<u8>| ShortMessage {
             from: "Tern".into(),
@@ -633,9 +633,9 @@ webhook_secrets: Default::default(),
                 channels: Channel::ALL.to_vec(),
                 smpp: None,
                 created_at: Timestamp::UNIX_EPOCH,
-disabled: false,
-webhook_secrets: Default::default(),
-}
+                disabled: false,
+                webhook_secrets: Default::default(),
+            }
         }
 
         proptest! {

@@ -146,7 +146,11 @@ mod tests {
     fn signs_a_fixed_vector() {
         // echo -n '1700000000.{"a":1}' | openssl dgst -sha256 -hmac 'whsec-test-0123456789'
         assert_eq!(
-            sign(&secret("whsec-test-0123456789"), 1_700_000_000, br#"{"a":1}"#),
+            sign(
+                &secret("whsec-test-0123456789"),
+                1_700_000_000,
+                br#"{"a":1}"#
+            ),
             "ba8ec7f38c4e076a99176a1bf98ae9f2f3f4e18412b46a5913ddcf5685932c6a"
         );
     }
@@ -158,7 +162,11 @@ mod tests {
         let header = signature_header(&[&new, &old], 42, b"body").unwrap();
         assert_eq!(
             header,
-            format!("v1={},v1={}", sign(&new, 42, b"body"), sign(&old, 42, b"body"))
+            format!(
+                "v1={},v1={}",
+                sign(&new, 42, b"body"),
+                sign(&old, 42, b"body")
+            )
         );
         assert_eq!(signature_header(&[], 42, b"body"), None);
         assert_ne!(sign(&new, 42, b"body"), sign(&new, 43, b"body"));

@@ -34,9 +34,9 @@ fn account() -> Account {
         channels: Channel::ALL.to_vec(),
         smpp: None,
         created_at: Timestamp::UNIX_EPOCH,
-disabled: false,
-webhook_secrets: Default::default(),
-}
+        disabled: false,
+        webhook_secrets: Default::default(),
+    }
 }
 
 /// Any text, with a bias towards the shapes the parsers look for (digits, signs, units, dates,

@@ -44,9 +44,8 @@ impl WebhookTargets {
                 "[webhooks] rotation_overlap_hours = {hours}: a number of hours of at least 0"
             ));
         }
-        SignedDuration::try_from_secs_f64(hours * 3600.0).map_err(|_| {
-            format!("[webhooks] rotation_overlap_hours = {hours}: too large")
-        })
+        SignedDuration::try_from_secs_f64(hours * 3600.0)
+            .map_err(|_| format!("[webhooks] rotation_overlap_hours = {hours}: too large"))
     }
 }
 

@@ -57,8 +57,8 @@ async fn setup() -> Setup {
             inbound_numbers: vec!["3669".into()],
             channels: vec![Channel::Sms],
             smpp: None,
-webhook_secret: None,
-})
+            webhook_secret: None,
+        })
         .await
         .unwrap();
     let config = InboundConfig {

@@ -62,8 +62,8 @@ async fn start(config: SmppConfig) -> Running {
             inbound_numbers: Vec::new(),
             channels: vec![Channel::Sms],
             smpp: Some(SmppSettings::new("rx1", "pw").unwrap()),
-webhook_secret: None,
-})
+            webhook_secret: None,
+        })
         .await
         .unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);

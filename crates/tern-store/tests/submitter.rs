@@ -80,8 +80,8 @@ async fn gateway(balance: Option<Money>, limits: RequestLimits) -> Gateway {
             inbound_numbers: Vec::new(),
             channels: Channel::ALL.to_vec(),
             smpp: None,
-webhook_secret: None,
-})
+            webhook_secret: None,
+        })
         .await
         .unwrap();
     let wakes = Arc::new(Wakes::default());

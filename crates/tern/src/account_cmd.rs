@@ -13,7 +13,7 @@ use tern_core::inbound;
 use tern_core::money::Money;
 use tern_core::ports::{Store, StoreError};
 use tern_core::smpp_account::{ReceiptFormat, ReceiptPdu, SmppSettings, check_system_id};
-use tern_core::webhook_signature::{WebhookSecret, WebhookSecrets};
+use tern_core::webhook_signature::WebhookSecret;
 
 use crate::cli::{
     AccountCreateArgs, AccountListArgs, AccountNameArgs, AccountShowArgs, AccountUpdateArgs,
@@ -89,7 +89,11 @@ pub async fn update(args: AccountUpdateArgs) -> anyhow::Result<()> {
     let store = crate::store::open_for_command(&args.store)?;
     let account = find_account(&*store, &args.name).await?;
     let mut change = AccountChange {
-        status_format: args.status_format.as_deref().map(status_format).transpose()?,
+        status_format: args
+            .status_format
+            .as_deref()
+            .map(status_format)
+            .transpose()?,
         channels: args.channels.as_deref().map(channels).transpose()?,
         ..AccountChange::default()
     };
@@ -208,10 +212,14 @@ pub async fn rotate_secret(args: AccountNameArgs) -> anyhow::Result<()> {
 pub async fn show(args: AccountShowArgs) -> anyhow::Result<()> {
     let store = crate::store::open_for_command(&args.store)?;
     let account = find_account(&*store, &args.name).await?;
-    let shown = shown(&account);
+    let fields = shown(&account);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&shown)?);
-    } else if let serde_json::Value::Object(fields) = shown {
+        let object: serde_json::Map<String, serde_json::Value> = fields
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&object)?);
+    } else {
         for (key, value) in fields {
             let text = match value {
                 serde_json::Value::Null => "-".to_owned(),
@@ -219,7 +227,11 @@ pub async fn show(args: AccountShowArgs) -> anyhow::Result<()> {
                 serde_json::Value::Array(items) if items.is_empty() => "-".to_owned(),
                 serde_json::Value::Array(items) => items
                     .iter()
-                    .map(|item| item.as_str().map(str::to_owned).unwrap_or_else(|| item.to_string()))
+                    .map(|item| {
+                        item.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| item.to_string())
+                    })
                     .collect::<Vec<_>>()
                     .join(","),
                 other => other.to_string(),
@@ -233,12 +245,10 @@ pub async fn show(args: AccountShowArgs) -> anyhow::Result<()> {
 /// What `account show` shows of `account`, in order: everything but its secrets (its token's
 /// hash, its SMPP password's hash, its webhook secrets): of those, when the webhook secret was
 /// last replaced.
-fn shown(account: &Account) -> serde_json::Value {
+fn shown(account: &Account) -> Vec<(&'static str, serde_json::Value)> {
     let smpp = account.smpp.as_deref();
-    let mut fields = serde_json::Map::new();
-    let mut field = |key: &str, value: serde_json::Value| {
-        fields.insert(key.to_owned(), value);
-    };
+    let mut fields = Vec::new();
+    let mut field = |key: &'static str, value: serde_json::Value| fields.push((key, value));
     field("id", account.id.into());
     field("name", account.name.clone().into());
     field("state", state(account).into());
@@ -263,14 +273,8 @@ fn shown(account: &Account) -> serde_json::Value {
     field("status_format", account.status_format.as_str().into());
     field("inbound_url", account.inbound_url.clone().into());
     field("inbound_numbers", account.inbound_numbers.clone().into());
-    field(
-        "smpp_system_id",
-        smpp.map(|s| s.system_id.clone()).into(),
-    );
-    field(
-        "smpp_max_binds",
-        smpp.map(|s| s.max_binds.get()).into(),
-    );
+    field("smpp_system_id", smpp.map(|s| s.system_id.clone()).into());
+    field("smpp_max_binds", smpp.map(|s| s.max_binds.get()).into());
     field(
         "smpp_rate",
         smpp.map(|s| {
@@ -298,12 +302,16 @@ fn shown(account: &Account) -> serde_json::Value {
             .into(),
     );
     field("created_at", account.created_at.to_string().into());
-    serde_json::Value::Object(fields)
+    fields
 }
 
 /// `enabled` or `disabled`.
 fn state(account: &Account) -> &'static str {
-    if account.disabled { "disabled" } else { "enabled" }
+    if account.disabled {
+        "disabled"
+    } else {
+        "enabled"
+    }
 }
 
 /// The account `wanted` names: by name (which must name one account), or by id.
@@ -361,9 +369,12 @@ async fn explain_conflict(
         .filter(|holder| account.is_none_or(|account| account.id != holder.id))
         .collect();
     if let Some(system_id) = system_id
-        && let Some(holder) = others
-            .iter()
-            .find(|holder| holder.smpp.as_ref().is_some_and(|s| s.system_id == system_id))
+        && let Some(holder) = others.iter().find(|holder| {
+            holder
+                .smpp
+                .as_ref()
+                .is_some_and(|s| s.system_id == system_id)
+        })
     {
         anyhow::bail!(
             "--smpp-system-id: account {} ({}) has SMPP system id '{system_id}' already; system ids are unique",
@@ -436,7 +447,9 @@ fn smpp_settings(
         (Some(system_id), None) => {
             check_system_id(system_id).map_err(|e| anyhow::anyhow!("--smpp-system-id: {e}"))?;
             let password = args.smpp_password.as_deref().ok_or_else(|| {
-                anyhow::anyhow!("--smpp-system-id needs --smpp-password: SMPP clients bind with both")
+                anyhow::anyhow!(
+                    "--smpp-system-id needs --smpp-password: SMPP clients bind with both"
+                )
             })?;
             hashed(system_id, password)?
         }

@@ -623,10 +623,10 @@ mod tests {
             channels: Channel::ALL.to_vec(),
             smpp: None,
             created_at: jiff::Timestamp::UNIX_EPOCH,
-disabled: false,
-webhook_secrets: Default::default(),
-}
-}
+            disabled: false,
+            webhook_secrets: Default::default(),
+        }
+    }
 
     fn route(account: Option<&str>) -> RouteConfig {
         RouteConfig {

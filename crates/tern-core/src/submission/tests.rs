@@ -28,9 +28,9 @@ fn account(channels: &[Channel]) -> Account {
         channels: channels.to_vec(),
         smpp: None,
         created_at: Timestamp::UNIX_EPOCH,
-disabled: false,
-webhook_secrets: Default::default(),
-}
+        disabled: false,
+        webhook_secrets: Default::default(),
+    }
 }
 
 fn judge(body: &str, channels: &[Channel]) -> Vec<RecipientOutcome> {

@@ -99,7 +99,11 @@ impl WebhookPoster {
         };
         let now = Timestamp::now();
         let timestamp = now.as_second();
-        match signature_header(&secrets.signing(now, self.rotation_overlap), timestamp, body) {
+        match signature_header(
+            &secrets.signing(now, self.rotation_overlap),
+            timestamp,
+            body,
+        ) {
             Some(signature) => request
                 .header(TIMESTAMP_HEADER, timestamp)
                 .header(SIGNATURE_HEADER, signature),

@@ -453,8 +453,8 @@ mod tests {
                 inbound_numbers: Vec::new(),
                 channels: Channel::ALL.to_vec(),
                 smpp: None,
-webhook_secret: None,
-})
+                webhook_secret: None,
+            })
             .await
             .unwrap()
             .id;

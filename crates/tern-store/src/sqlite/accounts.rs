@@ -153,7 +153,11 @@ impl SqliteStore {
 }
 
 /// Give account `id` the inbound `numbers` (one another account has is a conflict).
-fn insert_numbers(connection: &Connection, id: AccountId, numbers: &[String]) -> Result<(), StoreError> {
+fn insert_numbers(
+    connection: &Connection,
+    id: AccountId,
+    numbers: &[String],
+) -> Result<(), StoreError> {
     let mut number = connection
         .prepare_cached("INSERT INTO inbound_numbers (number, account_id) VALUES (?1, ?2)")
         .map_err(backend_error)?;
@@ -166,7 +170,11 @@ fn insert_numbers(connection: &Connection, id: AccountId, numbers: &[String]) ->
 }
 
 /// Record `change` on account `id`, one statement per field it sets.
-fn apply_change(connection: &Connection, id: AccountId, change: &AccountChange) -> Result<(), StoreError> {
+fn apply_change(
+    connection: &Connection,
+    id: AccountId,
+    change: &AccountChange,
+) -> Result<(), StoreError> {
     let set = |assignments: &str, values: &[&dyn ToSql]| -> Result<(), StoreError> {
         let mut all = values.to_vec();
         all.push(&id);

@@ -30,8 +30,8 @@ fn new_account(token: &ProductToken, balance: Option<Money>) -> NewAccount {
         inbound_numbers: Vec::new(),
         channels: Channel::ALL.to_vec(),
         smpp: None,
-webhook_secret: None,
-}
+        webhook_secret: None,
+    }
 }
 
 fn message(account: AccountId, channels: &[Channel], price: Money, now: Timestamp) -> NewMessage {

@@ -55,7 +55,10 @@ async fn a_change_sets_what_it_names_and_keeps_the_rest() {
     assert!(changed.token_hash.matches(&token.hash()));
     assert_eq!(changed.status_url, None);
     assert_eq!(changed.status_format, ReportFormat::Xml);
-    assert_eq!(changed.inbound_url.as_deref(), Some("https://example.test/in"));
+    assert_eq!(
+        changed.inbound_url.as_deref(),
+        Some("https://example.test/in")
+    );
     assert_eq!(changed.inbound_numbers, vec!["3669", "0031612345678"]);
     assert_eq!(changed.channels, vec![Channel::Sms, Channel::Push]);
     assert_eq!(changed.balance, Some(Money(1_250_000)));
@@ -166,10 +169,7 @@ async fn a_rotated_token_finds_the_account_and_the_old_one_does_not() {
     let backend = Backend::new();
     let store = backend.open();
     let old = ProductToken::generate();
-    let created = store
-        .create_account(new_account(&old, None))
-        .await
-        .unwrap();
+    let created = store.create_account(new_account(&old, None)).await.unwrap();
     let new = ProductToken::generate();
     let rotated = store
         .update_account(
@@ -261,7 +261,11 @@ async fn webhook_secrets_are_kept_generated_and_rotated() {
         WebhookSecrets::new(secret("given-secret-0123456789"))
     );
     let generated = account(&*store, None).await;
-    let current = generated.webhook_secrets.current.clone().expect("generated");
+    let current = generated
+        .webhook_secrets
+        .current
+        .clone()
+        .expect("generated");
     assert_eq!(current.as_str().len(), 64);
     assert_ne!(current, secret("given-secret-0123456789"));
     assert_eq!(generated.webhook_secrets.previous, None);
@@ -287,10 +291,7 @@ async fn webhook_secrets_are_kept_generated_and_rotated() {
         changed.webhook_secrets.previous,
         Some((secret("given-secret-0123456789"), at))
     );
-    assert_eq!(
-        store.accounts().await.unwrap()[0].webhook_secrets,
-        rotated
-    );
+    assert_eq!(store.accounts().await.unwrap()[0].webhook_secrets, rotated);
 }
 
 #[tokio::test]
@@ -307,7 +308,13 @@ async fn the_cache_sees_its_own_changes_at_once_and_others_within_its_lifetime()
         .create_account(new_account(&token, None))
         .await
         .unwrap();
-    assert!(cached.account_by_token(token.hash()).await.unwrap().is_some());
+    assert!(
+        cached
+            .account_by_token(token.hash())
+            .await
+            .unwrap()
+            .is_some()
+    );
     // Through the cache: at once.
     cached
         .update_account(
@@ -330,7 +337,13 @@ async fn the_cache_sees_its_own_changes_at_once_and_others_within_its_lifetime()
         )
         .await
         .unwrap();
-    assert!(cached.account_by_token(token.hash()).await.unwrap().is_some());
+    assert!(
+        cached
+            .account_by_token(token.hash())
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     // Beside it (another process): within its lifetime, counted from the change.
     let new = ProductToken::generate();

@@ -151,8 +151,8 @@ pub fn new_account(token: &ProductToken, balance: Option<Money>) -> NewAccount {
         inbound_numbers: Vec::new(),
         channels: Channel::ALL.to_vec(),
         smpp: None,
-webhook_secret: None,
-}
+        webhook_secret: None,
+    }
 }
 
 /// A fresh account with a new token.
