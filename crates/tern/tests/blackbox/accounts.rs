@@ -123,7 +123,15 @@ async fn accounts_change_disable_and_rotate_while_the_gateway_runs() {
     let gateway = Gateway::start(TERN, &data_dir, None);
     let unknown_token = "00000000-0000-4000-8000-00000000dead";
     let unknown = answers(&gateway, unknown_token).await;
-    assert_eq!(unknown[0].0, 401, "{unknown:?}");
+    assert_eq!(
+        unknown[0],
+        (
+            400,
+            r#"{"details":"No account found for the given authentication","errorCode":101,"messages":[]}"#
+                .to_owned()
+        )
+    );
+    assert_eq!(unknown[2].0, 401, "{unknown:?}");
     let working = answers(&gateway, &token).await;
     assert_eq!(working[0].0, 200, "{working:?}");
     assert_eq!(working[2].0, 200, "{working:?}");
