@@ -11,6 +11,7 @@ use subtle::ConstantTimeEq;
 use crate::channel::Channel;
 use crate::money::Money;
 use crate::smpp_account::SmppSettings;
+use crate::webhook_signature::{WebhookSecret, WebhookSecrets};
 
 /// A product token: a GUID, held in its canonical lower-case hyphenated form.
 #[derive(Clone, PartialEq, Eq)]
@@ -148,6 +149,12 @@ pub struct Account {
     /// that cloning an account (the cache hands out a clone per request) copies no strings.
     pub smpp: Option<Arc<SmppSettings>>,
     pub created_at: jiff::Timestamp,
+    /// A disabled account is not found by its token or its SMPP system id (its requests are
+    /// answered as an unknown token's); it is still listed, and its queued messages and their
+    /// reports go on.
+    pub disabled: bool,
+    /// What its webhooks are signed with ([`crate::webhook_signature`]).
+    pub webhook_secrets: WebhookSecrets,
 }
 
 /// An account to create.
@@ -165,6 +172,32 @@ pub struct NewAccount {
     pub channels: Vec<Channel>,
     /// SMPP credentials and options; `None`: no SMPP. A system id unique across accounts.
     pub smpp: Option<SmppSettings>,
+    /// The secret its webhooks are signed with; `None`: the store generates one.
+    pub webhook_secret: Option<WebhookSecret>,
+}
+
+/// A change to an account ([`crate::ports::AccountStore::update_account`]): each field that is
+/// `Some` is set, the others are left as they are.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AccountChange {
+    /// A new product token (the old one is not found from then on).
+    pub token_hash: Option<TokenHash>,
+    /// `Some(None)` removes the status URL.
+    pub status_url: Option<Option<String>>,
+    pub status_format: Option<ReportFormat>,
+    /// `Some(None)` removes the inbound URL.
+    pub inbound_url: Option<Option<String>>,
+    /// The numbers in place of the account's (normalised; another account's is a conflict).
+    pub inbound_numbers: Option<Vec<String>>,
+    pub channels: Option<Vec<Channel>>,
+    /// Added to the balance, in the store, whatever it is by then (an account without a balance
+    /// has none after: whether it has one is fixed when it is created).
+    pub add_balance: Option<Money>,
+    pub disabled: Option<bool>,
+    /// `Some(None)` removes the SMPP settings; another account's system id is a conflict.
+    pub smpp: Option<Option<SmppSettings>>,
+    /// The secrets in place of the account's (see [`WebhookSecrets::rotated`]).
+    pub webhook_secrets: Option<WebhookSecrets>,
 }
 
 #[cfg(test)]

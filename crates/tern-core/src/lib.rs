@@ -34,6 +34,7 @@ pub mod status;
 pub mod submission;
 pub mod submitter;
 pub mod validity;
+pub mod webhook_signature;
 pub mod whatsapp;
 
 pub use jiff::Timestamp;

@@ -536,6 +536,8 @@ mod tests {
             channels: Channel::ALL.to_vec(),
             smpp: None,
             created_at: Timestamp::UNIX_EPOCH,
+            disabled: false,
+            webhook_secrets: Default::default(),
         };
         let now: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         let part = |udh: Vec<u8>| ShortMessage {
@@ -631,6 +633,8 @@ mod tests {
                 channels: Channel::ALL.to_vec(),
                 smpp: None,
                 created_at: Timestamp::UNIX_EPOCH,
+                disabled: false,
+                webhook_secrets: Default::default(),
             }
         }
 

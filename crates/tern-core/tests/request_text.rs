@@ -34,6 +34,8 @@ fn account() -> Account {
         channels: Channel::ALL.to_vec(),
         smpp: None,
         created_at: Timestamp::UNIX_EPOCH,
+        disabled: false,
+        webhook_secrets: Default::default(),
     }
 }
 

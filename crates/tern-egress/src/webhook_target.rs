@@ -8,10 +8,11 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use jiff::SignedDuration;
 use serde::Deserialize;
 
 /// `[webhooks]` configuration.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebhookTargets {
     /// Refuse loopback, private, link-local, unique-local, CGNAT, metadata, unspecified,
@@ -19,6 +20,33 @@ pub struct WebhookTargets {
     pub deny_private: bool,
     /// When set, the only hosts webhooks are POSTed to (exact names or IP literals, any case).
     pub allow: Option<Vec<String>>,
+    /// For how long after `tern account rotate-secret` the replaced secret signs too, in hours
+    /// (a number: fractions allowed; 0: the new secret alone at once).
+    pub rotation_overlap_hours: f64,
+}
+
+impl Default for WebhookTargets {
+    fn default() -> Self {
+        WebhookTargets {
+            deny_private: false,
+            allow: None,
+            rotation_overlap_hours: 24.0,
+        }
+    }
+}
+
+impl WebhookTargets {
+    /// `rotation_overlap_hours` as a duration; an error names what is wrong with it.
+    pub fn rotation_overlap(&self) -> Result<SignedDuration, String> {
+        let hours = self.rotation_overlap_hours;
+        if !hours.is_finite() || hours < 0.0 {
+            return Err(format!(
+                "[webhooks] rotation_overlap_hours = {hours}: a number of hours of at least 0"
+            ));
+        }
+        SignedDuration::try_from_secs_f64(hours * 3600.0)
+            .map_err(|_| format!("[webhooks] rotation_overlap_hours = {hours}: too large"))
+    }
 }
 
 /// Why a webhook target is refused. A refusal does not go away on a retry.
@@ -42,6 +70,9 @@ pub struct TargetPolicy {
     deny_private: bool,
     /// Normalised allowed hosts (lower case, no brackets, no trailing dot).
     allow: Option<Vec<String>>,
+    /// How long a replaced webhook secret signs too (`rotation_overlap_hours`; a value the
+    /// configuration check refuses counts as 0).
+    rotation_overlap: SignedDuration,
 }
 
 impl TargetPolicy {
@@ -52,7 +83,13 @@ impl TargetPolicy {
                 .allow
                 .as_ref()
                 .map(|hosts| hosts.iter().map(|host| normalise_host(host)).collect()),
+            rotation_overlap: config.rotation_overlap().unwrap_or(SignedDuration::ZERO),
         }
+    }
+
+    /// How long a replaced webhook secret signs too.
+    pub fn rotation_overlap(&self) -> SignedDuration {
+        self.rotation_overlap
     }
 
     /// Whether addresses must be checked at connect time (install [`GuardedResolver`]).
@@ -246,6 +283,7 @@ mod tests {
         let policy = TargetPolicy::new(&WebhookTargets {
             deny_private: false,
             allow: Some(vec!["Hooks.Example.com".into(), "[::1]".into()]),
+            ..WebhookTargets::default()
         });
         let check = |url: &str| policy.check(&reqwest::Url::parse(url).unwrap());
         assert_eq!(check("https://hooks.example.com/x"), Ok(()));
@@ -264,6 +302,7 @@ mod tests {
         let policy = TargetPolicy::new(&WebhookTargets {
             deny_private: true,
             allow: None,
+            ..WebhookTargets::default()
         });
         let check = |url: &str| policy.check(&reqwest::Url::parse(url).unwrap());
         assert_eq!(check("http://8.8.8.8/x"), Ok(()));

@@ -57,6 +57,7 @@ async fn setup() -> Setup {
             inbound_numbers: vec!["3669".into()],
             channels: vec![Channel::Sms],
             smpp: None,
+            webhook_secret: None,
         })
         .await
         .unwrap();

@@ -62,6 +62,7 @@ async fn start(config: SmppConfig) -> Running {
             inbound_numbers: Vec::new(),
             channels: vec![Channel::Sms],
             smpp: Some(SmppSettings::new("rx1", "pw").unwrap()),
+            webhook_secret: None,
         })
         .await
         .unwrap();

@@ -9,15 +9,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use tern_core::account::{Account, NewAccount, TokenHash};
+use tern_core::account::{Account, AccountChange, AccountId, NewAccount, TokenHash};
 use tern_core::ports::{AccountStore, StoreError};
 
 /// Most tokens remembered; past that the cache starts over (a bound on memory whatever the
 /// number of distinct tokens tried).
 const MAX_ENTRIES: usize = 10_000;
 
-/// An [`AccountStore`] that serves an account found by its token from memory for `ttl` (a change
-/// to an account reaches requests within that time). Unknown tokens are not remembered: each is
+/// An [`AccountStore`] that serves an account found by its token from memory for `ttl`, counted
+/// from the moment the lookup that found it started: a change made by another process (`tern
+/// account update`, `rotate-token`, `--disable`, another node) reaches requests within `ttl` of
+/// its commit, a token rotated away or an account disabled is refused from then on, and a change
+/// made through this cache reaches its requests at once. Unknown tokens are not remembered: each is
 /// looked up again, so that an account created a moment ago is found at once. Lookups of one
 /// token take turns: when its entry is missing or has run out, the requests that want it at the
 /// same moment cost the backend one lookup, not one each. When that lookup fails, the requests
@@ -33,8 +36,9 @@ pub struct CachedAccounts {
 }
 
 impl CachedAccounts {
-    /// How long the gateway serves an account from memory.
-    pub const DEFAULT_TTL: Duration = Duration::from_secs(2);
+    /// How long the gateway serves an account from memory: the most a change made outside the
+    /// process (a `tern account` command) takes to reach its requests.
+    pub const DEFAULT_TTL: Duration = Duration::from_secs(1);
 
     pub fn new(inner: Arc<dyn AccountStore>, ttl: Duration) -> CachedAccounts {
         CachedAccounts {
@@ -57,6 +61,21 @@ impl CachedAccounts {
 impl AccountStore for CachedAccounts {
     async fn create_account(&self, account: NewAccount) -> Result<Account, StoreError> {
         self.inner.create_account(account).await
+    }
+
+    /// Forgets what it remembers of the account (this process's requests see the change at once;
+    /// other processes' within their `ttl`).
+    async fn update_account(
+        &self,
+        id: AccountId,
+        change: AccountChange,
+    ) -> Result<Option<Account>, StoreError> {
+        let updated = self.inner.update_account(id, change).await;
+        self.by_token
+            .lock()
+            .expect("cache")
+            .retain(|_, (account, _)| account.id != id);
+        updated
     }
 
     async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
@@ -88,6 +107,8 @@ impl AccountStore for CachedAccounts {
             lookups: &self.lookups,
             token: hash.0,
         };
+        // Counted from before the read: what it finds may have changed since the read started.
+        let started = Instant::now();
         let found = match self.inner.account_by_token(hash).await {
             Ok(found) => found,
             Err(error) => {
@@ -100,7 +121,7 @@ impl AccountStore for CachedAccounts {
             if cache.len() >= MAX_ENTRIES {
                 cache.clear();
             }
-            cache.insert(hash.0, (account.clone(), Instant::now()));
+            cache.insert(hash.0, (account.clone(), started));
         }
         Ok(found)
     }

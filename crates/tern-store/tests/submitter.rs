@@ -81,6 +81,7 @@ async fn gateway(balance: Option<Money>, limits: RequestLimits) -> Gateway {
             inbound_numbers: Vec::new(),
             channels: Channel::ALL.to_vec(),
             smpp: None,
+            webhook_secret: None,
         })
         .await
         .unwrap();

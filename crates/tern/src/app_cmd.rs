@@ -13,15 +13,20 @@ use crate::config;
 /// The connector kind a push app's connector must have.
 const FCM_KIND: &str = "fcm";
 
-/// The account `--account` names: by name (which must name one account), or by id.
-pub(crate) fn find_account(accounts: Vec<Account>, wanted: &str) -> anyhow::Result<Account> {
+/// The account `wanted` (the value of `flag`) names: by name (which must name one account), or
+/// by id.
+pub(crate) fn find_account(
+    accounts: Vec<Account>,
+    flag: &str,
+    wanted: &str,
+) -> anyhow::Result<Account> {
     let wanted = wanted.trim();
     let by_name: Vec<&Account> = accounts.iter().filter(|a| a.name == wanted).collect();
     match by_name.as_slice() {
         [one] => return Ok((*one).clone()),
         [] => {}
         several => anyhow::bail!(
-            "--account: {} accounts are named '{wanted}' (ids {}); name one by its id",
+            "{flag}: {} accounts are named '{wanted}' (ids {}); name one by its id",
             several.len(),
             several
                 .iter()
@@ -35,7 +40,7 @@ pub(crate) fn find_account(accounts: Vec<Account>, wanted: &str) -> anyhow::Resu
     {
         return Ok(account.clone());
     }
-    anyhow::bail!("--account: no account is named '{wanted}' (see `tern account list`)")
+    anyhow::bail!("{flag}: no account is named '{wanted}' (see `tern account list`)")
 }
 
 pub async fn create(args: AppCreateArgs) -> anyhow::Result<()> {
@@ -72,7 +77,7 @@ pub async fn create(args: AppCreateArgs) -> anyhow::Result<()> {
         }
     }
     let store = crate::store::open_for_command(&args.store)?;
-    let account = find_account(store.accounts().await?, &args.account)?;
+    let account = find_account(store.accounts().await?, "--account", &args.account)?;
     let app = store
         .create_app(NewPushApp {
             key,

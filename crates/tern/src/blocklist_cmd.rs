@@ -19,7 +19,7 @@ fn scope(
     }
     match &args.account {
         Some(name) => {
-            let account = find_account(accounts.to_vec(), name)?;
+            let account = find_account(accounts.to_vec(), "--account", name)?;
             Ok(Some((BlockScope::Account(account.id), Some(account))))
         }
         None => Ok(None),

@@ -77,10 +77,101 @@ pub struct MigrateArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum AccountCommand {
-    /// Create an account; prints its product token as the last line.
+    /// Create an account; prints its webhook secret, then its product token as the last line.
     Create(Box<AccountCreateArgs>),
     /// List accounts.
     List(AccountListArgs),
+    /// Change an account: only what the options name changes. A running gateway sees the
+    /// change within a second.
+    Update(Box<AccountUpdateArgs>),
+    /// Show an account (everything but its secrets).
+    Show(AccountShowArgs),
+    /// Give an account a new product token, printed as the last line; the old one stops
+    /// working (on a running gateway within a second).
+    RotateToken(AccountNameArgs),
+    /// Give an account a new webhook secret, printed as the last line; the old one signs too
+    /// for `[webhooks] rotation_overlap_hours`.
+    RotateSecret(AccountNameArgs),
+}
+
+/// The SMPP options of `account create` and `account update`.
+#[derive(Debug, Args)]
+pub struct SmppArgs {
+    /// SMPP system id clients bind with: 1-15 printable ASCII characters, no spaces, unique.
+    #[arg(long, value_name = "ID")]
+    pub smpp_system_id: Option<String>,
+    /// SMPP password: 1-8 printable ASCII characters; required with --smpp-system-id when the
+    /// account has no SMPP login yet. Stored hashed (Argon2id).
+    #[arg(long, value_name = "PW")]
+    pub smpp_password: Option<String>,
+    /// Most SMPP sessions bound at once (at least 1) [default: 8].
+    #[arg(long, value_name = "N")]
+    pub smpp_max_binds: Option<String>,
+    /// Submitted SMS parts per second over SMPP (at least 1) [default: unlimited].
+    #[arg(long, value_name = "N")]
+    pub smpp_rate: Option<String>,
+    /// SMPP delivery receipt text: cm or appendix-b [default: cm].
+    #[arg(long, value_name = "FORMAT")]
+    pub smpp_receipt_format: Option<String>,
+    /// SMPP PDU receipts are sent in: deliver_sm or data_sm [default: deliver_sm].
+    #[arg(long, value_name = "PDU")]
+    pub smpp_receipt_pdu: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AccountUpdateArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The account: its name (or its id).
+    pub name: String,
+    /// URL status reports are POSTed to; an empty value removes it.
+    #[arg(long)]
+    pub status_url: Option<String>,
+    /// Status report format: json or xml.
+    #[arg(long)]
+    pub status_format: Option<String>,
+    /// URL inbound (MO) messages are POSTed to; an empty value removes it.
+    #[arg(long)]
+    pub inbound_url: Option<String>,
+    /// The account's inbound numbers, comma-separated, in place of the ones it has; an empty
+    /// value removes them.
+    #[arg(long)]
+    pub inbound_numbers: Option<String>,
+    /// Channels the account may use, comma-separated, in place of the ones it has.
+    #[arg(long)]
+    pub channels: Option<String>,
+    /// Add to the prepaid balance (e.g. 10.50; negative to take off). Only for an account
+    /// created with a balance.
+    #[arg(long, value_name = "AMOUNT", allow_hyphen_values = true)]
+    pub add_balance: Option<String>,
+    /// Disable the account: its requests are answered as an unknown token's, its SMPP binds
+    /// refused.
+    #[arg(long, conflicts_with = "enable")]
+    pub disable: bool,
+    /// Enable a disabled account.
+    #[arg(long)]
+    pub enable: bool,
+    #[command(flatten)]
+    pub smpp: SmppArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AccountShowArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The account: its name (or its id).
+    pub name: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AccountNameArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The account: its name (or its id).
+    pub name: String,
 }
 
 #[derive(Debug, Args)]
@@ -113,25 +204,12 @@ pub struct AccountCreateArgs {
     /// Channels the account may use, comma-separated.
     #[arg(long, default_value = "SMS,WhatsApp,RCS,Viber,Push")]
     pub channels: String,
-    /// SMPP system id clients bind with: 1-15 printable ASCII characters, no spaces, unique.
-    #[arg(long, value_name = "ID")]
-    pub smpp_system_id: Option<String>,
-    /// SMPP password: 1-8 printable ASCII characters; required with --smpp-system-id. Stored
-    /// hashed (Argon2id).
-    #[arg(long, value_name = "PW")]
-    pub smpp_password: Option<String>,
-    /// Most SMPP sessions bound at once (at least 1) [default: 8].
-    #[arg(long, value_name = "N")]
-    pub smpp_max_binds: Option<String>,
-    /// Submitted SMS parts per second over SMPP (at least 1) [default: unlimited].
-    #[arg(long, value_name = "N")]
-    pub smpp_rate: Option<String>,
-    /// SMPP delivery receipt text: cm or appendix-b [default: cm].
-    #[arg(long, value_name = "FORMAT")]
-    pub smpp_receipt_format: Option<String>,
-    /// SMPP PDU receipts are sent in: deliver_sm or data_sm [default: deliver_sm].
-    #[arg(long, value_name = "PDU")]
-    pub smpp_receipt_pdu: Option<String>,
+    /// Secret the account's webhooks are signed with (16-255 printable ASCII characters, no
+    /// spaces); generated when absent, and printed once.
+    #[arg(long, value_name = "SECRET")]
+    pub webhook_secret: Option<String>,
+    #[command(flatten)]
+    pub smpp: SmppArgs,
 }
 
 #[derive(Debug, Args)]

@@ -644,6 +644,10 @@ pub fn load(
         .context("invalid configuration: price_per_part")?;
     check_connectors_and_routes(&config)?;
     config
+        .webhooks
+        .rotation_overlap()
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    config
         .inbound
         .validate()
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
@@ -685,6 +689,8 @@ mod tests {
             channels: Channel::ALL.to_vec(),
             smpp: None,
             created_at: jiff::Timestamp::UNIX_EPOCH,
+            disabled: false,
+            webhook_secrets: Default::default(),
         }
     }
 

@@ -40,6 +40,16 @@ fn main() -> anyhow::Result<()> {
                 account_cmd::create(*args).await
             }
             cli::Command::Account(cli::AccountCommand::List(args)) => account_cmd::list(args).await,
+            cli::Command::Account(cli::AccountCommand::Update(args)) => {
+                account_cmd::update(*args).await
+            }
+            cli::Command::Account(cli::AccountCommand::Show(args)) => account_cmd::show(args).await,
+            cli::Command::Account(cli::AccountCommand::RotateToken(args)) => {
+                account_cmd::rotate_token(args).await
+            }
+            cli::Command::Account(cli::AccountCommand::RotateSecret(args)) => {
+                account_cmd::rotate_secret(args).await
+            }
             cli::Command::App(cli::AppCommand::Create(args)) => app_cmd::create(args).await,
             cli::Command::App(cli::AppCommand::List(args)) => app_cmd::list(args).await,
             cli::Command::Blocklist(cli::BlocklistCommand::Add(args)) => {

@@ -662,6 +662,7 @@ async fn create_demo_account(store: &dyn Store, address: &str) -> anyhow::Result
             inbound_numbers: Vec::new(),
             channels: Channel::ALL.to_vec(),
             smpp: None,
+            webhook_secret: None,
         })
         .await?;
     println!("Created the demo account. Its product token (shown only now):");

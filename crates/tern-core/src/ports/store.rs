@@ -18,7 +18,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 
-use crate::account::{Account, AccountId, NewAccount, TokenHash};
+use crate::account::{Account, AccountChange, AccountId, NewAccount, TokenHash};
 use crate::blocklist::{BlockScope, BlockedNumber, OptOutKeywords};
 use crate::channel::Channel;
 use crate::dispatch::{CancelOutcome, Event, Next, Progress, ReplaceOutcome, Replacement};
@@ -161,10 +161,22 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn create_account(&self, account: NewAccount) -> Result<Account, StoreError>;
     /// Every account, oldest first.
     async fn accounts(&self) -> Result<Vec<Account>, StoreError>;
-    /// The account whose token hashes to `hash`.
+    /// Change account `id` as `change` says, all or nothing, and return it as it is then;
+    /// `None` when there is no such account. A token, an SMPP system id or an inbound number
+    /// another account has is a [`StoreError::Conflict`] (nothing is changed). The balance is
+    /// added to in the store (a change racing with debits loses none of them).
+    async fn update_account(
+        &self,
+        id: AccountId,
+        change: AccountChange,
+    ) -> Result<Option<Account>, StoreError>;
+    /// The account whose token hashes to `hash`; a disabled account is not found (this and
+    /// [`AccountStore::account_by_smpp_system_id`] are how every surface finds an account, so a
+    /// disabled one is answered as an unknown token is, everywhere).
     async fn account_by_token(&self, hash: TokenHash) -> Result<Option<Account>, StoreError>;
     /// The account whose SMPP system id is exactly `system_id` (case-sensitive), what a bind
     /// names; its password is checked by the caller ([`crate::smpp_account::SmppSettings::verify`]).
+    /// A disabled account is not found.
     async fn account_by_smpp_system_id(
         &self,
         system_id: &str,

@@ -28,6 +28,8 @@ fn account(channels: &[Channel]) -> Account {
         channels: channels.to_vec(),
         smpp: None,
         created_at: Timestamp::UNIX_EPOCH,
+        disabled: false,
+        webhook_secrets: Default::default(),
     }
 }
 

@@ -53,6 +53,7 @@ impl OutboxSender for InboundWebhookSender {
                 content_type: "application/json",
                 report_id: &report_id,
                 body: inbound::webhook(message).to_json(),
+                secrets: Some(&account.webhook_secrets),
             })
             .await
     }

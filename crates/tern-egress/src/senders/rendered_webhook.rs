@@ -43,6 +43,9 @@ impl OutboxSender for RenderedWebhookSender {
                 content_type: &rendered.content_type,
                 report_id: &rendered.report_id,
                 body: rendered.body,
+                // Rendered and queued by a Tern before signed webhooks: its account is not
+                // known here, so it goes as it was rendered, unsigned.
+                secrets: None,
             })
             .await
     }

@@ -54,6 +54,7 @@ impl OutboxSender for StatusWebhookSender {
                 content_type: rendered.content_type,
                 report_id: &fields.report_id,
                 body: rendered.body,
+                secrets: Some(&account.webhook_secrets),
             })
             .await
     }

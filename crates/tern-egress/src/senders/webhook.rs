@@ -1,13 +1,19 @@
 //! One HTTP POST of a webhook, shared by the senders of webhook kinds: the `[webhooks]` target
 //! policy checked first (the client's resolver checks names at connect time), the stable report
-//! id in a header, a timeout, no redirects followed (a 3xx is a failed attempt).
+//! id in a header, the signature of the account's secrets (`tern_core::webhook_signature`) in
+//! `X-Tern-Timestamp` and `X-Tern-Signature`, a timeout, no redirects followed (a 3xx is a
+//! failed attempt).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use jiff::{SignedDuration, Timestamp};
 use tern_core::message::MessageId;
 use tern_core::outbox::EntryId;
+use tern_core::webhook_signature::{
+    SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookSecrets, signature_header,
+};
 
 use super::Delivery;
 use crate::notifier::LOG_TARGET;
@@ -25,6 +31,8 @@ pub struct WebhookPoster {
     /// The `[webhooks]` rules checked before each POST.
     targets: TargetPolicy,
     timeout: Duration,
+    /// How long a replaced secret signs too (`[webhooks] rotation_overlap_hours`).
+    rotation_overlap: SignedDuration,
     /// URLs already parsed: an account's webhooks all go to one URL, and parsing it (with IDNA
     /// host processing) for every POST cost more than building the request.
     urls: Mutex<HashMap<String, reqwest::Url>>,
@@ -40,6 +48,9 @@ pub struct Webhook<'a> {
     /// Its stable id, the same on every attempt (also in its body).
     pub report_id: &'a str,
     pub body: Vec<u8>,
+    /// The account's secrets, signing the POST; `None` (a webhook rendered by an earlier Tern,
+    /// whose account is not known): unsigned.
+    pub secrets: Option<&'a WebhookSecrets>,
 }
 
 /// Why a POST was not answered 2xx, short of an HTTP answer.
@@ -54,6 +65,7 @@ impl WebhookPoster {
     pub fn new(client: reqwest::Client, targets: TargetPolicy, timeout: Duration) -> WebhookPoster {
         WebhookPoster {
             client,
+            rotation_overlap: targets.rotation_overlap(),
             targets,
             timeout,
             urls: Mutex::new(HashMap::new()),
@@ -74,6 +86,31 @@ impl WebhookPoster {
         Ok(parsed)
     }
 
+    /// `request` with the signature headers of `body` under the secrets that sign now (each
+    /// attempt is signed anew, at its own time).
+    fn sign(
+        &self,
+        request: reqwest::RequestBuilder,
+        secrets: Option<&WebhookSecrets>,
+        body: &[u8],
+    ) -> reqwest::RequestBuilder {
+        let Some(secrets) = secrets else {
+            return request;
+        };
+        let now = Timestamp::now();
+        let timestamp = now.as_second();
+        match signature_header(
+            &secrets.signing(now, self.rotation_overlap),
+            timestamp,
+            body,
+        ) {
+            Some(signature) => request
+                .header(TIMESTAMP_HEADER, timestamp)
+                .header(SIGNATURE_HEADER, signature),
+            None => request,
+        }
+    }
+
     /// POST `webhook` once. A target `[webhooks]` refuses is given up at once with an error log:
     /// retrying cannot make a refused host or address allowed.
     pub async fn post(&self, webhook: Webhook<'_>) -> Delivery {
@@ -83,12 +120,16 @@ impl WebhookPoster {
             Ok(url) => match self.targets.check(&url) {
                 Err(refused) => Err(Failure::Refused(refused)),
                 Ok(()) => self
-                    .client
-                    .post(url)
-                    .header("content-type", webhook.content_type)
-                    // The same on every attempt, so a receiver can drop a webhook it already
-                    // took (delivery is at-least-once).
-                    .header(REPORT_ID_HEADER, webhook.report_id)
+                    .sign(
+                        self.client
+                            .post(url)
+                            .header("content-type", webhook.content_type)
+                            // The same on every attempt, so a receiver can drop a webhook it
+                            // already took (delivery is at-least-once).
+                            .header(REPORT_ID_HEADER, webhook.report_id),
+                        webhook.secrets,
+                        &webhook.body,
+                    )
                     .timeout(self.timeout)
                     .body(webhook.body)
                     .send()

@@ -455,6 +455,7 @@ mod tests {
                 inbound_numbers: Vec::new(),
                 channels: Channel::ALL.to_vec(),
                 smpp: None,
+                webhook_secret: None,
             })
             .await
             .unwrap()

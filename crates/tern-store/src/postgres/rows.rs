@@ -10,6 +10,7 @@ use tern_core::account::{Account, TokenHash};
 use tern_core::channel::Channel;
 use tern_core::money::Money;
 use tern_core::smpp_account::{SmppPasswordHash, SmppSettings};
+use tern_core::webhook_signature::{WebhookSecret, WebhookSecrets};
 
 use super::timestamp;
 
@@ -18,7 +19,8 @@ use super::timestamp;
 pub const ACCOUNT_COLUMNS: &str = "id, name, token_hash, balance_micros, status_url, status_format, \
     inbound_url, channels, created_at, smpp_system_id, smpp_password_hash, smpp_max_binds, \
     smpp_rate, smpp_receipt_format, smpp_receipt_pdu, \
-    (SELECT string_agg(n.number, ',' ORDER BY n.id) FROM inbound_numbers n WHERE n.account_id = accounts.id)";
+    (SELECT string_agg(n.number, ',' ORDER BY n.id) FROM inbound_numbers n WHERE n.account_id = accounts.id), \
+    disabled, webhook_secret, webhook_secret_previous, webhook_secret_rotated_at";
 
 /// A column that holds what no Tern writes.
 pub fn bad(index: usize, what: &str) -> sqlx::Error {
@@ -53,6 +55,28 @@ pub fn account_from_row(row: &PgRow) -> sqlx::Result<Account> {
         channels: channels(row, 7)?,
         smpp: smpp_settings(row, 9)?.map(Arc::new),
         created_at: timestamp(row.try_get(8)?),
+        disabled: row.try_get(16)?,
+        webhook_secrets: webhook_secrets(row, 17)?,
+    })
+}
+
+/// An account's webhook secrets from the three `webhook_secret*` columns starting at `first`.
+fn webhook_secrets(row: &PgRow, first: usize) -> sqlx::Result<WebhookSecrets> {
+    let secret = |index: usize| -> sqlx::Result<Option<WebhookSecret>> {
+        row.try_get::<Option<String>, _>(index)?
+            .map(|text| text.parse().map_err(|_| bad(index, "webhook secret")))
+            .transpose()
+    };
+    let previous = match (
+        secret(first + 1)?,
+        row.try_get::<Option<i64>, _>(first + 2)?,
+    ) {
+        (Some(secret), Some(at)) => Some((secret, timestamp(at))),
+        _ => None,
+    };
+    Ok(WebhookSecrets {
+        current: secret(first)?,
+        previous,
     })
 }
 

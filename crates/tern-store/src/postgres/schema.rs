@@ -246,7 +246,7 @@ CREATE TABLE rate_buckets (
     at BIGINT NOT NULL
 );
 "#,
-    // Blocklists (opt-outs): a number on the global list (scope 0) or an account's (scope: its
+    // 3: blocklists (opt-outs): a number on the global list (scope 0) or an account's (scope: its
     // id), in `tern_core::blocklist::normalise`'s form; looked up by number.
     r#"
 CREATE TABLE blocklist (
@@ -256,6 +256,19 @@ CREATE TABLE blocklist (
     PRIMARY KEY (scope, number)
 );
 CREATE INDEX blocklist_number ON blocklist(number);
+"#,
+    // 4: account management and signed webhooks: whether an account is disabled (not found by
+    // its token or system id), the secret its webhooks are signed with, and the one it replaced
+    // with when (it signs too during `[webhooks] rotation_overlap_hours`). Accounts created
+    // before get a random secret here (`gen_random_uuid` draws from the server's strong random
+    // source; `tern account rotate-secret` shows a new one).
+    r#"
+ALTER TABLE accounts ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT false;
+ALTER TABLE accounts ADD COLUMN webhook_secret TEXT;
+ALTER TABLE accounts ADD COLUMN webhook_secret_previous TEXT;
+ALTER TABLE accounts ADD COLUMN webhook_secret_rotated_at BIGINT;
+UPDATE accounts SET webhook_secret = replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')
+    WHERE webhook_secret IS NULL;
 "#,
 ];
 

@@ -23,10 +23,12 @@ use tern_core::outbox::{RenderedWebhook, StatusFact};
 use tern_core::segments::group_record;
 use tern_core::smpp_account::{SmppPasswordHash, SmppSettings};
 use tern_core::status::CmStatus;
+use tern_core::webhook_signature::{WebhookSecret, WebhookSecrets};
 
 pub const ACCOUNT_COLUMNS: &str = "id, name, token_hash, balance_micros, status_url, status_format, inbound_url, channels, created_at, \
     smpp_system_id, smpp_password_hash, smpp_max_binds, smpp_rate, smpp_receipt_format, smpp_receipt_pdu, \
-    (SELECT group_concat(n.number, ',' ORDER BY n.id) FROM inbound_numbers n WHERE n.account_id = accounts.id)";
+    (SELECT group_concat(n.number, ',' ORDER BY n.id) FROM inbound_numbers n WHERE n.account_id = accounts.id), \
+    disabled, webhook_secret, webhook_secret_previous, webhook_secret_rotated_at";
 
 /// The columns of a message row with its content and its account's status URL; select
 /// them `FROM` [`MESSAGE_TABLES`].
@@ -141,6 +143,25 @@ pub fn account_from_row(row: &Row) -> rusqlite::Result<Account> {
         channels: channels(row, 7)?,
         smpp: smpp_settings(row, 9)?.map(Arc::new),
         created_at: timestamp(row.get(8)?),
+        disabled: row.get(16)?,
+        webhook_secrets: webhook_secrets(row, 17)?,
+    })
+}
+
+/// An account's webhook secrets from the three `webhook_secret*` columns starting at `first`.
+fn webhook_secrets(row: &Row, first: usize) -> rusqlite::Result<WebhookSecrets> {
+    let secret = |index: usize| -> rusqlite::Result<Option<WebhookSecret>> {
+        row.get::<_, Option<String>>(index)?
+            .map(|text| text.parse().map_err(|_| bad(index, "webhook secret")))
+            .transpose()
+    };
+    let previous = match (secret(first + 1)?, row.get::<_, Option<i64>>(first + 2)?) {
+        (Some(secret), Some(at)) => Some((secret, timestamp(at))),
+        _ => None,
+    };
+    Ok(WebhookSecrets {
+        current: secret(first)?,
+        previous,
     })
 }
 

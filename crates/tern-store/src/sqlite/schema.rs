@@ -409,7 +409,7 @@ ALTER TABLE inbound_messages ADD COLUMN extras TEXT;
 CREATE UNIQUE INDEX inbound_messages_provider ON inbound_messages(connector, provider_id)
     WHERE provider_id IS NOT NULL;
 "#,
-    // Blocklists (opt-outs): a number on the global list (scope 0) or an account's (scope: its
+    // 19: blocklists (opt-outs): a number on the global list (scope 0) or an account's (scope: its
     // id), in `tern_core::blocklist::normalise`'s form; looked up by number.
     r#"
 CREATE TABLE blocklist (
@@ -419,6 +419,17 @@ CREATE TABLE blocklist (
     PRIMARY KEY (scope, number)
 ) WITHOUT ROWID;
 CREATE INDEX blocklist_number ON blocklist(number);
+"#,
+    // 20: account management and signed webhooks: whether an account is disabled (not found by
+    // its token or system id), the secret its webhooks are signed with, and the one it replaced
+    // with when (it signs too during `[webhooks] rotation_overlap_hours`). Accounts created
+    // before get a random secret here (`tern account rotate-secret` shows a new one).
+    r#"
+ALTER TABLE accounts ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN webhook_secret TEXT;
+ALTER TABLE accounts ADD COLUMN webhook_secret_previous TEXT;
+ALTER TABLE accounts ADD COLUMN webhook_secret_rotated_at INTEGER;
+UPDATE accounts SET webhook_secret = lower(hex(randomblob(32))) WHERE webhook_secret IS NULL;
 "#,
 ];
 

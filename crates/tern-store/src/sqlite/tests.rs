@@ -30,6 +30,7 @@ fn new_account(token: &ProductToken, balance: Option<Money>) -> NewAccount {
         inbound_numbers: Vec::new(),
         channels: Channel::ALL.to_vec(),
         smpp: None,
+        webhook_secret: None,
     }
 }
 

@@ -28,6 +28,7 @@ async fn an_account_is_created_with_what_it_was_given() {
         inbound_numbers: Vec::new(),
         channels: vec![Channel::WhatsApp, Channel::Sms],
         smpp: None,
+        webhook_secret: None,
     };
     let created = store.create_account(given.clone()).await.unwrap();
     assert_eq!(created.name, "Globex");
@@ -65,6 +66,7 @@ async fn an_account_is_created_with_what_it_was_given() {
             inbound_numbers: Vec::new(),
             channels: vec![Channel::Sms],
             smpp: None,
+            webhook_secret: None,
         })
         .await
         .unwrap();

@@ -167,6 +167,13 @@ impl AccountStore for Counted {
     ) -> Result<Vec<tern_core::account::Account>, tern_core::ports::StoreError> {
         self.inner.accounts().await
     }
+    async fn update_account(
+        &self,
+        id: tern_core::account::AccountId,
+        change: tern_core::account::AccountChange,
+    ) -> Result<Option<tern_core::account::Account>, tern_core::ports::StoreError> {
+        self.inner.update_account(id, change).await
+    }
     async fn account_by_token(
         &self,
         hash: tern_core::account::TokenHash,

@@ -10,6 +10,7 @@
 /// The backend this binary tests (see `harness::kind`).
 const BACKEND: harness::Kind = harness::Kind::Sqlite;
 
+mod account_changes;
 mod accounts;
 mod blocklist;
 mod cache;

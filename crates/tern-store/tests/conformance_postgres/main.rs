@@ -12,6 +12,8 @@ mod depths;
 #[path = "../conformance/harness.rs"]
 mod harness;
 
+#[path = "../conformance/account_changes.rs"]
+mod account_changes;
 #[path = "../conformance/accounts.rs"]
 mod accounts;
 #[path = "../conformance/blocklist.rs"]

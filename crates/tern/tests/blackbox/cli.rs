@@ -20,7 +20,7 @@ fn tern(args: &[&str], data_dir: &std::path::Path) -> (bool, String, String) {
 }
 
 /// The header line of `tern account list`.
-const LIST_HEADER: &str = "ID\tNAME\tCHANNELS\tBALANCE\tSTATUS_URL\tFORMAT\tSMPP_SYSTEM_ID\tSMPP_MAX_BINDS\tSMPP_RATE\tSMPP_RECEIPT_FORMAT\tSMPP_RECEIPT_PDU\tINBOUND_NUMBERS\n";
+const LIST_HEADER: &str = "ID\tNAME\tCHANNELS\tBALANCE\tSTATUS_URL\tFORMAT\tSMPP_SYSTEM_ID\tSMPP_MAX_BINDS\tSMPP_RATE\tSMPP_RECEIPT_FORMAT\tSMPP_RECEIPT_PDU\tINBOUND_NUMBERS\tSTATE\n";
 
 #[test]
 fn account_create_prints_the_token_last_and_list_shows_the_account() {
@@ -52,7 +52,7 @@ fn account_create_prints_the_token_last_and_list_shows_the_account() {
     assert_eq!(
         stdout,
         format!(
-            "{LIST_HEADER}1\tacme\tSMS,WhatsApp\t12.5\thttp://127.0.0.1:9/s\txml\t-\t-\t-\t-\t-\t-\n"
+            "{LIST_HEADER}1\tacme\tSMS,WhatsApp\t12.5\thttp://127.0.0.1:9/s\txml\t-\t-\t-\t-\t-\t-\tenabled\n"
         )
     );
     // The same token twice is refused.
@@ -158,9 +158,9 @@ fn smpp_credentials_and_options_are_created_and_listed_without_the_password() {
         stdout,
         format!(
             "{LIST_HEADER}\
-             1\tbulk\tSMS\tunlimited\t-\tjson\tbulk_sender-15c\t3\t250\tappendix-b\tdata_sm\t-\n\
-             2\tdefaults\tSMS\tunlimited\t-\tjson\tplain\t8\tunlimited\tcm\tdeliver_sm\t-\n\
-             3\thttp-only\tSMS\tunlimited\t-\tjson\t-\t-\t-\t-\t-\t-\n"
+             1\tbulk\tSMS\tunlimited\t-\tjson\tbulk_sender-15c\t3\t250\tappendix-b\tdata_sm\t-\tenabled\n\
+             2\tdefaults\tSMS\tunlimited\t-\tjson\tplain\t8\tunlimited\tcm\tdeliver_sm\t-\tenabled\n\
+             3\thttp-only\tSMS\tunlimited\t-\tjson\t-\t-\t-\t-\t-\t-\tenabled\n"
         )
     );
     // Neither the password nor its hash is shown.
@@ -218,7 +218,7 @@ fn inbound_numbers_are_normalised_listed_and_unique_across_accounts() {
     assert_eq!(
         stdout,
         format!(
-            "{LIST_HEADER}1\treceiver\tSMS\tunlimited\t-\tjson\t-\t-\t-\t-\t-\t3669,0031612345678\n"
+            "{LIST_HEADER}1\treceiver\tSMS\tunlimited\t-\tjson\t-\t-\t-\t-\t-\t3669,0031612345678\tenabled\n"
         )
     );
     // One of them in another form, for another account: refused, and nothing is created.

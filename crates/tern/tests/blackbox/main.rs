@@ -1,6 +1,7 @@
 //! Black-box tests: each spawns the real `tern` binary on loopback with a fresh data directory and
 //! drives it over HTTP, as a client would. One test binary for the crate.
 
+mod accounts;
 mod blocklist;
 mod cli;
 mod conversion;
