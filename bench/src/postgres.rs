@@ -9,16 +9,14 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use bytes::Bytes;
 use tern_testkit::postgres::{PgCluster, PgOptions, USER};
 
 use crate::gateway::Gateway;
-use crate::load::{self, LoadResult, closed_loop, histogram, record, submit_body};
+use crate::load::{LoadResult, closed_loop, histogram, submit_body};
 use crate::receiver::StatusReceiver;
 use crate::{Cpu, CpuMeter, EndToEnd, Phase, drain, latency_summary, phase_line, thousands};
 
