@@ -8,6 +8,7 @@ pub mod channel;
 pub mod conversion;
 pub mod dispatch;
 pub mod error_code;
+pub mod idempotency;
 pub mod inbound;
 pub mod message;
 pub mod money;

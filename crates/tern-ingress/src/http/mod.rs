@@ -2,6 +2,7 @@
 
 mod conversion;
 mod gateway_ashx;
+mod idempotency;
 mod message_log;
 pub mod openapi;
 mod provider_webhooks;
