@@ -16,6 +16,7 @@ mod cancel;
 mod cluster;
 mod harness;
 mod health;
+mod idempotency;
 mod inbound;
 mod intake;
 mod log;
