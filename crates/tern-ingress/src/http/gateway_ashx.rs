@@ -90,13 +90,15 @@ pub(super) async fn read_xml<T: Send + 'static>(
 
 /// `POST /gateway.ashx` with an XML body.
 pub async fn post_xml(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let key = match idempotency::key(request.headers()) {
-        Ok(key) => key,
-        Err(error) => return idempotency::json_error(&error),
-    };
-    let bytes = match read_body(request.into_body(), state.max_body_bytes).await {
+    let (parts, body) = request.into_parts();
+    let bytes = match read_body(body, state.max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(error) => return plain(error.plain_text(Surface::Xml, None)),
+    };
+    // Judged once the body is read (see `submit::submit`).
+    let key = match idempotency::key(&parts.headers) {
+        Ok(key) => key,
+        Err(error) => return idempotency::json_error(&error),
     };
     let token = match read_xml(bytes.clone(), xml::product_token).await {
         Ok(token) => token,

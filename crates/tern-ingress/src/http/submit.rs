@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tern_core::error_code::{RequestError, Surface};
@@ -130,22 +130,21 @@ async fn discard_rest(body: &mut Body) {
     )
 )]
 pub async fn submit_json(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let key = match idempotency::key(request.headers()) {
-        Ok(key) => key,
-        Err(error) => return request_error(error),
-    };
-    let answer = match key {
-        None => submit(&state, request.into_body()).await,
-        Some(key) => submit_once(&state, request.into_body(), key).await,
-    };
-    match answer {
+    let (parts, body) = request.into_parts();
+    match submit(&state, &parts.headers, body).await {
         Ok(response) => response,
         Err(error) => request_error(error),
     }
 }
 
-async fn submit(state: &AppState, body: Body) -> Result<Response, RequestError> {
+/// The body is read whole before the `Idempotency-Key` is judged: a server that answers before
+/// reading what the client is still writing can make the client miss the answer (see
+/// [`read_body`]).
+async fn submit(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, RequestError> {
     let bytes = read_body(body, state.max_body_bytes).await?;
+    if let Some(key) = idempotency::key(headers)? {
+        return submit_once(state, bytes, key).await;
+    }
     let request = parse_submit(&bytes).map_err(|_| RequestError::InvalidJson)?;
     drop(bytes);
     match state
@@ -165,10 +164,9 @@ async fn submit(state: &AppState, body: Body) -> Result<Response, RequestError> 
 /// [`submit`] under an `Idempotency-Key` (see `tern_core::idempotency`).
 async fn submit_once(
     state: &AppState,
-    body: Body,
+    bytes: Bytes,
     key: IdempotencyKey,
 ) -> Result<Response, RequestError> {
-    let bytes = read_body(body, state.max_body_bytes).await?;
     let request = parse_submit(&bytes).map_err(|_| RequestError::InvalidJson)?;
     let hash = RequestHash::of(&bytes);
     drop(bytes);
