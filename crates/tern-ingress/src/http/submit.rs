@@ -118,6 +118,10 @@ async fn discard_rest(body: &mut Body) {
 #[utoipa::path(
     post,
     path = "/v1.0/message",
+    params(
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "1-255 printable ASCII characters. A repeat with the same key and body within 24 hours gets the first response byte for byte and creates nothing; another body under the key is a 409."),
+    ),
     request_body(content = MessageRequest, content_type = "application/json",
         description = "Keys are case-insensitive at every level; unknown fields are ignored."),
     responses(
