@@ -133,7 +133,10 @@ impl KeysInFlight {
     pub async fn turn(&self, account: AccountId, key: &IdempotencyKey) -> KeyTurn<'_> {
         let entry = (account, key.clone());
         let lock = {
-            let mut turns = self.turns.lock().unwrap_or_else(|poison| poison.into_inner());
+            let mut turns = self
+                .turns
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner());
             Arc::clone(turns.entry(entry.clone()).or_default())
         };
         let guard = Arc::clone(&lock).lock_owned().await;

@@ -554,8 +554,7 @@ mod idempotent {
 
     use super::*;
 
-    const MSG: &str =
-        r#"{"from":"Tern","to":[{"number":"0031612345678"},{"number":"0031612345679"}],"body":{"content":"Hi"}}"#;
+    const MSG: &str = r#"{"from":"Tern","to":[{"number":"0031612345678"},{"number":"0031612345679"}],"body":{"content":"Hi"}}"#;
 
     /// The reply a surface would render: the ids of the accepted recipients.
     fn render(submitted: Submitted) -> Reply {

@@ -21,8 +21,8 @@ use tern_proto::cm::submission::SubmitRequest;
 use tern_proto::cm::xml_tree::XmlError;
 use tern_proto::cm::{get, xml};
 
-use super::{AppState, idempotency};
 use super::submit::read_body;
+use super::{AppState, idempotency};
 
 /// The content type of every answer of these interfaces.
 const PLAIN_CONTENT_TYPE: &str = "text/plain; charset=utf-8";

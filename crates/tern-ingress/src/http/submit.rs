@@ -144,7 +144,11 @@ pub async fn submit_json(State(state): State<Arc<AppState>>, request: Request) -
 /// The body is read whole before the `Idempotency-Key` is judged: a server that answers before
 /// reading what the client is still writing can make the client miss the answer (see
 /// [`read_body`]).
-async fn submit(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, RequestError> {
+async fn submit(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, RequestError> {
     let bytes = read_body(body, state.max_body_bytes).await?;
     if let Some(key) = idempotency::key(headers)? {
         return submit_once(state, bytes, key).await;

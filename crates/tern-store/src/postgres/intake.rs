@@ -22,10 +22,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
+use jiff::Timestamp;
 use sqlx::PgPool;
 use tern_core::account::AccountId;
 use tern_core::channel::Channel;
-use jiff::Timestamp;
 use tern_core::idempotency::{IdempotencyKey, KeyRecord, Reply, RequestHash};
 use tern_core::message::{Content, NewMessage};
 use tern_core::money::{Money, debit};
@@ -266,8 +266,8 @@ async fn claim_keys(
         return Ok(HashSet::new());
     }
     keyed.sort_by(|a, b| (a.0, a.1.key.as_str()).cmp(&(b.0, b.1.key.as_str())));
-    let lifetime = keyed[0].1.created_at.as_millisecond()
-        - keyed[0].1.replaces_before().as_millisecond();
+    let lifetime =
+        keyed[0].1.created_at.as_millisecond() - keyed[0].1.replaces_before().as_millisecond();
     let stored: Vec<(AccountId, String)> = sqlx::query_as(
         "INSERT INTO idempotency_keys (account_id, key, request_hash, status, content_type, body,
              created_at)
@@ -299,7 +299,12 @@ async fn claim_keys(
             .map(|k| k.1.reply.content_type.as_str())
             .collect::<Vec<_>>(),
     )
-    .bind(keyed.iter().map(|k| k.1.reply.body.clone()).collect::<Vec<_>>())
+    .bind(
+        keyed
+            .iter()
+            .map(|k| k.1.reply.body.clone())
+            .collect::<Vec<_>>(),
+    )
     .bind(
         keyed
             .iter()
@@ -361,8 +366,8 @@ impl IntakeStore for PgStore {
             .map_err(backend_error)
         })
         .await?;
-        Ok(row.map(
-            |(hash, status, content_type, body, created_at)| KeyRecord {
+        Ok(
+            row.map(|(hash, status, content_type, body, created_at)| KeyRecord {
                 key: key.clone(),
                 request_hash: RequestHash(hash.try_into().unwrap_or([0; 32])),
                 reply: Reply {
@@ -371,8 +376,8 @@ impl IntakeStore for PgStore {
                     body,
                 },
                 created_at: timestamp(created_at),
-            },
-        ))
+            }),
+        )
     }
 
     async fn forget_keys(&self, before: Timestamp, limit: usize) -> Result<usize, StoreError> {

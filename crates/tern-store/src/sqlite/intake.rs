@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use async_trait::async_trait;
+use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use tern_core::account::AccountId;
-use jiff::Timestamp;
 use tern_core::idempotency::{IdempotencyKey, KeyRecord, Reply, RequestHash};
 use tern_core::message::{Content, NewMessage};
 use tern_core::money::{Money, debit};
@@ -508,7 +508,8 @@ impl IntakeStore for SqliteStore {
         messages: Vec<NewMessage>,
         key: KeyRecord,
     ) -> Result<(), AcceptError> {
-        self.queue_intake(account, charge, messages, Some(key)).await
+        self.queue_intake(account, charge, messages, Some(key))
+            .await
     }
 
     async fn key_record(

@@ -142,7 +142,12 @@ async fn racing_requests_with_one_key_store_one_set_of_messages() {
         .map(|index| {
             let store = Arc::clone(&stores[index % 2]);
             tokio::spawn(async move {
-                accept_keyed(&*store, account.id, record("same", &format!("{index}"), now)).await
+                accept_keyed(
+                    &*store,
+                    account.id,
+                    record("same", &format!("{index}"), now),
+                )
+                .await
             })
         })
         .collect();
@@ -169,14 +174,24 @@ async fn a_refused_request_leaves_its_key_free() {
     let msg = message(account.id, &[Channel::Sms], Money(1_000), now);
     assert_eq!(
         store
-            .accept_once(account.id, Some(Money(1_000)), vec![msg], record("k", "a", now))
+            .accept_once(
+                account.id,
+                Some(Money(1_000)),
+                vec![msg],
+                record("k", "a", now)
+            )
             .await,
         Err(AcceptError::InsufficientBalance)
     );
     assert_eq!(stored(&*store, account.id, "k", now).await, None);
     let msg = message(account.id, &[Channel::Sms], Money(100), now);
     store
-        .accept_once(account.id, Some(Money(100)), vec![msg], record("k", "b", now))
+        .accept_once(
+            account.id,
+            Some(Money(100)),
+            vec![msg],
+            record("k", "b", now),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -219,10 +234,7 @@ async fn keys_are_forgotten_after_their_lifetime() {
     assert_eq!(store.forget_keys(before, 10).await.unwrap(), 0);
     assert!(stored(&*store, account.id, "a", later).await.is_some());
     assert_eq!(
-        store
-            .key_record(account.id, &key("b"), then)
-            .await
-            .unwrap(),
+        store.key_record(account.id, &key("b"), then).await.unwrap(),
         None
     );
     assert_eq!(log(&*store, account.id).await.len(), 4);

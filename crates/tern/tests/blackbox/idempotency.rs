@@ -159,7 +159,8 @@ async fn a_partly_rejected_request_is_replayed_as_it_was_answered() {
 async fn a_response_that_created_nothing_is_not_remembered() {
     let setup = setup(None, &[], false).await;
     // Every message rejected: 400, nothing created, the key stays free.
-    let rejected = setup.request(r#"[{"from":"Tern","to":[{"number":"x"}],"body":{"content":"Hi"}}]"#);
+    let rejected =
+        setup.request(r#"[{"from":"Tern","to":[{"number":"x"}],"body":{"content":"Hi"}}]"#);
     let first = post_json(&setup, Some("k"), &rejected).await;
     assert_eq!(first.status, 400);
     // A corrected request under the same key is taken.
@@ -251,12 +252,33 @@ async fn keys_are_per_account() {
             r#"{{"messages":{{"authentication":{{"producttoken":"{token}"}},"msg":[{{"from":"Tern","to":[{{"number":"0031612345678"}}],"body":{{"content":"Hi"}}}}]}}}}"#
         )
     };
-    let a = post(&client, &url, "application/json", Some(b"shared"), &body(&token_a)).await;
-    let b = post(&client, &url, "application/json", Some(b"shared"), &body(&token_b)).await;
+    let a = post(
+        &client,
+        &url,
+        "application/json",
+        Some(b"shared"),
+        &body(&token_a),
+    )
+    .await;
+    let b = post(
+        &client,
+        &url,
+        "application/json",
+        Some(b"shared"),
+        &body(&token_b),
+    )
+    .await;
     assert_eq!((a.status, b.status), (200, 200));
     assert_ne!(message_ids(&a.json()), message_ids(&b.json()));
     assert_eq!(
-        post(&client, &url, "application/json", Some(b"shared"), &body(&token_a)).await,
+        post(
+            &client,
+            &url,
+            "application/json",
+            Some(b"shared"),
+            &body(&token_a)
+        )
+        .await,
         a
     );
 }
@@ -370,7 +392,10 @@ async fn a_retry_after_a_crash_between_commit_and_answer_gets_the_original_respo
     let mut created = created;
     replayed.sort();
     created.sort();
-    assert_eq!(replayed, created, "the retry names the messages first created");
+    assert_eq!(
+        replayed, created,
+        "the retry names the messages first created"
+    );
     if let Some(original) = original {
         assert_eq!(retry.body, original, "byte for byte");
     }
