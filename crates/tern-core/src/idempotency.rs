@@ -125,8 +125,11 @@ impl KeyRecord {
 /// one key wait for each other instead of racing to the store.
 #[derive(Default)]
 pub struct KeysInFlight {
-    turns: Mutex<HashMap<(AccountId, IdempotencyKey), Arc<tokio::sync::Mutex<()>>>>,
+    turns: Mutex<HashMap<(AccountId, IdempotencyKey), Turn>>,
 }
+
+/// The lock that one key's requests take in turn.
+type Turn = Arc<tokio::sync::Mutex<()>>;
 
 impl KeysInFlight {
     /// Wait for the turn of `key` of `account`: held until the returned guard is dropped.
