@@ -349,8 +349,9 @@ async fn a_retry_after_a_crash_between_commit_and_answer_gets_the_original_respo
             .send()
             .await
             .unwrap()
-            .json()
+            .text()
             .await
+            .map(|text| serde_json::from_str(&text).unwrap())
             .unwrap();
         let ids: Vec<String> = log["messages"]
             .as_array()
@@ -405,8 +406,9 @@ async fn a_retry_after_a_crash_between_commit_and_answer_gets_the_original_respo
         .send()
         .await
         .unwrap()
-        .json()
+        .text()
         .await
+        .map(|text| serde_json::from_str(&text).unwrap())
         .unwrap();
     assert_eq!(log["messages"].as_array().unwrap().len(), 50);
 }
