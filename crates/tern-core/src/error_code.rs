@@ -147,6 +147,12 @@ pub enum RequestError {
     XmlNotUtf8,
     /// The body exceeds the configured limit (bytes).
     BodyTooLarge { limit_bytes: usize },
+    /// The `Idempotency-Key` header is not 1 to 255 printable ASCII characters
+    /// (`crate::idempotency`).
+    InvalidIdempotencyKey,
+    /// The `Idempotency-Key` was given, within its lifetime, to a request with another body.
+    /// Tern's own code 204 (CM has no idempotency keys), HTTP 409, on every surface as JSON.
+    IdempotencyKeyReused,
     /// Anything unexpected; the cause is logged, never shown.
     Unknown,
 }
@@ -161,7 +167,9 @@ impl RequestError {
             RequestError::InvalidJson
             | RequestError::InvalidXml(_)
             | RequestError::XmlNotUtf8
-            | RequestError::BodyTooLarge { .. } => 202,
+            | RequestError::BodyTooLarge { .. }
+            | RequestError::InvalidIdempotencyKey => 202,
+            RequestError::IdempotencyKeyReused => 204,
             RequestError::Unroutable
             | RequestError::NoMsg
             | RequestError::MsgNotArray
@@ -176,6 +184,7 @@ impl RequestError {
         match self {
             RequestError::Unknown => 500,
             RequestError::BodyTooLarge { .. } => 413,
+            RequestError::IdempotencyKeyReused => 409,
             _ => 400,
         }
     }
@@ -198,6 +207,10 @@ impl RequestError {
                 SmppStatus::SubmitFailed
             }
             RequestError::BodyTooLarge { .. } => SmppStatus::InvalidCommandLength,
+            // HTTP headers: never on SMPP.
+            RequestError::InvalidIdempotencyKey | RequestError::IdempotencyKeyReused => {
+                SmppStatus::SubmitFailed
+            }
             // On a submission, the store failing or refusing work: resend later.
             RequestError::Unknown => SmppStatus::MessageQueueFull,
         }
@@ -223,6 +236,12 @@ impl RequestError {
             RequestError::XmlNotUtf8 => "Invalid XML: the body is not UTF-8".into(),
             RequestError::BodyTooLarge { limit_bytes } => {
                 format!("Request body too large: the limit is {limit_bytes} bytes")
+            }
+            RequestError::InvalidIdempotencyKey => {
+                "Invalid Idempotency-Key header: use 1 to 255 printable ASCII characters".into()
+            }
+            RequestError::IdempotencyKeyReused => {
+                "Idempotency-Key already used for a different request body".into()
             }
             RequestError::Unknown => "Unknown Error".into(),
         }

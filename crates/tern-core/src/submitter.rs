@@ -14,9 +14,10 @@ use tern_proto::cm::submission::SubmitRequest;
 use crate::account::Account;
 use crate::blocklist;
 use crate::error_code::{Rejection, RequestError, Surface};
+use crate::idempotency::{IdempotencyKey, KeyRecord, KeysInFlight, Reply, RequestHash};
 use crate::message::{MessageId, NewMessage};
 use crate::metrics::{self, AcceptedCounts};
-use crate::ports::{AcceptError, AccountStore, BlocklistStore, IntakeStore};
+use crate::ports::{AcceptError, AccountStore, BlocklistStore, IntakeStore, StoreError};
 use crate::routing::RoutingTable;
 use crate::short_message::{self, ShortMessage};
 use crate::submission::{self, RecipientOutcome, RecipientResult, SubmissionPolicy};
@@ -95,6 +96,8 @@ pub struct Submitter {
     routes: Option<Arc<RoutingTable>>,
     /// The numbers accounts may not send to; `None`: no number is blocked.
     blocklist: Option<Arc<dyn BlocklistStore>>,
+    /// Idempotency keys whose requests are being handled (see [`Submitter::submit_once`]).
+    keys: KeysInFlight,
 }
 
 impl Submitter {
@@ -115,6 +118,7 @@ impl Submitter {
             policy,
             routes: None,
             blocklist: None,
+            keys: KeysInFlight::default(),
         }
     }
 
@@ -197,15 +201,7 @@ impl Submitter {
     ) -> Result<Submitted, RequestError> {
         let submitted = self.judge_and_store(account, submission, surface).await;
         match &submitted {
-            Ok(Submitted::PerRecipient(results)) => metrics::rejections(
-                surface,
-                results.iter().filter_map(|result| match result {
-                    RecipientResult::Rejected { rejection, .. } => Some(rejection.code()),
-                    RecipientResult::Accepted { .. } => None,
-                }),
-            ),
-            Ok(Submitted::AllStored) => {}
-            Ok(Submitted::Refused(rejection)) => metrics::rejected(surface, rejection.code(), 1),
+            Ok(submitted) => count(surface, submitted),
             Err(error) => metrics::rejected(surface, error.code(), 1),
         }
         submitted
@@ -218,13 +214,112 @@ impl Submitter {
         submission: Submission,
         surface: Surface,
     ) -> Result<Submitted, RequestError> {
+        let Judged {
+            submitted,
+            accepted,
+        } = self.judge(account, submission, surface).await?;
+        self.store(account, accepted, surface, None).await?;
+        Ok(submitted)
+    }
+
+    /// [`Submitter::submit_as`] under an idempotency key (see [`crate::idempotency`]): `request`
+    /// is the hash of the body as received, `render` makes the response the surface answers.
+    ///
+    /// Repeats of `key` wait for each other. A request whose key is stored (within its lifetime)
+    /// is answered the stored response when its body is the same, and
+    /// [`RequestError::IdempotencyKeyReused`] when not; it creates nothing. Otherwise it is judged
+    /// as any other; its response is rendered before the accepted messages are stored, and
+    /// stored with them in one transaction. A response that created no messages is answered but
+    /// not remembered; errors are returned as [`Submitter::submit_as`] returns them (the surface
+    /// renders them; they are not remembered either).
+    pub async fn submit_once(
+        &self,
+        account: &Account,
+        submission: Submission,
+        surface: Surface,
+        key: IdempotencyKey,
+        request: RequestHash,
+        render: impl FnOnce(Submitted) -> Reply,
+    ) -> Result<Reply, RequestError> {
+        let _turn = self.keys.turn(account.id, &key).await;
+        let now = self.clock.now();
+        if let Some(record) = self.key_record(account, &key, now).await? {
+            return record.replay(request);
+        }
+        let Judged {
+            submitted,
+            accepted,
+        } = self
+            .judge(account, submission, surface)
+            .await
+            .inspect_err(|error| metrics::rejected(surface, error.code(), 1))?;
+        count(surface, &submitted);
+        let reply = render(submitted);
+        if accepted.is_empty() {
+            return Ok(reply);
+        }
+        let record = KeyRecord {
+            key,
+            request_hash: request,
+            reply,
+            created_at: now,
+        };
+        let (key, reply) = (record.key.clone(), record.reply.clone());
+        match self.store(account, accepted, surface, Some(record)).await {
+            Ok(()) => Ok(reply),
+            // Another node stored the key first: its response is the answer.
+            Err(StoreFailure::KeyTaken) => match self.key_record(account, &key, now).await? {
+                Some(record) => record.replay(request),
+                None => {
+                    tracing::error!(%key, "an idempotency key taken but not found");
+                    Err(RequestError::Unknown)
+                }
+            },
+            Err(StoreFailure::Request(error)) => {
+                metrics::rejected(surface, error.code(), 1);
+                Err(error)
+            }
+        }
+    }
+
+    /// The stored record of `key`, if it is still remembered at `now`.
+    async fn key_record(
+        &self,
+        account: &Account,
+        key: &IdempotencyKey,
+        now: Timestamp,
+    ) -> Result<Option<KeyRecord>, RequestError> {
+        self.intake
+            .key_record(account.id, key, KeyRecord::forgotten_before(now))
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "reading an idempotency key failed");
+                RequestError::Unknown
+            })
+    }
+
+    /// Forget up to `limit` idempotency keys past their lifetime at the clock's now; how many
+    /// went (a sweeper calls it again while it returns `limit`).
+    pub async fn forget_expired_keys(&self, limit: usize) -> Result<usize, StoreError> {
+        self.intake
+            .forget_keys(KeyRecord::forgotten_before(self.clock.now()), limit)
+            .await
+    }
+
+    /// Judge a submission: the answer for its surface, and the messages to store.
+    async fn judge(
+        &self,
+        account: &Account,
+        submission: Submission,
+        surface: Surface,
+    ) -> Result<Judged, RequestError> {
         let outcomes = match submission {
             Submission::Cm(request) => {
                 let msgs = submission::messages(&request, &self.policy.limits)?;
                 if surface == Surface::Get
                     && let Err(rejection) = submission::check_get_rules(msgs)
                 {
-                    return Ok(Submitted::Refused(rejection));
+                    return Ok(Judged::refused(rejection));
                 }
                 submission::validate(
                     msgs,
@@ -256,7 +351,7 @@ impl Submitter {
         let outcomes = self.screen(account, outcomes).await?;
         if all_or_nothing(surface) {
             if let Some(rejection) = submission::first_rejection(&outcomes) {
-                return Ok(Submitted::Refused(rejection.clone()));
+                return Ok(Judged::refused(rejection.clone()));
             }
             let accepted = outcomes
                 .into_iter()
@@ -265,12 +360,16 @@ impl Submitter {
                     RecipientOutcome::Rejected { .. } => None,
                 })
                 .collect();
-            self.store(account, accepted, surface).await?;
-            return Ok(Submitted::AllStored);
+            return Ok(Judged {
+                submitted: Submitted::AllStored,
+                accepted,
+            });
         }
         let (results, accepted) = submission::results_and_accepted(outcomes);
-        self.store(account, accepted, surface).await?;
-        Ok(Submitted::PerRecipient(results))
+        Ok(Judged {
+            submitted: Submitted::PerRecipient(results),
+            accepted,
+        })
     }
 
     /// Reject the accepted recipients the blocklists hold for `account`.
@@ -296,14 +395,16 @@ impl Submitter {
         Ok(blocklist::screen(outcomes, &blocked.into_iter().collect()))
     }
 
-    /// Store the accepted messages durably and debit the account their price (an account with a
-    /// balance; one without has nothing to charge), then wake the dispatcher.
+    /// Store the accepted messages durably (with their idempotency `key`, if any) and debit the
+    /// account their price (an account with a balance; one without has nothing to charge), then
+    /// wake the dispatcher.
     async fn store(
         &self,
         account: &Account,
         accepted: Vec<NewMessage>,
         surface: Surface,
-    ) -> Result<(), RequestError> {
+        key: Option<KeyRecord>,
+    ) -> Result<(), StoreFailure> {
         if accepted.is_empty() {
             return Ok(());
         }
@@ -312,16 +413,81 @@ impl Submitter {
         let _wake = WakeOnDrop(&*self.wake);
         let charge = account.balance.map(|_| submission::total_price(&accepted));
         let counts = AcceptedCounts::of(&accepted);
-        match self.intake.accept(account.id, charge, accepted).await {
+        let stored = match key {
+            None => self.intake.accept(account.id, charge, accepted).await,
+            Some(key) => {
+                self.intake
+                    .accept_once(account.id, charge, accepted, key)
+                    .await
+            }
+        };
+        match stored {
             Ok(()) => {
                 counts.record(surface);
                 Ok(())
             }
-            Err(AcceptError::InsufficientBalance) => Err(RequestError::InsufficientBalance),
+            Err(AcceptError::InsufficientBalance) => Err(RequestError::InsufficientBalance.into()),
+            Err(AcceptError::KeyTaken) => Err(StoreFailure::KeyTaken),
             Err(AcceptError::Store(error)) => {
                 tracing::error!(%error, "storing accepted messages failed");
-                Err(RequestError::Unknown)
+                Err(RequestError::Unknown.into())
             }
+        }
+    }
+}
+
+/// Count in the gateway's metrics ([`metrics`]) what a submission was answered: each rejected
+/// recipient, or the request refused as a whole (the messages stored are counted when stored).
+fn count(surface: Surface, submitted: &Submitted) {
+    match submitted {
+        Submitted::PerRecipient(results) => metrics::rejections(
+            surface,
+            results.iter().filter_map(|result| match result {
+                RecipientResult::Rejected { rejection, .. } => Some(rejection.code()),
+                RecipientResult::Accepted { .. } => None,
+            }),
+        ),
+        Submitted::AllStored => {}
+        Submitted::Refused(rejection) => metrics::rejected(surface, rejection.code(), 1),
+    }
+}
+
+/// A judged submission: its answer, and the messages it accepted (to be stored).
+struct Judged {
+    submitted: Submitted,
+    accepted: Vec<NewMessage>,
+}
+
+impl Judged {
+    /// An all-or-nothing request refused: nothing to store.
+    fn refused(rejection: Rejection) -> Judged {
+        Judged {
+            submitted: Submitted::Refused(rejection),
+            accepted: Vec::new(),
+        }
+    }
+}
+
+/// Why accepted messages were not stored.
+enum StoreFailure {
+    /// Another request stored the idempotency key first.
+    KeyTaken,
+    /// The request's answer.
+    Request(RequestError),
+}
+
+impl From<RequestError> for StoreFailure {
+    fn from(error: RequestError) -> Self {
+        StoreFailure::Request(error)
+    }
+}
+
+impl From<StoreFailure> for RequestError {
+    fn from(failure: StoreFailure) -> Self {
+        match failure {
+            StoreFailure::Request(error) => error,
+            // Only a keyed store is refused so, and `submit_once` answers it.
+            StoreFailure::KeyTaken => RequestError::Unknown,
         }
     }
 }

@@ -618,3 +618,125 @@ async fn a_short_message_needs_its_account_not_a_token() {
     );
     assert!(gateway.stored().await.is_empty());
 }
+
+/// Idempotent submits (`Submitter::submit_once`): what a keyed request answers and stores.
+mod idempotent {
+    use tern_core::idempotency::{IdempotencyKey, KeyRecord, Reply, RequestHash};
+
+    use super::*;
+
+    const MSG: &str = r#"{"from":"Tern","to":[{"number":"0031612345678"},{"number":"0031612345679"}],"body":{"content":"Hi"}}"#;
+
+    /// The reply a surface would render: the ids of the accepted recipients.
+    fn render(submitted: Submitted) -> Reply {
+        let body = match submitted {
+            Submitted::PerRecipient(results) => results
+                .iter()
+                .map(|result| match result {
+                    RecipientResult::Accepted { id, .. } => id.to_string(),
+                    RecipientResult::Rejected { .. } => "rejected".into(),
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            other => format!("{other:?}"),
+        };
+        Reply {
+            status: 200,
+            content_type: "text/plain".into(),
+            body: body.into_bytes(),
+        }
+    }
+
+    async fn submit_once(gateway: &Gateway, key: &str, msgs: &str) -> Result<Reply, RequestError> {
+        let body = format!(
+            r#"{{"messages":{{"authentication":{{"producttoken":"{TOKEN}"}},"msg":[{msgs}]}}}}"#
+        );
+        let request = parse_submit(body.as_bytes()).unwrap();
+        gateway
+            .submitter
+            .submit_once(
+                &gateway.account,
+                Submission::Cm(request),
+                Surface::Json,
+                IdempotencyKey::parse(key.as_bytes()).unwrap(),
+                RequestHash::of(body.as_bytes()),
+                render,
+            )
+            .await
+    }
+
+    #[tokio::test]
+    async fn a_repeat_is_answered_from_the_store_and_creates_nothing() {
+        let gateway = gateway(Some(Money(1_000_000)), RequestLimits::default()).await;
+        let first = submit_once(&gateway, "k", MSG).await.unwrap();
+        assert_eq!(
+            String::from_utf8(first.body.clone()).unwrap(),
+            format!("{},{}", id(1), id(2))
+        );
+        assert_eq!(submit_once(&gateway, "k", MSG).await, Ok(first.clone()));
+        assert_eq!(gateway.stored().await.len(), 2);
+        // Charged once.
+        let balance = gateway.store.accounts().await.unwrap()[0].balance;
+        assert_eq!(balance, Some(Money(1_000_000 - 2 * 10_000)));
+        // Another body under the key: refused, nothing created.
+        let other = MSG.replace("Hi", "Ho");
+        assert_eq!(
+            submit_once(&gateway, "k", &other).await,
+            Err(RequestError::IdempotencyKeyReused)
+        );
+        assert_eq!(gateway.stored().await.len(), 2);
+        // The record holds what was answered.
+        let record = gateway
+            .store
+            .key_record(
+                gateway.account.id,
+                &IdempotencyKey::parse(b"k").unwrap(),
+                KeyRecord::forgotten_before(now()),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((record.reply, record.created_at), (first, now()));
+    }
+
+    #[tokio::test]
+    async fn nothing_created_is_not_remembered() {
+        let gateway = gateway(None, RequestLimits::default()).await;
+        let rejected = r#"{"from":"Tern","to":[{"number":"x"}],"body":{"content":"Hi"}}"#;
+        assert_eq!(
+            submit_once(&gateway, "k", rejected).await.unwrap().body,
+            b"rejected".to_vec()
+        );
+        assert_eq!(
+            gateway
+                .store
+                .key_record(
+                    gateway.account.id,
+                    &IdempotencyKey::parse(b"k").unwrap(),
+                    KeyRecord::forgotten_before(now())
+                )
+                .await
+                .unwrap(),
+            None
+        );
+        assert!(submit_once(&gateway, "k", MSG).await.is_ok());
+        assert_eq!(gateway.stored().await.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn concurrent_repeats_wait_for_the_first() {
+        let gateway = Arc::new(gateway(None, RequestLimits::default()).await);
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let gateway = Arc::clone(&gateway);
+                tokio::spawn(async move { submit_once(&gateway, "k", MSG).await })
+            })
+            .collect();
+        let mut replies = Vec::new();
+        for task in tasks {
+            replies.push(task.await.unwrap().unwrap());
+        }
+        assert!(replies.iter().all(|reply| *reply == replies[0]));
+        assert_eq!(gateway.stored().await.len(), 2);
+    }
+}

@@ -327,6 +327,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         webhooks,
     });
 
+    // Idempotency keys past their lifetime are forgotten, a bounded batch at a time.
+    let key_sweeper = tokio::spawn(forget_expired_keys(Arc::clone(&state), stopping.clone()));
+
     let shutdown = shutdown_signal()?;
     let smpp = Arc::new(SmppServer::new(
         smpp_submitter,
@@ -407,6 +410,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     tracing::info!("stopping: HTTP and SMPP closed, finishing dispatch and reports");
     let _ = stop.send(true);
+    let _ = key_sweeper.await;
     // The dispatcher finishes its batch, then drains the connectors (no new sends, those in
     // flight finished); what they report meanwhile is still recorded by the applier.
     let _ = dispatcher_task.await;
@@ -437,6 +441,35 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 /// The SMPP listeners the configuration asks for: plain (`smpp_addr`) and TLS (`[smpp]
 /// tls_addr`), each with its TLS acceptor. A TLS certificate or key that cannot be used stops the
 /// start.
+/// How often idempotency keys past their lifetime are looked for.
+const KEY_SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// Most keys one statement forgets.
+const KEY_SWEEP_BATCH: usize = 1000;
+/// Most statements of one sweep: the rest waits for the next (the work of a sweep is bounded).
+const KEY_SWEEP_ROUNDS: usize = 10;
+
+/// Forget idempotency keys past their lifetime (`tern_core::idempotency`), every
+/// [`KEY_SWEEP_EVERY`], until `stopping`.
+async fn forget_expired_keys(state: Arc<AppState>, mut stopping: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(KEY_SWEEP_EVERY);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stopping.changed() => return,
+        }
+        for _ in 0..KEY_SWEEP_ROUNDS {
+            match state.submitter.forget_expired_keys(KEY_SWEEP_BATCH).await {
+                Ok(count) if count == KEY_SWEEP_BATCH => {}
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::warn!(%error, "forgetting expired idempotency keys failed");
+                    break;
+                }
+            }
+        }
+    }
+}
+
 async fn smpp_listeners(
     config: &config::Config,
 ) -> anyhow::Result<Vec<(tokio::net::TcpListener, Option<tokio_rustls::TlsAcceptor>)>> {

@@ -23,6 +23,7 @@ use crate::blocklist::{BlockScope, BlockedNumber, OptOutKeywords};
 use crate::channel::Channel;
 use crate::dispatch::{CancelOutcome, Event, Next, Progress, ReplaceOutcome, Replacement};
 use crate::funnel::Funnel;
+use crate::idempotency::{IdempotencyKey, KeyRecord};
 use crate::inbound::{InboundMessage, InboundPart};
 use crate::message::{
     Content, MessageFilter, MessageId, MessageRecord, NewMessage, Segment, SegmentKey,
@@ -61,6 +62,10 @@ impl StoreError {
 pub enum AcceptError {
     #[error("insufficient balance")]
     InsufficientBalance,
+    /// The idempotency key is stored already for the account (another request committed it
+    /// first): nothing was stored; that request's response is the answer.
+    #[error("idempotency key already stored")]
+    KeyTaken,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -203,6 +208,28 @@ pub trait IntakeStore: Send + Sync + 'static {
         charge: Option<Money>,
         messages: Vec<NewMessage>,
     ) -> Result<(), AcceptError>;
+    /// [`IntakeStore::accept`], with the idempotency `key` stored in the same transaction as
+    /// the messages (a key is never stored without its messages, nor they without it). Keys are
+    /// unique per account: when the account has `key.key` stored at or after
+    /// [`KeyRecord::replaces_before`] (by an earlier request, or by one in the same commit, or
+    /// on another node), nothing is stored or debited and the answer is
+    /// [`AcceptError::KeyTaken`]; an older one is replaced.
+    async fn accept_once(
+        &self,
+        account: AccountId,
+        charge: Option<Money>,
+        messages: Vec<NewMessage>,
+        key: KeyRecord,
+    ) -> Result<(), AcceptError>;
+    /// The record of `key` of `account` stored at or after `since`, if any.
+    async fn key_record(
+        &self,
+        account: AccountId,
+        key: &IdempotencyKey,
+        since: Timestamp,
+    ) -> Result<Option<KeyRecord>, StoreError>;
+    /// Delete up to `limit` keys stored before `before` (the messages stay); how many went.
+    async fn forget_keys(&self, before: Timestamp, limit: usize) -> Result<usize, StoreError>;
     /// How many submitted messages are waiting on the store right now. Delivery takes smaller
     /// batches while many are, so that a burst of submissions is taken in first; delivery never
     /// stops.

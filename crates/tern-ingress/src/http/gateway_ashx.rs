@@ -15,21 +15,35 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tern_core::account::Account;
 use tern_core::error_code::{RequestError, Surface};
+use tern_core::idempotency::{Reply, RequestHash};
 use tern_core::submitter::{Submission, Submitted};
 use tern_proto::cm::submission::SubmitRequest;
 use tern_proto::cm::xml_tree::XmlError;
 use tern_proto::cm::{get, xml};
 
-use super::AppState;
 use super::submit::{read_body, refused};
+use super::{AppState, idempotency};
+
+/// The content type of every answer of these interfaces.
+const PLAIN_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 
 fn plain(text: String) -> Response {
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        [(header::CONTENT_TYPE, PLAIN_CONTENT_TYPE)],
         text,
     )
         .into_response()
+}
+
+/// The answer to a judged all-or-nothing request.
+fn render(submitted: Submitted, surface: Surface) -> String {
+    match submitted {
+        Submitted::AllStored => String::new(),
+        Submitted::Refused(rejection) => rejection.plain_text(surface),
+        // XML and GET are all-or-nothing, never answered per recipient.
+        Submitted::PerRecipient(_) => RequestError::Unknown.plain_text(surface, None),
+    }
 }
 
 /// Submit an all-or-nothing request; the plain-text answer.
@@ -52,10 +66,7 @@ async fn submit_atomic(
         None => state.submitter.submit(submission, surface).await,
     };
     match submitted {
-        Ok(Submitted::AllStored) => plain(String::new()),
-        Ok(Submitted::Refused(rejection)) => plain(rejection.plain_text(surface)),
-        // XML and GET are all-or-nothing, never answered per recipient.
-        Ok(Submitted::PerRecipient(_)) => plain(RequestError::Unknown.plain_text(surface, None)),
+        Ok(submitted) => plain(render(submitted, surface)),
         Err(error) => plain(error.plain_text(surface, token.as_deref())),
     }
 }
@@ -84,9 +95,18 @@ pub async fn post_xml(State(state): State<Arc<AppState>>, request: Request) -> R
         refused(Surface::Xml, &error);
         plain(error.plain_text(Surface::Xml, token))
     };
-    let bytes = match read_body(request.into_body(), state.max_body_bytes).await {
+    let (parts, body) = request.into_parts();
+    let bytes = match read_body(body, state.max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(error) => return refuse(error, None),
+    };
+    // Judged once the body is read (see `submit::submit`).
+    let key = match idempotency::key(&parts.headers) {
+        Ok(key) => key,
+        Err(error) => {
+            refused(Surface::Xml, &error);
+            return idempotency::json_error(&error);
+        }
     };
     let token = match read_xml(bytes.clone(), xml::product_token).await {
         Ok(token) => token,
@@ -96,9 +116,35 @@ pub async fn post_xml(State(state): State<Arc<AppState>>, request: Request) -> R
         Ok(account) => account,
         Err(error) => return refuse(error, token.as_deref()),
     };
-    match read_xml(bytes, xml::parse_submit).await {
-        Ok(request) => submit_atomic(&state, request, Surface::Xml, Some(&account)).await,
-        Err(error) => refuse(error, None),
+    let hash = key.as_ref().map(|_| RequestHash::of(&bytes));
+    let request = match read_xml(bytes, xml::parse_submit).await {
+        Ok(request) => request,
+        Err(error) => return refuse(error, None),
+    };
+    match key.zip(hash) {
+        None => submit_atomic(&state, request, Surface::Xml, Some(&account)).await,
+        Some((key, hash)) => {
+            let submitted = state
+                .submitter
+                .submit_once(
+                    &account,
+                    Submission::Cm(request),
+                    Surface::Xml,
+                    key,
+                    hash,
+                    |submitted| Reply {
+                        status: 200,
+                        content_type: PLAIN_CONTENT_TYPE.to_owned(),
+                        body: render(submitted, Surface::Xml).into_bytes(),
+                    },
+                )
+                .await;
+            match submitted {
+                Ok(reply) => idempotency::reply(reply),
+                Err(error) if idempotency::is_key_error(&error) => idempotency::json_error(&error),
+                Err(error) => plain(error.plain_text(Surface::Xml, None)),
+            }
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 mod conversion;
 mod funnel;
 mod gateway_ashx;
+mod idempotency;
 mod message_log;
 pub mod openapi;
 mod provider_webhooks;

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tern_core::error_code::{RequestError, Surface};
+use tern_core::idempotency::{IdempotencyKey, Reply, RequestHash};
 use tern_core::submission;
 use tern_core::submitter::{Submission, Submitted};
 use tern_proto::cm::json::parse_submit;
@@ -18,16 +19,39 @@ use tern_proto::cm::response::SubmitResponse;
 #[allow(unused_imports)] // named in the OpenAPI attribute
 use tern_proto::cm::wire::MessageRequest;
 
-use super::AppState;
+use super::{AppState, idempotency};
+
+/// The content type of every JSON answer.
+pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
 fn json_response(status: u16, body: &SubmitResponse) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (
         status,
-        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        [(header::CONTENT_TYPE, JSON_CONTENT_TYPE)],
         body.to_json(),
     )
         .into_response()
+}
+
+/// The answer to a judged request, as bytes (what an idempotency key keeps).
+fn render(submitted: Submitted) -> Reply {
+    let (status, response) = match submitted {
+        Submitted::PerRecipient(results) => submission::respond(results),
+        // The JSON surface is answered per recipient, never all-or-nothing.
+        Submitted::AllStored | Submitted::Refused(_) => {
+            let error = RequestError::Unknown;
+            (
+                error.http_status(),
+                SubmitResponse::failure(error.code(), error.details()),
+            )
+        }
+    };
+    Reply {
+        status,
+        content_type: JSON_CONTENT_TYPE.to_owned(),
+        body: response.to_json(),
+    }
 }
 
 fn request_error(error: RequestError) -> Response {
@@ -99,27 +123,45 @@ async fn discard_rest(body: &mut Body) {
 #[utoipa::path(
     post,
     path = "/v1.0/message",
+    params(
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "1-255 printable ASCII characters. A repeat with the same key and body within 24 hours gets the first response byte for byte and creates nothing; another body under the key is a 409."),
+    ),
     request_body(content = MessageRequest, content_type = "application/json",
         description = "Keys are case-insensitive at every level; unknown fields are ignored."),
     responses(
         (status = 200, description = "Some or all messages accepted (errorCode 0 or 201)", body = SubmitResponse),
         (status = 400, description = "Nothing accepted: authentication (101/103), balance (102), malformed (202/203) or every message rejected (201)", body = SubmitResponse),
         (status = 405, description = "Not a POST", body = SubmitResponse),
+        (status = 409, description = "The Idempotency-Key was used for another body within 24 hours (204)", body = SubmitResponse),
         (status = 413, description = "Body over the configured limit (202)", body = SubmitResponse),
         (status = 500, description = "Unknown Error (999)", body = SubmitResponse),
     )
 )]
 pub async fn submit_json(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    match submit(&state, request.into_body()).await {
+    let (parts, body) = request.into_parts();
+    match submit(&state, &parts.headers, body).await {
         Ok(response) => response,
         Err(error) => request_error(error),
     }
 }
 
-async fn submit(state: &AppState, body: Body) -> Result<Response, RequestError> {
+/// The body is read whole before the `Idempotency-Key` is judged: a server that answers before
+/// reading what the client is still writing can make the client miss the answer (see
+/// [`read_body`]). Refusals before the submission service are counted here; it counts the rest.
+async fn submit(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, RequestError> {
     let bytes = read_body(body, state.max_body_bytes)
         .await
         .inspect_err(|error| refused(Surface::Json, error))?;
+    if let Some(key) =
+        idempotency::key(headers).inspect_err(|error| refused(Surface::Json, error))?
+    {
+        return submit_once(state, bytes, key).await;
+    }
     let request = parse_submit(&bytes)
         .map_err(|_| RequestError::InvalidJson)
         .inspect_err(|error| refused(Surface::Json, error))?;
@@ -136,4 +178,34 @@ async fn submit(state: &AppState, body: Body) -> Result<Response, RequestError> 
         // The JSON surface is answered per recipient, never all-or-nothing.
         Submitted::AllStored | Submitted::Refused(_) => Err(RequestError::Unknown),
     }
+}
+
+/// [`submit`] under an `Idempotency-Key` (see `tern_core::idempotency`).
+async fn submit_once(
+    state: &AppState,
+    bytes: Bytes,
+    key: IdempotencyKey,
+) -> Result<Response, RequestError> {
+    let request = parse_submit(&bytes)
+        .map_err(|_| RequestError::InvalidJson)
+        .inspect_err(|error| refused(Surface::Json, error))?;
+    let hash = RequestHash::of(&bytes);
+    drop(bytes);
+    let account = state
+        .submitter
+        .authenticate(request.product_token.as_deref())
+        .await
+        .inspect_err(|error| refused(Surface::Json, error))?;
+    let reply = state
+        .submitter
+        .submit_once(
+            &account,
+            Submission::Cm(request),
+            Surface::Json,
+            key,
+            hash,
+            render,
+        )
+        .await?;
+    Ok(idempotency::reply(reply))
 }

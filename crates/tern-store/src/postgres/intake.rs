@@ -17,21 +17,23 @@
 //! say an id stored twice) rather than the connection, each of its requests is tried again in a
 //! transaction of its own, so that one bad request never fails the others.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
+use jiff::Timestamp;
 use sqlx::PgPool;
 use tern_core::account::AccountId;
 use tern_core::channel::Channel;
+use tern_core::idempotency::{IdempotencyKey, KeyRecord, Reply, RequestHash};
 use tern_core::message::{Content, NewMessage};
 use tern_core::money::{Money, debit};
 use tern_core::ports::{AcceptError, IntakeStore, StoreError, WorkSignal};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::signals::Signals;
-use super::{PgStore, backend_error, millis, within};
+use super::{PgStore, backend_error, millis, timestamp, within};
 
 /// Most messages one transaction takes (at least one request, whatever its size).
 const BATCH_MESSAGES: usize = 4096;
@@ -43,6 +45,8 @@ struct Pending {
     account: AccountId,
     charge: Option<Money>,
     messages: Vec<NewMessage>,
+    /// The idempotency key to store with the messages, if any.
+    key: Option<KeyRecord>,
     answer: oneshot::Sender<Result<(), AcceptError>>,
 }
 
@@ -168,11 +172,16 @@ async fn write(pool: &PgPool, batch: &[Pending]) -> sqlx::Result<Vec<Result<(), 
         balances.extend(rows);
     }
 
+    // The idempotency keys, claimed before anything is decided: a key another request holds
+    // (committed, or in a transaction this one waits for) refuses its request.
+    let claimed = claim_keys(&mut transaction, batch, &balances).await?;
+    let mut unclaim: Vec<(AccountId, &str)> = Vec::new();
+
     // Each request's debit, in turn, on what the ones before it left.
     let mut debited: HashMap<AccountId, i64> = HashMap::new();
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut accepted: Vec<&NewMessage> = Vec::new();
-    for pending in batch {
+    for (index, pending) in batch.iter().enumerate() {
         let Some(stored) = balances.get_mut(&pending.account) else {
             outcomes.push(Err(StoreError::Conflict(format!(
                 "no account {}",
@@ -181,8 +190,15 @@ async fn write(pool: &PgPool, batch: &[Pending]) -> sqlx::Result<Vec<Result<(), 
             .into()));
             continue;
         };
+        if pending.key.is_some() && !claimed.contains(&index) {
+            outcomes.push(Err(AcceptError::KeyTaken));
+            continue;
+        }
         if let (Some(price), Some(balance)) = (pending.charge, stored.as_mut()) {
             let Some(left) = debit(Money(*balance), price) else {
+                if let Some(key) = &pending.key {
+                    unclaim.push((pending.account, key.key.as_str()));
+                }
                 outcomes.push(Err(AcceptError::InsufficientBalance));
                 continue;
             };
@@ -198,6 +214,17 @@ async fn write(pool: &PgPool, batch: &[Pending]) -> sqlx::Result<Vec<Result<(), 
         // Nothing to write: ended now, not when the connection is next used (it holds locks).
         transaction.rollback().await?;
         return Ok(outcomes);
+    }
+    if !unclaim.is_empty() {
+        let (accounts, keys): (Vec<AccountId>, Vec<&str>) = unclaim.into_iter().unzip();
+        sqlx::query(
+            "DELETE FROM idempotency_keys USING UNNEST($1::bigint[], $2::text[]) AS k(id, key)
+             WHERE idempotency_keys.account_id = k.id AND idempotency_keys.key = k.key",
+        )
+        .bind(accounts)
+        .bind(keys)
+        .execute(&mut *transaction)
+        .await?;
     }
     if !debited.is_empty() {
         let (accounts, left): (Vec<AccountId>, Vec<i64>) = debited.into_iter().unzip();
@@ -216,6 +243,90 @@ async fn write(pool: &PgPool, batch: &[Pending]) -> sqlx::Result<Vec<Result<(), 
     Ok(outcomes)
 }
 
+/// Store the idempotency keys of `batch` (of requests whose account exists), in (account, key)
+/// order so that transactions on several nodes never wait for each other in a cycle: the
+/// positions in `batch` of the requests whose key was stored. A key stored already and still
+/// remembered is not (the unique key decides between transactions: one that another running
+/// transaction inserted waits for it to end); one forgotten is replaced. A key given twice in
+/// `batch` is claimed by its first request.
+async fn claim_keys(
+    transaction: &mut sqlx::PgConnection,
+    batch: &[Pending],
+    accounts: &HashMap<AccountId, Option<i64>>,
+) -> sqlx::Result<HashSet<usize>> {
+    let mut keyed: Vec<(AccountId, &KeyRecord, usize)> = Vec::new();
+    let mut seen: HashSet<(AccountId, &str)> = HashSet::new();
+    for (index, pending) in batch.iter().enumerate() {
+        if let Some(key) = &pending.key
+            && accounts.contains_key(&pending.account)
+            && seen.insert((pending.account, key.key.as_str()))
+        {
+            keyed.push((pending.account, key, index));
+        }
+    }
+    if keyed.is_empty() {
+        return Ok(HashSet::new());
+    }
+    keyed.sort_by(|a, b| (a.0, a.1.key.as_str()).cmp(&(b.0, b.1.key.as_str())));
+    let lifetime =
+        keyed[0].1.created_at.as_millisecond() - keyed[0].1.replaces_before().as_millisecond();
+    let stored: Vec<(AccountId, String)> = sqlx::query_as(
+        "INSERT INTO idempotency_keys (account_id, key, request_hash, status, content_type, body,
+             created_at)
+         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bytea[], $4::integer[], $5::text[],
+             $6::bytea[], $7::bigint[])
+         ON CONFLICT (account_id, key) DO UPDATE SET request_hash = excluded.request_hash,
+             status = excluded.status, content_type = excluded.content_type,
+             body = excluded.body, created_at = excluded.created_at
+             WHERE idempotency_keys.created_at < excluded.created_at - $8
+         RETURNING account_id, key",
+    )
+    .bind(keyed.iter().map(|k| k.0).collect::<Vec<_>>())
+    .bind(keyed.iter().map(|k| k.1.key.as_str()).collect::<Vec<_>>())
+    .bind(
+        keyed
+            .iter()
+            .map(|k| k.1.request_hash.0.to_vec())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        keyed
+            .iter()
+            .map(|k| i32::from(k.1.reply.status))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        keyed
+            .iter()
+            .map(|k| k.1.reply.content_type.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        keyed
+            .iter()
+            .map(|k| k.1.reply.body.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        keyed
+            .iter()
+            .map(|k| millis(k.1.created_at))
+            .collect::<Vec<_>>(),
+    )
+    .bind(lifetime)
+    .fetch_all(&mut *transaction)
+    .await?;
+    let stored: HashSet<(AccountId, &str)> = stored
+        .iter()
+        .map(|(account, key)| (*account, key.as_str()))
+        .collect();
+    Ok(keyed
+        .iter()
+        .filter(|(account, key, _)| stored.contains(&(*account, key.key.as_str())))
+        .map(|(_, _, index)| *index)
+        .collect())
+}
+
 #[async_trait]
 impl IntakeStore for PgStore {
     async fn accept(
@@ -223,6 +334,81 @@ impl IntakeStore for PgStore {
         account: AccountId,
         charge: Option<Money>,
         messages: Vec<NewMessage>,
+    ) -> Result<(), AcceptError> {
+        self.queue_intake(account, charge, messages, None).await
+    }
+
+    async fn accept_once(
+        &self,
+        account: AccountId,
+        charge: Option<Money>,
+        messages: Vec<NewMessage>,
+        key: KeyRecord,
+    ) -> Result<(), AcceptError> {
+        self.queue_intake(account, charge, messages, Some(key))
+            .await
+    }
+
+    async fn key_record(
+        &self,
+        account: AccountId,
+        key: &IdempotencyKey,
+        since: Timestamp,
+    ) -> Result<Option<KeyRecord>, StoreError> {
+        let row: Option<(Vec<u8>, i32, String, Vec<u8>, i64)> = within(async {
+            sqlx::query_as(
+                "SELECT request_hash, status, content_type, body, created_at
+                 FROM idempotency_keys WHERE account_id = $1 AND key = $2 AND created_at >= $3",
+            )
+            .bind(account)
+            .bind(key.as_str())
+            .bind(millis(since))
+            .fetch_optional(self.pool())
+            .await
+            .map_err(backend_error)
+        })
+        .await?;
+        Ok(
+            row.map(|(hash, status, content_type, body, created_at)| KeyRecord {
+                key: key.clone(),
+                request_hash: RequestHash(hash.try_into().unwrap_or([0; 32])),
+                reply: Reply {
+                    status: u16::try_from(status).unwrap_or(500),
+                    content_type,
+                    body,
+                },
+                created_at: timestamp(created_at),
+            }),
+        )
+    }
+
+    async fn forget_keys(&self, before: Timestamp, limit: usize) -> Result<usize, StoreError> {
+        let deleted = sqlx::query(
+            "DELETE FROM idempotency_keys WHERE ctid IN (
+                 SELECT ctid FROM idempotency_keys WHERE created_at < $1 LIMIT $2)",
+        )
+        .bind(millis(before))
+        .bind(limit as i64)
+        .execute(self.pool())
+        .await
+        .map_err(backend_error)?
+        .rows_affected();
+        Ok(deleted as usize)
+    }
+
+    fn intake_waiting(&self) -> usize {
+        self.intake().waiting.load(Ordering::Relaxed)
+    }
+}
+
+impl PgStore {
+    /// Hand a request to the committer (see the module's comment) and wait for its answer.
+    async fn queue_intake(
+        &self,
+        account: AccountId,
+        charge: Option<Money>,
+        messages: Vec<NewMessage>,
+        key: Option<KeyRecord>,
     ) -> Result<(), AcceptError> {
         let intake = self.intake();
         let count = messages.len();
@@ -232,6 +418,7 @@ impl IntakeStore for PgStore {
             account,
             charge,
             messages,
+            key,
             answer,
         };
         if intake.requests.send(pending).is_err() {
@@ -249,10 +436,6 @@ impl IntakeStore for PgStore {
             })
         })
         .await
-    }
-
-    fn intake_waiting(&self) -> usize {
-        self.intake().waiting.load(Ordering::Relaxed)
     }
 }
 

@@ -270,6 +270,23 @@ ALTER TABLE accounts ADD COLUMN webhook_secret_rotated_at BIGINT;
 UPDATE accounts SET webhook_secret = replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')
     WHERE webhook_secret IS NULL;
 "#,
+    // 5: idempotent submits (`tern_core::idempotency`): a client's key, unique per account (the
+    // arbiter between nodes), stored in the transaction that stored the messages its request
+    // created, with the SHA-256 of the request's body and the response it got. Keys past their
+    // lifetime are deleted by age (`created_at`, Unix milliseconds).
+    r#"
+CREATE TABLE idempotency_keys (
+    account_id BIGINT NOT NULL REFERENCES accounts(id),
+    key TEXT NOT NULL,
+    request_hash BYTEA NOT NULL,
+    status INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    body BYTEA NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (account_id, key)
+);
+CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);
+"#,
 ];
 
 /// The version [`migrate`] brings a database to.

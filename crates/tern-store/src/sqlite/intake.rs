@@ -7,19 +7,21 @@
 //! and multi-row `INSERT`s. Sixty-four single-message requests cost the writer about what one
 //! request of sixty-four messages does, instead of sixty-four rounds of statements.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use async_trait::async_trait;
+use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use tern_core::account::AccountId;
+use tern_core::idempotency::{IdempotencyKey, KeyRecord, Reply, RequestHash};
 use tern_core::message::{Content, NewMessage};
 use tern_core::money::{Money, debit};
 use tern_core::ports::{AcceptError, IntakeStore, StoreError};
 use tokio::sync::oneshot;
 
-use super::rows::millis;
+use super::rows::{millis, timestamp};
 use super::writer::Completion;
 use super::{SqliteStore, backend_error};
 
@@ -278,6 +280,8 @@ pub(super) struct Pending {
     account: AccountId,
     charge: Option<Money>,
     messages: Vec<NewMessage>,
+    /// The idempotency key to store with the messages, if any.
+    key: Option<KeyRecord>,
     /// Answered once the transaction that wrote it ended; the messages come back with the
     /// answer, to be freed off the writer's and the sync thread's time.
     answer: oneshot::Sender<(Result<(), AcceptError>, Vec<NewMessage>)>,
@@ -321,6 +325,8 @@ fn decide(connection: &Connection, batch: &[Pending]) -> Result<Decisions, Store
         .prepare_cached("SELECT balance_micros FROM accounts WHERE id = ?1")
         .map_err(backend_error)?;
     let mut answers = Vec::with_capacity(batch.len());
+    // The keys this batch stores, so that one given twice in it is stored once.
+    let mut keys: HashSet<(AccountId, &str)> = HashSet::new();
     for pending in batch {
         let account = pending.account;
         let balance = match accounts.get_mut(&account) {
@@ -341,7 +347,13 @@ fn decide(connection: &Connection, batch: &[Pending]) -> Result<Decisions, Store
                     .or_insert(stored.map(|micros| (Money(micros), Money(micros))))
             }
         };
-        answers.push(match (pending.charge, balance.as_mut()) {
+        if let Some(key) = &pending.key
+            && (keys.contains(&(account, key.key.as_str())) || key_taken(connection, account, key)?)
+        {
+            answers.push(Err(AcceptError::KeyTaken));
+            continue;
+        }
+        let answer = match (pending.charge, balance.as_mut()) {
             (Some(price), Some((_, left))) => match debit(*left, price) {
                 Some(after) => {
                     *left = after;
@@ -350,7 +362,11 @@ fn decide(connection: &Connection, batch: &[Pending]) -> Result<Decisions, Store
                 None => Err(AcceptError::InsufficientBalance),
             },
             _ => Ok(()),
-        });
+        };
+        if let (Ok(()), Some(key)) = (&answer, &pending.key) {
+            keys.insert((account, key.key.as_str()));
+        }
+        answers.push(answer);
     }
     let debits = accounts
         .into_iter()
@@ -385,8 +401,15 @@ fn write_pending(
                 .filter(|(_, decision)| decision.is_ok())
                 .flat_map(|(pending, _)| &pending.messages)
                 .collect();
+            let keys: Vec<(AccountId, &KeyRecord)> = batch
+                .iter()
+                .zip(&decisions)
+                .filter(|(_, decision)| decision.is_ok())
+                .filter_map(|(pending, _)| Some((pending.account, pending.key.as_ref()?)))
+                .collect();
             let written = debit_accounts(connection, &debits)
                 .and_then(|()| insert_messages(connection, &accepted))
+                .and_then(|()| insert_keys(connection, &keys))
                 .map_err(backend_error);
             (Ok(decisions), written.err())
         }
@@ -403,6 +426,54 @@ fn write_pending(
         }
     });
     (completion, failed)
+}
+
+/// Whether `key` is stored for `account` and still remembered (see
+/// [`KeyRecord::replaces_before`]).
+fn key_taken(
+    connection: &Connection,
+    account: AccountId,
+    key: &KeyRecord,
+) -> Result<bool, StoreError> {
+    connection
+        .prepare_cached(
+            "SELECT 1 FROM idempotency_keys WHERE account_id = ?1 AND key = ?2 AND created_at >= ?3",
+        )
+        .and_then(|mut statement| {
+            statement.exists(params![
+                account,
+                key.key.as_str(),
+                millis(key.replaces_before())
+            ])
+        })
+        .map_err(backend_error)
+}
+
+/// Store the idempotency keys of the accepted requests; one forgotten ([`key_taken`] said so)
+/// is replaced.
+fn insert_keys(connection: &Connection, keys: &[(AccountId, &KeyRecord)]) -> rusqlite::Result<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let mut insert = connection.prepare_cached(
+        "INSERT INTO idempotency_keys (account_id, key, request_hash, status, content_type, body,
+             created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (account_id, key) DO UPDATE SET request_hash = excluded.request_hash,
+             status = excluded.status, content_type = excluded.content_type,
+             body = excluded.body, created_at = excluded.created_at",
+    )?;
+    for (account, record) in keys {
+        insert.execute(params![
+            account,
+            record.key.as_str(),
+            record.request_hash.0.as_slice(),
+            record.reply.status,
+            record.reply.content_type,
+            record.reply.body,
+            millis(record.created_at),
+        ])?;
+    }
+    Ok(())
 }
 
 /// Store the balances the batch left.
@@ -427,6 +498,79 @@ impl IntakeStore for SqliteStore {
         charge: Option<Money>,
         messages: Vec<NewMessage>,
     ) -> Result<(), AcceptError> {
+        self.queue_intake(account, charge, messages, None).await
+    }
+
+    async fn accept_once(
+        &self,
+        account: AccountId,
+        charge: Option<Money>,
+        messages: Vec<NewMessage>,
+        key: KeyRecord,
+    ) -> Result<(), AcceptError> {
+        self.queue_intake(account, charge, messages, Some(key))
+            .await
+    }
+
+    async fn key_record(
+        &self,
+        account: AccountId,
+        key: &IdempotencyKey,
+        since: Timestamp,
+    ) -> Result<Option<KeyRecord>, StoreError> {
+        let key = key.clone();
+        self.read(move |connection| {
+            connection
+                .prepare_cached(
+                    "SELECT request_hash, status, content_type, body, created_at
+                     FROM idempotency_keys
+                     WHERE account_id = ?1 AND key = ?2 AND created_at >= ?3",
+                )?
+                .query_row(params![account, key.as_str(), millis(since)], |row| {
+                    let hash: Vec<u8> = row.get(0)?;
+                    Ok(KeyRecord {
+                        key: key.clone(),
+                        request_hash: RequestHash(hash.try_into().unwrap_or([0; 32])),
+                        reply: Reply {
+                            status: row.get(1)?,
+                            content_type: row.get(2)?,
+                            body: row.get(3)?,
+                        },
+                        created_at: timestamp(row.get(4)?),
+                    })
+                })
+                .optional()
+        })
+        .await
+    }
+
+    async fn forget_keys(&self, before: Timestamp, limit: usize) -> Result<usize, StoreError> {
+        self.writer
+            .write_background(move |connection: &Connection| {
+                connection
+                    .prepare_cached(
+                        "DELETE FROM idempotency_keys WHERE rowid IN (
+                             SELECT rowid FROM idempotency_keys WHERE created_at < ?1 LIMIT ?2)",
+                    )
+                    .and_then(|mut statement| {
+                        statement.execute(params![millis(before), limit as i64])
+                    })
+                    .map_err(backend_error)
+            })
+            .await
+    }
+}
+
+impl SqliteStore {
+    /// Queue a request for the writer's next intake job (see the module's comment) and wait for
+    /// its answer.
+    async fn queue_intake(
+        &self,
+        account: AccountId,
+        charge: Option<Money>,
+        messages: Vec<NewMessage>,
+        key: Option<KeyRecord>,
+    ) -> Result<(), AcceptError> {
         let _waiting = IntakeGuard::new(&self.intake, messages.len());
         let (answer, answered) = oneshot::channel();
         self.pending
@@ -436,6 +580,7 @@ impl IntakeStore for SqliteStore {
                 account,
                 charge,
                 messages,
+                key,
                 answer,
             });
         let queue = Arc::clone(&self.pending);

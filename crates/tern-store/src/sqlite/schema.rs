@@ -431,6 +431,23 @@ ALTER TABLE accounts ADD COLUMN webhook_secret_previous TEXT;
 ALTER TABLE accounts ADD COLUMN webhook_secret_rotated_at INTEGER;
 UPDATE accounts SET webhook_secret = lower(hex(randomblob(32))) WHERE webhook_secret IS NULL;
 "#,
+    // 21: idempotent submits (`tern_core::idempotency`): a client's key, unique per account, stored
+    // in the transaction that stored the messages its request created, with the SHA-256 of the
+    // request's body and the response it got (status, content type, body bytes). Keys past their
+    // lifetime are deleted by age (`created_at`, Unix milliseconds).
+    r#"
+CREATE TABLE idempotency_keys (
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    key TEXT NOT NULL,
+    request_hash BLOB NOT NULL,
+    status INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    body BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (account_id, key)
+);
+CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);
+"#,
 ];
 
 /// The version [`migrate`] brings a database to.

@@ -19,6 +19,7 @@ mod cluster;
 mod depths;
 mod harness;
 mod health;
+mod idempotency;
 mod inbound;
 mod intake;
 mod log;

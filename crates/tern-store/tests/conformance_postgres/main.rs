@@ -26,6 +26,8 @@ mod cancel;
 mod cluster;
 #[path = "../conformance/health.rs"]
 mod health;
+#[path = "../conformance/idempotency.rs"]
+mod idempotency;
 #[path = "../conformance/inbound.rs"]
 mod inbound;
 #[path = "../conformance/intake.rs"]

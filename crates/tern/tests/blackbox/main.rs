@@ -10,6 +10,7 @@ mod faults;
 mod hardening_core;
 mod hardening_http;
 mod hardening_webhooks;
+mod idempotency;
 mod inbound;
 mod json_errors;
 mod message_log;
