@@ -309,7 +309,7 @@ fn account_create_refuses_a_status_url_that_is_not_absolute_http() {
     let rows: Vec<&str> = listing.lines().skip(1).collect();
     assert_eq!(rows.len(), 1, "{listing}");
     assert!(
-        rows[0].ends_with("\thttps://hooks.example.com/status\tjson\t-\t-\t-\t-\t-\t-"),
+        rows[0].ends_with("\thttps://hooks.example.com/status\tjson\t-\t-\t-\t-\t-\t-\tenabled"),
         "{listing}"
     );
 }

@@ -342,14 +342,18 @@ async fn metrics_are_served_on_their_own_address_when_configured() {
         .expect("the metrics address is printed")
         .trim()
         .to_owned();
-    let (status, _, body) = fetch(&setup.client, &format!("{address}/metrics")).await;
-    assert_eq!(status, 200);
-    let metrics = parse(&body);
-    assert_eq!(
-        metrics.value("tern_connector_up", &[("connector", "simulator")]),
-        Some(1.0),
-        "{body}"
-    );
+    // The gauges are sampled every few seconds, the first time soon after the start: wait for it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, _, body) = fetch(&setup.client, &format!("{address}/metrics")).await;
+        assert_eq!(status, 200);
+        let up = parse(&body).value("tern_connector_up", &[("connector", "simulator")]);
+        if up.is_some() || std::time::Instant::now() > deadline {
+            assert_eq!(up, Some(1.0), "{body}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     // Not on the API's address.
     let (status, _, _) = fetch(&setup.client, &setup.gateway.url("/metrics")).await;
     assert_eq!(status, 404);

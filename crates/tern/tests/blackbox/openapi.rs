@@ -68,7 +68,7 @@ fn the_document_describes_the_json_endpoints() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(statuses, vec!["200", "400", "405", "413", "500"]);
+    assert_eq!(statuses, vec!["200", "400", "405", "409", "413", "500"]);
     let schemas = &doc["components"]["schemas"];
     let mut msg_fields: Vec<&str> = schemas["Msg"]["properties"]
         .as_object()

@@ -43,12 +43,12 @@ fn migrate_brings_an_empty_database_up_once_even_when_two_run_at_once() {
         .collect();
     for child in both {
         let output = child.wait_with_output().expect("tern migrate ends");
-        assert_eq!(stdout(&output), "schema version 2\n");
+        assert_eq!(stdout(&output), "schema version 5\n");
     }
     // Again on a database that is up to date: nothing to do, the same answer.
     assert_eq!(
         stdout(&tern(&["migrate", "--database-url", &url])),
-        "schema version 2\n"
+        "schema version 5\n"
     );
 }
 
@@ -81,7 +81,7 @@ fn accounts_are_created_and_listed_on_the_database() {
     let listed = stdout(&listed);
     assert_eq!(
         listed.lines().nth(1),
-        Some("1\tacme\tSMS,WhatsApp,RCS,Viber,Push\t12.5\t-\tjson\t-\t-\t-\t-\t-\t3669"),
+        Some("1\tacme\tSMS,WhatsApp,RCS,Viber,Push\t12.5\t-\tjson\t-\t-\t-\t-\t-\t3669\tenabled"),
         "{listed}"
     );
     // The same token again is refused, and nothing is created.

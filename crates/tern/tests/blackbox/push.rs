@@ -423,6 +423,20 @@ async fn a_restart_rearms_the_confirmation_wait() {
     submit(&push.setup, NUMBER, "r1").await;
     submit(&push.setup, NUMBER, "r2").await;
     let accepted = push.fcm.wait_for_accepted(2, WAIT).await;
+    // Kill only once both sends are recorded: a send whose outcome the store has not recorded
+    // yet is sent again after a restart (at-least-once), which this test is not about.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let log = push.setup.log("?status=sent").await;
+        if log["messages"].as_array().unwrap().len() == 2 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "both pushes not recorded as sent: {log}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let Push {
         setup,
         fcm,
