@@ -68,6 +68,17 @@ impl SmppSettings {
     pub fn verify(&self, password: &str) -> bool {
         self.password.verify(password)
     }
+
+    /// Whether a session bound with `bound` (these settings as they were at its bind) may stay
+    /// bound now that the account `current` has (`None`: it is disabled, or nobody has its system
+    /// id any more): only while the account still has these very credentials. Disabling the
+    /// account, taking its SMPP settings away, changing its system id or setting its password
+    /// anew (even to the same one: a new salt) ends its sessions.
+    pub fn still_admits(bound: &SmppSettings, current: Option<&SmppSettings>) -> bool {
+        current.is_some_and(|current| {
+            current.system_id == bound.system_id && current.password == bound.password
+        })
+    }
 }
 
 /// Why a system_id or a password is refused.
@@ -252,6 +263,30 @@ impl FromStr for ReceiptPdu {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_session_stays_bound_only_while_its_credentials_stay() {
+        let bound = SmppSettings::new("acme", "s3cret!").unwrap();
+        assert!(SmppSettings::still_admits(&bound, Some(&bound)));
+        // Options other than the credentials may change.
+        let more_binds = SmppSettings {
+            max_binds: NonZeroU32::new(2).unwrap(),
+            rate: NonZeroU32::new(5),
+            ..bound.clone()
+        };
+        assert!(SmppSettings::still_admits(&bound, Some(&more_binds)));
+        assert!(!SmppSettings::still_admits(&bound, None));
+        let renamed = SmppSettings {
+            system_id: "acme2".to_owned(),
+            ..bound.clone()
+        };
+        assert!(!SmppSettings::still_admits(&bound, Some(&renamed)));
+        let same_password_anew = SmppSettings::new("acme", "s3cret!").unwrap();
+        assert!(!SmppSettings::still_admits(
+            &bound,
+            Some(&same_password_anew)
+        ));
+    }
 
     #[test]
     fn a_bind_of_no_account_is_refused_whatever_its_password() {

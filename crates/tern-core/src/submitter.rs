@@ -378,7 +378,7 @@ impl Submitter {
         account: &Account,
         outcomes: Vec<RecipientOutcome>,
     ) -> Result<Vec<RecipientOutcome>, RequestError> {
-        let Some(lists) = &self.blocklist else {
+        let Some(lists) = self.blocklist.as_ref().filter(|lists| !lists.known_empty()) else {
             return Ok(outcomes);
         };
         let numbers = blocklist::recipients(&outcomes);

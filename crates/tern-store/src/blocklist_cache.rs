@@ -1,9 +1,10 @@
 //! The blocklist cache, as a decorator in front of any [`BlocklistStore`]: every submission and
 //! every dispatch asks whether its recipients are blocked, and a backend should not pay a read
-//! for each. It keeps every list in memory, read again from the backend when a lookup finds it
-//! older than its `ttl`, so that a change made by any process (the `tern blocklist` command, an
-//! opt-out recorded on another node) reaches lookups within that time. With no number blocked
-//! a lookup costs a check of an empty map.
+//! for each. It keeps every list in memory and, when a lookup finds its copy older than its
+//! `ttl`, asks the backend for the lists' version (one row) and reads the lists again only when
+//! that changed, so that a change made by any process (the `tern blocklist` command, an opt-out
+//! recorded on another node) reaches lookups within that time, and long lists that do not change
+//! cost one small read a second. With no number blocked a lookup costs a check of an empty map.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,13 +19,20 @@ use tern_core::ports::{BlocklistStore, StoreError};
 /// Every list: each blocked number with the scope keys of the lists it is on.
 type Lists = HashMap<String, Vec<i64>>;
 
+struct Cached {
+    lists: Arc<Lists>,
+    version: i64,
+    checked_at: Instant,
+}
+
 /// A [`BlocklistStore`] whose lookups ([`BlocklistStore::blocked_among`]) are served from a copy
 /// of every list at most `ttl` old. Everything else goes to the backend (a write through it is
 /// seen by its own lookups at once).
 pub struct CachedBlocklist {
     inner: Arc<dyn BlocklistStore>,
     ttl: Duration,
-    lists: Mutex<Option<(Arc<Lists>, Instant)>>,
+    /// The lists, the version they were read at, and when that version was read.
+    lists: Mutex<Option<Cached>>,
     /// Held while the lists are read again: lookups that find them stale at one moment cost the
     /// backend one read, not one each.
     reload: tokio::sync::Mutex<()>,
@@ -44,18 +52,18 @@ impl CachedBlocklist {
     }
 
     fn fresh(&self) -> Option<Arc<Lists>> {
-        let lists = self.lists.lock().expect("blocklist cache");
-        lists
+        let cached = self.lists.lock().expect("blocklist cache");
+        cached
             .as_ref()
-            .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(lists, _)| Arc::clone(lists))
+            .filter(|cached| cached.checked_at.elapsed() < self.ttl)
+            .map(|cached| Arc::clone(&cached.lists))
     }
 
     fn forget(&self) {
         *self.lists.lock().expect("blocklist cache") = None;
     }
 
-    /// The lists, read again when they are older than the ttl.
+    /// The lists; when the copy is older than the ttl, read again if their version changed.
     async fn lists(&self) -> Result<Arc<Lists>, StoreError> {
         if let Some(lists) = self.fresh() {
             return Ok(lists);
@@ -64,7 +72,18 @@ impl CachedBlocklist {
         if let Some(lists) = self.fresh() {
             return Ok(lists);
         }
-        let read_at = Instant::now();
+        // Counted from before the reads: what they find may have changed since they started.
+        let checked_at = Instant::now();
+        let version = self.inner.blocklist_version().await?;
+        {
+            let mut cached = self.lists.lock().expect("blocklist cache");
+            if let Some(cached) = cached.as_mut().filter(|cached| cached.version == version) {
+                cached.checked_at = checked_at;
+                return Ok(Arc::clone(&cached.lists));
+            }
+        }
+        // The version is read before the lists: a change between the two reads is in them or
+        // not, and either way makes the next check read them again.
         let mut lists = Lists::new();
         for blocked in self.inner.blocked_numbers(None).await? {
             lists
@@ -73,7 +92,11 @@ impl CachedBlocklist {
                 .push(blocked.scope.key());
         }
         let lists = Arc::new(lists);
-        *self.lists.lock().expect("blocklist cache") = Some((Arc::clone(&lists), read_at));
+        *self.lists.lock().expect("blocklist cache") = Some(Cached {
+            lists: Arc::clone(&lists),
+            version,
+            checked_at,
+        });
         Ok(lists)
     }
 }
@@ -126,6 +149,15 @@ impl BlocklistStore for CachedBlocklist {
         blocked.sort();
         blocked.dedup();
         Ok(blocked)
+    }
+
+    /// `true` while the copy is fresh and holds no number.
+    fn known_empty(&self) -> bool {
+        self.fresh().is_some_and(|lists| lists.is_empty())
+    }
+
+    async fn blocklist_version(&self) -> Result<i64, StoreError> {
+        self.inner.blocklist_version().await
     }
 
     fn set_opt_out_keywords(&self, keywords: OptOutKeywords) {

@@ -65,7 +65,8 @@ impl Gateway {
         gateway
     }
 
-    fn command(binary: &str, data_dir: &Path, config_toml: Option<&str>) -> Command {
+    /// The `tern serve` command [`start`](Self::start) runs, to adjust before [`spawn`](Self::spawn).
+    pub fn command(binary: &str, data_dir: &Path, config_toml: Option<&str>) -> Command {
         let mut command = Command::new(binary);
         command
             .arg("serve")

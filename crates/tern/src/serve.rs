@@ -325,6 +325,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_body_bytes: config.max_body_bytes,
         device_events: Arc::clone(&webhooks) as _,
         webhooks,
+        crash_after_keyed_commit: crash_after_keyed_commit(),
     });
 
     // Idempotency keys past their lifetime are forgotten, a bounded batch at a time.
@@ -705,4 +706,16 @@ async fn create_demo_account(store: &dyn Store, address: &str) -> anyhow::Result
         "  curl -s -X POST http://{address}/v1.0/message -H 'Content-Type: application/json' -d '{{\"messages\":{{\"authentication\":{{\"producttoken\":\"{token}\"}},\"msg\":[{{\"from\":\"Tern\",\"to\":[{{\"number\":\"0031612345678\"}}],\"body\":{{\"content\":\"Hello from Tern\"}}}}]}}}}'"
     );
     Ok(())
+}
+
+/// Whether the test fault point `TERN_TEST_CRASH_AFTER_KEYED_COMMIT` is set (see
+/// `AppState::crash_after_keyed_commit`); said loudly, since it makes the gateway abort.
+fn crash_after_keyed_commit() -> bool {
+    let set = std::env::var_os("TERN_TEST_CRASH_AFTER_KEYED_COMMIT").is_some();
+    if set {
+        tracing::warn!(
+            "TERN_TEST_CRASH_AFTER_KEYED_COMMIT is set: the gateway aborts after its first idempotent submission's commit"
+        );
+    }
+    set
 }

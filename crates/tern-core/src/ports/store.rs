@@ -595,6 +595,16 @@ pub trait BlocklistStore: Send + Sync + 'static {
         account: AccountId,
         numbers: Vec<String>,
     ) -> Result<Vec<String>, StoreError>;
+    /// Whether no number is on any list, as far as this handle knows without a read (a cache's
+    /// fresh copy); `false` when it cannot tell. A submission skips its lookup when it is
+    /// `true`.
+    fn known_empty(&self) -> bool {
+        false
+    }
+    /// A number that changes whenever a list changes (every number put on or taken off a list,
+    /// by any process or node, opt-outs included) and only then, so that a cache of the lists
+    /// reads them again only when they changed.
+    async fn blocklist_version(&self) -> Result<i64, StoreError>;
     /// The opt-out keywords inbound messages are judged by from now on (config
     /// `[optout] keywords`).
     fn set_opt_out_keywords(&self, keywords: OptOutKeywords);

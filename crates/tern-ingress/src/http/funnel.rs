@@ -17,7 +17,7 @@ use tern_proto::cm::response::SubmitResponse;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::message_log::{error, time};
+use super::message_log::{authenticated, error, time};
 
 #[derive(Debug, Default, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -100,12 +100,9 @@ pub async fn get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let token = headers
-        .get("x-cm-producttoken")
-        .and_then(|value| value.to_str().ok());
-    let account = match state.submitter.authenticate(token).await {
+    let account = match authenticated(&state, &headers).await {
         Ok(account) => account,
-        Err(request_error) => return error(MessageLogError::Unauthenticated(request_error)),
+        Err(response) => return response,
     };
     let range = FunnelQuery::parse(query.as_deref()).and_then(|query| {
         Ok((

@@ -22,7 +22,7 @@ use tern_proto::cm::xml_tree::XmlError;
 use tern_proto::cm::{get, xml};
 
 use super::submit::{read_body, refused};
-use super::{AppState, idempotency};
+use super::{AppState, idempotency, timed};
 
 /// The content type of every answer of these interfaces.
 const PLAIN_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
@@ -90,6 +90,10 @@ pub(super) async fn read_xml<T: Send + 'static>(
 
 /// `POST /gateway.ashx` with an XML body.
 pub async fn post_xml(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    timed(Surface::Xml, answer_xml(state, request)).await
+}
+
+async fn answer_xml(state: Arc<AppState>, request: Request) -> Response {
     // Refusals before the submission service are counted here; it counts the rest.
     let refuse = |error: RequestError, token: Option<&str>| {
         refused(Surface::Xml, &error);
@@ -140,7 +144,7 @@ pub async fn post_xml(State(state): State<Arc<AppState>>, request: Request) -> R
                 )
                 .await;
             match submitted {
-                Ok(reply) => idempotency::reply(reply),
+                Ok(reply) => idempotency::answer(&state, reply),
                 Err(error) if idempotency::is_key_error(&error) => idempotency::json_error(&error),
                 Err(error) => plain(error.plain_text(Surface::Xml, None)),
             }
@@ -150,10 +154,14 @@ pub async fn post_xml(State(state): State<Arc<AppState>>, request: Request) -> R
 
 /// `GET /gateway.ashx?producttoken=…&body=…&to=…&from=…`.
 pub async fn get_query(State(state): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect();
-    submit_atomic(&state, get::parse_submit(&pairs), Surface::Get, None).await
+    timed(Surface::Get, async {
+        let pairs: Vec<(String, String)> =
+            form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect();
+        submit_atomic(&state, get::parse_submit(&pairs), Surface::Get, None).await
+    })
+    .await
 }
 
 /// Neither GET nor POST: 400 with no body, as the spec's tables say.

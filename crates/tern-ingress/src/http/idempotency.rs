@@ -8,6 +8,8 @@ use tern_core::error_code::RequestError;
 use tern_core::idempotency::{IdempotencyKey, Reply};
 use tern_proto::cm::response::SubmitResponse;
 
+use super::AppState;
+
 /// The header's name.
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
@@ -33,6 +35,19 @@ pub fn reply(reply: Reply) -> Response {
         reply.body,
     )
         .into_response()
+}
+
+/// What an idempotent submission answers once the submission service is done with it (its
+/// messages and key committed, or the first response replayed): [`reply`], after the test fault
+/// point [`AppState::crash_after_keyed_commit`].
+pub fn answer(state: &AppState, answered: Reply) -> Response {
+    if state.crash_after_keyed_commit {
+        tracing::error!(
+            "TERN_TEST_CRASH_AFTER_KEYED_COMMIT: aborting between the commit and the answer"
+        );
+        std::process::abort();
+    }
+    reply(answered)
 }
 
 /// An error of the key itself as CM's JSON error body, on either route.

@@ -22,6 +22,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde::Serialize;
+use tern_core::account::Account;
 use tern_core::error_code::MessageLogError;
 use tern_core::inbound::{self, InboundMessage, LogEntry};
 use tern_core::message::{DeliveryState, MessageFilter, MessageId, MessageRecord};
@@ -118,12 +119,9 @@ pub async fn list(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let token = headers
-        .get("x-cm-producttoken")
-        .and_then(|value| value.to_str().ok());
-    let account = match state.submitter.authenticate(token).await {
+    let account = match authenticated(&state, &headers).await {
         Ok(account) => account,
-        Err(request_error) => return error(MessageLogError::Unauthenticated(request_error)),
+        Err(response) => return response,
     };
     let filter = match LogQuery::parse(query.as_deref()).and_then(filter_of) {
         Ok(filter) => filter,
@@ -155,6 +153,22 @@ pub async fn list(
             error(MessageLogError::Unknown)
         }
     }
+}
+
+/// The account whose product token `X-CM-PRODUCTTOKEN` carries, or the error response the log's
+/// endpoints answer (the message log's and the funnel's authentication, in one place).
+pub(super) async fn authenticated(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Account, Response> {
+    let token = headers
+        .get("x-cm-producttoken")
+        .and_then(|value| value.to_str().ok());
+    state
+        .submitter
+        .authenticate(token)
+        .await
+        .map_err(|request_error| error(MessageLogError::Unauthenticated(request_error)))
 }
 
 fn filter_of(query: LogQuery) -> Result<MessageFilter, MessageLogError> {

@@ -19,7 +19,7 @@ use tern_proto::cm::response::SubmitResponse;
 #[allow(unused_imports)] // named in the OpenAPI attribute
 use tern_proto::cm::wire::MessageRequest;
 
-use super::{AppState, idempotency};
+use super::{AppState, idempotency, timed};
 
 /// The content type of every JSON answer.
 pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
@@ -139,11 +139,14 @@ async fn discard_rest(body: &mut Body) {
     )
 )]
 pub async fn submit_json(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    match submit(&state, &parts.headers, body).await {
-        Ok(response) => response,
-        Err(error) => request_error(error),
-    }
+    timed(Surface::Json, async {
+        let (parts, body) = request.into_parts();
+        match submit(&state, &parts.headers, body).await {
+            Ok(response) => response,
+            Err(error) => request_error(error),
+        }
+    })
+    .await
 }
 
 /// The body is read whole before the `Idempotency-Key` is judged: a server that answers before
@@ -207,5 +210,5 @@ async fn submit_once(
             render,
         )
         .await?;
-    Ok(idempotency::reply(reply))
+    Ok(idempotency::answer(state, reply))
 }

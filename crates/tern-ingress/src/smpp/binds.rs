@@ -17,6 +17,7 @@ use std::time::Duration;
 use tern_core::account::AccountId;
 use tern_core::metrics::BoundSession;
 use tern_core::ports::{ReceiverError, SmppReceivers};
+use tern_core::smpp_account::SmppSettings;
 use tern_proto::smpp::{BindKind, Command, CommandStatus, EncodeError, Pdu, SendRefused, Session};
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 
@@ -59,6 +60,9 @@ pub(crate) struct SessionHandle {
     /// Notified when the session is closed from outside the reader (writer failure, a request
     /// without a response).
     pub close_requested: Notify,
+    /// Notified when the session's account no longer admits it (disabled, or its SMPP
+    /// credentials changed): the reader unbinds it.
+    pub unbind_requested: Notify,
 }
 
 impl SessionHandle {
@@ -79,6 +83,7 @@ impl SessionHandle {
             closed: AtomicBool::new(false),
             unbinding: AtomicBool::new(false),
             close_requested: Notify::new(),
+            unbind_requested: Notify::new(),
         }
     }
 
@@ -216,6 +221,8 @@ struct AccountBinds {
     count: u32,
     receivers: Vec<(u64, Arc<SessionHandle>)>,
     next: usize,
+    /// Every session with the SMPP settings it was bound with.
+    sessions: Vec<(u64, Arc<SessionHandle>, Arc<SmppSettings>)>,
 }
 
 /// The bound sessions of every account. One per server.
@@ -241,6 +248,7 @@ impl Drop for BindGuard {
         if let Some(binds) = accounts.get_mut(&self.account) {
             binds.count = binds.count.saturating_sub(1);
             binds.receivers.retain(|(id, _)| *id != self.id);
+            binds.sessions.retain(|(id, _, _)| *id != self.id);
             if binds.count == 0 {
                 accounts.remove(&self.account);
             }
@@ -253,15 +261,17 @@ impl Binds {
         Binds::default()
     }
 
-    /// Registers a bind of `account` unless it has `max_binds` already.
+    /// Registers a bind of `account` with its SMPP `settings` unless it has their `max_binds`
+    /// already.
     pub(crate) fn register(
         self: &Arc<Self>,
         account: AccountId,
         account_name: &str,
-        max_binds: u32,
+        settings: &Arc<SmppSettings>,
         kind: BindKind,
         handle: &Arc<SessionHandle>,
     ) -> Option<BindGuard> {
+        let max_binds = settings.max_binds.get();
         let id = u64::from(self.next_id.fetch_add(1, Ordering::Relaxed));
         let receives = matches!(kind, BindKind::Receiver | BindKind::Transceiver);
         {
@@ -274,6 +284,9 @@ impl Binds {
                 return None;
             }
             binds.count += 1;
+            binds
+                .sessions
+                .push((id, Arc::clone(handle), Arc::clone(settings)));
             if receives {
                 binds.receivers.push((id, Arc::clone(handle)));
             }
@@ -298,6 +311,50 @@ impl Binds {
     pub fn bind_count(&self, account: AccountId) -> u32 {
         let accounts = self.accounts.lock().expect("binds lock");
         accounts.get(&account).map_or(0, |binds| binds.count)
+    }
+
+    /// Each bound account with the system ids its sessions were bound with.
+    pub(crate) fn bound_system_ids(&self) -> Vec<(AccountId, String)> {
+        let accounts = self.accounts.lock().expect("binds lock");
+        let mut bound: Vec<(AccountId, String)> = accounts
+            .iter()
+            .flat_map(|(account, binds)| {
+                binds
+                    .sessions
+                    .iter()
+                    .map(|(_, _, settings)| (*account, settings.system_id.clone()))
+            })
+            .collect();
+        bound.sort_unstable();
+        bound.dedup();
+        bound
+    }
+
+    /// Asks every session of `account` bound under `system_id` that `current` (the account's
+    /// SMPP settings now, `None` when it is disabled or nobody has that system id) no longer
+    /// admits to unbind ([`SmppSettings::still_admits`]); returns how many were asked.
+    pub(crate) fn unbind_unadmitted(
+        &self,
+        account: AccountId,
+        system_id: &str,
+        current: Option<&SmppSettings>,
+    ) -> usize {
+        let accounts = self.accounts.lock().expect("binds lock");
+        let Some(binds) = accounts.get(&account) else {
+            return 0;
+        };
+        let mut asked = 0;
+        for (_, handle, bound) in &binds.sessions {
+            if bound.system_id == system_id
+                && handle.delivers()
+                && !SmppSettings::still_admits(bound, current)
+            {
+                handle.stop_deliveries();
+                handle.unbind_requested.notify_one();
+                asked += 1;
+            }
+        }
+        asked
     }
 
     /// The accounts with at least one receiver or transceiver bound.

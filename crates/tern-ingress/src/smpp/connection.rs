@@ -6,8 +6,9 @@
 //!
 //! Timers: an enquire_link after `enquire_link_secs` without a PDU from the client (no response
 //! within `response_timeout_secs` closes the session), an unbind after `inactivity_secs` of
-//! silence; on shutdown an unbind, and the session closes at its unbind_resp or after a brief
-//! wait.
+//! silence; on shutdown, and when the account is disabled or its SMPP credentials change (the
+//! server checks each second: `unbind_revoked`), an unbind, and the session closes at its
+//! unbind_resp or after a brief wait.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -205,6 +206,10 @@ impl Connection {
                 () = self.handle.close_requested.notified() => {
                     self.end.get_or_insert("closed by the server");
                     return;
+                }
+                () = self.handle.unbind_requested.notified(), if self.closing.is_none() => {
+                    self.end = Some("account disabled or its SMPP credentials changed");
+                    self.unbind().await;
                 }
                 _ = stop.changed(), if !stopping => {
                     stopping = true;

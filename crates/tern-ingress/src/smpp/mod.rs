@@ -184,6 +184,9 @@ pub struct SmppServer {
     shared: Arc<Shared>,
 }
 
+/// How often the server checks that the accounts bound still admit their sessions.
+const ACCOUNT_CHECK: Duration = Duration::from_secs(1);
+
 /// How long a stopping server waits for its sessions' unbind_resp.
 const UNBIND_WAIT: Duration = Duration::from_secs(2);
 
@@ -227,6 +230,7 @@ impl SmppServer {
         stop: watch::Receiver<bool>,
     ) {
         let mut connections = JoinSet::new();
+        let revoker = tokio::spawn(unbind_revoked(Arc::clone(&self.shared)));
         let stopped = stopped(stop.clone());
         tokio::pin!(stopped);
         loop {
@@ -267,6 +271,7 @@ impl SmppServer {
             }
         }
         drop(listener);
+        revoker.abort();
         let deadline = UNBIND_WAIT + Duration::from_secs(3);
         if tokio::time::timeout(deadline, async {
             while connections.join_next().await.is_some() {}
@@ -275,6 +280,35 @@ impl SmppServer {
         .is_err()
         {
             connections.abort_all();
+        }
+    }
+}
+
+/// Unbinds, within [`ACCOUNT_CHECK`], the sessions of an account disabled, or whose SMPP
+/// credentials changed, since they bound (`tern account update` in any process, or on another
+/// node): each second, one lookup per system id bound. A failed lookup leaves the sessions bound
+/// (the store being down is no reason to drop clients).
+async fn unbind_revoked(shared: Arc<Shared>) {
+    let mut ticks = tokio::time::interval(ACCOUNT_CHECK);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        for (account, system_id) in shared.binds.bound_system_ids() {
+            let current = match shared.accounts.account_by_smpp_system_id(&system_id).await {
+                Ok(found) => found
+                    .filter(|found| found.id == account)
+                    .and_then(|found| found.smpp),
+                Err(error) => {
+                    tracing::warn!(%error, %system_id, "SMPP: checking a bound account failed; its sessions stay bound");
+                    continue;
+                }
+            };
+            let asked = shared
+                .binds
+                .unbind_unadmitted(account, &system_id, current.as_deref());
+            if asked > 0 {
+                tracing::info!(%system_id, sessions = asked, "SMPP account disabled or its credentials changed: unbinding its sessions");
+            }
         }
     }
 }
@@ -331,13 +365,7 @@ impl Shared {
         }
         let guard = self
             .binds
-            .register(
-                account.id,
-                &account.name,
-                settings.max_binds.get(),
-                kind,
-                handle,
-            )
+            .register(account.id, &account.name, &settings, kind, handle)
             .ok_or((CommandStatus::ESME_RBINDFAIL, "too many binds"))?;
         Ok((Arc::new(account), guard))
     }

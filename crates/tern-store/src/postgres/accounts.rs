@@ -6,7 +6,7 @@ use std::num::NonZeroU32;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use sqlx::{AssertSqlSafe, PgConnection};
+use sqlx::{AssertSqlSafe, PgConnection, Postgres, QueryBuilder};
 use tern_core::account::{Account, AccountChange, AccountId, NewAccount, TokenHash};
 use tern_core::channel::Channel;
 use tern_core::ports::{AccountStore, StoreError};
@@ -157,100 +157,94 @@ async fn insert_numbers(
     Ok(())
 }
 
-/// Record `change` on account `id`, one statement per field it sets.
+/// Record `change` on account `id`: the fields it sets in one UPDATE, then its inbound numbers.
 async fn apply_change(
     connection: &mut PgConnection,
     id: AccountId,
     change: &AccountChange,
 ) -> Result<(), StoreError> {
-    async fn run(
-        connection: &mut PgConnection,
-        query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    ) -> Result<(), StoreError> {
-        query
-            .execute(&mut *connection)
-            .await
-            .map(drop)
-            .map_err(backend_error)
+    let mut update = QueryBuilder::<Postgres>::new("UPDATE accounts SET ");
+    let mut assignments = update.separated(", ");
+    let mut assigned = 0;
+    // One `column = value` assignment of the UPDATE.
+    macro_rules! set {
+        ($column:literal, $value:expr $(,)?) => {{
+            assigned += 1;
+            assignments.push($column);
+            assignments.push_bind_unseparated($value);
+        }};
     }
     if let Some(hash) = &change.token_hash {
-        let query = sqlx::query("UPDATE accounts SET token_hash = $1 WHERE id = $2")
-            .bind(hash.to_hex())
-            .bind(id);
-        run(connection, query).await?;
+        set!("token_hash = ", hash.to_hex());
     }
     if let Some(url) = &change.status_url {
-        let query = sqlx::query("UPDATE accounts SET status_url = $1 WHERE id = $2")
-            .bind(url)
-            .bind(id);
-        run(connection, query).await?;
+        set!("status_url = ", url.clone());
     }
     if let Some(format) = change.status_format {
-        let query = sqlx::query("UPDATE accounts SET status_format = $1 WHERE id = $2")
-            .bind(format.as_str())
-            .bind(id);
-        run(connection, query).await?;
+        set!("status_format = ", format.as_str());
     }
     if let Some(url) = &change.inbound_url {
-        let query = sqlx::query("UPDATE accounts SET inbound_url = $1 WHERE id = $2")
-            .bind(url)
-            .bind(id);
-        run(connection, query).await?;
+        set!("inbound_url = ", url.clone());
     }
     if let Some(channels) = &change.channels {
-        let query = sqlx::query("UPDATE accounts SET channels = $1 WHERE id = $2")
-            .bind(Channel::join(channels))
-            .bind(id);
-        run(connection, query).await?;
+        set!("channels = ", Channel::join(channels));
     }
     if let Some(amount) = change.add_balance {
-        let query =
-            sqlx::query("UPDATE accounts SET balance_micros = balance_micros + $1 WHERE id = $2")
-                .bind(amount.micros())
-                .bind(id);
-        run(connection, query).await?;
+        set!("balance_micros = balance_micros + ", amount.micros());
     }
     if let Some(disabled) = change.disabled {
-        let query = sqlx::query("UPDATE accounts SET disabled = $1 WHERE id = $2")
-            .bind(disabled)
-            .bind(id);
-        run(connection, query).await?;
+        set!("disabled = ", disabled);
     }
     if let Some(smpp) = &change.smpp {
         let smpp = smpp.as_ref();
-        let query = sqlx::query(
-            "UPDATE accounts SET smpp_system_id = $1, smpp_password_hash = $2, smpp_max_binds = $3,
-                 smpp_rate = $4, smpp_receipt_format = $5, smpp_receipt_pdu = $6
-             WHERE id = $7",
-        )
-        .bind(smpp.map(|s| s.system_id.as_str()))
-        .bind(smpp.map(|s| s.password.as_phc()))
-        .bind(smpp.map(|s| s.max_binds.get() as i32))
-        .bind(
+        set!("smpp_system_id = ", smpp.map(|s| s.system_id.clone()));
+        set!(
+            "smpp_password_hash = ",
+            smpp.map(|s| s.password.as_phc().to_owned())
+        );
+        set!("smpp_max_binds = ", smpp.map(|s| s.max_binds.get() as i32));
+        set!(
+            "smpp_rate = ",
             smpp.and_then(|s| s.rate)
                 .map(|rate| NonZeroU32::get(rate) as i32),
-        )
-        .bind(smpp.map(|s| s.receipt_format.as_str()))
-        .bind(smpp.map(|s| s.receipt_pdu.as_str()))
-        .bind(id);
-        run(connection, query).await?;
+        );
+        set!(
+            "smpp_receipt_format = ",
+            smpp.map(|s| s.receipt_format.as_str())
+        );
+        set!("smpp_receipt_pdu = ", smpp.map(|s| s.receipt_pdu.as_str()));
     }
-    if let Some(secrets) = &change.webhook_secrets {
-        let WebhookSecrets { current, previous } = secrets;
-        let query = sqlx::query(
-            "UPDATE accounts SET webhook_secret = $1, webhook_secret_previous = $2,
-                 webhook_secret_rotated_at = $3
-             WHERE id = $4",
-        )
-        .bind(current.as_ref().map(WebhookSecret::as_str))
-        .bind(previous.as_ref().map(|(secret, _)| secret.as_str()))
-        .bind(previous.as_ref().map(|(_, at)| millis(*at)))
-        .bind(id);
-        run(connection, query).await?;
+    if let Some(WebhookSecrets { current, previous }) = &change.webhook_secrets {
+        set!(
+            "webhook_secret = ",
+            current.as_ref().map(|s| s.as_str().to_owned())
+        );
+        set!(
+            "webhook_secret_previous = ",
+            previous
+                .as_ref()
+                .map(|(secret, _)| secret.as_str().to_owned()),
+        );
+        set!(
+            "webhook_secret_rotated_at = ",
+            previous.as_ref().map(|(_, at)| millis(*at))
+        );
+    }
+    // Nothing to set but the inbound numbers: no UPDATE.
+    if assigned > 0 {
+        update.push(" WHERE id = ").push_bind(id);
+        update
+            .build()
+            .execute(&mut *connection)
+            .await
+            .map_err(backend_error)?;
     }
     if let Some(numbers) = &change.inbound_numbers {
-        let query = sqlx::query("DELETE FROM inbound_numbers WHERE account_id = $1").bind(id);
-        run(connection, query).await?;
+        sqlx::query("DELETE FROM inbound_numbers WHERE account_id = $1")
+            .bind(id)
+            .execute(&mut *connection)
+            .await
+            .map_err(backend_error)?;
         insert_numbers(connection, id, numbers).await?;
     }
     Ok(())

@@ -136,6 +136,16 @@ impl BlocklistStore for PgStore {
         .await
     }
 
+    async fn blocklist_version(&self) -> Result<i64, StoreError> {
+        within(async {
+            sqlx::query_scalar("SELECT version FROM blocklist_version WHERE id = 1")
+                .fetch_one(self.pool())
+                .await
+                .map_err(backend_error)
+        })
+        .await
+    }
+
     fn set_opt_out_keywords(&self, keywords: OptOutKeywords) {
         *self.opt_out.write().expect("opt-out keywords") = Arc::new(keywords);
     }

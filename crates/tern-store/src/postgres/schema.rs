@@ -287,6 +287,24 @@ CREATE TABLE idempotency_keys (
 );
 CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);
 "#,
+    // 6: the blocklists' version (`BlocklistStore::blocklist_version`), counted by a trigger on
+    // every row put on or taken off a list, whichever statement does it: the nodes' caches of the
+    // lists read one row each second, and the lists only when it changed.
+    r#"
+CREATE TABLE blocklist_version (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version BIGINT NOT NULL
+);
+INSERT INTO blocklist_version (id, version) VALUES (1, 0);
+CREATE FUNCTION blocklist_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE blocklist_version SET version = version + 1 WHERE id = 1;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER blocklist_changed AFTER INSERT OR DELETE ON blocklist
+    FOR EACH ROW EXECUTE FUNCTION blocklist_changed();
+"#,
 ];
 
 /// The version [`migrate`] brings a database to.

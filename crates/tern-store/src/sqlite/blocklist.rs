@@ -127,6 +127,15 @@ impl BlocklistStore for SqliteStore {
         .await
     }
 
+    async fn blocklist_version(&self) -> Result<i64, StoreError> {
+        self.read(|connection| {
+            connection
+                .prepare_cached("SELECT version FROM blocklist_version WHERE id = 1")?
+                .query_row([], |row| row.get(0))
+        })
+        .await
+    }
+
     fn set_opt_out_keywords(&self, keywords: OptOutKeywords) {
         *self.opt_out.write().expect("opt-out keywords") = Arc::new(keywords);
     }

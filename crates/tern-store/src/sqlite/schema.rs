@@ -448,6 +448,24 @@ CREATE TABLE idempotency_keys (
 );
 CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);
 "#,
+    // 22: the blocklists' version (`BlocklistStore::blocklist_version`), counted by triggers on
+    // every row put on or taken off a list, whichever statement does it: the gateway's cache of
+    // the lists reads one row each second, and the lists only when it changed.
+    r#"
+CREATE TABLE blocklist_version (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL
+);
+INSERT INTO blocklist_version (id, version) VALUES (1, 0);
+CREATE TRIGGER blocklist_added AFTER INSERT ON blocklist
+BEGIN
+    UPDATE blocklist_version SET version = version + 1 WHERE id = 1;
+END;
+CREATE TRIGGER blocklist_removed AFTER DELETE ON blocklist
+BEGIN
+    UPDATE blocklist_version SET version = version + 1 WHERE id = 1;
+END;
+"#,
 ];
 
 /// The version [`migrate`] brings a database to.

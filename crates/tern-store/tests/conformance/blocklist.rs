@@ -3,7 +3,9 @@
 //! for an account on its own list and the global one only. Inbound opt-outs: a message to an
 //! account's number that is exactly an opt-out keyword blocks its sender on that account's list
 //! with the message (recorded with `opt_out`), `START` unblocks it; the keywords are the ones
-//! the store was given. [`CachedBlocklist`] serves lookups from memory for its time to live.
+//! the store was given. The lists' version changes with every change and only then.
+//! [`CachedBlocklist`] serves lookups from memory for its time to live, and reads the lists again
+//! only when their version changed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -297,13 +299,9 @@ async fn account_with_no_numbers(store: &dyn Store) -> Account {
     account(store, None).await
 }
 
-#[tokio::test]
-async fn a_providers_opt_out_blocks_its_sender_once() {
-    let backend = Backend::new();
-    let store = backend.open();
-    let account = receiving(&*store).await;
-    let at = now();
-    let message = |id: &str, text: &str| ProviderInbound {
+/// A WhatsApp message from +31612345678 that `account`'s connector `wa` received now.
+fn whatsapp_inbound(account: &Account, id: &str, text: &str) -> ProviderInbound {
+    ProviderInbound {
         connector: Arc::from("wa"),
         channel: Channel::WhatsApp,
         provider_id: id.into(),
@@ -313,8 +311,16 @@ async fn a_providers_opt_out_blocks_its_sender_once() {
         text: text.into(),
         extras: InboundExtras::default(),
         answers: None,
-        received_at: at,
-    };
+        received_at: now(),
+    }
+}
+
+#[tokio::test]
+async fn a_providers_opt_out_blocks_its_sender_once() {
+    let backend = Backend::new();
+    let store = backend.open();
+    let account = receiving(&*store).await;
+    let message = |id: &str, text: &str| whatsapp_inbound(&account, id, text);
     store
         .accept_provider_inbound(vec![message("wamid.1", "UNSUBSCRIBE")])
         .await
@@ -360,6 +366,8 @@ async fn the_cache_serves_the_lists_from_memory_within_its_ttl() {
     let ttl = Duration::from_millis(500);
     let cached = CachedBlocklist::new(Arc::clone(&store) as Arc<dyn BlocklistStore>, ttl);
     let asked = || numbers(&["0031600000001", "0031600000002"]);
+    // Empty as far as it knows only once it has read the lists and found none.
+    assert!(!cached.known_empty());
     assert!(
         cached
             .blocked_among(account.id, asked())
@@ -367,6 +375,7 @@ async fn the_cache_serves_the_lists_from_memory_within_its_ttl() {
             .unwrap()
             .is_empty()
     );
+    assert!(cached.known_empty());
     // A write through the cache is seen at once.
     cached
         .block(
@@ -376,6 +385,7 @@ async fn the_cache_serves_the_lists_from_memory_within_its_ttl() {
         )
         .await
         .unwrap();
+    assert!(!cached.known_empty());
     assert_eq!(
         cached.blocked_among(account.id, asked()).await.unwrap(),
         numbers(&["0031600000001"])
@@ -401,4 +411,168 @@ async fn the_cache_serves_the_lists_from_memory_within_its_ttl() {
         cached.blocked_among(other.id, asked()).await.unwrap(),
         numbers(&["0031600000002"])
     );
+}
+
+#[tokio::test]
+async fn the_lists_version_changes_with_every_change_and_only_then() {
+    let backend = Backend::new();
+    let store = backend.open();
+    let account = receiving(&*store).await;
+    let scope = BlockScope::Account(account.id);
+    let mut seen = vec![store.blocklist_version().await.unwrap()];
+    // Whether the version moved since the last look (and it never comes back to an old one).
+    let mut moved = async || {
+        let version = store.blocklist_version().await.unwrap();
+        let moved = version != *seen.last().unwrap();
+        if moved {
+            assert!(!seen.contains(&version), "{version} again after {seen:?}");
+            seen.push(version);
+        }
+        moved
+    };
+    store
+        .block(scope, numbers(&["0031600000001", "0031600000002"]), now())
+        .await
+        .unwrap();
+    assert!(moved().await, "numbers blocked");
+    store
+        .block(scope, numbers(&["0031600000001"]), now())
+        .await
+        .unwrap();
+    assert!(!moved().await, "blocked again: nothing changed");
+    assert!(!moved().await, "read again");
+    store
+        .unblock(scope, numbers(&["0031600000009"]))
+        .await
+        .unwrap();
+    assert!(!moved().await, "a number on no list unblocked");
+    store
+        .unblock(BlockScope::Global, numbers(&["0031600000001"]))
+        .await
+        .unwrap();
+    assert!(!moved().await, "a number unblocked on a list it is not on");
+    store
+        .unblock(scope, numbers(&["0031600000001"]))
+        .await
+        .unwrap();
+    assert!(moved().await, "a number unblocked");
+    store
+        .block(BlockScope::Global, numbers(&["0031600000001"]), now())
+        .await
+        .unwrap();
+    assert!(moved().await, "a number blocked globally");
+    // An opt-out recorded with its inbound message, and its START.
+    let message = |id: &str, text: &str| whatsapp_inbound(&account, id, text);
+    store
+        .accept_provider_inbound(vec![message("wamid.1", "hello")])
+        .await
+        .unwrap();
+    assert!(!moved().await, "an inbound message that is no keyword");
+    store
+        .accept_provider_inbound(vec![message("wamid.2", "STOP")])
+        .await
+        .unwrap();
+    assert!(moved().await, "an opt-out");
+    store
+        .accept_provider_inbound(vec![message("wamid.3", "START")])
+        .await
+        .unwrap();
+    assert!(moved().await, "a START");
+}
+
+#[tokio::test]
+async fn the_cache_reads_the_lists_again_only_when_their_version_changed() {
+    let backend = Backend::new();
+    let store = backend.open();
+    let account = account_with_no_numbers(&*store).await;
+    let counted = Arc::new(CountedReads {
+        inner: Arc::clone(&store) as Arc<dyn BlocklistStore>,
+        reads: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let ttl = Duration::from_millis(100);
+    let cached = CachedBlocklist::new(Arc::clone(&counted) as Arc<dyn BlocklistStore>, ttl);
+    let asked = || numbers(&["0031600000001"]);
+    store
+        .block(BlockScope::Global, numbers(&["0031600000001"]), now())
+        .await
+        .unwrap();
+    let reads = || counted.reads.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        cached.blocked_among(account.id, asked()).await.unwrap(),
+        asked()
+    );
+    assert_eq!(reads(), 1);
+    // Past the ttl, nothing changed: the version is checked, the lists are not read.
+    for _ in 0..3 {
+        tokio::time::sleep(ttl + Duration::from_millis(20)).await;
+        assert_eq!(
+            cached.blocked_among(account.id, asked()).await.unwrap(),
+            asked()
+        );
+    }
+    assert_eq!(reads(), 1);
+    // A change made elsewhere: read again once the ttl is over.
+    store
+        .unblock(BlockScope::Global, numbers(&["0031600000001"]))
+        .await
+        .unwrap();
+    tokio::time::sleep(ttl + Duration::from_millis(20)).await;
+    assert!(
+        cached
+            .blocked_among(account.id, asked())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(reads(), 2);
+}
+
+/// A [`BlocklistStore`] counting the reads of whole lists.
+struct CountedReads {
+    inner: Arc<dyn BlocklistStore>,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl BlocklistStore for CountedReads {
+    async fn block(
+        &self,
+        scope: BlockScope,
+        numbers: Vec<String>,
+        now: Timestamp,
+    ) -> Result<u64, tern_core::ports::StoreError> {
+        self.inner.block(scope, numbers, now).await
+    }
+
+    async fn unblock(
+        &self,
+        scope: BlockScope,
+        numbers: Vec<String>,
+    ) -> Result<u64, tern_core::ports::StoreError> {
+        self.inner.unblock(scope, numbers).await
+    }
+
+    async fn blocked_numbers(
+        &self,
+        scope: Option<BlockScope>,
+    ) -> Result<Vec<BlockedNumber>, tern_core::ports::StoreError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.blocked_numbers(scope).await
+    }
+
+    async fn blocked_among(
+        &self,
+        account: tern_core::account::AccountId,
+        numbers: Vec<String>,
+    ) -> Result<Vec<String>, tern_core::ports::StoreError> {
+        self.inner.blocked_among(account, numbers).await
+    }
+
+    async fn blocklist_version(&self) -> Result<i64, tern_core::ports::StoreError> {
+        self.inner.blocklist_version().await
+    }
+
+    fn set_opt_out_keywords(&self, keywords: OptOutKeywords) {
+        self.inner.set_opt_out_keywords(keywords);
+    }
 }

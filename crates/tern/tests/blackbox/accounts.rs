@@ -264,7 +264,7 @@ fn readme_snippet(language: &str) -> String {
 }
 
 /// One webhook to verify with one secret: its headers (lower case) and raw body.
-fn case(secret: &str, headers: &[(String, String)], body: &[u8]) -> Value {
+pub(crate) fn case(secret: &str, headers: &[(String, String)], body: &[u8]) -> Value {
     let headers: serde_json::Map<String, Value> = headers
         .iter()
         .map(|(name, value)| (name.to_ascii_lowercase(), Value::from(value.clone())))
@@ -273,7 +273,7 @@ fn case(secret: &str, headers: &[(String, String)], body: &[u8]) -> Value {
 }
 
 /// What README.md's Python and Node snippets say of each case (both must agree).
-fn verify_with_snippets(dir: &Path, cases: &[Value]) -> Vec<bool> {
+pub(crate) fn verify_with_snippets(dir: &Path, cases: &[Value]) -> Vec<bool> {
     let cases_file = dir.join("cases.json");
     std::fs::write(&cases_file, serde_json::to_vec(cases).unwrap()).unwrap();
     let python = dir.join("verify.py");

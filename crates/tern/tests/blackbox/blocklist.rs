@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use tern_testkit::{Gateway, WebhookReceiver, create_account, http_client};
 
 use crate::smpp::{drive, smpp_setup, submit};
-use crate::smpp_connector::{connector, expected_inbound, inbound_body, inbound_setup, sim_config};
+use crate::smpp_connector::{
+    connector, expected_inbound, inbound_body, inbound_setup_with, sim_config,
+};
 use crate::smsc_sim::SmscSim;
 use crate::xml_get::{get, post_xml};
 use crate::{Setup, TERN, without_ids};
@@ -314,7 +316,8 @@ async fn a_message_queued_before_its_number_was_blocked_fails_with_37() {
 #[tokio::test]
 async fn a_stop_reply_blocks_its_sender_and_says_opt_out_and_start_unblocks_it() {
     let sim = SmscSim::start(&sim_config(0, "")).await;
-    let (setup, inbound) = inbound_setup(&sim).await;
+    let secret = "the-inbound-webhook-secret";
+    let (setup, inbound) = inbound_setup_with(&sim, &["--webhook-secret", secret]).await;
     let (status, _) = sim
         .post(
             "/mo",
@@ -326,6 +329,21 @@ async fn a_stop_reply_blocks_its_sender_and_says_opt_out_and_start_unblocks_it()
     let mut expected = expected_inbound("+31612345678", " stop ");
     expected["optOut"] = json!(true);
     assert_eq!(inbound_body(&got[0]), expected);
+    // The inbound POST is signed as status reports are: README.md's snippets verify it with the
+    // account's secret, and refuse it with another secret or a changed body.
+    let mut tampered = got[0].body.clone();
+    tampered[0] = b' ';
+    assert_eq!(
+        crate::accounts::verify_with_snippets(
+            setup._dir.path(),
+            &[
+                crate::accounts::case(secret, &got[0].headers, &got[0].body),
+                crate::accounts::case("another-secret", &got[0].headers, &got[0].body),
+                crate::accounts::case(secret, &got[0].headers, &tampered),
+            ]
+        ),
+        [true, false, false]
+    );
     // The sender is on the account's list: a message to it is rejected.
     wait_code(&setup.gateway, &setup.token, "0031612345678", 402).await;
     let data_dir = setup._dir.path().join("data");

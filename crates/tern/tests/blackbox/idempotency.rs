@@ -313,96 +313,11 @@ async fn concurrent_repeats_create_one_set_of_messages() {
     assert_eq!(logged(&setup).await, 4);
 }
 
-#[tokio::test]
-async fn a_retry_after_a_crash_between_commit_and_answer_gets_the_original_response() {
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("data");
-    let token = create_account(TERN, &data_dir, &["--name", "crash"]);
-    let gateway = Gateway::start(TERN, &data_dir, None);
-    let client = http_client();
-    let msg = r#"{"from":"Tern","to":[{"number":"0031612345678"}],"body":{"content":"Once"}}"#;
-    let body = format!(
-        r#"{{"messages":{{"authentication":{{"producttoken":"{token}"}},"msg":[{}]}}}}"#,
-        vec![msg; 50].join(",")
-    );
-    // The request is sent; the gateway is killed (SIGKILL) as soon as its messages are visible
-    // in the store, that is once the commit is done, before or while it answers.
-    let first = {
-        let (client, url, body) = (client.clone(), gateway.url("/v1.0/message"), body.clone());
-        tokio::spawn(async move {
-            client
-                .post(url)
-                .header("content-type", "application/json")
-                .header("Idempotency-Key", "crash-1")
-                .body(body)
-                .send()
-                .await
-                .ok()
-        })
-    };
-    let log_url = gateway.url("/v1.0/messages?limit=1000");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let created: Vec<String> = loop {
-        let log: Value = client
-            .get(&log_url)
-            .header("X-CM-PRODUCTTOKEN", &token)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .map(|text| serde_json::from_str(&text).unwrap())
-            .unwrap();
-        let ids: Vec<String> = log["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["messageId"].as_str().unwrap().to_owned())
-            .collect();
-        if !ids.is_empty() {
-            break ids;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the messages never appeared"
-        );
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    };
-    gateway.kill();
-    // One transaction: all 50 or none were visible.
-    assert_eq!(created.len(), 50);
-    let original = match first.await.unwrap() {
-        Some(response) => match response.bytes().await {
-            Ok(bytes) => Some(bytes.to_vec()),
-            Err(_) => None,
-        },
-        None => None,
-    };
-
-    let gateway = Gateway::start(TERN, &data_dir, None);
-    let retry = post(
-        &client,
-        &gateway.url("/v1.0/message"),
-        "application/json",
-        Some(b"crash-1"),
-        &body,
-    )
-    .await;
-    assert_eq!((retry.status, retry.content_type.as_str()), (200, JSON));
-    let mut replayed = message_ids(&retry.json());
-    let mut created = created;
-    replayed.sort();
-    created.sort();
-    assert_eq!(
-        replayed, created,
-        "the retry names the messages first created"
-    );
-    if let Some(original) = original {
-        assert_eq!(retry.body, original, "byte for byte");
-    }
+/// The messages of `token`'s account in the message log, by id.
+async fn logged_ids(client: &reqwest::Client, gateway: &Gateway, token: &str) -> Vec<String> {
     let log: Value = client
         .get(gateway.url("/v1.0/messages?limit=1000"))
-        .header("X-CM-PRODUCTTOKEN", &token)
+        .header("X-CM-PRODUCTTOKEN", token)
         .send()
         .await
         .unwrap()
@@ -410,5 +325,69 @@ async fn a_retry_after_a_crash_between_commit_and_answer_gets_the_original_respo
         .await
         .map(|text| serde_json::from_str(&text).unwrap())
         .unwrap();
-    assert_eq!(log["messages"].as_array().unwrap().len(), 50);
+    let mut ids: Vec<String> = log["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["messageId"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn a_retry_after_a_crash_between_commit_and_answer_gets_the_original_response() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let token = create_account(TERN, &data_dir, &["--name", "crash"]);
+    // The fault point: the gateway aborts right after the request's commit, before it answers.
+    let mut command = Gateway::command(TERN, &data_dir, None);
+    command.env("TERN_TEST_CRASH_AFTER_KEYED_COMMIT", "1");
+    let gateway = Gateway::spawn(command, &data_dir);
+    let client = http_client();
+    let msg = r#"{"from":"Tern","to":[{"number":"0031612345678"}],"body":{"content":"Once"}}"#;
+    let body = format!(
+        r#"{{"messages":{{"authentication":{{"producttoken":"{token}"}},"msg":[{}]}}}}"#,
+        vec![msg; 50].join(",")
+    );
+    let first = client
+        .post(gateway.url("/v1.0/message"))
+        .header("content-type", "application/json")
+        .header("Idempotency-Key", "crash-1")
+        .body(body.clone())
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await;
+    assert!(
+        first.as_ref().is_err_and(|error| !error.is_timeout()),
+        "the connection ends without an answer: {first:?}"
+    );
+    gateway.kill();
+
+    // Restarted (without the fault): the key and its messages were committed together.
+    let gateway = Gateway::start(TERN, &data_dir, None);
+    let created = logged_ids(&client, &gateway, &token).await;
+    assert_eq!(created.len(), 50, "one transaction: all 50");
+    let url = gateway.url("/v1.0/message");
+    let retry_once = || post(&client, &url, "application/json", Some(b"crash-1"), &body);
+    let retry = retry_once().await;
+    assert_eq!((retry.status, retry.content_type.as_str()), (200, JSON));
+    let mut replayed = message_ids(&retry.json());
+    replayed.sort();
+    assert_eq!(
+        replayed, created,
+        "the retry names the messages first created"
+    );
+    assert!(
+        retry.json()["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["status"] == "Accepted"),
+        "{:?}",
+        retry.json()
+    );
+    // Nothing more was created, and a second retry is answered byte for byte alike.
+    assert_eq!(logged_ids(&client, &gateway, &token).await, created);
+    assert_eq!(retry_once().await, retry);
 }

@@ -332,6 +332,75 @@ async fn metrics_count_a_known_workload() {
 }
 
 #[tokio::test]
+async fn the_outbox_depth_counts_reports_waiting_for_a_failing_receiver_and_drains() {
+    let setup = setup(
+        Some("[status_reports]\ninitial_backoff_ms = 200\nmax_backoff_ms = 500\n"),
+        &[],
+        true,
+    )
+    .await;
+    let receiver = setup.receiver.as_ref().unwrap();
+    // The receiver fails every POST until told otherwise: the reports wait in the outbox.
+    receiver.answer_next(&[500; 100_000]);
+    let (status, response) = setup
+        .post_json(&setup.request(
+            r#"[{"from":"Tern","to":[{"number":"0031600000001"},{"number":"0031600000002"},{"number":"0031600000003"}],"body":{"content":"sms"}}]"#,
+        ))
+        .await;
+    assert_eq!(status, 200, "{response}");
+    setup.wait_final(3, Duration::from_secs(30)).await;
+    // At least one report per message waits (the gauge is sampled every 5 seconds).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let metrics = scrape(&setup).await;
+        let waiting = metrics.value("tern_outbox_depth", &[]);
+        if waiting.is_some_and(|waiting| waiting >= 3.0) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "tern_outbox_depth never reached 3: {waiting:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        receiver
+            .received()
+            .iter()
+            .all(|report| report.answered == 500),
+        "nothing was taken yet"
+    );
+    // The receiver recovers: every report goes out, the gauge comes back to 0, and every
+    // report counted delivered was received.
+    receiver.clear_script();
+    wait_for_metrics(&setup, &[("tern_outbox_depth", &[], 0.0)]).await;
+    let taken = receiver
+        .received()
+        .iter()
+        .filter(|report| report.answered == 200)
+        .count();
+    assert!(taken >= 3, "{taken}");
+    wait_for_metrics(
+        &setup,
+        &[(
+            "tern_status_reports_total",
+            &[("outcome", "delivered")],
+            taken as f64,
+        )],
+    )
+    .await;
+    let failed = receiver
+        .received()
+        .iter()
+        .filter(|report| report.answered == 500)
+        .count();
+    let retried = scrape(&setup)
+        .await
+        .value("tern_status_reports_total", &[("outcome", "retried")]);
+    assert_eq!(retried, Some(failed as f64));
+}
+
+#[tokio::test]
 async fn metrics_are_served_on_their_own_address_when_configured() {
     let setup = setup(Some("[metrics]\naddr = \"127.0.0.1:0\"\n"), &[], false).await;
     let address = setup

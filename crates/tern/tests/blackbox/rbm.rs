@@ -294,6 +294,19 @@ async fn not_found_falls_back_to_sms_at_once_with_the_reports() {
         "{got:?}"
     );
     assert_eq!(requests_to(&google, "+31612345678").len(), 1);
+    crate::metrics::wait_for_metrics(
+        &setup,
+        &[(
+            "tern_dispatch_total",
+            &[
+                ("channel", "RCS"),
+                ("connector", "rbm"),
+                ("outcome", "failed"),
+            ],
+            1.0,
+        )],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -506,7 +519,7 @@ async fn a_missing_service_account_file_stops_the_start_saying_why() {
 #[tokio::test]
 async fn inbound_messages_of_every_kind_reach_the_inbound_account_once_in_cms_format() {
     let inbound = WebhookReceiver::start().await;
-    let (_setup, google) = setup_with(
+    let (setup, google) = setup_with(
         Vec::new(),
         Duration::from_secs(3600),
         "inbound_account = \"acme\"",
@@ -544,6 +557,16 @@ async fn inbound_messages_of_every_kind_reach_the_inbound_account_once_in_cms_fo
     let received = inbound.wait_for(kinds.len(), WAIT).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(inbound.received().len(), kinds.len());
+    // Each message counted once, the redelivery not.
+    crate::metrics::wait_for_metrics(
+        &setup,
+        &[(
+            "tern_inbound_total",
+            &[("channel", "RCS"), ("outcome", "accepted")],
+            kinds.len() as f64,
+        )],
+    )
+    .await;
     let mut bodies: Vec<Value> = received.iter().map(|r| r.json()).collect();
     for body in &mut bodies {
         // Tern's id and the arrival time vary; the rest is exact.

@@ -156,17 +156,31 @@ pub fn spawn_driver(driver: &str, spec: &Value) -> std::process::Child {
     child
 }
 
-/// Runs the driver's `steps` against `gateway`; returns one result per response read.
-pub fn drive(gateway: &Gateway, ca: Option<&Path>, steps: Value) -> Vec<Value> {
+/// The driver's input: where `gateway` listens and the `steps`.
+fn driver_spec(gateway: &Gateway, ca: Option<&Path>, steps: Value) -> Value {
     let address = gateway.smpp_addr.expect("SMPP is on");
-    let spec = json!({
+    json!({
         "host": "127.0.0.1",
         "port": address.port(),
         "tls_port": gateway.smpp_tls_addr.map(|a| a.port()),
         "ca": ca.map(|p| p.display().to_string()),
         "steps": steps,
-    });
-    let child = spawn_driver(DRIVER, &spec);
+    })
+}
+
+/// Runs the driver's `steps` against `gateway`; returns one result per response read.
+pub fn drive(gateway: &Gateway, ca: Option<&Path>, steps: Value) -> Vec<Value> {
+    driven(spawn_driver(DRIVER, &driver_spec(gateway, ca, steps)))
+}
+
+/// The driver running `steps` against `setup`'s gateway, started (see [`driven`]).
+fn spawn_steps(setup: &SmppSetup, steps: Value) -> std::process::Child {
+    spawn_driver(DRIVER, &driver_spec(&setup.gateway, None, steps))
+}
+
+/// What a driver started with [`spawn_driver`] printed once it is done: one result per response
+/// read.
+fn driven(child: std::process::Child) -> Vec<Value> {
     let output = child.wait_with_output().unwrap();
     assert!(
         output.status.success(),
@@ -559,6 +573,132 @@ fn a_pipelined_window_is_answered_with_every_sequence_number() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 100);
+}
+
+/// Runs `tern account update smpp ARGS… --data-dir DIR`.
+fn update_account(setup: &SmppSetup, args: &[&str]) {
+    let output = Command::new(TERN)
+        .args(["account", "update", "smpp"])
+        .args(args)
+        .arg("--data-dir")
+        .arg(setup._dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Waits (at most ten seconds) until `/metrics` counts `binds` sessions of the account `smpp`
+/// bound as `bind_type`.
+fn wait_binds(setup: &SmppSetup, bind_type: &str, binds: u32) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let wanted = format!("{binds}");
+    loop {
+        let metrics = futures_block_on(async {
+            http_client()
+                .get(setup.gateway.url("/metrics"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        });
+        let counted = metrics.lines().find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            (series.starts_with("tern_smpp_binds{")
+                && series.contains(r#"account="smpp""#)
+                && series.contains(&format!(r#"bind_type="{bind_type}""#)))
+            .then(|| value.to_owned())
+        });
+        if counted.as_deref() == Some(wanted.as_str()) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{binds} {bind_type} binds not counted within 10 s: {counted:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn disabling_an_account_unbinds_its_sessions_and_refuses_its_binds() {
+    // Timers far off: an unbind seen here can only be the one disabling asks for.
+    let setup = smpp_setup(
+        Some("[smpp]\nenquire_link_secs = 300\ninactivity_secs = 600\n"),
+        &[],
+    );
+    let driver = spawn_steps(
+        &setup,
+        json!([
+                {"op": "connect", "conn": "x"},
+                {"op": "bind", "conn": "x", "kind": "transceiver", "system_id": "tern1", "password": "secret1"},
+                // The server's unbind (or, after the driver's 10 s read timeout, "closed").
+                {"op": "read", "conn": "x"},
+                // The driver does not answer it: the server closes the connection.
+                {"op": "read", "conn": "x"},
+                // A new bind of the disabled account: refused as an unknown system_id.
+                {"op": "connect", "conn": "y"},
+                {"op": "bind", "conn": "y", "kind": "transmitter", "system_id": "tern1", "password": "secret1"},
+        ]),
+    );
+    wait_binds(&setup, "transceiver", 1);
+    let disabled_at = std::time::Instant::now();
+    update_account(&setup, &["--disable"]);
+    let results = driven(driver);
+    assert_eq!(answer(&results[0]), ("bind_transceiver_resp".into(), 0));
+    assert_eq!(answer(&results[1]), ("unbind".into(), 0), "{results:?}");
+    assert_eq!(results[2], json!({"closed": true}), "{results:?}");
+    assert_eq!(
+        answer(&results[3]),
+        ("bind_transmitter_resp".into(), 0x0F), // ESME_RINVSYSID
+        "{results:?}"
+    );
+    // Unbound within the second the server's check takes, plus its unbind wait and some room.
+    assert!(
+        disabled_at.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        disabled_at.elapsed()
+    );
+    wait_binds(&setup, "transceiver", 0);
+
+    // Enabled again: binds are accepted at once. Options other than the credentials change
+    // without ending a session; a new password ends it, and only the new one binds.
+    update_account(&setup, &["--enable"]);
+    let driver = spawn_steps(
+        &setup,
+        json!([
+                {"op": "connect", "conn": "z"},
+                {"op": "bind", "conn": "z", "kind": "transceiver", "system_id": "tern1", "password": "secret1"},
+                {"op": "read", "conn": "z"},
+                {"op": "connect", "conn": "w"},
+                {"op": "bind", "conn": "w", "kind": "transmitter", "system_id": "tern1", "password": "secret1"},
+                {"op": "bind", "conn": "w", "kind": "transmitter", "system_id": "tern1", "password": "secret2"},
+                {"op": "unbind", "conn": "w"},
+        ]),
+    );
+    wait_binds(&setup, "transceiver", 1);
+    update_account(&setup, &["--smpp-max-binds", "4"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    wait_binds(&setup, "transceiver", 1);
+    update_account(&setup, &["--smpp-password", "secret2"]);
+    let results = driven(driver);
+    let answers: Vec<(String, u64)> = results.iter().map(answer).collect();
+    let expected: Vec<(String, u64)> = [
+        ("bind_transceiver_resp", 0),
+        ("unbind", 0),
+        ("bind_transmitter_resp", 0x0E), // ESME_RINVPASWD
+        ("bind_transmitter_resp", 0),
+        ("unbind_resp", 0),
+    ]
+    .iter()
+    .map(|(c, s)| (c.to_string(), *s))
+    .collect();
+    assert_eq!(answers, expected, "{results:?}");
 }
 
 #[test]

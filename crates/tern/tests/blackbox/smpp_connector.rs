@@ -431,6 +431,14 @@ async fn a_connector_over_tls_to_another_tern_gets_its_receipts_as_reports() {
 /// A gateway routed to `sim` whose account `acme` owns inbound number 3669 and posts its MOs to
 /// the returned receiver, inbound webhooks retried every second.
 pub(crate) async fn inbound_setup(sim: &SmscSim) -> (Setup, WebhookReceiver) {
+    inbound_setup_with(sim, &[]).await
+}
+
+/// [`inbound_setup`] with more `tern account create` arguments.
+pub(crate) async fn inbound_setup_with(
+    sim: &SmscSim,
+    account_args: &[&str],
+) -> (Setup, WebhookReceiver) {
     let config = format!(
         "{}[[route]]\nconnector = \"op-a\"\n\n[inbound]\nretry_interval_secs = 1\n",
         connector("op-a", sim.smpp.port(), "")
@@ -439,11 +447,15 @@ pub(crate) async fn inbound_setup(sim: &SmscSim) -> (Setup, WebhookReceiver) {
     let setup = setup(
         Some(&config),
         &[
-            "--inbound-numbers",
-            "3669",
-            "--inbound-url",
-            inbound.url.as_str(),
-        ],
+            &[
+                "--inbound-numbers",
+                "3669",
+                "--inbound-url",
+                inbound.url.as_str(),
+            ],
+            account_args,
+        ]
+        .concat(),
         true,
     )
     .await;

@@ -287,6 +287,31 @@ async fn undeliverable_falls_back_to_sms_at_once_with_the_reports_the_spec_descr
         "{got:?}"
     );
     assert_eq!(requests_to(&meta, "31612345678").len(), 1);
+    // Counted as a failed send on WhatsApp, then a sent one on SMS.
+    crate::metrics::wait_for_metrics(
+        &setup,
+        &[
+            (
+                "tern_dispatch_total",
+                &[
+                    ("channel", "WhatsApp"),
+                    ("connector", "wa"),
+                    ("outcome", "failed"),
+                ],
+                1.0,
+            ),
+            (
+                "tern_dispatch_total",
+                &[
+                    ("channel", "SMS"),
+                    ("connector", "simulator"),
+                    ("outcome", "sent"),
+                ],
+                1.0,
+            ),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -723,6 +748,16 @@ async fn inbound_messages_of_every_kind_reach_the_inbound_account_once_in_cms_fo
     assert_eq!(refused.answered, Some(401));
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(inbound.received().len(), kinds.len());
+    // Each message counted once: neither the redelivery nor the forgery.
+    crate::metrics::wait_for_metrics(
+        &setup,
+        &[(
+            "tern_inbound_total",
+            &[("channel", "WhatsApp"), ("outcome", "accepted")],
+            kinds.len() as f64,
+        )],
+    )
+    .await;
 }
 
 #[tokio::test]
