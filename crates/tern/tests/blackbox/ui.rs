@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::{Client, ClientBuilder, Locator};
 use futures::FutureExt;
 use serde_json::{Value, json};
@@ -318,15 +319,17 @@ async fn wait_js(browser: &Client, script: &str, limit: Duration) -> Value {
     }
 }
 
-/// Send keys to the focused element.
+/// Press `text`'s keys, one after the other, on the focused element.
 async fn keys(browser: &Client, text: &str) {
-    browser
-        .active_element()
-        .await
-        .unwrap()
-        .send_keys(text)
-        .await
-        .unwrap();
+    // Key events as a keyboard makes them (WebDriver actions), not typed into the element:
+    // chromedriver types into a date field whatever it is sent, Tab included.
+    let mut actions = KeyActions::new("keyboard".to_owned());
+    for key in text.chars() {
+        actions = actions
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key });
+    }
+    browser.perform_actions(actions).await.unwrap();
 }
 
 /// The id of the focused element.
