@@ -197,6 +197,9 @@ impl Dispatcher {
     /// The claimed messages not to send now: those whose number is blocked for their account,
     /// and those of an account whose lists could not be read.
     async fn held(&self, claimed: &[Dispatch]) -> HashMap<MessageId, Held> {
+        if self.blocklist.known_empty() {
+            return HashMap::new();
+        }
         let mut by_account: HashMap<AccountId, Vec<&Dispatch>> = HashMap::new();
         for message in claimed {
             by_account
