@@ -218,10 +218,10 @@ impl SessionHandle {
 
 #[derive(Default)]
 struct AccountBinds {
-    count: u32,
     receivers: Vec<(u64, Arc<SessionHandle>)>,
     next: usize,
-    /// Every session with the SMPP settings it was bound with.
+    /// Every session with the SMPP settings it was bound with (their number counts against
+    /// `max_binds`).
     sessions: Vec<(u64, Arc<SessionHandle>, Arc<SmppSettings>)>,
 }
 
@@ -246,10 +246,9 @@ impl Drop for BindGuard {
     fn drop(&mut self) {
         let mut accounts = self.binds.accounts.lock().expect("binds lock");
         if let Some(binds) = accounts.get_mut(&self.account) {
-            binds.count = binds.count.saturating_sub(1);
             binds.receivers.retain(|(id, _)| *id != self.id);
             binds.sessions.retain(|(id, _, _)| *id != self.id);
-            if binds.count == 0 {
+            if binds.sessions.is_empty() {
                 accounts.remove(&self.account);
             }
         }
@@ -277,13 +276,13 @@ impl Binds {
         {
             let mut accounts = self.accounts.lock().expect("binds lock");
             let binds = accounts.entry(account).or_default();
-            if binds.count >= max_binds {
-                if binds.count == 0 {
+            let bound = u32::try_from(binds.sessions.len()).unwrap_or(u32::MAX);
+            if bound >= max_binds {
+                if bound == 0 {
                     accounts.remove(&account);
                 }
                 return None;
             }
-            binds.count += 1;
             binds
                 .sessions
                 .push((id, Arc::clone(handle), Arc::clone(settings)));
@@ -310,7 +309,9 @@ impl Binds {
     /// How many sessions `account` has bound.
     pub fn bind_count(&self, account: AccountId) -> u32 {
         let accounts = self.accounts.lock().expect("binds lock");
-        accounts.get(&account).map_or(0, |binds| binds.count)
+        accounts.get(&account).map_or(0, |binds| {
+            u32::try_from(binds.sessions.len()).unwrap_or(u32::MAX)
+        })
     }
 
     /// Each bound account with the system ids its sessions were bound with.
