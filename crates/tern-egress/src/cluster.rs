@@ -9,7 +9,9 @@
 //!
 //! It also publishes which nodes are alive ([`ClusterView`], read on each beat): work that is
 //! limited for the gateway as a whole (an SMPP connector's `binds` and `max_submits_per_sec`)
-//! is divided between the live nodes by [`ClusterView::share`].
+//! is divided between the live nodes by [`ClusterView::share`], and [`follow_shares`] keeps a
+//! connector's part of it in step with the live nodes (an SMPP connector's sessions and submit
+//! rate, a provider connector's request rate).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +22,10 @@ use tokio::sync::watch;
 
 /// The log target of cluster events.
 const LOG_TARGET: &str = "tern_egress::cluster";
+
+/// When a message left on a node with no share of its connector is due again: soon, since
+/// another node sends it.
+pub const ELSEWHERE_RETRY: Duration = Duration::from_millis(250);
 
 /// Heartbeats and takeovers.
 pub struct ClusterMember {
@@ -104,6 +110,81 @@ impl ClusterView {
         Share {
             binds: part(binds),
             rate: part(rate),
+        }
+    }
+}
+
+/// What holds a connector's part of a limit shared by the cluster, as [`follow_shares`] gives
+/// it out.
+pub trait ShareHolder: Send + Sync {
+    /// Hold `share` from now on (`nodes` live nodes share the limit).
+    fn hold(&self, share: Share, nodes: usize) -> impl Future<Output = ()> + Send;
+    /// No share is held yet: the first one is taken up after `settle`.
+    fn waiting(&self, settle: Duration);
+}
+
+/// Follow the live nodes of `views` until `stop` is set (or the views end), giving `holder`
+/// this node's share of `binds` sessions and `rate` per second: what this node no longer may
+/// hold is given up at once, more is taken up only once the view has stood for its `settle`
+/// time (the other nodes have read it too and given their part up), so that the cluster as a
+/// whole never holds more than the limit while nodes come and go.
+pub async fn follow_shares(
+    holder: &impl ShareHolder,
+    mut views: watch::Receiver<Option<ClusterView>>,
+    mut stop: watch::Receiver<bool>,
+    binds: u32,
+    rate: u32,
+) {
+    let mut held: Option<Share> = None;
+    loop {
+        let view = views.borrow_and_update().clone();
+        if let Some(view) = view {
+            let target = view.share(binds, rate);
+            let nodes = view.live.len();
+            let nothing = Share { binds: 0, rate: 0 };
+            // What may be kept at once: less than held, or nothing when nothing is due.
+            let kept = match held {
+                None if target == nothing => Some(nothing),
+                None => None,
+                Some(held) => Some(Share {
+                    binds: held.binds.min(target.binds),
+                    rate: held.rate.min(target.rate),
+                }),
+            };
+            if let Some(share) = kept
+                && kept != held
+            {
+                holder.hold(share, nodes).await;
+                held = kept;
+            }
+            if held != Some(target) {
+                if held.is_none() {
+                    holder.waiting(view.settle);
+                }
+                let settled = tokio::select! {
+                    _ = tokio::time::sleep(view.settle) => true,
+                    changed = views.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        false
+                    }
+                    _ = stop.wait_for(|stop| *stop) => return,
+                };
+                if settled {
+                    holder.hold(target, nodes).await;
+                    held = Some(target);
+                }
+                continue;
+            }
+        }
+        tokio::select! {
+            changed = views.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            _ = stop.wait_for(|stop| *stop) => return,
         }
     }
 }

@@ -108,7 +108,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut configured: Vec<Arc<dyn Connector>> = Vec::new();
     let mut webhooks = WebhookRegistry::default();
     // The live nodes, as the cluster member reads them: several nodes share each SMPP
-    // connector's binds and rate.
+    // connector's binds and rate, and each provider connector's rate.
     let (cluster_view, cluster_views) = watch::channel(None);
     let provider_client = provider_client()?;
     for connector in &config.connectors {
@@ -131,6 +131,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                     Arc::clone(&wakeups),
                 )?
                 .with_inbound_account(inbound_account);
+                let whatsapp = if postgres {
+                    whatsapp.sharing_with(cluster_views.clone())
+                } else {
+                    whatsapp
+                };
                 webhooks.add(
                     tern_egress::whatsapp::WEBHOOK_PROVIDER,
                     &connector.name,
@@ -168,6 +173,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                     Arc::clone(&wakeups),
                 )?
                 .with_inbound_account(inbound_account);
+                let rbm = if postgres {
+                    rbm.sharing_with(cluster_views.clone())
+                } else {
+                    rbm
+                };
                 webhooks.add(
                     tern_egress::rbm::WEBHOOK_PROVIDER,
                     &connector.name,

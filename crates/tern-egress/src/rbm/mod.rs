@@ -21,13 +21,16 @@ use tern_core::account::AccountId;
 use tern_core::error_code::DeliveryError;
 use tern_core::message::MessageId;
 use tern_core::ports::{
-    Connector, ConnectorError, Dispatch, ErrorOrigin, EventSink, InboundStore, QueueStore, Sent,
+    Connector, ConnectorError, ConnectorHealth, Dispatch, ErrorOrigin, EventSink, InboundStore,
+    QueueStore, Sent,
 };
 use tern_core::rbm::{ErrorClass, Outgoing, SendOutcome, agent_messages_for, classify, rbm_number};
 use tern_proto::rbm::ErrorResponse;
 
+use crate::cluster::ClusterView;
 use crate::google_auth::GoogleTokens;
 use crate::provider_http::{Pacer, retry_after};
+use tokio::sync::watch;
 
 pub use config::RbmConnectorConfig;
 pub use webhook::RbmWebhook;
@@ -60,7 +63,7 @@ struct Inner {
     config: RbmConnectorConfig,
     tokens: GoogleTokens,
     client: reqwest::Client,
-    pacer: Pacer,
+    pacer: Arc<Pacer>,
     /// The attempt each recently posted Tern message id was sent in.
     recent: Mutex<RecentSends>,
     sink: Arc<dyn EventSink>,
@@ -117,7 +120,7 @@ impl RbmConnector {
         Ok(RbmConnector {
             inner: Arc::new(Inner {
                 name: name.into(),
-                pacer: Pacer::new(config.max_sends_per_sec),
+                pacer: Arc::new(Pacer::new(config.max_sends_per_sec)),
                 config,
                 tokens,
                 client,
@@ -129,6 +132,18 @@ impl RbmConnector {
                 wakeups,
             }),
         })
+    }
+
+    /// Share `max_sends_per_sec` with the other live nodes of `views` (a gateway of several
+    /// nodes): it holds for the cluster as a whole.
+    pub fn sharing_with(mut self, views: watch::Receiver<Option<ClusterView>>) -> RbmConnector {
+        let inner = Arc::get_mut(&mut self.inner).expect("set before the webhook half is taken");
+        inner.pacer = Arc::new(Pacer::sharing(
+            inner.config.max_sends_per_sec,
+            &inner.name,
+            views,
+        ));
+        self
     }
 
     /// Inbound messages go to `account` (the one `inbound_account` names); without one they
@@ -177,7 +192,7 @@ impl Inner {
         body: &str,
         token: &str,
     ) -> Result<Answer, ConnectorError> {
-        self.pacer.pace().await;
+        self.pacer.pace().await?;
         let response = self
             .client
             .post(url)
@@ -325,6 +340,18 @@ impl Connector for RbmConnector {
     /// After a restart the events of `message` find its attempt without the store.
     fn resume(&self, message: &Dispatch) {
         self.inner.remember(message.id, message.attempt);
+    }
+
+    async fn start(&self) {
+        self.inner.pacer.start();
+    }
+
+    async fn drain(&self) {
+        self.inner.pacer.stop();
+    }
+
+    fn health(&self) -> ConnectorHealth {
+        self.inner.pacer.health()
     }
 
     fn max_in_flight(&self) -> usize {

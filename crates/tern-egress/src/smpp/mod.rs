@@ -49,7 +49,7 @@ use tokio::sync::{Notify, watch};
 
 pub use config::{BindMode, SmppConnectorConfig};
 
-use crate::cluster::{ClusterView, Share};
+use crate::cluster::{ClusterView, ELSEWHERE_RETRY, Share, ShareHolder, follow_shares};
 use link::{Deliveries, Link, LinkSettings};
 use receipts::Delivered;
 use tern_proto::smpp::{canonical_receipt_id, canonical_submit_id};
@@ -74,10 +74,6 @@ const RECEIPT_LOOKUP_PAUSES: [Duration; 4] = [
     Duration::from_millis(1500),
     Duration::from_secs(3),
 ];
-/// When a node with no share of the connector's sessions gives a message back, it is due again
-/// after this long (for a node that has a share).
-const ELSEWHERE_RETRY: Duration = Duration::from_millis(250);
-
 /// Why an SMPP connector cannot be built.
 #[derive(Debug, thiserror::Error)]
 pub enum SmppSetupError {
@@ -150,6 +146,29 @@ struct Inner {
     held: Mutex<Held>,
     recent: Arc<Mutex<RecentParts>>,
     references: Mutex<ConcatReferences>,
+}
+
+/// The connector's sessions and submit rate follow this node's share of the cluster's.
+impl ShareHolder for Arc<Inner> {
+    /// Hold `share` of the connector among `nodes` live nodes.
+    async fn hold(&self, share: Share, nodes: usize) {
+        tracing::info!(connector = %self.name, binds = share.binds, max_submits_per_sec = share.rate, nodes, "connector's share of the cluster's sessions");
+        if share.rate > 0 {
+            // Empty at first: the rate given up by another node may have been used this second.
+            let now = Instant::now();
+            let mut bucket = TokenBucket::new(share.rate, now);
+            bucket.take_or_wait(share.rate, now);
+            *self.bucket.lock().expect("bucket lock") = bucket;
+        }
+        *self.held.lock().expect("held lock") = Held::Part { share, nodes };
+        // Sends waiting for a session look again (none may come now).
+        self.link_up.notify_waiters();
+        self.set_binds(share.binds).await;
+    }
+
+    fn waiting(&self, settle: Duration) {
+        *self.held.lock().expect("held lock") = Held::Waiting(settle);
+    }
 }
 
 /// An SMPP client connector.
@@ -433,81 +452,6 @@ impl Inner {
                 })
                 .collect();
             slots.push(Slot { stop, tasks });
-        }
-    }
-
-    /// Hold `share` of the connector among `nodes` live nodes.
-    async fn hold(self: &Arc<Self>, share: Share, nodes: usize) {
-        tracing::info!(connector = %self.name, binds = share.binds, max_submits_per_sec = share.rate, nodes, "connector's share of the cluster's sessions");
-        if share.rate > 0 {
-            // Empty at first: the rate given up by another node may have been used this second.
-            let now = Instant::now();
-            let mut bucket = TokenBucket::new(share.rate, now);
-            bucket.take_or_wait(share.rate, now);
-            *self.bucket.lock().expect("bucket lock") = bucket;
-        }
-        *self.held.lock().expect("held lock") = Held::Part { share, nodes };
-        // Sends waiting for a session look again (none may come now).
-        self.link_up.notify_waiters();
-        self.set_binds(share.binds).await;
-    }
-
-    /// Follow the live nodes until the connector stops: give up what this node no longer may
-    /// hold at once, take up more only once the view has stood for its `settle` time (the other
-    /// nodes have read it too and given their part up).
-    async fn follow_cluster(self: Arc<Self>, mut views: watch::Receiver<Option<ClusterView>>) {
-        let mut stop = self.stop.subscribe();
-        let mut held: Option<Share> = None;
-        loop {
-            let view = views.borrow_and_update().clone();
-            if let Some(view) = view {
-                let target = view.share(self.config.binds, self.config.max_submits_per_sec);
-                let nodes = view.live.len();
-                let nothing = Share { binds: 0, rate: 0 };
-                // What may be kept at once: less than held, or nothing when nothing is due.
-                let kept = match held {
-                    None if target == nothing => Some(nothing),
-                    None => None,
-                    Some(held) => Some(Share {
-                        binds: held.binds.min(target.binds),
-                        rate: held.rate.min(target.rate),
-                    }),
-                };
-                if let Some(share) = kept
-                    && kept != held
-                {
-                    self.hold(share, nodes).await;
-                    held = kept;
-                }
-                if held != Some(target) {
-                    if held.is_none() {
-                        *self.held.lock().expect("held lock") = Held::Waiting(view.settle);
-                    }
-                    let settled = tokio::select! {
-                        _ = tokio::time::sleep(view.settle) => true,
-                        changed = views.changed() => {
-                            if changed.is_err() {
-                                return;
-                            }
-                            false
-                        }
-                        _ = stop.wait_for(|stop| *stop) => return,
-                    };
-                    if settled {
-                        self.hold(target, nodes).await;
-                        held = Some(target);
-                    }
-                    continue;
-                }
-            }
-            tokio::select! {
-                changed = views.changed() => {
-                    if changed.is_err() {
-                        return;
-                    }
-                }
-                _ = stop.wait_for(|stop| *stop) => return,
-            }
         }
     }
 
@@ -841,7 +785,12 @@ impl Connector for SmppConnector {
         let inner = &self.inner;
         if let Some(views) = &inner.cluster {
             // Sessions come with this node's share, once the live nodes are known.
-            let follow = tokio::spawn(Arc::clone(inner).follow_cluster(views.clone()));
+            let (holder, views) = (Arc::clone(inner), views.clone());
+            let follow = tokio::spawn(async move {
+                let stop = holder.stop.subscribe();
+                let (binds, rate) = (holder.config.binds, holder.config.max_submits_per_sec);
+                follow_shares(&holder, views, stop, binds, rate).await;
+            });
             inner.tasks.lock().expect("tasks lock").push(follow);
             return;
         }

@@ -12,15 +12,18 @@ mod webhook;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cluster::ClusterView;
 use crate::provider_http::{Pacer, retry_after};
 use async_trait::async_trait;
 use tern_core::account::AccountId;
 use tern_core::error_code::DeliveryError;
 use tern_core::ports::{
-    Connector, ConnectorError, Dispatch, ErrorOrigin, EventSink, InboundStore, QueueStore, Sent,
+    Connector, ConnectorError, ConnectorHealth, Dispatch, ErrorOrigin, EventSink, InboundStore,
+    QueueStore, Sent,
 };
 use tern_core::whatsapp::{ErrorClass, classify, classify_error, requests_for};
 use tern_proto::whatsapp::{ErrorResponse, Request, SendResponse};
+use tokio::sync::watch;
 
 pub use config::WhatsAppConnectorConfig;
 pub use webhook::WhatsAppWebhook;
@@ -47,7 +50,7 @@ struct Inner {
     messages_url: String,
     authorization: String,
     client: reqwest::Client,
-    pacer: Pacer,
+    pacer: Arc<Pacer>,
     sink: Arc<dyn EventSink>,
     queue: Arc<dyn QueueStore>,
     inbound: Arc<dyn InboundStore>,
@@ -78,7 +81,7 @@ impl WhatsAppConnector {
                 name: name.into(),
                 messages_url: config.messages_url(),
                 authorization: format!("Bearer {}", config.access_token),
-                pacer: Pacer::new(config.max_sends_per_sec),
+                pacer: Arc::new(Pacer::new(config.max_sends_per_sec)),
                 config,
                 client,
                 sink,
@@ -88,6 +91,21 @@ impl WhatsAppConnector {
                 wakeups,
             }),
         })
+    }
+
+    /// Share `max_sends_per_sec` with the other live nodes of `views` (a gateway of several
+    /// nodes): it holds for the cluster as a whole.
+    pub fn sharing_with(
+        mut self,
+        views: watch::Receiver<Option<ClusterView>>,
+    ) -> WhatsAppConnector {
+        let inner = Arc::get_mut(&mut self.inner).expect("set before the webhook half is taken");
+        inner.pacer = Arc::new(Pacer::sharing(
+            inner.config.max_sends_per_sec,
+            &inner.name,
+            views,
+        ));
+        self
     }
 
     /// Inbound messages go to `account` (the one `inbound_account` names); without one they
@@ -108,7 +126,7 @@ impl WhatsAppConnector {
 impl Inner {
     /// Post one request; Meta's wamid for it, or what its refusal means.
     async fn post(&self, request: &Request) -> Result<String, ConnectorError> {
-        self.pacer.pace().await;
+        self.pacer.pace().await?;
         let response = self
             .client
             .post(&self.messages_url)
@@ -214,6 +232,18 @@ impl Connector for WhatsAppConnector {
             external_ids,
             given_ids: Vec::new(),
         })
+    }
+
+    async fn start(&self) {
+        self.inner.pacer.start();
+    }
+
+    async fn drain(&self) {
+        self.inner.pacer.stop();
+    }
+
+    fn health(&self) -> ConnectorHealth {
+        self.inner.pacer.health()
     }
 
     fn max_in_flight(&self) -> usize {

@@ -927,3 +927,119 @@ async fn every_conversation_part_and_suggestion_reaches_meta_in_its_shape() {
         ]
     );
 }
+
+/// Two nodes on one PostgreSQL database share a WhatsApp connector's `max_sends_per_sec`: it
+/// holds for the gateway as a whole. Each node logs its half; thirty messages at ten a second
+/// for the cluster (each node's bucket empty when its share starts) take about three seconds
+/// to reach Meta, where two nodes each at the whole rate would send twenty at once and the
+/// rest within half a second.
+#[tokio::test]
+async fn two_nodes_on_one_database_share_the_connectors_send_rate() {
+    let url = tern_testkit::postgres::PgCluster::shared().create_database();
+    let meta = MetaGraphStandIn::start(MetaOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = WebhookReceiver::start().await;
+    let created = std::process::Command::new(TERN)
+        .args([
+            "account",
+            "create",
+            "--database-url",
+            &url,
+            "--name",
+            "acme",
+        ])
+        .args(["--status-url", &receiver.url])
+        .env("TERN_LOG", "warn")
+        .env_remove("TERN_DATABASE_URL")
+        .output()
+        .expect("run tern account create");
+    assert!(created.status.success(), "{created:?}");
+    let token = String::from_utf8(created.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .expect("a token")
+        .trim()
+        .to_owned();
+    let config = |node: &str| {
+        format!(
+            "database_url = \"{url}\"\n[cluster]\nnode_id = \"{node}\"\nlease_secs = 3\n\
+             heartbeat_secs = 1\n[dispatch]\nlease_secs = 3\n{}",
+            whatsapp_config(&meta, "")
+                .replace("max_sends_per_sec = 1000", "max_sends_per_sec = 10")
+        )
+    };
+    let nodes: Vec<Gateway> = ["a", "b"]
+        .iter()
+        .map(|node| {
+            let data_dir = dir.path().join(node);
+            std::fs::create_dir_all(&data_dir).unwrap();
+            Gateway::start_logged_at(TERN, &data_dir, Some(&config(node)), Some("info"))
+        })
+        .collect();
+    meta.set_webhook_url(&nodes[0].url("/webhooks/whatsapp/wa"));
+    for node in &nodes {
+        node.wait_for_log(
+            &[
+                "connector's share of the cluster's send rate",
+                "connector=wa",
+                "max_sends_per_sec=5",
+                "nodes=2",
+            ],
+            WAIT,
+        )
+        .await;
+    }
+    let msgs: Vec<Value> = (0..30)
+        .map(|n| {
+            message(
+                &format!("00316{n:08}"),
+                &format!("r{n}"),
+                &["WhatsApp"],
+                json!({}),
+            )
+        })
+        .collect();
+    let setup = Setup {
+        gateway: nodes.into_iter().next().unwrap(),
+        token,
+        receiver: Some(receiver),
+        client: http_client(),
+        _dir: dir,
+    };
+    let start = std::time::Instant::now();
+    submit(&setup, Value::Array(msgs)).await;
+    meta.wait_for_counts("30 messages accepted", WAIT, |counts| counts.accepted >= 30)
+        .await;
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(2500),
+        "30 messages reached Meta in {took:?}: faster than 10 a second"
+    );
+    // Each message reported delivered, once.
+    let receiver = setup.receiver.as_ref().unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    let delivered = |reports: &[(String, String, String, String, String)]| {
+        let mut references: Vec<&str> = reports
+            .iter()
+            .filter(|report| report.2 == "2")
+            .map(|report| report.0.as_str())
+            .collect();
+        references.sort_unstable();
+        references.dedup();
+        references.len()
+    };
+    while delivered(&reports(receiver)) < 30 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            reports(receiver)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let all = reports(receiver);
+    let delivered_reports = all.iter().filter(|report| report.2 == "2").count();
+    assert_eq!(delivered_reports, 30, "{all:?}");
+    assert_eq!(meta.counts().accepted, 30);
+}
