@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use jiff::Timestamp;
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, params};
 use tern_core::ports::{ClusterStore, NodeId, RateStore, StoreError, StoreHealth, StoreSignals};
 use tern_core::rate::{StoredBucket, take_stored};
@@ -105,6 +106,15 @@ fn open_connection(path: &Path, role: Role) -> rusqlite::Result<Connection> {
         )?,
         Role::Writer | Role::Checkpointer => Connection::open(path)?,
     };
+    // The query planner's stability guarantee: a statement's plan never depends on the values
+    // bound to it. Without it, SQLite (built with STAT4, as rusqlite bundles it) marks a
+    // statement whose `LIMIT ?` or range bound could change its plan, and rebinding that
+    // parameter, which every reuse of a cached statement does, re-prepares the statement,
+    // re-reading the schema: about 140,000 instructions each time, up to 7 % of all the
+    // gateway's work per message (the dispatcher's claims and the outbox's heads, each call;
+    // docs/benchmarks.md, 2026-12-02). The plans are those SQLite makes without the values,
+    // which is what the first preparation of each statement made anyway.
+    connection.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     connection.busy_timeout(match role {
         Role::Checkpointer => Duration::from_secs(1),
         Role::Writer | Role::Reader => Duration::from_secs(10),

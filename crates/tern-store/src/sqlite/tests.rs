@@ -809,3 +809,32 @@ fn claims_of_entries_read_one_index_in_due_order_for_a_kind_and_for_an_accounts_
 fn webhooks() -> tern_core::outbox::EntryFilter {
     tern_core::outbox::EntryFilter::kinds([OutboxKind::StatusWebhook, OutboxKind::RenderedWebhook])
 }
+
+/// A cached statement whose `LIMIT ?` (or range bound) is bound again with another value runs
+/// as prepared, on every kind of connection: SQLite re-prepares such a statement on each reuse
+/// unless the query planner's stability guarantee is on (see `open_connection`), which cost up
+/// to 7 % of the gateway's work per message.
+#[test]
+fn a_cached_statement_bound_to_new_values_is_not_prepared_again() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SqliteStore::open(dir.path()).unwrap());
+    let path = dir.path().join("tern.db");
+    let sql = super::outbox::due_heads_sql(OutboxKind::StatusWebhook, false);
+    for role in [Role::Writer, Role::Reader, Role::Checkpointer] {
+        let connection = open_connection(&path, role).unwrap();
+        for limit in [10_i64, 20, 30] {
+            let mut statement = connection.prepare_cached(&sql).unwrap();
+            let rows = statement
+                .query_map(params![limit * 1000, limit, None::<i64>], |_| Ok(()))
+                .unwrap()
+                .count();
+            assert_eq!(rows, 0);
+        }
+        let statement = connection.prepare_cached(&sql).unwrap();
+        assert_eq!(
+            statement.get_status(rusqlite::StatementStatus::RePrepare),
+            0,
+            "{role:?}"
+        );
+    }
+}
