@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
+use reqwest::header::HeaderName;
 use tern_core::message::MessageId;
 use tern_core::outbox::EntryId;
 use tern_core::webhook_signature::{
@@ -21,6 +22,13 @@ use crate::webhook_target::{TargetPolicy, TargetRefused, refusal_in};
 
 /// The header carrying the report id (the body's `reportId` / `REPORTID`) on every POST.
 pub const REPORT_ID_HEADER: &str = "x-tern-report-id";
+
+/// The headers every POST carries, named once (a name given as a string is parsed and checked
+/// on every request).
+static CONTENT_TYPE: HeaderName = reqwest::header::CONTENT_TYPE;
+static REPORT_ID: HeaderName = HeaderName::from_static(REPORT_ID_HEADER);
+static TIMESTAMP: HeaderName = HeaderName::from_static(TIMESTAMP_HEADER);
+static SIGNATURE: HeaderName = HeaderName::from_static(SIGNATURE_HEADER);
 
 /// Most distinct URLs kept parsed.
 const URL_CACHE_SIZE: usize = 1024;
@@ -105,8 +113,8 @@ impl WebhookPoster {
             body,
         ) {
             Some(signature) => request
-                .header(TIMESTAMP_HEADER, timestamp)
-                .header(SIGNATURE_HEADER, signature),
+                .header(&TIMESTAMP, timestamp)
+                .header(&SIGNATURE, signature),
             None => request,
         }
     }
@@ -123,10 +131,10 @@ impl WebhookPoster {
                     .sign(
                         self.client
                             .post(url)
-                            .header("content-type", webhook.content_type)
+                            .header(&CONTENT_TYPE, webhook.content_type)
                             // The same on every attempt, so a receiver can drop a webhook it
                             // already took (delivery is at-least-once).
-                            .header(REPORT_ID_HEADER, webhook.report_id),
+                            .header(&REPORT_ID, webhook.report_id),
                         webhook.secrets,
                         &webhook.body,
                     )
