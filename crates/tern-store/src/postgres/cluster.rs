@@ -233,4 +233,42 @@ mod tests {
             "the heartbeat failed after {took:?}"
         );
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_claim_over_a_cut_connection_fails_within_the_bound_instead_of_hanging() {
+        use tern_core::ports::QueueStore;
+
+        let cluster = PgCluster::shared();
+        let url = cluster.create_database();
+        let upstream: SocketAddr = format!("127.0.0.1:{}", cluster.port()).parse().unwrap();
+        let (address, armed) = relay(upstream).await;
+        let relayed = url.replace(
+            &format!("127.0.0.1:{}", cluster.port()),
+            &address.to_string(),
+        );
+        let store = PgStore::open(&relayed, NodeId::new("a")).unwrap();
+        let lease = SignedDuration::from_secs(30);
+        assert!(
+            store
+                .claim_due(Timestamp::now(), 10, lease)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        armed.store(true, Ordering::SeqCst);
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(60),
+            store.claim_due(Timestamp::now(), 10, lease),
+        )
+        .await
+        .expect("the claim hung past a minute");
+        let took = started.elapsed();
+        assert!(outcome.is_err(), "a claim over a cut connection succeeded");
+        // This crate's tests bound delivery's calls at 5 seconds (60 in the gateway).
+        assert!(
+            took >= Duration::from_millis(4500) && took < Duration::from_secs(20),
+            "the claim failed after {took:?}"
+        );
+    }
 }

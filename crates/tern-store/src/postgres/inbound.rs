@@ -26,7 +26,7 @@ use tern_core::ports::{InboundStore, StoreError, WorkSignal};
 
 use super::blocklist::{block_number, unblock_number};
 use super::rows::{bad, channels};
-use super::{PgStore, backend_error, millis, timestamp};
+use super::{PgStore, backend_error, millis, timestamp, within_background};
 
 /// The log's target for inbound messages nobody owns.
 const LOG_TARGET: &str = "tern_store::inbound";
@@ -474,201 +474,216 @@ fn log_unowned(unowned: Vec<Unowned>) {
 #[async_trait]
 impl InboundStore for PgStore {
     async fn accept_inbound(&self, parts: Vec<InboundPart>) -> Result<(), StoreError> {
-        if parts.is_empty() {
-            return Ok(());
-        }
-        let mut transaction = self.pool().begin().await.map_err(backend_error)?;
-        let keys: Vec<PartKey> = parts.iter().filter_map(InboundPart::key).collect();
-        lock_keys(&mut transaction, &keys)
-            .await
-            .map_err(backend_error)?;
-        let mut groups: Vec<Vec<InboundPart>> = Vec::new();
-        for part in parts {
-            let (Some(key), Some(concat)) = (part.key(), part.concatenation()) else {
-                groups.push(vec![part]);
-                continue;
-            };
-            keep(&mut transaction, &part, concat)
+        within_background(async {
+            if parts.is_empty() {
+                return Ok(());
+            }
+            let mut transaction = self.pool().begin().await.map_err(backend_error)?;
+            let keys: Vec<PartKey> = parts.iter().filter_map(InboundPart::key).collect();
+            lock_keys(&mut transaction, &keys)
                 .await
                 .map_err(backend_error)?;
-            let kept = parts_of(&mut transaction, &key)
-                .await
-                .map_err(backend_error)?;
-            let seqs = kept
-                .iter()
-                .filter_map(|part| part.concat.map(|concat| concat.seq));
-            if inbound::complete(key.total, seqs) {
-                forget(&mut transaction, &key)
+            let mut groups: Vec<Vec<InboundPart>> = Vec::new();
+            for part in parts {
+                let (Some(key), Some(concat)) = (part.key(), part.concatenation()) else {
+                    groups.push(vec![part]);
+                    continue;
+                };
+                keep(&mut transaction, &part, concat)
                     .await
                     .map_err(backend_error)?;
-                groups.push(kept);
+                let kept = parts_of(&mut transaction, &key)
+                    .await
+                    .map_err(backend_error)?;
+                let seqs = kept
+                    .iter()
+                    .filter_map(|part| part.concat.map(|concat| concat.seq));
+                if inbound::complete(key.total, seqs) {
+                    forget(&mut transaction, &key)
+                        .await
+                        .map_err(backend_error)?;
+                    groups.push(kept);
+                }
             }
-        }
-        let unowned = record_assembled(&mut transaction, groups, &self.opt_out_keywords()).await?;
-        transaction.commit().await.map_err(backend_error)?;
-        self.wrote(WorkSignal::Outbox);
-        log_unowned(unowned);
-        Ok(())
+            let unowned =
+                record_assembled(&mut transaction, groups, &self.opt_out_keywords()).await?;
+            transaction.commit().await.map_err(backend_error)?;
+            self.wrote(WorkSignal::Outbox);
+            log_unowned(unowned);
+            Ok(())
+        })
+        .await
     }
 
     async fn accept_provider_inbound(
         &self,
         messages: Vec<ProviderInbound>,
     ) -> Result<Vec<MessageId>, StoreError> {
-        if messages.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keywords = self.opt_out_keywords();
-        let mut transaction = self.pool().begin().await.map_err(backend_error)?;
-        let mut candidates = Vec::with_capacity(messages.len());
-        let mut opt_outs = HashMap::new();
-        for provider in messages {
-            let mut extras = provider.extras;
-            if let Some(answers) = &provider.answers {
-                // The reference (else the id) of the message of Tern's a reply answers.
-                let context: Option<(Option<String>, uuid::Uuid)> = sqlx::query_as(
-                    "SELECT m.reference, m.id FROM external_ids e
-                     JOIN messages m ON m.id = e.message_id
-                     WHERE e.connector = $1 AND e.external_id = $2",
+        within_background(async {
+            if messages.is_empty() {
+                return Ok(Vec::new());
+            }
+            let keywords = self.opt_out_keywords();
+            let mut transaction = self.pool().begin().await.map_err(backend_error)?;
+            let mut candidates = Vec::with_capacity(messages.len());
+            let mut opt_outs = HashMap::new();
+            for provider in messages {
+                let mut extras = provider.extras;
+                if let Some(answers) = &provider.answers {
+                    // The reference (else the id) of the message of Tern's a reply answers.
+                    let context: Option<(Option<String>, uuid::Uuid)> = sqlx::query_as(
+                        "SELECT m.reference, m.id FROM external_ids e
+                         JOIN messages m ON m.id = e.message_id
+                         WHERE e.connector = $1 AND e.external_id = $2",
+                    )
+                    .bind(&*provider.connector)
+                    .bind(answers)
+                    .fetch_optional(&mut *transaction)
+                    .await
+                    .map_err(backend_error)?;
+                    extras.message_context = context.map(|(reference, id)| {
+                        reference.unwrap_or_else(|| MessageId(id).to_string())
+                    });
+                }
+                let message_id = MessageId::generate();
+                if let Some(change) = blocklist::opt_out_change(
+                    &keywords,
+                    provider.account,
+                    &provider.from,
+                    &provider.text,
+                ) {
+                    extras.opt_out = change.action == OptOut::Stop;
+                    opt_outs.insert(message_id, (change, provider.received_at));
+                }
+                let message = InboundMessage {
+                    id: message_id,
+                    account: provider.account,
+                    connector: provider.connector,
+                    channel: provider.channel,
+                    from: provider.from,
+                    to: provider.to,
+                    text: provider.text,
+                    parts: 1,
+                    received_at: provider.received_at,
+                    extras,
+                };
+                candidates.push((message, Some(provider.provider_id)));
+            }
+            let inserted = insert_messages(&mut transaction, &candidates).await?;
+            let recorded: Vec<InboundMessage> = candidates
+                .into_iter()
+                .map(|(message, _)| message)
+                .filter(|message| inserted.contains(&message.id))
+                .collect();
+            let accounts: Vec<AccountId> = recorded
+                .iter()
+                .filter_map(|message| message.account)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let owners: HashMap<AccountId, (Option<String>, bool)> = if accounts.is_empty() {
+                HashMap::new()
+            } else {
+                sqlx::query_as::<_, (AccountId, Option<String>, bool)>(
+                    "SELECT id, inbound_url, smpp_system_id IS NOT NULL FROM accounts
+                     WHERE id = ANY($1::bigint[])",
                 )
-                .bind(&*provider.connector)
-                .bind(answers)
-                .fetch_optional(&mut *transaction)
+                .bind(&accounts)
+                .fetch_all(&mut *transaction)
                 .await
-                .map_err(backend_error)?;
-                extras.message_context = context
-                    .map(|(reference, id)| reference.unwrap_or_else(|| MessageId(id).to_string()));
-            }
-            let message_id = MessageId::generate();
-            if let Some(change) = blocklist::opt_out_change(
-                &keywords,
-                provider.account,
-                &provider.from,
-                &provider.text,
-            ) {
-                extras.opt_out = change.action == OptOut::Stop;
-                opt_outs.insert(message_id, (change, provider.received_at));
-            }
-            let message = InboundMessage {
-                id: message_id,
-                account: provider.account,
-                connector: provider.connector,
-                channel: provider.channel,
-                from: provider.from,
-                to: provider.to,
-                text: provider.text,
-                parts: 1,
-                received_at: provider.received_at,
-                extras,
+                .map_err(backend_error)?
+                .into_iter()
+                .map(|(id, inbound_url, smpp)| (id, (inbound_url, smpp)))
+                .collect()
             };
-            candidates.push((message, Some(provider.provider_id)));
-        }
-        let inserted = insert_messages(&mut transaction, &candidates).await?;
-        let recorded: Vec<InboundMessage> = candidates
-            .into_iter()
-            .map(|(message, _)| message)
-            .filter(|message| inserted.contains(&message.id))
-            .collect();
-        let accounts: Vec<AccountId> = recorded
-            .iter()
-            .filter_map(|message| message.account)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let owners: HashMap<AccountId, (Option<String>, bool)> = if accounts.is_empty() {
-            HashMap::new()
-        } else {
-            sqlx::query_as::<_, (AccountId, Option<String>, bool)>(
-                "SELECT id, inbound_url, smpp_system_id IS NOT NULL FROM accounts
-                 WHERE id = ANY($1::bigint[])",
-            )
-            .bind(&accounts)
-            .fetch_all(&mut *transaction)
-            .await
-            .map_err(backend_error)?
-            .into_iter()
-            .map(|(id, inbound_url, smpp)| (id, (inbound_url, smpp)))
-            .collect()
-        };
-        let mut entries = Vec::new();
-        for message in &recorded {
-            let (inbound_url, smpp) = message
-                .account
-                .and_then(|account| owners.get(&account))
-                .map_or((None, false), |(url, smpp)| (url.as_deref(), *smpp));
-            entries.extend(outbox::inbound_entries(message, inbound_url, smpp));
-        }
-        insert_entries(&mut transaction, &entries).await?;
-        // Only the messages recorded now change the lists (a redelivery changes nothing again).
-        let changes: Vec<(OptOutChange, Timestamp)> = recorded
-            .iter()
-            .filter_map(|message| opt_outs.remove(&message.id))
-            .collect();
-        record_opt_outs(&mut transaction, &changes).await?;
-        transaction.commit().await.map_err(backend_error)?;
-        self.wrote(WorkSignal::Outbox);
-        Ok(recorded.into_iter().map(|message| message.id).collect())
+            let mut entries = Vec::new();
+            for message in &recorded {
+                let (inbound_url, smpp) = message
+                    .account
+                    .and_then(|account| owners.get(&account))
+                    .map_or((None, false), |(url, smpp)| (url.as_deref(), *smpp));
+                entries.extend(outbox::inbound_entries(message, inbound_url, smpp));
+            }
+            insert_entries(&mut transaction, &entries).await?;
+            // Only the messages recorded now change the lists (a redelivery changes nothing again).
+            let changes: Vec<(OptOutChange, Timestamp)> = recorded
+                .iter()
+                .filter_map(|message| opt_outs.remove(&message.id))
+                .collect();
+            record_opt_outs(&mut transaction, &changes).await?;
+            transaction.commit().await.map_err(backend_error)?;
+            self.wrote(WorkSignal::Outbox);
+            Ok(recorded.into_iter().map(|message| message.id).collect())
+        })
+        .await
     }
 
     async fn flush_inbound_parts(&self, older_than: Timestamp) -> Result<u64, StoreError> {
-        let mut transaction = self.pool().begin().await.map_err(backend_error)?;
-        let keys: Vec<PartKey> = sqlx::query(
-            "SELECT connector, sender, recipient, reference, total
-             FROM inbound_parts
-             GROUP BY connector, sender, recipient, reference, total
-             HAVING MIN(received_at) < $1
-             ORDER BY MIN(received_at)",
-        )
-        .bind(millis(older_than))
-        .try_map(|row: PgRow| {
-            let reference: i32 = row.try_get(3)?;
-            let total: i32 = row.try_get(4)?;
-            Ok(PartKey {
-                connector: Arc::from(row.try_get::<String, _>(0)?),
-                from: row.try_get(1)?,
-                to: row.try_get(2)?,
-                reference: u16::try_from(reference)
-                    .map_err(|_| bad(3, "concatenation reference"))?,
-                total: u8::try_from(total).map_err(|_| bad(4, "part total"))?,
+        within_background(async {
+            let mut transaction = self.pool().begin().await.map_err(backend_error)?;
+            let keys: Vec<PartKey> = sqlx::query(
+                "SELECT connector, sender, recipient, reference, total
+                 FROM inbound_parts
+                 GROUP BY connector, sender, recipient, reference, total
+                 HAVING MIN(received_at) < $1
+                 ORDER BY MIN(received_at)",
+            )
+            .bind(millis(older_than))
+            .try_map(|row: PgRow| {
+                let reference: i32 = row.try_get(3)?;
+                let total: i32 = row.try_get(4)?;
+                Ok(PartKey {
+                    connector: Arc::from(row.try_get::<String, _>(0)?),
+                    from: row.try_get(1)?,
+                    to: row.try_get(2)?,
+                    reference: u16::try_from(reference)
+                        .map_err(|_| bad(3, "concatenation reference"))?,
+                    total: u8::try_from(total).map_err(|_| bad(4, "part total"))?,
+                })
             })
-        })
-        .fetch_all(&mut *transaction)
-        .await
-        .map_err(backend_error)?;
-        lock_keys(&mut transaction, &keys)
+            .fetch_all(&mut *transaction)
             .await
             .map_err(backend_error)?;
-        let mut groups = Vec::with_capacity(keys.len());
-        for key in &keys {
-            // Read again under the key's lock: another node may have assembled it meanwhile.
-            let kept = parts_of(&mut transaction, key)
+            lock_keys(&mut transaction, &keys)
                 .await
                 .map_err(backend_error)?;
-            if kept.is_empty() {
-                continue;
+            let mut groups = Vec::with_capacity(keys.len());
+            for key in &keys {
+                // Read again under the key's lock: another node may have assembled it meanwhile.
+                let kept = parts_of(&mut transaction, key)
+                    .await
+                    .map_err(backend_error)?;
+                if kept.is_empty() {
+                    continue;
+                }
+                forget(&mut transaction, key).await.map_err(backend_error)?;
+                groups.push(kept);
             }
-            forget(&mut transaction, key).await.map_err(backend_error)?;
-            groups.push(kept);
-        }
-        let count = groups.len() as u64;
-        let unowned = record_assembled(&mut transaction, groups, &self.opt_out_keywords()).await?;
-        transaction.commit().await.map_err(backend_error)?;
-        self.wrote(WorkSignal::Outbox);
-        log_unowned(unowned);
-        Ok(count)
+            let count = groups.len() as u64;
+            let unowned =
+                record_assembled(&mut transaction, groups, &self.opt_out_keywords()).await?;
+            transaction.commit().await.map_err(backend_error)?;
+            self.wrote(WorkSignal::Outbox);
+            log_unowned(unowned);
+            Ok(count)
+        })
+        .await
     }
 
     async fn purge_unowned_inbound(&self, older_than: Timestamp) -> Result<u64, StoreError> {
-        let mut transaction = self.pool().begin().await.map_err(backend_error)?;
-        let deleted = sqlx::query(
-            "DELETE FROM inbound_messages WHERE account_id IS NULL AND received_at < $1",
-        )
-        .bind(millis(older_than))
-        .execute(&mut *transaction)
+        within_background(async {
+            let mut transaction = self.pool().begin().await.map_err(backend_error)?;
+            let deleted = sqlx::query(
+                "DELETE FROM inbound_messages WHERE account_id IS NULL AND received_at < $1",
+            )
+            .bind(millis(older_than))
+            .execute(&mut *transaction)
+            .await
+            .map_err(backend_error)?
+            .rows_affected();
+            transaction.commit().await.map_err(backend_error)?;
+            Ok(deleted)
+        })
         .await
-        .map_err(backend_error)?
-        .rows_affected();
-        transaction.commit().await.map_err(backend_error)?;
-        Ok(deleted)
     }
 }

@@ -47,6 +47,15 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// connection up. A submission looks its account up and then stores its messages: two calls,
 /// answered within 30 seconds at worst, inside the 35 seconds the gateway promises.
 const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long one of delivery's calls ([`within_background`]) may take: longer than a
+/// submission's, since a claim or a batch of outcomes may be large and the server busy, but
+/// bounded, so that a connection cut without a word does not stop a node's delivery until the
+/// kernel gives the connection up.
+#[cfg(not(test))]
+const BACKGROUND_CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// Short in this crate's unit tests, which wait for it (`cluster.rs`).
+#[cfg(test)]
+const BACKGROUND_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a statement waits for a lock another session holds before it fails (PostgreSQL's
 /// `lock_timeout`, set on each connection of the pool): a node that hangs or loses its
 /// connection while it holds an account's row cannot hold the others' submissions for longer.
@@ -97,15 +106,29 @@ pub(crate) fn backend_error(error: sqlx::Error) -> StoreError {
 pub(crate) async fn within<T, E: From<StoreError>>(
     call: impl Future<Output = Result<T, E>>,
 ) -> Result<T, E> {
-    tokio::time::timeout(CALL_TIMEOUT, call)
-        .await
-        .unwrap_or_else(|_| {
-            Err(StoreError::Backend(format!(
-                "PostgreSQL did not answer within {} s",
-                CALL_TIMEOUT.as_secs()
-            ))
-            .into())
-        })
+    within_for(CALL_TIMEOUT, call).await
+}
+
+/// [`within`] for delivery's calls (claims, outcomes, the outbox, inbound messages), bounded by
+/// [`BACKGROUND_CALL_TIMEOUT`]: a call cut short fails like a lost connection, and its caller
+/// tries again (what it wrote is idempotent, or leased and released by the lease's end).
+pub(crate) async fn within_background<T, E: From<StoreError>>(
+    call: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    within_for(BACKGROUND_CALL_TIMEOUT, call).await
+}
+
+async fn within_for<T, E: From<StoreError>>(
+    limit: Duration,
+    call: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
+        Err(StoreError::Backend(format!(
+            "PostgreSQL did not answer within {} s",
+            limit.as_secs()
+        ))
+        .into())
+    })
 }
 
 /// Milliseconds since the epoch, as times are stored.

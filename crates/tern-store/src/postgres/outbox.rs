@@ -25,7 +25,7 @@ use tern_core::status::CmStatus;
 
 use super::inbound::{INBOUND_COLUMNS, inbound_from_row};
 use super::rows::{ACCOUNT_COLUMNS, account_from_row, bad};
-use super::{PgStore, backend_error, millis, timestamp};
+use super::{PgStore, backend_error, millis, timestamp, within_background};
 
 /// An entry row as claimed, before its fact and destination are read.
 struct Head {
@@ -307,140 +307,149 @@ impl OutboxStore for PgStore {
         lease: SignedDuration,
         filter: &EntryFilter,
     ) -> Result<Vec<ClaimedEntry>, StoreError> {
-        if limit == 0
-            || filter.kinds.is_empty()
-            || filter.accounts.as_ref().is_some_and(Vec::is_empty)
-        {
-            return Ok(Vec::new());
-        }
-        let mut transaction = self.pool().begin().await.map_err(backend_error)?;
-        // The lowest entry of each key only: one in flight per key, in order.
-        let mut query = sqlx::query(AssertSqlSafe(claim_heads_sql(filter)))
-            .bind(millis(now))
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX));
-        if let Some(accounts) = &filter.accounts {
-            query = query.bind(accounts);
-        }
-        let heads: Vec<Head> = query
-            .try_map(|row: PgRow| head_from_row(&row))
-            .fetch_all(&mut *transaction)
-            .await
-            .map_err(backend_error)?;
-        if heads.is_empty() {
-            transaction.commit().await.map_err(backend_error)?;
-            return Ok(Vec::new());
-        }
-        let ids: Vec<EntryId> = heads.iter().map(|head| head.id).collect();
-        sqlx::query(
-            "UPDATE outbox SET due_at = $2, attempts = attempts + 1, leased_by = $3
-             WHERE id = ANY($1::bigint[])",
-        )
-        .bind(&ids)
-        .bind(millis(now + lease))
-        .bind(self.node().as_str())
-        .execute(&mut *transaction)
-        .await
-        .map_err(backend_error)?;
-        let resolved = Resolver::read(&mut transaction, &heads)
-            .await
-            .map_err(backend_error)?;
-        transaction.commit().await.map_err(backend_error)?;
-        Ok(heads
-            .into_iter()
-            .map(|head| ClaimedEntry {
-                destination: resolved.destination(&head),
-                fact: resolved.fact(&head),
-                id: head.id,
-                kind: head.kind,
-                ordering_key: OrderingKey(head.ordering_key),
-                attempts: head.attempts,
-                created_at: head.created_at,
-            })
-            .collect())
-    }
-
-    async fn finish_entries(&self, outcomes: Vec<(EntryId, Outcome)>) -> Result<(), StoreError> {
-        // As SQLite applies them one after the other: the last retry of an entry named twice
-        // sets its time, and one delivered or given up is removed whatever else it was.
-        let mut retries: HashMap<EntryId, i64> = HashMap::new();
-        let mut removed: HashSet<EntryId> = HashSet::new();
-        for (id, outcome) in &outcomes {
-            match outcome {
-                Outcome::Delivered | Outcome::GiveUp => {
-                    removed.insert(*id);
-                }
-                Outcome::RetryAt(at) => {
-                    retries.insert(*id, millis(*at));
-                }
+        within_background(async {
+            if limit == 0
+                || filter.kinds.is_empty()
+                || filter.accounts.as_ref().is_some_and(Vec::is_empty)
+            {
+                return Ok(Vec::new());
             }
-        }
-        retries.retain(|id, _| !removed.contains(id));
-        // In id order, so that two finishes of overlapping entries lock them in one order.
-        let mut retries: Vec<(EntryId, i64)> = retries.into_iter().collect();
-        retries.sort_unstable();
-        let mut removed: Vec<EntryId> = removed.into_iter().collect();
-        removed.sort_unstable();
-
-        let mut transaction = self.pool().begin().await.map_err(backend_error)?;
-        if !retries.is_empty() {
-            let (ids, due): (Vec<EntryId>, Vec<i64>) = retries.into_iter().unzip();
+            let mut transaction = self.pool().begin().await.map_err(backend_error)?;
+            // The lowest entry of each key only: one in flight per key, in order.
+            let mut query = sqlx::query(AssertSqlSafe(claim_heads_sql(filter)))
+                .bind(millis(now))
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+            if let Some(accounts) = &filter.accounts {
+                query = query.bind(accounts);
+            }
+            let heads: Vec<Head> = query
+                .try_map(|row: PgRow| head_from_row(&row))
+                .fetch_all(&mut *transaction)
+                .await
+                .map_err(backend_error)?;
+            if heads.is_empty() {
+                transaction.commit().await.map_err(backend_error)?;
+                return Ok(Vec::new());
+            }
+            let ids: Vec<EntryId> = heads.iter().map(|head| head.id).collect();
             sqlx::query(
-                "UPDATE outbox o SET due_at = retry.due_at, leased_by = NULL
-                 FROM UNNEST($1::bigint[], $2::bigint[]) AS retry(id, due_at)
-                 WHERE o.id = retry.id",
+                "UPDATE outbox SET due_at = $2, attempts = attempts + 1, leased_by = $3
+                 WHERE id = ANY($1::bigint[])",
             )
             .bind(&ids)
-            .bind(&due)
+            .bind(millis(now + lease))
+            .bind(self.node().as_str())
             .execute(&mut *transaction)
             .await
             .map_err(backend_error)?;
-        }
-        if !removed.is_empty() {
-            // A rendered webhook's fact is its own: it goes with it.
-            let rendered: Vec<Option<i64>> = sqlx::query_scalar(
-                "DELETE FROM outbox WHERE id = ANY($1::bigint[]) RETURNING rendered_id",
-            )
-            .bind(&removed)
-            .fetch_all(&mut *transaction)
-            .await
-            .map_err(backend_error)?;
-            let rendered: Vec<i64> = rendered.into_iter().flatten().collect();
-            delete_rendered(&mut transaction, &rendered)
+            let resolved = Resolver::read(&mut transaction, &heads)
                 .await
                 .map_err(backend_error)?;
-        }
-        transaction.commit().await.map_err(backend_error)
+            transaction.commit().await.map_err(backend_error)?;
+            Ok(heads
+                .into_iter()
+                .map(|head| ClaimedEntry {
+                    destination: resolved.destination(&head),
+                    fact: resolved.fact(&head),
+                    id: head.id,
+                    kind: head.kind,
+                    ordering_key: OrderingKey(head.ordering_key),
+                    attempts: head.attempts,
+                    created_at: head.created_at,
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn finish_entries(&self, outcomes: Vec<(EntryId, Outcome)>) -> Result<(), StoreError> {
+        within_background(async {
+            // As SQLite applies them one after the other: the last retry of an entry named twice
+            // sets its time, and one delivered or given up is removed whatever else it was.
+            let mut retries: HashMap<EntryId, i64> = HashMap::new();
+            let mut removed: HashSet<EntryId> = HashSet::new();
+            for (id, outcome) in &outcomes {
+                match outcome {
+                    Outcome::Delivered | Outcome::GiveUp => {
+                        removed.insert(*id);
+                    }
+                    Outcome::RetryAt(at) => {
+                        retries.insert(*id, millis(*at));
+                    }
+                }
+            }
+            retries.retain(|id, _| !removed.contains(id));
+            // In id order, so that two finishes of overlapping entries lock them in one order.
+            let mut retries: Vec<(EntryId, i64)> = retries.into_iter().collect();
+            retries.sort_unstable();
+            let mut removed: Vec<EntryId> = removed.into_iter().collect();
+            removed.sort_unstable();
+
+            let mut transaction = self.pool().begin().await.map_err(backend_error)?;
+            if !retries.is_empty() {
+                let (ids, due): (Vec<EntryId>, Vec<i64>) = retries.into_iter().unzip();
+                sqlx::query(
+                    "UPDATE outbox o SET due_at = retry.due_at, leased_by = NULL
+                     FROM UNNEST($1::bigint[], $2::bigint[]) AS retry(id, due_at)
+                     WHERE o.id = retry.id",
+                )
+                .bind(&ids)
+                .bind(&due)
+                .execute(&mut *transaction)
+                .await
+                .map_err(backend_error)?;
+            }
+            if !removed.is_empty() {
+                // A rendered webhook's fact is its own: it goes with it.
+                let rendered: Vec<Option<i64>> = sqlx::query_scalar(
+                    "DELETE FROM outbox WHERE id = ANY($1::bigint[]) RETURNING rendered_id",
+                )
+                .bind(&removed)
+                .fetch_all(&mut *transaction)
+                .await
+                .map_err(backend_error)?;
+                let rendered: Vec<i64> = rendered.into_iter().flatten().collect();
+                delete_rendered(&mut transaction, &rendered)
+                    .await
+                    .map_err(backend_error)?;
+            }
+            transaction.commit().await.map_err(backend_error)
+        })
+        .await
     }
 
     async fn next_entry_due(&self, filter: &EntryFilter) -> Result<Option<Timestamp>, StoreError> {
-        if filter.kinds.is_empty() || filter.accounts.as_ref().is_some_and(Vec::is_empty) {
-            return Ok(None);
-        }
-        // One minimum per kind, each the first of its index range; LEAST passes over NULLs.
-        let destination = if filter.accounts.is_some() {
-            "AND account_id = ANY($1::bigint[])"
-        } else {
-            ""
-        };
-        let earliest: Vec<String> = filter
-            .kinds
-            .iter()
-            .map(|kind| {
-                format!(
-                    "(SELECT MIN(due_at) FROM outbox WHERE kind = '{kind}' {destination})",
-                    kind = kind.as_str()
-                )
-            })
-            .collect();
-        let mut query = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT LEAST({})",
-            earliest.join(", ")
-        )));
-        if let Some(accounts) = &filter.accounts {
-            query = query.bind(accounts);
-        }
-        let due: Option<i64> = query.fetch_one(self.pool()).await.map_err(backend_error)?;
-        Ok(due.map(timestamp))
+        within_background(async {
+            if filter.kinds.is_empty() || filter.accounts.as_ref().is_some_and(Vec::is_empty) {
+                return Ok(None);
+            }
+            // One minimum per kind, each the first of its index range; LEAST passes over NULLs.
+            let destination = if filter.accounts.is_some() {
+                "AND account_id = ANY($1::bigint[])"
+            } else {
+                ""
+            };
+            let earliest: Vec<String> = filter
+                .kinds
+                .iter()
+                .map(|kind| {
+                    format!(
+                        "(SELECT MIN(due_at) FROM outbox WHERE kind = '{kind}' {destination})",
+                        kind = kind.as_str()
+                    )
+                })
+                .collect();
+            let mut query = sqlx::query_scalar(AssertSqlSafe(format!(
+                "SELECT LEAST({})",
+                earliest.join(", ")
+            )));
+            if let Some(accounts) = &filter.accounts {
+                query = query.bind(accounts);
+            }
+            let due: Option<i64> = query.fetch_one(self.pool()).await.map_err(backend_error)?;
+            Ok(due.map(timestamp))
+        })
+        .await
     }
 
     async fn expire_entries(
@@ -448,24 +457,27 @@ impl OutboxStore for PgStore {
         kind: OutboxKind,
         created_before: Timestamp,
     ) -> Result<u64, StoreError> {
-        let mut transaction = self.pool().begin().await.map_err(backend_error)?;
-        // A leased entry is being delivered: what becomes of it is its runner's.
-        let rendered: Vec<Option<i64>> = sqlx::query_scalar(
-            "DELETE FROM outbox WHERE kind = $1 AND created_at < $2 AND leased_by IS NULL
-             RETURNING rendered_id",
-        )
-        .bind(kind.as_str())
-        .bind(millis(created_before))
-        .fetch_all(&mut *transaction)
-        .await
-        .map_err(backend_error)?;
-        let expired = rendered.len() as u64;
-        // A rendered webhook's fact is its own: it goes with it.
-        let rendered: Vec<i64> = rendered.into_iter().flatten().collect();
-        delete_rendered(&mut transaction, &rendered)
+        within_background(async {
+            let mut transaction = self.pool().begin().await.map_err(backend_error)?;
+            // A leased entry is being delivered: what becomes of it is its runner's.
+            let rendered: Vec<Option<i64>> = sqlx::query_scalar(
+                "DELETE FROM outbox WHERE kind = $1 AND created_at < $2 AND leased_by IS NULL
+                 RETURNING rendered_id",
+            )
+            .bind(kind.as_str())
+            .bind(millis(created_before))
+            .fetch_all(&mut *transaction)
             .await
             .map_err(backend_error)?;
-        transaction.commit().await.map_err(backend_error)?;
-        Ok(expired)
+            let expired = rendered.len() as u64;
+            // A rendered webhook's fact is its own: it goes with it.
+            let rendered: Vec<i64> = rendered.into_iter().flatten().collect();
+            delete_rendered(&mut transaction, &rendered)
+                .await
+                .map_err(backend_error)?;
+            transaction.commit().await.map_err(backend_error)?;
+            Ok(expired)
+        })
+        .await
     }
 }

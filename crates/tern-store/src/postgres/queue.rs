@@ -30,7 +30,7 @@ use super::messages::{
     Contents, EVENT_COLUMNS, EVENT_TABLES, MESSAGE_COLUMN_COUNT, MESSAGE_COLUMNS, MESSAGE_TABLES,
     Recorder, StoredMessage, dispatch_of, part_report, small, stored_message_from_row,
 };
-use super::{PgStore, backend_error, millis, timestamp};
+use super::{PgStore, backend_error, millis, timestamp, within_background};
 
 /// Message `id` of `account` for cancel_sm or replace_sm, its row locked, with whether a claim
 /// holds it.
@@ -257,58 +257,61 @@ impl QueueStore for PgStore {
         limit: usize,
         lease: SignedDuration,
     ) -> Result<Vec<Dispatch>, StoreError> {
-        let mut transaction = self.pool().begin().await.map_err(backend_error)?;
-        let mut contents = Contents::new();
-        // Each due message, and whether it is a segment still waiting for its group.
-        let due: Vec<(StoredMessage, bool)> = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {MESSAGE_COLUMNS}, m.segment_group IS NULL
-             FROM queue q JOIN {MESSAGE_TABLES} ON m.id = q.message_id
-             WHERE q.due_at <= $1 ORDER BY q.due_at, q.message_id LIMIT $2
-             FOR NO KEY UPDATE OF q, m SKIP LOCKED"
-        )))
-        .bind(millis(now))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .try_map(|row: PgRow| {
-            let stored = stored_message_from_row(&row, &mut contents)?;
-            let waiting =
-                stored.message.segment.is_some() && row.try_get::<bool, _>(MESSAGE_COLUMN_COUNT)?;
-            Ok((stored, waiting))
-        })
-        .fetch_all(&mut *transaction)
-        .await
-        .map_err(backend_error)?;
-        let mut recorder = Recorder::new(self.node());
-        let mut decided: HashSet<MessageId> = HashSet::new();
-        let mut dispatches = Vec::new();
-        let mut claim = Claim {
-            now,
-            lease,
-            recorder: &mut recorder,
-            contents: &mut contents,
-            decided: &mut decided,
-            dispatches: &mut dispatches,
-        };
-        for (stored, waiting) in due {
-            if claim.decided.contains(&stored.message.id) {
-                continue;
-            }
-            if waiting {
-                claim
-                    .group(&mut transaction, &stored)
-                    .await
-                    .map_err(backend_error)?;
-                continue;
-            }
-            claim.take(stored);
-        }
-        recorder
-            .flush(&mut transaction)
+        within_background(async {
+            let mut transaction = self.pool().begin().await.map_err(backend_error)?;
+            let mut contents = Contents::new();
+            // Each due message, and whether it is a segment still waiting for its group.
+            let due: Vec<(StoredMessage, bool)> = sqlx::query(AssertSqlSafe(format!(
+                "SELECT {MESSAGE_COLUMNS}, m.segment_group IS NULL
+                 FROM queue q JOIN {MESSAGE_TABLES} ON m.id = q.message_id
+                 WHERE q.due_at <= $1 ORDER BY q.due_at, q.message_id LIMIT $2
+                 FOR NO KEY UPDATE OF q, m SKIP LOCKED"
+            )))
+            .bind(millis(now))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .try_map(|row: PgRow| {
+                let stored = stored_message_from_row(&row, &mut contents)?;
+                let waiting = stored.message.segment.is_some()
+                    && row.try_get::<bool, _>(MESSAGE_COLUMN_COUNT)?;
+                Ok((stored, waiting))
+            })
+            .fetch_all(&mut *transaction)
             .await
             .map_err(backend_error)?;
-        transaction.commit().await.map_err(backend_error)?;
-        // Expired messages were reported.
-        self.wrote(WorkSignal::Outbox);
-        Ok(send_order(dispatches))
+            let mut recorder = Recorder::new(self.node());
+            let mut decided: HashSet<MessageId> = HashSet::new();
+            let mut dispatches = Vec::new();
+            let mut claim = Claim {
+                now,
+                lease,
+                recorder: &mut recorder,
+                contents: &mut contents,
+                decided: &mut decided,
+                dispatches: &mut dispatches,
+            };
+            for (stored, waiting) in due {
+                if claim.decided.contains(&stored.message.id) {
+                    continue;
+                }
+                if waiting {
+                    claim
+                        .group(&mut transaction, &stored)
+                        .await
+                        .map_err(backend_error)?;
+                    continue;
+                }
+                claim.take(stored);
+            }
+            recorder
+                .flush(&mut transaction)
+                .await
+                .map_err(backend_error)?;
+            transaction.commit().await.map_err(backend_error)?;
+            // Expired messages were reported.
+            self.wrote(WorkSignal::Outbox);
+            Ok(send_order(dispatches))
+        })
+        .await
     }
 
     async fn apply_batch(
@@ -316,103 +319,110 @@ impl QueueStore for PgStore {
         events: Vec<(MessageId, Event)>,
         now: Timestamp,
     ) -> Result<Vec<Next>, StoreError> {
-        // The events of one message are decided one after the other on its state in memory,
-        // then recorded with one load and one write (a channel's report often arrives in the
-        // same batch as the send it follows).
-        let by_message = events_by_message(&events);
-        let mut nexts = vec![Next::Ignore; events.len()];
-        if by_message.is_empty() {
-            return Ok(nexts);
-        }
-        let mut transaction = self.pool().begin().await.map_err(backend_error)?;
-        // Every message of the batch, locked in id order (batches that share messages take
-        // their locks in one order).
-        let mut contents = Contents::new();
-        let ids: Vec<uuid::Uuid> = by_message.iter().map(|(id, _)| id.0).collect();
-        let mut loaded: HashMap<MessageId, StoredMessage> = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {EVENT_COLUMNS} FROM {EVENT_TABLES} WHERE m.id = ANY($1::uuid[])
-             ORDER BY m.id FOR NO KEY UPDATE OF m"
-        )))
-        .bind(ids)
-        .try_map(|row: PgRow| stored_message_from_row(&row, &mut contents))
-        .fetch_all(&mut *transaction)
-        .await
-        .map_err(backend_error)?
-        .into_iter()
-        .map(|stored| (stored.message.id, stored))
-        .collect();
-        let mut recorder = Recorder::new(self.node());
-        for (id, indexes) in &by_message {
-            let id = *id;
-            let Some(stored) = loaded.remove(&id) else {
-                continue;
-            };
-            // The ids a channel gave the parts it took are facts whatever the decision (a late
-            // send is still what a later receipt names): one row per part.
-            for &index in indexes {
-                if let Event::Sent {
-                    attempt,
-                    external_ids,
-                } = &events[index].1
-                {
-                    recorder.external_ids(id, *attempt, external_ids);
+        within_background(async {
+            // The events of one message are decided one after the other on its state in memory,
+            // then recorded with one load and one write (a channel's report often arrives in the
+            // same batch as the send it follows).
+            let by_message = events_by_message(&events);
+            let mut nexts = vec![Next::Ignore; events.len()];
+            if by_message.is_empty() {
+                return Ok(nexts);
+            }
+            let mut transaction = self.pool().begin().await.map_err(backend_error)?;
+            // Every message of the batch, locked in id order (batches that share messages take
+            // their locks in one order).
+            let mut contents = Contents::new();
+            let ids: Vec<uuid::Uuid> = by_message.iter().map(|(id, _)| id.0).collect();
+            let mut loaded: HashMap<MessageId, StoredMessage> =
+                sqlx::query(AssertSqlSafe(format!(
+                    "SELECT {EVENT_COLUMNS} FROM {EVENT_TABLES} WHERE m.id = ANY($1::uuid[])
+                 ORDER BY m.id FOR NO KEY UPDATE OF m"
+                )))
+                .bind(ids)
+                .try_map(|row: PgRow| stored_message_from_row(&row, &mut contents))
+                .fetch_all(&mut *transaction)
+                .await
+                .map_err(backend_error)?
+                .into_iter()
+                .map(|stored| (stored.message.id, stored))
+                .collect();
+            let mut recorder = Recorder::new(self.node());
+            for (id, indexes) in &by_message {
+                let id = *id;
+                let Some(stored) = loaded.remove(&id) else {
+                    continue;
+                };
+                // The ids a channel gave the parts it took are facts whatever the decision (a late
+                // send is still what a later receipt names): one row per part.
+                for &index in indexes {
+                    if let Event::Sent {
+                        attempt,
+                        external_ids,
+                    } = &events[index].1
+                    {
+                        recorder.external_ids(id, *attempt, external_ids);
+                    }
+                }
+                // A part's report counts for its message as its parts come to together.
+                let mut resolved: Vec<Event> = Vec::with_capacity(indexes.len());
+                for &index in indexes {
+                    let event = &events[index].1;
+                    resolved.push(match part_of(event) {
+                        Some((attempt, part_index, status)) => part_report(
+                            &mut transaction,
+                            id,
+                            stored.message.parts,
+                            attempt,
+                            part_index,
+                            status,
+                        )
+                        .await
+                        .map_err(backend_error)?
+                        // Nothing new for the message: `apply` ignores `Due`.
+                        .unwrap_or(Event::Due),
+                        None => event.clone(),
+                    });
+                }
+                let (record, decided) = apply(&stored.progress, stored.events, &resolved, now);
+                for (&index, next) in indexes.iter().zip(decided) {
+                    nexts[index] = next;
+                }
+                if let Some(record) = record {
+                    recorder.record(&stored, &record);
                 }
             }
-            // A part's report counts for its message as its parts come to together.
-            let mut resolved: Vec<Event> = Vec::with_capacity(indexes.len());
-            for &index in indexes {
-                let event = &events[index].1;
-                resolved.push(match part_of(event) {
-                    Some((attempt, part_index, status)) => part_report(
-                        &mut transaction,
-                        id,
-                        stored.message.parts,
-                        attempt,
-                        part_index,
-                        status,
-                    )
-                    .await
-                    .map_err(backend_error)?
-                    // Nothing new for the message: `apply` ignores `Due`.
-                    .unwrap_or(Event::Due),
-                    None => event.clone(),
-                });
-            }
-            let (record, decided) = apply(&stored.progress, stored.events, &resolved, now);
-            for (&index, next) in indexes.iter().zip(decided) {
-                nexts[index] = next;
-            }
-            if let Some(record) = record {
-                recorder.record(&stored, &record);
-            }
-        }
-        recorder
-            .flush(&mut transaction)
-            .await
-            .map_err(backend_error)?;
-        transaction.commit().await.map_err(backend_error)?;
-        // Status changes were reported; messages may be due again (a fallback, a retry).
-        self.wrote(WorkSignal::Missed);
-        Ok(nexts)
+            recorder
+                .flush(&mut transaction)
+                .await
+                .map_err(backend_error)?;
+            transaction.commit().await.map_err(backend_error)?;
+            // Status changes were reported; messages may be due again (a fallback, a retry).
+            self.wrote(WorkSignal::Missed);
+            Ok(nexts)
+        })
+        .await
     }
 
     async fn release_leases(&self, now: Timestamp) -> Result<(), StoreError> {
-        let mut transaction = self.pool().begin().await.map_err(backend_error)?;
-        // Only this node's claims: a message waiting for a retry keeps its time, and another
-        // node's claims are its own.
-        for table in ["queue", "outbox"] {
-            sqlx::query(AssertSqlSafe(format!(
-                "UPDATE {table} SET due_at = $1, leased_by = NULL WHERE leased_by = $2"
-            )))
-            .bind(millis(now))
-            .bind(self.node().as_str())
-            .execute(&mut *transaction)
-            .await
-            .map_err(backend_error)?;
-        }
-        transaction.commit().await.map_err(backend_error)?;
-        self.wrote(WorkSignal::Missed);
-        Ok(())
+        within_background(async {
+            let mut transaction = self.pool().begin().await.map_err(backend_error)?;
+            // Only this node's claims: a message waiting for a retry keeps its time, and another
+            // node's claims are its own.
+            for table in ["queue", "outbox"] {
+                sqlx::query(AssertSqlSafe(format!(
+                    "UPDATE {table} SET due_at = $1, leased_by = NULL WHERE leased_by = $2"
+                )))
+                .bind(millis(now))
+                .bind(self.node().as_str())
+                .execute(&mut *transaction)
+                .await
+                .map_err(backend_error)?;
+            }
+            transaction.commit().await.map_err(backend_error)?;
+            self.wrote(WorkSignal::Missed);
+            Ok(())
+        })
+        .await
     }
 
     async fn sent_part(
@@ -420,50 +430,59 @@ impl QueueStore for PgStore {
         connector: &str,
         external_id: &str,
     ) -> Result<Option<SentPart>, StoreError> {
-        sqlx::query(
-            "SELECT message_id, attempt, part_index FROM external_ids
-             WHERE connector = $1 AND external_id = $2",
-        )
-        .bind(connector)
-        .bind(external_id)
-        .try_map(|row: PgRow| {
-            Ok(SentPart {
-                message_id: super::messages::message_id(&row, 0)?,
-                attempt: small(&row, 1, "attempt")?,
-                part_index: small(&row, 2, "part index")?,
+        within_background(async {
+            sqlx::query(
+                "SELECT message_id, attempt, part_index FROM external_ids
+                 WHERE connector = $1 AND external_id = $2",
+            )
+            .bind(connector)
+            .bind(external_id)
+            .try_map(|row: PgRow| {
+                Ok(SentPart {
+                    message_id: super::messages::message_id(&row, 0)?,
+                    attempt: small(&row, 1, "attempt")?,
+                    part_index: small(&row, 2, "part index")?,
+                })
             })
+            .fetch_optional(self.pool())
+            .await
+            .map_err(backend_error)
         })
-        .fetch_optional(self.pool())
         .await
-        .map_err(backend_error)
     }
 
     async fn awaiting_report(&self) -> Result<Vec<AwaitingReport>, StoreError> {
-        let mut contents = Contents::new();
-        sqlx::query(AssertSqlSafe(format!(
-            "SELECT {MESSAGE_COLUMNS}, m.connector
-             FROM queue q JOIN {MESSAGE_TABLES} ON m.id = q.message_id
-             WHERE m.state IN ('sent', 'accepted')"
-        )))
-        .try_map(|row: PgRow| {
-            let stored = stored_message_from_row(&row, &mut contents)?;
-            let connector: Option<String> = row.try_get(MESSAGE_COLUMN_COUNT)?;
-            Ok(AwaitingReport {
-                message: dispatch_of(stored),
-                connector: connector.map(Arc::from),
+        within_background(async {
+            let mut contents = Contents::new();
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT {MESSAGE_COLUMNS}, m.connector
+                 FROM queue q JOIN {MESSAGE_TABLES} ON m.id = q.message_id
+                 WHERE m.state IN ('sent', 'accepted')"
+            )))
+            .try_map(|row: PgRow| {
+                let stored = stored_message_from_row(&row, &mut contents)?;
+                let connector: Option<String> = row.try_get(MESSAGE_COLUMN_COUNT)?;
+                Ok(AwaitingReport {
+                    message: dispatch_of(stored),
+                    connector: connector.map(Arc::from),
+                })
             })
+            .fetch_all(self.pool())
+            .await
+            .map_err(backend_error)
         })
-        .fetch_all(self.pool())
         .await
-        .map_err(backend_error)
     }
 
     async fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {
-        let due: Option<i64> = sqlx::query_scalar("SELECT min(due_at) FROM queue")
-            .fetch_one(self.pool())
-            .await
-            .map_err(backend_error)?;
-        Ok(due.map(timestamp))
+        within_background(async {
+            let due: Option<i64> = sqlx::query_scalar("SELECT min(due_at) FROM queue")
+                .fetch_one(self.pool())
+                .await
+                .map_err(backend_error)?;
+            Ok(due.map(timestamp))
+        })
+        .await
     }
 
     async fn cancel(
@@ -472,30 +491,33 @@ impl QueueStore for PgStore {
         id: MessageId,
         now: Timestamp,
     ) -> Result<CancelOutcome, StoreError> {
-        // The decision needs no clock: a message never claimed has not been sent, whatever the
-        // time.
-        let _ = now;
-        let mut transaction = self.pool().begin().await.map_err(backend_error)?;
-        let Some((stored, leased)) = load_own(&mut transaction, account, id)
-            .await
-            .map_err(backend_error)?
-        else {
-            return rolled_back(transaction, CancelOutcome::NotFound).await;
-        };
-        let Some(cancellation) = cancel(&stored.progress, leased, stored.message.price) else {
-            return rolled_back(transaction, CancelOutcome::TooLate).await;
-        };
-        let mut recorder = Recorder::new(self.node());
-        recorder.record(&stored, &cancellation.record);
-        recorder
-            .flush(&mut transaction)
-            .await
-            .map_err(backend_error)?;
-        refund(&mut transaction, account, cancellation.refund)
-            .await
-            .map_err(backend_error)?;
-        transaction.commit().await.map_err(backend_error)?;
-        Ok(CancelOutcome::Cancelled)
+        within_background(async {
+            // The decision needs no clock: a message never claimed has not been sent, whatever the
+            // time.
+            let _ = now;
+            let mut transaction = self.pool().begin().await.map_err(backend_error)?;
+            let Some((stored, leased)) = load_own(&mut transaction, account, id)
+                .await
+                .map_err(backend_error)?
+            else {
+                return rolled_back(transaction, CancelOutcome::NotFound).await;
+            };
+            let Some(cancellation) = cancel(&stored.progress, leased, stored.message.price) else {
+                return rolled_back(transaction, CancelOutcome::TooLate).await;
+            };
+            let mut recorder = Recorder::new(self.node());
+            recorder.record(&stored, &cancellation.record);
+            recorder
+                .flush(&mut transaction)
+                .await
+                .map_err(backend_error)?;
+            refund(&mut transaction, account, cancellation.refund)
+                .await
+                .map_err(backend_error)?;
+            transaction.commit().await.map_err(backend_error)?;
+            Ok(CancelOutcome::Cancelled)
+        })
+        .await
     }
 
     async fn replace(
@@ -505,41 +527,44 @@ impl QueueStore for PgStore {
         replacement: Replacement,
         now: Timestamp,
     ) -> Result<ReplaceOutcome, StoreError> {
-        // Judged at `now` already (judge_replacement): the store decides by position alone.
-        let _ = now;
-        let mut transaction = self.pool().begin().await.map_err(backend_error)?;
-        let Some((stored, leased)) = load_own(&mut transaction, account, id)
-            .await
-            .map_err(backend_error)?
-        else {
-            return rolled_back(transaction, ReplaceOutcome::NotFound).await;
-        };
-        if !still_queued(&stored.progress, leased) {
-            return rolled_back(transaction, ReplaceOutcome::TooLate).await;
-        }
-        let balance: Option<i64> = sqlx::query_scalar(
-            "SELECT balance_micros FROM accounts WHERE id = $1 FOR NO KEY UPDATE",
-        )
-        .bind(account)
-        .fetch_one(&mut *transaction)
-        .await
-        .map_err(backend_error)?;
-        if let Some(balance) = balance {
-            let paid = stored.message.price;
-            let Some(left) = reprice(Money(balance), paid, replacement.price) else {
-                return rolled_back(transaction, ReplaceOutcome::InsufficientBalance).await;
-            };
-            sqlx::query("UPDATE accounts SET balance_micros = $2 WHERE id = $1")
-                .bind(account)
-                .bind(left.micros())
-                .execute(&mut *transaction)
+        within_background(async {
+            // Judged at `now` already (judge_replacement): the store decides by position alone.
+            let _ = now;
+            let mut transaction = self.pool().begin().await.map_err(backend_error)?;
+            let Some((stored, leased)) = load_own(&mut transaction, account, id)
                 .await
-                .map_err(backend_error)?;
-        }
-        write_replacement(&mut transaction, id, &replacement)
+                .map_err(backend_error)?
+            else {
+                return rolled_back(transaction, ReplaceOutcome::NotFound).await;
+            };
+            if !still_queued(&stored.progress, leased) {
+                return rolled_back(transaction, ReplaceOutcome::TooLate).await;
+            }
+            let balance: Option<i64> = sqlx::query_scalar(
+                "SELECT balance_micros FROM accounts WHERE id = $1 FOR NO KEY UPDATE",
+            )
+            .bind(account)
+            .fetch_one(&mut *transaction)
             .await
             .map_err(backend_error)?;
-        transaction.commit().await.map_err(backend_error)?;
-        Ok(ReplaceOutcome::Replaced)
+            if let Some(balance) = balance {
+                let paid = stored.message.price;
+                let Some(left) = reprice(Money(balance), paid, replacement.price) else {
+                    return rolled_back(transaction, ReplaceOutcome::InsufficientBalance).await;
+                };
+                sqlx::query("UPDATE accounts SET balance_micros = $2 WHERE id = $1")
+                    .bind(account)
+                    .bind(left.micros())
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(backend_error)?;
+            }
+            write_replacement(&mut transaction, id, &replacement)
+                .await
+                .map_err(backend_error)?;
+            transaction.commit().await.map_err(backend_error)?;
+            Ok(ReplaceOutcome::Replaced)
+        })
+        .await
     }
 }
