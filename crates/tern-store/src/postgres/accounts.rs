@@ -18,55 +18,58 @@ use super::{PgStore, backend_error, millis, within};
 #[async_trait]
 impl AccountStore for PgStore {
     async fn create_account(&self, account: NewAccount) -> Result<Account, StoreError> {
-        let mut transaction = self.pool().begin().await.map_err(backend_error)?;
-        let smpp = account.smpp.as_ref();
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO accounts (name, token_hash, balance_micros, status_url, status_format,
-                 inbound_url, channels, created_at, smpp_system_id, smpp_password_hash,
-                 smpp_max_binds, smpp_rate, smpp_receipt_format, smpp_receipt_pdu, webhook_secret)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-             RETURNING id",
-        )
-        .bind(&account.name)
-        .bind(account.token_hash.to_hex())
-        .bind(account.balance.map(|b| b.micros()))
-        .bind(&account.status_url)
-        .bind(account.status_format.as_str())
-        .bind(&account.inbound_url)
-        .bind(Channel::join(&account.channels))
-        .bind(millis(Timestamp::now()))
-        .bind(smpp.map(|s| s.system_id.as_str()))
-        .bind(smpp.map(|s| s.password.as_phc()))
-        .bind(smpp.map(|s| s.max_binds.get() as i32))
-        .bind(
-            smpp.and_then(|s| s.rate)
-                .map(|rate| NonZeroU32::get(rate) as i32),
-        )
-        .bind(smpp.map(|s| s.receipt_format.as_str()))
-        .bind(smpp.map(|s| s.receipt_pdu.as_str()))
-        .bind(
-            account
-                .webhook_secret
-                .clone()
-                .unwrap_or_else(WebhookSecret::generate)
-                .as_str(),
-        )
-        .fetch_one(&mut *transaction)
+        within(async {
+            let mut transaction = self.pool().begin().await.map_err(backend_error)?;
+            let smpp = account.smpp.as_ref();
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO accounts (name, token_hash, balance_micros, status_url, status_format,
+                     inbound_url, channels, created_at, smpp_system_id, smpp_password_hash,
+                     smpp_max_binds, smpp_rate, smpp_receipt_format, smpp_receipt_pdu, webhook_secret)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                 RETURNING id",
+            )
+            .bind(&account.name)
+            .bind(account.token_hash.to_hex())
+            .bind(account.balance.map(|b| b.micros()))
+            .bind(&account.status_url)
+            .bind(account.status_format.as_str())
+            .bind(&account.inbound_url)
+            .bind(Channel::join(&account.channels))
+            .bind(millis(Timestamp::now()))
+            .bind(smpp.map(|s| s.system_id.as_str()))
+            .bind(smpp.map(|s| s.password.as_phc()))
+            .bind(smpp.map(|s| s.max_binds.get() as i32))
+            .bind(
+                smpp.and_then(|s| s.rate)
+                    .map(|rate| NonZeroU32::get(rate) as i32),
+            )
+            .bind(smpp.map(|s| s.receipt_format.as_str()))
+            .bind(smpp.map(|s| s.receipt_pdu.as_str()))
+            .bind(
+                account
+                    .webhook_secret
+                    .clone()
+                    .unwrap_or_else(WebhookSecret::generate)
+                    .as_str(),
+            )
+            .fetch_one(&mut *transaction)
+            .await
+            .map_err(backend_error)?;
+            // A number another account has is a conflict: the transaction takes the account back
+            // with it.
+            insert_numbers(&mut transaction, id, &account.inbound_numbers).await?;
+            let created = sqlx::query(AssertSqlSafe(format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"
+            )))
+            .bind(id)
+            .try_map(|row| account_from_row(&row))
+            .fetch_one(&mut *transaction)
+            .await
+            .map_err(backend_error)?;
+            transaction.commit().await.map_err(backend_error)?;
+            Ok(created)
+        })
         .await
-        .map_err(backend_error)?;
-        // A number another account has is a conflict: the transaction takes the account back
-        // with it.
-        insert_numbers(&mut transaction, id, &account.inbound_numbers).await?;
-        let created = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"
-        )))
-        .bind(id)
-        .try_map(|row| account_from_row(&row))
-        .fetch_one(&mut *transaction)
-        .await
-        .map_err(backend_error)?;
-        transaction.commit().await.map_err(backend_error)?;
-        Ok(created)
     }
 
     async fn update_account(
@@ -74,39 +77,45 @@ impl AccountStore for PgStore {
         id: AccountId,
         change: AccountChange,
     ) -> Result<Option<Account>, StoreError> {
-        let mut transaction = self.pool().begin().await.map_err(backend_error)?;
-        // Locked, so that changes to one account take turns.
-        let exists = sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE")
+        within(async {
+            let mut transaction = self.pool().begin().await.map_err(backend_error)?;
+            // Locked, so that changes to one account take turns.
+            let exists = sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *transaction)
+                .await
+                .map_err(backend_error)?
+                .is_some();
+            if !exists {
+                return Ok(None);
+            }
+            // Any failure (a conflict) and the transaction takes every change back.
+            apply_change(&mut transaction, id, &change).await?;
+            let updated = sqlx::query(AssertSqlSafe(format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"
+            )))
             .bind(id)
-            .fetch_optional(&mut *transaction)
+            .try_map(|row| account_from_row(&row))
+            .fetch_one(&mut *transaction)
             .await
-            .map_err(backend_error)?
-            .is_some();
-        if !exists {
-            return Ok(None);
-        }
-        // Any failure (a conflict) and the transaction takes every change back.
-        apply_change(&mut transaction, id, &change).await?;
-        let updated = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"
-        )))
-        .bind(id)
-        .try_map(|row| account_from_row(&row))
-        .fetch_one(&mut *transaction)
+            .map_err(backend_error)?;
+            transaction.commit().await.map_err(backend_error)?;
+            Ok(Some(updated))
+        })
         .await
-        .map_err(backend_error)?;
-        transaction.commit().await.map_err(backend_error)?;
-        Ok(Some(updated))
     }
 
     async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
-        sqlx::query(AssertSqlSafe(format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id"
-        )))
-        .try_map(|row| account_from_row(&row))
-        .fetch_all(self.pool())
+        within(async {
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id"
+            )))
+            .try_map(|row| account_from_row(&row))
+            .fetch_all(self.pool())
+            .await
+            .map_err(backend_error)
+        })
         .await
-        .map_err(backend_error)
     }
 
     async fn account_by_token(&self, hash: TokenHash) -> Result<Option<Account>, StoreError> {
@@ -129,14 +138,17 @@ impl AccountStore for PgStore {
         &self,
         system_id: &str,
     ) -> Result<Option<Account>, StoreError> {
-        sqlx::query(AssertSqlSafe(format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE smpp_system_id = $1 AND NOT disabled"
-        )))
-        .bind(system_id)
-        .try_map(|row| account_from_row(&row))
-        .fetch_optional(self.pool())
+        within(async {
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE smpp_system_id = $1 AND NOT disabled"
+            )))
+            .bind(system_id)
+            .try_map(|row| account_from_row(&row))
+            .fetch_optional(self.pool())
+            .await
+            .map_err(backend_error)
+        })
         .await
-        .map_err(backend_error)
     }
 }
 

@@ -61,33 +61,39 @@ impl BlocklistStore for PgStore {
         numbers: Vec<String>,
         now: Timestamp,
     ) -> Result<u64, StoreError> {
-        let mut transaction = self.pool().begin().await.map_err(backend_error)?;
-        let mut added = 0;
-        for number in &numbers {
-            if block_number(&mut transaction, scope, number, now)
-                .await
-                .map_err(backend_error)?
-            {
-                added += 1;
+        within(async {
+            let mut transaction = self.pool().begin().await.map_err(backend_error)?;
+            let mut added = 0;
+            for number in &numbers {
+                if block_number(&mut transaction, scope, number, now)
+                    .await
+                    .map_err(backend_error)?
+                {
+                    added += 1;
+                }
             }
-        }
-        transaction.commit().await.map_err(backend_error)?;
-        Ok(added)
+            transaction.commit().await.map_err(backend_error)?;
+            Ok(added)
+        })
+        .await
     }
 
     async fn unblock(&self, scope: BlockScope, numbers: Vec<String>) -> Result<u64, StoreError> {
-        let mut transaction = self.pool().begin().await.map_err(backend_error)?;
-        let mut removed = 0;
-        for number in &numbers {
-            if unblock_number(&mut transaction, scope, number)
-                .await
-                .map_err(backend_error)?
-            {
-                removed += 1;
+        within(async {
+            let mut transaction = self.pool().begin().await.map_err(backend_error)?;
+            let mut removed = 0;
+            for number in &numbers {
+                if unblock_number(&mut transaction, scope, number)
+                    .await
+                    .map_err(backend_error)?
+                {
+                    removed += 1;
+                }
             }
-        }
-        transaction.commit().await.map_err(backend_error)?;
-        Ok(removed)
+            transaction.commit().await.map_err(backend_error)?;
+            Ok(removed)
+        })
+        .await
     }
 
     async fn blocked_numbers(

@@ -26,7 +26,7 @@ use super::messages::{
     stored_message_from_row,
 };
 use super::rows::{bad, channels};
-use super::{PgStore, backend_error, millis, timestamp};
+use super::{PgStore, backend_error, millis, timestamp, within};
 
 /// Whether a message row is an entry of the log: a message that is no segment; the segment a
 /// group handed on together is named by (its first-stored); a segment finished while waiting
@@ -295,30 +295,33 @@ impl MessageLogStore for PgStore {
         reference: String,
         converted_at: Timestamp,
     ) -> Result<usize, StoreError> {
-        // A form named twice names the same messages: each is counted and recorded once (a
-        // message has one recipient, so no message is found by two forms).
-        recipients.sort_unstable();
-        recipients.dedup();
-        if recipients.is_empty() {
-            return Ok(0);
-        }
-        let mut transaction = self.pool().begin().await.map_err(backend_error)?;
-        let recorded = sqlx::query(
-            "INSERT INTO conversions (message_id, converted_at, recorded_at)
-             SELECT id, $4, $5 FROM messages
-             WHERE account_id = $1 AND reference = $2 AND recipient = ANY($3::text[])",
-        )
-        .bind(account)
-        .bind(&reference)
-        .bind(&recipients)
-        .bind(millis(converted_at))
-        .bind(millis(Timestamp::now()))
-        .execute(&mut *transaction)
+        within(async {
+            // A form named twice names the same messages: each is counted and recorded once (a
+            // message has one recipient, so no message is found by two forms).
+            recipients.sort_unstable();
+            recipients.dedup();
+            if recipients.is_empty() {
+                return Ok(0);
+            }
+            let mut transaction = self.pool().begin().await.map_err(backend_error)?;
+            let recorded = sqlx::query(
+                "INSERT INTO conversions (message_id, converted_at, recorded_at)
+                 SELECT id, $4, $5 FROM messages
+                 WHERE account_id = $1 AND reference = $2 AND recipient = ANY($3::text[])",
+            )
+            .bind(account)
+            .bind(&reference)
+            .bind(&recipients)
+            .bind(millis(converted_at))
+            .bind(millis(Timestamp::now()))
+            .execute(&mut *transaction)
+            .await
+            .map_err(backend_error)?
+            .rows_affected();
+            transaction.commit().await.map_err(backend_error)?;
+            Ok(usize::try_from(recorded).unwrap_or(usize::MAX))
+        })
         .await
-        .map_err(backend_error)?
-        .rows_affected();
-        transaction.commit().await.map_err(backend_error)?;
-        Ok(usize::try_from(recorded).unwrap_or(usize::MAX))
     }
 
     async fn messages(
@@ -326,15 +329,18 @@ impl MessageLogStore for PgStore {
         account: AccountId,
         filter: MessageFilter,
     ) -> Result<Vec<MessageRecord>, StoreError> {
-        if filter.limit == 0 {
-            return Ok(Vec::new());
-        }
-        let mut transaction = read_snapshot(self).await?;
-        let entries = list_messages(&mut transaction, account, &filter)
-            .await
-            .map_err(backend_error)?;
-        transaction.commit().await.map_err(backend_error)?;
-        Ok(entries)
+        within(async {
+            if filter.limit == 0 {
+                return Ok(Vec::new());
+            }
+            let mut transaction = read_snapshot(self).await?;
+            let entries = list_messages(&mut transaction, account, &filter)
+                .await
+                .map_err(backend_error)?;
+            transaction.commit().await.map_err(backend_error)?;
+            Ok(entries)
+        })
+        .await
     }
 
     async fn message(
@@ -342,19 +348,22 @@ impl MessageLogStore for PgStore {
         account: AccountId,
         id: MessageId,
     ) -> Result<Option<MessageRecord>, StoreError> {
-        let mut transaction = read_snapshot(self).await?;
-        let found = records(
-            &mut transaction,
-            sqlx::query(AssertSqlSafe(format!(
-                "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_TABLES} WHERE m.id = $1 AND m.account_id = $2"
-            )))
-            .bind(id.0)
-            .bind(account),
-        )
+        within(async {
+            let mut transaction = read_snapshot(self).await?;
+            let found = records(
+                &mut transaction,
+                sqlx::query(AssertSqlSafe(format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_TABLES} WHERE m.id = $1 AND m.account_id = $2"
+                )))
+                .bind(id.0)
+                .bind(account),
+            )
+            .await
+            .map_err(backend_error)?;
+            transaction.commit().await.map_err(backend_error)?;
+            Ok(found.into_iter().next())
+        })
         .await
-        .map_err(backend_error)?;
-        transaction.commit().await.map_err(backend_error)?;
-        Ok(found.into_iter().next())
     }
 
     async fn inbound_messages(
@@ -362,7 +371,7 @@ impl MessageLogStore for PgStore {
         account: AccountId,
         filter: MessageFilter,
     ) -> Result<Vec<InboundMessage>, StoreError> {
-        super::inbound::inbound_messages(self, account, filter).await
+        within(async { super::inbound::inbound_messages(self, account, filter).await }).await
     }
 
     async fn funnel(
@@ -371,12 +380,15 @@ impl MessageLogStore for PgStore {
         since: Option<Timestamp>,
         until: Option<Timestamp>,
     ) -> Result<Funnel, StoreError> {
-        let mut transaction = read_snapshot(self).await?;
-        let funnel = funnel(&mut transaction, account, since, until)
-            .await
-            .map_err(backend_error)?;
-        transaction.commit().await.map_err(backend_error)?;
-        Ok(funnel)
+        within(async {
+            let mut transaction = read_snapshot(self).await?;
+            let funnel = funnel(&mut transaction, account, since, until)
+                .await
+                .map_err(backend_error)?;
+            transaction.commit().await.map_err(backend_error)?;
+            Ok(funnel)
+        })
+        .await
     }
 }
 

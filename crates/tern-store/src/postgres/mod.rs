@@ -40,8 +40,9 @@ const MAX_CONNECTIONS: u32 = 16;
 /// fails. While the server is down, connecting is refused at once and tried again with a
 /// growing pause (sqlx's backoff) until this passes: the caller then gets an error, never a hang.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long one call of the store on the submission path or of the cluster's membership
-/// ([`within`]) may take, the wait for a
+/// How long one call of the store made for a request (a submission, an SMPP bind, the message
+/// log, a push registration, an account command) or for the cluster's membership ([`within`])
+/// may take, the wait for a
 /// connection included: a connection whose server vanished without closing it (a host gone, a
 /// network cut) would otherwise leave a query waiting for minutes, until the kernel gives the
 /// connection up. A submission looks its account up and then stores its messages: two calls,

@@ -12,7 +12,7 @@ use tern_core::push::{
 };
 
 use super::rows::bad;
-use super::{PgStore, backend_error, millis, timestamp};
+use super::{PgStore, backend_error, millis, timestamp, within};
 
 /// The columns of an app, read by [`app_from_row`]; select them `FROM push_apps`.
 const APP_COLUMNS: &str = "app_key, account_id, name, connector, created_at";
@@ -93,102 +93,114 @@ async fn forget_token(
 #[async_trait]
 impl PushStore for PgStore {
     async fn create_app(&self, app: NewPushApp) -> Result<PushApp, StoreError> {
-        let created = PushApp {
-            key: app.key,
-            account_id: app.account_id,
-            name: app.name,
-            connector: app.connector,
-            // Stored to the millisecond.
-            created_at: timestamp(millis(Timestamp::now())),
-        };
-        let mut transaction = self.pool().begin().await.map_err(backend_error)?;
-        // A key that exists already breaks the primary key: a conflict.
-        sqlx::query(
-            "INSERT INTO push_apps (app_key, account_id, name, connector, created_at)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(created.key.to_string())
-        .bind(created.account_id)
-        .bind(&created.name)
-        .bind(&created.connector)
-        .bind(millis(created.created_at))
-        .execute(&mut *transaction)
+        within(async {
+            let created = PushApp {
+                key: app.key,
+                account_id: app.account_id,
+                name: app.name,
+                connector: app.connector,
+                // Stored to the millisecond.
+                created_at: timestamp(millis(Timestamp::now())),
+            };
+            let mut transaction = self.pool().begin().await.map_err(backend_error)?;
+            // A key that exists already breaks the primary key: a conflict.
+            sqlx::query(
+                "INSERT INTO push_apps (app_key, account_id, name, connector, created_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(created.key.to_string())
+            .bind(created.account_id)
+            .bind(&created.name)
+            .bind(&created.connector)
+            .bind(millis(created.created_at))
+            .execute(&mut *transaction)
+            .await
+            .map_err(backend_error)?;
+            transaction.commit().await.map_err(backend_error)?;
+            Ok(created)
+        })
         .await
-        .map_err(backend_error)?;
-        transaction.commit().await.map_err(backend_error)?;
-        Ok(created)
     }
 
     async fn apps(&self) -> Result<Vec<PushAppListing>, StoreError> {
-        // `id` is the order they were created in (creation times may share a millisecond).
-        sqlx::query(
-            "SELECT a.app_key, a.account_id, a.name, a.connector, a.created_at,
-                 (SELECT COUNT(*) FROM push_installations i WHERE i.app_key = a.app_key)
-             FROM push_apps a ORDER BY a.id",
-        )
-        .try_map(|row: PgRow| {
-            let installations: i64 = row.try_get(5)?;
-            Ok(PushAppListing {
-                app: app_from_row(&row)?,
-                installations: u64::try_from(installations)
-                    .map_err(|_| bad(5, "installation count"))?,
+        within(async {
+            // `id` is the order they were created in (creation times may share a millisecond).
+            sqlx::query(
+                "SELECT a.app_key, a.account_id, a.name, a.connector, a.created_at,
+                     (SELECT COUNT(*) FROM push_installations i WHERE i.app_key = a.app_key)
+                 FROM push_apps a ORDER BY a.id",
+            )
+            .try_map(|row: PgRow| {
+                let installations: i64 = row.try_get(5)?;
+                Ok(PushAppListing {
+                    app: app_from_row(&row)?,
+                    installations: u64::try_from(installations)
+                        .map_err(|_| bad(5, "installation count"))?,
+                })
             })
+            .fetch_all(self.pool())
+            .await
+            .map_err(backend_error)
         })
-        .fetch_all(self.pool())
         .await
-        .map_err(backend_error)
     }
 
     async fn app_by_key(&self, key: AppKey) -> Result<Option<PushApp>, StoreError> {
-        sqlx::query(AssertSqlSafe(format!(
-            "SELECT {APP_COLUMNS} FROM push_apps WHERE app_key = $1"
-        )))
-        .bind(key.to_string())
-        .try_map(|row| app_from_row(&row))
-        .fetch_optional(self.pool())
+        within(async {
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT {APP_COLUMNS} FROM push_apps WHERE app_key = $1"
+            )))
+            .bind(key.to_string())
+            .try_map(|row| app_from_row(&row))
+            .fetch_optional(self.pool())
+            .await
+            .map_err(backend_error)
+        })
         .await
-        .map_err(backend_error)
     }
 
     async fn register_installation(&self, installation: Installation) -> Result<(), StoreError> {
-        let id = installation.id.to_string();
-        let app_key = installation.app_key.to_string();
-        let device = &installation.device;
-        let mut transaction = self.pool().begin().await.map_err(backend_error)?;
-        forget_token(&mut transaction, &app_key, &device.push_token, &id).await?;
-        // Another node may register the same token at the same time: the one that comes second
-        // replaces the first's installation, as if it had come after it.
-        sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO push_installations ({INSTALLATION_COLUMNS})
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-             ON CONFLICT (app_key, push_token) DO UPDATE SET id = excluded.id,
-                 device_os = excluded.device_os, device_os_version = excluded.device_os_version,
-                 device_model = excluded.device_model, app_id = excluded.app_id,
-                 app_version = excluded.app_version, lib_id = excluded.lib_id,
-                 lib_version = excluded.lib_version,
-                 push_authorization = excluded.push_authorization,
-                 preferred_languages = excluded.preferred_languages, msisdn = excluded.msisdn,
-                 created_at = excluded.created_at, updated_at = excluded.updated_at"
-        )))
-        .bind(&id)
-        .bind(&app_key)
-        .bind(&device.push_token)
-        .bind(&device.device_os)
-        .bind(&device.device_os_version)
-        .bind(&device.device_model)
-        .bind(&device.app_id)
-        .bind(&device.app_version)
-        .bind(&device.lib_id)
-        .bind(&device.lib_version)
-        .bind(&device.push_authorization)
-        .bind(languages_json(device)?)
-        .bind(&device.msisdn)
-        .bind(millis(installation.created_at))
-        .bind(millis(installation.updated_at))
-        .execute(&mut *transaction)
+        within(async {
+            let id = installation.id.to_string();
+            let app_key = installation.app_key.to_string();
+            let device = &installation.device;
+            let mut transaction = self.pool().begin().await.map_err(backend_error)?;
+            forget_token(&mut transaction, &app_key, &device.push_token, &id).await?;
+            // Another node may register the same token at the same time: the one that comes second
+            // replaces the first's installation, as if it had come after it.
+            sqlx::query(AssertSqlSafe(format!(
+                "INSERT INTO push_installations ({INSTALLATION_COLUMNS})
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                 ON CONFLICT (app_key, push_token) DO UPDATE SET id = excluded.id,
+                     device_os = excluded.device_os, device_os_version = excluded.device_os_version,
+                     device_model = excluded.device_model, app_id = excluded.app_id,
+                     app_version = excluded.app_version, lib_id = excluded.lib_id,
+                     lib_version = excluded.lib_version,
+                     push_authorization = excluded.push_authorization,
+                     preferred_languages = excluded.preferred_languages, msisdn = excluded.msisdn,
+                     created_at = excluded.created_at, updated_at = excluded.updated_at"
+            )))
+            .bind(&id)
+            .bind(&app_key)
+            .bind(&device.push_token)
+            .bind(&device.device_os)
+            .bind(&device.device_os_version)
+            .bind(&device.device_model)
+            .bind(&device.app_id)
+            .bind(&device.app_version)
+            .bind(&device.lib_id)
+            .bind(&device.lib_version)
+            .bind(&device.push_authorization)
+            .bind(languages_json(device)?)
+            .bind(&device.msisdn)
+            .bind(millis(installation.created_at))
+            .bind(millis(installation.updated_at))
+            .execute(&mut *transaction)
+            .await
+            .map_err(backend_error)?;
+            transaction.commit().await.map_err(backend_error)
+        })
         .await
-        .map_err(backend_error)?;
-        transaction.commit().await.map_err(backend_error)
     }
 
     async fn update_installation(
@@ -198,50 +210,53 @@ impl PushStore for PgStore {
         device: Registration,
         now: Timestamp,
     ) -> Result<Option<Installation>, StoreError> {
-        let id = id.to_string();
-        let app_key = app_key.to_string();
-        let mut transaction = self.pool().begin().await.map_err(backend_error)?;
-        let exists = sqlx::query(
-            "SELECT 1 FROM push_installations WHERE id = $1 AND app_key = $2 FOR UPDATE",
-        )
-        .bind(&id)
-        .bind(&app_key)
-        .fetch_optional(&mut *transaction)
+        within(async {
+            let id = id.to_string();
+            let app_key = app_key.to_string();
+            let mut transaction = self.pool().begin().await.map_err(backend_error)?;
+            let exists = sqlx::query(
+                "SELECT 1 FROM push_installations WHERE id = $1 AND app_key = $2 FOR UPDATE",
+            )
+            .bind(&id)
+            .bind(&app_key)
+            .fetch_optional(&mut *transaction)
+            .await
+            .map_err(backend_error)?
+            .is_some();
+            if !exists {
+                return Ok(None);
+            }
+            forget_token(&mut transaction, &app_key, &device.push_token, &id).await?;
+            let updated = sqlx::query(AssertSqlSafe(format!(
+                "UPDATE push_installations SET push_token = $3, device_os = $4,
+                     device_os_version = $5, device_model = $6, app_id = $7, app_version = $8,
+                     lib_id = $9, lib_version = $10, push_authorization = $11,
+                     preferred_languages = $12, msisdn = $13, updated_at = $14
+                 WHERE id = $1 AND app_key = $2
+                 RETURNING {INSTALLATION_COLUMNS}"
+            )))
+            .bind(&id)
+            .bind(&app_key)
+            .bind(&device.push_token)
+            .bind(&device.device_os)
+            .bind(&device.device_os_version)
+            .bind(&device.device_model)
+            .bind(&device.app_id)
+            .bind(&device.app_version)
+            .bind(&device.lib_id)
+            .bind(&device.lib_version)
+            .bind(&device.push_authorization)
+            .bind(languages_json(&device)?)
+            .bind(&device.msisdn)
+            .bind(millis(now))
+            .try_map(|row| installation_from_row(&row))
+            .fetch_optional(&mut *transaction)
+            .await
+            .map_err(backend_error)?;
+            transaction.commit().await.map_err(backend_error)?;
+            Ok(updated)
+        })
         .await
-        .map_err(backend_error)?
-        .is_some();
-        if !exists {
-            return Ok(None);
-        }
-        forget_token(&mut transaction, &app_key, &device.push_token, &id).await?;
-        let updated = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE push_installations SET push_token = $3, device_os = $4,
-                 device_os_version = $5, device_model = $6, app_id = $7, app_version = $8,
-                 lib_id = $9, lib_version = $10, push_authorization = $11,
-                 preferred_languages = $12, msisdn = $13, updated_at = $14
-             WHERE id = $1 AND app_key = $2
-             RETURNING {INSTALLATION_COLUMNS}"
-        )))
-        .bind(&id)
-        .bind(&app_key)
-        .bind(&device.push_token)
-        .bind(&device.device_os)
-        .bind(&device.device_os_version)
-        .bind(&device.device_model)
-        .bind(&device.app_id)
-        .bind(&device.app_version)
-        .bind(&device.lib_id)
-        .bind(&device.lib_version)
-        .bind(&device.push_authorization)
-        .bind(languages_json(&device)?)
-        .bind(&device.msisdn)
-        .bind(millis(now))
-        .try_map(|row| installation_from_row(&row))
-        .fetch_optional(&mut *transaction)
-        .await
-        .map_err(backend_error)?;
-        transaction.commit().await.map_err(backend_error)?;
-        Ok(updated)
     }
 
     async fn remove_installation(
@@ -249,16 +264,20 @@ impl PushStore for PgStore {
         app_key: AppKey,
         id: InstallationId,
     ) -> Result<bool, StoreError> {
-        let mut transaction = self.pool().begin().await.map_err(backend_error)?;
-        let deleted = sqlx::query("DELETE FROM push_installations WHERE id = $1 AND app_key = $2")
-            .bind(id.to_string())
-            .bind(app_key.to_string())
-            .execute(&mut *transaction)
-            .await
-            .map_err(backend_error)?
-            .rows_affected();
-        transaction.commit().await.map_err(backend_error)?;
-        Ok(deleted > 0)
+        within(async {
+            let mut transaction = self.pool().begin().await.map_err(backend_error)?;
+            let deleted =
+                sqlx::query("DELETE FROM push_installations WHERE id = $1 AND app_key = $2")
+                    .bind(id.to_string())
+                    .bind(app_key.to_string())
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(backend_error)?
+                    .rows_affected();
+            transaction.commit().await.map_err(backend_error)?;
+            Ok(deleted > 0)
+        })
+        .await
     }
 
     async fn installation(
@@ -266,15 +285,18 @@ impl PushStore for PgStore {
         app_key: AppKey,
         id: InstallationId,
     ) -> Result<Option<Installation>, StoreError> {
-        sqlx::query(AssertSqlSafe(format!(
-            "SELECT {INSTALLATION_COLUMNS} FROM push_installations WHERE id = $1 AND app_key = $2"
-        )))
-        .bind(id.to_string())
-        .bind(app_key.to_string())
-        .try_map(|row| installation_from_row(&row))
-        .fetch_optional(self.pool())
+        within(async {
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT {INSTALLATION_COLUMNS} FROM push_installations WHERE id = $1 AND app_key = $2"
+            )))
+            .bind(id.to_string())
+            .bind(app_key.to_string())
+            .try_map(|row| installation_from_row(&row))
+            .fetch_optional(self.pool())
+            .await
+            .map_err(backend_error)
+        })
         .await
-        .map_err(backend_error)
     }
 
     async fn installations_for(
@@ -282,16 +304,19 @@ impl PushStore for PgStore {
         app_key: AppKey,
         msisdn: &str,
     ) -> Result<Vec<Installation>, StoreError> {
-        sqlx::query(AssertSqlSafe(format!(
-            "SELECT {INSTALLATION_COLUMNS} FROM push_installations
-             WHERE app_key = $1 AND msisdn = $2 ORDER BY created_at, id"
-        )))
-        .bind(app_key.to_string())
-        .bind(msisdn)
-        .try_map(|row| installation_from_row(&row))
-        .fetch_all(self.pool())
+        within(async {
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT {INSTALLATION_COLUMNS} FROM push_installations
+                 WHERE app_key = $1 AND msisdn = $2 ORDER BY created_at, id"
+            )))
+            .bind(app_key.to_string())
+            .bind(msisdn)
+            .try_map(|row| installation_from_row(&row))
+            .fetch_all(self.pool())
+            .await
+            .map_err(backend_error)
+        })
         .await
-        .map_err(backend_error)
     }
 
     async fn remove_installation_by_token(
@@ -299,16 +324,20 @@ impl PushStore for PgStore {
         app_key: AppKey,
         push_token: &str,
     ) -> Result<u64, StoreError> {
-        let mut transaction = self.pool().begin().await.map_err(backend_error)?;
-        let deleted =
-            sqlx::query("DELETE FROM push_installations WHERE app_key = $1 AND push_token = $2")
-                .bind(app_key.to_string())
-                .bind(push_token)
-                .execute(&mut *transaction)
-                .await
-                .map_err(backend_error)?
-                .rows_affected();
-        transaction.commit().await.map_err(backend_error)?;
-        Ok(deleted)
+        within(async {
+            let mut transaction = self.pool().begin().await.map_err(backend_error)?;
+            let deleted = sqlx::query(
+                "DELETE FROM push_installations WHERE app_key = $1 AND push_token = $2",
+            )
+            .bind(app_key.to_string())
+            .bind(push_token)
+            .execute(&mut *transaction)
+            .await
+            .map_err(backend_error)?
+            .rows_affected();
+            transaction.commit().await.map_err(backend_error)?;
+            Ok(deleted)
+        })
+        .await
     }
 }
