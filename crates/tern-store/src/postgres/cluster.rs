@@ -195,18 +195,21 @@ mod tests {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_heartbeat_over_a_cut_connection_fails_within_the_bound_instead_of_hanging() {
+    /// A store of node `a` on a new database, its connections through a [`relay`]; the relay's
+    /// switch.
+    async fn store_through_a_relay() -> (PgStore, Arc<AtomicBool>) {
         let cluster = PgCluster::shared();
         let url = cluster.create_database();
-        let upstream: SocketAddr = format!("127.0.0.1:{}", cluster.port()).parse().unwrap();
-        let (address, armed) = relay(upstream).await;
-        let relayed = url.replace(
-            &format!("127.0.0.1:{}", cluster.port()),
-            &address.to_string(),
-        );
+        let direct = format!("127.0.0.1:{}", cluster.port());
+        let (address, armed) = relay(direct.parse().unwrap()).await;
+        let relayed = url.replace(&direct, &address.to_string());
         assert_ne!(relayed, url, "the URL goes through the relay");
-        let store = PgStore::open(&relayed, NodeId::new("a")).unwrap();
+        (PgStore::open(&relayed, NodeId::new("a")).unwrap(), armed)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_heartbeat_over_a_cut_connection_fails_within_the_bound_instead_of_hanging() {
+        let (store, armed) = store_through_a_relay().await;
         store.heartbeat(Timestamp::now()).await.unwrap();
         assert_eq!(
             store
@@ -238,15 +241,7 @@ mod tests {
     async fn a_claim_over_a_cut_connection_fails_within_the_bound_instead_of_hanging() {
         use tern_core::ports::QueueStore;
 
-        let cluster = PgCluster::shared();
-        let url = cluster.create_database();
-        let upstream: SocketAddr = format!("127.0.0.1:{}", cluster.port()).parse().unwrap();
-        let (address, armed) = relay(upstream).await;
-        let relayed = url.replace(
-            &format!("127.0.0.1:{}", cluster.port()),
-            &address.to_string(),
-        );
-        let store = PgStore::open(&relayed, NodeId::new("a")).unwrap();
+        let (store, armed) = store_through_a_relay().await;
         let lease = SignedDuration::from_secs(30);
         assert!(
             store
