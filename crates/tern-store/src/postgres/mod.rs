@@ -16,6 +16,7 @@ mod intake;
 mod log;
 mod messages;
 mod outbox;
+mod pacing;
 mod push;
 mod queue;
 mod rates;
@@ -70,6 +71,8 @@ pub struct PgStore {
     signals: Arc<signals::Signals>,
     /// Where `accept` hands its requests: intake's group commit.
     intake: intake::Intake,
+    /// This node's claims behind its intake while submissions press.
+    pacing: Arc<pacing::Pacing>,
     /// The opt-out keywords inbound messages are judged by
     /// ([`tern_core::ports::BlocklistStore::set_opt_out_keywords`]).
     opt_out: std::sync::RwLock<Arc<tern_core::blocklist::OptOutKeywords>>,
@@ -149,13 +152,15 @@ impl PgStore {
             .connect_lazy_with(options);
         let signals = Arc::new(signals::Signals::default());
         signals::Signals::spawn_sender(&signals, pool.clone());
-        let intake = intake::Intake::spawn(pool.clone(), Arc::clone(&signals));
+        let pacing = Arc::new(pacing::Pacing::default());
+        let intake = intake::Intake::spawn(pool.clone(), Arc::clone(&signals), Arc::clone(&pacing));
         Ok(PgStore {
             pool,
             node,
             last_probe: Mutex::new(None),
             signals,
             intake,
+            pacing,
             opt_out: Default::default(),
         })
     }
@@ -173,6 +178,11 @@ impl PgStore {
     /// Intake's committer.
     fn intake(&self) -> &intake::Intake {
         &self.intake
+    }
+
+    /// A claim's turn behind intake ([`pacing`]).
+    pub(crate) async fn claim_turn(&self) -> pacing::Turn<'_> {
+        self.pacing.claim_turn().await
     }
 
     /// The node this handle holds leases for.

@@ -257,6 +257,7 @@ impl QueueStore for PgStore {
         limit: usize,
         lease: SignedDuration,
     ) -> Result<Vec<Dispatch>, StoreError> {
+        let _turn = self.claim_turn().await;
         let mut transaction = self.pool().begin().await.map_err(backend_error)?;
         let mut contents = Contents::new();
         // Each due message, and whether it is a segment still waiting for its group.
