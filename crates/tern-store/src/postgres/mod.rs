@@ -35,8 +35,9 @@ use tern_core::ports::{NodeId, StoreError, StoreHealth, WorkSignal};
 
 pub use schema::VERSION as SCHEMA_VERSION;
 
-/// Connections each handle keeps at most.
-const MAX_CONNECTIONS: u32 = 16;
+/// Connections each handle keeps at most: up to 8 intake transactions at once (see `intake`),
+/// and delivery's claims, outcomes and reports beside them.
+const MAX_CONNECTIONS: u32 = 24;
 /// How long a caller waits for a connection of the pool (or for a new one) before its call
 /// fails. While the server is down, connecting is refused at once and tried again with a
 /// growing pause (sqlx's backoff) until this passes: the caller then gets an error, never a hang.
