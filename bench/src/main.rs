@@ -77,6 +77,10 @@ struct Args {
     /// Messages submitted in the SMPP phase (a smoke run: at most 20,000).
     #[arg(long, default_value_t = 200_000)]
     smpp_messages: u64,
+    /// Node counts of the PostgreSQL phase, in order (for experiments: `1` measures one node
+    /// only; the figures of record come from both).
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 3])]
+    postgres_nodes: Vec<usize>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -879,6 +883,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             e2e_max,
             report_limit,
             ticks,
+            node_counts: &args.postgres_nodes,
         };
         on_postgres = postgres::run(&settings, &mut phases).await?;
     }

@@ -20,8 +20,6 @@ use crate::load::{LoadResult, closed_loop, histogram, submit_body};
 use crate::receiver::StatusReceiver;
 use crate::{Cpu, CpuMeter, EndToEnd, Phase, drain, latency_summary, phase_line, thousands};
 
-/// The node counts measured, in this order.
-const NODE_COUNTS: [usize; 2] = [1, 3];
 /// The tables whose counters are reported.
 const TABLES: [&str; 3] = ["messages", "queue", "outbox"];
 
@@ -37,6 +35,8 @@ pub struct Settings<'a> {
     pub e2e_max: u64,
     pub report_limit: Duration,
     pub ticks: f64,
+    /// The node counts measured, in this order.
+    pub node_counts: &'a [usize],
 }
 
 /// Rows per second PostgreSQL counted in one table over a phase.
@@ -190,7 +190,7 @@ pub async fn run(
         cluster.port()
     );
     let mut runs = Vec::new();
-    for nodes in NODE_COUNTS {
+    for &nodes in settings.node_counts {
         runs.push(run_nodes(settings, &cluster, &bin, nodes, phases).await?);
     }
     tokio::task::spawn_blocking(move || cluster.kill())
@@ -276,6 +276,7 @@ async fn run_nodes(
     .await?;
 
     // Single-message requests.
+    let commits_before = intake_commits(&addrs);
     let before = stats.counts()?;
     let at = Instant::now();
     let meter = Meter::start(&pids, postmaster, settings.ticks);
@@ -292,9 +293,10 @@ async fn run_nodes(
     single_db.1 = server;
     expected += single.accepted;
     let line = format!(
-        "{}; PostgreSQL: {}",
+        "{}; PostgreSQL: {}; {}",
         phase_line(&label("single"), &single),
-        single_db.summary()
+        single_db.summary(),
+        intake_commits(&addrs).since(&commits_before)
     );
     eprintln!("{line}");
     phases.push(Phase {
@@ -305,6 +307,7 @@ async fn run_nodes(
     drain(receiver, expected, settings.report_limit, "postgres single").await?;
 
     // 100-message requests.
+    let commits_before = intake_commits(&addrs);
     let before = stats.counts()?;
     let at = Instant::now();
     let meter = Meter::start(&pids, postmaster, settings.ticks);
@@ -321,9 +324,10 @@ async fn run_nodes(
     batched_db.1 = server;
     expected += batched.accepted;
     let line = format!(
-        "{}; PostgreSQL: {}",
+        "{}; PostgreSQL: {}; {}",
         phase_line(&label("batched"), &batched),
-        batched_db.summary()
+        batched_db.summary(),
+        intake_commits(&addrs).since(&commits_before)
     );
     eprintln!("{line}");
     phases.push(Phase {
@@ -400,6 +404,67 @@ async fn run_nodes(
         batched: (batched, batched_db),
         e2e: (e2e, e2e_db),
     })
+}
+
+/// What the nodes' intake committers did so far, from their `/metrics`
+/// (`tern_store_commit_*`): transactions, requests in them, seconds they took.
+#[derive(Default)]
+struct Commits {
+    transactions: f64,
+    requests: f64,
+    seconds: f64,
+}
+
+impl Commits {
+    /// What was done since `before`, in words: transactions, requests per transaction, and
+    /// the mean time from a transaction's start to its commit.
+    fn since(&self, before: &Commits) -> String {
+        let transactions = self.transactions - before.transactions;
+        if transactions <= 0.0 {
+            return "intake commits: none counted".to_owned();
+        }
+        format!(
+            "intake commits: {} transactions, {:.1} requests each, {:.1} ms each",
+            thousands(transactions),
+            (self.requests - before.requests) / transactions,
+            (self.seconds - before.seconds) / transactions * 1000.0
+        )
+    }
+}
+
+/// [`Commits`] of every node at `addrs`, summed (a node that does not answer counts nothing).
+fn intake_commits(addrs: &[SocketAddr]) -> Commits {
+    use std::io::{Read, Write};
+    let mut commits = Commits::default();
+    for addr in addrs {
+        let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+            continue;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        let mut text = String::new();
+        if stream.write_all(request.as_bytes()).is_err()
+            || stream.read_to_string(&mut text).is_err()
+        {
+            continue;
+        }
+        for line in text.lines() {
+            let mut fields = line.split_whitespace();
+            let (Some(name), Some(value)) = (fields.next(), fields.next()) else {
+                continue;
+            };
+            let Ok(value) = value.parse::<f64>() else {
+                continue;
+            };
+            match name {
+                "tern_store_commit_batch_size_count" => commits.transactions += value,
+                "tern_store_commit_batch_size_sum" => commits.requests += value,
+                "tern_store_commit_duration_seconds_sum" => commits.seconds += value,
+                _ => {}
+            }
+        }
+    }
+    commits
 }
 
 /// `tern account create --database-url`; the product token.

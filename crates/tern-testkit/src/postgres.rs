@@ -199,6 +199,12 @@ impl PgCluster {
             fsync = if self.options.fsync { "on" } else { "off" },
             max = self.options.max_connections,
         );
+        // Further settings for experiments (`TERN_PG_SETTINGS="-c commit_delay=100"`), after
+        // these, so that they win.
+        let settings = match std::env::var("TERN_PG_SETTINGS") {
+            Ok(more) if !more.trim().is_empty() => format!("{settings} {more}"),
+            _ => settings,
+        };
         let mut pg_ctl = command(&self.bin, "pg_ctl");
         pg_ctl
             .arg("start")

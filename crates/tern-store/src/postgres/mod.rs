@@ -16,6 +16,7 @@ mod intake;
 mod log;
 mod messages;
 mod outbox;
+mod pacing;
 mod push;
 mod queue;
 mod rates;
@@ -34,8 +35,9 @@ use tern_core::ports::{NodeId, StoreError, StoreHealth, WorkSignal};
 
 pub use schema::VERSION as SCHEMA_VERSION;
 
-/// Connections each handle keeps at most.
-const MAX_CONNECTIONS: u32 = 16;
+/// Connections each handle keeps at most: up to 8 intake transactions at once (see `intake`),
+/// and delivery's claims, outcomes and reports beside them.
+const MAX_CONNECTIONS: u32 = 24;
 /// How long a caller waits for a connection of the pool (or for a new one) before its call
 /// fails. While the server is down, connecting is refused at once and tried again with a
 /// growing pause (sqlx's backoff) until this passes: the caller then gets an error, never a hang.
@@ -81,6 +83,8 @@ pub struct PgStore {
     signals: Arc<signals::Signals>,
     /// Where `accept` hands its requests: intake's group commit.
     intake: intake::Intake,
+    /// This node's claims behind its intake while submissions press.
+    pacing: Arc<pacing::Pacing>,
     /// The opt-out keywords inbound messages are judged by
     /// ([`tern_core::ports::BlocklistStore::set_opt_out_keywords`]).
     opt_out: std::sync::RwLock<Arc<tern_core::blocklist::OptOutKeywords>>,
@@ -174,13 +178,15 @@ impl PgStore {
             .connect_lazy_with(options);
         let signals = Arc::new(signals::Signals::default());
         signals::Signals::spawn_sender(&signals, pool.clone());
-        let intake = intake::Intake::spawn(pool.clone(), Arc::clone(&signals));
+        let pacing = Arc::new(pacing::Pacing::default());
+        let intake = intake::Intake::spawn(pool.clone(), Arc::clone(&signals), Arc::clone(&pacing));
         Ok(PgStore {
             pool,
             node,
             last_probe: Mutex::new(None),
             signals,
             intake,
+            pacing,
             opt_out: Default::default(),
         })
     }
@@ -198,6 +204,11 @@ impl PgStore {
     /// Intake's committer.
     fn intake(&self) -> &intake::Intake {
         &self.intake
+    }
+
+    /// A claim's turn behind intake ([`pacing`]).
+    pub(crate) async fn claim_turn(&self) -> pacing::Turn<'_> {
+        self.pacing.claim_turn().await
     }
 
     /// The node this handle holds leases for.

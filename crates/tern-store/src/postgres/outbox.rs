@@ -314,6 +314,7 @@ impl OutboxStore for PgStore {
             {
                 return Ok(Vec::new());
             }
+            let _turn = self.claim_turn().await;
             let mut transaction = self.pool().begin().await.map_err(backend_error)?;
             // The lowest entry of each key only: one in flight per key, in order.
             let mut query = sqlx::query(AssertSqlSafe(claim_heads_sql(filter)))

@@ -257,6 +257,8 @@ impl QueueStore for PgStore {
         limit: usize,
         lease: SignedDuration,
     ) -> Result<Vec<Dispatch>, StoreError> {
+        // The turn is pacing's wait (intake first), not the database's: outside the bound.
+        let _turn = self.claim_turn().await;
         within_background(async {
             let mut transaction = self.pool().begin().await.map_err(backend_error)?;
             let mut contents = Contents::new();

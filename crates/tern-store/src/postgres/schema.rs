@@ -305,6 +305,15 @@ $$;
 CREATE TRIGGER blocklist_changed AFTER INSERT OR DELETE ON blocklist
     FOR EACH ROW EXECUTE FUNCTION blocklist_changed();
 "#,
+    // 7: no foreign-key checks on intake's hot rows but the account's. A message's content row
+    // and its queue row are written in the same statement as the message, and no statement
+    // deletes contents or messages; the checks cost about a quarter of the intake statement
+    // (`EXPLAIN ANALYZE`, docs/benchmarks.md, 2026-12-02). SQLite checks none (`foreign_keys`
+    // is off there). `messages` -> `accounts` stays: intake without a transaction relies on it.
+    r#"
+ALTER TABLE messages DROP CONSTRAINT messages_content_id_fkey;
+ALTER TABLE queue DROP CONSTRAINT queue_message_id_fkey;
+"#,
 ];
 
 /// The version [`migrate`] brings a database to.

@@ -43,12 +43,12 @@ fn migrate_brings_an_empty_database_up_once_even_when_two_run_at_once() {
         .collect();
     for child in both {
         let output = child.wait_with_output().expect("tern migrate ends");
-        assert_eq!(stdout(&output), "schema version 6\n");
+        assert_eq!(stdout(&output), "schema version 7\n");
     }
     // Again on a database that is up to date: nothing to do, the same answer.
     assert_eq!(
         stdout(&tern(&["migrate", "--database-url", &url])),
-        "schema version 6\n"
+        "schema version 7\n"
     );
 }
 
