@@ -10,6 +10,7 @@ pub mod conversion;
 pub mod dispatch;
 pub mod error_code;
 pub mod funnel;
+pub mod hold;
 pub mod idempotency;
 pub mod inbound;
 pub mod message;

@@ -409,6 +409,7 @@ mod tests {
                 total: 3,
                 seq,
             }),
+            hold: crate::hold::Hold::ALWAYS,
         };
         let claimed = vec![
             dispatch("0031600000001", None),

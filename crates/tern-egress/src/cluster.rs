@@ -12,11 +12,16 @@
 //! is divided between the live nodes by [`ClusterView::share`], and [`follow_shares`] keeps a
 //! connector's part of it in step with the live nodes (an SMPP connector's sessions and submit
 //! rate, a provider connector's request rate).
+//!
+//! Each heartbeat recorded renews this node's [`Tenure`]: what it claimed is its to send only
+//! while that holds, so that a node held up for longer than a lease sends nothing the others
+//! took over meanwhile ([`tern_core::hold`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
+use tern_core::hold::Tenure;
 use tern_core::ports::{ClusterStore, NodeId};
 use tokio::sync::watch;
 
@@ -41,6 +46,9 @@ pub struct ClusterMember {
     /// The live nodes as last read (`None` until the first read), for the connectors that share
     /// limits with the other nodes.
     pub view: watch::Sender<Option<ClusterView>>,
+    /// This node's leases, renewed by each heartbeat recorded (`None` on the embedded store):
+    /// what the dispatcher asks before a claimed message is sent ([`tern_core::hold`]).
+    pub tenure: Option<Arc<Tenure>>,
 }
 
 /// The nodes alive at the last heartbeat, as this node saw them.
@@ -194,9 +202,18 @@ impl ClusterMember {
     /// dead meanwhile.
     pub async fn join(&self) -> Result<(), tern_core::ports::StoreError> {
         let now = Timestamp::now();
+        let started = tokio::time::Instant::now();
         self.store.heartbeat(now).await?;
+        self.recorded(started);
         self.read_live_nodes(now).await;
         Ok(())
+    }
+
+    /// A heartbeat begun at `started` was recorded: this node's leases run a lease from then.
+    fn recorded(&self, started: tokio::time::Instant) {
+        if let Some(tenure) = &self.tenure {
+            tenure.recorded(started.into_std());
+        }
     }
 
     /// How long a node waits before it takes up more of a shared limit
@@ -247,9 +264,11 @@ impl ClusterMember {
                 _ = shutdown.changed() => break,
             }
             let now = Timestamp::now();
+            let started = tokio::time::Instant::now();
             match self.store.heartbeat(now).await {
                 Ok(()) => {
-                    recorded = tokio::time::Instant::now();
+                    self.recorded(started);
+                    recorded = started;
                     if failing_since.take().is_some() {
                         takeovers_from = recorded + self.lease;
                         tracing::info!(target: LOG_TARGET, "heartbeats recorded again");

@@ -8,10 +8,14 @@
 //! old one are ignored). A message whose number was blocked after it was queued is not sent: it
 //! fails with error 37 ([`tern_core::blocklist::blocked_at_dispatch`]). The segments of a concatenated message that a claim hands on together
 //! are sent one after the other, in the claim's order ([`runs`]); everything else side by side.
+//! A claimed message is handed to a connector only while its claim still holds
+//! ([`tern_core::hold`]: its lease, and on a shared store the node's); one that waited too long
+//! (for a connector's room, or inside the connector) is left to the next claim, never sent by a
+//! node that may have lost it to another.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -19,6 +23,7 @@ use jiff::{SignedDuration, Timestamp};
 use tern_core::account::AccountId;
 use tern_core::blocklist;
 use tern_core::dispatch::{Event, ExternalIds};
+use tern_core::hold::{Hold, Tenure};
 use tern_core::message::MessageId;
 use tern_core::metrics::{DispatchOutcome, DispatchTally};
 use tern_core::ports::{
@@ -46,6 +51,9 @@ pub fn egress_batch(intake: &dyn IntakeStore, normal: usize) -> usize {
         normal
     }
 }
+
+/// When a message whose lease ran short before it was sent is due again.
+const LEASE_RAN_SHORT_RETRY: Duration = Duration::from_millis(250);
 
 /// Dispatcher settings.
 #[derive(Debug, Clone)]
@@ -82,6 +90,9 @@ pub struct Dispatcher {
     pub events: ChannelSink,
     /// The numbers accounts may not send to (looked up for every claim).
     pub blocklist: Arc<dyn BlocklistStore>,
+    /// This node's leases on a shared store (renewed by its heartbeats); `None` on the embedded
+    /// store, where only the claims' own leases end.
+    pub tenure: Option<Arc<Tenure>>,
 }
 
 /// Why a claimed message is not sent now.
@@ -122,12 +133,21 @@ impl Dispatcher {
                 self.resume().await;
             }
             let limit = egress_batch(&*self.store, self.settings.batch_size);
+            // Taken before the claim is asked for: the store's lease begins later than this.
+            let asked = Instant::now();
             let claimed = match self
                 .store
                 .claim_due(Timestamp::now(), limit, self.settings.lease)
                 .await
             {
-                Ok(claimed) => claimed,
+                Ok(mut claimed) => {
+                    let lease = self.settings.lease.unsigned_abs();
+                    let hold = Hold::claimed(asked, lease, self.tenure.as_ref());
+                    for message in &mut claimed {
+                        message.hold = hold.clone();
+                    }
+                    claimed
+                }
                 Err(error) => {
                     tracing::error!(%error, "claiming due messages failed");
                     Vec::new()
@@ -355,6 +375,7 @@ async fn send_via_route(
         let result = match registered.connector.health() {
             // Wait for room: a slow connector gets at most its capacity of a claim at a time.
             ConnectorHealth::Up => match registered.room().await {
+                Ok(_permit) if !message.hold.holds() => return (lease_ran_short(message), None),
                 Ok(_permit) => registered.connector.send(message).await,
                 Err(draining) => Err(ConnectorError::temporary(
                     ErrorOrigin::Tern,
@@ -403,6 +424,11 @@ async fn send_via_route(
                 };
                 return (event, Some(Arc::clone(name)));
             }
+            // The connector waited (for its rate, its window) until the message was no longer
+            // this node's: the next claim sends it, on whichever connector is then first.
+            Err(_) if !message.hold.holds() => {
+                return (lease_ran_short(message), Some(Arc::clone(name)));
+            }
             Err(error)
                 if matches!(error.kind, ErrorKind::Temporary { .. }) && index + 1 < names.len() =>
             {
@@ -420,6 +446,16 @@ async fn send_via_route(
 }
 
 /// The event of a send that failed with `error`, logged.
+/// A claimed message not sent because its lease ran short ([`tern_core::hold`]): due again soon,
+/// when it is still this attempt (no other claim took it meanwhile, which is ignored then).
+fn lease_ran_short(message: &Dispatch) -> Event {
+    tracing::warn!(id = %message.id, channel = %message.channel, attempt = message.attempt, "the message's lease ran short before it was sent: not sent here, left to the next claim");
+    Event::Deferred {
+        attempt: message.attempt,
+        retry_after: Some(LEASE_RAN_SHORT_RETRY),
+    }
+}
+
 fn failed(message: &Dispatch, error: ConnectorError) -> Event {
     let event = error.event(message.attempt);
     match event {
@@ -547,6 +583,11 @@ mod tests {
 
     /// The event of sending on a route of `connectors`, in order.
     async fn send_via(connectors: &[Arc<Scripted>]) -> Event {
+        send_held(connectors, Hold::ALWAYS).await
+    }
+
+    /// [`send_via`] a message held by `hold`.
+    async fn send_held(connectors: &[Arc<Scripted>], hold: Hold) -> Event {
         let registry = ConnectorRegistry::new(
             connectors
                 .iter()
@@ -561,7 +602,8 @@ mod tests {
                 .collect(),
         )])
         .unwrap();
-        send_on_route(&registry, &routes, &message()).await
+        let message = Dispatch { hold, ..message() };
+        send_on_route(&registry, &routes, &message).await
     }
 
     fn sent_by(connector: &str, id: &str) -> Event {
@@ -664,6 +706,75 @@ mod tests {
         );
         assert_eq!(*primary.sends.lock().unwrap(), 0);
         assert_eq!(*failover.sends.lock().unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_message_whose_lease_ran_short_is_handed_to_no_connector() {
+        let (primary, failover) = (scripted("a", took("a-1")), scripted("b", took("b-1")));
+        let lapsed = Hold::claimed(
+            Instant::now() - Duration::from_secs(60),
+            Duration::from_secs(60),
+            None,
+        );
+        assert_eq!(
+            send_held(&[Arc::clone(&primary), Arc::clone(&failover)], lapsed).await,
+            Event::Deferred {
+                attempt: 3,
+                retry_after: Some(LEASE_RAN_SHORT_RETRY)
+            }
+        );
+        assert_eq!(*primary.sends.lock().unwrap(), 0);
+        assert_eq!(*failover.sends.lock().unwrap(), 0);
+    }
+
+    /// A connector whose send waits (its rate, its window) before it looks at the lease.
+    struct Slow;
+
+    #[async_trait]
+    impl Connector for Slow {
+        fn name(&self) -> Arc<str> {
+            "slow".into()
+        }
+        async fn send(&self, message: &Dispatch) -> Result<Sent, ConnectorError> {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            message.hold.ensure()?;
+            took("slow-1")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lease_that_ran_short_in_a_connectors_wait_tries_no_failover() {
+        let failover = scripted("b", took("b-1"));
+        let registry = ConnectorRegistry::new([
+            Arc::new(Slow) as Arc<dyn Connector>,
+            Arc::clone(&failover) as Arc<dyn Connector>,
+        ])
+        .unwrap();
+        let routes = RoutingTable::new(vec![RouteRule::new(
+            Channel::Sms,
+            vec!["slow".into(), "b".into()],
+        )])
+        .unwrap();
+        // Two thirds of 75 ms may begin a send: the connector's wait outlasts it.
+        let hold = Hold::claimed(Instant::now(), Duration::from_millis(75), None);
+        let message = Dispatch { hold, ..message() };
+        assert_eq!(
+            send_on_route(&registry, &routes, &message).await,
+            Event::Deferred {
+                attempt: 3,
+                retry_after: Some(LEASE_RAN_SHORT_RETRY)
+            }
+        );
+        assert_eq!(*failover.sends.lock().unwrap(), 0);
+        // Held long enough, the same connector takes it.
+        let message = Dispatch {
+            hold: Hold::claimed(Instant::now(), Duration::from_secs(60), None),
+            ..message
+        };
+        assert_eq!(
+            send_on_route(&registry, &routes, &message).await,
+            sent_by("slow", "slow-1")
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tern_core::hold::Hold;
 use tern_core::ports::{ConnectorError, ConnectorHealth, ErrorOrigin};
 use tern_core::rate::TokenBucket;
 use tokio::sync::{Notify, watch};
@@ -90,8 +91,9 @@ impl Pacer {
     }
 
     /// Wait until one more request is allowed; a temporary error when this node has no share
-    /// of the rate (another node sends it).
-    pub async fn pace(&self) -> Result<(), ConnectorError> {
+    /// of the rate (another node sends it), or when the wait outlasted `hold` (the message is
+    /// no longer this node's to send, see [`tern_core::hold`]).
+    pub async fn pace(&self, hold: &Hold) -> Result<(), ConnectorError> {
         loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
@@ -106,7 +108,7 @@ impl Pacer {
                     if !wait.is_zero() {
                         tokio::time::sleep(wait).await;
                     }
-                    return Ok(());
+                    return hold.ensure();
                 }
                 None => changed.await,
             }
@@ -196,7 +198,7 @@ mod tests {
         let start = Instant::now();
         // A full second's worth goes at once; the next five wait about 50 ms each.
         for _ in 0..25 {
-            pacer.pace().await.unwrap();
+            pacer.pace(&Hold::ALWAYS).await.unwrap();
         }
         let took = start.elapsed();
         assert!(took >= Duration::from_millis(200), "{took:?}");
@@ -218,14 +220,15 @@ mod tests {
         let pacer = Arc::new(Pacer::sharing(20, "wa", receiver));
         pacer.start();
         // No share before the view has stood for its settle time: sends wait.
-        let early = tokio::time::timeout(Duration::from_millis(100), pacer.pace()).await;
+        let early =
+            tokio::time::timeout(Duration::from_millis(100), pacer.pace(&Hold::ALWAYS)).await;
         assert!(early.is_err(), "a send went before the share settled");
         assert!(matches!(pacer.health(), ConnectorHealth::Up));
         let start = Instant::now();
-        pacer.pace().await.unwrap();
+        pacer.pace(&Hold::ALWAYS).await.unwrap();
         // Half of 20 a second, the bucket empty at first: ten more sends take about a second.
         for _ in 0..10 {
-            pacer.pace().await.unwrap();
+            pacer.pace(&Hold::ALWAYS).await.unwrap();
         }
         let took = start.elapsed();
         assert!(took >= Duration::from_millis(900), "{took:?}");
@@ -258,7 +261,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let refused = pacer.pace().await.unwrap_err();
+        let refused = pacer.pace(&Hold::ALWAYS).await.unwrap_err();
         assert_eq!(
             refused.kind,
             ErrorKind::Temporary {
@@ -273,7 +276,7 @@ mod tests {
         let pacer = Pacer::new(5);
         let start = Instant::now();
         for _ in 0..5 {
-            pacer.pace().await.unwrap();
+            pacer.pace(&Hold::ALWAYS).await.unwrap();
         }
         assert!(start.elapsed() < Duration::from_millis(500));
         assert!(matches!(pacer.health(), ConnectorHealth::Up));

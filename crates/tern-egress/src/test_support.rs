@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use tern_core::channel::Channel;
+use tern_core::hold::Hold;
 use tern_core::message::{Content, MessageId};
 use tern_core::ports::Dispatch;
 
@@ -27,5 +28,6 @@ pub fn dispatch(attempt: u32) -> Dispatch {
         parts: 1,
         reference: None,
         segment: None,
+        hold: Hold::ALWAYS,
     }
 }

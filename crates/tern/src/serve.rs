@@ -8,6 +8,7 @@ use anyhow::Context;
 use jiff::SignedDuration;
 use tern_core::account::{NewAccount, ProductToken, ReportFormat};
 use tern_core::channel::Channel;
+use tern_core::hold::Tenure;
 use tern_core::ports::{
     BlocklistStore, Connector, EventSink, InboundStore, PushStore, QueueStore, Store,
 };
@@ -242,6 +243,26 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // The event applier records what the dispatcher sent: it stops after the dispatcher.
     let (stop_applier, applier_stopping) = watch::channel(false);
 
+    // Heartbeats, and takeovers of nodes that stopped (a shared store; no-ops on the embedded
+    // one). It joins before the dispatcher claims anything: on a shared store, what a node claims
+    // is its to send only while its heartbeats are recorded in time (its tenure). It leaves the
+    // cluster once delivery has stopped (see the end).
+    let cluster_lease = Duration::from_secs(config.cluster.lease_secs);
+    let tenure = postgres.then(|| Arc::new(Tenure::new(cluster_lease)));
+    let member = tern_egress::cluster::ClusterMember {
+        store: Arc::clone(&store) as _,
+        wakeups: Arc::clone(&wakeups),
+        heartbeat: Duration::from_secs(config.cluster.heartbeat_secs),
+        lease: cluster_lease,
+        node: node.clone(),
+        view: cluster_view,
+        tenure: tenure.clone(),
+    };
+    member
+        .join()
+        .await
+        .context("cannot record this node in the store")?;
+
     let dispatcher = Dispatcher {
         store: Arc::clone(&store),
         connectors,
@@ -254,6 +275,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
         events: sink,
         blocklist: Arc::clone(&blocklist),
+        tenure,
     };
     let targets = TargetPolicy::new(&config.webhooks);
     let notifier = Notifier::new(
@@ -276,20 +298,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let notifier_task = delivery.spawn(notifier.run(stopping.clone()));
     let applier_task = delivery.spawn(applier.run(applier_stopping));
     let sweeper_task = delivery.spawn(sweeper.run(stopping.clone()));
-    // Heartbeats, and takeovers of nodes that stopped (a shared store; no-ops on the embedded
-    // one). It leaves the cluster once delivery has stopped (see the end).
-    let member = tern_egress::cluster::ClusterMember {
-        store: Arc::clone(&store) as _,
-        wakeups: Arc::clone(&wakeups),
-        heartbeat: Duration::from_secs(config.cluster.heartbeat_secs),
-        lease: Duration::from_secs(config.cluster.lease_secs),
-        node: node.clone(),
-        view: cluster_view,
-    };
-    member
-        .join()
-        .await
-        .context("cannot record this node in the store")?;
     let (stop_member, member_stopping) = watch::channel(false);
     let member_task = delivery.spawn(member.run(member_stopping));
     // Other nodes' work (a shared store) wakes this node's dispatcher and outbox runners.

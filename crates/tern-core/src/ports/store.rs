@@ -23,6 +23,7 @@ use crate::blocklist::{BlockScope, BlockedNumber, OptOutKeywords};
 use crate::channel::Channel;
 use crate::dispatch::{CancelOutcome, Event, Next, Progress, ReplaceOutcome, Replacement};
 use crate::funnel::Funnel;
+use crate::hold::Hold;
 use crate::idempotency::{IdempotencyKey, KeyRecord};
 use crate::inbound::{InboundMessage, InboundPart};
 use crate::message::{
@@ -112,6 +113,9 @@ pub struct Dispatch {
     /// segments of one group on together, one after the other in order, and the dispatcher
     /// sends them so (see `segments`).
     pub segment: Option<Segment>,
+    /// How long it is this node's to send: the dispatcher sets it from the claim's lease
+    /// ([`crate::hold`]); a store hands it out held always.
+    pub hold: Hold,
 }
 
 impl Dispatch {
@@ -127,6 +131,7 @@ impl Dispatch {
             parts: message.parts,
             reference: message.reference,
             segment: message.segment,
+            hold: Hold::ALWAYS,
         }
     }
 

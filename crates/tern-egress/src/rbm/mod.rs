@@ -19,6 +19,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tern_core::account::AccountId;
 use tern_core::error_code::DeliveryError;
+use tern_core::hold::Hold;
 use tern_core::message::MessageId;
 use tern_core::ports::{
     Connector, ConnectorError, ConnectorHealth, Dispatch, ErrorOrigin, EventSink, InboundStore,
@@ -185,14 +186,15 @@ impl Inner {
         })
     }
 
-    /// One POST with `token`.
+    /// One POST with `token`, once `hold` lets it go.
     async fn post_once(
         &self,
         url: &str,
         body: &str,
         token: &str,
+        hold: &Hold,
     ) -> Result<Answer, ConnectorError> {
-        self.pacer.pace().await?;
+        self.pacer.pace(hold).await?;
         let response = self
             .client
             .post(url)
@@ -227,16 +229,21 @@ impl Inner {
 
     /// Post one agent message to `phone`; `Ok` when RBM took it (now or before), else what its
     /// refusal means.
-    async fn post(&self, phone: &str, outgoing: &Outgoing) -> Result<(), ConnectorError> {
+    async fn post(
+        &self,
+        phone: &str,
+        outgoing: &Outgoing,
+        hold: &Hold,
+    ) -> Result<(), ConnectorError> {
         let url = self.config.send_url(phone, &outgoing.message_id);
         let body = outgoing.message.to_json();
         let token = self.bearer().await?;
-        let mut answer = self.post_once(&url, &body, &token).await?;
+        let mut answer = self.post_once(&url, &body, &token, hold).await?;
         if answer.status == 401 {
             // The token may have been revoked or expired early: once more with a fresh one.
             self.tokens.invalidate_token(&token);
             let token = self.bearer().await?;
-            answer = self.post_once(&url, &body, &token).await?;
+            answer = self.post_once(&url, &body, &token, hold).await?;
         }
         let status = answer.status;
         if (200..300).contains(&status) {
@@ -328,8 +335,14 @@ impl Connector for RbmConnector {
         })?;
         // Before the post: its events may arrive before the send is recorded.
         self.inner.remember(message.id, message.attempt);
-        for agent_message in &outgoing {
-            self.inner.post(&phone, agent_message).await?;
+        for (index, agent_message) in outgoing.iter().enumerate() {
+            // The message's lease holds its first post back; the rest follow it.
+            let hold = if index == 0 {
+                &message.hold
+            } else {
+                &Hold::ALWAYS
+            };
+            self.inner.post(&phone, agent_message, hold).await?;
         }
         Ok(Sent {
             external_ids: outgoing.into_iter().map(|o| o.message_id).collect(),

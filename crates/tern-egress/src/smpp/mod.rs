@@ -34,6 +34,7 @@ use async_trait::async_trait;
 use tern_core::channel::Channel;
 use tern_core::dispatch::Event;
 use tern_core::error_code::DeliveryError;
+use tern_core::hold::Hold;
 use tern_core::metrics::{self, InboundOutcome};
 use tern_core::outgoing_sms::outgoing_parts;
 use tern_core::ports::{
@@ -519,12 +520,14 @@ impl Inner {
 
     /// Submit one part (`part` of its message) until the SMSC takes it (its id) or the budget
     /// runs out. The part is known under its id from the moment the resp is read, before any
-    /// receipt that follows it.
+    /// receipt that follows it. Each submit_sm is written only while `hold` holds (the message's
+    /// lease, for its first part: once one part is out, the rest follow it).
     async fn submit(
         &self,
         submit: SubmitSm,
         part: SentPart,
         deadline: Instant,
+        hold: &Hold,
     ) -> Result<String, ConnectorError> {
         let mut pause = THROTTLE_PAUSE;
         loop {
@@ -552,6 +555,7 @@ impl Inner {
                     continue;
                 }
             };
+            hold.ensure()?;
             let recent = Arc::clone(&self.recent);
             let format = self.config.receipt_id_format;
             let known = part.clone();
@@ -767,7 +771,12 @@ impl Connector for SmppConnector {
                 attempt: message.attempt,
                 part_index: index as u32,
             };
-            let given = inner.submit(submit, sent_part, deadline).await?;
+            let hold = if index == 0 {
+                &message.hold
+            } else {
+                &Hold::ALWAYS
+            };
+            let given = inner.submit(submit, sent_part, deadline, hold).await?;
             external_ids.push(canonical_submit_id(inner.config.receipt_id_format, &given));
             given_ids.push(given);
         }

@@ -17,6 +17,7 @@ use crate::provider_http::{Pacer, retry_after};
 use async_trait::async_trait;
 use tern_core::account::AccountId;
 use tern_core::error_code::DeliveryError;
+use tern_core::hold::Hold;
 use tern_core::ports::{
     Connector, ConnectorError, ConnectorHealth, Dispatch, ErrorOrigin, EventSink, InboundStore,
     QueueStore, Sent,
@@ -124,9 +125,9 @@ impl WhatsAppConnector {
 }
 
 impl Inner {
-    /// Post one request; Meta's wamid for it, or what its refusal means.
-    async fn post(&self, request: &Request) -> Result<String, ConnectorError> {
-        self.pacer.pace().await?;
+    /// Post one request, once `hold` lets it go; Meta's wamid for it, or what its refusal means.
+    async fn post(&self, request: &Request, hold: &Hold) -> Result<String, ConnectorError> {
+        self.pacer.pace(hold).await?;
         let response = self
             .client
             .post(&self.messages_url)
@@ -222,8 +223,14 @@ impl Connector for WhatsAppConnector {
             )
         })?;
         let mut external_ids = Vec::with_capacity(requests.len());
-        for request in &requests {
-            let wamid = self.inner.post(request).await?;
+        for (index, request) in requests.iter().enumerate() {
+            // The message's lease holds its first request back; the rest follow it.
+            let hold = if index == 0 {
+                &message.hold
+            } else {
+                &Hold::ALWAYS
+            };
+            let wamid = self.inner.post(request, hold).await?;
             if !wamid.is_empty() {
                 external_ids.push(wamid);
             }

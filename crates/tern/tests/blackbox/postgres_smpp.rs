@@ -3,7 +3,8 @@
 //! every bind it ever accepted), submissions over HTTP and over SMPP spread over the nodes are
 //! each reported once (a status report webhook, or an SMPP receipt on the node where the
 //! submitting client is bound), and the binds follow the live nodes when one is killed and
-//! when it comes back.
+//! when it comes back; a node stalled for longer than its lease sends nothing that the others
+//! took over meanwhile.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -45,10 +46,15 @@ fn node_config(name: &str, port: u16) -> String {
 /// A node logging the connector's and the cluster's events to a file of its own; the node and
 /// its log file.
 fn node(url: &str, dir: &Path, name: &str, port: u16) -> (Gateway, PathBuf) {
+    node_with(url, dir, name, &node_config(name, port))
+}
+
+/// [`node`] with the configuration `config`.
+fn node_with(url: &str, dir: &Path, name: &str, config: &str) -> (Gateway, PathBuf) {
     let data_dir = dir.join(name);
     std::fs::create_dir_all(&data_dir).expect("node directory");
     let config_path = dir.join(format!("{name}.toml"));
-    std::fs::write(&config_path, node_config(name, port)).expect("write config");
+    std::fs::write(&config_path, config).expect("write config");
     let log = dir.join(format!("{name}.log"));
     let log_file = std::fs::File::create(&log).expect("log file");
     let mut command = Command::new(TERN);
@@ -491,6 +497,107 @@ async fn three_nodes_hold_an_smpp_connectors_binds_together_and_report_each_mess
     assert_eq!(status, 200);
     assert_eq!(dropped["bound_sessions"], 2, "{dropped}");
     for node in [a, b, c] {
+        assert!(node.stop().success());
+    }
+}
+
+/// Send a signal (`STOP`, `CONT`) to `gateway`'s process.
+fn signal(gateway: &Gateway, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &gateway.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{name}");
+}
+
+#[tokio::test]
+async fn a_node_stalled_past_its_lease_sends_nothing_the_others_took_over() {
+    let url = PgCluster::shared().create_database();
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = WebhookReceiver::start().await;
+    let created = tern(&[
+        "account",
+        "create",
+        "--database-url",
+        &url,
+        "--name",
+        "acme",
+        "--status-url",
+        &receiver.url,
+    ]);
+    let token = created.lines().last().expect("a token").trim().to_owned();
+    let sim =
+        SmscSim::start("system_id = \"acme\"\npassword = \"secret\"\nreceipt_delay_ms = 0\n").await;
+    // Claims leased for a minute: here it is the node's lease (3 s) that runs out.
+    let config = |name: &str| {
+        format!(
+            "[cluster]\nnode_id = \"{name}\"\nlease_secs = 3\nheartbeat_secs = 1\n\
+             [status_reports]\ninitial_backoff_ms = 100\nmax_backoff_ms = 500\n\
+             [[connector]]\nname = \"op-a\"\nkind = \"smpp\"\nhost = \"127.0.0.1\"\nport = {}\n\
+             system_id = \"acme\"\npassword = \"secret\"\nbinds = 2\nmax_submits_per_sec = 1000\n\
+             reconnect_min_ms = 100\nreconnect_max_ms = 300\n\
+             [[route]]\nconnector = \"op-a\"\n",
+            sim.smpp.port()
+        )
+    };
+    let (a, a_log) = node_with(&url, dir.path(), "a", &config("a"));
+    wait_for_line(&a_log, &["connector bound", "op-a"]).await;
+
+    // The SMSC throttles: node a claims the 20 messages, and its sends wait, retrying.
+    let (status, _) = sim
+        .post("/throttle", serde_json::json!({"seconds": 60}))
+        .await;
+    assert_eq!(status, 200);
+    let msgs: Vec<String> = (0..20)
+        .map(|n| {
+            format!(
+                r#"{{"from":"Tern","to":[{{"number":"00316123456{n:02}"}}],"body":{{"content":"hi"}},"reference":"r{n}"}}"#
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"{{"messages":{{"authentication":{{"producttoken":"{token}"}},"msg":[{}]}}}}"#,
+        msgs.join(",")
+    );
+    let submitted = Instant::now();
+    let response = tern_testkit::http_client()
+        .post(a.url("/v1.0/message"))
+        .header("content-type", "application/json")
+        .body(body)
+        .timeout(WAIT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    wait_for_line(&a_log, &["SMSC throttling"]).await;
+
+    // Node b joins; a stalls (SIGSTOP) until b has taken its work over, then goes on.
+    let (b, b_log) = node_with(&url, dir.path(), "b", &config("b"));
+    wait_for_line(&b_log, &["live nodes", "a,b"]).await;
+    signal(&a, "STOP");
+    wait_for_line(&b_log, &["its work was taken over", "node=a"]).await;
+    signal(&a, "CONT");
+    // The sends a was making when it stalled are still within the connector's budget (20 s):
+    // without the lease check, they would go out once the SMSC takes submits again.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(
+        submitted.elapsed() < Duration::from_secs(14),
+        "too slow to show anything: {:?} since the submission",
+        submitted.elapsed()
+    );
+    let (status, _) = sim
+        .post("/throttle", serde_json::json!({"seconds": 0}))
+        .await;
+    assert_eq!(status, 200);
+
+    // Every message is reported once, submitted once; a gave back what it still held.
+    assert_reported_once(&receiver, 20).await;
+    tokio::time::sleep(Duration::from_millis(6000)).await;
+    let stats = sim.stats().await;
+    assert_eq!(stats["submits"], serde_json::json!(20), "{stats}");
+    assert_eq!(reports_by_reference(&receiver).len(), 20);
+    wait_for_line(&a_log, &["lease ran short before it was sent"]).await;
+    for node in [a, b] {
         assert!(node.stop().success());
     }
 }
