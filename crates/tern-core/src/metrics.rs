@@ -4,16 +4,25 @@
 //! `metrics` facade: without a recorder installed (`[metrics] enabled = false`, unit tests) every
 //! call does nothing; the binary installs the Prometheus exporter and renders `GET /metrics`.
 //!
-//! Counting stays off the hot path's costs: the series of the busiest counters and histograms
-//! (per surface, per channel) are registered once and kept (no lookup, no allocation per use),
-//! and callers count per request or per batch (`increment(n)`), not per loop iteration. Label
-//! values are static strings where the set is fixed; connector and account names are the only
-//! ones built at run time (once per batch, once per bind).
+//! Counting stays off the hot path's costs: the series of the busiest counters (per surface,
+//! per channel) are registered once and kept (no lookup, no allocation per use), and callers
+//! count per request or per batch (`increment(n)`), not per loop iteration. Label values are
+//! static strings where the set is fixed; connector and account names are the only ones built
+//! at run time (once per batch, once per bind).
+//!
+//! The three histograms are not the exporter's: its histograms keep every sample until the next
+//! scrape or upkeep (a lock-free list of blocks under epoch-based reclamation), which cost the
+//! single-message intake measurably at tens of thousands of requests a second, on the SQLite
+//! writer's thread too (docs/benchmarks.md). Ours ([`FixedHistogram`]) are fixed buckets in
+//! atomic counters: a sample is three relaxed additions, nothing allocated, nothing to drain.
+//! The binary renders them beside the exporter's text ([`histograms`]), and switches them on
+//! with the exporter ([`record_histograms`]).
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
+use metrics::{Counter, Gauge, counter, gauge};
 
 use crate::channel::Channel;
 use crate::error_code::Surface;
@@ -58,12 +67,103 @@ pub const DURATION_BUCKETS: &[f64] = &[
 pub const BATCH_SIZE_BUCKETS: &[f64] = &[
     1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0,
 ];
-/// Every histogram with its buckets: the exporter renders these as Prometheus histograms.
-pub const HISTOGRAMS: [(&str, &[f64]); 3] = [
-    (REQUEST_DURATION, DURATION_BUCKETS),
-    (STORE_COMMIT_DURATION, DURATION_BUCKETS),
-    (STORE_COMMIT_BATCH_SIZE, BATCH_SIZE_BUCKETS),
-];
+
+/// A Prometheus histogram with fixed buckets, kept in atomic counters (see the module's
+/// comment): one series, `name` with `labels`.
+#[derive(Debug)]
+pub struct FixedHistogram {
+    name: &'static str,
+    labels: &'static [(&'static str, &'static str)],
+    bounds: &'static [f64],
+    /// Samples per bucket, not cumulative: `counts[i]` holds those above `bounds[i - 1]` up to
+    /// `bounds[i]`; the last one those above every bound.
+    counts: Box<[AtomicU64]>,
+    /// The sum of the samples, an `f64`'s bits.
+    sum: AtomicU64,
+}
+
+/// One series of a [`FixedHistogram`] as read now: cumulative counts per upper bound (the last
+/// one `+Inf`), the sum and the count of the samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramSnapshot {
+    pub name: &'static str,
+    pub labels: &'static [(&'static str, &'static str)],
+    pub buckets: Vec<(f64, u64)>,
+    pub sum: f64,
+    pub count: u64,
+}
+
+impl FixedHistogram {
+    /// An empty series.
+    pub fn new(
+        name: &'static str,
+        labels: &'static [(&'static str, &'static str)],
+        bounds: &'static [f64],
+    ) -> FixedHistogram {
+        FixedHistogram {
+            name,
+            labels,
+            bounds,
+            counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum: AtomicU64::new(0f64.to_bits()),
+        }
+    }
+
+    /// Count `value` (in the first bucket whose bound is at least `value`).
+    pub fn record(&self, value: f64) {
+        let bucket = self.bounds.partition_point(|bound| *bound < value);
+        self.counts[bucket].fetch_add(1, Ordering::Relaxed);
+        let mut sum = self.sum.load(Ordering::Relaxed);
+        loop {
+            let added = (f64::from_bits(sum) + value).to_bits();
+            match self
+                .sum
+                .compare_exchange_weak(sum, added, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(now) => sum = now,
+            }
+        }
+    }
+
+    /// What it holds now (read bucket by bucket while others may record: a scrape may be a
+    /// sample behind in one bucket, never ahead).
+    pub fn snapshot(&self) -> HistogramSnapshot {
+        let mut buckets = Vec::with_capacity(self.counts.len());
+        let mut cumulative = 0u64;
+        for (index, count) in self.counts.iter().enumerate() {
+            cumulative += count.load(Ordering::Relaxed);
+            let bound = self.bounds.get(index).copied().unwrap_or(f64::INFINITY);
+            buckets.push((bound, cumulative));
+        }
+        HistogramSnapshot {
+            name: self.name,
+            labels: self.labels,
+            buckets,
+            sum: f64::from_bits(self.sum.load(Ordering::Relaxed)),
+            count: cumulative,
+        }
+    }
+}
+
+/// Whether the histograms record (off until the binary installs the exporter, as the facade's
+/// counters do nothing without a recorder).
+static RECORDING: AtomicBool = AtomicBool::new(false);
+
+/// Switch the histograms on (the binary does, with the exporter).
+pub fn record_histograms() {
+    RECORDING.store(true, Ordering::Relaxed);
+}
+
+/// Every series of the three histograms, in a stable order: [`REQUEST_DURATION`] by surface,
+/// then [`STORE_COMMIT_DURATION`] and [`STORE_COMMIT_BATCH_SIZE`].
+pub fn histograms() -> Vec<HistogramSnapshot> {
+    REQUEST_DURATIONS
+        .iter()
+        .chain([&COMMITS.0, &COMMITS.1])
+        .map(FixedHistogram::snapshot)
+        .collect()
+}
 
 /// The label value of a surface: `json`, `xml`, `get`, `smpp`.
 pub fn surface_label(surface: Surface) -> &'static str {
@@ -103,9 +203,19 @@ static ACCEPTED: LazyLock<[[Counter; Channel::ALL.len()]; Surface::ALL.len()]> =
         })
     });
 
+/// The `surface` label of each surface, in [`Surface::ALL`]'s order.
+const SURFACE_LABELS: [[(&str, &str); 1]; Surface::ALL.len()] = [
+    [("surface", "json")],
+    [("surface", "xml")],
+    [("surface", "get")],
+    [("surface", "smpp")],
+];
+
 /// [`REQUEST_DURATION`]'s series, by surface.
-static REQUEST_DURATIONS: LazyLock<[Histogram; Surface::ALL.len()]> = LazyLock::new(|| {
-    Surface::ALL.map(|surface| histogram!(REQUEST_DURATION, "surface" => surface_label(surface)))
+static REQUEST_DURATIONS: LazyLock<[FixedHistogram; Surface::ALL.len()]> = LazyLock::new(|| {
+    std::array::from_fn(|index| {
+        FixedHistogram::new(REQUEST_DURATION, &SURFACE_LABELS[index], DURATION_BUCKETS)
+    })
 });
 
 /// The messages of a request by the channel each tries first, counted once they are stored
@@ -166,21 +276,25 @@ pub fn rejected(surface: Surface, code: u32, count: u64) {
 
 /// Record the time a submission on `surface` took to answer.
 pub fn request_duration(surface: Surface, took: Duration) {
-    REQUEST_DURATIONS[surface_index(surface)].record(took.as_secs_f64());
+    if RECORDING.load(Ordering::Relaxed) {
+        REQUEST_DURATIONS[surface_index(surface)].record(took.as_secs_f64());
+    }
 }
 
 /// [`STORE_COMMIT_DURATION`] and [`STORE_COMMIT_BATCH_SIZE`].
-static COMMITS: LazyLock<(Histogram, Histogram)> = LazyLock::new(|| {
+static COMMITS: LazyLock<(FixedHistogram, FixedHistogram)> = LazyLock::new(|| {
     (
-        histogram!(STORE_COMMIT_DURATION),
-        histogram!(STORE_COMMIT_BATCH_SIZE),
+        FixedHistogram::new(STORE_COMMIT_DURATION, &[], DURATION_BUCKETS),
+        FixedHistogram::new(STORE_COMMIT_BATCH_SIZE, &[], BATCH_SIZE_BUCKETS),
     )
 });
 
 /// Record one store commit: how long it took and how many writes it held.
 pub fn store_commit(took: Duration, writes: usize) {
-    COMMITS.0.record(took.as_secs_f64());
-    COMMITS.1.record(writes as f64);
+    if RECORDING.load(Ordering::Relaxed) {
+        COMMITS.0.record(took.as_secs_f64());
+        COMMITS.1.record(writes as f64);
+    }
 }
 
 /// Set the sampled depths: messages due now, outbox entries waiting.
@@ -364,6 +478,48 @@ mod tests {
             ReportOutcome::ALL.map(ReportOutcome::as_str),
             ["delivered", "retried", "given_up"]
         );
+    }
+
+    #[test]
+    fn the_surface_labels_follow_the_surfaces() {
+        for (surface, labels) in Surface::ALL.iter().zip(SURFACE_LABELS) {
+            assert_eq!(labels, [("surface", surface_label(*surface))]);
+        }
+    }
+
+    #[test]
+    fn a_fixed_histogram_counts_each_sample_in_the_first_bucket_that_holds_it() {
+        let histogram = FixedHistogram::new("h", &[("a", "b")], &[1.0, 2.0, 4.0]);
+        for value in [0.5, 1.0, 1.5, 4.0, 4.5, 100.0] {
+            histogram.record(value);
+        }
+        assert_eq!(
+            histogram.snapshot(),
+            HistogramSnapshot {
+                name: "h",
+                labels: &[("a", "b")],
+                buckets: vec![(1.0, 2), (2.0, 3), (4.0, 4), (f64::INFINITY, 6)],
+                sum: 111.5,
+                count: 6,
+            }
+        );
+        // Side by side on many threads: nothing lost.
+        let shared = Arc::new(FixedHistogram::new("h", &[], &[1.0]));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let shared = Arc::clone(&shared);
+                std::thread::spawn(move || {
+                    for _ in 0..10_000 {
+                        shared.record(0.5);
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        let snapshot = shared.snapshot();
+        assert_eq!((snapshot.count, snapshot.sum), (40_000, 20_000.0));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `GET /metrics`: the Prometheus exporter's recorder, installed before the gateway counts
-//! anything, rendered by our own router (on the HTTP API's address, or on `[metrics] addr`), and
+//! anything, rendered by our own router (on the HTTP API's address, or on `[metrics] addr`)
+//! with `tern_core::metrics`'s fixed-bucket histograms after the exporter's text, and
 //! the sampler that keeps the gauges read from elsewhere (the store's depths, the connectors'
 //! health) current. What is counted, and under which names, is `tern_core::metrics`'s.
 
@@ -10,7 +11,8 @@ use anyhow::Context;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tern_core::metrics::HistogramSnapshot;
 use tern_core::ports::{Connector, ConnectorHealth, StoreDepths};
 use tokio::sync::watch;
 
@@ -22,22 +24,16 @@ const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 /// The content type of Prometheus's text format.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Install the Prometheus recorder (the histograms of `tern_core::metrics::HISTOGRAMS` with their
-/// buckets), unless `[metrics] enabled = false`: then nothing is counted and no route serves
-/// `/metrics`.
+/// Install the Prometheus recorder and switch `tern_core::metrics`'s own histograms on, unless
+/// `[metrics] enabled = false`: then nothing is counted and no route serves `/metrics`.
 pub fn install(config: &MetricsConfig) -> anyhow::Result<Option<PrometheusHandle>> {
     if !config.enabled {
         return Ok(None);
     }
-    let mut builder = PrometheusBuilder::new();
-    for (name, buckets) in tern_core::metrics::HISTOGRAMS {
-        builder = builder
-            .set_buckets_for_metric(Matcher::Full(name.to_owned()), buckets)
-            .with_context(|| format!("invalid buckets for {name}"))?;
-    }
-    let handle = builder
+    let handle = PrometheusBuilder::new()
         .install_recorder()
         .context("cannot install the metrics recorder")?;
+    tern_core::metrics::record_histograms();
     Ok(Some(handle))
 }
 
@@ -53,8 +49,52 @@ pub fn router(handle: PrometheusHandle) -> axum::Router {
     )
 }
 
+/// The exporter's text (counters and gauges), then the histograms.
 fn render(handle: &PrometheusHandle) -> Response {
-    ([(header::CONTENT_TYPE, TEXT_FORMAT)], handle.render()).into_response()
+    let mut text = handle.render();
+    render_histograms(&mut text, &tern_core::metrics::histograms());
+    ([(header::CONTENT_TYPE, TEXT_FORMAT)], text).into_response()
+}
+
+/// Append `histograms` in Prometheus's text format: each family's `# TYPE` line once, then per
+/// series its cumulative `_bucket` lines (`le` last among the labels, `+Inf` for the last),
+/// `_sum` and `_count`.
+fn render_histograms(text: &mut String, histograms: &[HistogramSnapshot]) {
+    use std::fmt::Write;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let mut family = "";
+    for histogram in histograms {
+        if histogram.name != family {
+            family = histogram.name;
+            if !text.is_empty() && !text.ends_with("\n\n") {
+                text.push('\n');
+            }
+            let _ = writeln!(text, "# TYPE {family} histogram");
+        }
+        let labels: String = histogram
+            .labels
+            .iter()
+            .map(|(name, value)| format!("{name}=\"{value}\","))
+            .collect();
+        for (bound, count) in &histogram.buckets {
+            let le = if bound.is_infinite() {
+                "+Inf".to_owned()
+            } else {
+                bound.to_string()
+            };
+            let _ = writeln!(text, "{family}_bucket{{{labels}le=\"{le}\"}} {count}");
+        }
+        let labels = labels.trim_end_matches(',');
+        let labels = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
+        let _ = writeln!(text, "{family}_sum{labels} {}", histogram.sum);
+        let _ = writeln!(text, "{family}_count{labels} {}", histogram.count);
+    }
 }
 
 /// Every [`SAMPLE_EVERY`] until `stopping`: the store's depths, whether each connector is up, and
@@ -86,5 +126,58 @@ pub async fn sample(
             );
         }
         handle.run_upkeep();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_are_rendered_as_prometheus_histograms() {
+        let snapshot = |name, labels, buckets: Vec<(f64, u64)>, sum| HistogramSnapshot {
+            name,
+            labels,
+            count: buckets.last().map_or(0, |(_, count)| *count),
+            buckets,
+            sum,
+        };
+        let mut text = "# TYPE c counter\nc 1\n".to_owned();
+        render_histograms(
+            &mut text,
+            &[
+                snapshot(
+                    "d",
+                    &[("surface", "json")],
+                    vec![(0.5, 1), (f64::INFINITY, 2)],
+                    3.25,
+                ),
+                snapshot(
+                    "d",
+                    &[("surface", "xml")],
+                    vec![(0.5, 0), (f64::INFINITY, 0)],
+                    0.0,
+                ),
+                snapshot("b", &[], vec![(1.0, 4), (f64::INFINITY, 5)], 9.0),
+            ],
+        );
+        assert_eq!(
+            text,
+            "# TYPE c counter\nc 1\n\n\
+             # TYPE d histogram\n\
+             d_bucket{surface=\"json\",le=\"0.5\"} 1\n\
+             d_bucket{surface=\"json\",le=\"+Inf\"} 2\n\
+             d_sum{surface=\"json\"} 3.25\n\
+             d_count{surface=\"json\"} 2\n\
+             d_bucket{surface=\"xml\",le=\"0.5\"} 0\n\
+             d_bucket{surface=\"xml\",le=\"+Inf\"} 0\n\
+             d_sum{surface=\"xml\"} 0\n\
+             d_count{surface=\"xml\"} 0\n\n\
+             # TYPE b histogram\n\
+             b_bucket{le=\"1\"} 4\n\
+             b_bucket{le=\"+Inf\"} 5\n\
+             b_sum 9\n\
+             b_count 5\n"
+        );
     }
 }
