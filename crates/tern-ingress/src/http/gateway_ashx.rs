@@ -16,13 +16,14 @@ use axum::response::{IntoResponse, Response};
 use tern_core::account::Account;
 use tern_core::error_code::{RequestError, Surface};
 use tern_core::idempotency::{Reply, RequestHash};
+use tern_core::metrics::RequestTimer;
 use tern_core::submitter::{Submission, Submitted};
 use tern_proto::cm::submission::SubmitRequest;
 use tern_proto::cm::xml_tree::XmlError;
 use tern_proto::cm::{get, xml};
 
 use super::submit::{read_body, refused};
-use super::{AppState, idempotency, timed};
+use super::{AppState, idempotency};
 
 /// The content type of every answer of these interfaces.
 const PLAIN_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
@@ -90,7 +91,8 @@ pub(super) async fn read_xml<T: Send + 'static>(
 
 /// `POST /gateway.ashx` with an XML body.
 pub async fn post_xml(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    timed(Surface::Xml, answer_xml(state, request)).await
+    let _timer = RequestTimer::start(Surface::Xml);
+    answer_xml(state, request).await
 }
 
 async fn answer_xml(state: Arc<AppState>, request: Request) -> Response {
@@ -128,21 +130,20 @@ async fn answer_xml(state: Arc<AppState>, request: Request) -> Response {
     match key.zip(hash) {
         None => submit_atomic(&state, request, Surface::Xml, Some(&account)).await,
         Some((key, hash)) => {
-            let submitted = state
-                .submitter
-                .submit_once(
-                    &account,
-                    Submission::Cm(request),
-                    Surface::Xml,
-                    key,
-                    hash,
-                    |submitted| Reply {
-                        status: 200,
-                        content_type: PLAIN_CONTENT_TYPE.to_owned(),
-                        body: render(submitted, Surface::Xml).into_bytes(),
-                    },
-                )
-                .await;
+            // Boxed: the rare path's state would otherwise widen every request's future.
+            let submitted = Box::pin(state.submitter.submit_once(
+                &account,
+                Submission::Cm(request),
+                Surface::Xml,
+                key,
+                hash,
+                |submitted| Reply {
+                    status: 200,
+                    content_type: PLAIN_CONTENT_TYPE.to_owned(),
+                    body: render(submitted, Surface::Xml).into_bytes(),
+                },
+            ))
+            .await;
             match submitted {
                 Ok(reply) => idempotency::answer(&state, reply),
                 Err(error) if idempotency::is_key_error(&error) => idempotency::json_error(&error),
@@ -154,14 +155,11 @@ async fn answer_xml(state: Arc<AppState>, request: Request) -> Response {
 
 /// `GET /gateway.ashx?producttoken=…&body=…&to=…&from=…`.
 pub async fn get_query(State(state): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
-    timed(Surface::Get, async {
-        let pairs: Vec<(String, String)> =
-            form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-                .into_owned()
-                .collect();
-        submit_atomic(&state, get::parse_submit(&pairs), Surface::Get, None).await
-    })
-    .await
+    let _timer = RequestTimer::start(Surface::Get);
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
+    submit_atomic(&state, get::parse_submit(&pairs), Surface::Get, None).await
 }
 
 /// Neither GET nor POST: 400 with no body, as the spec's tables say.

@@ -104,16 +104,6 @@ fn guarded(routes: Router) -> Router {
     routes.layer(middleware::from_fn(answer_panics))
 }
 
-/// Measure how long a submission on `surface` takes to answer (`tern_request_duration_seconds`).
-/// The submission handlers time themselves with it rather than through a middleware around
-/// every route, which cost about half a microsecond per request (docs/benchmarks.md, issue 16).
-async fn timed(surface: Surface, handler: impl Future<Output = Response>) -> Response {
-    let started = std::time::Instant::now();
-    let response = handler.await;
-    tern_core::metrics::request_duration(surface, started.elapsed());
-    response
-}
-
 /// Run the handler, answering a panic in it: CM's JSON `500 Unknown Error` body, or on
 /// `/gateway.ashx` the XML and GET interfaces' own plain-text line.
 async fn answer_panics(request: Request, next: Next) -> Response {
