@@ -332,8 +332,9 @@ async fn assert_reported_once(receiver: &WebhookReceiver, count: usize) {
     }
 }
 
-#[tokio::test]
-async fn three_nodes_hold_an_smpp_connectors_binds_together_and_report_each_message_once() {
+/// A fresh database with account `acme` reporting to a receiver; a directory for the nodes; the
+/// receiver; acme's product token.
+async fn gateway_database() -> (String, tempfile::TempDir, WebhookReceiver, String) {
     let url = PgCluster::shared().create_database();
     let dir = tempfile::tempdir().unwrap();
     let receiver = WebhookReceiver::start().await;
@@ -348,6 +349,12 @@ async fn three_nodes_hold_an_smpp_connectors_binds_together_and_report_each_mess
         &receiver.url,
     ]);
     let token = created.lines().last().expect("a token").trim().to_owned();
+    (url, dir, receiver, token)
+}
+
+#[tokio::test]
+async fn three_nodes_hold_an_smpp_connectors_binds_together_and_report_each_message_once() {
+    let (url, dir, receiver, token) = gateway_database().await;
     // An SMPP account for each node's client.
     let logins = [("smpp-a", "pw-a"), ("smpp-b", "pw-b"), ("smpp-c", "pw-c")];
     for (system_id, password) in logins {
@@ -512,20 +519,7 @@ fn signal(gateway: &Gateway, name: &str) {
 
 #[tokio::test]
 async fn a_node_stalled_past_its_lease_sends_nothing_the_others_took_over() {
-    let url = PgCluster::shared().create_database();
-    let dir = tempfile::tempdir().unwrap();
-    let receiver = WebhookReceiver::start().await;
-    let created = tern(&[
-        "account",
-        "create",
-        "--database-url",
-        &url,
-        "--name",
-        "acme",
-        "--status-url",
-        &receiver.url,
-    ]);
-    let token = created.lines().last().expect("a token").trim().to_owned();
+    let (url, dir, receiver, token) = gateway_database().await;
     let sim =
         SmscSim::start("system_id = \"acme\"\npassword = \"secret\"\nreceipt_delay_ms = 0\n").await;
     // Claims leased for a minute: here it is the node's lease (3 s) that runs out.
