@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use tern_core::account::Account;
 use tern_core::error_code::{RequestError, Surface};
+use tern_core::metrics::RequestTimer;
 use tern_core::short_message::parts;
 use tern_core::submission::RecipientResult;
 use tern_core::submitter::{Submission, Submitted};
@@ -463,17 +464,7 @@ async fn submit_message(
     account: &Account,
     message: Result<tern_core::short_message::ShortMessage, CommandStatus>,
 ) -> (CommandStatus, String) {
-    let started = Instant::now();
-    let answer = submit_untimed(shared, account, message).await;
-    tern_core::metrics::request_duration(Surface::Smpp, started.elapsed());
-    answer
-}
-
-async fn submit_untimed(
-    shared: &Shared,
-    account: &Account,
-    message: Result<tern_core::short_message::ShortMessage, CommandStatus>,
-) -> (CommandStatus, String) {
+    let _timer = RequestTimer::start(Surface::Smpp);
     let message = match message {
         Ok(message) => message,
         Err(status) => return (status, String::new()),

@@ -58,14 +58,7 @@ impl AccountStore for PgStore {
             // A number another account has is a conflict: the transaction takes the account back
             // with it.
             insert_numbers(&mut transaction, id, &account.inbound_numbers).await?;
-            let created = sqlx::query(AssertSqlSafe(format!(
-                "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"
-            )))
-            .bind(id)
-            .try_map(|row| account_from_row(&row))
-            .fetch_one(&mut *transaction)
-            .await
-            .map_err(backend_error)?;
+            let created = read_account(&mut transaction, id).await?;
             transaction.commit().await.map_err(backend_error)?;
             Ok(created)
         })
@@ -91,14 +84,7 @@ impl AccountStore for PgStore {
             }
             // Any failure (a conflict) and the transaction takes every change back.
             apply_change(&mut transaction, id, &change).await?;
-            let updated = sqlx::query(AssertSqlSafe(format!(
-                "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"
-            )))
-            .bind(id)
-            .try_map(|row| account_from_row(&row))
-            .fetch_one(&mut *transaction)
-            .await
-            .map_err(backend_error)?;
+            let updated = read_account(&mut transaction, id).await?;
             transaction.commit().await.map_err(backend_error)?;
             Ok(Some(updated))
         })
@@ -260,4 +246,16 @@ async fn apply_change(
         insert_numbers(connection, id, numbers).await?;
     }
     Ok(())
+}
+
+/// Account `id` as `connection` sees it (inside the transaction that just wrote it).
+async fn read_account(connection: &mut PgConnection, id: AccountId) -> Result<Account, StoreError> {
+    sqlx::query(AssertSqlSafe(format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"
+    )))
+    .bind(id)
+    .try_map(|row| account_from_row(&row))
+    .fetch_one(connection)
+    .await
+    .map_err(backend_error)
 }

@@ -64,6 +64,29 @@ fn installation_from_row(row: &PgRow) -> sqlx::Result<Installation> {
     })
 }
 
+/// `query` with what a device registered bound next, in the column order both the insert and
+/// the update of an installation list them: push token to msisdn.
+fn bind_registration<'q>(
+    query: PgQuery<'q>,
+    device: &'q Registration,
+) -> Result<PgQuery<'q>, StoreError> {
+    Ok(query
+        .bind(&device.push_token)
+        .bind(&device.device_os)
+        .bind(&device.device_os_version)
+        .bind(&device.device_model)
+        .bind(&device.app_id)
+        .bind(&device.app_version)
+        .bind(&device.lib_id)
+        .bind(&device.lib_version)
+        .bind(&device.push_authorization)
+        .bind(languages_json(device)?)
+        .bind(&device.msisdn))
+}
+
+/// A statement being bound.
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
 /// A device's preferred languages as stored.
 fn languages_json(device: &Registration) -> Result<String, StoreError> {
     serde_json::to_string(&device.preferred_languages).map_err(|error| {
@@ -168,7 +191,7 @@ impl PushStore for PgStore {
             forget_token(&mut transaction, &app_key, &device.push_token, &id).await?;
             // Another node may register the same token at the same time: the one that comes second
             // replaces the first's installation, as if it had come after it.
-            sqlx::query(AssertSqlSafe(format!(
+            let insert = sqlx::query(AssertSqlSafe(format!(
                 "INSERT INTO push_installations ({INSTALLATION_COLUMNS})
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
                  ON CONFLICT (app_key, push_token) DO UPDATE SET id = excluded.id,
@@ -179,25 +202,13 @@ impl PushStore for PgStore {
                      push_authorization = excluded.push_authorization,
                      preferred_languages = excluded.preferred_languages, msisdn = excluded.msisdn,
                      created_at = excluded.created_at, updated_at = excluded.updated_at"
-            )))
-            .bind(&id)
-            .bind(&app_key)
-            .bind(&device.push_token)
-            .bind(&device.device_os)
-            .bind(&device.device_os_version)
-            .bind(&device.device_model)
-            .bind(&device.app_id)
-            .bind(&device.app_version)
-            .bind(&device.lib_id)
-            .bind(&device.lib_version)
-            .bind(&device.push_authorization)
-            .bind(languages_json(device)?)
-            .bind(&device.msisdn)
-            .bind(millis(installation.created_at))
-            .bind(millis(installation.updated_at))
-            .execute(&mut *transaction)
-            .await
-            .map_err(backend_error)?;
+            )));
+            bind_registration(insert.bind(&id).bind(&app_key), device)?
+                .bind(millis(installation.created_at))
+                .bind(millis(installation.updated_at))
+                .execute(&mut *transaction)
+                .await
+                .map_err(backend_error)?;
             transaction.commit().await.map_err(backend_error)
         })
         .await
@@ -227,32 +238,20 @@ impl PushStore for PgStore {
                 return Ok(None);
             }
             forget_token(&mut transaction, &app_key, &device.push_token, &id).await?;
-            let updated = sqlx::query(AssertSqlSafe(format!(
+            let update = sqlx::query(AssertSqlSafe(format!(
                 "UPDATE push_installations SET push_token = $3, device_os = $4,
                      device_os_version = $5, device_model = $6, app_id = $7, app_version = $8,
                      lib_id = $9, lib_version = $10, push_authorization = $11,
                      preferred_languages = $12, msisdn = $13, updated_at = $14
                  WHERE id = $1 AND app_key = $2
                  RETURNING {INSTALLATION_COLUMNS}"
-            )))
-            .bind(&id)
-            .bind(&app_key)
-            .bind(&device.push_token)
-            .bind(&device.device_os)
-            .bind(&device.device_os_version)
-            .bind(&device.device_model)
-            .bind(&device.app_id)
-            .bind(&device.app_version)
-            .bind(&device.lib_id)
-            .bind(&device.lib_version)
-            .bind(&device.push_authorization)
-            .bind(languages_json(&device)?)
-            .bind(&device.msisdn)
-            .bind(millis(now))
-            .try_map(|row| installation_from_row(&row))
-            .fetch_optional(&mut *transaction)
-            .await
-            .map_err(backend_error)?;
+            )));
+            let updated = bind_registration(update.bind(&id).bind(&app_key), &device)?
+                .bind(millis(now))
+                .try_map(|row| installation_from_row(&row))
+                .fetch_optional(&mut *transaction)
+                .await
+                .map_err(backend_error)?;
             transaction.commit().await.map_err(backend_error)?;
             Ok(updated)
         })
