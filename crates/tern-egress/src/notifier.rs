@@ -7,20 +7,26 @@
 //! for up to 30 days by default). An entry its sender abandons (a target refused by
 //! `[webhooks]`, see [`crate::webhook_target`]; an account without a status URL any more) is
 //! removed at once.
+//! The webhook runner also takes *fresh* entries straight from the store as events write them
+//! ([`OutboxStore::hand_fresh_entries`], [`Handoff`]): written already leased to this node and
+//! handed over once durable, they cost no claim (no query for due heads, no lease written, no
+//! fact read back), while claims still find everything else (retries, entries written while the
+//! runner had no room, entries behind another of their key, leases that ran out).
 //! Delivery is at-least-once: every delivery of an entry carries the same stable id
 //! (`X-Tern-Report-Id`, and `reportId`/`REPORTID` in a report's body) so a receiver can drop one
 //! it already took.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 use tern_core::metrics::{self, ReportOutcome};
 use tern_core::outbox::{ClaimedEntry, EntryFilter, EntryId, OutboxKind, Outcome};
-use tern_core::ports::{OutboxStore, SmppReceivers};
-use tokio::sync::watch;
+use tern_core::ports::{FreshEntries, OutboxStore, SmppReceivers};
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use crate::Wakeups;
@@ -118,6 +124,125 @@ const EXPIRE_EVERY: Duration = Duration::from_secs(60);
 const UNREACHABLE_RETRY: SignedDuration = SignedDuration::from_secs(1);
 /// Receipts handed to sessions at once (each bind's window bounds those on the wire).
 const RECEIPTS_IN_FLIGHT: usize = 2048;
+
+/// The webhook runner's side of fresh entries ([`OutboxStore::hand_fresh_entries`]): the
+/// entries handed and not yet started, in the order they came, its room for them, and the
+/// wake-up that says there are some. Room is counted in entries the runner holds (handed and
+/// waiting, in flight, or reserved by the store for a transaction not yet durable) and is its
+/// concurrency plus [`HANDED_WAITING`] of them per delivery in flight: entries keep coming while
+/// every delivery is taken, and one that waits in memory still costs no claim. Deliveries in
+/// flight stay at the runner's concurrency. A handed entry that waited past the usable part of
+/// its lease ([`tern_core::hold::usable`]) is not started: it stays leased in the store, and a
+/// claim takes it once its lease ends, so that no entry is ever out twice at once.
+struct Handoff {
+    kinds: Vec<OutboxKind>,
+    lease: SignedDuration,
+    /// How long after it was handed an entry may still be started.
+    usable: Duration,
+    room: usize,
+    /// Entries held: handed and waiting, in flight, or reserved.
+    taken: AtomicUsize,
+    handed: Mutex<VecDeque<(Instant, ClaimedEntry)>>,
+    arrived: Notify,
+    /// The runner stopped: it takes nothing more.
+    closed: AtomicBool,
+}
+
+/// Entries the webhook runner keeps waiting in memory per delivery it may have in flight.
+const HANDED_WAITING: usize = 4;
+/// While handed entries wait, a claim (for retries and entries the runner had no room for) runs
+/// at least this often.
+const CLAIM_EVERY: Duration = Duration::from_millis(250);
+
+impl Handoff {
+    fn new(kinds: Vec<OutboxKind>, lease: SignedDuration, concurrency: usize) -> Handoff {
+        let lease_time = Duration::try_from(lease).unwrap_or(Duration::ZERO);
+        Handoff {
+            kinds,
+            lease,
+            usable: tern_core::hold::usable(lease_time),
+            room: concurrency.saturating_mul(1 + HANDED_WAITING),
+            taken: AtomicUsize::new(0),
+            handed: Mutex::new(VecDeque::new()),
+            arrived: Notify::new(),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// `count` more entries held (claimed ones).
+    fn take(&self, count: usize) {
+        self.taken.fetch_add(count, Ordering::AcqRel);
+    }
+
+    /// `count` entries no longer held (delivered and recorded, left for a claim, or reservations
+    /// given back).
+    fn release(&self, count: usize) {
+        if count > 0 {
+            self.taken.fetch_sub(count, Ordering::AcqRel);
+        }
+    }
+
+    /// The next handed entry that may still be started; those that waited too long are left to
+    /// a claim on the way.
+    fn next(&self) -> Option<ClaimedEntry> {
+        let mut handed = self.handed.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some((at, entry)) = handed.pop_front() {
+            if at.elapsed() < self.usable {
+                return Some(entry);
+            }
+            tracing::debug!(target: LOG_TARGET, id = entry.id, "handed outbox entry waited past its lease's usable part; left for a claim when the lease ends");
+            self.release(1);
+        }
+        None
+    }
+
+    /// Whether handed entries wait.
+    fn waiting(&self) -> bool {
+        !self
+            .handed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+}
+
+impl FreshEntries for Handoff {
+    fn takes(&self, kind: OutboxKind) -> bool {
+        self.kinds.contains(&kind)
+    }
+
+    fn lease(&self) -> SignedDuration {
+        self.lease
+    }
+
+    fn reserve(&self) -> bool {
+        if self.closed.load(Ordering::Acquire) {
+            return false;
+        }
+        self.taken
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |taken| {
+                (taken < self.room).then_some(taken + 1)
+            })
+            .is_ok()
+    }
+
+    fn unreserve(&self, count: usize) {
+        self.release(count);
+    }
+
+    fn hand(&self, entries: Vec<ClaimedEntry>) {
+        let at = Instant::now();
+        self.handed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(entries.into_iter().map(|entry| (at, entry)));
+        self.arrived.notify_one();
+    }
+}
 
 impl Notifier {
     /// A runner with the senders every gateway has: status reports POSTed with `client`, to the
@@ -250,9 +375,18 @@ impl Notifier {
             Role::Webhooks => SignedDuration::from_millis(this.config.timeout_ms as i64 + 30_000),
             Role::Receipts(_) => RECEIPT_LEASE,
         };
+        let handoff = this.take_fresh_entries(lease);
         let mut tasks: JoinSet<(EntryId, Outcome)> = JoinSet::new();
         let mut finished: Vec<(EntryId, Outcome)> = Vec::new();
         let mut expire_at = tokio::time::Instant::now();
+        let mut last_claim = tokio::time::Instant::now();
+        let spawn = |tasks: &mut JoinSet<(EntryId, Outcome)>, entry: ClaimedEntry| {
+            let this = Arc::clone(&this);
+            tasks.spawn(async move {
+                let id = entry.id;
+                (id, this.deliver(entry).await)
+            });
+        };
         while !*shutdown.borrow() {
             while let Some(joined) = tasks.try_join_next() {
                 finished.extend(joined.ok());
@@ -261,16 +395,33 @@ impl Notifier {
                 this.expire().await;
                 expire_at = tokio::time::Instant::now() + EXPIRE_EVERY;
             }
+            // Entries handed by the store as it wrote them (leased already, held already), as
+            // far as deliveries in flight allow.
+            let mut started = 0;
+            if let Some(handoff) = &handoff {
+                while tasks.len() < this.config.concurrency {
+                    let Some(entry) = handoff.next() else { break };
+                    spawn(&mut tasks, entry);
+                    started += 1;
+                }
+            }
             // Only the kinds this runner has senders for (webhooks and receipts have runners of
-            // their own), and for receipts only the accounts bound now.
+            // their own), and for receipts only the accounts bound now. While handed entries
+            // wait, claims run only every so often.
             let filter = this.filter();
+            let claim_now = match &handoff {
+                Some(handoff) => !handoff.waiting() || last_claim.elapsed() >= CLAIM_EVERY,
+                None => true,
+            };
             let free = match filter {
-                Some(_) => this.config.concurrency.saturating_sub(tasks.len()),
-                None => 0,
+                Some(_) if claim_now => this.config.concurrency.saturating_sub(tasks.len()),
+                _ => 0,
             };
             // Record outcomes and claim more side by side: both land in one group commit. An
             // entry freed by a finish here is claimed on the next turn.
-            let record = this.record(std::mem::take(&mut finished));
+            let outcomes = std::mem::take(&mut finished);
+            let ended = outcomes.len();
+            let record = this.record(outcomes);
             let claim = async {
                 if free == 0 {
                     return Vec::new();
@@ -287,32 +438,68 @@ impl Notifier {
                     })
             };
             let (recorded, claimed) = tokio::join!(record, claim);
-            let count = claimed.len();
-            for entry in claimed {
-                let this = Arc::clone(&this);
-                tasks.spawn(async move {
-                    let id = entry.id;
-                    (id, this.deliver(entry).await)
-                });
+            if free > 0 {
+                last_claim = tokio::time::Instant::now();
             }
-            if (count > 0 && count == free) || recorded > 0 {
+            let count = claimed.len();
+            if let Some(handoff) = &handoff {
+                // The deliveries recorded give their room back only now, their entries gone
+                // from the outbox.
+                handoff.release(ended);
+                handoff.take(count);
+            }
+            for entry in claimed {
+                spawn(&mut tasks, entry);
+            }
+            if (count > 0 && count == free) || recorded > 0 || started > 0 {
                 continue;
             }
             let sleep = this
                 .idle_sleep(count == 0 && tasks.is_empty(), filter.as_ref())
                 .await;
+            let arrived = async {
+                match &handoff {
+                    Some(handoff) => handoff.arrived.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = this.woken() => {}
+                _ = arrived => {}
                 _ = tokio::time::sleep(sleep) => {}
                 _ = shutdown.changed() => {}
                 Some(joined) = tasks.join_next(), if !tasks.is_empty() => finished.extend(joined.ok()),
             }
+        }
+        if let Some(handoff) = &handoff {
+            // Entries handed from now on stay leased: claimed again when their lease ends, or
+            // after a restart releases this node's leases.
+            handoff.close();
         }
         while let Some(joined) = tasks.join_next().await {
             finished.extend(joined.ok());
         }
         this.record(finished).await;
         tracing::debug!("notifier stopped");
+    }
+
+    /// The webhook runner asks the store for fresh status webhooks ([`Handoff`]); `None` for
+    /// the receipts' runner (its entries wait for binds), or when the store hands none.
+    fn take_fresh_entries(&self, lease: SignedDuration) -> Option<Arc<Handoff>> {
+        if !matches!(self.role, Role::Webhooks) {
+            return None;
+        }
+        let kinds: Vec<OutboxKind> = [OutboxKind::StatusWebhook]
+            .into_iter()
+            .filter(|kind| self.senders.contains_key(kind))
+            .collect();
+        if kinds.is_empty() {
+            return None;
+        }
+        let handoff = Arc::new(Handoff::new(kinds, lease, self.config.concurrency));
+        self.store
+            .hand_fresh_entries(Arc::clone(&handoff) as Arc<dyn FreshEntries>)
+            .then_some(handoff)
     }
 
     /// Record delivery outcomes; returns how many. A failure leaves the entries leased: when the
@@ -420,6 +607,69 @@ impl Notifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn entry(id: EntryId) -> ClaimedEntry {
+        ClaimedEntry {
+            id,
+            kind: OutboxKind::StatusWebhook,
+            ordering_key: tern_core::outbox::OrderingKey(format!("key-{id}")),
+            attempts: 0,
+            created_at: Timestamp::UNIX_EPOCH,
+            destination: None,
+            fact: None,
+        }
+    }
+
+    #[test]
+    fn the_handoff_holds_its_room_and_hands_entries_in_order() {
+        let handoff = Handoff::new(
+            vec![OutboxKind::StatusWebhook],
+            SignedDuration::from_secs(60),
+            2,
+        );
+        assert!(handoff.takes(OutboxKind::StatusWebhook));
+        assert!(!handoff.takes(OutboxKind::SmppReceipt));
+        // Room: two in flight, four waiting for each.
+        for _ in 0..10 {
+            assert!(handoff.reserve());
+        }
+        assert!(!handoff.reserve());
+        handoff.unreserve(1);
+        assert!(handoff.reserve());
+        // Claimed entries count too; recorded ones give their room back.
+        handoff.release(2);
+        handoff.take(1);
+        assert!(handoff.reserve());
+        assert!(!handoff.reserve());
+        handoff.hand(vec![entry(1), entry(2)]);
+        handoff.hand(vec![entry(3)]);
+        assert!(handoff.waiting());
+        let ids: Vec<EntryId> = std::iter::from_fn(|| handoff.next())
+            .map(|entry| entry.id)
+            .collect();
+        assert_eq!(ids, vec![1, 2, 3]);
+        assert!(!handoff.waiting());
+        handoff.close();
+        handoff.release(5);
+        assert!(!handoff.reserve(), "a stopped runner takes nothing");
+    }
+
+    #[test]
+    fn an_entry_that_waited_past_its_lease_s_usable_part_is_left_for_a_claim() {
+        let handoff = Handoff::new(
+            vec![OutboxKind::StatusWebhook],
+            SignedDuration::from_millis(300),
+            1,
+        );
+        assert!(handoff.reserve() && handoff.reserve());
+        handoff.hand(vec![entry(1)]);
+        std::thread::sleep(Duration::from_millis(250));
+        handoff.hand(vec![entry(2)]);
+        // The first waited 250 ms of a 300 ms lease (200 usable): not started, its room given
+        // back.
+        assert_eq!(handoff.next().map(|entry| entry.id), Some(2));
+        assert_eq!(handoff.taken.load(Ordering::Acquire), 1);
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap_and_stops_at_the_window() {

@@ -380,6 +380,103 @@ pub trait OutboxStore: Send + Sync + 'static {
         kind: OutboxKind,
         created_before: Timestamp,
     ) -> Result<u64, StoreError>;
+    /// From now on, hand the entries `runner` takes straight to it as they are written (the
+    /// *fresh* entries of events applied, [`QueueStore::apply_batch`]), instead of leaving them
+    /// for a claim: an entry is written already leased to this node for the runner's lease (its
+    /// attempt counted, as a claim counts it), and handed to [`FreshEntries::hand`] with its
+    /// fact and destination once its transaction is durable. Only while the runner has room
+    /// ([`FreshEntries::reserve`]) and only an entry that would be the lowest of its ordering
+    /// key (no other entry of its key in the outbox): the one-at-a-time, in-order rule of
+    /// [`OutboxStore::claim_entries`] holds for handed entries too. An entry not handed is
+    /// written due, as ever. A handed entry is finished as a claimed one is
+    /// ([`OutboxStore::finish_entries`]); one never finished (the process died, the runner
+    /// dropped it) is claimed again when its lease ends, or after [`QueueStore::release_leases`].
+    /// A runner asking replaces the one before. Returns whether this store hands entries
+    /// (`false`: it writes every entry due).
+    fn hand_fresh_entries(&self, runner: Arc<dyn FreshEntries>) -> bool {
+        let _ = runner;
+        false
+    }
+}
+
+/// A runner that takes fresh entries straight from the transactions that write them (see
+/// [`OutboxStore::hand_fresh_entries`]).
+pub trait FreshEntries: Send + Sync + 'static {
+    /// Whether it delivers entries of `kind`.
+    fn takes(&self, kind: OutboxKind) -> bool;
+    /// The lease it delivers under (as it claims).
+    fn lease(&self) -> SignedDuration;
+    /// Room for one more entry now: reserve it (`false`: none, or the runner stopped; write the
+    /// entry due). Each reservation ends with the entry handed, or with
+    /// [`FreshEntries::unreserve`].
+    fn reserve(&self) -> bool;
+    /// `count` reservations whose entries were not written after all (their transaction
+    /// failed, or nobody waited for it).
+    fn unreserve(&self, count: usize);
+    /// Entries written leased to this node, durably, each on a reservation: deliver them and
+    /// record their outcomes ([`OutboxStore::finish_entries`]).
+    fn hand(&self, entries: Vec<ClaimedEntry>);
+}
+
+/// Entries written leased for a [`FreshEntries`] runner in a transaction not yet durable: handed
+/// to it once it is ([`FreshBatch::hand`]); dropped before that (the transaction failed, nobody
+/// waited for it), their reservations are given back and the entries, if written after all,
+/// are claimed when their lease ends.
+pub struct FreshBatch {
+    runner: Arc<dyn FreshEntries>,
+    entries: Vec<ClaimedEntry>,
+}
+
+impl FreshBatch {
+    pub fn new(runner: Arc<dyn FreshEntries>) -> FreshBatch {
+        FreshBatch {
+            runner,
+            entries: Vec::new(),
+        }
+    }
+
+    /// The runner the entries go to.
+    pub fn runner(&self) -> &dyn FreshEntries {
+        &*self.runner
+    }
+
+    /// Add an entry written on a reservation of the runner's.
+    pub fn push(&mut self, entry: ClaimedEntry) {
+        self.entries.push(entry);
+    }
+
+    /// Entries in it.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Their transaction is durable: hand them to the runner.
+    pub fn hand(mut self) {
+        let entries = std::mem::take(&mut self.entries);
+        if !entries.is_empty() {
+            self.runner.hand(entries);
+        }
+    }
+}
+
+impl Drop for FreshBatch {
+    fn drop(&mut self) {
+        if !self.entries.is_empty() {
+            self.runner.unreserve(self.entries.len());
+        }
+    }
+}
+
+impl fmt::Debug for FreshBatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FreshBatch")
+            .field("entries", &self.entries.len())
+            .finish()
+    }
 }
 
 /// The message log: what an account sent and what became of it, and conversions recorded on it.
@@ -707,4 +804,76 @@ impl<T> Store for T where
         + RateStore
         + BlocklistStore
 {
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::outbox::OrderingKey;
+
+    #[derive(Default)]
+    struct Counting {
+        reserved: Mutex<usize>,
+        handed: Mutex<Vec<crate::outbox::EntryId>>,
+    }
+
+    impl FreshEntries for Counting {
+        fn takes(&self, _: OutboxKind) -> bool {
+            true
+        }
+        fn lease(&self) -> SignedDuration {
+            SignedDuration::from_secs(1)
+        }
+        fn reserve(&self) -> bool {
+            *self.reserved.lock().unwrap() += 1;
+            true
+        }
+        fn unreserve(&self, count: usize) {
+            *self.reserved.lock().unwrap() -= count;
+        }
+        fn hand(&self, entries: Vec<ClaimedEntry>) {
+            let mut handed = self.handed.lock().unwrap();
+            handed.extend(entries.iter().map(|entry| entry.id));
+        }
+    }
+
+    fn entry(id: crate::outbox::EntryId) -> ClaimedEntry {
+        ClaimedEntry {
+            id,
+            kind: OutboxKind::StatusWebhook,
+            ordering_key: OrderingKey(id.to_string()),
+            attempts: 0,
+            created_at: Timestamp::UNIX_EPOCH,
+            destination: None,
+            fact: None,
+        }
+    }
+
+    #[test]
+    fn a_fresh_batch_is_handed_once_durable_and_gives_its_reservations_back_otherwise() {
+        let runner = Arc::new(Counting::default());
+        let mut batch = FreshBatch::new(Arc::clone(&runner) as Arc<dyn FreshEntries>);
+        for id in [1, 2] {
+            assert!(batch.runner().reserve());
+            batch.push(entry(id));
+        }
+        batch.hand();
+        assert_eq!(*runner.handed.lock().unwrap(), vec![1, 2]);
+        assert_eq!(
+            *runner.reserved.lock().unwrap(),
+            2,
+            "handed: still the runner's"
+        );
+
+        // Its transaction failed: dropped, its reservations given back, nothing handed.
+        let mut failed = FreshBatch::new(Arc::clone(&runner) as Arc<dyn FreshEntries>);
+        assert!(failed.runner().reserve());
+        failed.push(entry(3));
+        assert_eq!(failed.len(), 1);
+        drop(failed);
+        assert_eq!(*runner.reserved.lock().unwrap(), 2);
+        assert_eq!(*runner.handed.lock().unwrap(), vec![1, 2]);
+    }
 }

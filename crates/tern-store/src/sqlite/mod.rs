@@ -62,6 +62,9 @@ pub struct SqliteStore {
     /// The opt-out keywords inbound messages are judged by
     /// ([`tern_core::ports::BlocklistStore::set_opt_out_keywords`]).
     opt_out: std::sync::RwLock<Arc<tern_core::blocklist::OptOutKeywords>>,
+    /// The runner that takes fresh outbox entries as they are written
+    /// ([`tern_core::ports::OutboxStore::hand_fresh_entries`]): the last one that asked.
+    fresh: std::sync::RwLock<Option<Arc<dyn tern_core::ports::FreshEntries>>>,
 }
 
 pub(crate) fn backend_error(error: rusqlite::Error) -> StoreError {
@@ -203,6 +206,7 @@ impl SqliteStore {
             last_probe: Mutex::new(None),
             rates: Mutex::new(std::collections::HashMap::new()),
             opt_out: Default::default(),
+            fresh: Default::default(),
         })
     }
 

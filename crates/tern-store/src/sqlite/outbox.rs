@@ -7,15 +7,19 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
+use std::sync::Arc;
+
 use tern_core::account::{Account, AccountId};
+use tern_core::dispatch::StatusChange;
+use tern_core::money::per_part;
 use tern_core::outbox::{
     ClaimedEntry, Destination, EntryFilter, EntryId, Fact, FactRef, NewEntry, OutboxKind, Outcome,
-    Resolved,
+    Resolved, StatusFact,
 };
-use tern_core::ports::{OutboxStore, StoreError};
+use tern_core::ports::{FreshBatch, FreshEntries, NodeId, OutboxStore, StoreError};
 
 use super::rows::{
-    self, ACCOUNT_COLUMNS, account_from_row, millis, rendered_webhook_from_row,
+    self, ACCOUNT_COLUMNS, StoredMessage, account_from_row, millis, rendered_webhook_from_row,
     status_fact_from_row, timestamp,
 };
 use super::{SqliteStore, backend_error};
@@ -25,8 +29,23 @@ pub const INSERT_ENTRY: &str =
     "INSERT INTO outbox (kind, account_id, url, ordering_key, message_id, seq, created_at, due_at)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)";
 
-/// Write `entry` with the statement [`INSERT_ENTRY`] prepared; it is due when it was created.
-pub fn insert_entry(statement: &mut CachedStatement, entry: &NewEntry) -> rusqlite::Result<()> {
+/// Writes one entry leased to node `?9` until `?8`, its attempt counted as a claim counts it: an
+/// entry handed to a runner as it is written ([`Handing`]).
+const INSERT_LEASED_ENTRY: &str = "INSERT INTO outbox (kind, account_id, url, ordering_key, message_id, seq, created_at, due_at, attempts, leased_by)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9)";
+
+/// The columns `?1`-`?7` of [`INSERT_ENTRY`] and [`INSERT_LEASED_ENTRY`] for `entry`.
+type EntryColumns<'e> = (
+    &'static str,
+    Option<AccountId>,
+    Option<&'e str>,
+    &'e str,
+    &'e [u8],
+    Option<u32>,
+    i64,
+);
+
+fn entry_columns(entry: &NewEntry) -> EntryColumns<'_> {
     let (account, url) = match &entry.destination {
         Destination::Account(account) => (Some(*account), None),
         Destination::Url(url) => (None, Some(url.as_str())),
@@ -35,16 +54,177 @@ pub fn insert_entry(statement: &mut CachedStatement, entry: &NewEntry) -> rusqli
         FactRef::StatusChange { message_id, seq } => (message_id, Some(*seq)),
         FactRef::Inbound { message_id } => (message_id, None),
     };
-    statement.execute(params![
+    (
         entry.kind.as_str(),
         account,
         url,
-        entry.ordering_key.0,
+        entry.ordering_key.0.as_str(),
         message_id.0.as_bytes().as_slice(),
         seq,
         millis(entry.created_at),
+    )
+}
+
+/// Write `entry` with the statement [`INSERT_ENTRY`] prepared; it is due when it was created.
+pub fn insert_entry(statement: &mut CachedStatement, entry: &NewEntry) -> rusqlite::Result<()> {
+    let (kind, account, url, key, message_id, seq, created_at) = entry_columns(entry);
+    statement.execute(params![
+        kind, account, url, key, message_id, seq, created_at
     ])?;
     Ok(())
+}
+
+/// What a status report says of its message's content, read once per content per job.
+struct ReportContent {
+    from: String,
+    body: String,
+    body_binary: bool,
+    custom_groupings: [Option<String>; 3],
+}
+
+/// Hands fresh entries to a [`FreshEntries`] runner as one writer job writes them (see
+/// [`OutboxStore::hand_fresh_entries`]): an entry its runner takes is written leased to this
+/// node when the runner has room and no other entry of its ordering key is in the outbox (the
+/// job sees its own writes: a second entry of a key in one job is not handed), with its fact
+/// built from what the job holds (the status change just decided, its message, the message's
+/// content read once per job) instead of read back at a claim.
+pub(super) struct Handing<'c> {
+    connection: &'c Connection,
+    batch: FreshBatch,
+    node: NodeId,
+    /// The end of the lease, in milliseconds.
+    lease_until: i64,
+    key_taken: CachedStatement<'c>,
+    insert: CachedStatement<'c>,
+    content: CachedStatement<'c>,
+    contents: HashMap<i64, Option<ReportContent>>,
+    resolver: Resolver<'c>,
+}
+
+impl<'c> Handing<'c> {
+    pub(super) fn new(
+        connection: &'c Connection,
+        runner: Arc<dyn FreshEntries>,
+        node: NodeId,
+        now: Timestamp,
+    ) -> rusqlite::Result<Handing<'c>> {
+        Ok(Handing {
+            connection,
+            lease_until: millis(now + runner.lease()),
+            batch: FreshBatch::new(runner),
+            node,
+            key_taken: connection
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox WHERE ordering_key = ?1)")?,
+            insert: connection.prepare_cached(INSERT_LEASED_ENTRY)?,
+            content: connection.prepare_cached(
+                "SELECT sender, body, body_type, custom_grouping1, custom_grouping2, custom_grouping3
+                 FROM contents WHERE id = ?1",
+            )?,
+            contents: HashMap::new(),
+            resolver: Resolver::new(connection)?,
+        })
+    }
+
+    /// Write `entry`, the entry of `change` of message `stored`, leased and handed, when its
+    /// runner takes it and has room and it is the first of its key; `false`: nothing written
+    /// (write it due).
+    pub(super) fn hand(
+        &mut self,
+        entry: &NewEntry,
+        stored: &StoredMessage,
+        change: &StatusChange,
+    ) -> rusqlite::Result<bool> {
+        let Destination::Account(account) = entry.destination else {
+            return Ok(false);
+        };
+        if !self.batch.runner().takes(entry.kind)
+            || self
+                .key_taken
+                .query_row(params![entry.ordering_key.0], |row| row.get::<_, bool>(0))?
+            || !self.batch.runner().reserve()
+        {
+            return Ok(false);
+        }
+        match self.write(entry, account, stored, change) {
+            Ok(claimed) => {
+                self.batch.push(claimed);
+                Ok(true)
+            }
+            Err(error) => {
+                self.batch.runner().unreserve(1);
+                Err(error)
+            }
+        }
+    }
+
+    fn write(
+        &mut self,
+        entry: &NewEntry,
+        account: AccountId,
+        stored: &StoredMessage,
+        change: &StatusChange,
+    ) -> rusqlite::Result<ClaimedEntry> {
+        let (kind, account_id, url, key, message_id, seq, created_at) = entry_columns(entry);
+        self.insert.execute(params![
+            kind,
+            account_id,
+            url,
+            key,
+            message_id,
+            seq,
+            created_at,
+            self.lease_until,
+            self.node.as_str(),
+        ])?;
+        let id = self.connection.last_insert_rowid();
+        let content_id = stored.content_id;
+        if !self.contents.contains_key(&content_id) {
+            let content = self
+                .content
+                .query_row(params![content_id], |row| {
+                    Ok(ReportContent {
+                        from: row.get(0)?,
+                        body: row.get(1)?,
+                        body_binary: row.get::<_, Option<String>>(2)?.as_deref() == Some("BINARY"),
+                        custom_groupings: [row.get(3)?, row.get(4)?, row.get(5)?],
+                    })
+                })
+                .optional()?;
+            self.contents.insert(content_id, content);
+        }
+        let message = &stored.message;
+        let fact = self.contents[&content_id].as_ref().map(|content| {
+            Fact::StatusChange(StatusFact {
+                message_id: message.id,
+                seq: change.seq,
+                at: change.at,
+                report: change.report.clone(),
+                recipient: message.recipient.clone(),
+                reference: message.reference.clone(),
+                custom_groupings: content.custom_groupings.clone(),
+                accepted_at: message.accepted_at,
+                from: content.from.clone(),
+                body: content.body.clone(),
+                body_binary: content.body_binary,
+                part_price: per_part(message.price, message.parts),
+                parts: message.parts,
+            })
+        });
+        Ok(ClaimedEntry {
+            id,
+            kind: entry.kind,
+            ordering_key: entry.ordering_key.clone(),
+            attempts: 0,
+            created_at: entry.created_at,
+            destination: self.resolver.account(account)?.map(Resolved::Account),
+            fact,
+        })
+    }
+
+    /// The entries handed so far, to be handed once the job's transaction is durable.
+    pub(super) fn into_batch(self) -> FreshBatch {
+        self.batch
+    }
 }
 
 /// An entry row as claimed, before its fact and destination are read.
@@ -121,6 +301,11 @@ impl<'c> Resolver<'c> {
         let Some(id) = head.account else {
             return Ok(None);
         };
+        Ok(self.account(id)?.map(Resolved::Account))
+    }
+
+    /// Account `id` as it is now, read once per resolver.
+    fn account(&mut self, id: AccountId) -> rusqlite::Result<Option<Account>> {
         if !self.accounts.contains_key(&id) {
             let account = self
                 .account
@@ -128,7 +313,7 @@ impl<'c> Resolver<'c> {
                 .optional()?;
             self.accounts.insert(id, account);
         }
-        Ok(self.accounts[&id].clone().map(Resolved::Account))
+        Ok(self.accounts[&id].clone())
     }
 
     fn fact(&mut self, head: &Head) -> rusqlite::Result<Option<Fact>> {
@@ -328,6 +513,15 @@ impl OutboxStore for SqliteStore {
         })
         .await
         .map(|due| due.map(timestamp))
+    }
+
+    fn hand_fresh_entries(&self, runner: Arc<dyn FreshEntries>) -> bool {
+        // The last runner that asked (one that stopped takes nothing more: see `reserve`).
+        *self
+            .fresh
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(runner);
+        true
     }
 
     async fn expire_entries(

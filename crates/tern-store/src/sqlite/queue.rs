@@ -15,15 +15,16 @@ use tern_core::dispatch::{
 use tern_core::error_code::DeliveryError;
 use tern_core::message::MessageId;
 use tern_core::money::{Money, credit, reprice};
-use tern_core::outbox::{Subscriptions, entries};
+use tern_core::outbox::{FactRef, Subscriptions, entries};
 use tern_core::part_reports::{PartStatus, combine, merge, part_of};
 use tern_core::ports::{
-    AwaitingReport, Dispatch, NodeId, QueueStore, SentPart, StoreError, events_by_message,
+    AwaitingReport, Dispatch, FreshBatch, FreshEntries, NodeId, QueueStore, SentPart, StoreError,
+    events_by_message,
 };
 use tern_core::segments::{GroupDue, Waiting, group_due, send_order};
 use tern_core::status::CmStatus;
 
-use super::outbox::{INSERT_ENTRY, insert_entry};
+use super::outbox::{Handing, INSERT_ENTRY, insert_entry};
 use super::rows::{
     self, Contents, EVENT_COLUMNS, EVENT_TABLES, MESSAGE_COLUMN_COUNT, MESSAGE_COLUMNS,
     MESSAGE_TABLES, StoredMessage, millis, stored_message_from_row, timestamp,
@@ -68,6 +69,9 @@ struct Recorder<'c> {
     external_id: rusqlite::CachedStatement<'c>,
     part_reports: rusqlite::CachedStatement<'c>,
     part_report: rusqlite::CachedStatement<'c>,
+    /// Hands the entries it writes to the outbox's runner, when one takes them
+    /// ([`Recorder::handing`]).
+    handing: Option<Handing<'c>>,
 }
 
 impl<'c> Recorder<'c> {
@@ -98,7 +102,30 @@ impl<'c> Recorder<'c> {
                 "INSERT OR REPLACE INTO part_reports (message_id, attempt, part_index, status, error_code, operator)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?,
+            handing: None,
         })
+    }
+
+    /// A recorder that hands the entries `fresh` takes to it as it writes them, leased to `node`
+    /// from `now` ([`Handing`]); without a runner, one that writes every entry due.
+    fn handing(
+        connection: &'c Connection,
+        fresh: Option<Arc<dyn FreshEntries>>,
+        node: &NodeId,
+        now: Timestamp,
+    ) -> rusqlite::Result<Recorder<'c>> {
+        let mut recorder = Recorder::new(connection)?;
+        if let Some(runner) = fresh {
+            recorder.handing = Some(Handing::new(connection, runner, node.clone(), now)?);
+        }
+        Ok(recorder)
+    }
+
+    /// The entries handed so far, to hand to their runner once the job's transaction is durable.
+    fn into_fresh(self) -> Option<FreshBatch> {
+        self.handing
+            .map(Handing::into_batch)
+            .filter(|batch| !batch.is_empty())
     }
 
     /// Record the ids a channel gave the parts of message `id` it took in `attempt`.
@@ -212,6 +239,13 @@ impl<'c> Recorder<'c> {
         );
         let account = stored.message.account_id;
         for entry in entries(stored.message.id, account, subscriptions, record) {
+            if let (Some(handing), FactRef::StatusChange { seq, .. }) =
+                (&mut self.handing, &entry.fact)
+                && let Some(change) = record.changes.iter().find(|change| change.seq == *seq)
+                && handing.hand(&entry, stored, change)?
+            {
+                continue;
+            }
             insert_entry(&mut self.entry, &entry)?;
         }
         Ok(())
@@ -451,14 +485,21 @@ impl QueueStore for SqliteStore {
         now: Timestamp,
     ) -> Result<Vec<Next>, StoreError> {
         let node = self.node.clone();
-        self.writer
+        let fresh = self
+            .fresh
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        let (nexts, fresh) = self
+            .writer
             .write_background(move |connection: &Connection| {
                 // The events of one message are decided one after the other on its state in
                 // memory, then recorded with one load and one write (a channel's report often
                 // arrives in the same batch as the send it follows).
                 let by_message = events_by_message(&events);
                 let mut nexts = vec![Next::Ignore; events.len()];
-                let mut recorder = Recorder::new(connection).map_err(backend_error)?;
+                let mut recorder = Recorder::handing(connection, fresh, &node, Timestamp::now())
+                    .map_err(backend_error)?;
                 let mut load = prepare_load_for_event(connection).map_err(backend_error)?;
                 let mut contents = Contents::new();
                 for (id, indexes) in by_message {
@@ -503,9 +544,14 @@ impl QueueStore for SqliteStore {
                             .map_err(backend_error)?;
                     }
                 }
-                Ok::<_, StoreError>(nexts)
+                Ok::<_, StoreError>((nexts, recorder.into_fresh()))
             })
-            .await
+            .await?;
+        // Durable now: the entries written leased go to their runner.
+        if let Some(fresh) = fresh {
+            fresh.hand();
+        }
+        Ok(nexts)
     }
 
     async fn release_leases(&self, now: Timestamp) -> Result<(), StoreError> {

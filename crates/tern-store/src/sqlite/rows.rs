@@ -65,6 +65,8 @@ pub type Contents = HashMap<i64, Arc<Content>>;
 /// A message row with its account's status URL.
 pub struct StoredMessage {
     pub message: NewMessage,
+    /// The row of its content (shared by the recipients of one `msg`).
+    pub content_id: i64,
     /// Status changes recorded so far (the next one is number `events + 1`).
     pub events: u32,
     pub progress: Progress,
@@ -244,6 +246,7 @@ pub fn stored_message_from_row(
         segment: segment(row, 28)?,
     };
     Ok(StoredMessage {
+        content_id,
         events: row.get(23)?,
         progress: Progress {
             state: DeliveryState::parse(&state).ok_or_else(|| bad(19, "state"))?,

@@ -17,6 +17,7 @@ mod cache;
 mod cancel;
 mod cluster;
 mod depths;
+mod fresh;
 mod harness;
 mod health;
 mod idempotency;

@@ -24,6 +24,8 @@ mod cache;
 mod cancel;
 #[path = "../conformance/cluster.rs"]
 mod cluster;
+#[path = "../conformance/fresh.rs"]
+mod fresh;
 #[path = "../conformance/health.rs"]
 mod health;
 #[path = "../conformance/idempotency.rs"]
