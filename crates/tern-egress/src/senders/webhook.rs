@@ -61,6 +61,24 @@ pub struct Webhook<'a> {
     pub secrets: Option<&'a WebhookSecrets>,
 }
 
+/// Most of an answer's body read (and dropped) so that its connection can carry the next POST.
+const DRAINED_AT_MOST: usize = 64 * 1024;
+
+/// Read what is left of `response`'s body, up to [`DRAINED_AT_MOST`] bytes, within the POST's
+/// timeout: a connection whose answer was not read to its end cannot carry another request, and
+/// the client would open a new connection (and, over TLS, a new handshake) for every POST to a
+/// receiver that answers with a body. A longer body, or one that fails, only costs its
+/// connection.
+async fn drain(mut response: reqwest::Response) {
+    let mut read = 0;
+    while read <= DRAINED_AT_MOST {
+        match response.chunk().await {
+            Ok(Some(chunk)) => read += chunk.len(),
+            Ok(None) | Err(_) => return,
+        }
+    }
+}
+
 /// Why a POST was not answered 2xx, short of an HTTP answer.
 enum Failure {
     /// `[webhooks]` refuses the target: give up.
@@ -150,9 +168,14 @@ impl WebhookPoster {
             },
         };
         match response {
-            Ok(response) if response.status().is_success() => Delivery::Delivered,
             Ok(response) => {
-                Delivery::Failed(format!("HTTP {} from {}", response.status(), webhook.url))
+                let status = response.status();
+                drain(response).await;
+                if status.is_success() {
+                    Delivery::Delivered
+                } else {
+                    Delivery::Failed(format!("HTTP {status} from {}", webhook.url))
+                }
             }
             Err(Failure::Refused(refused)) => {
                 tracing::error!(target: LOG_TARGET, id = webhook.entry, message_id = %webhook.message_id, url = %webhook.url, reason = %refused, "status report target refused by [webhooks]; report given up");
@@ -160,5 +183,96 @@ impl WebhookPoster {
             }
             Err(Failure::Other(why)) => Delivery::Failed(format!("{why} ({})", webhook.url)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::webhook_target::WebhookTargets;
+
+    /// A receiver on loopback that answers every POST `200` with a body, and counts the
+    /// connections it accepted.
+    async fn receiver() -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/status", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&connections);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut stream = BufReader::new(stream);
+                    loop {
+                        let mut length = 0;
+                        loop {
+                            let mut line = String::new();
+                            if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if line == "\r\n" {
+                                break;
+                            }
+                            if let Some(value) =
+                                line.to_ascii_lowercase().strip_prefix("content-length:")
+                            {
+                                length = value.trim().parse().unwrap();
+                            }
+                        }
+                        let mut body = vec![0; length];
+                        stream.read_exact(&mut body).await.unwrap();
+                        // The head first, the body a moment later (as a receiver that
+                        // streams its answer does): the client has the response before its
+                        // body.
+                        let head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 15\r\n\r\n";
+                        stream.get_mut().write_all(head).await.unwrap();
+                        stream.get_mut().flush().await.unwrap();
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        stream
+                            .get_mut()
+                            .write_all(b"{\"status\":\"ok\"}")
+                            .await
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        (url, connections)
+    }
+
+    #[tokio::test]
+    async fn webhooks_answered_with_a_body_share_one_connection() {
+        let (url, connections) = receiver().await;
+        // As the binary does at its start (any provider: the receiver is plain HTTP).
+        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+        let poster = WebhookPoster::new(
+            reqwest::Client::new(),
+            TargetPolicy::new(&WebhookTargets {
+                deny_private: false,
+                ..Default::default()
+            }),
+            Duration::from_secs(10),
+        );
+        for entry in 0..5 {
+            let delivery = poster
+                .post(Webhook {
+                    entry,
+                    message_id: MessageId::generate(),
+                    url: &url,
+                    content_type: "application/json",
+                    report_id: "r",
+                    body: b"{}".to_vec(),
+                    secrets: None,
+                })
+                .await;
+            assert!(matches!(delivery, Delivery::Delivered), "{delivery:?}");
+        }
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
     }
 }
