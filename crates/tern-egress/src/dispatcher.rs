@@ -11,7 +11,10 @@
 //! A claimed message is handed to a connector only while its claim still holds
 //! ([`tern_core::hold`]: its lease, and on a shared store the node's); one that waited too long
 //! (for a connector's room, or inside the connector) is left to the next claim, never sent by a
-//! node that may have lost it to another.
+//! node that may have lost it to another. Messages intake hands over as it writes them
+//! ([`tern_core::ports::IntakeStore::hand_fresh_messages`], [`crate::handoff`]), claimed
+//! already, are sent before anything is claimed; while they come, claims run every
+//! [`CLAIM_EVERY`] for the rest (retries, fallbacks, what was written while there was no room).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -28,7 +31,7 @@ use tern_core::message::MessageId;
 use tern_core::metrics::{DispatchOutcome, DispatchTally};
 use tern_core::ports::{
     AwaitingReport, BlocklistStore, ConnectorError, ConnectorHealth, Dispatch, ErrorKind,
-    ErrorOrigin, EventSink, IntakeStore, Store,
+    ErrorOrigin, EventSink, FreshMessages, IntakeStore, Store,
 };
 use tern_core::routing::{ConnectorName, RoutingTable, route};
 use tokio::sync::watch;
@@ -36,6 +39,7 @@ use tokio::sync::watch;
 use crate::Wakeups;
 use crate::connectors::{ConnectorRegistry, Registered};
 use crate::events::ChannelSink;
+use crate::handoff::{CLAIM_EVERY, Handoff};
 
 /// While many submitted messages wait on the store, egress batches are this many times smaller.
 pub const INTAKE_SHARE: usize = 8;
@@ -49,6 +53,33 @@ pub fn egress_batch(intake: &dyn IntakeStore, normal: usize) -> usize {
         (normal / INTAKE_SHARE).max(1)
     } else {
         normal
+    }
+}
+
+/// The dispatcher's room for messages intake hands it ([`IntakeStore::hand_fresh_messages`])
+/// while its batches are `limit` messages: one batch being sent and one waiting. During a burst
+/// of submissions the batches shrink ([`egress_batch`]) and so does the room: what intake writes
+/// beyond it waits in the store, as every message did before, and intake keeps the writer.
+fn handed_room(limit: usize) -> usize {
+    limit.saturating_mul(2)
+}
+
+/// Messages intake hands the dispatcher, claimed already: held from when their lease began.
+impl FreshMessages for Handoff<Dispatch> {
+    fn lease(&self) -> SignedDuration {
+        Handoff::lease(self)
+    }
+
+    fn reserve(&self) -> bool {
+        Handoff::reserve(self)
+    }
+
+    fn unreserve(&self, count: usize) {
+        self.release(count);
+    }
+
+    fn hand(&self, messages: Vec<Dispatch>, leased_from: Instant) {
+        self.push(messages, leased_from);
     }
 }
 
@@ -128,35 +159,62 @@ impl Dispatcher {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         self.connectors.start().await;
         self.resume().await;
+        let handoff = self.take_fresh_messages();
+        let lease = self.settings.lease.unsigned_abs();
+        let mut last_claim: Option<Instant> = None;
         while !*shutdown.borrow() {
             if self.wakeups.take_resume() {
                 self.resume().await;
             }
             let limit = egress_batch(&*self.store, self.settings.batch_size);
-            // Taken before the claim is asked for: the store's lease begins later than this.
-            let asked = Instant::now();
-            let claimed = match self
-                .store
-                .claim_due(Timestamp::now(), limit, self.settings.lease)
-                .await
-            {
-                Ok(mut claimed) => {
-                    let lease = self.settings.lease.unsigned_abs();
-                    let hold = Hold::claimed(asked, lease, self.tenure.as_ref());
-                    for message in &mut claimed {
-                        message.hold = hold.clone();
+            // Messages intake handed over as it wrote them (claimed already), up to a batch.
+            let mut handed: Vec<Dispatch> = Vec::new();
+            if let Some(handoff) = &handoff {
+                handoff.set_room(handed_room(limit));
+                while handed.len() < limit {
+                    let Some((leased_from, mut message)) = handoff.next() else {
+                        break;
+                    };
+                    message.hold = Hold::claimed(leased_from, lease, self.tenure.as_ref());
+                    handed.push(message);
+                }
+            }
+            let handed_count = handed.len();
+            // While handed messages come, claims (retries, fallbacks, what intake wrote while
+            // there was no room) run only every so often.
+            let claim_now =
+                handed.is_empty() || last_claim.is_none_or(|at| at.elapsed() >= CLAIM_EVERY);
+            let mut claimed = if claim_now {
+                // Taken before the claim is asked for: the store's lease begins later than this.
+                let asked = Instant::now();
+                last_claim = Some(asked);
+                let claimed = match self
+                    .store
+                    .claim_due(Timestamp::now(), limit, self.settings.lease)
+                    .await
+                {
+                    Ok(mut claimed) => {
+                        let hold = Hold::claimed(asked, lease, self.tenure.as_ref());
+                        for message in &mut claimed {
+                            message.hold = hold.clone();
+                        }
+                        claimed
                     }
-                    claimed
-                }
-                Err(error) => {
-                    tracing::error!(%error, "claiming due messages failed");
-                    Vec::new()
-                }
+                    Err(error) => {
+                        tracing::error!(%error, "claiming due messages failed");
+                        Vec::new()
+                    }
+                };
+                // Claiming may have expired messages, which makes reports.
+                self.wakeups.outbox_written();
+                claimed
+            } else {
+                Vec::new()
             };
-            // Claiming may have expired messages, which makes reports.
-            self.wakeups.outbox_written();
             // A claim may hold a group of segments beyond the limit.
             let full = claimed.len() >= limit;
+            // Never segments: each handed message is a run of its own.
+            claimed.extend(handed);
             if !claimed.is_empty() {
                 let dispatcher = &self;
                 let held = &self.held(&claimed).await;
@@ -196,22 +254,49 @@ impl Dispatcher {
                     }
                 }
                 tally.flush();
+                if let Some(handoff) = &handoff {
+                    handoff.release(handed_count);
+                }
                 // Claim more only once what was sent is (nearly all) recorded: the claims hold
                 // leases, and a send must be recorded before its lease ends.
                 self.events.wait_below(limit).await;
             }
-            if full {
+            if full || handed_count > 0 {
                 continue;
             }
             let sleep = self.idle_sleep().await;
+            let arrived = async {
+                match &handoff {
+                    Some(handoff) => handoff.arrived.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = self.wakeups.dispatch.notified() => {}
+                _ = arrived => {}
                 _ = tokio::time::sleep(sleep) => {}
                 _ = shutdown.changed() => {}
             }
         }
+        if let Some(handoff) = &handoff {
+            // Messages handed from now on stay claimed: claimed again when their lease ends,
+            // or after a restart releases this node's leases.
+            handoff.close();
+        }
         self.connectors.drain().await;
         tracing::debug!("dispatcher stopped; connectors drained");
+    }
+
+    /// The dispatcher asks the store for the messages intake writes ([`Handoff`]); `None` when
+    /// the store hands none.
+    fn take_fresh_messages(&self) -> Option<Arc<Handoff<Dispatch>>> {
+        let handoff = Arc::new(Handoff::new(
+            self.settings.lease,
+            handed_room(self.settings.batch_size),
+        ));
+        self.store
+            .hand_fresh_messages(Arc::clone(&handoff) as Arc<dyn FreshMessages>)
+            .then_some(handoff)
     }
 
     /// The claimed messages not to send now: those whose number is blocked for their account,

@@ -9,6 +9,7 @@ pub mod dispatcher;
 pub mod events;
 pub mod fcm;
 pub mod google_auth;
+pub mod handoff;
 pub mod inbound;
 pub mod notifier;
 pub mod provider_http;

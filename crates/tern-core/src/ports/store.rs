@@ -241,6 +241,38 @@ pub trait IntakeStore: Send + Sync + 'static {
     fn intake_waiting(&self) -> usize {
         0
     }
+    /// From now on, hand the messages `runner` has room for straight to it as they are accepted,
+    /// instead of leaving them for a claim ([`QueueStore::claim_due`]): a message due at once
+    /// that [`crate::dispatch::claim`] would send is written already claimed (its attempt
+    /// counted, leased to this node for the runner's lease) and handed to
+    /// [`FreshMessages::hand`] once its transaction is durable. Only while the runner has room
+    /// ([`FreshMessages::reserve`]), and never a segment of a concatenated message (a claim
+    /// decides its group). A message not handed is written due, as ever. A handed message is
+    /// recorded as a claimed one is ([`QueueStore::apply_batch`]); one never sent (the process
+    /// died, the runner dropped it) is claimed again when its lease ends, or after
+    /// [`QueueStore::release_leases`]. A runner asking replaces the one before. Returns whether
+    /// this store hands messages (`false`: it writes every message due).
+    fn hand_fresh_messages(&self, runner: Arc<dyn FreshMessages>) -> bool {
+        let _ = runner;
+        false
+    }
+}
+
+/// A dispatcher that takes fresh messages straight from intake (see
+/// [`IntakeStore::hand_fresh_messages`]).
+pub trait FreshMessages: Send + Sync + 'static {
+    /// The lease it sends under (as it claims).
+    fn lease(&self) -> SignedDuration;
+    /// Room for one more message now: reserve it (`false`: none, or the runner stopped; write
+    /// the message due). Each reservation ends with the message handed, or with
+    /// [`FreshMessages::unreserve`].
+    fn reserve(&self) -> bool;
+    /// `count` reservations whose messages were not written after all (their transaction
+    /// failed).
+    fn unreserve(&self, count: usize);
+    /// Messages written claimed by this node, durably, each on a reservation, leased from no
+    /// earlier than `leased_from`: send them and record what became of them.
+    fn hand(&self, messages: Vec<Dispatch>, leased_from: std::time::Instant);
 }
 
 /// The events of a batch for [`QueueStore::apply_batch`] by message: each message once, in the

@@ -10,15 +10,17 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use tern_core::account::AccountId;
+use tern_core::dispatch::{self, Next, Position, Progress, Record};
 use tern_core::idempotency::{IdempotencyKey, KeyRecord, Reply, RequestHash};
-use tern_core::message::{Content, NewMessage};
+use tern_core::message::{Content, DeliveryState, NewMessage};
 use tern_core::money::{Money, debit};
-use tern_core::ports::{AcceptError, IntakeStore, StoreError};
+use tern_core::ports::{AcceptError, Dispatch, FreshMessages, IntakeStore, NodeId, StoreError};
 use tokio::sync::oneshot;
 
 use super::rows::{millis, timestamp};
@@ -50,6 +52,18 @@ const PLAIN_MESSAGE_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, 0, 
 /// The values of one row of [`PLAIN_MESSAGE_ROW`].
 const PLAIN_MESSAGE_VALUES: usize = 13;
 
+/// The same insert for a message handed to the dispatcher as it is written
+/// ([`IntakeStore::hand_fresh_messages`]): written as the claim it skips would leave it (its
+/// progress and lease as [`dispatch::claim`] decides them, leased to this node).
+const HANDED_MESSAGE_INSERT: &str = "INSERT OR ROLLBACK INTO messages (id, account_id, recipient,
+    content_id, parts, reference, channels, accepted_at, valid_until, price_micros, state,
+    channel_index, attempt, due_at, events, has_groupings, source, smpp_registered_delivery,
+    segment_ref, segment_total, segment_seq, leased_by) VALUES ";
+const HANDED_MESSAGE_ROW: &str =
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, NULL, NULL, NULL, ?)";
+/// The values of one row of [`HANDED_MESSAGE_ROW`].
+const HANDED_MESSAGE_VALUES: usize = 18;
+
 const CONTENT_INSERT: &str = "INSERT OR ROLLBACK INTO contents (id, sender, body, body_type, dcs,
     app_key, rich_content, custom_grouping1, custom_grouping2, custom_grouping3, udh) VALUES ";
 const CONTENT_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
@@ -61,6 +75,8 @@ static MESSAGE_INSERTS: LazyLock<[String; 2]> =
     LazyLock::new(|| multi_row_inserts(MESSAGE_INSERT, MESSAGE_ROW));
 static PLAIN_MESSAGE_INSERTS: LazyLock<[String; 2]> =
     LazyLock::new(|| multi_row_inserts(PLAIN_MESSAGE_INSERT, PLAIN_MESSAGE_ROW));
+static HANDED_MESSAGE_INSERTS: LazyLock<[String; 2]> =
+    LazyLock::new(|| multi_row_inserts(HANDED_MESSAGE_INSERT, HANDED_MESSAGE_ROW));
 static CONTENT_INSERTS: LazyLock<[String; 2]> =
     LazyLock::new(|| multi_row_inserts(CONTENT_INSERT, CONTENT_ROW));
 
@@ -146,10 +162,17 @@ impl Derived {
     }
 }
 
-/// Insert accepted messages, queued and due at once. Messages that share one [`Content`] in
-/// memory (the recipients of one `msg`) share one `contents` row, whose id intake gives: the
-/// ids after the largest stored (the writer is the one connection that inserts contents).
-fn insert_messages(connection: &Connection, messages: &[&NewMessage]) -> rusqlite::Result<()> {
+/// Insert accepted messages, queued and due at once, except those handed to the dispatcher
+/// (`claims`, by position: the record of the claim each skips), written as claimed by `node`.
+/// Messages that share one [`Content`] in memory (the recipients of one `msg`) share one
+/// `contents` row, whose id intake gives: the ids after the largest stored (the writer is the
+/// one connection that inserts contents).
+fn insert_messages(
+    connection: &Connection,
+    messages: &[&NewMessage],
+    claims: &[Option<HandedRow>],
+    node: &NodeId,
+) -> rusqlite::Result<()> {
     let mut next_id: i64 = connection
         .prepare_cached("SELECT COALESCE(MAX(id), 0) + 1 FROM contents")?
         .query_row([], |row| row.get(0))?;
@@ -193,7 +216,15 @@ fn insert_messages(connection: &Connection, messages: &[&NewMessage]) -> rusqlit
         .iter()
         .map(|message| Derived::of(message))
         .collect();
-    let (plain, other): (Vec<usize>, Vec<usize>) = (0..messages.len()).partition(|&index| {
+    let mut handed: Vec<(usize, &HandedRow)> = Vec::new();
+    let mut queued: Vec<usize> = Vec::with_capacity(messages.len());
+    for index in 0..messages.len() {
+        match claims.get(index).and_then(Option::as_ref) {
+            Some(row) => handed.push((index, row)),
+            None => queued.push(index),
+        }
+    }
+    let (plain, other): (Vec<usize>, Vec<usize>) = queued.into_iter().partition(|&index| {
         messages[index].smpp_registered_delivery == 0 && messages[index].segment.is_none()
     });
     // The two row arrays are written out in full: building the longer from the shorter (a
@@ -248,7 +279,133 @@ fn insert_messages(connection: &Connection, messages: &[&NewMessage]) -> rusqlit
                 &derived.segment[2],
             ]
         }),
+    )?;
+    // Never a segment: their columns stay NULL.
+    let node_name = node.as_str();
+    insert_rows::<HANDED_MESSAGE_VALUES>(
+        connection,
+        &HANDED_MESSAGE_INSERTS,
+        handed.iter().map(|&(index, claim)| {
+            let (message, derived) = (messages[index], &derived[index]);
+            [
+                message.id.0.as_bytes() as &dyn ToSql,
+                &message.account_id,
+                &message.recipient,
+                &content_ids[index],
+                &message.parts,
+                &message.reference,
+                &derived.channels,
+                &derived.accepted_at,
+                &derived.valid_until,
+                &derived.price_micros,
+                &claim.state,
+                &claim.channel_index,
+                &claim.attempt,
+                &claim.due_at,
+                &derived.has_groupings,
+                &derived.source,
+                &message.smpp_registered_delivery,
+                &node_name,
+            ]
+        }),
     )
+}
+
+/// The values of a handed message's row that its claim decided.
+struct HandedRow {
+    state: &'static str,
+    channel_index: i64,
+    attempt: u32,
+    due_at: i64,
+}
+
+impl HandedRow {
+    /// `None` for a record that is not a lease (never one [`claim_fresh`] keeps).
+    fn of(record: &Record) -> Option<HandedRow> {
+        let Position::Due { at, leased: true } = record.position else {
+            return None;
+        };
+        Some(HandedRow {
+            state: record.progress.state.as_str(),
+            channel_index: record.progress.channel_index as i64,
+            attempt: record.progress.attempt,
+            due_at: millis(at),
+        })
+    }
+}
+
+/// The claim that handing `message` at `now` skips, as [`dispatch::claim`] decides it for a
+/// message just accepted: `None` unless it is sent at once under a lease of `lease` without a
+/// status change (a segment waits for its group, and a claim decides that; a message whose
+/// validity already ended expires, also in a claim).
+fn claim_fresh(
+    message: &NewMessage,
+    now: Timestamp,
+    lease: jiff::SignedDuration,
+) -> Option<Record> {
+    if message.segment.is_some() {
+        return None;
+    }
+    let queued = Progress {
+        state: DeliveryState::Queued,
+        channels: message.channels.clone(),
+        channel_index: 0,
+        attempt: 0,
+        deferrals: 0,
+        valid_until: message.valid_until,
+    };
+    match dispatch::claim(&queued, 0, now, lease) {
+        (Some(record), Next::Send { .. })
+            if record.changes.is_empty()
+                && matches!(record.position, Position::Due { leased: true, .. }) =>
+        {
+            Some(record)
+        }
+        _ => None,
+    }
+}
+
+/// The messages of one request written claimed for the dispatcher
+/// ([`IntakeStore::hand_fresh_messages`]): handed to it once their transaction is durable
+/// ([`Handed::hand`]); dropped before that (the transaction failed), their reservations are
+/// given back.
+struct Handed {
+    runner: Arc<dyn FreshMessages>,
+    /// Each message's position in its request, with the claim it skipped.
+    claims: Vec<(usize, Record)>,
+    /// Taken before the clock reading the leases were written from.
+    leased_from: Instant,
+}
+
+impl Handed {
+    /// The transaction is durable: hand the request's `messages` that were written claimed.
+    fn hand(mut self, messages: Vec<NewMessage>) {
+        let claims = std::mem::take(&mut self.claims);
+        let mut claims = claims.into_iter().peekable();
+        let mut dispatches = Vec::with_capacity(claims.len());
+        for (index, message) in messages.into_iter().enumerate() {
+            if let Some((_, record)) = claims.next_if(|(at, _)| *at == index) {
+                dispatches.push(Dispatch::of(message, &record.progress));
+            }
+        }
+        // Every reservation ends here: one left over (never, the positions come from these
+        // messages) is given back.
+        let left = claims.count();
+        if left > 0 {
+            self.runner.unreserve(left);
+        }
+        if !dispatches.is_empty() {
+            self.runner.hand(dispatches, self.leased_from);
+        }
+    }
+}
+
+impl Drop for Handed {
+    fn drop(&mut self) {
+        if !self.claims.is_empty() {
+            self.runner.unreserve(self.claims.len());
+        }
+    }
 }
 
 /// Counts a submission's messages as waiting on the writer for as long as it lives (also when
@@ -283,8 +440,43 @@ pub(super) struct Pending {
     /// The idempotency key to store with the messages, if any.
     key: Option<KeyRecord>,
     /// Answered once the transaction that wrote it ended; the messages come back with the
-    /// answer, to be freed off the writer's and the sync thread's time.
-    answer: oneshot::Sender<(Result<(), AcceptError>, Vec<NewMessage>)>,
+    /// answer, to be freed (or handed to the dispatcher) off the writer's and the sync thread's
+    /// time.
+    answer: oneshot::Sender<Answer>,
+}
+
+/// What a request gets back from its transaction: its answer, its messages, and those of them
+/// written claimed for the dispatcher, to hand to it (only when the answer is yes).
+type Answer = (Result<(), AcceptError>, Vec<NewMessage>, Option<Handed>);
+
+/// The dispatcher that takes fresh messages, with the instant and the time their leases are
+/// written from (see [`IntakeStore::hand_fresh_messages`]).
+struct Handing<'a> {
+    runner: &'a Arc<dyn FreshMessages>,
+    leased_from: Instant,
+    now: Timestamp,
+}
+
+impl Handing<'_> {
+    /// The claims `pending`'s messages skip, by position, as far as the dispatcher has room
+    /// (a message it has none for, or one a claim must decide, is written due).
+    fn claims(&self, pending: &Pending) -> Handed {
+        let lease = self.runner.lease();
+        let mut claims = Vec::new();
+        for (index, message) in pending.messages.iter().enumerate() {
+            if let Some(record) = claim_fresh(message, self.now, lease) {
+                if !self.runner.reserve() {
+                    break;
+                }
+                claims.push((index, record));
+            }
+        }
+        Handed {
+            runner: Arc::clone(self.runner),
+            claims,
+            leased_from: self.leased_from,
+        }
+    }
 }
 
 /// Submissions waiting for the writer, oldest first.
@@ -384,23 +576,52 @@ fn decide(connection: &Connection, batch: &[Pending]) -> Result<Decisions, Store
 fn write_pending(
     connection: &Connection,
     queue: &Mutex<VecDeque<Pending>>,
+    runner: Option<&Arc<dyn FreshMessages>>,
+    node: &NodeId,
 ) -> (Completion, Option<StoreError>) {
     let batch = take_pending(queue);
     if batch.is_empty() {
         // An earlier job wrote this one's request.
         return (Box::new(|_| {}), None);
     }
+    // Each request's messages written claimed, when a dispatcher takes them.
+    let mut handed: Vec<Option<Handed>> = Vec::new();
     let (decisions, failed) = match decide(connection, &batch) {
         Ok(Decisions {
             answers: decisions,
             debits,
         }) => {
+            if let Some(runner) = runner {
+                let handing = Handing {
+                    runner,
+                    leased_from: Instant::now(),
+                    now: Timestamp::now(),
+                };
+                handed = batch
+                    .iter()
+                    .zip(&decisions)
+                    .map(|(pending, decision)| decision.is_ok().then(|| handing.claims(pending)))
+                    .collect();
+            }
             let accepted: Vec<&NewMessage> = batch
                 .iter()
                 .zip(&decisions)
                 .filter(|(_, decision)| decision.is_ok())
                 .flat_map(|(pending, _)| &pending.messages)
                 .collect();
+            // The rows of the claims skipped, by position in `accepted`.
+            let mut claims: Vec<Option<HandedRow>> = Vec::new();
+            if !handed.is_empty() {
+                claims = Vec::with_capacity(accepted.len());
+                for (pending, handed) in batch.iter().zip(&handed) {
+                    let Some(handed) = handed else { continue };
+                    let first = claims.len();
+                    claims.resize_with(first + pending.messages.len(), || None);
+                    for (index, record) in &handed.claims {
+                        claims[first + index] = HandedRow::of(record);
+                    }
+                }
+            }
             let keys: Vec<(AccountId, &KeyRecord)> = batch
                 .iter()
                 .zip(&decisions)
@@ -408,7 +629,7 @@ fn write_pending(
                 .filter_map(|(pending, _)| Some((pending.account, pending.key.as_ref()?)))
                 .collect();
             let written = debit_accounts(connection, &debits)
-                .and_then(|()| insert_messages(connection, &accepted))
+                .and_then(|()| insert_messages(connection, &accepted, &claims, node))
                 .and_then(|()| insert_keys(connection, &keys))
                 .map_err(backend_error);
             (Ok(decisions), written.err())
@@ -417,12 +638,21 @@ fn write_pending(
         Err(error) => (Err(error), None),
     };
     let completion: Completion = Box::new(move |ended: Result<(), StoreError>| {
+        let mut handed = handed.into_iter();
         for (index, pending) in batch.into_iter().enumerate() {
             let answer = match (&ended, &decisions) {
                 (Err(error), _) | (Ok(()), Err(error)) => Err(AcceptError::from(error.clone())),
                 (Ok(()), Ok(decisions)) => decisions[index].clone(),
             };
-            let _ = pending.answer.send((answer, pending.messages));
+            // Not written after all: the reservations go back (dropped).
+            let handed = handed.next().flatten().filter(|_| answer.is_ok());
+            if let Err((_, messages, Some(handed))) =
+                pending.answer.send((answer, pending.messages, handed))
+            {
+                // Nobody waits for the answer (the request was dropped): the messages are
+                // stored claimed all the same.
+                handed.hand(messages);
+            }
         }
     });
     (completion, failed)
@@ -544,6 +774,15 @@ impl IntakeStore for SqliteStore {
         .await
     }
 
+    fn hand_fresh_messages(&self, runner: Arc<dyn FreshMessages>) -> bool {
+        // The last runner that asked (one that stopped takes nothing more: see `reserve`).
+        *self
+            .fresh_messages
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(runner);
+        true
+    }
+
     async fn forget_keys(&self, before: Timestamp, limit: usize) -> Result<usize, StoreError> {
         self.writer
             .write_background(move |connection: &Connection| {
@@ -584,11 +823,21 @@ impl SqliteStore {
                 answer,
             });
         let queue = Arc::clone(&self.pending);
-        self.writer
-            .send_unguarded(move |connection: &Connection| write_pending(connection, &queue))?;
+        let runner = self
+            .fresh_messages
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        let node = self.node.clone();
+        self.writer.send_unguarded(move |connection: &Connection| {
+            write_pending(connection, &queue, runner.as_ref(), &node)
+        })?;
         // Dropped unanswered: its transaction panicked, or the writer stopped.
-        let (answer, messages) = answered.await.map_err(|_| self.writer.lost())?;
-        drop(messages);
+        let (answer, messages, handed) = answered.await.map_err(|_| self.writer.lost())?;
+        match handed {
+            Some(handed) => handed.hand(messages),
+            None => drop(messages),
+        }
         answer
     }
 }

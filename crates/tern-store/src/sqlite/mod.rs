@@ -65,6 +65,9 @@ pub struct SqliteStore {
     /// The runner that takes fresh outbox entries as they are written
     /// ([`tern_core::ports::OutboxStore::hand_fresh_entries`]): the last one that asked.
     fresh: std::sync::RwLock<Option<Arc<dyn tern_core::ports::FreshEntries>>>,
+    /// The dispatcher that takes fresh messages as intake writes them
+    /// ([`tern_core::ports::IntakeStore::hand_fresh_messages`]): the last one that asked.
+    fresh_messages: std::sync::RwLock<Option<Arc<dyn tern_core::ports::FreshMessages>>>,
 }
 
 pub(crate) fn backend_error(error: rusqlite::Error) -> StoreError {
@@ -207,6 +210,7 @@ impl SqliteStore {
             rates: Mutex::new(std::collections::HashMap::new()),
             opt_out: Default::default(),
             fresh: Default::default(),
+            fresh_messages: Default::default(),
         })
     }
 

@@ -18,6 +18,7 @@ mod cancel;
 mod cluster;
 mod depths;
 mod fresh;
+mod fresh_messages;
 mod harness;
 mod health;
 mod idempotency;

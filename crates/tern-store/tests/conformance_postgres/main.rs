@@ -26,6 +26,8 @@ mod cancel;
 mod cluster;
 #[path = "../conformance/fresh.rs"]
 mod fresh;
+#[path = "../conformance/fresh_messages.rs"]
+mod fresh_messages;
 #[path = "../conformance/health.rs"]
 mod health;
 #[path = "../conformance/idempotency.rs"]
