@@ -5,7 +5,6 @@
 //! exactly one way: handed, or claimed, never both while its lease holds. A backend that hands
 //! nothing (it answers `false`) writes every entry due, and these tests check that instead.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use jiff::{SignedDuration, Timestamp};
@@ -18,22 +17,18 @@ use tern_core::outbox::{ClaimedEntry, Fact, OutboxKind, Outcome, Resolved};
 use tern_core::ports::{FreshEntries, Store};
 use tern_core::status::CmStatus;
 
-use crate::harness::{Backend, LEASE, account, message, now, report, sent, webhooks};
+use crate::harness::{Backend, LEASE, Room, account, message, now, report, sent, webhooks};
 
 /// A runner that keeps what it is handed; `room` entries at most, reservations counted.
 struct Runner {
-    room: usize,
-    taken: AtomicUsize,
-    closed: AtomicBool,
+    room: Room,
     handed: Mutex<Vec<ClaimedEntry>>,
 }
 
 impl Runner {
     fn with_room(room: usize) -> Arc<Runner> {
         Arc::new(Runner {
-            room,
-            taken: AtomicUsize::new(0),
-            closed: AtomicBool::new(false),
+            room: Room::new(room),
             handed: Mutex::new(Vec::new()),
         })
     }
@@ -43,7 +38,7 @@ impl Runner {
     }
 
     fn taken(&self) -> usize {
-        self.taken.load(Ordering::SeqCst)
+        self.room.taken()
     }
 }
 
@@ -57,17 +52,11 @@ impl FreshEntries for Runner {
     }
 
     fn reserve(&self) -> bool {
-        !self.closed.load(Ordering::SeqCst)
-            && self
-                .taken
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |taken| {
-                    (taken < self.room).then_some(taken + 1)
-                })
-                .is_ok()
+        self.room.reserve()
     }
 
     fn unreserve(&self, count: usize) {
-        self.taken.fetch_sub(count, Ordering::SeqCst);
+        self.room.unreserve(count);
     }
 
     fn hand(&self, entries: Vec<ClaimedEntry>) {
@@ -224,7 +213,7 @@ async fn without_room_or_once_its_runner_stopped_an_entry_is_written_due() {
 
     // A runner that stopped takes nothing either; the last runner to ask is the one handed to.
     let stopped = Runner::with_room(8);
-    stopped.closed.store(true, Ordering::SeqCst);
+    stopped.room.close();
     store.hand_fresh_entries(Arc::clone(&stopped) as Arc<dyn FreshEntries>);
     let second = sent_with(&*store, &account, &[report(1, CmStatus::Delivered, None)]).await;
     assert!(stopped.handed().is_empty() && full.handed().is_empty());

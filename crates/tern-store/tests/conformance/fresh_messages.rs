@@ -5,7 +5,6 @@
 //! exactly one way: handed, or claimed, never both while its lease holds. A backend that hands
 //! nothing (it answers `false`) writes every message due, and these tests check that instead.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -16,22 +15,18 @@ use tern_core::message::{MessageId, NewMessage, Segment};
 use tern_core::money::Money;
 use tern_core::ports::{AcceptError, Dispatch, FreshMessages};
 
-use crate::harness::{Backend, LEASE, account, message, now, sent};
+use crate::harness::{Backend, LEASE, Room, account, message, now, sent};
 
 /// A dispatcher that keeps what it is handed; `room` messages at most, reservations counted.
 struct Runner {
-    room: usize,
-    taken: AtomicUsize,
-    closed: AtomicBool,
+    room: Room,
     handed: Mutex<Vec<(Dispatch, Instant)>>,
 }
 
 impl Runner {
     fn with_room(room: usize) -> Arc<Runner> {
         Arc::new(Runner {
-            room,
-            taken: AtomicUsize::new(0),
-            closed: AtomicBool::new(false),
+            room: Room::new(room),
             handed: Mutex::new(Vec::new()),
         })
     }
@@ -41,7 +36,7 @@ impl Runner {
     }
 
     fn taken(&self) -> usize {
-        self.taken.load(Ordering::SeqCst)
+        self.room.taken()
     }
 }
 
@@ -51,17 +46,11 @@ impl FreshMessages for Runner {
     }
 
     fn reserve(&self) -> bool {
-        !self.closed.load(Ordering::SeqCst)
-            && self
-                .taken
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |taken| {
-                    (taken < self.room).then_some(taken + 1)
-                })
-                .is_ok()
+        self.room.reserve()
     }
 
     fn unreserve(&self, count: usize) {
-        self.taken.fetch_sub(count, Ordering::SeqCst);
+        self.room.unreserve(count);
     }
 
     fn hand(&self, messages: Vec<Dispatch>, leased_from: Instant) {
@@ -188,7 +177,7 @@ async fn without_room_messages_are_written_due() {
     assert_eq!(runner.taken(), usize::from(hands));
 
     // A dispatcher that stopped takes nothing: everything is written due.
-    runner.closed.store(true, Ordering::SeqCst);
+    runner.room.close();
     runner.unreserve(runner.taken());
     let two = messages(account.id, 2);
     store.accept(account.id, None, two).await.unwrap();

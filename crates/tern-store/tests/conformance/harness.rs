@@ -276,3 +276,47 @@ pub fn webhooks() -> tern_core::outbox::EntryFilter {
         tern_core::outbox::OutboxKind::RenderedWebhook,
     ])
 }
+
+/// The room of a runner that takes fresh work in the hand-off tests (`fresh`, `fresh_messages`):
+/// `room` reservations at most, counted, and none once it is closed.
+pub struct Room {
+    room: usize,
+    taken: std::sync::atomic::AtomicUsize,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+impl Room {
+    pub fn new(room: usize) -> Room {
+        Room {
+            room,
+            taken: Default::default(),
+            closed: Default::default(),
+        }
+    }
+
+    pub fn reserve(&self) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        !self.closed.load(SeqCst)
+            && self
+                .taken
+                .fetch_update(SeqCst, SeqCst, |taken| {
+                    (taken < self.room).then_some(taken + 1)
+                })
+                .is_ok()
+    }
+
+    pub fn unreserve(&self, count: usize) {
+        self.taken
+            .fetch_sub(count, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Reservations held.
+    pub fn taken(&self) -> usize {
+        self.taken.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The runner stopped: it reserves nothing more.
+    pub fn close(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
