@@ -247,7 +247,8 @@ pub trait IntakeStore: Send + Sync + 'static {
     /// counted, leased to this node for the runner's lease) and handed to
     /// [`FreshMessages::hand`] once its transaction is durable. Only while the runner has room
     /// ([`FreshMessages::reserve`]), and never a segment of a concatenated message (a claim
-    /// decides its group). A message not handed is written due, as ever. A handed message is
+    /// decides its group); a store may also write everything due while submissions press it,
+    /// so that delivery does not take intake's time during a burst. A message not handed is written due, as ever. A handed message is
     /// recorded as a claimed one is ([`QueueStore::apply_batch`]); one never sent (the process
     /// died, the runner dropped it) is claimed again when its lease ends, or after
     /// [`QueueStore::release_leases`]. A runner asking replaces the one before. Returns whether

@@ -829,8 +829,12 @@ impl SqliteStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone();
         let node = self.node.clone();
+        let pressure = self.writer.pressure();
         self.writer.send_unguarded(move |connection: &Connection| {
-            write_pending(connection, &queue, runner.as_ref(), &node)
+            // While intake presses, delivery waits: what would be handed is written due, and
+            // claimed at the pace the writer gives delivery's writes.
+            let runner = runner.as_ref().filter(|_| !pressure.now());
+            write_pending(connection, &queue, runner, &node)
         })?;
         // Dropped unanswered: its transaction panicked, or the writer stopped.
         let (answer, messages, handed) = answered.await.map_err(|_| self.writer.lost())?;

@@ -167,6 +167,8 @@ pub struct Writer {
     failure: Arc<Mutex<Option<String>>>,
     /// The last transaction that could not begin or commit: when, and why.
     last_failed_commit: LastFailure,
+    /// When intake last pressed (see [`Pacing`]).
+    pressure: Arc<Pressure>,
 }
 
 /// When and why a transaction last failed to begin or commit.
@@ -208,6 +210,8 @@ impl Writer {
         let last_failed_commit: LastFailure = Arc::new(Mutex::new(None));
         let last = Arc::clone(&last_failed_commit);
         let (committed, to_sync) = mpsc::channel::<Vec<Completion>>();
+        let pressure = Arc::new(Pressure::new());
+        let shared = Arc::clone(&pressure);
         {
             let (failure, last) = (Arc::clone(&failure), Arc::clone(&last_failed_commit));
             thread::Builder::new()
@@ -219,13 +223,14 @@ impl Writer {
             .name("tern-sqlite-writer".into())
             .spawn(move || {
                 let _guard = guard;
-                run(connection, receiver, last, committed)
+                run(connection, receiver, last, committed, shared)
             })
             .expect("spawn writer thread");
         Writer {
             jobs,
             failure,
             last_failed_commit,
+            pressure,
         }
     }
 
@@ -234,6 +239,12 @@ impl Writer {
         let last = self.last_failed_commit.lock().ok()?;
         let (at, why) = last.as_ref()?;
         (at.elapsed() < within).then(|| why.clone())
+    }
+
+    /// When intake last pressed the writer: [`Pressure::now`] says whether it presses now
+    /// (writes of delivery are then paced, see [`BACKGROUND_SHARE`]).
+    pub fn pressure(&self) -> Arc<Pressure> {
+        Arc::clone(&self.pressure)
     }
 
     /// Why the writer thread stopped, if it did: nothing can be written any more.
@@ -474,14 +485,55 @@ struct Pacing {
     nanos: f64,
     updated: Instant,
     pressed: Option<Instant>,
+    /// When intake last pressed, for the store's other threads ([`Writer::intake_presses`]).
+    shared: Arc<Pressure>,
+}
+
+/// When intake last pressed the writer, readable from any thread: nanoseconds after `base`, 0
+/// for never.
+#[derive(Debug)]
+pub struct Pressure {
+    base: Instant,
+    pressed_at: std::sync::atomic::AtomicU64,
+}
+
+impl Pressure {
+    fn new() -> Pressure {
+        Pressure {
+            base: Instant::now(),
+            pressed_at: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn mark(&self, at: Instant) {
+        let nanos = at.duration_since(self.base).as_nanos().max(1);
+        self.pressed_at.store(
+            u64::try_from(nanos).unwrap_or(u64::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// Whether intake pressed within the last [`INTAKE_QUIET`].
+    pub fn now(&self) -> bool {
+        match self.pressed_at.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => false,
+            nanos => {
+                self.base
+                    .elapsed()
+                    .saturating_sub(Duration::from_nanos(nanos))
+                    < INTAKE_QUIET
+            }
+        }
+    }
 }
 
 impl Pacing {
-    fn new() -> Self {
+    fn new(shared: Arc<Pressure>) -> Self {
         Pacing {
             nanos: 0.0,
             updated: Instant::now(),
             pressed: None,
+            shared,
         }
     }
 
@@ -491,7 +543,9 @@ impl Pacing {
         // Foreground jobs that waited behind background ones are no sign of pressing intake
         // unless they are more work than what made them wait.
         if (jobs >= PRESSING_JOBS || took >= PRESSING_TIME) && took >= background {
-            self.pressed = Some(Instant::now());
+            let now = Instant::now();
+            self.pressed = Some(now);
+            self.shared.mark(now);
         }
     }
 
@@ -590,11 +644,12 @@ fn run(
     receiver: mpsc::Receiver<Command>,
     last_failure: LastFailure,
     to_sync: mpsc::Sender<Vec<Completion>>,
+    pressure: Arc<Pressure>,
 ) {
     let mut completions: Vec<Completion> = Vec::with_capacity(MAX_BATCH);
     // Background jobs received and not run yet, oldest first.
     let mut deferred: VecDeque<Job> = VecDeque::new();
-    let mut pacing = Pacing::new();
+    let mut pacing = Pacing::new(pressure);
     // Every handle is gone: what is deferred runs at once, then the thread ends.
     let mut disconnected = false;
     // How long the background jobs of the last transaction took.
@@ -741,6 +796,22 @@ mod tests {
             .execute_batch("CREATE TABLE log (seq INTEGER PRIMARY KEY, who TEXT NOT NULL)")
             .unwrap();
         Arc::new(Writer::start(connection))
+    }
+
+    #[test]
+    fn pressing_intake_is_seen_from_other_threads_until_it_has_been_quiet_a_while() {
+        let shared = Arc::new(Pressure::new());
+        let mut pacing = Pacing::new(Arc::clone(&shared));
+        assert!(!shared.now(), "never pressed");
+        // A few jobs that ran quickly: no pressure.
+        pacing.foreground_ran(2, Duration::from_micros(50), Duration::ZERO);
+        assert!(!shared.now());
+        pacing.foreground_ran(PRESSING_JOBS, Duration::from_micros(50), Duration::ZERO);
+        assert!(shared.now());
+        std::thread::sleep(INTAKE_QUIET + Duration::from_millis(5));
+        assert!(!shared.now(), "quiet again");
+        pacing.foreground_ran(1, PRESSING_TIME, Duration::ZERO);
+        assert!(shared.now());
     }
 
     /// Write `who` into the log: a background write when `who` is "background".
