@@ -17,7 +17,9 @@ use tern_core::outbox::{ClaimedEntry, Fact, OutboxKind, Outcome, Resolved};
 use tern_core::ports::{FreshEntries, Store};
 use tern_core::status::CmStatus;
 
-use crate::harness::{Backend, LEASE, Room, account, message, now, report, sent, webhooks};
+use crate::harness::{
+    Backend, LEASE, Room, account, after_the_lease, message, now, report, sent, webhooks,
+};
 
 /// A runner that keeps what it is handed; `room` entries at most, reservations counted.
 struct Runner {
@@ -82,11 +84,6 @@ async fn claim(store: &dyn Store, at: Timestamp) -> Vec<ClaimedEntry> {
         .claim_entries(at, 10, LEASE, &webhooks())
         .await
         .unwrap()
-}
-
-/// Just past the lease of anything handed or claimed now.
-fn after_the_lease() -> Timestamp {
-    now() + LEASE + SignedDuration::from_secs(1)
 }
 
 #[tokio::test]

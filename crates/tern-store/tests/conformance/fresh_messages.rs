@@ -8,14 +8,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::SignedDuration;
 use tern_core::channel::Channel;
 use tern_core::dispatch::Next;
 use tern_core::message::{MessageId, NewMessage, Segment};
 use tern_core::money::Money;
 use tern_core::ports::{AcceptError, Dispatch, FreshMessages};
 
-use crate::harness::{Backend, LEASE, Room, account, message, now, sent};
+use crate::harness::{Backend, LEASE, Room, account, after_the_lease, message, now, sent};
 
 /// A dispatcher that keeps what it is handed; `room` messages at most, reservations counted.
 struct Runner {
@@ -77,11 +77,6 @@ fn ids_of(dispatches: &[Dispatch]) -> Vec<MessageId> {
 fn sorted(mut ids: Vec<MessageId>) -> Vec<MessageId> {
     ids.sort_by_key(|id| id.0);
     ids
-}
-
-/// Just past the lease of anything handed or claimed now.
-fn after_the_lease() -> Timestamp {
-    now() + LEASE + SignedDuration::from_secs(1)
 }
 
 #[tokio::test]

@@ -277,6 +277,11 @@ pub fn webhooks() -> tern_core::outbox::EntryFilter {
     ])
 }
 
+/// Just past the lease of anything handed or claimed now.
+pub fn after_the_lease() -> Timestamp {
+    now() + LEASE + SignedDuration::from_secs(1)
+}
+
 /// The room of a runner that takes fresh work in the hand-off tests (`fresh`, `fresh_messages`):
 /// `room` reservations at most, counted, and none once it is closed.
 pub struct Room {
