@@ -26,6 +26,19 @@ impl TokenBucket {
         }
     }
 
+    /// An empty bucket of `rate` parts per second at `now`: a rate taken over from other
+    /// holders (another node's share), who may have used this second's parts already.
+    pub fn empty(rate: u32, now: Instant) -> TokenBucket {
+        let mut bucket = TokenBucket::new(rate, now);
+        bucket.tokens = 0.0;
+        bucket
+    }
+
+    /// Whether it refills at `rate` parts per second (at least 1, as [`TokenBucket::new`]).
+    pub fn refills_at(&self, rate: u32) -> bool {
+        self.rate == f64::from(rate.max(1))
+    }
+
     fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
         self.tokens = refilled(self.tokens, self.rate, elapsed);
@@ -147,6 +160,18 @@ mod tests {
         let much_later = start + Duration::from_secs(60);
         assert!(!bucket.try_take(4, much_later));
         assert!(bucket.try_take(3, much_later));
+    }
+
+    #[test]
+    fn an_empty_bucket_refills_from_nothing() {
+        let start = Instant::now();
+        let mut bucket = TokenBucket::empty(4, start);
+        assert!(!bucket.try_take(1, start));
+        assert!(bucket.try_take(1, start + Duration::from_millis(250)));
+        assert!(!bucket.try_take(1, start + Duration::from_millis(250)));
+        assert!(bucket.refills_at(4));
+        assert!(!bucket.refills_at(5));
+        assert!(TokenBucket::new(0, start).refills_at(1));
     }
 
     #[test]

@@ -125,7 +125,8 @@ impl ClusterView {
 /// What holds a connector's part of a limit shared by the cluster, as [`follow_shares`] gives
 /// it out.
 pub trait ShareHolder: Send + Sync {
-    /// Hold `share` from now on (`nodes` live nodes share the limit).
+    /// Hold `share` from now on (`nodes` live nodes share the limit). The share held already,
+    /// among another number of nodes, is held again: what it allows must carry on unchanged.
     fn hold(&self, share: Share, nodes: usize) -> impl Future<Output = ()> + Send;
     /// No share is held yet: the first one is taken up after `settle`.
     fn waiting(&self, settle: Duration);
@@ -144,6 +145,8 @@ pub async fn follow_shares(
     rate: u32,
 ) {
     let mut held: Option<Share> = None;
+    // Among how many live nodes the share held was given.
+    let mut held_among = 0;
     loop {
         let view = views.borrow_and_update().clone();
         if let Some(view) = view {
@@ -159,11 +162,14 @@ pub async fn follow_shares(
                     rate: held.rate.min(target.rate),
                 }),
             };
+            // The same share among another number of nodes (the nodes changed while the last
+            // one was taken up) is held again: the holder knows (and says) how many share it.
             if let Some(share) = kept
-                && kept != held
+                && (kept != held || nodes != held_among)
             {
                 holder.hold(share, nodes).await;
                 held = kept;
+                held_among = nodes;
             }
             if held != Some(target) {
                 if held.is_none() {
@@ -182,6 +188,7 @@ pub async fn follow_shares(
                 if settled {
                     holder.hold(target, nodes).await;
                     held = Some(target);
+                    held_among = nodes;
                 }
                 continue;
             }
@@ -375,6 +382,62 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A holder that records what it is given.
+    #[derive(Default)]
+    struct Recorded(std::sync::Mutex<Vec<(Share, usize)>>);
+
+    impl ShareHolder for Recorded {
+        async fn hold(&self, share: Share, nodes: usize) {
+            self.0.lock().unwrap().push((share, nodes));
+        }
+
+        fn waiting(&self, _settle: Duration) {}
+    }
+
+    impl Recorded {
+        /// Wait (at most 5 s) until `count` shares were held; what was held.
+        async fn held(&self, count: usize) -> Vec<(Share, usize)> {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            loop {
+                let held = self.0.lock().unwrap().clone();
+                if held.len() >= count {
+                    return held;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "held only {held:?}");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    }
+
+    fn settling(this: &str, live: &[&str]) -> Option<ClusterView> {
+        Some(ClusterView::new(
+            NodeId::new(this),
+            live.iter().map(|name| NodeId::new(*name)).collect(),
+            Duration::from_millis(50),
+        ))
+    }
+
+    #[tokio::test]
+    async fn the_same_share_among_more_nodes_is_held_again_with_their_number() {
+        // a shares 2 binds with c, then b comes: a's share stays one bind, among 3 nodes now.
+        let (views, viewed) = watch::channel(settling("a", &["a", "c"]));
+        let (stop, stopping) = watch::channel(false);
+        let holder = Recorded::default();
+        let half = Share { binds: 1, rate: 50 };
+        let follow = follow_shares(&holder, viewed, stopping, 2, 100);
+        let drive = async {
+            assert_eq!(holder.held(1).await, vec![(half, 2)]);
+            views.send_replace(settling("a", &["a", "b", "c"]));
+            assert_eq!(holder.held(2).await, vec![(half, 2), (half, 3)]);
+            // c is replaced by d: a's share and the count are unchanged, nothing is held.
+            views.send_replace(settling("a", &["a", "b", "d"]));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            assert_eq!(holder.held(2).await.len(), 2);
+            let _ = stop.send(true);
+        };
+        tokio::join!(follow, drive);
     }
 
     #[test]

@@ -142,17 +142,18 @@ impl Pacer {
 /// The rate follows this node's share of the cluster's.
 impl ShareHolder for Pacer {
     async fn hold(&self, share: Share, nodes: usize) {
-        let state = if share.rate == 0 {
-            Paced::Nothing { nodes }
-        } else {
-            // Empty at first: the rate given up by another node may have been used this second.
-            let now = Instant::now();
-            let mut bucket = TokenBucket::new(share.rate, now);
-            bucket.take_or_wait(share.rate, now);
-            Paced::Rate(bucket)
-        };
         tracing::info!(connector = %self.connector, max_sends_per_sec = share.rate, nodes, "connector's share of the cluster's send rate");
-        *self.state.lock().expect("pacer lock") = state;
+        let mut state = self.state.lock().expect("pacer lock");
+        match &*state {
+            // The same rate among another number of nodes: the bucket carries on.
+            Paced::Rate(bucket) if share.rate > 0 && bucket.refills_at(share.rate) => {}
+            // Empty at first: the rate given up by another node may have been used this second.
+            _ if share.rate > 0 => {
+                *state = Paced::Rate(TokenBucket::empty(share.rate, Instant::now()))
+            }
+            _ => *state = Paced::Nothing { nodes },
+        }
+        drop(state);
         self.changed.notify_waiters();
     }
 

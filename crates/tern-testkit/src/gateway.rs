@@ -192,6 +192,22 @@ impl Gateway {
         wait_with_timeout(&mut self.child, Duration::from_secs(30))
     }
 
+    /// Send SIGTERM and wait at most `limit` for the exit: `None` when it did not come (the
+    /// process is killed then), so that the caller can say more (such as the gateway's log).
+    pub fn stop_within(mut self, limit: Duration) -> Option<ExitStatus> {
+        signal(self.child.id(), "TERM");
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// SIGKILL: a crash.
     pub fn kill(mut self) {
         let _ = self.child.kill();

@@ -13,7 +13,6 @@
 //! `/usr/lib/postgresql/*/bin` (Debian's packages; `.ci/run` installs them when missing), else
 //! on the `PATH`.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -125,14 +124,6 @@ fn run(mut command: Command, what: &str) {
     );
 }
 
-/// A free loopback port (free when asked; the server takes it a moment later).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
 impl PgCluster {
     /// Start a cluster with the default options (panics when it cannot, saying why).
     pub fn start() -> PgCluster {
@@ -171,7 +162,7 @@ impl PgCluster {
         let cluster = PgCluster {
             dir,
             bin,
-            port: free_port(),
+            port: crate::unused_port(),
             options,
             databases: AtomicU32::new(0),
         };

@@ -418,6 +418,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     })
     .await;
 
+    tracing::info!("stopping: HTTP closed");
     if let Some(server) = metrics_server {
         server.abort();
     }
@@ -433,21 +434,34 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // The dispatcher finishes its batch, then drains the connectors (no new sends, those in
     // flight finished); what they report meanwhile is still recorded by the applier.
     let _ = dispatcher_task.await;
+    tracing::info!("stopping: dispatch finished, connectors drained");
     let _ = stop_applier.send(true);
     let _ = applier_task.await;
-    let _ = tokio::time::timeout(Duration::from_secs(15), async {
+    tracing::info!("stopping: every outcome recorded");
+    let reports = tokio::time::timeout(REPORTS_DRAIN, async {
         let _ = tokio::join!(notifier_task, receipts_task, sweeper_task);
     })
     .await;
-    // On a shared store, what this node still holds (a report delivery past the 15 s) is
+    match reports {
+        Ok(()) => tracing::info!("stopping: report deliveries finished"),
+        Err(_) => tracing::warn!(
+            grace_secs = REPORTS_DRAIN.as_secs(),
+            "stopping: report deliveries still running after the grace period were abandoned; \
+             they are delivered again (at least once)"
+        ),
+    }
+    // On a shared store, what this node still holds (a report delivery past the grace period) is
     // released for the other nodes now rather than when its lease runs out; then it leaves.
     if postgres && let Err(error) = store.release_leases(jiff::Timestamp::now()).await {
         tracing::warn!(%error, "could not release this node's leases; they run out by themselves");
     }
     let _ = stop_member.send(true);
     let _ = member_task.await;
-    // Whatever is left (a report delivery past the 15 s) is abandoned, as before; the runtime
-    // cannot be dropped inside this one.
+    if postgres {
+        tracing::info!("stopping: left the cluster");
+    }
+    // Whatever is left (a report delivery past the grace period) is abandoned, as before; the
+    // runtime cannot be dropped inside this one.
     delivery.shutdown_background();
     if let Some(why) = store.fatal() {
         // Exit non-zero so that a supervisor restarts the process on a store that works.
@@ -596,7 +610,7 @@ fn provider_client() -> anyhow::Result<reqwest::Client> {
 }
 
 /// Serve HTTP/1.1 on `listener` until `shutdown` completes; then stop accepting, let the requests
-/// in flight finish and return once every connection has closed.
+/// in flight finish and return once every connection has closed (or [`HTTP_DRAIN`] has passed).
 ///
 /// This is `axum::serve` with graceful shutdown, but with hyper's `half_close` on: a client may
 /// shut down its write side once its request is sent (legal in HTTP/1.1; some clients, proxies
@@ -632,8 +646,26 @@ async fn serve_http(
         });
     }
     drop(listener);
-    connections.shutdown().await;
+    // A connection that never finishes its request (a client that sent part of one and went
+    // quiet) must not hold the stop open: past the grace period the rest are cut.
+    if tokio::time::timeout(HTTP_DRAIN, connections.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_secs = HTTP_DRAIN.as_secs(),
+            "stopping: HTTP connections still open after the grace period are dropped"
+        );
+    }
 }
+
+/// How long a stopping gateway waits for the report deliveries in flight.
+const REPORTS_DRAIN: Duration = Duration::from_secs(15);
+
+/// How long a stopping gateway waits for the HTTP requests in flight to be answered. Whatever a
+/// request was answered `Accepted` for is durable already; a request cut short is answered by no
+/// one, and its client sends it again (with an idempotency key, safely).
+const HTTP_DRAIN: Duration = Duration::from_secs(10);
 
 /// As `axum::serve` does: a connection that failed before it was accepted is nobody's concern;
 /// anything else (such as running out of file descriptors) is logged and waited out for a second.

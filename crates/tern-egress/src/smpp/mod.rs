@@ -154,14 +154,19 @@ impl ShareHolder for Arc<Inner> {
     /// Hold `share` of the connector among `nodes` live nodes.
     async fn hold(&self, share: Share, nodes: usize) {
         tracing::info!(connector = %self.name, binds = share.binds, max_submits_per_sec = share.rate, nodes, "connector's share of the cluster's sessions");
-        if share.rate > 0 {
-            // Empty at first: the rate given up by another node may have been used this second.
-            let now = Instant::now();
-            let mut bucket = TokenBucket::new(share.rate, now);
-            bucket.take_or_wait(share.rate, now);
-            *self.bucket.lock().expect("bucket lock") = bucket;
+        {
+            let mut held = self.held.lock().expect("held lock");
+            // The same rate among another number of nodes: the bucket carries on.
+            let same_rate =
+                matches!(*held, Held::Part { share: before, .. } if before.rate == share.rate);
+            if share.rate > 0 && !same_rate {
+                // Empty at first: the rate given up by another node may have been used this
+                // second.
+                *self.bucket.lock().expect("bucket lock") =
+                    TokenBucket::empty(share.rate, Instant::now());
+            }
+            *held = Held::Part { share, nodes };
         }
-        *self.held.lock().expect("held lock") = Held::Part { share, nodes };
         // Sends waiting for a session look again (none may come now).
         self.link_up.notify_waiters();
         self.set_binds(share.binds).await;

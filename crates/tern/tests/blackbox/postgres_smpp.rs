@@ -30,11 +30,15 @@ use crate::smsc_sim::SmscSim;
 const WAIT: Duration = Duration::from_secs(30);
 
 /// Nodes of one gateway (heartbeats and leases short enough for a test) whose every SMS goes
-/// over connector `op-a` (2 binds) to the SMSC on `port`.
+/// over connector `op-a` (2 binds) to the SMSC on `port`. The node lease is six heartbeats: on a
+/// machine as loaded as CI's (every black-box test at once on 2 cores), a live node's heartbeat
+/// can be recorded seconds late, and a node taken for dead while alive has its sessions doubled
+/// by another and its receipts in flight sent again (at least once, as promised), which this
+/// test counts.
 fn node_config(name: &str, port: u16) -> String {
     format!(
-        "[cluster]\nnode_id = \"{name}\"\nlease_secs = 3\nheartbeat_secs = 1\n\
-         [dispatch]\nlease_secs = 3\n\
+        "[cluster]\nnode_id = \"{name}\"\nlease_secs = 6\nheartbeat_secs = 1\n\
+         [dispatch]\nlease_secs = 10\n\
          [status_reports]\ninitial_backoff_ms = 100\nmax_backoff_ms = 500\n\
          [[connector]]\nname = \"op-a\"\nkind = \"smpp\"\nhost = \"127.0.0.1\"\nport = {port}\n\
          system_id = \"acme\"\npassword = \"secret\"\nbinds = 2\nmax_submits_per_sec = 1000\n\
@@ -68,7 +72,7 @@ fn node_with(url: &str, dir: &Path, name: &str, config: &str) -> (Gateway, PathB
         .arg(&config_path)
         .env(
             "TERN_LOG",
-            "warn,tern_egress::smpp=info,tern_egress::cluster=info",
+            "warn,tern::serve=info,tern_egress::smpp=info,tern_egress::cluster=info",
         )
         .env("NO_COLOR", "1")
         .stderr(Stdio::from(log_file));
@@ -93,6 +97,18 @@ async fn wait_for_line(log: &Path, needles: &[&str]) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Stop `node` (SIGTERM): it exits with success within [`WAIT`], or the test fails with its
+/// log, which says how far its stop went.
+fn stop(node: Gateway, log: &Path) {
+    let status = node.stop_within(WAIT);
+    assert!(
+        status.is_some_and(|status| status.success()),
+        "the node stopped with {status:?} (None: not within {WAIT:?}); its log {}:\n{}",
+        log.display(),
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
 }
 
 /// The last line of `log` that says this node's share of the connector.
@@ -373,10 +389,7 @@ async fn three_nodes_hold_an_smpp_connectors_binds_together_and_report_each_mess
     }
     // The SMSC is not up while the nodes start: before they know of each other, a node alone
     // would bind every session (rightly), and the SMSC counts every bind it ever accepted.
-    let port = {
-        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        free.local_addr().unwrap().port()
-    };
+    let port = tern_testkit::unused_port();
     let nodes: Vec<(Gateway, PathBuf)> = std::thread::scope(|scope| {
         let started: Vec<_> = ["a", "b", "c"]
             .iter()
@@ -503,8 +516,8 @@ async fn three_nodes_hold_an_smpp_connectors_binds_together_and_report_each_mess
     let (status, dropped) = sim.post("/disconnect", serde_json::json!({})).await;
     assert_eq!(status, 200);
     assert_eq!(dropped["bound_sessions"], 2, "{dropped}");
-    for node in [a, b, c] {
-        assert!(node.stop().success());
+    for (node, log) in [(a, &a_log), (b, &b_log), (c, &c_log)] {
+        stop(node, log);
     }
 }
 
@@ -591,7 +604,6 @@ async fn a_node_stalled_past_its_lease_sends_nothing_the_others_took_over() {
     assert_eq!(stats["submits"], serde_json::json!(20), "{stats}");
     assert_eq!(reports_by_reference(&receiver).len(), 20);
     wait_for_line(&a_log, &["lease ran short before it was sent"]).await;
-    for node in [a, b] {
-        assert!(node.stop().success());
-    }
+    stop(a, &a_log);
+    stop(b, &b_log);
 }

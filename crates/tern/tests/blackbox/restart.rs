@@ -162,6 +162,28 @@ async fn sigterm_exits_zero_and_a_second_serve_on_the_same_dir_is_refused() {
     assert_eq!(status.code(), Some(0));
 }
 
+#[tokio::test]
+async fn a_client_that_never_finishes_its_request_does_not_hold_the_stop_open() {
+    use tokio::io::AsyncWriteExt;
+    let Setup { gateway, .. } = setup(None, &[], false).await;
+    let address = gateway.base_url.trim_start_matches("http://").to_owned();
+    let mut quiet = tokio::net::TcpStream::connect(address).await.unwrap();
+    // Half a request's head, then nothing: the connection is neither idle nor answerable.
+    quiet
+        .write_all(b"POST /v1.0/message HTTP/1.1\r\nHost: tern\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The HTTP drain's grace period (10 s), then the rest of the stop.
+    let status = gateway.stop_within(Duration::from_secs(25));
+    assert_eq!(
+        status.and_then(|status| status.code()),
+        Some(0),
+        "{status:?}"
+    );
+    drop(quiet);
+}
+
 /// The ids of the messages a `/v1.0/message` response accepted.
 fn accepted_ids(response: &serde_json::Value) -> Vec<String> {
     response["messages"]
