@@ -49,6 +49,9 @@ pub struct Config {
     pub smpp: SmppConfig,
     /// Largest request body, bytes.
     pub max_body_bytes: usize,
+    /// Longest time an HTTP request's head may take to arrive, and the whole request (head,
+    /// body and answer) to be served; also how long an idle keep-alive connection is kept.
+    pub request_timeout_secs: u64,
     /// Price debited per accepted message part (decimal, account currency).
     pub price_per_part: String,
     #[serde(default)]
@@ -479,6 +482,7 @@ struct Defaults {
     http_addr: SocketAddr,
     smpp_addr: SmppAddr,
     max_body_bytes: usize,
+    request_timeout_secs: u64,
     price_per_part: String,
 }
 
@@ -587,6 +591,7 @@ pub fn load(
         http_addr: "127.0.0.1:8080".parse().expect("valid default address"),
         smpp_addr: SmppAddr::At("127.0.0.1:2775".parse().expect("valid default address")),
         max_body_bytes: 10 * 1024 * 1024,
+        request_timeout_secs: 60,
         price_per_part: "0".into(),
     }));
     if let Some(file) = file {

@@ -383,6 +383,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             smpp.serve(listener, tls, stopping).await
         }));
     }
+    let request_timeout = Duration::from_secs(config.request_timeout_secs.max(1));
     let mut app = router(state);
     let mut metrics_server = None;
     if let Some(handle) = &metrics {
@@ -401,6 +402,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 metrics_server = Some(tokio::spawn(serve_http(
                     listener,
                     crate::metrics::router(handle.clone()),
+                    request_timeout,
                     std::future::pending(),
                 )));
             }
@@ -410,7 +412,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("Tern listening on http://{address}");
     tracing::info!(%address, data_dir = %config.data_dir.display(), "tern serving");
     let store_failed = store_failure(Arc::clone(&store));
-    serve_http(listener, app, async {
+    serve_http(listener, app, request_timeout, async {
         tokio::select! {
             () = shutdown => {}
             () = store_failed => {}
@@ -616,14 +618,28 @@ fn provider_client() -> anyhow::Result<reqwest::Client> {
 /// shut down its write side once its request is sent (legal in HTTP/1.1; some clients, proxies
 /// and health checkers do), and must still get its answer. Without it hyper takes the end of
 /// input for a gone client and drops the request.
+///
+/// `request_timeout` bounds what a client can hold: a request's head must arrive within it (an
+/// idle keep-alive connection is closed after it, as it waits for a head), and the whole
+/// request, body and answer included, is answered `408 Request Timeout` past it. Without these
+/// a client that sends half a request and goes quiet holds a connection for ever.
 async fn serve_http(
     listener: tokio::net::TcpListener,
     app: axum::Router,
+    request_timeout: Duration,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
+    let app = app.layer(tower_http::timeout::TimeoutLayer::with_status_code(
+        axum::http::StatusCode::REQUEST_TIMEOUT,
+        request_timeout,
+    ));
     let connections = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http1 = hyper::server::conn::http1::Builder::new();
-    http1.half_close(true).keep_alive(true);
+    http1
+        .half_close(true)
+        .keep_alive(true)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(request_timeout);
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {

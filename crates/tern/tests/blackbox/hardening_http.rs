@@ -483,3 +483,72 @@ async fn foreign_tern_variables_get_one_warning_and_are_ignored() {
         "{stderr}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Clients that go quiet: `request_timeout_secs`.
+
+/// What `stream` receives until the server closes it (fails the test past [`EXCHANGE_LIMIT`]),
+/// and how long that took.
+async fn until_closed(mut stream: TcpStream) -> (String, Duration) {
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    tokio::time::timeout(EXCHANGE_LIMIT, stream.read_to_end(&mut answer))
+        .await
+        .expect("the gateway kept the connection open")
+        .expect("read");
+    (
+        String::from_utf8_lossy(&answer).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[tokio::test]
+async fn clients_that_go_quiet_are_let_go_after_the_request_timeout() {
+    let setup = setup(Some("request_timeout_secs = 1\n"), &[], false).await;
+    let address = setup.gateway.base_url.strip_prefix("http://").unwrap();
+    // Half a request head, then nothing: closed without an answer.
+    let mut half_head = TcpStream::connect(address).await.unwrap();
+    half_head
+        .write_all(b"POST /v1.0/message HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
+    // A head and half the body it announces, then nothing: 408.
+    let mut half_body = TcpStream::connect(address).await.unwrap();
+    let mut request = post("/v1.0/message", "application/json", &[b'{'; 100]);
+    request.truncate(request.len() - 90);
+    half_body.write_all(&request).await.unwrap();
+    // A request answered, then an idle keep-alive connection: closed after the timeout.
+    let mut idle = TcpStream::connect(address).await.unwrap();
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let ((head_answer, head_took), (body_answer, body_took), (idle_answer, idle_took)) = tokio::join!(
+        until_closed(half_head),
+        until_closed(half_body),
+        until_closed(idle)
+    );
+    assert_eq!(head_answer, "");
+    assert!(
+        body_answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+        "{body_answer}"
+    );
+    assert!(
+        idle_answer.starts_with("HTTP/1.1 200 OK\r\n"),
+        "{idle_answer}"
+    );
+    for took in [head_took, body_took, idle_took] {
+        assert!(
+            took >= Duration::from_millis(900) && took < Duration::from_secs(10),
+            "{took:?}"
+        );
+    }
+    // A request in time is served as ever.
+    let (status, body) = setup
+        .post_json(&format!(
+            r#"{{"messages":{{"authentication":{{"producttoken":"{}"}},"msg":[{{"from":"Tern","to":[{{"number":"0031612345678"}}],"body":{{"content":"hi"}}}}]}}}}"#,
+            setup.token
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["messages"][0]["status"], "Accepted", "{body}");
+}
