@@ -187,9 +187,10 @@ impl Gateway {
     }
 
     /// Send SIGTERM and wait (at most 30 s) for the exit.
-    pub fn stop(mut self) -> ExitStatus {
-        signal(self.child.id(), "TERM");
-        wait_with_timeout(&mut self.child, Duration::from_secs(30))
+    pub fn stop(self) -> ExitStatus {
+        let limit = Duration::from_secs(30);
+        self.stop_within(limit)
+            .unwrap_or_else(|| panic!("tern did not exit within {limit:?}"))
     }
 
     /// Send SIGTERM and wait at most `limit` for the exit: `None` when it did not come (the
@@ -247,20 +248,6 @@ fn signal(pid: u32, name: &str) {
         .status()
         .expect("run kill");
     assert!(status.success(), "kill -{name} {pid} failed");
-}
-
-fn wait_with_timeout(child: &mut Child, limit: Duration) -> ExitStatus {
-    let deadline = std::time::Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "tern did not exit within {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Run `binary account create --data-dir DIR ARGS…`; returns the token (the last line).

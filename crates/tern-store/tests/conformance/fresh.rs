@@ -5,7 +5,7 @@
 //! exactly one way: handed, or claimed, never both while its lease holds. A backend that hands
 //! nothing (it answers `false`) writes every entry due, and these tests check that instead.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use tern_core::account::Account;
@@ -18,33 +18,13 @@ use tern_core::ports::{FreshEntries, Store};
 use tern_core::status::CmStatus;
 
 use crate::harness::{
-    Backend, LEASE, Room, account, after_the_lease, message, now, report, sent, webhooks,
+    Backend, LEASE, Runner, account, after_the_lease, message, now, report, sent, webhooks,
 };
 
-/// A runner that keeps what it is handed; `room` entries at most, reservations counted.
-struct Runner {
-    room: Room,
-    handed: Mutex<Vec<ClaimedEntry>>,
-}
+/// The webhook runner's side: the entries it was handed.
+type EntryRunner = Runner<ClaimedEntry>;
 
-impl Runner {
-    fn with_room(room: usize) -> Arc<Runner> {
-        Arc::new(Runner {
-            room: Room::new(room),
-            handed: Mutex::new(Vec::new()),
-        })
-    }
-
-    fn handed(&self) -> Vec<ClaimedEntry> {
-        std::mem::take(&mut *self.handed.lock().unwrap())
-    }
-
-    fn taken(&self) -> usize {
-        self.room.taken()
-    }
-}
-
-impl FreshEntries for Runner {
+impl FreshEntries for EntryRunner {
     fn takes(&self, kind: OutboxKind) -> bool {
         kind == OutboxKind::StatusWebhook
     }
@@ -54,15 +34,15 @@ impl FreshEntries for Runner {
     }
 
     fn reserve(&self) -> bool {
-        self.room.reserve()
+        Runner::reserve(self)
     }
 
     fn unreserve(&self, count: usize) {
-        self.room.unreserve(count);
+        Runner::unreserve(self, count);
     }
 
     fn hand(&self, entries: Vec<ClaimedEntry>) {
-        self.handed.lock().unwrap().extend(entries);
+        self.keep(entries);
     }
 }
 
@@ -91,7 +71,7 @@ async fn a_fresh_entry_is_handed_leased_with_what_a_claim_would_read() {
     let backend = Backend::new();
     let store = backend.open();
     let account = account(&*store, None).await;
-    let runner = Runner::with_room(8);
+    let runner = EntryRunner::with_room(8);
     let hands = store.hand_fresh_entries(Arc::clone(&runner) as Arc<dyn FreshEntries>);
     let id = sent_with(&*store, &account, &[report(1, CmStatus::Delivered, None)]).await;
     let handed = runner.handed();
@@ -143,7 +123,7 @@ async fn a_handed_entry_finishes_as_a_claimed_one_and_the_next_of_its_key_follow
     let backend = Backend::new();
     let store = backend.open();
     let account = account(&*store, None).await;
-    let runner = Runner::with_room(8);
+    let runner = EntryRunner::with_room(8);
     let hands = store.hand_fresh_entries(Arc::clone(&runner) as Arc<dyn FreshEntries>);
     // Two status changes of one message in one batch: two entries of one key.
     let id = sent_with(
@@ -202,15 +182,15 @@ async fn without_room_or_once_its_runner_stopped_an_entry_is_written_due() {
     let backend = Backend::new();
     let store = backend.open();
     let account = account(&*store, None).await;
-    let full = Runner::with_room(0);
+    let full = EntryRunner::with_room(0);
     store.hand_fresh_entries(Arc::clone(&full) as Arc<dyn FreshEntries>);
     let first = sent_with(&*store, &account, &[report(1, CmStatus::Delivered, None)]).await;
     assert!(full.handed().is_empty());
     assert_eq!(full.taken(), 0);
 
     // A runner that stopped takes nothing either; the last runner to ask is the one handed to.
-    let stopped = Runner::with_room(8);
-    stopped.room.close();
+    let stopped = EntryRunner::with_room(8);
+    stopped.close();
     store.hand_fresh_entries(Arc::clone(&stopped) as Arc<dyn FreshEntries>);
     let second = sent_with(&*store, &account, &[report(1, CmStatus::Delivered, None)]).await;
     assert!(stopped.handed().is_empty() && full.handed().is_empty());
@@ -231,7 +211,7 @@ async fn a_restart_releases_handed_entries() {
     let backend = Backend::new();
     let store = backend.open();
     let account = account(&*store, None).await;
-    let runner = Runner::with_room(8);
+    let runner = EntryRunner::with_room(8);
     let hands = store.hand_fresh_entries(Arc::clone(&runner) as Arc<dyn FreshEntries>);
     sent_with(&*store, &account, &[report(1, CmStatus::Delivered, None)]).await;
     let handed = runner.handed();

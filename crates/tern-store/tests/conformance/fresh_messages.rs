@@ -5,7 +5,7 @@
 //! exactly one way: handed, or claimed, never both while its lease holds. A backend that hands
 //! nothing (it answers `false`) writes every message due, and these tests check that instead.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use jiff::SignedDuration;
@@ -15,49 +15,26 @@ use tern_core::message::{MessageId, NewMessage, Segment};
 use tern_core::money::Money;
 use tern_core::ports::{AcceptError, Dispatch, FreshMessages};
 
-use crate::harness::{Backend, LEASE, Room, account, after_the_lease, message, now, sent};
+use crate::harness::{Backend, LEASE, Runner, account, after_the_lease, message, now, sent};
 
-/// A dispatcher that keeps what it is handed; `room` messages at most, reservations counted.
-struct Runner {
-    room: Room,
-    handed: Mutex<Vec<(Dispatch, Instant)>>,
-}
+/// The dispatcher's side: what it was handed, with the instant each lease is held from.
+type Dispatcher = Runner<(Dispatch, Instant)>;
 
-impl Runner {
-    fn with_room(room: usize) -> Arc<Runner> {
-        Arc::new(Runner {
-            room: Room::new(room),
-            handed: Mutex::new(Vec::new()),
-        })
-    }
-
-    fn handed(&self) -> Vec<(Dispatch, Instant)> {
-        std::mem::take(&mut *self.handed.lock().unwrap())
-    }
-
-    fn taken(&self) -> usize {
-        self.room.taken()
-    }
-}
-
-impl FreshMessages for Runner {
+impl FreshMessages for Dispatcher {
     fn lease(&self) -> SignedDuration {
         LEASE
     }
 
     fn reserve(&self) -> bool {
-        self.room.reserve()
+        Runner::reserve(self)
     }
 
     fn unreserve(&self, count: usize) {
-        self.room.unreserve(count);
+        Runner::unreserve(self, count);
     }
 
     fn hand(&self, messages: Vec<Dispatch>, leased_from: Instant) {
-        self.handed
-            .lock()
-            .unwrap()
-            .extend(messages.into_iter().map(|message| (message, leased_from)));
+        self.keep(messages.into_iter().map(|message| (message, leased_from)));
     }
 }
 
@@ -84,7 +61,7 @@ async fn a_fresh_message_is_handed_claimed_and_no_claim_takes_it_while_its_lease
     let backend = Backend::new();
     let store = backend.open();
     let account = account(&*store, None).await;
-    let runner = Runner::with_room(8);
+    let runner = Dispatcher::with_room(8);
     let hands = store.hand_fresh_messages(Arc::clone(&runner) as Arc<dyn FreshMessages>);
     let before = Instant::now();
     let two = messages(account.id, 2);
@@ -134,7 +111,7 @@ async fn a_restart_releases_handed_messages_at_once() {
     let backend = Backend::new();
     let store = backend.open();
     let account = account(&*store, None).await;
-    let runner = Runner::with_room(8);
+    let runner = Dispatcher::with_room(8);
     let hands = store.hand_fresh_messages(Arc::clone(&runner) as Arc<dyn FreshMessages>);
     let one = messages(account.id, 1);
     let id = one[0].id;
@@ -151,7 +128,7 @@ async fn without_room_messages_are_written_due() {
     let backend = Backend::new();
     let store = backend.open();
     let account = account(&*store, None).await;
-    let runner = Runner::with_room(1);
+    let runner = Dispatcher::with_room(1);
     let hands = store.hand_fresh_messages(Arc::clone(&runner) as Arc<dyn FreshMessages>);
     let three = messages(account.id, 3);
     let ids: Vec<MessageId> = three.iter().map(|message| message.id).collect();
@@ -172,7 +149,7 @@ async fn without_room_messages_are_written_due() {
     assert_eq!(runner.taken(), usize::from(hands));
 
     // A dispatcher that stopped takes nothing: everything is written due.
-    runner.room.close();
+    runner.close();
     runner.unreserve(runner.taken());
     let two = messages(account.id, 2);
     store.accept(account.id, None, two).await.unwrap();
@@ -185,7 +162,7 @@ async fn refused_requests_and_segments_are_never_handed() {
     let backend = Backend::new();
     let store = backend.open();
     let account = account(&*store, Some(Money(100))).await;
-    let runner = Runner::with_room(8);
+    let runner = Dispatcher::with_room(8);
     let hands = store.hand_fresh_messages(Arc::clone(&runner) as Arc<dyn FreshMessages>);
     // Refused: nothing stored, nothing handed, nothing reserved.
     let mut two = messages(account.id, 2);

@@ -282,21 +282,24 @@ pub fn after_the_lease() -> Timestamp {
     now() + LEASE + SignedDuration::from_secs(1)
 }
 
-/// The room of a runner that takes fresh work in the hand-off tests (`fresh`, `fresh_messages`):
-/// `room` reservations at most, counted, and none once it is closed.
-pub struct Room {
+/// A runner that takes fresh work in the hand-off tests (`fresh`, `fresh_messages`): it keeps
+/// what it is handed; `room` reservations at most, counted, and none once it is closed. Each
+/// test file implements its port for it.
+pub struct Runner<T> {
     room: usize,
     taken: std::sync::atomic::AtomicUsize,
     closed: std::sync::atomic::AtomicBool,
+    handed: std::sync::Mutex<Vec<T>>,
 }
 
-impl Room {
-    pub fn new(room: usize) -> Room {
-        Room {
+impl<T> Runner<T> {
+    pub fn with_room(room: usize) -> std::sync::Arc<Runner<T>> {
+        std::sync::Arc::new(Runner {
             room,
             taken: Default::default(),
             closed: Default::default(),
-        }
+            handed: std::sync::Mutex::new(Vec::new()),
+        })
     }
 
     pub fn reserve(&self) -> bool {
@@ -323,5 +326,15 @@ impl Room {
     /// The runner stopped: it reserves nothing more.
     pub fn close(&self) {
         self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Keep what the store hands.
+    pub fn keep(&self, items: impl IntoIterator<Item = T>) {
+        self.handed.lock().unwrap().extend(items);
+    }
+
+    /// What was handed since the last look.
+    pub fn handed(&self) -> Vec<T> {
+        std::mem::take(&mut *self.handed.lock().unwrap())
     }
 }
