@@ -18,6 +18,7 @@ pub mod rbm;
 pub mod senders;
 pub mod simulator;
 pub mod smpp;
+pub mod webhook_client;
 pub mod webhook_target;
 pub mod whatsapp;
 

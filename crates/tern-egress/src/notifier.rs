@@ -35,6 +35,7 @@ use crate::senders::{
     Delivery, InboundWebhookSender, OutboxSender, RenderedWebhookSender, SmppMoSender,
     SmppReceiptSender, StatusWebhookSender, WebhookPoster,
 };
+use crate::webhook_client::WebhookClient;
 use crate::webhook_target::TargetPolicy;
 
 pub use crate::senders::REPORT_ID_HEADER;
@@ -184,7 +185,7 @@ impl Notifier {
     /// targets `[webhooks]` allows.
     pub fn new(
         store: Arc<dyn OutboxStore>,
-        client: reqwest::Client,
+        client: WebhookClient,
         wakeups: Arc<Wakeups>,
         config: NotifierConfig,
         targets: TargetPolicy,

@@ -2,7 +2,7 @@
 //! with, so without a guard the gateway can be made to POST into its own network (loopback, the
 //! cloud metadata service, private ranges). `[webhooks] allow` limits the hosts by name;
 //! `[webhooks] deny_private` refuses private addresses. The address check runs on the address
-//! actually connected to: names go through [`GuardedResolver`] at connect time (so a name that
+//! actually connected to: names go through [`guard_addresses`] at connect time (so a name that
 //! resolves to a public address when checked and a private one when used is still refused), and
 //! IP-literal hosts, which never reach a resolver, are checked by [`TargetPolicy::check`].
 
@@ -92,13 +92,13 @@ impl TargetPolicy {
         self.rotation_overlap
     }
 
-    /// Whether addresses must be checked at connect time (install [`GuardedResolver`]).
+    /// Whether addresses must be checked at connect time ([`guard_addresses`]).
     pub fn deny_private(&self) -> bool {
         self.deny_private
     }
 
     /// Check `url`'s host against `allow`, and an IP-literal host against `deny_private`.
-    /// Hosts given by name are checked by [`GuardedResolver`] when connecting.
+    /// Hosts given by name are checked by [`guard_addresses`] when connecting.
     pub fn check(&self, url: &reqwest::Url) -> Result<(), TargetRefused> {
         let name = normalise_host(url.host_str().ok_or(TargetRefused::NoHost)?);
         if let Some(allow) = &self.allow
@@ -179,38 +179,32 @@ fn is_private_v6(address: Ipv6Addr) -> bool {
         || (segments[0] & 0xffc0) == 0xfec0 // site local fec0::/10 (deprecated)
 }
 
-/// A DNS resolver for the webhook client that drops private addresses from every answer, and
-/// fails with [`TargetRefused::OnlyPrivateAddresses`] when none is left. reqwest asks it at
-/// connect time, so the address checked is the address connected to.
-#[derive(Debug, Clone, Default)]
-pub struct GuardedResolver;
-
-impl reqwest::dns::Resolve for GuardedResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let resolved: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let (public, private): (Vec<SocketAddr>, Vec<SocketAddr>) = resolved
-                .into_iter()
-                .partition(|address| !is_private(address.ip()));
-            if public.is_empty() {
-                let addresses = private
-                    .iter()
-                    .map(|address| address.ip().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                return Err(
-                    Box::new(TargetRefused::OnlyPrivateAddresses { host, addresses })
-                        as Box<dyn std::error::Error + Send + Sync>,
-                );
-            }
-            if !private.is_empty() {
-                tracing::warn!(%host, ?private, "webhook host also resolves to private addresses; not using them");
-            }
-            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
-        })
+/// The addresses `host` resolved to that `deny_private` lets a webhook connect to: the public
+/// ones; [`TargetRefused::OnlyPrivateAddresses`] when none is left. The webhook client's
+/// resolver applies it when it connects ([`crate::webhook_client`]), so the address checked is
+/// the address connected to.
+pub fn guard_addresses(
+    host: &str,
+    resolved: Vec<SocketAddr>,
+) -> Result<Vec<SocketAddr>, TargetRefused> {
+    let (public, private): (Vec<SocketAddr>, Vec<SocketAddr>) = resolved
+        .into_iter()
+        .partition(|address| !is_private(address.ip()));
+    if public.is_empty() {
+        let addresses = private
+            .iter()
+            .map(|address| address.ip().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(TargetRefused::OnlyPrivateAddresses {
+            host: host.to_owned(),
+            addresses,
+        });
     }
+    if !private.is_empty() {
+        tracing::warn!(%host, ?private, "webhook host also resolves to private addresses; not using them");
+    }
+    Ok(public)
 }
 
 /// The refusal somewhere in `error`'s source chain, if a refusal caused it.
@@ -328,19 +322,25 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn the_resolver_refuses_a_name_with_only_private_addresses() {
-        use reqwest::dns::Resolve;
-        let error = match GuardedResolver.resolve("localhost".parse().unwrap()).await {
-            Ok(addresses) => panic!("resolved to {:?}", addresses.collect::<Vec<_>>()),
-            Err(error) => error,
-        };
-        assert!(
-            matches!(
-                refusal_in(&*error),
-                Some(TargetRefused::OnlyPrivateAddresses { host, .. }) if host == "localhost"
+    #[test]
+    fn private_answers_are_dropped_and_a_name_with_none_left_is_refused() {
+        let address = |text: &str| -> SocketAddr { text.parse().unwrap() };
+        assert_eq!(
+            guard_addresses(
+                "mixed.example",
+                vec![address("10.0.0.1:0"), address("93.184.216.34:0")]
             ),
-            "{error}"
+            Ok(vec![address("93.184.216.34:0")])
+        );
+        assert_eq!(
+            guard_addresses(
+                "inside.example",
+                vec![address("127.0.0.1:0"), address("[::1]:0")]
+            ),
+            Err(TargetRefused::OnlyPrivateAddresses {
+                host: "inside.example".into(),
+                addresses: "127.0.0.1, ::1".into()
+            })
         );
     }
 }

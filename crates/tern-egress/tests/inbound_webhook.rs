@@ -16,6 +16,7 @@ use tern_core::ports::{NodeId, Store};
 use tern_egress::Wakeups;
 use tern_egress::inbound::{InboundConfig, InboundSweeper};
 use tern_egress::notifier::{Notifier, NotifierConfig, REPORT_ID_HEADER};
+use tern_egress::webhook_client::WebhookClient;
 use tern_egress::webhook_target::TargetPolicy;
 use tern_store::StoreConfig;
 use tern_testkit::webhook::WebhookReceiver;
@@ -69,7 +70,7 @@ async fn setup() -> Setup {
     let wakeups = Arc::new(Wakeups::default());
     let notifier = Notifier::new(
         Arc::clone(&store) as _,
-        tern_testkit::http_client(),
+        WebhookClient::direct(false).expect("webhook client"),
         Arc::clone(&wakeups),
         NotifierConfig::default(),
         TargetPolicy::default(),

@@ -26,7 +26,8 @@ use tern_egress::notifier::Notifier;
 use tern_egress::provider_webhooks::{ConnectorWebhook, WebhookRegistry};
 use tern_egress::simulator::Simulator;
 use tern_egress::smpp::SmppConnector;
-use tern_egress::webhook_target::{GuardedResolver, TargetPolicy};
+use tern_egress::webhook_client::WebhookClient;
+use tern_egress::webhook_target::TargetPolicy;
 use tern_egress::whatsapp::WhatsAppConnector;
 use tern_ingress::http::{AppState, router};
 use tern_ingress::smpp::SmppServer;
@@ -585,18 +586,12 @@ async fn store_failure(store: Arc<dyn Store>) {
     }
 }
 
-/// The client that POSTs webhooks: redirects are not followed (a 3xx is a failed attempt), and
-/// with `deny_private` every name is resolved by [`GuardedResolver`], which drops private
-/// addresses at connect time. Then proxies are not used either: through a proxy the address
-/// checked would be the proxy's, not the receiver's.
-fn webhook_client(targets: &TargetPolicy) -> anyhow::Result<reqwest::Client> {
-    let mut builder = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .redirect(reqwest::redirect::Policy::none());
-    if targets.deny_private() {
-        builder = builder.dns_resolver(GuardedResolver).no_proxy();
-    }
-    builder.build().context("cannot build the HTTP client")
+/// The client that POSTs webhooks ([`WebhookClient`]): redirects are not followed (a 3xx is a
+/// failed attempt), and with `deny_private` every name is resolved by the `[webhooks]` rule,
+/// which drops private addresses at connect time. Then proxies are not used either: through a
+/// proxy the address checked would be the proxy's.
+fn webhook_client(targets: &TargetPolicy) -> anyhow::Result<WebhookClient> {
+    WebhookClient::new(targets).context("cannot build the webhook HTTP client")
 }
 
 /// The client connectors post to providers' APIs with (Meta, Google): pooled, the system's

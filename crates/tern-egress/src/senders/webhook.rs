@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use reqwest::header::HeaderName;
+use reqwest::header::{HeaderName, HeaderValue};
 use tern_core::message::MessageId;
 use tern_core::outbox::EntryId;
 use tern_core::webhook_signature::{
@@ -18,14 +18,14 @@ use tern_core::webhook_signature::{
 
 use super::Delivery;
 use crate::notifier::LOG_TARGET;
-use crate::webhook_target::{TargetPolicy, TargetRefused, refusal_in};
+use crate::webhook_client::{Post, PostError, WebhookClient, request_uri};
+use crate::webhook_target::TargetPolicy;
 
 /// The header carrying the report id (the body's `reportId` / `REPORTID`) on every POST.
 pub const REPORT_ID_HEADER: &str = "x-tern-report-id";
 
 /// The headers every POST carries, named once (a name given as a string is parsed and checked
 /// on every request).
-static CONTENT_TYPE: HeaderName = reqwest::header::CONTENT_TYPE;
 static REPORT_ID: HeaderName = HeaderName::from_static(REPORT_ID_HEADER);
 static TIMESTAMP: HeaderName = HeaderName::from_static(TIMESTAMP_HEADER);
 static SIGNATURE: HeaderName = HeaderName::from_static(SIGNATURE_HEADER);
@@ -35,15 +35,23 @@ const URL_CACHE_SIZE: usize = 1024;
 
 /// POSTs webhook bodies.
 pub struct WebhookPoster {
-    client: reqwest::Client,
+    client: WebhookClient,
     /// The `[webhooks]` rules checked before each POST.
     targets: TargetPolicy,
     timeout: Duration,
     /// How long a replaced secret signs too (`[webhooks] rotation_overlap_hours`).
     rotation_overlap: SignedDuration,
-    /// URLs already parsed: an account's webhooks all go to one URL, and parsing it (with IDNA
-    /// host processing) for every POST cost more than building the request.
-    urls: Mutex<HashMap<String, reqwest::Url>>,
+    /// URLs already parsed (and as hyper takes them): an account's webhooks all go to one URL,
+    /// and parsing it (with IDNA host processing) for every POST cost more than building the
+    /// request.
+    urls: Mutex<HashMap<String, Parsed>>,
+}
+
+/// A webhook URL parsed, and as the client sends to it.
+#[derive(Clone)]
+struct Parsed {
+    url: reqwest::Url,
+    uri: hyper::Uri,
 }
 
 /// One webhook to POST.
@@ -61,34 +69,8 @@ pub struct Webhook<'a> {
     pub secrets: Option<&'a WebhookSecrets>,
 }
 
-/// Most of an answer's body read (and dropped) so that its connection can carry the next POST.
-const DRAINED_AT_MOST: usize = 64 * 1024;
-
-/// Read what is left of `response`'s body, up to [`DRAINED_AT_MOST`] bytes, within the POST's
-/// timeout: a connection whose answer was not read to its end cannot carry another request, and
-/// the client would open a new connection (and, over TLS, a new handshake) for every POST to a
-/// receiver that answers with a body. A longer body, or one that fails, only costs its
-/// connection.
-async fn drain(mut response: reqwest::Response) {
-    let mut read = 0;
-    while read <= DRAINED_AT_MOST {
-        match response.chunk().await {
-            Ok(Some(chunk)) => read += chunk.len(),
-            Ok(None) | Err(_) => return,
-        }
-    }
-}
-
-/// Why a POST was not answered 2xx, short of an HTTP answer.
-enum Failure {
-    /// `[webhooks]` refuses the target: give up.
-    Refused(TargetRefused),
-    /// Anything else (bad URL, connection, timeout): retry.
-    Other(String),
-}
-
 impl WebhookPoster {
-    pub fn new(client: reqwest::Client, targets: TargetPolicy, timeout: Duration) -> WebhookPoster {
+    pub fn new(client: WebhookClient, targets: TargetPolicy, timeout: Duration) -> WebhookPoster {
         WebhookPoster {
             client,
             rotation_overlap: targets.rotation_overlap(),
@@ -99,12 +81,17 @@ impl WebhookPoster {
     }
 
     /// `url` parsed, from the cache when it was seen before.
-    fn parsed_url(&self, url: &str) -> Result<reqwest::Url, String> {
+    fn parsed_url(&self, url: &str) -> Result<Parsed, String> {
         let mut urls = self.urls.lock().expect("url cache");
         if let Some(parsed) = urls.get(url) {
             return Ok(parsed.clone());
         }
-        let parsed = reqwest::Url::parse(url).map_err(|error| format!("bad URL {url}: {error}"))?;
+        let parsed_url =
+            reqwest::Url::parse(url).map_err(|error| format!("bad URL {url}: {error}"))?;
+        let parsed = Parsed {
+            uri: request_uri(&parsed_url)?,
+            url: parsed_url,
+        };
         if urls.len() >= URL_CACHE_SIZE {
             urls.clear();
         }
@@ -112,76 +99,70 @@ impl WebhookPoster {
         Ok(parsed)
     }
 
-    /// `request` with the signature headers of `body` under the secrets that sign now (each
-    /// attempt is signed anew, at its own time).
+    /// The signature headers of `body` under the secrets that sign now (each attempt is signed
+    /// anew, at its own time); none without secrets.
     fn sign(
         &self,
-        request: reqwest::RequestBuilder,
         secrets: Option<&WebhookSecrets>,
         body: &[u8],
-    ) -> reqwest::RequestBuilder {
+        headers: &mut Vec<(&'static HeaderName, HeaderValue)>,
+    ) {
         let Some(secrets) = secrets else {
-            return request;
+            return;
         };
         let now = Timestamp::now();
         let timestamp = now.as_second();
-        match signature_header(
+        if let Some(signature) = signature_header(
             &secrets.signing(now, self.rotation_overlap),
             timestamp,
             body,
-        ) {
-            Some(signature) => request
-                .header(&TIMESTAMP, timestamp)
-                .header(&SIGNATURE, signature),
-            None => request,
+        ) && let Ok(signature) = HeaderValue::from_str(&signature)
+        {
+            headers.push((&TIMESTAMP, HeaderValue::from(timestamp)));
+            headers.push((&SIGNATURE, signature));
         }
     }
 
     /// POST `webhook` once. A target `[webhooks]` refuses is given up at once with an error log:
     /// retrying cannot make a refused host or address allowed.
     pub async fn post(&self, webhook: Webhook<'_>) -> Delivery {
-        let response = match self.parsed_url(webhook.url) {
+        let answer = match self.parsed_url(webhook.url) {
             // An unparsable URL fails like an unreachable receiver: retried, then given up.
-            Err(error) => Err(Failure::Other(error)),
-            Ok(url) => match self.targets.check(&url) {
-                Err(refused) => Err(Failure::Refused(refused)),
-                Ok(()) => self
-                    .sign(
-                        self.client
-                            .post(url)
-                            .header(&CONTENT_TYPE, webhook.content_type)
-                            // The same on every attempt, so a receiver can drop a webhook it
-                            // already took (delivery is at-least-once).
-                            .header(&REPORT_ID, webhook.report_id),
-                        webhook.secrets,
-                        &webhook.body,
-                    )
-                    .timeout(self.timeout)
-                    .body(webhook.body)
-                    .send()
-                    .await
-                    .map_err(|error| match refusal_in(&error) {
-                        // The resolver refused every address of the host.
-                        Some(refused) => Failure::Refused(refused.clone()),
-                        None => Failure::Other(error.to_string()),
-                    }),
+            Err(error) => Err(PostError::Other(error)),
+            Ok(parsed) => match self.targets.check(&parsed.url) {
+                Err(refused) => Err(PostError::Refused(refused)),
+                Ok(()) => {
+                    let mut headers = Vec::with_capacity(3);
+                    // The same on every attempt, so a receiver can drop a webhook it already
+                    // took (delivery is at-least-once).
+                    match HeaderValue::from_str(webhook.report_id) {
+                        Ok(report_id) => headers.push((&REPORT_ID, report_id)),
+                        Err(error) => {
+                            tracing::warn!(target: LOG_TARGET, id = webhook.entry, %error, "report id that cannot be a header; POSTed without it");
+                        }
+                    }
+                    self.sign(webhook.secrets, &webhook.body, &mut headers);
+                    self.client
+                        .post(Post {
+                            url: &parsed.url,
+                            uri: &parsed.uri,
+                            headers,
+                            content_type: webhook.content_type,
+                            body: webhook.body,
+                            timeout: self.timeout,
+                        })
+                        .await
+                }
             },
         };
-        match response {
-            Ok(response) => {
-                let status = response.status();
-                drain(response).await;
-                if status.is_success() {
-                    Delivery::Delivered
-                } else {
-                    Delivery::Failed(format!("HTTP {status} from {}", webhook.url))
-                }
-            }
-            Err(Failure::Refused(refused)) => {
+        match answer {
+            Ok(status) if status.is_success() => Delivery::Delivered,
+            Ok(status) => Delivery::Failed(format!("HTTP {status} from {}", webhook.url)),
+            Err(PostError::Refused(refused)) => {
                 tracing::error!(target: LOG_TARGET, id = webhook.entry, message_id = %webhook.message_id, url = %webhook.url, reason = %refused, "status report target refused by [webhooks]; report given up");
                 Delivery::Abandoned
             }
-            Err(Failure::Other(why)) => Delivery::Failed(format!("{why} ({})", webhook.url)),
+            Err(PostError::Other(why)) => Delivery::Failed(format!("{why} ({})", webhook.url)),
         }
     }
 }
@@ -252,7 +233,7 @@ mod tests {
         // As the binary does at its start (any provider: the receiver is plain HTTP).
         let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
         let poster = WebhookPoster::new(
-            reqwest::Client::new(),
+            WebhookClient::direct(false).unwrap(),
             TargetPolicy::new(&WebhookTargets {
                 deny_private: false,
                 ..Default::default()

@@ -1,7 +1,52 @@
 //! CM's status report webhook bodies, JSON and XML. The JSON form carries `msg` as an object, not
 //! an array (CM's documented quirk); dates are `yyyy-MM-ddTHH:mm:ss`.
 
-use serde_json::json;
+use std::borrow::Cow;
+
+use serde::Serialize;
+
+/// The status codes as the JSON body writes them (a string), without formatting each.
+const STATUS_CODES: [&str; 5] = ["0", "1", "2", "3", "4"];
+
+/// The JSON body's shape; fields in alphabetical order, the order of the body's keys.
+#[derive(Serialize)]
+struct JsonBody<'a> {
+    messages: JsonMessages<'a>,
+}
+
+#[derive(Serialize)]
+struct JsonMessages<'a> {
+    msg: JsonMsg<'a>,
+}
+
+#[derive(Serialize)]
+struct JsonMsg<'a> {
+    channel: &'a str,
+    #[serde(rename = "customGrouping")]
+    custom_grouping: &'a str,
+    #[serde(rename = "customGrouping2")]
+    custom_grouping2: &'a str,
+    #[serde(rename = "customGrouping3")]
+    custom_grouping3: &'a str,
+    #[serde(rename = "messageId")]
+    message_id: &'a str,
+    operator: &'a str,
+    received: &'a str,
+    reference: &'a str,
+    #[serde(rename = "reportId")]
+    report_id: &'a str,
+    status: JsonStatus<'a>,
+    to: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonStatus<'a> {
+    code: Cow<'a, str>,
+    #[serde(rename = "errorCode")]
+    error_code: &'a str,
+    #[serde(rename = "errorDescription")]
+    error_description: &'a str,
+}
 
 /// Everything one report says.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,26 +72,39 @@ pub struct StatusReport {
 }
 
 impl StatusReport {
-    /// The JSON body.
+    /// The JSON body. Written through borrowed fields rather than a `serde_json::Value` tree
+    /// (which copied every string and sorted the keys in a map for every report, a tenth of the
+    /// notifier's work per report); the bytes are the same: keys in alphabetical order, as the
+    /// tree wrote them (checked against it in the tests).
     pub fn to_json(&self) -> Vec<u8> {
-        let body = json!({"messages": {"msg": {
-            "received": self.received,
-            "to": self.to,
-            "reference": self.reference.clone().unwrap_or_default(),
-            "status": {
-                "code": self.status_code.to_string(),
-                "errorCode": self.error_code.map(|c| c.to_string()).unwrap_or_default(),
-                "errorDescription": self.description,
+        let error_code = self.error_code.map(|code| code.to_string());
+        let body = JsonBody {
+            messages: JsonMessages {
+                msg: JsonMsg {
+                    channel: &self.channel,
+                    custom_grouping: self.custom_groupings[0].as_deref().unwrap_or_default(),
+                    custom_grouping2: self.custom_groupings[1].as_deref().unwrap_or_default(),
+                    custom_grouping3: self.custom_groupings[2].as_deref().unwrap_or_default(),
+                    message_id: &self.message_id,
+                    operator: self.operator.as_deref().unwrap_or_default(),
+                    received: &self.received,
+                    reference: self.reference.as_deref().unwrap_or_default(),
+                    report_id: &self.report_id,
+                    status: JsonStatus {
+                        code: STATUS_CODES
+                            .get(usize::from(self.status_code))
+                            .copied()
+                            .map_or_else(|| self.status_code.to_string().into(), Cow::Borrowed),
+                        error_code: error_code.as_deref().unwrap_or_default(),
+                        error_description: &self.description,
+                    },
+                    to: &self.to,
+                },
             },
-            "operator": self.operator.clone().unwrap_or_default(),
-            "channel": self.channel,
-            "customGrouping": self.custom_groupings[0].clone().unwrap_or_default(),
-            "customGrouping2": self.custom_groupings[1].clone().unwrap_or_default(),
-            "customGrouping3": self.custom_groupings[2].clone().unwrap_or_default(),
-            "messageId": self.message_id,
-            "reportId": self.report_id,
-        }}});
-        serde_json::to_vec(&body).expect("report serializes")
+        };
+        let mut out = Vec::with_capacity(512);
+        serde_json::to_writer(&mut out, &body).expect("report serializes");
+        out
     }
 
     /// The XML body.
@@ -95,6 +153,7 @@ pub fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn sample() -> StatusReport {
         StatusReport {
@@ -121,6 +180,54 @@ mod tests {
                 "status":{"code":"2","errorCode":"","errorDescription":"Delivered"},"operator":"20416",
                 "channel":"SMS","customGrouping":"a&b","customGrouping2":"","customGrouping3":"","messageId":"m1",
                 "reportId":"m1-2"}}})
+        );
+    }
+
+    /// The body as it was written before, through a `serde_json::Value` tree.
+    fn json_through_a_value(report: &StatusReport) -> Vec<u8> {
+        serde_json::to_vec(&json!({"messages": {"msg": {
+            "received": report.received,
+            "to": report.to,
+            "reference": report.reference.clone().unwrap_or_default(),
+            "status": {
+                "code": report.status_code.to_string(),
+                "errorCode": report.error_code.map(|c| c.to_string()).unwrap_or_default(),
+                "errorDescription": report.description,
+            },
+            "operator": report.operator.clone().unwrap_or_default(),
+            "channel": report.channel,
+            "customGrouping": report.custom_groupings[0].clone().unwrap_or_default(),
+            "customGrouping2": report.custom_groupings[1].clone().unwrap_or_default(),
+            "customGrouping3": report.custom_groupings[2].clone().unwrap_or_default(),
+            "messageId": report.message_id,
+            "reportId": report.report_id,
+        }}}))
+        .unwrap()
+    }
+
+    #[test]
+    fn json_bytes_are_those_of_the_value_tree() {
+        let mut reports = vec![sample()];
+        let mut odd = sample();
+        odd.reference = None;
+        odd.operator = None;
+        odd.status_code = 3;
+        odd.error_code = Some(24);
+        odd.description = "Quote \" backslash \\ tab \t nul \u{0} é \u{1F600} </script>".into();
+        odd.custom_groupings = [None, Some("\n".into()), Some("x".repeat(300))];
+        reports.push(odd);
+        let mut unknown_code = sample();
+        unknown_code.status_code = 17;
+        reports.push(unknown_code);
+        for report in &reports {
+            assert_eq!(
+                String::from_utf8(report.to_json()).unwrap(),
+                String::from_utf8(json_through_a_value(report)).unwrap()
+            );
+        }
+        assert_eq!(
+            String::from_utf8(sample().to_json()).unwrap(),
+            r#"{"messages":{"msg":{"channel":"SMS","customGrouping":"a&b","customGrouping2":"","customGrouping3":"","messageId":"m1","operator":"20416","received":"2026-11-24T12:00:00","reference":"ref1","reportId":"m1-2","status":{"code":"2","errorCode":"","errorDescription":"Delivered"},"to":"0031612345678"}}}"#
         );
     }
 

@@ -1,0 +1,510 @@
+//! The HTTP client webhooks are POSTed with: hyper-util's pooled HTTP/1.1 client on a connector
+//! of our own (names resolved, and with `[webhooks] deny_private` checked, by
+//! [`crate::webhook_target`]'s rule at connect time; https through rustls with the platform's
+//! verifier, as reqwest does), without reqwest's layers.
+//!
+//! Why not reqwest, which the providers' connectors use: every status report is one POST, and on
+//! that path reqwest re-parses the request's URL twice (for its redirect policy, which runs even
+//! when it follows none, and for its response), wraps the request in retry and redirect layers
+//! and converts between its types and hyper's: about 30,000 instructions a POST more than
+//! hyper-util's client alone, measured under callgrind (docs/benchmarks.md, 2026-12-03), against
+//! some 350,000 for everything a message costs the gateway.
+//!
+//! Proxies: when the environment names one (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, in either
+//! case) and `deny_private` is off, webhooks go out through reqwest, which honours them, as they
+//! always did; with `deny_private` they never use a proxy (the address checked would be the
+//! proxy's).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::StatusCode;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::Name;
+use hyper_util::rt::TokioExecutor;
+use reqwest::header::{HeaderName, HeaderValue};
+
+use crate::webhook_target::{TargetPolicy, TargetRefused, guard_addresses};
+
+/// Idle connections kept per receiver.
+const IDLE_PER_HOST: usize = 256;
+
+/// Most of an answer's body read (and dropped) so that its connection can carry the next POST.
+pub const DRAINED_AT_MOST: usize = 64 * 1024;
+
+/// The environment variables a proxy is named in (reqwest reads the same).
+const PROXY_VARIABLES: [&str; 6] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// Why the client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookClientError {
+    #[error("cannot set up TLS for webhooks: {0}")]
+    Tls(#[from] rustls::Error),
+    #[error("cannot build the webhook HTTP client: {0}")]
+    Reqwest(#[from] reqwest::Error),
+}
+
+/// Why a POST got no HTTP answer.
+#[derive(Debug)]
+pub enum PostError {
+    /// `[webhooks]` refuses every address the host resolved to.
+    Refused(TargetRefused),
+    /// Anything else (connection, TLS, timeout): worth retrying.
+    Other(String),
+}
+
+/// One POST to send.
+pub struct Post<'a> {
+    pub url: &'a reqwest::Url,
+    /// The same URL as hyper takes it (see [`request_uri`]).
+    pub uri: &'a hyper::Uri,
+    /// Headers besides `content-type`, `content-length` and `host`.
+    pub headers: Vec<(&'static HeaderName, HeaderValue)>,
+    pub content_type: &'a str,
+    pub body: Vec<u8>,
+    /// For the whole POST: connecting, sending, the answer and reading its body.
+    pub timeout: Duration,
+}
+
+/// The client webhooks go out with.
+#[derive(Clone)]
+pub struct WebhookClient {
+    inner: Inner,
+}
+
+#[derive(Clone)]
+enum Inner {
+    Direct(Client<hyper_rustls::HttpsConnector<HttpConnector<Resolver>>, Full<Bytes>>),
+    /// Through the proxies the environment names.
+    Proxied(reqwest::Client),
+}
+
+impl WebhookClient {
+    /// The client for `targets`: direct, unless a proxy is named and `deny_private` is off.
+    pub fn new(targets: &TargetPolicy) -> Result<WebhookClient, WebhookClientError> {
+        let proxied = !targets.deny_private()
+            && PROXY_VARIABLES
+                .iter()
+                .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
+        if proxied {
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(IDLE_PER_HOST)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?;
+            return Ok(WebhookClient {
+                inner: Inner::Proxied(client),
+            });
+        }
+        WebhookClient::direct(targets.deny_private())
+    }
+
+    /// A client that connects to receivers itself; with `guard`, to public addresses only.
+    pub fn direct(guard: bool) -> Result<WebhookClient, WebhookClientError> {
+        use rustls_platform_verifier::BuilderVerifierExt;
+        let tls = rustls::ClientConfig::builder()
+            .with_platform_verifier()?
+            .with_no_client_auth();
+        let mut http = HttpConnector::new_with_resolver(Resolver { guard });
+        // https URLs reach the TLS layer through it.
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(IDLE_PER_HOST)
+            .build(connector);
+        Ok(WebhookClient {
+            inner: Inner::Direct(client),
+        })
+    }
+
+    /// POST once: the answer's status (its body read, up to [`DRAINED_AT_MOST`], so that the
+    /// connection carries the next POST), or why there was none.
+    pub async fn post(&self, post: Post<'_>) -> Result<StatusCode, PostError> {
+        let timeout = post.timeout;
+        match tokio::time::timeout(timeout, self.post_unbounded(post)).await {
+            Ok(result) => result,
+            Err(_) => Err(PostError::Other(format!(
+                "no answer within {} ms",
+                timeout.as_millis()
+            ))),
+        }
+    }
+
+    async fn post_unbounded(&self, post: Post<'_>) -> Result<StatusCode, PostError> {
+        match &self.inner {
+            Inner::Direct(client) => {
+                let mut request = hyper::Request::post(post.uri.clone());
+                let headers = request.headers_mut().expect("a request being built");
+                headers.insert(
+                    reqwest::header::CONTENT_TYPE,
+                    HeaderValue::from_str(post.content_type)
+                        .map_err(|error| PostError::Other(format!("content type: {error}")))?,
+                );
+                headers.insert(reqwest::header::ACCEPT, HeaderValue::from_static("*/*"));
+                if let Some(authorization) = basic_authorization(post.url) {
+                    headers.insert(reqwest::header::AUTHORIZATION, authorization);
+                }
+                for (name, value) in post.headers {
+                    headers.insert(name, value);
+                }
+                let request = request
+                    .body(Full::new(Bytes::from(post.body)))
+                    .map_err(|error| PostError::Other(error.to_string()))?;
+                let response = client.request(request).await.map_err(|error| {
+                    match crate::webhook_target::refusal_in(&error) {
+                        Some(refused) => PostError::Refused(refused.clone()),
+                        None => PostError::Other(error_chain(&error)),
+                    }
+                })?;
+                let status = response.status();
+                drain_hyper(response.into_body()).await;
+                Ok(status)
+            }
+            Inner::Proxied(client) => {
+                let mut request = client
+                    .post(post.url.clone())
+                    .header(reqwest::header::CONTENT_TYPE, post.content_type);
+                for (name, value) in post.headers {
+                    request = request.header(name, value);
+                }
+                let response = request.body(post.body).send().await.map_err(|error| {
+                    match crate::webhook_target::refusal_in(&error) {
+                        Some(refused) => PostError::Refused(refused.clone()),
+                        None => PostError::Other(error.to_string()),
+                    }
+                })?;
+                let status = response.status();
+                drain_reqwest(response).await;
+                Ok(status)
+            }
+        }
+    }
+}
+
+/// `url` as hyper's client takes it: without its fragment (never sent) and its user and
+/// password (sent as basic authorization, as reqwest does).
+pub fn request_uri(url: &reqwest::Url) -> Result<hyper::Uri, String> {
+    let mut url = url.clone();
+    url.set_fragment(None);
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.as_str()
+        .parse()
+        .map_err(|error| format!("bad URL {url}: {error}"))
+}
+
+/// The `authorization` header of a URL that names a user (and a password).
+fn basic_authorization(url: &reqwest::Url) -> Option<HeaderValue> {
+    use base64::Engine;
+    if url.username().is_empty() && url.password().is_none() {
+        return None;
+    }
+    let decode = |text: &str| {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let credentials = format!(
+        "{}:{}",
+        decode(url.username()),
+        decode(url.password().unwrap_or(""))
+    );
+    let mut value = HeaderValue::from_str(&format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(credentials)
+    ))
+    .ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+/// `error` and its causes, as one line.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Read what is left of an answer's body, up to [`DRAINED_AT_MOST`] bytes: a connection whose
+/// answer was not read to its end cannot carry another request, and the client would open a new
+/// connection (and, over TLS, a new handshake) for every POST to a receiver that answers with a
+/// body. A longer body, or one that fails, only costs its connection.
+async fn drain_hyper(mut body: hyper::body::Incoming) {
+    let mut read = 0;
+    while read <= DRAINED_AT_MOST {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    read += data.len();
+                }
+            }
+            Some(Err(_)) | None => return,
+        }
+    }
+}
+
+/// [`drain_hyper`] for an answer reqwest got.
+async fn drain_reqwest(mut response: reqwest::Response) {
+    let mut read = 0;
+    while read <= DRAINED_AT_MOST {
+        match response.chunk().await {
+            Ok(Some(chunk)) => read += chunk.len(),
+            Ok(None) | Err(_) => return,
+        }
+    }
+}
+
+/// Names to addresses for [`HttpConnector`], at connect time; with `guard`, private addresses
+/// are dropped and a name with none left is refused ([`guard_addresses`]).
+#[derive(Clone)]
+struct Resolver {
+    guard: bool,
+}
+
+type Resolving =
+    Pin<Box<dyn Future<Output = Result<std::vec::IntoIter<SocketAddr>, ResolveError>> + Send>>;
+
+type ResolveError = Box<dyn std::error::Error + Send + Sync>;
+
+impl tower_service::Service<Name> for Resolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = ResolveError;
+    type Future = Resolving;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let guard = self.guard;
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let resolved: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addresses = if guard {
+                guard_addresses(&host, resolved)
+                    .map_err(|refused| Box::new(refused) as ResolveError)?
+            } else {
+                resolved
+            };
+            Ok(addresses.into_iter())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use http_body_util::BodyExt;
+    use hyper_util::rt::TokioIo;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use tokio::net::TcpListener;
+    use tokio::sync::mpsc;
+
+    use super::*;
+
+    /// What a receiver was sent: method, path, the headers that matter, body.
+    type Seen = (String, String, Vec<(String, String)>, Vec<u8>);
+
+    /// An https receiver on loopback with a certificate for `localhost` (its own root, which the
+    /// platform knows nothing of): answers every request 200 with a body and tells what it got.
+    async fn https_receiver() -> (u16, CertificateDer<'static>, mpsc::UnboundedReceiver<Seen>) {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let key = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let certificate = CertificateDer::from(key.cert.der().to_vec());
+        let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.key_pair.serialize_der()));
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![certificate.clone()], private)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (seen, seen_by_test) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (acceptor, seen) = (acceptor.clone(), seen.clone());
+                tokio::spawn(async move {
+                    let Ok(stream) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let service = hyper::service::service_fn(
+                        move |request: hyper::Request<hyper::body::Incoming>| {
+                            let seen = seen.clone();
+                            async move {
+                                let method = request.method().to_string();
+                                let path = request.uri().to_string();
+                                let headers = ["content-type", "authorization", "x-test", "host"]
+                                    .iter()
+                                    .filter_map(|name| {
+                                        let value = request.headers().get(*name)?;
+                                        Some((name.to_string(), value.to_str().unwrap().to_owned()))
+                                    })
+                                    .collect();
+                                let body = request.into_body().collect().await.unwrap().to_bytes();
+                                let _ = seen.send((method, path, headers, body.to_vec()));
+                                Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                                    Bytes::from_static(b"{\"ok\":true}"),
+                                )))
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        (port, certificate, seen_by_test)
+    }
+
+    /// [`WebhookClient::direct`] with the platform's roots and `root` as well (a private CA).
+    fn trusting(root: CertificateDer<'static>) -> WebhookClient {
+        let provider = rustls::crypto::CryptoProvider::get_default()
+            .unwrap()
+            .clone();
+        let verifier =
+            rustls_platform_verifier::Verifier::new_with_extra_roots(vec![root], provider).unwrap();
+        let tls = rustls::ClientConfig::builder()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth();
+        let http = {
+            let mut http = HttpConnector::new_with_resolver(Resolver { guard: false });
+            http.enforce_http(false);
+            http
+        };
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        WebhookClient {
+            inner: Inner::Direct(Client::builder(TokioExecutor::new()).build(connector)),
+        }
+    }
+
+    fn post<'a>(url: &'a reqwest::Url, uri: &'a hyper::Uri) -> Post<'a> {
+        static TEST: HeaderName = HeaderName::from_static("x-test");
+        Post {
+            url,
+            uri,
+            headers: vec![(&TEST, HeaderValue::from_static("yes"))],
+            content_type: "application/json",
+            body: b"{\"a\":1}".to_vec(),
+            timeout: Duration::from_secs(10),
+        }
+    }
+
+    #[tokio::test]
+    async fn https_receivers_are_verified_then_reached_with_the_url_s_credentials() {
+        let (port, root, mut seen) = https_receiver().await;
+        let url = reqwest::Url::parse(&format!(
+            "https://us%20er:p%40ss@localhost:{port}/hook?x=1#part"
+        ))
+        .unwrap();
+        let uri = request_uri(&url).unwrap();
+        assert_eq!(
+            uri.to_string(),
+            format!("https://localhost:{port}/hook?x=1")
+        );
+
+        // No root the platform knows vouches for the receiver: no request reaches it.
+        let refused = WebhookClient::direct(false)
+            .unwrap()
+            .post(post(&url, &uri))
+            .await;
+        match refused {
+            Err(PostError::Other(why)) => assert!(why.contains("certificate"), "{why}"),
+            other => panic!("expected a certificate error, got {other:?}"),
+        }
+        assert!(seen.try_recv().is_err());
+
+        // Trusted, the POST arrives whole, its user and password as basic authorization.
+        let status = trusting(root).post(post(&url, &uri)).await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        let (method, path, headers, body) = seen.recv().await.unwrap();
+        assert_eq!((method.as_str(), path.as_str()), ("POST", "/hook?x=1"));
+        assert_eq!(
+            headers,
+            vec![
+                ("content-type".to_owned(), "application/json".to_owned()),
+                // base64("us er:p@ss")
+                (
+                    "authorization".to_owned(),
+                    "Basic dXMgZXI6cEBzcw==".to_owned()
+                ),
+                ("x-test".to_owned(), "yes".to_owned()),
+                ("host".to_owned(), format!("localhost:{port}")),
+            ]
+        );
+        assert_eq!(body, b"{\"a\":1}");
+    }
+
+    #[tokio::test]
+    async fn a_name_with_only_private_addresses_is_refused_when_connecting() {
+        // Something listens, so the POST would succeed were the address not refused.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let url = reqwest::Url::parse(&format!("http://localhost:{port}/hook")).unwrap();
+        let uri = request_uri(&url).unwrap();
+        let refused = WebhookClient::direct(true)
+            .unwrap()
+            .post(post(&url, &uri))
+            .await;
+        match refused {
+            Err(PostError::Refused(TargetRefused::OnlyPrivateAddresses { host, .. })) => {
+                assert_eq!(host, "localhost")
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        let accepted = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
+        assert!(accepted.is_err(), "the client connected anyway");
+    }
+
+    #[tokio::test]
+    async fn a_receiver_that_never_answers_fails_the_post_at_its_timeout() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let held = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            drop(stream);
+        });
+        let url = reqwest::Url::parse(&format!("http://127.0.0.1:{port}/hook")).unwrap();
+        let uri = request_uri(&url).unwrap();
+        let mut slow = post(&url, &uri);
+        slow.timeout = Duration::from_millis(300);
+        let started = std::time::Instant::now();
+        let failed = WebhookClient::direct(false).unwrap().post(slow).await;
+        assert!(
+            matches!(&failed, Err(PostError::Other(why)) if why == "no answer within 300 ms"),
+            "{failed:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        held.abort();
+    }
+}
