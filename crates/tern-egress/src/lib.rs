@@ -10,6 +10,7 @@ pub mod events;
 pub mod fcm;
 pub mod google_auth;
 pub mod handoff;
+pub mod http_client;
 pub mod inbound;
 pub mod notifier;
 pub mod provider_http;
@@ -18,7 +19,6 @@ pub mod rbm;
 pub mod senders;
 pub mod simulator;
 pub mod smpp;
-pub mod webhook_client;
 pub mod webhook_target;
 pub mod whatsapp;
 

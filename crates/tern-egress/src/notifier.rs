@@ -30,12 +30,12 @@ use tokio::task::JoinSet;
 
 use crate::Wakeups;
 use crate::handoff::{CLAIM_EVERY, Handoff};
+use crate::http_client::HttpClient;
 use crate::inbound::InboundConfig;
 use crate::senders::{
     Delivery, InboundWebhookSender, OutboxSender, RenderedWebhookSender, SmppMoSender,
     SmppReceiptSender, StatusWebhookSender, WebhookPoster,
 };
-use crate::webhook_client::WebhookClient;
 use crate::webhook_target::TargetPolicy;
 
 pub use crate::senders::REPORT_ID_HEADER;
@@ -185,7 +185,7 @@ impl Notifier {
     /// targets `[webhooks]` allows.
     pub fn new(
         store: Arc<dyn OutboxStore>,
-        client: WebhookClient,
+        client: HttpClient,
         wakeups: Arc<Wakeups>,
         config: NotifierConfig,
         targets: TargetPolicy,

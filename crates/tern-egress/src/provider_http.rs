@@ -11,6 +11,7 @@ use tern_core::rate::TokenBucket;
 use tokio::sync::{Notify, watch};
 
 use crate::cluster::{ClusterView, ELSEWHERE_RETRY, Share, ShareHolder, follow_shares};
+use crate::http_client::HttpClient;
 
 /// At most a rate of requests per second, over every send of one connector: a send waits its
 /// turn ([`Pacer::pace`]), so that callers waiting in turn are spaced at the rate. On a gateway
@@ -160,6 +161,14 @@ impl ShareHolder for Pacer {
     fn waiting(&self, _settle: Duration) {
         *self.state.lock().expect("pacer lock") = Paced::Waiting;
     }
+}
+
+/// The HTTP clients of a provider connector: [`HttpClient`] for the messages it posts (its hot
+/// path, one POST per message), reqwest for anything else (tokens, media look-ups).
+#[derive(Clone)]
+pub struct ProviderClients {
+    pub posts: HttpClient,
+    pub other: reqwest::Client,
 }
 
 /// A `Retry-After` in seconds, when the answer has one (an HTTP date is not honoured: the

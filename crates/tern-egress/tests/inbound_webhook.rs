@@ -14,9 +14,9 @@ use tern_core::message::MessageFilter;
 use tern_core::outbox::{EntryFilter, OutboxKind};
 use tern_core::ports::{NodeId, Store};
 use tern_egress::Wakeups;
+use tern_egress::http_client::HttpClient;
 use tern_egress::inbound::{InboundConfig, InboundSweeper};
 use tern_egress::notifier::{Notifier, NotifierConfig, REPORT_ID_HEADER};
-use tern_egress::webhook_client::WebhookClient;
 use tern_egress::webhook_target::TargetPolicy;
 use tern_store::StoreConfig;
 use tern_testkit::webhook::WebhookReceiver;
@@ -70,7 +70,7 @@ async fn setup() -> Setup {
     let wakeups = Arc::new(Wakeups::default());
     let notifier = Notifier::new(
         Arc::clone(&store) as _,
-        WebhookClient::direct(false).expect("webhook client"),
+        HttpClient::direct(false).expect("webhook client"),
         Arc::clone(&wakeups),
         NotifierConfig::default(),
         TargetPolicy::default(),

@@ -21,12 +21,13 @@ use tern_egress::dispatcher::{DispatchSettings, Dispatcher};
 use tern_egress::events::event_channel;
 use tern_egress::fcm::FcmConnector;
 use tern_egress::google_auth::GoogleTokens;
+use tern_egress::http_client::HttpClient;
 use tern_egress::inbound::InboundSweeper;
 use tern_egress::notifier::Notifier;
+use tern_egress::provider_http::ProviderClients;
 use tern_egress::provider_webhooks::{ConnectorWebhook, WebhookRegistry};
 use tern_egress::simulator::Simulator;
 use tern_egress::smpp::SmppConnector;
-use tern_egress::webhook_client::WebhookClient;
 use tern_egress::webhook_target::TargetPolicy;
 use tern_egress::whatsapp::WhatsAppConnector;
 use tern_ingress::http::{AppState, router};
@@ -113,6 +114,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // connector's binds and rate, and each provider connector's rate.
     let (cluster_view, cluster_views) = watch::channel(None);
     let provider_client = provider_client()?;
+    // Messages posted to providers (the hot path) go out on the leaner client.
+    let provider_sender =
+        HttpClient::for_providers().context("cannot build the providers' HTTP client")?;
     for connector in &config.connectors {
         let events = Arc::new(sink.clone()) as Arc<dyn EventSink>;
         configured.push(match connector.kind.as_str() {
@@ -126,7 +130,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 let whatsapp = WhatsAppConnector::new(
                     &connector.name,
                     settings,
-                    provider_client.clone(),
+                    ProviderClients {
+                        posts: provider_sender.clone(),
+                        other: provider_client.clone(),
+                    },
                     events,
                     Arc::clone(&store) as Arc<dyn QueueStore>,
                     Arc::clone(&store) as Arc<dyn InboundStore>,
@@ -586,12 +593,12 @@ async fn store_failure(store: Arc<dyn Store>) {
     }
 }
 
-/// The client that POSTs webhooks ([`WebhookClient`]): redirects are not followed (a 3xx is a
+/// The client that POSTs webhooks ([`HttpClient`]): redirects are not followed (a 3xx is a
 /// failed attempt), and with `deny_private` every name is resolved by the `[webhooks]` rule,
 /// which drops private addresses at connect time. Then proxies are not used either: through a
 /// proxy the address checked would be the proxy's.
-fn webhook_client(targets: &TargetPolicy) -> anyhow::Result<WebhookClient> {
-    WebhookClient::new(targets).context("cannot build the webhook HTTP client")
+fn webhook_client(targets: &TargetPolicy) -> anyhow::Result<HttpClient> {
+    HttpClient::for_webhooks(targets).context("cannot build the webhook HTTP client")
 }
 
 /// The client connectors post to providers' APIs with (Meta, Google): pooled, the system's

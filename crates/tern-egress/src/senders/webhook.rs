@@ -17,8 +17,8 @@ use tern_core::webhook_signature::{
 };
 
 use super::Delivery;
+use crate::http_client::{AnswerBody, HttpClient, Post, PostError, request_uri};
 use crate::notifier::LOG_TARGET;
-use crate::webhook_client::{Post, PostError, WebhookClient, request_uri};
 use crate::webhook_target::TargetPolicy;
 
 /// The header carrying the report id (the body's `reportId` / `REPORTID`) on every POST.
@@ -35,7 +35,7 @@ const URL_CACHE_SIZE: usize = 1024;
 
 /// POSTs webhook bodies.
 pub struct WebhookPoster {
-    client: WebhookClient,
+    client: HttpClient,
     /// The `[webhooks]` rules checked before each POST.
     targets: TargetPolicy,
     timeout: Duration,
@@ -70,7 +70,7 @@ pub struct Webhook<'a> {
 }
 
 impl WebhookPoster {
-    pub fn new(client: WebhookClient, targets: TargetPolicy, timeout: Duration) -> WebhookPoster {
+    pub fn new(client: HttpClient, targets: TargetPolicy, timeout: Duration) -> WebhookPoster {
         WebhookPoster {
             client,
             rotation_overlap: targets.rotation_overlap(),
@@ -150,14 +150,15 @@ impl WebhookPoster {
                             content_type: webhook.content_type,
                             body: webhook.body,
                             timeout: self.timeout,
+                            answer: AnswerBody::Drain,
                         })
                         .await
                 }
             },
         };
         match answer {
-            Ok(status) if status.is_success() => Delivery::Delivered,
-            Ok(status) => Delivery::Failed(format!("HTTP {status} from {}", webhook.url)),
+            Ok(answer) if answer.status.is_success() => Delivery::Delivered,
+            Ok(answer) => Delivery::Failed(format!("HTTP {} from {}", answer.status, webhook.url)),
             Err(PostError::Refused(refused)) => {
                 tracing::error!(target: LOG_TARGET, id = webhook.entry, message_id = %webhook.message_id, url = %webhook.url, reason = %refused, "status report target refused by [webhooks]; report given up");
                 Delivery::Abandoned
@@ -233,7 +234,7 @@ mod tests {
         // As the binary does at its start (any provider: the receiver is plain HTTP).
         let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
         let poster = WebhookPoster::new(
-            WebhookClient::direct(false).unwrap(),
+            HttpClient::direct(false).unwrap(),
             TargetPolicy::new(&WebhookTargets {
                 deny_private: false,
                 ..Default::default()

@@ -13,8 +13,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cluster::ClusterView;
-use crate::provider_http::{Pacer, retry_after};
+use crate::http_client::{
+    AnswerBody, HttpClient, PROVIDER_ANSWER_AT_MOST, Post, PostError, request_uri,
+};
+use crate::provider_http::{Pacer, ProviderClients, retry_after};
 use async_trait::async_trait;
+use reqwest::header::{HeaderName, HeaderValue};
 use tern_core::account::AccountId;
 use tern_core::error_code::DeliveryError;
 use tern_core::hold::Hold;
@@ -48,8 +52,13 @@ pub struct WhatsAppConnector {
 struct Inner {
     name: Arc<str>,
     config: WhatsAppConnectorConfig,
-    messages_url: String,
-    authorization: String,
+    /// Where messages are posted, parsed once (and as hyper takes it).
+    messages_url: reqwest::Url,
+    messages_uri: hyper::Uri,
+    authorization: HeaderValue,
+    /// Posts the messages (the hot path: [`HttpClient`]).
+    sender: HttpClient,
+    /// Everything else (inbound media look-ups).
     client: reqwest::Client,
     pacer: Arc<Pacer>,
     sink: Arc<dyn EventSink>,
@@ -61,30 +70,40 @@ struct Inner {
 }
 
 impl WhatsAppConnector {
-    /// The connector `name` with `config`; `client` is the HTTP client it posts with (its
-    /// timeout is the config's). Statuses go to `sink`; `queue` finds a part by its wamid when a
+    /// The connector `name` with `config`; it posts messages with `clients.posts` (its timeout
+    /// is the config's) and looks media up with `clients.other`. Statuses go to `sink`; `queue` finds a part by its wamid when a
     /// status does not say which message it is; inbound messages go to `inbound`.
     pub fn new(
         name: &str,
         config: WhatsAppConnectorConfig,
-        client: reqwest::Client,
+        clients: ProviderClients,
         sink: Arc<dyn EventSink>,
         queue: Arc<dyn QueueStore>,
         inbound: Arc<dyn InboundStore>,
         wakeups: Arc<crate::Wakeups>,
     ) -> Result<WhatsAppConnector, WhatsAppSetupError> {
-        config.validate().map_err(|message| WhatsAppSetupError {
+        let setup_error = |message: String| WhatsAppSetupError {
             name: name.to_owned(),
             message,
-        })?;
+        };
+        config.validate().map_err(setup_error)?;
+        let messages_url = reqwest::Url::parse(&config.messages_url())
+            .map_err(|error| setup_error(format!("base_url: {error}")))?;
+        let messages_uri = request_uri(&messages_url).map_err(setup_error)?;
+        let mut authorization =
+            HeaderValue::from_str(&format!("Bearer {}", config.access_token))
+                .map_err(|_| setup_error("access_token cannot be sent in a header".into()))?;
+        authorization.set_sensitive(true);
         Ok(WhatsAppConnector {
             inner: Arc::new(Inner {
                 name: name.into(),
-                messages_url: config.messages_url(),
-                authorization: format!("Bearer {}", config.access_token),
+                messages_url,
+                messages_uri,
+                authorization,
+                sender: clients.posts,
                 pacer: Arc::new(Pacer::new(config.max_sends_per_sec)),
                 config,
-                client,
+                client: clients.other,
                 sink,
                 queue,
                 inbound,
@@ -128,31 +147,29 @@ impl Inner {
     /// Post one request, once `hold` lets it go; Meta's wamid for it, or what its refusal means.
     async fn post(&self, request: &Request, hold: &Hold) -> Result<String, ConnectorError> {
         self.pacer.pace(hold).await?;
-        let response = self
-            .client
-            .post(&self.messages_url)
-            .header(reqwest::header::AUTHORIZATION, &self.authorization)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .timeout(Duration::from_millis(self.config.timeout_ms))
-            .body(request.to_json())
-            .send()
+        static AUTHORIZATION: HeaderName = reqwest::header::AUTHORIZATION;
+        let answer = self
+            .sender
+            .post(Post {
+                url: &self.messages_url,
+                uri: &self.messages_uri,
+                headers: vec![(&AUTHORIZATION, self.authorization.clone())],
+                content_type: "application/json",
+                body: request.to_json().into_bytes(),
+                timeout: Duration::from_millis(self.config.timeout_ms),
+                answer: AnswerBody::Keep(PROVIDER_ANSWER_AT_MOST),
+            })
             .await
             .map_err(|error| {
-                ConnectorError::temporary(
-                    ErrorOrigin::Network,
-                    None,
-                    format!("WhatsApp: {}", without_url(error)),
-                )
+                let why = match error {
+                    PostError::Other(why) => why,
+                    PostError::Refused(refused) => refused.to_string(),
+                };
+                ConnectorError::temporary(ErrorOrigin::Network, None, format!("WhatsApp: {why}"))
             })?;
-        let status = response.status().as_u16();
-        let retry_after = retry_after(response.headers());
-        let body = response.bytes().await.map_err(|error| {
-            ConnectorError::temporary(
-                ErrorOrigin::Network,
-                None,
-                format!("WhatsApp: reading the answer: {}", without_url(error)),
-            )
-        })?;
+        let status = answer.status.as_u16();
+        let retry_after = retry_after(&answer.headers);
+        let body = answer.body;
         if (200..300).contains(&status) {
             return match SendResponse::parse(&body)
                 .as_ref()
@@ -256,9 +273,4 @@ impl Connector for WhatsAppConnector {
     fn max_in_flight(&self) -> usize {
         self.inner.config.max_in_flight
     }
-}
-
-/// A client error without its URL (which holds nothing secret here, but is long).
-fn without_url(error: reqwest::Error) -> reqwest::Error {
-    error.without_url()
 }

@@ -1,19 +1,21 @@
-//! The HTTP client webhooks are POSTed with: hyper-util's pooled HTTP/1.1 client on a connector
-//! of our own (names resolved, and with `[webhooks] deny_private` checked, by
+//! The HTTP client of the hot paths: every status report's webhook POST and every message a
+//! provider connector posts (WhatsApp's Graph API). It is hyper-util's pooled HTTP/1.1 client on
+//! a connector of our own (names resolved, and with `[webhooks] deny_private` checked, by
 //! [`crate::webhook_target`]'s rule at connect time; https through rustls with the platform's
 //! verifier, as reqwest does), without reqwest's layers.
 //!
-//! Why not reqwest, which the providers' connectors use: every status report is one POST, and on
-//! that path reqwest re-parses the request's URL twice (for its redirect policy, which runs even
-//! when it follows none, and for its response), wraps the request in retry and redirect layers
-//! and converts between its types and hyper's: about 30,000 instructions a POST more than
-//! hyper-util's client alone, measured under callgrind (docs/benchmarks.md, 2026-12-03), against
-//! some 350,000 for everything a message costs the gateway.
+//! Why not reqwest, which the other requests use (tokens, media, FCM, RBM): on these paths each
+//! message costs one or two POSTs, and reqwest re-parses each request's URL twice (for its
+//! redirect policy, which runs even when it follows none, and for its response), wraps the
+//! request in retry and redirect layers and converts between its types and hyper's: about 30,000
+//! instructions a POST more than hyper-util's client alone, measured under callgrind
+//! (docs/benchmarks.md, 2026-12-03), against some 350,000 for everything a message costs the
+//! gateway.
 //!
 //! Proxies: when the environment names one (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, in either
-//! case) and `deny_private` is off, webhooks go out through reqwest, which honours them, as they
-//! always did; with `deny_private` they never use a proxy (the address checked would be the
-//! proxy's).
+//! case), POSTs go out through reqwest, which honours them (and `NO_PROXY`), as they always did;
+//! except webhooks with `deny_private`, which never use a proxy (the address checked would be
+//! the proxy's).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -24,6 +26,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::StatusCode;
+use hyper::header::HeaderMap;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::dns::Name;
@@ -32,11 +35,12 @@ use reqwest::header::{HeaderName, HeaderValue};
 
 use crate::webhook_target::{TargetPolicy, TargetRefused, guard_addresses};
 
-/// Idle connections kept per receiver.
-const IDLE_PER_HOST: usize = 256;
-
-/// Most of an answer's body read (and dropped) so that its connection can carry the next POST.
+/// Most of a webhook receiver's answer read (and dropped) so that its connection can carry the
+/// next POST.
 pub const DRAINED_AT_MOST: usize = 64 * 1024;
+
+/// The longest answer a provider's API may give (Meta's are a few hundred bytes).
+pub const PROVIDER_ANSWER_AT_MOST: usize = 1024 * 1024;
 
 /// The environment variables a proxy is named in (reqwest reads the same).
 const PROXY_VARIABLES: [&str; 6] = [
@@ -50,10 +54,10 @@ const PROXY_VARIABLES: [&str; 6] = [
 
 /// Why the client could not be built.
 #[derive(Debug, thiserror::Error)]
-pub enum WebhookClientError {
-    #[error("cannot set up TLS for webhooks: {0}")]
+pub enum HttpClientError {
+    #[error("cannot set up TLS: {0}")]
     Tls(#[from] rustls::Error),
-    #[error("cannot build the webhook HTTP client: {0}")]
+    #[error("cannot build the HTTP client: {0}")]
     Reqwest(#[from] reqwest::Error),
 }
 
@@ -62,7 +66,7 @@ pub enum WebhookClientError {
 pub enum PostError {
     /// `[webhooks]` refuses every address the host resolved to.
     Refused(TargetRefused),
-    /// Anything else (connection, TLS, timeout): worth retrying.
+    /// Anything else (connection, TLS, timeout, an answer too long): worth retrying.
     Other(String),
 }
 
@@ -77,11 +81,44 @@ pub struct Post<'a> {
     pub body: Vec<u8>,
     /// For the whole POST: connecting, sending, the answer and reading its body.
     pub timeout: Duration,
+    /// What to do with the answer's body.
+    pub answer: AnswerBody,
 }
 
-/// The client webhooks go out with.
+/// What a POST does with its answer's body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerBody {
+    /// Read up to [`DRAINED_AT_MOST`] bytes and drop them: a connection whose answer was not
+    /// read to its end cannot carry another request, and the client would open a new
+    /// connection (and, over TLS, a new handshake) for every POST to a receiver that answers
+    /// with a body. A longer body only costs its connection.
+    Drain,
+    /// Keep it, up to this many bytes; a longer one fails the POST.
+    Keep(usize),
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    /// Empty unless the POST asked to keep it ([`AnswerBody::Keep`]).
+    pub body: Bytes,
+}
+
+/// How connections are made.
+#[derive(Debug, Clone, Copy)]
+struct Setup {
+    /// Connect to public addresses only (`[webhooks] deny_private`).
+    guard: bool,
+    /// Give up a connection attempt after this long (the POST's own timeout bounds it anyway).
+    connect_timeout: Option<Duration>,
+    idle_per_host: usize,
+}
+
+/// The client the hot paths POST with.
 #[derive(Clone)]
-pub struct WebhookClient {
+pub struct HttpClient {
     inner: Inner,
 }
 
@@ -92,51 +129,90 @@ enum Inner {
     Proxied(reqwest::Client),
 }
 
-impl WebhookClient {
-    /// The client for `targets`: direct, unless a proxy is named and `deny_private` is off.
-    pub fn new(targets: &TargetPolicy) -> Result<WebhookClient, WebhookClientError> {
-        let proxied = !targets.deny_private()
-            && PROXY_VARIABLES
-                .iter()
-                .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
-        if proxied {
-            let client = reqwest::Client::builder()
-                .pool_max_idle_per_host(IDLE_PER_HOST)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()?;
-            return Ok(WebhookClient {
-                inner: Inner::Proxied(client),
-            });
-        }
-        WebhookClient::direct(targets.deny_private())
+/// Whether the environment names a proxy.
+fn proxy_named() -> bool {
+    PROXY_VARIABLES
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
+}
+
+impl HttpClient {
+    /// The client status and inbound webhooks are POSTed with, to the targets `targets` allows:
+    /// direct, unless a proxy is named and `deny_private` is off.
+    pub fn for_webhooks(targets: &TargetPolicy) -> Result<HttpClient, HttpClientError> {
+        let setup = Setup {
+            guard: targets.deny_private(),
+            connect_timeout: None,
+            idle_per_host: 256,
+        };
+        HttpClient::build(setup, !setup.guard && proxy_named())
     }
 
-    /// A client that connects to receivers itself; with `guard`, to public addresses only.
-    pub fn direct(guard: bool) -> Result<WebhookClient, WebhookClientError> {
+    /// The client connectors post messages to providers' APIs with: direct, unless a proxy is
+    /// named.
+    pub fn for_providers() -> Result<HttpClient, HttpClientError> {
+        let setup = Setup {
+            guard: false,
+            connect_timeout: Some(Duration::from_secs(10)),
+            idle_per_host: 512,
+        };
+        HttpClient::build(setup, proxy_named())
+    }
+
+    /// A client that connects to servers itself (no proxy); with `guard`, to public addresses
+    /// only.
+    pub fn direct(guard: bool) -> Result<HttpClient, HttpClientError> {
+        let setup = Setup {
+            guard,
+            connect_timeout: None,
+            idle_per_host: 256,
+        };
+        HttpClient::build(setup, false)
+    }
+
+    fn build(setup: Setup, proxied: bool) -> Result<HttpClient, HttpClientError> {
+        if proxied {
+            // Redirects are not followed: a 3xx is a failed POST (a redirect would carry a
+            // webhook, or a bearer token, elsewhere).
+            let mut builder = reqwest::Client::builder()
+                .pool_max_idle_per_host(setup.idle_per_host)
+                .redirect(reqwest::redirect::Policy::none());
+            if let Some(timeout) = setup.connect_timeout {
+                builder = builder.connect_timeout(timeout);
+            }
+            return Ok(HttpClient {
+                inner: Inner::Proxied(builder.build()?),
+            });
+        }
         use rustls_platform_verifier::BuilderVerifierExt;
         let tls = rustls::ClientConfig::builder()
             .with_platform_verifier()?
             .with_no_client_auth();
-        let mut http = HttpConnector::new_with_resolver(Resolver { guard });
+        Ok(HttpClient::with_tls(setup, tls))
+    }
+
+    /// The direct client with `tls`.
+    fn with_tls(setup: Setup, tls: rustls::ClientConfig) -> HttpClient {
+        let mut http = HttpConnector::new_with_resolver(Resolver { guard: setup.guard });
         // https URLs reach the TLS layer through it.
         http.enforce_http(false);
         http.set_nodelay(true);
+        http.set_connect_timeout(setup.connect_timeout);
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(IDLE_PER_HOST)
+            .pool_max_idle_per_host(setup.idle_per_host)
             .build(connector);
-        Ok(WebhookClient {
+        HttpClient {
             inner: Inner::Direct(client),
-        })
+        }
     }
 
-    /// POST once: the answer's status (its body read, up to [`DRAINED_AT_MOST`], so that the
-    /// connection carries the next POST), or why there was none.
-    pub async fn post(&self, post: Post<'_>) -> Result<StatusCode, PostError> {
+    /// POST once: the answer, or why there was none.
+    pub async fn post(&self, post: Post<'_>) -> Result<Answer, PostError> {
         let timeout = post.timeout;
         match tokio::time::timeout(timeout, self.post_unbounded(post)).await {
             Ok(result) => result,
@@ -147,7 +223,8 @@ impl WebhookClient {
         }
     }
 
-    async fn post_unbounded(&self, post: Post<'_>) -> Result<StatusCode, PostError> {
+    async fn post_unbounded(&self, post: Post<'_>) -> Result<Answer, PostError> {
+        let answer = post.answer;
         match &self.inner {
             Inner::Direct(client) => {
                 let mut request = hyper::Request::post(post.uri.clone());
@@ -173,9 +250,46 @@ impl WebhookClient {
                         None => PostError::Other(error_chain(&error)),
                     }
                 })?;
-                let status = response.status();
-                drain_hyper(response.into_body()).await;
-                Ok(status)
+                let (parts, mut body) = response.into_parts();
+                let mut kept = Vec::new();
+                let limit = match answer {
+                    AnswerBody::Drain => DRAINED_AT_MOST,
+                    AnswerBody::Keep(limit) => limit,
+                };
+                let mut read = 0;
+                loop {
+                    match body.frame().await {
+                        Some(Ok(frame)) => {
+                            let Some(data) = frame.data_ref() else {
+                                continue;
+                            };
+                            read += data.len();
+                            if read > limit {
+                                if answer == AnswerBody::Drain {
+                                    break;
+                                }
+                                return Err(PostError::Other(format!(
+                                    "answer longer than {limit} bytes"
+                                )));
+                            }
+                            if answer != AnswerBody::Drain {
+                                kept.extend_from_slice(data);
+                            }
+                        }
+                        Some(Err(error)) => {
+                            if answer == AnswerBody::Drain {
+                                break;
+                            }
+                            return Err(PostError::Other(format!("reading the answer: {error}")));
+                        }
+                        None => break,
+                    }
+                }
+                Ok(Answer {
+                    status: parts.status,
+                    headers: parts.headers,
+                    body: Bytes::from(kept),
+                })
             }
             Inner::Proxied(client) => {
                 let mut request = client
@@ -184,15 +298,46 @@ impl WebhookClient {
                 for (name, value) in post.headers {
                     request = request.header(name, value);
                 }
-                let response = request.body(post.body).send().await.map_err(|error| {
+                let mut response = request.body(post.body).send().await.map_err(|error| {
                     match crate::webhook_target::refusal_in(&error) {
                         Some(refused) => PostError::Refused(refused.clone()),
-                        None => PostError::Other(error.to_string()),
+                        None => PostError::Other(error.without_url().to_string()),
                     }
                 })?;
                 let status = response.status();
-                drain_reqwest(response).await;
-                Ok(status)
+                let headers = std::mem::take(response.headers_mut());
+                let mut kept = Vec::new();
+                let mut read = 0;
+                loop {
+                    match response.chunk().await {
+                        Ok(Some(chunk)) => {
+                            read += chunk.len();
+                            match answer {
+                                AnswerBody::Drain if read > DRAINED_AT_MOST => break,
+                                AnswerBody::Drain => {}
+                                AnswerBody::Keep(limit) if read > limit => {
+                                    return Err(PostError::Other(format!(
+                                        "answer longer than {limit} bytes"
+                                    )));
+                                }
+                                AnswerBody::Keep(_) => kept.extend_from_slice(&chunk),
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(_) if answer == AnswerBody::Drain => break,
+                        Err(error) => {
+                            return Err(PostError::Other(format!(
+                                "reading the answer: {}",
+                                error.without_url()
+                            )));
+                        }
+                    }
+                }
+                Ok(Answer {
+                    status,
+                    headers,
+                    body: Bytes::from(kept),
+                })
             }
         }
     }
@@ -245,35 +390,6 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
-}
-
-/// Read what is left of an answer's body, up to [`DRAINED_AT_MOST`] bytes: a connection whose
-/// answer was not read to its end cannot carry another request, and the client would open a new
-/// connection (and, over TLS, a new handshake) for every POST to a receiver that answers with a
-/// body. A longer body, or one that fails, only costs its connection.
-async fn drain_hyper(mut body: hyper::body::Incoming) {
-    let mut read = 0;
-    while read <= DRAINED_AT_MOST {
-        match body.frame().await {
-            Some(Ok(frame)) => {
-                if let Some(data) = frame.data_ref() {
-                    read += data.len();
-                }
-            }
-            Some(Err(_)) | None => return,
-        }
-    }
-}
-
-/// [`drain_hyper`] for an answer reqwest got.
-async fn drain_reqwest(mut response: reqwest::Response) {
-    let mut read = 0;
-    while read <= DRAINED_AT_MOST {
-        match response.chunk().await {
-            Ok(Some(chunk)) => read += chunk.len(),
-            Ok(None) | Err(_) => return,
-        }
-    }
 }
 
 /// Names to addresses for [`HttpConnector`], at connect time; with `guard`, private addresses
@@ -381,8 +497,8 @@ mod tests {
         (port, certificate, seen_by_test)
     }
 
-    /// [`WebhookClient::direct`] with the platform's roots and `root` as well (a private CA).
-    fn trusting(root: CertificateDer<'static>) -> WebhookClient {
+    /// [`HttpClient::direct`] with the platform's roots and `root` as well (a private CA).
+    fn trusting(root: CertificateDer<'static>) -> HttpClient {
         let provider = rustls::crypto::CryptoProvider::get_default()
             .unwrap()
             .clone();
@@ -392,19 +508,12 @@ mod tests {
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(verifier))
             .with_no_client_auth();
-        let http = {
-            let mut http = HttpConnector::new_with_resolver(Resolver { guard: false });
-            http.enforce_http(false);
-            http
+        let setup = Setup {
+            guard: false,
+            connect_timeout: None,
+            idle_per_host: 1,
         };
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        WebhookClient {
-            inner: Inner::Direct(Client::builder(TokioExecutor::new()).build(connector)),
-        }
+        HttpClient::with_tls(setup, tls)
     }
 
     fn post<'a>(url: &'a reqwest::Url, uri: &'a hyper::Uri) -> Post<'a> {
@@ -416,6 +525,7 @@ mod tests {
             content_type: "application/json",
             body: b"{\"a\":1}".to_vec(),
             timeout: Duration::from_secs(10),
+            answer: AnswerBody::Keep(1024),
         }
     }
 
@@ -433,7 +543,7 @@ mod tests {
         );
 
         // No root the platform knows vouches for the receiver: no request reaches it.
-        let refused = WebhookClient::direct(false)
+        let refused = HttpClient::direct(false)
             .unwrap()
             .post(post(&url, &uri))
             .await;
@@ -444,8 +554,9 @@ mod tests {
         assert!(seen.try_recv().is_err());
 
         // Trusted, the POST arrives whole, its user and password as basic authorization.
-        let status = trusting(root).post(post(&url, &uri)).await.unwrap();
-        assert_eq!(status, StatusCode::OK);
+        let answer = trusting(root).post(post(&url, &uri)).await.unwrap();
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(&answer.body[..], b"{\"ok\":true}");
         let (method, path, headers, body) = seen.recv().await.unwrap();
         assert_eq!((method.as_str(), path.as_str()), ("POST", "/hook?x=1"));
         assert_eq!(
@@ -471,7 +582,7 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let url = reqwest::Url::parse(&format!("http://localhost:{port}/hook")).unwrap();
         let uri = request_uri(&url).unwrap();
-        let refused = WebhookClient::direct(true)
+        let refused = HttpClient::direct(true)
             .unwrap()
             .post(post(&url, &uri))
             .await;
@@ -499,7 +610,7 @@ mod tests {
         let mut slow = post(&url, &uri);
         slow.timeout = Duration::from_millis(300);
         let started = std::time::Instant::now();
-        let failed = WebhookClient::direct(false).unwrap().post(slow).await;
+        let failed = HttpClient::direct(false).unwrap().post(slow).await;
         assert!(
             matches!(&failed, Err(PostError::Other(why)) if why == "no answer within 300 ms"),
             "{failed:?}"
