@@ -251,6 +251,52 @@ async fn a_redirect_is_a_failed_attempt_and_is_not_followed() {
     assert!(gateway.stop().success());
 }
 
+/// A proxy the environment names carries the reports (the gateway posts them directly
+/// otherwise), except with `deny_private`, where the address checked must be the receiver's.
+#[tokio::test]
+async fn a_proxy_the_environment_names_carries_reports_unless_deny_private() {
+    for deny_private in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().join("data");
+        // The proxy: an HTTP proxy takes a request for an http:// URL in absolute form, which
+        // the receiver answers like any other.
+        let proxy = WebhookReceiver::start().await;
+        let proxy_base = proxy.url.trim_end_matches("/hook").to_owned();
+        // A name that resolves nowhere: only a proxy can reach it.
+        let token = create_account(
+            TERN,
+            &data_dir,
+            &["--name", "a", "--status-url", "http://reports.invalid/hook"],
+        );
+        let config = format!("{FAST}[webhooks]\ndeny_private = {deny_private}\n");
+        let mut command = Gateway::command(TERN, &data_dir, Some(&config));
+        command.env("HTTP_PROXY", &proxy_base);
+        let gateway = Gateway::spawn(command, &data_dir);
+        let client = http_client();
+        let id = send_one(&client, &gateway, &token).await;
+        if deny_private {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            assert_eq!(proxy.received().len(), 0, "a report went through the proxy");
+        } else {
+            let received = proxy.wait_for(1, Duration::from_secs(10)).await;
+            assert_eq!(received[0].method, "POST");
+            assert!(
+                received[0]
+                    .headers
+                    .iter()
+                    .any(|(name, value)| name == "host" && value == "reports.invalid"),
+                "{:?}",
+                received[0].headers
+            );
+            assert_eq!(
+                received[0].json()["messages"]["msg"]["messageId"],
+                id.as_str()
+            );
+        }
+        assert!(gateway.stop().success());
+    }
+}
+
 #[test]
 fn account_create_refuses_a_status_url_that_is_not_absolute_http() {
     let dir = tempfile::tempdir().unwrap();
