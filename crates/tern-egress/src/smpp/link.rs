@@ -398,11 +398,15 @@ async fn read_frames<R: AsyncRead + Unpin>(
 ) {
     let mut buffer: Vec<u8> = Vec::with_capacity(16 * 1024);
     loop {
+        // Every whole PDU received so far, then what they took is removed at once: removing each
+        // as it is handled would move the rest of the buffer once per PDU, a cost that grows
+        // with the square of how many small PDUs one read brings.
+        let mut start = 0;
         loop {
-            match smpp::next_frame(&buffer, MAX_PDU_BYTES) {
+            match smpp::next_frame(&buffer[start..], MAX_PDU_BYTES) {
                 Ok(Frame::Complete { len }) => {
-                    let decoded = smpp::decode(&buffer[..len]);
-                    buffer.drain(..len);
+                    let decoded = smpp::decode(&buffer[start..start + len]);
+                    start += len;
                     handle(&link, &deliveries, decoded).await;
                 }
                 Ok(Frame::Incomplete { .. }) => break,
@@ -412,6 +416,7 @@ async fn read_frames<R: AsyncRead + Unpin>(
                 }
             }
         }
+        buffer.drain(..start);
         tokio::select! {
             read = reader.read_buf(&mut buffer) => match read {
                 Ok(0) => {

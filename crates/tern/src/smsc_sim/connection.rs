@@ -79,13 +79,16 @@ async fn serve_until_closed(sim: &Arc<Sim>, stream: TcpStream, id: u64) {
     let mut received = Vec::with_capacity(4096);
     let mut next_sequence = 0u32;
     'connection: loop {
-        // Every whole PDU received so far.
+        // Every whole PDU received so far, removed at once afterwards (not one by one: that
+        // would move the rest of the buffer once per PDU).
         let mut close = false;
+        let mut start = 0;
         loop {
-            match smpp::next_frame(&received, MAX_PDU_BYTES) {
+            let rest = &received[start..];
+            match smpp::next_frame(rest, MAX_PDU_BYTES) {
                 Ok(Frame::Complete { len }) => {
-                    let actions = conn.session.receive(smpp::decode(&received[..len]));
-                    received.drain(..len);
+                    let actions = conn.session.receive(smpp::decode(&rest[..len]));
+                    start += len;
                     if conn.act(actions) {
                         close = true;
                         break;
@@ -95,13 +98,14 @@ async fn serve_until_closed(sim: &Arc<Sim>, stream: TcpStream, id: u64) {
                 Err(error) => {
                     let actions = conn
                         .session
-                        .frame_error(error, smpp::sequence_number_of(&received));
+                        .frame_error(error, smpp::sequence_number_of(rest));
                     conn.act(actions);
                     close = true;
                     break;
                 }
             }
         }
+        received.drain(..start);
         if !conn.out.is_empty() {
             if writer.write_all(&conn.out).await.is_err() {
                 break;

@@ -439,9 +439,14 @@ pub(crate) async fn inbound_setup_with(
     sim: &SmscSim,
     account_args: &[&str],
 ) -> (Setup, WebhookReceiver) {
+    inbound_setup_on(sim.smpp.port(), account_args).await
+}
+
+/// [`inbound_setup_with`] for an SMSC listening on `port` of 127.0.0.1.
+async fn inbound_setup_on(port: u16, account_args: &[&str]) -> (Setup, WebhookReceiver) {
     let config = format!(
         "{}[[route]]\nconnector = \"op-a\"\n\n[inbound]\nretry_interval_secs = 1\n",
-        connector("op-a", sim.smpp.port(), "")
+        connector("op-a", port, "")
     );
     let inbound = WebhookReceiver::start().await;
     let setup = setup(
@@ -578,4 +583,111 @@ async fn an_mo_to_a_number_no_account_has_is_logged_not_posted() {
     assert!(inbound.received().is_empty());
     let log = setup.log("?limit=10").await;
     assert_eq!(log["messages"], json!([]), "{log}");
+}
+
+/// An SMSC written in this test, octet by octet: it answers the connector's bind, then sends
+/// 40 MO deliver_sm in one write, with the first half of a 41st, and the rest of it a moment
+/// later. The connector must take each PDU of a read however many it holds, and one split
+/// between reads once whole: every deliver_sm answered ESME_ROK, every MO at the webhook.
+// Two threads: the SMSC below answers while the setup waits for the bind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pdus_arriving_together_or_split_between_reads_are_each_taken() {
+    use tern_proto::smpp::{self, Command, CommandStatus, Frame, Pdu, SubmitSm};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// The next whole PDU from `stream`, reading into `buffer` as needed.
+    async fn next(stream: &mut tokio::net::TcpStream, buffer: &mut Vec<u8>) -> Command {
+        loop {
+            if let Frame::Complete { len } = smpp::next_frame(buffer, 65_536).unwrap() {
+                let command = smpp::decode(&buffer[..len]).unwrap();
+                buffer.drain(..len);
+                return command;
+            }
+            let read = tokio::time::timeout(WAIT, stream.read_buf(buffer))
+                .await
+                .expect("a PDU from the connector in time")
+                .unwrap();
+            assert_ne!(read, 0, "the connector closed the session");
+        }
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let smsc = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut buffer = Vec::new();
+        let bind = next(&mut stream, &mut buffer).await;
+        let Pdu::Bind(kind, _) = bind.pdu else {
+            panic!("expected a bind, got {bind:?}");
+        };
+        let resp = Command {
+            command_status: CommandStatus::ESME_ROK,
+            sequence_number: bind.sequence_number,
+            pdu: Pdu::BindResp(kind, "raw".into()),
+        };
+        stream.write_all(&resp.encode().unwrap()).await.unwrap();
+        let mut octets = Vec::new();
+        for n in 1..=41u32 {
+            let mo = Command {
+                command_status: CommandStatus::ESME_ROK,
+                sequence_number: n,
+                pdu: Pdu::DeliverSm(Box::new(SubmitSm {
+                    source_addr_ton: 1,
+                    source_addr_npi: 1,
+                    source_addr: format!("316120000{n:02}"),
+                    destination_addr: "3669".into(),
+                    short_message: format!("MO number {n}").into_bytes(),
+                    ..SubmitSm::default()
+                })),
+            };
+            octets.extend(mo.encode().unwrap());
+        }
+        let split = octets.len() - 10;
+        stream.write_all(&octets[..split]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        stream.write_all(&octets[split..]).await.unwrap();
+        // Every deliver_sm answered, in whatever order; enquire_link answered meanwhile.
+        let mut answered = Vec::new();
+        while answered.len() < 41 {
+            let command = next(&mut stream, &mut buffer).await;
+            match command.pdu {
+                Pdu::DeliverSmResp(_) => {
+                    answered.push((command.sequence_number, command.command_status))
+                }
+                Pdu::EnquireLink => {
+                    let resp = Command {
+                        command_status: CommandStatus::ESME_ROK,
+                        sequence_number: command.sequence_number,
+                        pdu: Pdu::EnquireLinkResp,
+                    };
+                    stream.write_all(&resp.encode().unwrap()).await.unwrap();
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        answered.sort();
+        // Held open until the test has seen the webhooks.
+        (answered, stream)
+    });
+    let (setup, inbound) = inbound_setup_on(port, &[]).await;
+    let (answered, _stream) = tokio::time::timeout(WAIT, smsc).await.unwrap().unwrap();
+    let expected: Vec<(u32, CommandStatus)> =
+        (1..=41).map(|n| (n, CommandStatus::ESME_ROK)).collect();
+    assert_eq!(answered, expected);
+    let got = inbound.wait_for(41, WAIT).await;
+    let mut texts: Vec<(String, String)> = got
+        .iter()
+        .map(|request| {
+            let body = request.json();
+            (
+                body["from"]["number"].as_str().unwrap().to_owned(),
+                body["message"]["text"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    texts.sort();
+    let expected: Vec<(String, String)> = (1..=41)
+        .map(|n| (format!("+316120000{n:02}"), format!("MO number {n}")))
+        .collect();
+    assert_eq!(texts, expected);
+    drop(setup);
 }
