@@ -2,7 +2,8 @@
 # The benchmark in one command: build release, then run tern-bench against the release gateway.
 # Options (after the script name): --duration-secs N (per phase, default 10), --connections N
 # (default 64), --batch-connections N (default 16), --smpp-messages N (default 200000),
-# --phases single,half,batched,e2e,smpp,connector,whatsapp,postgres (default all), --quick (short phases, a smoke run),
+# --phases single,half,batched,e2e,smpp,connector,whatsapp,postgres (default all; add kannel for Kannel 1.4.5
+# on the connector's cycle in the same run), --quick (short phases, a smoke run),
 # --allow-tmpfs (run even when the data directory is on tmpfs/ramfs; also BENCH_ALLOW_TMPFS=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -5,6 +5,7 @@
 
 mod connector;
 mod gateway;
+mod kannel;
 mod load;
 mod postgres;
 mod receiver;
@@ -13,7 +14,7 @@ mod whatsapp;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -58,8 +59,9 @@ struct Args {
     /// A smoke run: 2-second phases, at most 20,000 end-to-end messages.
     #[arg(long)]
     quick: bool,
-    /// Phases to run, in this order: single, half, batched, e2e, smpp, connector, whatsapp,
-    /// postgres (for experiments; the figures of record come from all eight).
+    /// Phases to run, in this order: single, half, batched, e2e, smpp, connector, kannel,
+    /// whatsapp, postgres (for experiments; the figures of record come from the eight defaults;
+    /// kannel is asked for by name).
     #[arg(long, value_delimiter = ',', default_values_t = [PhaseName::Single, PhaseName::Half, PhaseName::Batched, PhaseName::E2e, PhaseName::Smpp, PhaseName::Connector, PhaseName::Whatsapp, PhaseName::Postgres])]
     phases: Vec<PhaseName>,
     /// Messages in the WhatsApp phase (HTTP through a whatsapp-cloud connector to the Meta
@@ -77,6 +79,14 @@ struct Args {
     /// Messages submitted in the SMPP phase (a smoke run: at most 20,000).
     #[arg(long, default_value_t = 200_000)]
     smpp_messages: u64,
+    /// The Kannel phase's script (`../shared/bench/kannel/run.sh`): Kannel 1.4.5 on the connector
+    /// phase's cycle, the same run. Its tools (smsc-sink, httpload, dlr-recv) are built beside
+    /// `--smsc-sink`.
+    #[arg(long, default_value = "../shared/bench/kannel/run.sh")]
+    kannel_script: PathBuf,
+    /// Messages of the Kannel phase.
+    #[arg(long, default_value_t = 20_000)]
+    kannel_messages: u64,
     /// Node counts of the PostgreSQL phase, in order (for experiments: `1` measures one node
     /// only; the figures of record come from both).
     #[arg(long, value_delimiter = ',', default_values_t = [1, 3])]
@@ -91,6 +101,9 @@ enum PhaseName {
     E2e,
     Smpp,
     Connector,
+    /// Kannel 1.4.5 on the connector phase's cycle, for a reference of the same run (not among
+    /// the defaults: it installs Debian's kannel package when missing).
+    Kannel,
     Whatsapp,
     /// Single, batched and end-to-end on PostgreSQL, one node then three.
     Postgres,
@@ -105,6 +118,7 @@ impl std::fmt::Display for PhaseName {
             PhaseName::E2e => "e2e",
             PhaseName::Smpp => "smpp",
             PhaseName::Connector => "connector",
+            PhaseName::Kannel => "kannel",
             PhaseName::Whatsapp => "whatsapp",
             PhaseName::Postgres => "postgres",
         })
@@ -252,6 +266,8 @@ struct ConnectorRun {
     submit_rate: f64,
     submitted: u64,
     peak_rss: u64,
+    /// The gateway's CPU per message over the phase, milliseconds.
+    cpu_ms_per_message: f64,
 }
 
 struct EndToEnd {
@@ -761,17 +777,52 @@ async fn run(args: Args) -> anyhow::Result<()> {
             latency_summary(&result.latency)
         );
         eprintln!("{line}");
+        let gateway_ms =
+            cpu.gateway * result.total_took.as_secs_f64() * 1000.0 / result.messages.max(1) as f64;
         phases.push(Phase {
             name: "connector",
             what: line,
             cpu,
         });
         through_connector = Some(ConnectorRun {
-            result,
             submit_rate,
             submitted,
             peak_rss: peak,
+            cpu_ms_per_message: gateway_ms,
+            result,
         });
+    }
+
+    // 6b. Kannel on the same cycle, for a reference measured in the same run.
+    let mut kannel_run = None;
+    if wants(PhaseName::Kannel) {
+        let bench_target = args
+            .smsc_sink
+            .parent()
+            .and_then(Path::parent)
+            .context("--smsc-sink has no build directory two levels up")?
+            .to_owned();
+        let runs = scratch.path().join("kannel");
+        let (script, messages) = (args.kannel_script.clone(), args.kannel_messages);
+        eprintln!(
+            "kannel: {} messages over 64 connections through Kannel 1.4.5 (HTTP sendsms, SMPP to \
+             smsc-sink, receipt, HTTP callback), by {}",
+            thousands(messages as f64),
+            script.display()
+        );
+        let run = tokio::task::spawn_blocking(move || {
+            kannel::run(&script, &bench_target, &runs, messages)
+        })
+        .await
+        .context("the Kannel phase panicked")??;
+        eprintln!(
+            "kannel: {} messages, full cycle {} msg/s; bearerbox and smsbox {:.3} ms of CPU per \
+             message",
+            thousands(run.messages as f64),
+            thousands(run.full_cycle_rate),
+            run.cpu_ms_per_message
+        );
+        kannel_run = Some(run);
     }
 
     // 7. Through a WhatsApp connector: its own gateway, sending to the Meta stand-in, which
@@ -899,6 +950,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         e2e: e2e.as_ref(),
         smpp: smpp.as_ref().map(|(reference, tern)| (reference, tern)),
         connector: through_connector.as_ref(),
+        kannel: kannel_run.as_ref(),
         whatsapp: through_whatsapp.as_ref(),
         postgres: on_postgres.as_ref(),
         peak_rss,
@@ -926,6 +978,7 @@ struct Report<'a> {
     /// The reference's run and Tern's.
     smpp: Option<(&'a smpp::SmppRun, &'a smpp::TernRun)>,
     connector: Option<&'a ConnectorRun>,
+    kannel: Option<&'a kannel::KannelRun>,
     whatsapp: Option<&'a WhatsAppRun>,
     postgres: Option<&'a postgres::PgRun>,
     peak_rss: u64,
@@ -1100,6 +1153,24 @@ fn print_report(r: &Report) {
             );
         }
         None => println!("| Through an SMPP connector {SKIPPED}"),
+    }
+    if let Some(kannel) = r.kannel {
+        println!(
+            "| Kannel 1.4.5 in the same run, msg/s ({} messages: HTTP sendsms to receipt callback \
+             via smsc-sink; {:.3} ms of CPU per message) | {} | | |",
+            thousands(kannel.messages as f64),
+            kannel.cpu_ms_per_message,
+            thousands(kannel.full_cycle_rate)
+        );
+        if let Some(run) = r.connector {
+            println!(
+                "| Through the SMPP connector against Kannel in the same run: rate; CPU per \
+                 message (Tern's gateway {:.3} ms) | {:.1}x; {:.2}x | | |",
+                run.cpu_ms_per_message,
+                run.result.per_sec() / kannel.full_cycle_rate,
+                run.cpu_ms_per_message / kannel.cpu_ms_per_message
+            );
+        }
     }
     match r.whatsapp {
         Some(run) => {
