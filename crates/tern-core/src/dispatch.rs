@@ -464,13 +464,18 @@ pub fn decide(progress: &Progress, event: &Event, now: Timestamp) -> Decision {
     }
 }
 
-/// Report the failure; then the next channel, or the end.
+/// Report the failure; then the next channel, or the end. The failed attempt is over at once:
+/// the next channel's send will be a later attempt, and what still comes for the failed one (its
+/// channel's late word that it took the message, a repeated failure) names an attempt that is no
+/// longer current, and is ignored. Left current, a late `Sent` would mark the message, queued for
+/// the next channel, as sent there and leave it waiting for a report that never comes.
 fn fall_back(progress: &Progress, report: Report, final_state: DeliveryState) -> Decision {
     if progress.channel_index + 1 < progress.channels.len() {
         Decision {
             progress: Progress {
                 state: DeliveryState::Queued,
                 channel_index: progress.channel_index + 1,
+                attempt: progress.attempt + 1,
                 deferrals: 0,
                 ..progress.clone()
             },
@@ -630,14 +635,16 @@ mod tests {
         let events = [
             report(1, CmStatus::Failed, Some(24)),
             Event::Due,
-            report(2, CmStatus::Delivered, None),
+            report(3, CmStatus::Delivered, None),
         ];
         let (record, nexts) = apply(&progress, 4, &events, now);
         let record = record.unwrap();
         assert_eq!(nexts[0], Next::Requeue);
         assert_eq!(nexts[1], Next::Ignore);
-        // Attempt 2 has not been sent: its report is stale.
+        // The SMS send (attempt 3: the fallback skipped 2) has not been made: its report is
+        // stale.
         assert_eq!(nexts[2], Next::Ignore);
+        assert_eq!(record.progress.attempt, 2);
         let seqs: Vec<u32> = record.changes.iter().map(|change| change.seq).collect();
         assert_eq!(seqs, vec![5]);
         assert_eq!(
@@ -778,12 +785,38 @@ mod tests {
             Some(DeliveryError::RecipientUnreachable)
         );
         assert_eq!(failed.reports[0].channel, Channel::WhatsApp);
+        // What the first attempt's channel still says while the message waits for its next
+        // send is ignored: its late word that it took the message (the report came first) and a
+        // repeated failure. Neither may count for SMS.
+        for late in [
+            Event::Sent {
+                attempt: 1,
+                external_ids: ExternalIds::default(),
+            },
+            report(1, CmStatus::Failed, Some(24)),
+        ] {
+            let ignored = decide(&failed.progress, &late, at(NOW));
+            assert_eq!(ignored.next, Next::Ignore, "{late:?}");
+            assert_eq!(ignored.progress, failed.progress, "{late:?}");
+            assert!(ignored.reports.is_empty(), "{late:?}");
+        }
+        let (record, _) = apply(
+            &failed.progress,
+            1,
+            &[Event::Sent {
+                attempt: 1,
+                external_ids: ExternalIds::default(),
+            }],
+            at(NOW),
+        );
+        assert_eq!(record, None, "a late send changes nothing");
+        // The SMS send is a later attempt (the fallback skipped one).
         let due = decide(&failed.progress, &Event::Due, at(NOW));
         assert_eq!(
             due.next,
             Next::Send {
                 channel: Channel::Sms,
-                attempt: 2
+                attempt: 3
             }
         );
         // A late report of the first attempt is ignored.
@@ -796,7 +829,7 @@ mod tests {
         let refused = decide(
             &due.progress,
             &Event::SendFailed {
-                attempt: 2,
+                attempt: 3,
                 error_code: None,
             },
             at(NOW),

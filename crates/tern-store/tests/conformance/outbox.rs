@@ -98,12 +98,13 @@ async fn each_status_change_is_one_entry_and_a_message_s_go_out_in_order_one_at_
         Next::Requeue
     );
     let second = store.claim_due(now, 10, LEASE).await.unwrap();
-    assert_eq!((second[0].channel, second[0].attempt), (Channel::Sms, 2));
+    // Attempt 3: a fallback skips one (`dispatch::fall_back`).
+    assert_eq!((second[0].channel, second[0].attempt), (Channel::Sms, 3));
     // The same report again changes nothing, and makes no entry.
     assert_eq!(store.apply(id, failed, now).await.unwrap(), Next::Ignore);
-    store.apply(id, sent(2), now).await.unwrap();
+    store.apply(id, sent(3), now).await.unwrap();
     let later = now + SignedDuration::from_millis(1500);
-    let delivered = channel_report(2, CmStatus::Delivered, None);
+    let delivered = channel_report(3, CmStatus::Delivered, None);
     assert_eq!(store.apply(id, delivered, later).await.unwrap(), Next::Done);
 
     // Two entries; only the first is handed out until it is finished.

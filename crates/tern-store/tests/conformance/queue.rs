@@ -183,17 +183,19 @@ async fn a_failure_moves_the_message_to_its_next_channel() {
     // Queued again at once, on the next channel.
     assert_eq!(store.next_due().await.unwrap(), Some(now));
     let second = store.claim_due(now, 10, LEASE).await.unwrap();
-    assert_eq!((second[0].channel, second[0].attempt), (Channel::Sms, 2));
+    // Attempt 3: a fallback skips one, so that nothing the failed attempt's channel still says
+    // counts for the next channel (`dispatch::fall_back`).
+    assert_eq!((second[0].channel, second[0].attempt), (Channel::Sms, 3));
     // The same report again changes nothing.
     assert_eq!(store.apply(id, failed, now).await.unwrap(), Next::Ignore);
     assert_eq!(
-        store.apply(id, sent(2), now).await.unwrap(),
+        store.apply(id, sent(3), now).await.unwrap(),
         Next::Wait {
             until: now + VALIDITY
         }
     );
     let delivered = Event::ChannelReport {
-        attempt: 2,
+        attempt: 3,
         status: CmStatus::Delivered,
         error_code: None,
         operator: Some("20416".into()),
@@ -357,7 +359,7 @@ async fn a_batch_of_events_applies_in_order_and_reports_once() {
             requeued[0].channel,
             requeued[0].attempt
         ),
-        (1, first_id, Channel::Sms, 2)
+        (1, first_id, Channel::Sms, 3)
     );
     // The content a connector needs is intact after events that did not load it.
     assert_eq!(requeued[0].content.body, "Hello");
