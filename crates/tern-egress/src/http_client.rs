@@ -251,36 +251,19 @@ impl HttpClient {
                     }
                 })?;
                 let (parts, mut body) = response.into_parts();
-                let mut kept = Vec::new();
-                let limit = match answer {
-                    AnswerBody::Drain => DRAINED_AT_MOST,
-                    AnswerBody::Keep(limit) => limit,
-                };
-                let mut read = 0;
+                let mut reader = AnswerReader::new(answer);
                 loop {
                     match body.frame().await {
                         Some(Ok(frame)) => {
-                            let Some(data) = frame.data_ref() else {
-                                continue;
-                            };
-                            read += data.len();
-                            if read > limit {
-                                if answer == AnswerBody::Drain {
-                                    break;
-                                }
-                                return Err(PostError::Other(format!(
-                                    "answer longer than {limit} bytes"
-                                )));
-                            }
-                            if answer != AnswerBody::Drain {
-                                kept.extend_from_slice(data);
+                            if let Some(data) = frame.data_ref()
+                                && !reader.chunk(data)?
+                            {
+                                break;
                             }
                         }
                         Some(Err(error)) => {
-                            if answer == AnswerBody::Drain {
-                                break;
-                            }
-                            return Err(PostError::Other(format!("reading the answer: {error}")));
+                            reader.failed(error)?;
+                            break;
                         }
                         None => break,
                     }
@@ -288,7 +271,7 @@ impl HttpClient {
                 Ok(Answer {
                     status: parts.status,
                     headers: parts.headers,
-                    body: Bytes::from(kept),
+                    body: reader.finish(),
                 })
             }
             Inner::Proxied(client) => {
@@ -306,40 +289,73 @@ impl HttpClient {
                 })?;
                 let status = response.status();
                 let headers = std::mem::take(response.headers_mut());
-                let mut kept = Vec::new();
-                let mut read = 0;
+                let mut reader = AnswerReader::new(answer);
                 loop {
                     match response.chunk().await {
                         Ok(Some(chunk)) => {
-                            read += chunk.len();
-                            match answer {
-                                AnswerBody::Drain if read > DRAINED_AT_MOST => break,
-                                AnswerBody::Drain => {}
-                                AnswerBody::Keep(limit) if read > limit => {
-                                    return Err(PostError::Other(format!(
-                                        "answer longer than {limit} bytes"
-                                    )));
-                                }
-                                AnswerBody::Keep(_) => kept.extend_from_slice(&chunk),
+                            if !reader.chunk(&chunk)? {
+                                break;
                             }
                         }
                         Ok(None) => break,
-                        Err(_) if answer == AnswerBody::Drain => break,
                         Err(error) => {
-                            return Err(PostError::Other(format!(
-                                "reading the answer: {}",
-                                error.without_url()
-                            )));
+                            reader.failed(error.without_url())?;
+                            break;
                         }
                     }
                 }
                 Ok(Answer {
                     status,
                     headers,
-                    body: Bytes::from(kept),
+                    body: reader.finish(),
                 })
             }
         }
+    }
+}
+
+/// An answer's body as it is read, by either client: kept up to its limit, or drained.
+struct AnswerReader {
+    answer: AnswerBody,
+    read: usize,
+    kept: Vec<u8>,
+}
+
+impl AnswerReader {
+    fn new(answer: AnswerBody) -> AnswerReader {
+        AnswerReader {
+            answer,
+            read: 0,
+            kept: Vec::new(),
+        }
+    }
+
+    /// Take the next piece of the body: whether to read on. A drain stops past
+    /// [`DRAINED_AT_MOST`]; a kept answer longer than its limit fails the POST.
+    fn chunk(&mut self, data: &[u8]) -> Result<bool, PostError> {
+        self.read += data.len();
+        match self.answer {
+            AnswerBody::Drain => Ok(self.read <= DRAINED_AT_MOST),
+            AnswerBody::Keep(limit) if self.read > limit => Err(PostError::Other(format!(
+                "answer longer than {limit} bytes"
+            ))),
+            AnswerBody::Keep(_) => {
+                self.kept.extend_from_slice(data);
+                Ok(true)
+            }
+        }
+    }
+
+    /// The body could not be read on: a drain just stops; a kept answer fails the POST.
+    fn failed(&self, error: impl std::fmt::Display) -> Result<(), PostError> {
+        match self.answer {
+            AnswerBody::Drain => Ok(()),
+            AnswerBody::Keep(_) => Err(PostError::Other(format!("reading the answer: {error}"))),
+        }
+    }
+
+    fn finish(self) -> Bytes {
+        Bytes::from(self.kept)
     }
 }
 

@@ -181,7 +181,7 @@ fn is_private_v6(address: Ipv6Addr) -> bool {
 
 /// The addresses `host` resolved to that `deny_private` lets a webhook connect to: the public
 /// ones; [`TargetRefused::OnlyPrivateAddresses`] when none is left. The webhook client's
-/// resolver applies it when it connects ([`crate::webhook_client`]), so the address checked is
+/// resolver applies it when it connects ([`crate::http_client::HttpClient`]), so the address checked is
 /// the address connected to.
 pub fn guard_addresses(
     host: &str,
