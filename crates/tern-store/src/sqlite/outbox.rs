@@ -453,22 +453,16 @@ impl OutboxStore for SqliteStore {
         self.writer
             .write_background(move |connection: &Connection| {
                 let finish = || -> rusqlite::Result<()> {
-                    let mut delete = connection
-                        .prepare_cached("DELETE FROM outbox WHERE id = ?1 RETURNING rendered_id")?;
-                    let mut delete_rendered =
-                        connection.prepare_cached("DELETE FROM rendered_webhooks WHERE id = ?1")?;
+                    // A rendered webhook's body goes with its entry (schema step 23's trigger).
+                    let mut delete =
+                        connection.prepare_cached("DELETE FROM outbox WHERE id = ?1")?;
                     let mut retry = connection.prepare_cached(
                         "UPDATE outbox SET due_at = ?2, leased_by = NULL WHERE id = ?1",
                     )?;
                     for (id, outcome) in &outcomes {
                         match outcome {
                             Outcome::Delivered | Outcome::GiveUp => {
-                                // A rendered webhook's fact is its own: it goes with it.
-                                let rendered: Option<Option<i64>> =
-                                    delete.query_row(params![id], |row| row.get(0)).optional()?;
-                                if let Some(Some(rendered)) = rendered {
-                                    delete_rendered.execute(params![rendered])?;
-                                }
+                                delete.execute(params![id])?;
                             }
                             Outcome::RetryAt(at) => {
                                 retry.execute(params![id, millis(*at)])?;
@@ -532,23 +526,14 @@ impl OutboxStore for SqliteStore {
         self.writer
             .write_background(move |connection: &Connection| {
                 let expire = || -> rusqlite::Result<u64> {
-                    // A leased entry is being delivered: what becomes of it is its runner's.
-                    let rendered: Vec<Option<i64>> = connection
+                    // A leased entry is being delivered: what becomes of it is its runner's. A
+                    // rendered webhook's body goes with its entry (schema step 23's trigger).
+                    let expired = connection
                         .prepare_cached(
-                            "DELETE FROM outbox WHERE kind = ?1 AND created_at < ?2 AND leased_by IS NULL
-                             RETURNING rendered_id",
+                            "DELETE FROM outbox WHERE kind = ?1 AND created_at < ?2 AND leased_by IS NULL",
                         )?
-                        .query_map(params![kind.as_str(), millis(created_before)], |row| {
-                            row.get(0)
-                        })?
-                        .collect::<rusqlite::Result<_>>()?;
-                    // A rendered webhook's fact is its own: it goes with it.
-                    let mut delete_rendered =
-                        connection.prepare_cached("DELETE FROM rendered_webhooks WHERE id = ?1")?;
-                    for id in rendered.iter().flatten() {
-                        delete_rendered.execute(params![id])?;
-                    }
-                    Ok(rendered.len() as u64)
+                        .execute(params![kind.as_str(), millis(created_before)])?;
+                    Ok(expired as u64)
                 };
                 expire().map_err(backend_error)
             })

@@ -310,6 +310,75 @@ async fn a_database_of_the_first_schema_is_migrated_with_everything_it_holds() {
 }
 
 /// `journal_mode`, `synchronous`, `fullfsync` and `checkpoint_fullfsync` of a connection.
+/// Reports an earlier Tern rendered (schema step 8 keeps their bodies in `rendered_webhooks`)
+/// that are never sent are expired with their bodies; one being sent is left to its runner, and
+/// its body goes when it is delivered.
+#[tokio::test]
+async fn rendered_webhooks_expired_or_delivered_take_their_bodies_with_them() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let old = Connection::open(dir.path().join("tern.db")).unwrap();
+        old.execute_batch(schema::BASE).unwrap();
+        old.execute(
+            "INSERT INTO accounts (id, name, token_hash, balance_micros, status_url, status_format, channels, created_at)
+             VALUES (1, 'old', ?1, NULL, 'http://127.0.0.1:9/s', 'json', 'SMS', 0)",
+            [ProductToken::generate().hash().to_hex()],
+        )
+        .unwrap();
+        for _ in 0..3 {
+            let message_id = MessageId::generate();
+            old.execute(
+                "INSERT INTO messages (id, account_id, recipient, sender, body, parts, channels, accepted_at,
+                    valid_until, price_micros, state, channel_index, attempt)
+                 VALUES (?1, 1, '0031612345678', 'Tern', 'Old body', 1, 'SMS', 0, 0, 0, 'failed', 0, 1)",
+                [message_id.0.as_bytes().as_slice()],
+            )
+            .unwrap();
+            old.execute(
+                "INSERT INTO reports (message_id, url, content_type, body, created_at, due_at)
+                 VALUES (?1, 'http://127.0.0.1:9/s', 'application/json', x'7b7d', 0, 0)",
+                [message_id.0.as_bytes().as_slice()],
+            )
+            .unwrap();
+        }
+    }
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(count(dir.path(), "rendered_webhooks"), 3);
+    let now = Timestamp::now();
+    let claimed = store
+        .claim_entries(now, 1, LEASE, &webhooks())
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].kind, OutboxKind::RenderedWebhook);
+    assert_eq!(
+        store
+            .expire_entries(OutboxKind::RenderedWebhook, now)
+            .await
+            .unwrap(),
+        2,
+        "the two not being sent"
+    );
+    assert_eq!(
+        (
+            count(dir.path(), "outbox"),
+            count(dir.path(), "rendered_webhooks")
+        ),
+        (1, 1)
+    );
+    store
+        .finish_entry(claimed[0].id, Outcome::Delivered)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            count(dir.path(), "outbox"),
+            count(dir.path(), "rendered_webhooks")
+        ),
+        (0, 0)
+    );
+}
+
 fn durability(connection: &Connection) -> rusqlite::Result<(String, i64, i64, i64)> {
     let get = |name: &str| connection.query_row(&format!("PRAGMA {name}"), [], |row| row.get(0));
     Ok((
