@@ -12,6 +12,7 @@
 //! needs a fact of its own, and a sender for it in `tern-egress`.
 
 use std::fmt;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 
@@ -332,12 +333,11 @@ impl Fact {
 
 /// Where a claimed entry goes, as its destination stands when it is claimed.
 #[derive(Debug, Clone, PartialEq)]
-// Built once per claimed entry and moved straight to its sender: boxing the account would cost
-// an allocation per entry to save a copy of a few hundred bytes.
-#[allow(clippy::large_enum_variant)]
 pub enum Resolved {
-    /// The account as it is now (its status URL may have changed, or be gone).
-    Account(Account),
+    /// The account as it is now (its status URL may have changed, or be gone). Shared: the
+    /// entries of one claim or one write that go to one account hold one copy (a copy each cost
+    /// the writer's thread about 1 % of its time in allocations through an SMPP connector).
+    Account(Arc<Account>),
     Url(String),
 }
 

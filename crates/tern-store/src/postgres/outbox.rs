@@ -5,6 +5,7 @@
 //! the same entry, and a head another node is taking is passed over rather than waited for.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
@@ -164,7 +165,7 @@ fn rendered_webhook_from_row(row: &PgRow) -> sqlx::Result<(i64, RenderedWebhook)
 /// rendered webhook), each kind of row with one statement for the whole claim.
 #[derive(Default)]
 struct Resolver {
-    accounts: HashMap<AccountId, Account>,
+    accounts: HashMap<AccountId, Arc<Account>>,
     status_facts: HashMap<(MessageId, u32), StatusFact>,
     inbound: HashMap<MessageId, InboundMessage>,
     rendered: HashMap<i64, RenderedWebhook>,
@@ -196,7 +197,7 @@ impl Resolver {
             .fetch_all(&mut *connection)
             .await?
             {
-                resolved.accounts.insert(account.id, account);
+                resolved.accounts.insert(account.id, Arc::new(account));
             }
         }
 
@@ -264,7 +265,7 @@ impl Resolver {
             return Some(Resolved::Url(url.clone()));
         }
         let account = self.accounts.get(&head.account?)?;
-        Some(Resolved::Account(account.clone()))
+        Some(Resolved::Account(Arc::clone(account)))
     }
 
     /// What `head` says (`None`: its fact is gone).

@@ -269,7 +269,7 @@ struct Resolver<'c> {
     status_fact: CachedStatement<'c>,
     rendered: CachedStatement<'c>,
     inbound: CachedStatement<'c>,
-    accounts: HashMap<AccountId, Option<Account>>,
+    accounts: HashMap<AccountId, Option<Arc<Account>>>,
 }
 
 impl<'c> Resolver<'c> {
@@ -304,14 +304,14 @@ impl<'c> Resolver<'c> {
         Ok(self.account(id)?.map(Resolved::Account))
     }
 
-    /// Account `id` as it is now, read once per resolver.
-    fn account(&mut self, id: AccountId) -> rusqlite::Result<Option<Account>> {
+    /// Account `id` as it is now, read once per resolver and shared by its entries.
+    fn account(&mut self, id: AccountId) -> rusqlite::Result<Option<Arc<Account>>> {
         if !self.accounts.contains_key(&id) {
             let account = self
                 .account
                 .query_row(params![id], account_from_row)
                 .optional()?;
-            self.accounts.insert(id, account);
+            self.accounts.insert(id, account.map(Arc::new));
         }
         Ok(self.accounts[&id].clone())
     }

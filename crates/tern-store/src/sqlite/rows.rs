@@ -115,16 +115,26 @@ fn bad(index: usize, what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(index, Type::Text, what.to_owned().into())
 }
 
+/// Column `index` as text, read in place: the columns that are parsed (a state, a channel list)
+/// are not copied into a `String` of their own first (they are read for every message a claim or
+/// an event loads).
+fn text<'r>(row: &'r Row, index: usize) -> rusqlite::Result<&'r str> {
+    row.get_ref(index)?
+        .as_str()
+        .map_err(|error| rusqlite::Error::FromSqlConversionFailure(index, Type::Text, error.into()))
+}
+
 pub fn message_id(row: &Row, index: usize) -> rusqlite::Result<MessageId> {
-    let bytes: Vec<u8> = row.get(index)?;
-    uuid::Uuid::from_slice(&bytes)
+    let bytes = row.get_ref(index)?.as_blob().map_err(|error| {
+        rusqlite::Error::FromSqlConversionFailure(index, Type::Blob, error.into())
+    })?;
+    uuid::Uuid::from_slice(bytes)
         .map(MessageId)
         .map_err(|_| bad(index, "message id"))
 }
 
 fn channels(row: &Row, index: usize) -> rusqlite::Result<Vec<Channel>> {
-    let text: String = row.get(index)?;
-    Channel::parse_list(&text).map_err(|_| bad(index, "channel list"))
+    Channel::parse_list(text(row, index)?).map_err(|_| bad(index, "channel list"))
 }
 
 pub fn account_from_row(row: &Row) -> rusqlite::Result<Account> {
@@ -226,7 +236,7 @@ pub fn stored_message_from_row(
     };
     let channels = channels(row, 15)?;
     let valid_until = timestamp(row.get(17)?);
-    let state: String = row.get(19)?;
+    let state = text(row, 19)?;
     let message = NewMessage {
         id: message_id(row, 0)?,
         account_id: row.get(1)?,
@@ -238,10 +248,7 @@ pub fn stored_message_from_row(
         accepted_at: timestamp(row.get(16)?),
         valid_until,
         price: Money(row.get(18)?),
-        source: {
-            let source: String = row.get(26)?;
-            Surface::parse(&source).ok_or_else(|| bad(26, "source"))?
-        },
+        source: { Surface::parse(text(row, 26)?).ok_or_else(|| bad(26, "source"))? },
         smpp_registered_delivery: row.get(27)?,
         segment: segment(row, 28)?,
     };
@@ -249,7 +256,7 @@ pub fn stored_message_from_row(
         content_id,
         events: row.get(23)?,
         progress: Progress {
-            state: DeliveryState::parse(&state).ok_or_else(|| bad(19, "state"))?,
+            state: DeliveryState::parse(state).ok_or_else(|| bad(19, "state"))?,
             channels,
             channel_index: row.get::<_, i64>(20)? as usize,
             attempt: row.get(21)?,

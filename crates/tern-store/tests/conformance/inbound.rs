@@ -140,7 +140,10 @@ async fn a_part_alone_is_a_message_of_the_account_with_its_number_and_queued_for
     assert_eq!(entry.ordering_key, OrderingKey::inbound(message.id));
     assert_eq!(entry.created_at, at);
     assert_eq!(entry.fact, Some(Fact::Inbound(message.clone())));
-    assert_eq!(entry.destination, Some(Resolved::Account(account.clone())));
+    assert_eq!(
+        entry.destination,
+        Some(Resolved::Account(std::sync::Arc::new(account.clone())))
+    );
     // The status webhook runner does not take it.
     assert_eq!(
         store
