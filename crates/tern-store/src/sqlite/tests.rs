@@ -188,20 +188,37 @@ async fn the_recipients_of_one_msg_share_one_stored_content() {
     assert_eq!(count(dir.path(), "contents"), 2);
 }
 
+/// A database of the first schema (as a Tern before schema versions wrote it, user_version 0)
+/// in `dir`, with account 1 (JSON reports to an unreachable URL).
+fn first_schema_with_an_account(dir: &Path) -> Connection {
+    let old = Connection::open(dir.join("tern.db")).unwrap();
+    old.execute_batch(schema::BASE).unwrap();
+    old.execute(
+        "INSERT INTO accounts (id, name, token_hash, balance_micros, status_url, status_format, channels, created_at)
+         VALUES (1, 'old', ?1, NULL, 'http://127.0.0.1:9/s', 'json', 'SMS', 0)",
+        [ProductToken::generate().hash().to_hex()],
+    )
+    .unwrap();
+    old
+}
+
+/// A report of `message_id` that a Tern of the first schema rendered and queued (body `{}`).
+fn rendered_report(old: &Connection, message_id: MessageId) {
+    old.execute(
+        "INSERT INTO reports (message_id, url, content_type, body, created_at, due_at)
+         VALUES (?1, 'http://127.0.0.1:9/s', 'application/json', x'7b7d', 0, 0)",
+        [message_id.0.as_bytes().as_slice()],
+    )
+    .unwrap();
+}
+
 #[tokio::test]
 async fn a_database_of_the_first_schema_is_migrated_with_everything_it_holds() {
     let dir = tempfile::tempdir().unwrap();
     let message_id = MessageId::generate();
     {
         // The schema and rows as a Tern before schema versions wrote them (user_version 0).
-        let old = Connection::open(dir.path().join("tern.db")).unwrap();
-        old.execute_batch(schema::BASE).unwrap();
-        old.execute(
-            "INSERT INTO accounts (id, name, token_hash, balance_micros, status_url, status_format, channels, created_at)
-             VALUES (1, 'old', ?1, NULL, 'http://127.0.0.1:9/s', 'json', 'SMS', 0)",
-            [ProductToken::generate().hash().to_hex()],
-        )
-        .unwrap();
+        let old = first_schema_with_an_account(dir.path());
         old.execute(
             "INSERT INTO messages (id, account_id, recipient, sender, body, body_type, dcs, app_key, rich_content,
                 parts, reference, custom_grouping1, custom_grouping2, custom_grouping3, channels, accepted_at,
@@ -211,12 +228,7 @@ async fn a_database_of_the_first_schema_is_migrated_with_everything_it_holds() {
             [message_id.0.as_bytes().as_slice()],
         )
         .unwrap();
-        old.execute(
-            "INSERT INTO reports (message_id, url, content_type, body, created_at, due_at)
-             VALUES (?1, 'http://127.0.0.1:9/s', 'application/json', x'7b7d', 0, 0)",
-            [message_id.0.as_bytes().as_slice()],
-        )
-        .unwrap();
+        rendered_report(&old, message_id);
         // Its first status change was recorded (the report above).
         old.execute(
             "INSERT INTO status_events (message_id, seq, at, channel, status) VALUES (?1, 1, 0, 'SMS', 3)",
@@ -317,14 +329,7 @@ async fn a_database_of_the_first_schema_is_migrated_with_everything_it_holds() {
 async fn rendered_webhooks_expired_or_delivered_take_their_bodies_with_them() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let old = Connection::open(dir.path().join("tern.db")).unwrap();
-        old.execute_batch(schema::BASE).unwrap();
-        old.execute(
-            "INSERT INTO accounts (id, name, token_hash, balance_micros, status_url, status_format, channels, created_at)
-             VALUES (1, 'old', ?1, NULL, 'http://127.0.0.1:9/s', 'json', 'SMS', 0)",
-            [ProductToken::generate().hash().to_hex()],
-        )
-        .unwrap();
+        let old = first_schema_with_an_account(dir.path());
         for _ in 0..3 {
             let message_id = MessageId::generate();
             old.execute(
@@ -334,12 +339,7 @@ async fn rendered_webhooks_expired_or_delivered_take_their_bodies_with_them() {
                 [message_id.0.as_bytes().as_slice()],
             )
             .unwrap();
-            old.execute(
-                "INSERT INTO reports (message_id, url, content_type, body, created_at, due_at)
-                 VALUES (?1, 'http://127.0.0.1:9/s', 'application/json', x'7b7d', 0, 0)",
-                [message_id.0.as_bytes().as_slice()],
-            )
-            .unwrap();
+            rendered_report(&old, message_id);
         }
     }
     let store = SqliteStore::open(dir.path()).unwrap();
