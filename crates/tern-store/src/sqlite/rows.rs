@@ -248,7 +248,7 @@ pub fn stored_message_from_row(
         accepted_at: timestamp(row.get(16)?),
         valid_until,
         price: Money(row.get(18)?),
-        source: { Surface::parse(text(row, 26)?).ok_or_else(|| bad(26, "source"))? },
+        source: Surface::parse(text(row, 26)?).ok_or_else(|| bad(26, "source"))?,
         smpp_registered_delivery: row.get(27)?,
         segment: segment(row, 28)?,
     };

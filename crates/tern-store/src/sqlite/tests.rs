@@ -321,7 +321,6 @@ async fn a_database_of_the_first_schema_is_migrated_with_everything_it_holds() {
     assert_eq!(count(dir.path(), "contents"), 1);
 }
 
-/// `journal_mode`, `synchronous`, `fullfsync` and `checkpoint_fullfsync` of a connection.
 /// Reports an earlier Tern rendered (schema step 8 keeps their bodies in `rendered_webhooks`)
 /// that are never sent are expired with their bodies; one being sent is left to its runner, and
 /// its body goes when it is delivered.
@@ -379,6 +378,7 @@ async fn rendered_webhooks_expired_or_delivered_take_their_bodies_with_them() {
     );
 }
 
+/// `journal_mode`, `synchronous`, `fullfsync` and `checkpoint_fullfsync` of a connection.
 fn durability(connection: &Connection) -> rusqlite::Result<(String, i64, i64, i64)> {
     let get = |name: &str| connection.query_row(&format!("PRAGMA {name}"), [], |row| row.get(0));
     Ok((
