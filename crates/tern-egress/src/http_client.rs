@@ -1,8 +1,9 @@
 //! The HTTP client of the hot paths: every status report's webhook POST and every message a
-//! provider connector posts (WhatsApp's Graph API). It is hyper-util's pooled HTTP/1.1 client on
-//! a connector of our own (names resolved, and with `[webhooks] deny_private` checked, by
+//! provider connector posts (WhatsApp's Graph API). It is an HTTP/1.1 client of our own
+//! ([`crate::direct_http`]: pooled connections, each POST written and its answer read in the
+//! caller's task; names resolved, and with `[webhooks] deny_private` checked, by
 //! [`crate::webhook_target`]'s rule at connect time; https through rustls with the platform's
-//! verifier, as reqwest does), without reqwest's layers.
+//! verifier, as reqwest does).
 //!
 //! Why not reqwest, which the other requests use (tokens, media, FCM, RBM): on these paths each
 //! message costs one or two POSTs, and reqwest re-parses each request's URL twice (for its
@@ -10,30 +11,24 @@
 //! request in retry and redirect layers and converts between its types and hyper's: about 30,000
 //! instructions a POST more than hyper-util's client alone, measured under callgrind
 //! (docs/benchmarks.md, 2026-12-03), against some 350,000 for everything a message costs the
-//! gateway.
+//! gateway. Why not hyper-util's client either (these POSTs went through it until the sixth
+//! session of 2026-12-03): see `tern_proto::http1`.
 //!
 //! Proxies: when the environment names one (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, in either
 //! case), POSTs go out through reqwest, which honours them (and `NO_PROXY`), as they always did;
 //! except webhooks with `deny_private`, which never use a proxy (the address checked would be
 //! the proxy's).
 
-use std::future::Future;
-use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use hyper::StatusCode;
 use hyper::header::HeaderMap;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::connect::dns::Name;
-use hyper_util::rt::TokioExecutor;
 use reqwest::header::{HeaderName, HeaderValue};
 
-use crate::webhook_target::{TargetPolicy, TargetRefused, guard_addresses};
+use crate::direct_http::DirectClient;
+use crate::webhook_target::{TargetPolicy, TargetRefused};
 
 /// Most of a webhook receiver's answer read (and dropped) so that its connection can carry the
 /// next POST.
@@ -124,7 +119,7 @@ pub struct HttpClient {
 
 #[derive(Clone)]
 enum Inner {
-    Direct(Client<hyper_rustls::HttpsConnector<HttpConnector<Resolver>>, Full<Bytes>>),
+    Direct(Arc<DirectClient>),
     /// Through the proxies the environment names.
     Proxied(reqwest::Client),
 }
@@ -193,21 +188,13 @@ impl HttpClient {
 
     /// The direct client with `tls`.
     fn with_tls(setup: Setup, tls: rustls::ClientConfig) -> HttpClient {
-        let mut http = HttpConnector::new_with_resolver(Resolver { guard: setup.guard });
-        // https URLs reach the TLS layer through it.
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(setup.connect_timeout);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(setup.idle_per_host)
-            .build(connector);
         HttpClient {
-            inner: Inner::Direct(client),
+            inner: Inner::Direct(Arc::new(DirectClient::new(
+                tls,
+                setup.guard,
+                setup.connect_timeout,
+                setup.idle_per_host,
+            ))),
         }
     }
 
@@ -227,52 +214,19 @@ impl HttpClient {
         let answer = post.answer;
         match &self.inner {
             Inner::Direct(client) => {
-                let mut request = hyper::Request::post(post.uri.clone());
-                let headers = request.headers_mut().expect("a request being built");
-                headers.insert(
-                    reqwest::header::CONTENT_TYPE,
-                    HeaderValue::from_str(post.content_type)
-                        .map_err(|error| PostError::Other(format!("content type: {error}")))?,
-                );
-                headers.insert(reqwest::header::ACCEPT, HeaderValue::from_static("*/*"));
-                if let Some(authorization) = basic_authorization(post.url) {
-                    headers.insert(reqwest::header::AUTHORIZATION, authorization);
+                let content_type = HeaderValue::from_str(post.content_type)
+                    .map_err(|error| PostError::Other(format!("content type: {error}")))?;
+                let authorization = basic_authorization(post.url);
+                let mut headers: Vec<(&str, &[u8])> = Vec::with_capacity(3 + post.headers.len());
+                headers.push(("content-type", content_type.as_bytes()));
+                headers.push(("accept", b"*/*"));
+                if let Some(authorization) = &authorization {
+                    headers.push(("authorization", authorization.as_bytes()));
                 }
-                for (name, value) in post.headers {
-                    headers.insert(name, value);
+                for (name, value) in &post.headers {
+                    headers.push((name.as_str(), value.as_bytes()));
                 }
-                let request = request
-                    .body(Full::new(Bytes::from(post.body)))
-                    .map_err(|error| PostError::Other(error.to_string()))?;
-                let response = client.request(request).await.map_err(|error| {
-                    match crate::webhook_target::refusal_in(&error) {
-                        Some(refused) => PostError::Refused(refused.clone()),
-                        None => PostError::Other(error_chain(&error)),
-                    }
-                })?;
-                let (parts, mut body) = response.into_parts();
-                let mut reader = AnswerReader::new(answer);
-                loop {
-                    match body.frame().await {
-                        Some(Ok(frame)) => {
-                            if let Some(data) = frame.data_ref()
-                                && !reader.chunk(data)?
-                            {
-                                break;
-                            }
-                        }
-                        Some(Err(error)) => {
-                            reader.failed(error)?;
-                            break;
-                        }
-                        None => break,
-                    }
-                }
-                Ok(Answer {
-                    status: parts.status,
-                    headers: parts.headers,
-                    body: reader.finish(),
-                })
+                client.post(post.uri, &headers, &post.body, answer).await
             }
             Inner::Proxied(client) => {
                 let mut request = client
@@ -315,14 +269,14 @@ impl HttpClient {
 }
 
 /// An answer's body as it is read, by either client: kept up to its limit, or drained.
-struct AnswerReader {
+pub(crate) struct AnswerReader {
     answer: AnswerBody,
     read: usize,
     kept: Vec<u8>,
 }
 
 impl AnswerReader {
-    fn new(answer: AnswerBody) -> AnswerReader {
+    pub(crate) fn new(answer: AnswerBody) -> AnswerReader {
         AnswerReader {
             answer,
             read: 0,
@@ -332,7 +286,7 @@ impl AnswerReader {
 
     /// Take the next piece of the body: whether to read on. A drain stops past
     /// [`DRAINED_AT_MOST`]; a kept answer longer than its limit fails the POST.
-    fn chunk(&mut self, data: &[u8]) -> Result<bool, PostError> {
+    pub(crate) fn chunk(&mut self, data: &[u8]) -> Result<bool, PostError> {
         self.read += data.len();
         match self.answer {
             AnswerBody::Drain => Ok(self.read <= DRAINED_AT_MOST),
@@ -347,14 +301,14 @@ impl AnswerReader {
     }
 
     /// The body could not be read on: a drain just stops; a kept answer fails the POST.
-    fn failed(&self, error: impl std::fmt::Display) -> Result<(), PostError> {
+    pub(crate) fn failed(&self, error: impl std::fmt::Display) -> Result<(), PostError> {
         match self.answer {
             AnswerBody::Drain => Ok(()),
             AnswerBody::Keep(_) => Err(PostError::Other(format!("reading the answer: {error}"))),
         }
     }
 
-    fn finish(self) -> Bytes {
+    pub(crate) fn finish(self) -> Bytes {
         Bytes::from(self.kept)
     }
 }
@@ -396,61 +350,11 @@ fn basic_authorization(url: &reqwest::Url) -> Option<HeaderValue> {
     Some(value)
 }
 
-/// `error` and its causes, as one line.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-/// Names to addresses for [`HttpConnector`], at connect time; with `guard`, private addresses
-/// are dropped and a name with none left is refused ([`guard_addresses`]).
-#[derive(Clone)]
-struct Resolver {
-    guard: bool,
-}
-
-type Resolving =
-    Pin<Box<dyn Future<Output = Result<std::vec::IntoIter<SocketAddr>, ResolveError>> + Send>>;
-
-type ResolveError = Box<dyn std::error::Error + Send + Sync>;
-
-impl tower_service::Service<Name> for Resolver {
-    type Response = std::vec::IntoIter<SocketAddr>;
-    type Error = ResolveError;
-    type Future = Resolving;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, name: Name) -> Self::Future {
-        let guard = self.guard;
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let resolved: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let addresses = if guard {
-                guard_addresses(&host, resolved)
-                    .map_err(|refused| Box::new(refused) as ResolveError)?
-            } else {
-                resolved
-            };
-            Ok(addresses.into_iter())
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
-    use http_body_util::BodyExt;
+    use http_body_util::{BodyExt, Full};
     use hyper_util::rt::TokioIo;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     use tokio::net::TcpListener;

@@ -5,6 +5,7 @@
 
 pub mod cluster;
 pub mod connectors;
+mod direct_http;
 pub mod dispatcher;
 pub mod events;
 pub mod fcm;

@@ -7,6 +7,7 @@
 pub mod cm;
 pub mod fcm;
 pub mod google_auth;
+pub mod http1;
 pub mod push_sdk;
 pub mod rbm;
 pub mod smpp;
