@@ -11,6 +11,7 @@
 //! reads the answer's head.
 
 use std::fmt;
+use std::io::Write as _;
 
 /// Headers an answer may carry (more is refused, as hyper's default is 100).
 pub const MAX_HEADERS: usize = 100;
@@ -59,23 +60,8 @@ pub fn write_post_head<'a>(
         out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
     }
-    out.extend_from_slice(b"content-length: ");
-    let mut digits = [0u8; 20];
-    out.extend_from_slice(decimal(content_length as u64, &mut digits));
-    out.extend_from_slice(b"\r\n\r\n");
-}
-
-/// `value` in decimal, written at the end of `digits`.
-fn decimal(mut value: u64, digits: &mut [u8; 20]) -> &[u8] {
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            return &digits[at..];
-        }
-    }
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "content-length: {content_length}\r\n\r\n");
 }
 
 /// How an answer's body is delimited (RFC 9112, 6.3).

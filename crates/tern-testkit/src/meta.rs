@@ -1732,8 +1732,8 @@ fn check_interactive(interactive: &Map<String, Value>) -> Result<(), String> {
     Ok(())
 }
 
-/// Schedules an accepted message's statuses: one task that waits, then queues each step for
-/// the poster.
+/// Schedules an accepted message's statuses: those due at once are queued for the poster now,
+/// the rest by a task that waits for them.
 fn schedule_statuses(shared: &Arc<Shared>, script: Script, wamid: &str, body: Option<&Value>) {
     let Script::Accept {
         statuses,
@@ -1752,68 +1752,54 @@ fn schedule_statuses(shared: &Arc<Shared>, script: Script, wamid: &str, body: Op
         .chars()
         .filter(char::is_ascii_digit)
         .collect();
-    let callback = body
-        .and_then(|body| body.get("biz_opaque_callback_data"))
-        .and_then(Value::as_str);
-    let queue = &shared.statuses;
-    // Statuses due at once go straight to the poster's queue: a task per message is most of
-    // what a benchmark's stand-in would spend. Only what must wait (or finds the queue full)
-    // gets a task of its own, which keeps each message's statuses in order.
-    let mut steps = statuses.into_iter().enumerate().peekable();
+    let target = StatusTarget {
+        wamid: wamid.to_owned(),
+        recipient,
+        callback: body
+            .and_then(|body| body.get("biz_opaque_callback_data"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    };
+    // Statuses due at once (the first, and every one when no interval separates them) go
+    // straight to the poster's queue: a task per message is most of what a benchmark's stand-in
+    // would spend. What must wait, or finds the queue full, gets a task of its own, which keeps
+    // each message's statuses in order.
+    let mut steps = statuses;
+    let mut queued = 0;
     if delay.is_zero() {
-        while let Some((index, step)) =
-            steps.next_if(|(index, _)| *index == 0 || interval.is_zero())
-        {
-            match queue.try_send(status_json(&step, wamid, &recipient, callback)) {
-                Ok(()) => {}
+        let due_now = if interval.is_zero() { steps.len() } else { 1 };
+        for step in &steps[..due_now] {
+            match shared.statuses.try_send(status_json(step, &target)) {
+                Ok(()) => queued += 1,
                 Err(mpsc::error::TrySendError::Closed(_)) => return,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    let rest: Vec<StatusStep> = std::iter::once(step)
-                        .chain(steps.map(|(_, step)| step))
-                        .collect();
-                    let first_waits = index > 0 && !interval.is_zero();
-                    spawn_statuses(
-                        shared,
-                        rest,
-                        Duration::ZERO,
-                        interval,
-                        first_waits,
-                        wamid,
-                        recipient,
-                        callback,
-                    );
-                    return;
-                }
+                Err(mpsc::error::TrySendError::Full(_)) => break,
             }
         }
     }
-    let rest: Vec<StatusStep> = steps.map(|(_, step)| step).collect();
-    if rest.is_empty() {
+    steps.drain(..queued);
+    if steps.is_empty() {
         return;
     }
-    // What follows a status sent just now waits an interval first.
-    let first_waits = delay.is_zero();
-    spawn_statuses(
-        shared,
-        rest,
-        delay,
-        interval,
-        first_waits,
-        wamid,
-        recipient,
-        callback,
-    );
+    // After a status queued just now, the next waits its interval.
+    spawn_statuses(shared, steps, delay, interval, queued > 0, target);
 }
 
-/// One status of `wamid` as Meta posts it.
-fn status_json(step: &StatusStep, wamid: &str, recipient: &str, callback: Option<&str>) -> Value {
+/// Whose statuses these are: the message's wamid, its recipient and its callback data.
+struct StatusTarget {
+    wamid: String,
+    recipient: String,
+    callback: Option<String>,
+}
+
+/// One status of `target` as Meta posts it.
+fn status_json(step: &StatusStep, target: &StatusTarget) -> Value {
     let mut status = json!({
-        "id": wamid,
+        "id": target.wamid,
         "status": step.name(),
         "timestamp": timestamp_now(),
-        "recipient_id": recipient,
+        "recipient_id": target.recipient,
     });
-    if let Some(callback) = callback {
+    if let Some(callback) = &target.callback {
         status["biz_opaque_callback_data"] = json!(callback);
     }
     match step {
@@ -1834,19 +1820,14 @@ fn status_json(step: &StatusStep, wamid: &str, recipient: &str, callback: Option
 
 /// Queues `steps` for the poster from a task of their own: after `delay`, then each after
 /// `interval` (the first too when `first_waits`).
-#[allow(clippy::too_many_arguments)]
 fn spawn_statuses(
     shared: &Arc<Shared>,
     steps: Vec<StatusStep>,
     delay: Duration,
     interval: Duration,
     first_waits: bool,
-    wamid: &str,
-    recipient: String,
-    callback: Option<&str>,
+    target: StatusTarget,
 ) {
-    let wamid = wamid.to_owned();
-    let callback = callback.map(str::to_owned);
     let queue = shared.statuses.clone();
     tokio::spawn(async move {
         tokio::time::sleep(delay).await;
@@ -1854,8 +1835,7 @@ fn spawn_statuses(
             if (index > 0 || first_waits) && !interval.is_zero() {
                 tokio::time::sleep(interval).await;
             }
-            let status = status_json(step, &wamid, &recipient, callback.as_deref());
-            if queue.send(status).await.is_err() {
+            if queue.send(status_json(step, &target)).await.is_err() {
                 return;
             }
         }
